@@ -1,0 +1,107 @@
+"""The engine, a session per request, and the one place that commits (the unit of work)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from ledger.schema import metadata as ledger_metadata  # noqa: F401  (one naming convention)
+from ledger.schema import NAMING_CONVENTION
+from sqlalchemy import MetaData
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, **kw) -> Engine:
+    """An engine with SQLite set up for safe concurrent writers (WAL, foreign keys, BEGIN IMMEDIATE)."""
+    if url.startswith("sqlite"):
+        kw.setdefault("connect_args", {}).setdefault("timeout", 30)
+        engine = create_engine(url, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # Take the write lock up front: a deferred transaction that reads then writes can fail
+            # with "database is locked" instead of waiting its turn.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kw)
+
+
+def metadatas():
+    """Every MetaData whose tables the migrations create (the app's and the ledger's)."""
+    return [Base.metadata, ledger_metadata]
+
+
+@contextmanager
+def unit_of_work(session_factory: sessionmaker) -> Iterator[Session]:
+    """One transaction for a CLI command or job: commit at the end, roll back on any error."""
+    session = session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def get_session() -> Session:
+    """The request's session, opened on first use."""
+    from flask import current_app, g
+
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+def register_session(app) -> None:
+    """Commit once per request when the answer is a success; roll back otherwise."""
+    from flask import g
+
+    @app.after_request
+    def _commit(response):
+        session = g.pop("db_session", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        return response
+
+    @app.teardown_request
+    def _rollback(_exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()

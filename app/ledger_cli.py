@@ -1,0 +1,71 @@
+"""`flask ledger verify|balance|statement`: the ledger's API, printed for operators and auditors."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from ledger import Ledger, LedgerError
+
+from .db import unit_of_work
+
+ledger_cli = AppGroup("ledger", help="Inspect and check the double-entry ledger.")
+tenant_option = click.option("--tenant", type=int, default=0, show_default=True, help="district (tenant) id")
+
+
+@ledger_cli.command("verify")
+@tenant_option
+def verify(tenant: int) -> None:
+    """Re-derive balances and hash chains; exit 1 on any problem."""
+    with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
+        book = Ledger(session, tenant=tenant)
+        problems = book.verify()
+        totals = book.trial_balance()
+    for unit, (d, c) in totals.items():
+        click.echo(f"{unit}: posted debits {d}, posted credits {c}")
+    if problems:
+        click.echo(f"ledger verify: {len(problems)} problem(s) found", err=True)
+        for p in problems:
+            click.echo(f"  - {p}", err=True)
+        sys.exit(1)
+    click.echo("ledger verify: sound (balances match transfers, debits equal credits, hash chains intact)")
+
+
+@ledger_cli.command("balance")
+@click.argument("code")
+@tenant_option
+def balance(code: str, tenant: int) -> None:
+    """Print an account's balance."""
+    try:
+        with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
+            book = Ledger(session, tenant=tenant)
+            acct, bal = book.account(code), book.balance(code)
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{acct.code} ({acct.unit}, normal {acct.normal}{', closed' if acct.closed else ''})")
+    click.echo(f"posted {bal.posted}  pending in {bal.pending_in}  pending out {bal.pending_out}  available {bal.available}")
+
+
+@ledger_cli.command("statement")
+@click.argument("code")
+@tenant_option
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--after", type=int, default=None, help="the 'next' cursor printed by the previous page")
+def statement(code: str, tenant: int, limit: int, after: int | None) -> None:
+    """Print an account's statement, newest line first."""
+    try:
+        with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
+            page = Ledger(session, tenant=tenant).statement(code, limit=limit, after=after)
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{'seq':>6}  {'time (UTC)':19}  {'journal':>8}  {'kind':16} {'phase':7} {'amount':>10} {'pending':>9} {'balance':>10}  memo")
+    for ln in page.lines:
+        click.echo(
+            f"{ln.seq:>6}  {ln.time:%Y-%m-%d %H:%M:%S}  {ln.journal_id:>8}  {ln.kind[:16]:16} {ln.phase:7} "
+            f"{ln.amount:>10} {ln.pending_amount:>9} {ln.balance_after:>10}  {ln.memo}"
+        )
+    if page.next is not None:
+        click.echo(f"more: --after {page.next}")

@@ -1,0 +1,116 @@
+"""Shared fixtures: real databases built by Alembic, one per dialect, and a rolled-back session per test.
+
+Every ledger-level test runs on SQLite and, when TEST_DATABASE_URL names a PostgreSQL database, on
+PostgreSQL too. Without it the PostgreSQL runs are skipped with the reason; CI sets
+AIXIN_REQUIRE_ALL=1, which turns any skip into a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+
+import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db import make_engine
+from config import ROOT, database_url
+from ledger import Ledger
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+PG_SKIP_REASON = "PostgreSQL tests need TEST_DATABASE_URL=postgresql://user@host/db (CI sets it)"
+
+
+def migrate(url: str) -> None:
+    """Build the schema exactly as production does: `alembic upgrade head`."""
+    cfg = AlembicConfig(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "head")
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    url = database_url(PG_URL)
+    reset_postgres(url)
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request) -> str:
+    """The URL of a migrated database; the test runs once per dialect."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_engine(postgres_url):
+    """PostgreSQL only, for tests about real concurrency between connections."""
+    eng = make_engine(postgres_url, pool_size=30, max_overflow=250)
+    yield eng
+    eng.dispose()
+
+
+_tenants = itertools.count(random.randint(1_000_000, 2**40))
+
+
+@pytest.fixture
+def tenant() -> int:
+    """A tenant id no other test uses: ledger history is append-only, so tests are kept apart by tenant."""
+    return next(_tenants)
+
+
+@pytest.fixture
+def session(engine):
+    """A session inside a transaction that is rolled back after the test (savepoint per test)."""
+    conn = engine.connect()
+    outer = conn.begin()
+    sess = Session(bind=conn, join_transaction_mode="create_savepoint")
+    yield sess
+    sess.close()
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def book(session, tenant) -> Ledger:
+    return Ledger(session, tenant=tenant)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (AIXIN_REQUIRE_ALL=1) a skipped test fails the run: nothing may silently not run."""
+    if os.environ.get("AIXIN_REQUIRE_ALL") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"AIXIN_REQUIRE_ALL=1: {len(skipped)} test(s) were skipped; CI requires every test to run", red=True)
+        session.exitstatus = 1
