@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_login import current_user
 from sqlalchemy.orm import sessionmaker
 
 from config import DEV_SECRET, Config, database_url
 
-from .db import make_engine, ping
+from .db import get_session, make_engine, ping, register_session
+from .extensions import babel, csrf, limiter, login_manager, select_locale
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -16,16 +19,35 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
-    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] in (DEV_SECRET, "", None):
+    production = app.config["ENV"] == "production"
+    if production and app.config["SECRET_KEY"] in (DEV_SECRET, "", None):
         raise RuntimeError("refusing to start in production with the development SECRET_KEY; set SECRET_KEY")
+    app.config["SESSION_COOKIE_SECURE"] = app.config.get("SESSION_COOKIE_SECURE") or production
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
 
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
-
-    from .db import register_session
-
     register_session(app)
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    _init_login(app)
+    _init_security_headers(app)
+
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+    _register_blueprints(app)
+
+    from .auth.permissions import ROLE_KINDS, can
+
+    @app.context_processor
+    def _template_helpers():
+        return {"can": lambda action, target=None: can(current_user, action, target), "get_locale": get_locale,
+                "url_map_endpoints": app.view_functions.keys(),
+                "ROLE_LABELS": {k: v.label for k, v in ROLE_KINDS.items()}}
 
     @app.get("/healthz")
     def healthz():
@@ -37,10 +59,74 @@ def create_app(config: dict | None = None) -> Flask:
     def home():
         return render_template("home.html")
 
-    from .ledger_cli import ledger_cli
+    @app.after_request
+    def _remember_language(response):
+        lang = request.args.get("lang")
+        if lang in ("en", "zh"):
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True,
+                                secure=app.config["SESSION_COOKIE_SECURE"])
+        return response
 
-    app.cli.add_command(ledger_cli)
+    from .cli import register_cli
+
+    register_cli(app)
     return app
 
 
-__all__ = ["create_app", "g"]
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.signin"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def _load(token: str):
+        from .auth.services import load_principal
+
+        return load_principal(get_session(), token)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        from flask import flash, redirect, url_for
+
+        from .errors import error_response, wants_json
+
+        if wants_json():
+            return error_response("unauthenticated", "Sign in first.", 401)
+        flash(str(login_manager.login_message), "info")
+        return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
+
+
+def _init_security_headers(app: Flask) -> None:
+    csp = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+    @app.after_request
+    def _headers(response):
+        h = response.headers
+        h.setdefault("Content-Security-Policy", csp)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config["ENV"] == "production":
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if response.mimetype == "text/html" or request.path.startswith("/api/"):
+            h.setdefault("Cache-Control", "no-store")  # pages show personal data
+        return response
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .audit.views import bp as audit_bp
+    from .auth.views import bp as auth_bp
+    from .people.views import bp as people_bp
+    from .places.views import bp as places_bp
+
+    for bp in (auth_bp, places_bp, people_bp, audit_bp):
+        app.register_blueprint(bp)
+    from .api import register_api
+
+    register_api(app)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event, text
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from ledger.schema import metadata as ledger_metadata  # noqa: F401  (one naming convention)
 from ledger.schema import NAMING_CONVENTION
-from sqlalchemy import MetaData
+from ledger.schema import metadata as ledger_metadata
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as every timestamp is stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):

@@ -105,6 +105,54 @@ def book(session, tenant) -> Ledger:
     return Ledger(session, tenant=tenant)
 
 
+@pytest.fixture
+def app(engine, db_url):
+    """The Flask app on the test database. Requests commit for real; tests stay apart by district."""
+    from app import create_app
+
+    application = create_app({
+        "ENV": "test", "SECRET_KEY": "test-secret-key", "DATABASE_URL": db_url, "ENGINE": engine,
+        "RATELIMIT_STORAGE_URI": "memory://", "PASSWORD_HASH_FAST": True,
+    })
+    yield application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def town(app):
+    """A committed district with a small grid and one signed-up user per role (see tests/factories.py)."""
+    from app.db import unit_of_work
+    from tests.factories import make_town
+
+    with app.app_context(), app.test_request_context():
+        with unit_of_work(app.extensions["db_sessionmaker"]) as s:
+            t = make_town(s)
+    return t
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html) or re.search(
+        r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def sign_in(client, town, role: str):
+    """Sign in through the real form (CSRF token and all); returns the member."""
+    member, mobile, password = town.users[role]
+    page = client.get("/signin")
+    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                        "district": town.district.id, "mobile": mobile, "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    return member
+
+
 def pytest_sessionfinish(session, exitstatus):
     """In CI (AIXIN_REQUIRE_ALL=1) a skipped test fails the run: nothing may silently not run."""
     if os.environ.get("AIXIN_REQUIRE_ALL") != "1":

@@ -1,4 +1,6 @@
-"""`flask ledger verify|balance|statement`: the ledger's API, printed for operators and auditors."""
+"""Command-line tools: `flask ledger verify|balance|statement` and `flask demo load`.
+
+Each command is one unit of work: it commits once at the end or not at all."""
 
 from __future__ import annotations
 
@@ -69,3 +71,10 @@ def statement(code: str, tenant: int, limit: int, after: int | None) -> None:
         )
     if page.next is not None:
         click.echo(f"more: --after {page.next}")
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(ledger_cli)
+    from app.demo import demo_cli
+
+    app.cli.add_command(demo_cli)

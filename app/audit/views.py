@@ -1,0 +1,42 @@
+"""The audit log page: district administrators and auditors read and filter it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user, login_required
+
+from app.auth.permissions import require
+from app.db import get_session
+
+from . import services
+
+bp = Blueprint("audit", __name__, template_folder="templates")
+
+ACTIONS = ("signin.success", "signin.failure", "signin.throttled", "signout", "password.change", "role.grant",
+           "role.revoke", "member.create", "member.update", "member.import", "member.export", "assignment.create",
+           "assignment.end", "org.create", "org.rename", "org.move", "org.retire")
+
+
+def _date(name: str):
+    raw = request.args.get(name) or ""
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+@bp.get("/audit/")
+@login_required
+def list_events():
+    require(current_user, "audit.view")
+    since, until = _date("since"), _date("until")
+    events = services.search(
+        get_session(), current_user.tenant_id, action=request.args.get("action") or None,
+        actor_user_id=request.args.get("actor", type=int), target_type=request.args.get("target_type") or None,
+        target_id=request.args.get("target_id", type=int), since=since,
+        until=until + timedelta(days=1) if until else None, before_id=request.args.get("before", type=int), limit=50,
+    )
+    return render_template("audit/list.html", events=events, actions=ACTIONS, args=request.args,
+                           next_before=events[-1].id if len(events) == 50 else None)

@@ -1,0 +1,29 @@
+"""Sign-in and password forms (WTForms through Flask-WTF, which also checks the CSRF token)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+MOBILE_RE = r"^1[3-9]\d{9}$"
+
+
+class SignInForm(FlaskForm):
+    district = SelectField(_l("District"), coerce=int)
+    mobile = StringField(_l("Mobile number"), validators=[
+        DataRequired(_l("Enter your mobile number.")),
+        Regexp(MOBILE_RE, message=_l("Enter an 11-digit mainland mobile number, such as 13800138000.")),
+    ], render_kw={"inputmode": "numeric", "autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("New password"), validators=[
+        DataRequired(), Length(min=8, max=128, message=_l("Use 8 to 128 characters."))],
+        render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("New password again"), validators=[
+        EqualTo("new_password", message=_l("The two new passwords differ."))],
+        render_kw={"autocomplete": "new-password"})

@@ -1,0 +1,74 @@
+"""Sign-in identities, server-side sessions and role grants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, Id, utcnow
+from app.people.models import Member
+from app.places.models import OrgUnit
+
+
+class User(Base):
+    """A member who can sign in. Every member may have one; the password is an argon2id hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship()
+    grants: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", foreign_keys="RoleGrant.user_id", order_by="RoleGrant.granted_at"
+    )
+
+
+class UserSession(Base):
+    """One signed-in browser. The cookie carries only `token`; revoking the row signs it out."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_why: Mapped[str | None] = mapped_column(String(32))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[User] = relationship()
+
+
+class RoleGrant(Base):
+    """A role held by a user, scoped to an org-unit subtree for scoped roles. Revoking keeps the row."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (
+        Index("ix_role_grants_user_id", "user_id"),
+        CheckConstraint("revoked_at IS NULL OR revoked_at >= granted_at", name="revoked_after_granted"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
+    org_unit: Mapped[OrgUnit | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,21 @@
+"""`flask demo load`: a demo district shaped like Guangming (see app/demo/loader.py)."""
+
+import click
+from flask.cli import AppGroup
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("load")
+def load() -> None:
+    """Create the demo district (running it twice changes nothing)."""
+    from flask import current_app
+
+    from app.db import unit_of_work
+
+    from .loader import load_demo
+
+    with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
+        lines = load_demo(session)
+    for line in lines:
+        click.echo(line)

@@ -1,0 +1,97 @@
+"""Members (real-name residents) and who serves which grid (包格联户 assignments, with history)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, Id, utcnow
+from app.places.models import OrgUnit
+
+STATUSES = ("active", "suspended", "left")
+ASSIGNMENT_ROLES = ("party_member", "grid_worker", "building_head")
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "mobile"),
+        UniqueConstraint("tenant_id", "id_number_hash"),
+        CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
+        CheckConstraint("length(mobile_tail) = 4", name="mobile_tail_length"),
+        Index("ix_members_tenant_name", "tenant_id", "name"),
+        Index("ix_members_tenant_mobile_tail", "tenant_id", "mobile_tail"),
+        Index("ix_members_grid_id", "grid_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    mobile: Mapped[str] = mapped_column(String(11))
+    # The last four digits, indexed, because offices search by 手机尾号.
+    mobile_tail: Mapped[str] = mapped_column(String(4))
+    # 身份证: never stored in plain — a keyed hash to find duplicates, and the masked form to show.
+    id_number_hash: Mapped[str | None] = mapped_column(String(64))
+    id_number_masked: Mapped[str | None] = mapped_column(String(18))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    is_volunteer: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_party_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    party_org: Mapped[str | None] = mapped_column(String(100))  # 党组织 / 党支部
+    checkin_community_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))  # 报到社区
+    is_grid_worker: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_building_head: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    grid: Mapped[OrgUnit] = relationship(foreign_keys=[grid_id])
+    checkin_community: Mapped[OrgUnit | None] = relationship(foreign_keys=[checkin_community_id])
+    assignments: Mapped[list[GridAssignment]] = relationship(
+        back_populates="member", order_by="GridAssignment.effective_from.desc()"
+    )
+
+    @property
+    def wallet_code(self) -> str:
+        return f"member:{self.id}"
+
+    @property
+    def mobile_masked(self) -> str:
+        return f"{self.mobile[:3]}****{self.mobile[-4:]}"
+
+    @property
+    def tags(self) -> list[str]:
+        return [t for t, on in (("volunteer", self.is_volunteer), ("party_member", self.is_party_member),
+                                ("grid_worker", self.is_grid_worker), ("building_head", self.is_building_head)) if on]
+
+
+class GridAssignment(Base):
+    """A member responsible for a grid (包格联户) from one date to another. Rows are never
+    overwritten: ending an assignment only fills in `effective_to`; a change is a new row."""
+
+    __tablename__ = "grid_assignments"
+    __table_args__ = (
+        CheckConstraint("role IN ('party_member', 'grid_worker', 'building_head')", name="role"),
+        CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="dates_in_order"),
+        CheckConstraint("households IS NULL OR households >= 0", name="households_not_negative"),
+        Index("ix_grid_assignments_member_id", "member_id"),
+        Index("ix_grid_assignments_org_unit_id", "org_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    households: Mapped[int | None] = mapped_column(Integer)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="assignments")
+    org_unit: Mapped[OrgUnit] = relationship()
+
+    def current(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or self.effective_to >= on)

@@ -1,0 +1,243 @@
+"""Rules for members: create (with their points wallet), update, suspend, search, grid assignments."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from app.audit.services import record
+from app.db import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.places.models import OrgUnit
+from ledger import Ledger
+
+from .identity import hash_id_number, mask_id_number
+from .models import ASSIGNMENT_ROLES, GridAssignment, Member
+from .schemas import MemberIn, MemberPatch
+
+# Fields whose changes the audit log records by name only (the values are personal data).
+PERSONAL_FIELDS = {"mobile", "id_number"}
+
+
+def id_hash_key() -> bytes:
+    key = current_app.config.get("ID_HASH_KEY")
+    if key:
+        return key.encode()
+    return hashlib.sha256(b"aixin-id-number:" + current_app.config["SECRET_KEY"].encode()).digest()
+
+
+def open_wallet(session: Session, member: Member) -> None:
+    Ledger(session, tenant=member.tenant_id).open_account(member.wallet_code, unit="PT", normal="credit",
+                                                          no_overdraft=True)
+
+
+def get_member(session: Session, tenant_id: int, member_id: int) -> Member:
+    member = session.get(Member, member_id, options=[joinedload(Member.grid)])
+    if member is None or member.tenant_id != tenant_id:
+        raise NotFound(_("No such member."))
+    return member
+
+
+def _residence_unit(session: Session, tenant_id: int, grid_id: int) -> OrgUnit:
+    unit = session.get(OrgUnit, grid_id)
+    if unit is None or unit.tenant_id != tenant_id or unit.retired_at is not None:
+        raise ValidationFailed(_("Unknown grid: choose an active grid of this district."), field="grid_id")
+    if unit.kind not in ("grid", "building"):
+        raise ValidationFailed(_("A member lives in a grid (or a building in a grid), not a %(kind)s.", kind=unit.kind),
+                               field="grid_id")
+    return unit
+
+
+def _checkin_community(session: Session, tenant_id: int, unit_id: int | None) -> None:
+    if unit_id is None:
+        return
+    unit = session.get(OrgUnit, unit_id)
+    if unit is None or unit.tenant_id != tenant_id or unit.kind != "community":
+        raise ValidationFailed(_("The check-in (报到) community must be a community of this district."),
+                               field="checkin_community_id")
+
+
+def _duplicate_checks(session: Session, tenant_id: int, mobile: str | None, id_hash: str | None,
+                      exclude_id: int | None = None) -> None:
+    if mobile:
+        q = select(Member.id).where(Member.tenant_id == tenant_id, Member.mobile == mobile)
+        if exclude_id:
+            q = q.where(Member.id != exclude_id)
+        if session.scalar(q):
+            raise Conflict(_("Another member already has this mobile number."), field="mobile")
+    if id_hash:
+        q = select(Member.id).where(Member.tenant_id == tenant_id, Member.id_number_hash == id_hash)
+        if exclude_id:
+            q = q.where(Member.id != exclude_id)
+        if session.scalar(q):
+            raise Conflict(_("Another member already has this ID number."), field="id_number")
+
+
+def create_member(session: Session, tenant_id: int, data: MemberIn, *, actor_user_id: int | None = None,
+                  check_duplicates: bool = True, audit: bool = True) -> Member:
+    """Create a member and open their PT wallet in the same transaction."""
+    _residence_unit(session, tenant_id, data.grid_id)
+    _checkin_community(session, tenant_id, data.checkin_community_id)
+    id_hash = hash_id_number(data.id_number, id_hash_key()) if data.id_number else None
+    if check_duplicates:
+        _duplicate_checks(session, tenant_id, data.mobile, id_hash)
+    now = utcnow()
+    member = Member(
+        tenant_id=tenant_id, name=data.name, mobile=data.mobile, mobile_tail=data.mobile[-4:],
+        id_number_hash=id_hash, id_number_masked=mask_id_number(data.id_number) if data.id_number else None,
+        grid_id=data.grid_id, status=data.status, is_volunteer=data.is_volunteer,
+        is_party_member=data.is_party_member, party_org=data.party_org if data.is_party_member else None,
+        checkin_community_id=data.checkin_community_id if data.is_party_member else None,
+        is_grid_worker=data.is_grid_worker, is_building_head=data.is_building_head, created_at=now, updated_at=now,
+    )
+    session.add(member)
+    session.flush()
+    open_wallet(session, member)
+    if audit:
+        record(session, "member.create", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="member",
+               target_id=member.id, detail={"grid_id": member.grid_id})
+    return member
+
+
+def update_member(session: Session, member: Member, patch: MemberPatch, *, actor_user_id: int | None = None) -> Member:
+    changes = patch.model_dump(exclude_unset=True)
+    if "name" in changes and not changes["name"]:
+        raise ValidationFailed(_("Enter a name."), field="name")
+    if "grid_id" in changes and changes["grid_id"] is not None:
+        _residence_unit(session, member.tenant_id, changes["grid_id"])
+    if changes.get("checkin_community_id") is not None:
+        _checkin_community(session, member.tenant_id, changes["checkin_community_id"])
+    id_hash = None
+    if changes.get("id_number"):
+        id_hash = hash_id_number(changes["id_number"], id_hash_key())
+    _duplicate_checks(session, member.tenant_id, changes.get("mobile"), id_hash, exclude_id=member.id)
+    changed: dict[str, object] = {}
+    for field, value in changes.items():
+        if field == "id_number":
+            if value is None:
+                if member.id_number_hash is not None:
+                    member.id_number_hash = member.id_number_masked = None
+                    changed["id_number"] = "(removed)"
+            elif id_hash != member.id_number_hash:
+                member.id_number_hash, member.id_number_masked = id_hash, mask_id_number(value)
+                changed["id_number"] = "(changed)"
+            continue
+        if value is None and field in ("name", "mobile", "grid_id", "status") or getattr(member, field) == value:
+            continue
+        old = getattr(member, field)
+        setattr(member, field, value)
+        changed[field] = "(changed)" if field in PERSONAL_FIELDS else {"from": old, "to": value}
+        if field == "mobile":
+            member.mobile_tail = value[-4:]
+    if not member.is_party_member:
+        member.party_org = None
+        member.checkin_community_id = None
+    if changed:
+        member.updated_at = utcnow()
+        record(session, "member.update", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
+               target_type="member", target_id=member.id, detail={"changed": changed})
+        if changes.get("status") in ("suspended", "left"):
+            from app.auth.models import User
+            from app.auth.services import revoke_sessions
+
+            user_id = session.scalar(select(User.id).where(User.member_id == member.id))
+            if user_id:
+                revoke_sessions(session, user_id, changes["status"])
+    session.flush()
+    return member
+
+
+@dataclass
+class MemberQuery:
+    q: str = ""
+    grid_id: int | None = None
+    tag: str | None = None
+    status: str | None = None
+
+
+def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None = None):
+    """The SELECT behind every member list: scoped, filtered, newest first.
+
+    `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup."""
+    stmt = (select(Member).join(OrgUnit, OrgUnit.id == Member.grid_id)
+            .where(Member.tenant_id == tenant_id, scope_condition))
+    text = (query.q or "").strip()
+    if text:
+        if text.isdigit() and len(text) == 4:
+            stmt = stmt.where(or_(Member.mobile_tail == text, Member.name.startswith(text, autoescape=True)))
+        elif text.isdigit() and len(text) == 11:
+            stmt = stmt.where(Member.mobile == text)
+        else:
+            stmt = stmt.where(Member.name.startswith(text, autoescape=True))
+    if grid_path:
+        stmt = stmt.where(OrgUnit.path.startswith(grid_path, autoescape=True))
+    if query.tag in ("volunteer", "party_member", "grid_worker", "building_head"):
+        stmt = stmt.where(getattr(Member, f"is_{query.tag}").is_(True))
+    if query.status in ("active", "suspended", "left"):
+        stmt = stmt.where(Member.status == query.status)
+    return stmt.order_by(Member.id.desc())
+
+
+def assign(session: Session, member: Member, unit: OrgUnit, role: str, *, effective_from: date,
+           households: int | None = None, actor_user_id: int | None = None) -> GridAssignment:
+    """Make a member responsible for a grid (包格联户) from a date. Earlier assignments stay as history."""
+    if role not in ASSIGNMENT_ROLES:
+        raise ValidationFailed(_("Choose the responsibility."), field="role")
+    if unit.tenant_id != member.tenant_id or unit.retired_at is not None:
+        raise ValidationFailed(_("Choose an active grid of this district."), field="org_unit_id")
+    if unit.kind not in ("grid", "building"):
+        raise ValidationFailed(_("Responsibility is taken for a grid or a building."), field="org_unit_id")
+    if households is not None and households < 0:
+        raise ValidationFailed(_("Households cannot be negative."), field="households")
+    open_same = session.scalar(select(GridAssignment.id).where(
+        GridAssignment.member_id == member.id, GridAssignment.org_unit_id == unit.id, GridAssignment.role == role,
+        GridAssignment.effective_to.is_(None)))
+    if open_same:
+        raise Conflict(_("%(name)s already has this responsibility for this grid.", name=member.name))
+    a = GridAssignment(tenant_id=member.tenant_id, member_id=member.id, org_unit_id=unit.id, role=role,
+                       households=households, effective_from=effective_from, created_by_user_id=actor_user_id,
+                       created_at=utcnow())
+    session.add(a)
+    session.flush()
+    record(session, "assignment.create", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
+           target_type="member", target_id=member.id,
+           detail={"org_unit_id": unit.id, "role": role, "from": effective_from.isoformat()})
+    return a
+
+
+def end_assignment(session: Session, assignment: GridAssignment, effective_to: date, *,
+                   actor_user_id: int | None = None) -> GridAssignment:
+    if assignment.effective_to is not None:
+        raise Conflict(_("This assignment has already ended."))
+    if effective_to < assignment.effective_from:
+        raise ValidationFailed(_("The end date is before the start date."), field="effective_to")
+    assignment.effective_to = effective_to
+    record(session, "assignment.end", tenant_id=assignment.tenant_id, actor_user_id=actor_user_id,
+           target_type="member", target_id=assignment.member_id,
+           detail={"assignment_id": assignment.id, "to": effective_to.isoformat()})
+    session.flush()
+    return assignment
+
+
+def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, list]:
+    """Who lives in and who serves a grid, as its page shows them."""
+    residents = list(session.scalars(select(Member).where(Member.grid_id == unit.id, Member.status != "left")
+                                     .order_by(Member.name).limit(200)))
+    resident_count = session.scalar(select(func.count()).select_from(Member).where(
+        Member.grid_id == unit.id, Member.status != "left"))
+    current = [a for a in session.scalars(
+        select(GridAssignment).options(joinedload(GridAssignment.member))
+        .where(GridAssignment.org_unit_id == unit.id).order_by(GridAssignment.effective_from.desc()))
+        if a.current(on)]
+    return {
+        "residents": residents, "resident_count": resident_count,
+        "party_members": [a for a in current if a.role == "party_member"],
+        "grid_workers": [a for a in current if a.role == "grid_worker"],
+        "building_heads": [a for a in current if a.role == "building_head"],
+    }

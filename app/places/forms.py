@@ -1,0 +1,31 @@
+"""Forms for creating, renaming and moving org units."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from app.forms import choices
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .labels import GRID_TYPE_LABELS, KIND_LABELS
+
+
+class UnitForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=100)])
+    kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS.items()))
+    grid_type = SelectField(_l("Grid type"), choices=choices([("", "—"), *GRID_TYPE_LABELS.items()]),
+                            validators=[Optional()])
+
+
+class RenameForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=100)])
+    grid_type = SelectField(_l("Grid type"), choices=choices([("", "—"), *GRID_TYPE_LABELS.items()]),
+                            validators=[Optional()])
+
+
+class MoveForm(FlaskForm):
+    parent_id = IntegerField(_l("New parent unit number"), validators=[DataRequired(_l("Enter the number of the new parent unit."))])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: its CSRF token is the confirmation for an irreversible action."""
