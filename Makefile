@@ -19,6 +19,7 @@ migrate: $(STAMP)
 	$(BIN)/alembic upgrade head
 
 run: migrate
+	$(BIN)/flask --app app demo load
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
 test: $(STAMP)

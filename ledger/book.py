@@ -217,6 +217,38 @@ class Ledger:
             )
         return self._account_from_row(row)
 
+    def open_accounts(self, codes: Iterable[str], unit: str = "PT", normal: str = "credit",
+                      no_overdraft: bool = False) -> int:
+        """Open many accounts with one set of settings (a member import's wallets); returns how many
+        were new. Codes already open with the same settings are left alone; other settings raise
+        AccountConflict and nothing is written."""
+        codes = sorted(set(codes))
+        if not codes:
+            return 0
+        for code in codes:
+            if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
+                raise errors.InvalidTransfer(f"an account code must be a non-empty string of at most {MAX_CODE} characters")
+        if not isinstance(unit, str) or not _UNIT.match(unit):
+            raise errors.InvalidTransfer(f"unit {unit!r} is not valid: use 2-8 capital letters such as PT or CNY")
+        if normal not in ("debit", "credit"):
+            raise errors.InvalidTransfer(f"normal side must be 'debit' or 'credit', not {normal!r}")
+        conn = self._conn
+        existing = {}
+        for i in range(0, len(codes), _CHUNK):
+            for row in conn.execute(select(accounts.c.code, accounts.c.unit, accounts.c.normal, accounts.c.no_overdraft)
+                                    .where(accounts.c.tenant_id == self.tenant, accounts.c.code.in_(codes[i:i + _CHUNK]))):
+                existing[row.code] = row
+        for code, row in existing.items():
+            if (row.unit, row.normal, row.no_overdraft) != (unit, normal, bool(no_overdraft)):
+                raise errors.AccountConflict(f"account {code} is already open with other settings")
+        now = utcnow()
+        new = [dict(tenant_id=self.tenant, code=c, unit=unit, normal=normal, no_overdraft=bool(no_overdraft),
+                    closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
+                    entry_count=0, head_hash=GENESIS, created_at=now) for c in codes if c not in existing]
+        if new:
+            conn.execute(insert(accounts), new)
+        return len(new)
+
     @staticmethod
     def _account_from_row(row) -> Account:
         return Account(row.id, row.code, row.unit, row.normal, row.no_overdraft, row.closed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Id, utcnow
@@ -21,7 +21,8 @@ class Member(Base):
         UniqueConstraint("tenant_id", "id_number_hash"),
         CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
         CheckConstraint("length(mobile_tail) = 4", name="mobile_tail_length"),
-        Index("ix_members_tenant_name", "tenant_id", "name"),
+        # text_pattern_ops: a name-prefix LIKE uses the index whatever the database's collation.
+        Index("ix_members_tenant_name", "tenant_id", "name", postgresql_ops={"name": "text_pattern_ops"}),
         Index("ix_members_tenant_mobile_tail", "tenant_id", "mobile_tail"),
         Index("ix_members_grid_id", "grid_id"),
     )
@@ -95,3 +96,28 @@ class GridAssignment(Base):
 
     def current(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or self.effective_to >= on)
+
+
+class ImportJob(Base):
+    """One member import: the uploaded file, its dry-run report, then progress of the real import."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('checking', 'checked', 'importing', 'done', 'failed')", name="status"),
+        Index("ix_import_jobs_tenant_id", "tenant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="checking")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list | None] = mapped_column(JSON)  # [{"row": 7, "column": "手机号", "reason": "..."}]
+    imported_count: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.auth.models import RoleGrant, User
 from app.auth.permissions import ROLE_KINDS, can, path_filter, require
 from app.db import get_session
-from app.errors import AppError, ValidationFailed
+from app.errors import AppError, Conflict, ValidationFailed
 from app.forms import choices
 from app.pagination import paginate
 from app.places import services as places
@@ -144,22 +144,19 @@ def edit_member(member_id: int):
 def add_assignment(member_id: int):
     db = get_session()
     member = services.get_member(db, current_user.tenant_id, member_id)
+    require(current_user, "member.view", member)
     form = AssignmentForm()
     if not form.validate_on_submit():
         flash(_("Check the form: %(errors)s", errors="; ".join(e for errs in form.errors.values() for e in errs)), "error")
         return redirect(url_for("people.member_page", member_id=member_id))
+    require(current_user, "member.view", member)
+    unit = places.get_unit(db, current_user.tenant_id, form.org_unit_id.data)
+    require(current_user, "assignment.edit", unit)
     try:
-        unit = places.get_unit(db, current_user.tenant_id, form.org_unit_id.data)
-        require(current_user, "assignment.edit", unit)
-        require(current_user, "member.view", member)
         services.assign(db, member, unit, form.role.data, effective_from=form.effective_from.data,
                         households=form.households.data, actor_user_id=current_user.user_id)
         flash(_("%(name)s now serves %(unit)s.", name=member.name, unit=unit.name), "success")
-    except ValidationFailed as e:
-        flash(e.message, "error")
-    except AppError as e:
-        if e.status == 404:
-            raise
+    except (ValidationFailed, Conflict) as e:
         flash(e.message, "error")
     return redirect(url_for("people.member_page", member_id=member_id))
 
@@ -195,11 +192,11 @@ def grant(member_id: int):
     form = GrantForm()
     form.role.choices = choices((k, str(v.label)) for k, v in ROLE_KINDS.items())
     if form.validate_on_submit():
+        unit = places.get_unit(db, current_user.tenant_id, form.org_unit_id.data) if form.org_unit_id.data else None
         try:
-            unit = places.get_unit(db, current_user.tenant_id, form.org_unit_id.data) if form.org_unit_id.data else None
             auth.grant_role(db, current_user, member, form.role.data, unit)
             flash(_("Role granted."), "success")
-        except AppError as e:
+        except (ValidationFailed, Conflict) as e:
             flash(e.message, "error")
     return redirect(url_for("people.member_page", member_id=member_id))
 
@@ -229,3 +226,5 @@ def my_page():
 
 
 __all__ = ["bp", "can"]
+
+from . import qr_views  # noqa: E402,F401

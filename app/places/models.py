@@ -34,7 +34,8 @@ class OrgUnit(Base):
         CheckConstraint(
             "(kind = 'grid') = (grid_type IS NOT NULL)", name="grid_type_only_on_grids"
         ),
-        Index("ix_org_units_tenant_path", "tenant_id", "path"),
+        # text_pattern_ops: subtree (path prefix) scans use the index whatever the collation.
+        Index("ix_org_units_tenant_path", "tenant_id", "path", postgresql_ops={"path": "text_pattern_ops"}),
         Index("ix_org_units_parent_id", "parent_id"),
         Index("ix_org_units_tenant_name", "tenant_id", "name"),
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.auth.permissions import ROLE_KINDS, path_filter, require
 from app.db import get_session
-from app.errors import AppError
+from app.errors import Conflict, ValidationFailed
 from app.pagination import paginate
 from app.people.services import grid_people
 
@@ -86,7 +86,7 @@ def create(unit_id: int | None = None):
         unit = services.create_unit(db, current_user.tenant_id, name=form.name.data, kind=form.kind.data,
                                     parent=parent, grid_type=form.grid_type.data or None,
                                     actor_user_id=current_user.user_id)
-    except AppError as e:
+    except (ValidationFailed, Conflict) as e:
         flash(e.message, "error")
         return redirect(url_for("places.unit_page", unit_id=unit_id) if unit_id else url_for("places.tree"))
     flash(_("%(name)s was created.", name=unit.name), "success")
@@ -105,7 +105,7 @@ def rename(unit_id: int):
             services.rename_unit(db, unit, form.name.data, grid_type=form.grid_type.data or None,
                                  actor_user_id=current_user.user_id)
             flash(_("Saved."), "success")
-        except AppError as e:
+        except (ValidationFailed, Conflict) as e:
             flash(e.message, "error")
     else:
         flash(_("Enter a name."), "error")
@@ -120,12 +120,12 @@ def move(unit_id: int):
     require(current_user, "org.edit", unit)
     form = MoveForm()
     if form.validate_on_submit():
+        parent = services.get_unit(db, current_user.tenant_id, form.parent_id.data)
+        require(current_user, "org.edit", parent)
         try:
-            parent = services.get_unit(db, current_user.tenant_id, form.parent_id.data)
-            require(current_user, "org.edit", parent)
             services.move_unit(db, unit, parent, actor_user_id=current_user.user_id)
             flash(_("Moved."), "success")
-        except AppError as e:
+        except (ValidationFailed, Conflict) as e:
             flash(e.message, "error")
     else:
         flash(_("Enter the number of the new parent unit."), "error")
@@ -142,6 +142,6 @@ def retire(unit_id: int):
         try:
             services.retire_unit(db, unit, actor_user_id=current_user.user_id)
             flash(_("%(name)s was retired. Its history is kept.", name=unit.name), "success")
-        except AppError as e:
+        except (ValidationFailed, Conflict) as e:
             flash(e.message, "error")
     return redirect(url_for("places.unit_page", unit_id=unit_id))

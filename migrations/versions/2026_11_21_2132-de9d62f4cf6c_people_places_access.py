@@ -50,7 +50,7 @@ def upgrade() -> None:
     with op.batch_alter_table('org_units', schema=None) as batch_op:
         batch_op.create_index('ix_org_units_parent_id', ['parent_id'], unique=False)
         batch_op.create_index('ix_org_units_tenant_name', ['tenant_id', 'name'], unique=False)
-        batch_op.create_index('ix_org_units_tenant_path', ['tenant_id', 'path'], unique=False)
+        batch_op.create_index('ix_org_units_tenant_path', ['tenant_id', 'path'], unique=False, postgresql_ops={'path': 'text_pattern_ops'})
 
     op.create_table('members',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -82,7 +82,7 @@ def upgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.create_index('ix_members_grid_id', ['grid_id'], unique=False)
         batch_op.create_index('ix_members_tenant_mobile_tail', ['tenant_id', 'mobile_tail'], unique=False)
-        batch_op.create_index('ix_members_tenant_name', ['tenant_id', 'name'], unique=False)
+        batch_op.create_index('ix_members_tenant_name', ['tenant_id', 'name'], unique=False, postgresql_ops={'name': 'text_pattern_ops'})
 
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ledger import AlreadyReversed, InsufficientBalance, Ledger, NotPending, Transfer
-from ledger.schema import journals
+from ledger.schema import accounts, journals
 
 pytestmark = pytest.mark.postgres
 
@@ -20,12 +21,15 @@ pytestmark = pytest.mark.postgres
 CONNECTIONS = 20
 
 
-def run_together(engine, tenant: int, n: int, work) -> list:
+def run_together(engine, tenant: int, n: int, work, hold: tuple[str, ...] = ()) -> list:
     """Run work(book, i) for i in range(n), each in its own thread and its own committed transaction.
 
-    Every thread waits at a barrier first so they start together. Returns, per call, the value
-    returned or the exception raised (which means that transaction was rolled back).
+    Every thread waits at a barrier first so they start together. With `hold`, another transaction
+    locks those accounts until all n are queued on the lock, so each has made its checks before any
+    has written: the narrowest race, every time. Returns, per call, the value returned or the
+    exception raised (which means that transaction was rolled back).
     """
+    assert not hold or n <= CONNECTIONS, "every held-up thread needs a connection of its own"
     barrier = threading.Barrier(n)
     slots = threading.BoundedSemaphore(CONNECTIONS)
 
@@ -40,8 +44,34 @@ def run_together(engine, tenant: int, n: int, work) -> list:
             except Exception as exc:  # noqa: BLE001  (the caller asserts on every outcome)
                 return exc
 
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(one, range(n)))
+    with engine.connect() as gate, ThreadPoolExecutor(max_workers=n) as pool:
+        if hold:
+            gate.execute(
+                select(accounts.c.id)
+                .where(accounts.c.tenant_id == tenant, accounts.c.code.in_(hold))
+                .with_for_update()
+            )
+        try:
+            futures = [pool.submit(one, i) for i in range(n)]
+            if hold:
+                wait_for_lock_waiters(engine, n)
+        finally:
+            gate.rollback()  # always let the threads go, or the pool never shuts down
+        return [f.result() for f in futures]
+
+
+def wait_for_lock_waiters(engine, n: int) -> None:
+    """Wait until n sessions of this database are blocked on a lock (only this test uses the database)."""
+    with engine.connect() as conn:
+        for _ in range(3000):
+            waiting = conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar_one()
+            if waiting >= n:
+                return
+            conn.rollback()  # a fresh snapshot of pg_stat_activity next time
+            time.sleep(0.02)
+    pytest.fail(f"only {waiting} of {n} transactions reached the lock")
 
 
 def setup(engine, tenant: int, build) -> None:
@@ -115,16 +145,26 @@ def test_crossing_transfers_do_not_deadlock(pg_engine, tenant):
     assert problems == []
 
 
-def test_one_idempotency_key_posts_one_journal(pg_engine, tenant):
+# "spend": the request spends the member's whole balance, so after the winner commits a loser's copy
+# would overdraw it; the retry must still get the original journal back, not InsufficientBalance.
+@pytest.mark.parametrize("request_kind", ["earn", "spend"])
+def test_one_idempotency_key_posts_one_journal(pg_engine, tenant, request_kind):
     def build(book):
         book.open_account("source:hours", normal="debit")
         book.open_account("member:1", no_overdraft=True)
+        book.open_account("sink:market")
+        book.post([Transfer("source:hours", "member:1", 30)], kind="earn.hours")
 
     setup(pg_engine, tenant, build)
+    if request_kind == "earn":
+        request, after = Transfer("source:hours", "member:1", 30), 60
+    else:
+        request, after = Transfer("member:1", "sink:market", 30), 0
 
     results = run_together(
         pg_engine, tenant, 20,
-        lambda book, i: book.post([Transfer("source:hours", "member:1", 30)], kind="earn.hours", key="attendance:9"),
+        lambda book, i: book.post([request], kind=request_kind, key="request:9"),
+        hold=("member:1", "sink:market", "source:hours"),
     )
 
     errors = [r for r in results if isinstance(r, Exception)]
@@ -134,11 +174,11 @@ def test_one_idempotency_key_posts_one_journal(pg_engine, tenant):
         rows = s.execute(
             select(func.count())
             .select_from(journals)
-            .where(journals.c.tenant_id == tenant, journals.c.key == "attendance:9")
+            .where(journals.c.tenant_id == tenant, journals.c.key == "request:9")
         ).scalar_one()
         book = Ledger(s, tenant=tenant)
         assert rows == 1
-        assert book.balance("member:1").posted == 30
+        assert book.balance("member:1").posted == after
         assert book.verify() == []
 
 
@@ -160,7 +200,9 @@ def test_one_journal_is_reversed_once(pg_engine, tenant, extra):
 
     setup(pg_engine, tenant, build)
 
-    results = run_together(pg_engine, tenant, 20, lambda book, i: book.reverse(ids["gift"]))
+    results = run_together(
+        pg_engine, tenant, 20, lambda book, i: book.reverse(ids["gift"]), hold=("member:1", "member:2")
+    )
 
     assert outcomes(results) == {"Journal": 1, "AlreadyReversed": 19}, unexpected(results, AlreadyReversed)
     m1, m2, problems = read(pg_engine, tenant, lambda b: (b.balance("member:1"), b.balance("member:2"), b.verify()))
@@ -185,7 +227,9 @@ def test_one_pending_journal_is_posted_once(pg_engine, tenant):
 
     setup(pg_engine, tenant, build)
 
-    results = run_together(pg_engine, tenant, 20, lambda book, i: book.post_pending(ids["hold"]))
+    results = run_together(
+        pg_engine, tenant, 20, lambda book, i: book.post_pending(ids["hold"]), hold=("member:1", "sink:market")
+    )
 
     assert outcomes(results) == {"Journal": 1, "NotPending": 19}, unexpected(results, NotPending)
     m1, sink, status, problems = read(

@@ -1,4 +1,4 @@
-"""A process SIGKILLed while writing a 10,000-transfer journal leaves all of it or none, and a retry completes it once."""
+"""A process SIGKILLed while writing a 10,000-transfer journal leaves all or none of it; a retry completes it once."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from config import ROOT
 from ledger import Ledger, Transfer
 from ledger.schema import accounts, entries, journals, transfers
+
+pytestmark = pytest.mark.slow
 
 CHILD = Path(__file__).with_name("crash_child.py")
 MEMBERS = 100  # each member gets 100 of the 10,000 transfers
@@ -82,7 +84,9 @@ def snapshot(engine, tenant: int, audit: bool = True) -> dict:
             keyed_transfers=conn.execute(
                 sql_select(func.count()).select_from(transfers).where(transfers.c.journal_id.in_(keyed))
             ).scalar_one() if keyed else 0,
-            journals=conn.execute(sql_select(func.count()).select_from(journals).where(journals.c.id.in_(jt))).scalar_one(),
+            journals=conn.execute(
+                sql_select(func.count()).select_from(journals).where(journals.c.id.in_(jt))
+            ).scalar_one(),
             transfers=conn.execute(
                 sql_select(func.count()).select_from(transfers).where(transfers.c.journal_id.in_(jt))
             ).scalar_one(),

@@ -35,8 +35,6 @@ UNITS = ("PT", "CNY")
 CODES = tuple(f"m{i}" for i in range(6))  # codes the open_account rule may open
 GHOST = "ghost"  # never opened
 KIND = "model.test"
-import collections
-COUNTS = collections.Counter()
 
 
 @dataclass
@@ -144,8 +142,6 @@ def test_ledger_matches_reference_model(engine):
         def expect(self, expected, call):
             """Run `call`; expected is an error class or None (success). Returns the call's result."""
             self.last_expected = expected
-            import sys
-            COUNTS[(sys._getframe(1).f_code.co_name, expected.__name__ if expected else "ok")] += 1
             try:
                 got = call()
             except LedgerError as exc:
@@ -208,19 +204,16 @@ def test_ledger_matches_reference_model(engine):
         @rule(code=st.sampled_from(CODES), unit=st.sampled_from(UNITS), normal=st.sampled_from(["debit", "credit"]),
               no_overdraft=st.booleans())
         def open_account(self, code, unit, normal, no_overdraft):
-            COUNTS[("RULE", "open_account")] += 1
             self.do_open(code, unit, normal, no_overdraft)
 
         @rule(data=st.data())
         def reopen_same(self, data):
-            COUNTS[("RULE", "reopen_same")] += 1
             code = data.draw(st.sampled_from(sorted(self.model.accounts)))
             a = self.model.accounts[code]
             self.do_open(code, a.unit, a.normal, a.no_overdraft)
 
         @rule(data=st.data())
         def close_account(self, data):
-            COUNTS[("RULE", "close_account")] += 1
             # The funds stay open: closing them (they start empty) would soon leave nothing to post.
             code = data.draw(st.sampled_from([c for c in sorted(self.model.accounts) if not c.startswith("fund:")]
                                              + [GHOST]))
@@ -300,14 +293,12 @@ def test_ledger_matches_reference_model(engine):
 
         @rule(data=st.data())
         def post(self, data):
-            COUNTS[("RULE", "post")] += 1
             transfers = self.draw_transfers(data)
             if transfers is not None:
                 self.do_post(transfers, False, self.draw_key(data))
 
         @rule(data=st.data())
         def hold(self, data):
-            COUNTS[("RULE", "hold")] += 1
             transfers = self.draw_transfers(data)
             if transfers is not None:
                 self.do_post(transfers, True, self.draw_key(data))
@@ -315,7 +306,6 @@ def test_ledger_matches_reference_model(engine):
         @rule(data=st.data(), what=st.sampled_from(
             ["zero", "negative", "same", "unit", "unknown", "closed", "overdraft"]))
         def invalid_post(self, data, what):
-            COUNTS[("RULE", "invalid_post")] += 1
             m = self.model
             live = sorted(code for code, a in m.accounts.items() if not a.closed)
             pick = lambda codes: data.draw(st.sampled_from(codes))  # noqa: E731
@@ -424,7 +414,6 @@ def test_ledger_matches_reference_model(engine):
         @precondition(lambda self: self.model.journals)
         @rule(data=st.data())
         def post_pending(self, data):
-            COUNTS[("RULE", "post_pending")] += 1
             jid = self.draw_resolve_target(data)
             j = self.model.journals.get(jid)
             amount = None
@@ -438,7 +427,6 @@ def test_ledger_matches_reference_model(engine):
         @precondition(lambda self: self.model.journals)
         @rule(data=st.data())
         def void_pending(self, data):
-            COUNTS[("RULE", "void_pending")] += 1
             self.do_resolve("void", self.draw_resolve_target(data), None, self.draw_key(data))
 
         # -- reversal ---------------------------------------------------------------------------
@@ -480,7 +468,6 @@ def test_ledger_matches_reference_model(engine):
         @precondition(lambda self: self.model.journals)
         @rule(data=st.data())
         def reverse(self, data):
-            COUNTS[("RULE", "reverse")] += 1
             jid = 0 if data.draw(st.integers(0, 9)) == 0 else _journal_ids(data.draw, self.model.journals)
             self.do_reverse(jid, self.draw_key(data))
 
@@ -498,7 +485,6 @@ def test_ledger_matches_reference_model(engine):
         @precondition(lambda self: self.model.keys)
         @rule(data=st.data())
         def retry_same(self, data):
-            COUNTS[("RULE", "retry_same")] += 1
             key = data.draw(st.sampled_from(sorted(self.model.keys)))
             before = {code: vars(a).copy() for code, a in self.model.accounts.items()}
             n = len(self.model.journals)
@@ -509,7 +495,6 @@ def test_ledger_matches_reference_model(engine):
         @precondition(lambda self: self.model.keys)
         @rule(data=st.data())
         def retry_different(self, data):
-            COUNTS[("RULE", "retry_different")] += 1
             key = data.draw(st.sampled_from(sorted(self.model.keys)))
             request = self.model.keys[key][0]
             op = request[0]
@@ -570,4 +555,3 @@ def test_ledger_matches_reference_model(engine):
     run_state_machine_as_test(
         LedgerModel, settings=settings(max_examples=25, stateful_step_count=30, deadline=None)
     )
-    for k, v in sorted(COUNTS.items()): print(k, v)

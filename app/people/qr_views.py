@@ -1,0 +1,81 @@
+"""A member's own live QR code (/me/qr, refreshed from /me/qr.svg) and the printable member card."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+import qrcode
+import qrcode.image.svg
+from qrcode.constants import ERROR_CORRECT_M
+from flask import Response, render_template
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from app.auth.permissions import require
+from app.db import get_session
+from app.places.models import District
+from app.tokens import PURPOSES, make_token, seconds_to_next_step
+
+from . import services
+from .views import bp
+
+
+def member_number(member) -> str:
+    """The number printed on the card and read out at the counter."""
+    return f"{member.id:06d}"
+
+
+def qr_svg(token: str, title: str, **data: object) -> str:
+    """The token as a QR code in one inline <svg>; `data` becomes data-* attributes on it."""
+    image = qrcode.make(token, image_factory=qrcode.image.svg.SvgPathImage,
+                        error_correction=ERROR_CORRECT_M)
+    svg = image.get_image()
+    svg.set("role", "img")
+    svg.set("aria-label", title)
+    svg.set("data-token", token)
+    for name, value in data.items():
+        svg.set(f"data-{name.replace('_', '-')}", str(value))
+    title_el = ElementTree.Element("title")
+    title_el.text = title
+    svg.insert(0, title_el)
+    return ElementTree.tostring(svg, encoding="unicode")
+
+
+def _my_live_code():
+    member = services.get_member(get_session(), current_user.tenant_id, current_user.member_id)
+    token = make_token("member", member.tenant_id, member.id)
+    svg = qr_svg(token, _("QR code of %(name)s", name=member.name), refresh_in=seconds_to_next_step("member"))
+    return member, token, svg
+
+
+@bp.get("/me/qr")
+@login_required
+def my_qr():
+    member, token, svg = _my_live_code()
+    return render_template("people/qr.html", member=member, token=token, svg=Markup(svg),
+                           refresh_in=seconds_to_next_step("member"),
+                           lifetime=PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1))
+
+
+@bp.get("/me/qr.svg")
+@login_required
+def my_qr_svg():
+    _member, _token, svg = _my_live_code()
+    resp = Response(svg, mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "no-store"  # a stale code would be refused at the counter
+    return resp
+
+
+@bp.get("/members/<int:member_id>/card")
+@login_required
+def member_card(member_id: int):
+    db = get_session()
+    member = services.get_member(db, current_user.tenant_id, member_id)
+    require(current_user, "member.view", member)
+    # The card's code never expires, so it is a "member_card" token: it identifies the member at a
+    # counter or an activity, and never authorises spending on its own (see app/tokens.py).
+    token = make_token("member_card", member.tenant_id, member.id)
+    svg = qr_svg(token, _("Member card of %(name)s", name=member.name))
+    return render_template("people/card.html", member=member, token=token, svg=Markup(svg),
+                           number=member_number(member), district=db.get(District, member.tenant_id))
