@@ -91,6 +91,14 @@ def get_session() -> Session:
     return g.db_session
 
 
+def keep_changes_on_error() -> None:
+    """Commit this request's changes even though it answers with an error status — for records that
+    must survive a refusal, such as a failed sign-in in the audit log."""
+    from flask import g
+
+    g.db_commit_on_error = True
+
+
 def register_session(app) -> None:
     """Commit once per request when the answer is a success; roll back otherwise."""
     from flask import g
@@ -100,7 +108,7 @@ def register_session(app) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             try:
-                if response.status_code < 400:
+                if response.status_code < 400 or g.pop("db_commit_on_error", False):
                     session.commit()
                 else:
                     session.rollback()

@@ -101,14 +101,9 @@ def open_session(session: Session, user_id: int, *, ip: str | None = None, user_
 
 def record_failure(session: Session, tenant_id: int | None, user_id: int | None, mobile: str, reason: str,
                    ip: str | None) -> None:
-    """Failed sign-ins are kept even though the request fails: written in their own transaction."""
-    from flask import current_app
-
-    from app.db import unit_of_work
-
-    with unit_of_work(current_app.extensions["db_sessionmaker"]) as s:
-        record(s, "signin.failure", tenant_id=tenant_id, actor_user_id=user_id, target_type="user",
-               target_id=user_id, ip=ip, detail={"mobile_tail": mobile.strip()[-4:], "reason": reason})
+    """Failed sign-ins are kept although the request answers 401 (the view asks the request to commit)."""
+    record(session, "signin.failure", tenant_id=tenant_id, actor_user_id=user_id, target_type="user",
+           target_id=user_id, ip=ip, detail={"mobile_tail": mobile.strip()[-4:], "reason": reason})
 
 
 def sign_out(session: Session, token: str) -> None:

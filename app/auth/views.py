@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from app.db import get_session
+from app.db import get_session, keep_changes_on_error
 from app.errors import ValidationFailed
 from app.forms import choices
 from app.extensions import limiter
@@ -55,6 +55,7 @@ def signin():
             principal = services.sign_in(db, form.district.data, form.mobile.data, form.password.data,
                                          ip=request.remote_addr, user_agent=request.user_agent.string)
         except services.SignInFailed as e:
+            keep_changes_on_error()  # the failure stays in the audit log
             form.password.errors.append(str(e))
             return render_template("auth/signin.html", form=form, single=len(districts) == 1), 401
         session.clear()  # a fresh session cookie: nothing from before sign-in survives (fixation)

@@ -35,7 +35,7 @@ ESTATES: dict[str, tuple[str, ...]] = {
     "根竹园社区": ("根竹园花园",),
 }
 # Made-up estates: the community's stem plus one of these.
-ESTATE_SUFFIXES = ("新村", "旧村", "花园", "家园", "雅苑", "新围", "华庭", "公寓", "名苑", "人才房", "宿舍区", "商住楼")
+ESTATE_SUFFIXES = ("新村", "旧村", "花园", "家园", "雅苑", "新围", "华庭", "公寓", "名苑", "新苑", "宿舍区", "商住楼")
 
 # Original-village clans, so a community's residents include its old surnames (e.g. 塘家村's 唐).
 LOCAL_SURNAMES = {

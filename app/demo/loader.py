@@ -11,16 +11,16 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.auth import services as auth
-from app.auth.models import RoleGrant, User
+from app.auth.models import User
 from app.db import utcnow
 from app.people import services as people
 from app.people.identity import hash_id_number, mask_id_number
-from app.people.models import Member
+from app.people.models import GridAssignment, Member
 from app.people.schemas import MemberIn
 from app.places import services as places
 from app.places.models import District, OrgUnit
@@ -37,8 +37,20 @@ MEMBER_COUNT = 3000
 # Public on purpose: printed for anyone trying the demo. It passes the password rules (length, not
 # a common password, does not contain the mobile).
 DEMO_PASSWORD = "aixin-demo-2026"
+# One demo sign-in per role: (label, role, scope by name — None for the whole district). The
+# volunteer holds no role: a plain member who can sign in.
+SIGN_INS = (
+    ("organiser", "organiser", "凤凰社区"),
+    ("grid_admin (community)", "grid_admin", "塘家社区"),
+    ("grid_admin (street)", "grid_admin", "光明街道"),
+    ("fund_manager", "fund_manager", None),
+    ("fund_approver", "fund_approver", None),
+    ("district_admin", "district_admin", None),
+    ("auditor", "auditor", None),
+    ("volunteer", None, None),
+)
 # Easy-to-type mobiles for the demo sign-ins (valid numbers; the random ones never take them).
-SIGNIN_MOBILES = tuple(f"1380013800{i}" for i in range(1, 9))
+SIGNIN_MOBILES = tuple(f"1380013800{i}" for i in range(1, len(SIGN_INS) + 1))
 
 PARTY_SHARE = 0.30
 ID_NUMBER_SHARE = 0.60
@@ -144,17 +156,17 @@ def _party_org(rng: random.Random, p: Plan, person: PersonSpec) -> str:
     grid = p.unit(person.grid)
     community = p.unit(person.community).name
     r = rng.random()
-    if r < 0.45:
-        return f"{community}第{CHINESE_NUMERALS[rng.randrange(3)]}党支部"
-    if r < 0.72:
+    if 0.45 <= r < 0.72:
         return f"{p.unit(grid.area).name}党支部"  # one party organisation per 片区网格
-    if r < 0.85 and grid.grid_type == "micro":
+    if 0.72 <= r < 0.85 and grid.grid_type == "micro":
         # 支部建在家门口: a branch in the village or the residential estate.
         estate = grid.name
         return f"{estate}党支部" if estate.endswith(("村", "围")) else f"{estate}小区党支部"
-    if r < 0.92:
+    if 0.85 <= r < 0.9:
         return f"{p.unit(grid.street).name}办事处机关党支部"
-    return rng.choice(WORK_UNIT_PARTY_ORGS)  # in-service party members report to where they live
+    if r >= 0.9:
+        return rng.choice(WORK_UNIT_PARTY_ORGS)  # in-service party members report to where they live
+    return f"{community}第{CHINESE_NUMERALS[rng.randrange(3)]}党支部"  # the community's own branches
 
 
 def _plan_people(rng: random.Random, p: Plan, count: int) -> None:
@@ -261,30 +273,21 @@ def _plan_assignments(rng: random.Random, p: Plan) -> None:
 def _plan_sign_ins(rng: random.Random, p: Plan) -> None:
     units = {u.name: u.key for u in p.units if u.kind in ("street", "community")}
     chosen: set[int] = set()
+    for n, (label, role, scope) in enumerate(SIGN_INS):
+        home = units[scope] if scope else None
 
-    def pick(label: str, role: str | None, scope: str | None, *, lives_in: str | None = None,
-             plain: bool = False) -> None:
         def fits(i: int, person: PersonSpec) -> bool:
             if i in chosen or person.status != "active":
                 return False
-            if lives_in and lives_in not in (person.community, p.unit(person.community).parent):
-                return False
-            return not plain or (person.is_volunteer and not (
+            if home and home not in (person.community, p.unit(person.community).parent):
+                return False  # scoped roles go to someone living in their scope
+            return role is not None or (person.is_volunteer and not (
                 person.is_party_member or person.is_grid_worker or person.is_building_head))
+
         i = rng.choice([i for i, person in enumerate(p.people) if fits(i, person)])
         chosen.add(i)
-        # The demo sign-ins get memorable mobiles (never handed out to anyone else).
-        p.people[i].mobile = SIGNIN_MOBILES[len(p.sign_ins)]
-        p.sign_ins.append(SignInSpec(label, i, role, scope))
-
-    pick("organiser", "organiser", units["凤凰社区"], lives_in=units["凤凰社区"])
-    pick("grid_admin (community)", "grid_admin", units["塘家社区"], lives_in=units["塘家社区"])
-    pick("grid_admin (street)", "grid_admin", units["光明街道"], lives_in=units["光明街道"])
-    pick("fund_manager", "fund_manager", None)
-    pick("fund_approver", "fund_approver", None)
-    pick("district_admin", "district_admin", None)
-    pick("auditor", "auditor", None)
-    pick("volunteer", None, None, plain=True)
+        p.people[i].mobile = SIGNIN_MOBILES[n]  # memorable, and never handed out to anyone else
+        p.sign_ins.append(SignInSpec(label, i, role, home))
 
 
 def plan(seed: int = SEED, members: int = MEMBER_COUNT) -> Plan:
@@ -298,34 +301,56 @@ def plan(seed: int = SEED, members: int = MEMBER_COUNT) -> Plan:
     return p
 
 
-def _sign_in_lines(district: District, rows: list[tuple[str, str, str, str]], password: str) -> list[str]:
+def _insert_units(session: Session, tenant_id: int, p: Plan) -> dict[str, OrgUnit]:
+    """The org-unit tree, one level at a time (one batched INSERT, then the paths, per level): the
+    same rows `create_unit` writes, without its three round trips per unit."""
+    units: dict[str, OrgUnit] = {}
+    now = utcnow()
+    levels: dict[int, list[UnitSpec]] = {}
+    for spec in p.units:
+        depth = 0
+        parent = spec.parent
+        while parent is not None:
+            depth, parent = depth + 1, p.unit(parent).parent
+        levels.setdefault(depth, []).append(spec)
+    for depth in sorted(levels):
+        made = []
+        for spec in levels[depth]:
+            parent = units.get(spec.parent)
+            unit = OrgUnit(tenant_id=tenant_id, parent_id=parent.id if parent else None, kind=spec.kind,
+                           grid_type=spec.grid_type, name=spec.name, path="", depth=depth, created_at=now)
+            units[spec.key] = unit
+            made.append((unit, parent))
+        session.add_all(u for u, _ in made)
+        session.flush()
+        for unit, parent in made:
+            unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+        session.flush()
+    return units
+
+
+def _sign_in_lines(district: District, rows: list[tuple[str, str, str, str]], note: str = "") -> list[str]:
     lines = [
         "",
-        "DEMO-ONLY sign-ins (public demo passwords: never use them for a real deployment)",
+        "DEMO-ONLY sign-ins (public demo passwords: never use them for a real deployment)" + note,
         f"  district: {district.name} (choose it on the sign-in page)",
     ]
     for label, scope, name, mobile in rows:
-        lines.append(f"  {label:<23} {name:<4}  mobile {mobile}  password {password}"
+        lines.append(f"  {label:<23} {name:<4}  mobile {mobile}  password {DEMO_PASSWORD}"
                      + (f"  scope {scope}" if scope else ""))
     return lines
 
 
 def _already_loaded(session: Session, district: District) -> list[str]:
-    """Nothing changes; the sign-ins are printed again (read back, not re-created)."""
+    """Nothing changes; the demo sign-ins are printed again (read back, not re-created)."""
     members = session.scalar(select(func.count()).select_from(Member).where(Member.tenant_id == district.id))
-    rows = []
-    users = session.execute(
-        select(User, Member).join(Member, Member.id == User.member_id)
-        .where(User.tenant_id == district.id, Member.mobile.in_(SIGNIN_MOBILES)).order_by(Member.mobile)).all()
-    for user, member in users:
-        grants = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id,
-                                                         RoleGrant.revoked_at.is_(None))).all()
-        label = ", ".join(g.role for g in grants) or "volunteer"
-        scope = ", ".join(g.org_unit.name for g in grants if g.org_unit is not None)
-        rows.append((label, scope, member.name, member.mobile))
+    found = dict(session.execute(select(Member.mobile, Member.name).join(User, User.member_id == Member.id)
+                                 .where(Member.tenant_id == district.id, Member.mobile.in_(SIGNIN_MOBILES))).all())
+    rows = [(label, scope or "", found[mobile], mobile)
+            for (label, _role, scope), mobile in zip(SIGN_INS, SIGNIN_MOBILES) if mobile in found]
     return ([f"The demo district {district.name} (code {district.code}) is already loaded "
              f"({members} members); nothing changed."]
-            + _sign_in_lines(district, rows, f"{DEMO_PASSWORD} (unless changed since)"))
+            + _sign_in_lines(district, rows, note=" — as first loaded, unless changed since"))
 
 
 def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NAME, *, seed: int = SEED,
@@ -340,10 +365,7 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
     district = places.create_district(session, code=code, name=name)
     t = district.id
 
-    units: dict[str, OrgUnit] = {}
-    for spec in p.units:
-        units[spec.key] = places.create_unit(session, t, name=spec.name, kind=spec.kind, grid_type=spec.grid_type,
-                                             parent=units.get(spec.parent))
+    units = _insert_units(session, t, p)
 
     # Members in bulk (create_member per row would take a minute): every row is checked by the same
     # schema as forms and imports, stored as create_member stores it, then the wallets open in one go.
@@ -371,11 +393,12 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
     Ledger(session, tenant=t).open_accounts([m.wallet_code for m in rows], unit="PT", normal="credit",
                                             no_overdraft=True)
 
-    for a in p.assignments:
-        made = people.assign(session, rows[a.person], units[a.unit], a.role, effective_from=a.effective_from,
-                             households=a.households)
-        if a.effective_to is not None:
-            people.end_assignment(session, made, a.effective_to)
+    # 包格联户 in bulk too: the plan only makes assignments `assign` would accept (an active grid of
+    # the district, a known role, households >= 0, no duplicate open assignment).
+    session.execute(insert(GridAssignment), [
+        dict(tenant_id=t, member_id=rows[a.person].id, org_unit_id=units[a.unit].id, role=a.role,
+             households=a.households, effective_from=a.effective_from, effective_to=a.effective_to, created_at=now)
+        for a in p.assignments])
 
     sign_in_rows = []
     for s in p.sign_ins:
@@ -399,5 +422,5 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
         f"{grids['area']} area grids with {grids['basic']} basic and {grids['micro']} micro grids "
         f"({len(p.units)} org units); {len(rows)} members ({party} party members, {with_id} with an ID number), "
         f"each with a PT wallet; {len(p.assignments)} grid assignments.",
-    ] + _sign_in_lines(district, sign_in_rows, DEMO_PASSWORD)
+    ] + _sign_in_lines(district, sign_in_rows)
 

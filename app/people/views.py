@@ -228,3 +228,4 @@ def my_page():
 __all__ = ["bp", "can"]
 
 from . import qr_views  # noqa: E402,F401
+from . import import_views  # noqa: E402,F401

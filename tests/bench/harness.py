@@ -134,6 +134,31 @@ def machine(pg: Target | None) -> list[tuple[str, str]]:
     return rows
 
 
+def cpu_pressure_us() -> int | None:
+    """Total microseconds some task waited for a CPU (Linux PSI), or None where unavailable."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some"):
+                return int(line.rsplit("total=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class LoadMeter:
+    """How busy the machine was over a stretch of the run: other work on the box skews every number."""
+
+    def __init__(self) -> None:
+        self.t, self.p = time.perf_counter(), cpu_pressure_us()
+
+    def read(self) -> tuple[float, float | None, float]:
+        """(seconds, % of the time some task waited for a CPU, 1-minute load average now)."""
+        secs = time.perf_counter() - self.t
+        p = cpu_pressure_us()
+        pct = None if p is None or self.p is None else (p - self.p) / 1e6 / secs * 100
+        return secs, pct, os.getloadavg()[0]
+
+
 # -- results ---------------------------------------------------------------------------------------
 @dataclass
 class Goal:
@@ -149,6 +174,7 @@ class Report:
     values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    load: list[tuple[str, float, float | None, float]] = field(default_factory=list)  # section, s, PSI %, load
 
     def add(self, section: str, measure: str, db: str, value: str) -> None:
         self.values.setdefault((section, measure), {})[db] = value
@@ -257,6 +283,12 @@ def goals_table(report: Report) -> list[str]:
     return _markdown(["Goal", "SQLite", "PostgreSQL"], body)
 
 
+def load_table(report: Report) -> list[str]:
+    body = [[name, f"{secs:,.0f}", "n/a" if pct is None else f"{pct:.0f} %", f"{la:.2f}"]
+            for name, secs, pct, la in report.load]
+    return _markdown(["Section", "Seconds", "CPU pressure", "Load average (1 min) at end"], body)
+
+
 def _markdown(head: list[str], body: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
 
@@ -288,6 +320,16 @@ def write_doc(path: Path, report: Report, machine_rows: list[tuple[str, str]], s
         *goals_table(report),
         "",
     ]
+    if report.load:
+        out += [
+            "## Machine load during the run",
+            "",
+            "Other work on the machine slows everything measured here; the CPU pressure column is the share "
+            "of the time at least one task was waiting for a CPU (Linux PSI, /proc/pressure/cpu).",
+            "",
+            *load_table(report),
+            "",
+        ]
     if report.notes:
         out += ["## Notes from this run", "", *[f"- {n}" for n in report.notes], ""]
     out += ["## How each section is measured", ""]

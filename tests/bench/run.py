@@ -18,8 +18,8 @@ from config import ROOT
 
 from . import ledger_bench
 from .harness import (
-    DEFAULT_PG, Context, Report, Section, goals_table, machine, postgres_target, remove_dir, sqlite_target, table,
-    temp_dir, write_doc,
+    DEFAULT_PG, Context, LoadMeter, Report, Section, goals_table, load_table, machine, postgres_target, remove_dir,
+    sqlite_target, table, temp_dir, write_doc,
 )
 
 SECTIONS: list[Section] = [*ledger_bench.SECTIONS]
@@ -60,9 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(targets=targets, quick=args.quick, report=report, pg_missing=pg_missing)
         for s in sections:
             print(f"\n== {s.title}", flush=True)
-            t = time.perf_counter()
+            meter = LoadMeter()
             s.run(ctx)
-            print(f"   ({time.perf_counter() - t:.0f} s)", flush=True)
+            secs, pct, la = meter.read()
+            report.load.append((s.title, secs, pct, la))
+            shown = "" if pct is None else f", CPU pressure {pct:.0f} %"
+            print(f"   ({secs:.0f} s{shown}, load average {la:.2f})", flush=True)
     finally:
         for t in targets:
             t.engine.dispose()
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table(report)))
     print()
     print("\n".join(goals_table(report)))
+    print()
+    print("\n".join(load_table(report)))
     print(f"\nTotal {seconds / 60:.1f} minutes.")
     if doc is not None:
         write_doc(doc, report, machine_rows, sections, args.quick, seconds)

@@ -3,7 +3,7 @@
 Usage: python crash_child.py URL TENANT KEY MODE, with {"kind": ..., "transfers": [[debit, credit, amount], ...]}
 on stdin. MODE is
   stall   print WRITING once the first INSERT INTO ledger_transfers has run, then wait (transaction open);
-  race    print WRITING as the first INSERT INTO ledger_transfers starts and carry on writing;
+  commit  print WRITING as the journal's COMMIT is sent and carry on, so the kill lands around it;
   finish  just post.
 After committing it prints "JOURNAL <id>".
 """
@@ -25,17 +25,15 @@ def main() -> None:
     url, tenant, key, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     request = json.load(sys.stdin)
     engine = make_engine(url)
-    announced = False
+    posting = False
 
     def writing_transfers(statement: str) -> bool:
         return statement.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSFERS")
 
-    if mode == "race":
-        @event.listens_for(engine, "before_cursor_execute")
-        def _announce(conn, cursor, statement, parameters, context, executemany):
-            nonlocal announced
-            if not announced and writing_transfers(statement):
-                announced = True
+    if mode == "commit":
+        @event.listens_for(engine, "commit")
+        def _announce(conn):
+            if posting:
                 print("WRITING", flush=True)
 
     elif mode == "stall":
@@ -47,6 +45,7 @@ def main() -> None:
                 sys.exit("crash_child: was not killed while stalled")
 
     transfers = [Transfer(d, c, a) for d, c, a in request["transfers"]]
+    posting = True
     with Session(engine) as s:
         journal = Ledger(s, tenant=tenant).post(transfers, kind=request["kind"], key=key)
         s.commit()

@@ -42,7 +42,8 @@ def test_signed_in_volunteer_sees_their_live_qr(app, client, town):
     assert token in re.sub(r"<[^>]+>", " ", html)  # printed for staff to type when a scanner fails
     assert "/static/js/qr.js" in html
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline scripts break under CSP script-src 'self'"
-    assert client.get("/static/js/qr.js").status_code == 200
+    with client.get("/static/js/qr.js") as js:
+        assert js.status_code == 200
 
 
 def test_qr_svg_refresh_is_an_uncached_svg_of_a_fresh_member_token(app, client, town):
@@ -89,7 +90,9 @@ def test_grid_admin_prints_the_card_of_a_member_in_their_community(app, client, 
     assert town.district.name in html and town.grid_a2.name in html
     assert f"{member:06d}" in html
     assert re.search(r"1\d\d\*\*\*\*\d{4}", html), "the mobile is masked"
-    assert "@media print" in client.get("/static/css/qr.css").get_data(as_text=True)
+    assert "/static/css/qr.css" in html
+    with client.get("/static/css/qr.css") as css:
+        assert "@media print" in css.get_data(as_text=True)
     token = data_token(html)
     claims = check_token(token, "member_card", secret=app.config["SECRET_KEY"])
     assert (claims.tenant_id, claims.subject_id) == (town.district.id, member)

@@ -1,0 +1,379 @@
+"""The JSON API /api/v1: org units and members through the real app, sessions, CSRF and permissions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+
+from app.people.schemas import MemberIn
+from tests.conftest import sign_in
+from tests.factories import make_member, make_town, unique_mobile, valid_id_number
+
+
+def commit(app, fn):
+    """Run fn(session) in its own committed transaction, as another office's work would be."""
+    from app.db import unit_of_work
+
+    with app.app_context(), app.test_request_context():
+        with unit_of_work(app.extensions["db_sessionmaker"]) as s:
+            return fn(s)
+
+
+def signed_in(client, town, role: str) -> str:
+    """Sign in and return the CSRF token the API hands out for this session."""
+    sign_in(client, town, role)
+    r = client.get("/api/v1/csrf-token")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()["csrf_token"]
+
+
+def post(client, url, body, token):
+    return client.post(url, json=body, headers={"X-CSRFToken": token})
+
+
+def patch(client, url, body, token):
+    return client.patch(url, json=body, headers={"X-CSRFToken": token})
+
+
+def fields(resp) -> dict[str, str]:
+    """{field: code} of a 422 answer."""
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    err = resp.get_json()["error"]
+    assert err["code"] == "validation_failed"
+    return {d["field"]: d["code"] for d in err["details"]}
+
+
+def all_pages(client, url: str) -> list[dict]:
+    items, page = [], 1
+    while True:
+        r = client.get(f"{url}&page={page}")
+        assert r.status_code == 200, r.get_data(as_text=True)
+        body = r.get_json()
+        assert body["page"] == page
+        items += body["items"]
+        if not body["has_next"]:
+            return items
+        page += 1
+
+
+# --- session, CSRF and bad input ---------------------------------------------------------------------
+
+def test_unauthenticated_calls_answer_401_json(client, town):
+    for url in ("/api/v1/members", f"/api/v1/org-units/{town.grid_a1.id}", "/api/v1/csrf-token"):
+        r = client.get(url)
+        assert r.status_code == 401
+        assert r.get_json()["error"]["code"] == "unauthenticated"
+
+
+def test_a_write_without_the_csrf_header_is_refused_and_changes_nothing(client, town):
+    signed_in(client, town, "district_admin")
+    r = client.post("/api/v1/org-units", json={"name": "无令牌网格", "kind": "grid", "grid_type": "micro",
+                                               "parent_id": town.community_a.id})
+    assert r.status_code == 400
+    assert r.get_json()["error"]["code"] == "csrf_failed"
+    r = client.patch(f"/api/v1/members/{town.users['volunteer'][0].id}", json={"name": "改名"},
+                     headers={"X-CSRFToken": "not-the-token"})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "csrf_failed"
+    found = client.get("/api/v1/org-units?q=无令牌网格").get_json()["items"]
+    assert found == []
+    assert client.get(f"/api/v1/members/{town.users['volunteer'][0].id}").get_json()["name"] == "李娜"
+
+
+def test_bad_input_answers_json_errors_never_500(client, town):
+    token = signed_in(client, town, "district_admin")
+    h = {"X-CSRFToken": token}
+    grid = town.grid_a1.id
+
+    r = client.post("/api/v1/members", data='{"name": "张三", ', content_type="application/json", headers=h)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "malformed_json"
+    r = client.post("/api/v1/members", data="[" * 50_000, content_type="application/json", headers=h)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "malformed_json"
+    r = client.post("/api/v1/members", data=b'{"name": "\xff"}', content_type="application/json", headers=h)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "malformed_json"
+    r = client.post("/api/v1/members", data={"name": "张三"}, headers=h)  # a form post, not JSON
+    assert r.status_code == 415 and r.get_json()["error"]["code"] == "unsupported_media_type"
+    r = client.post("/api/v1/members", data="name=x", content_type="text/plain", headers=h)
+    assert r.status_code == 415
+    r = client.post("/api/v1/members", data="[]", content_type="application/json", headers=h)
+    assert fields(r) == {None: "not_an_object"}
+
+    base = {"name": "张三", "mobile": unique_mobile(), "grid_id": grid}
+    assert fields(post(client, "/api/v1/members", {**base, "grid_id": 10**30}, token)) == {"grid_id": "out_of_range"}
+    assert fields(post(client, "/api/v1/members", {**base, "grid_id": -(10**30)}, token)) == {"grid_id": "out_of_range"}
+    assert fields(post(client, "/api/v1/members", {**base, "grid_id": "abc"}, token)) == {"grid_id": "not_a_number"}
+    assert fields(post(client, "/api/v1/members", {**base, "grid_id": 1e308}, token))["grid_id"]
+    assert fields(post(client, "/api/v1/members", {**base, "name": "张\x00三"}, token)) == {"name": "bad_character"}
+    assert fields(post(client, "/api/v1/members", {**base, "name": "\ud800"}, token)) == {"name": "bad_character"}
+    assert fields(post(client, "/api/v1/members", {**base, "is_volunteer": "maybe"}, token)) == {
+        "is_volunteer": "not_yes_no"}
+    assert fields(post(client, "/api/v1/members", {**base, "name": "长" * 65}, token)) == {"name": "too_long"}
+    assert fields(patch(client, f"/api/v1/org-units/{grid}", {"parent_id": 2**63}, token)) == {
+        "parent_id": "out_of_range"}
+
+    # Ids and query strings out of range: 404 for a path, 422 for a query, never a driver overflow.
+    for url in ("/api/v1/members/99999999999999999999999", "/api/v1/org-units/0", "/api/v1/members/-1",
+                "/api/v1/members/9223372036854775807"):
+        r = client.get(url)
+        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    assert set(fields(client.get("/api/v1/members?page_size=1000&page=abc"))) == {"page_size", "page"}
+    assert fields(client.get("/api/v1/members?grid_id=99999999999999999999")) == {"grid_id": "less_than_equal"}
+    assert fields(client.get("/api/v1/members?tag=ghost")) == {"tag": "not_allowed"}
+    assert fields(client.get("/api/v1/org-units?q=%00")) == {"q": "bad_character"}
+    r = client.get("/api/v1/members?q=%E5%BC%A0%ZZ&lang=en")  # a broken escape and an unknown parameter
+    assert r.status_code == 200
+
+
+def test_validation_errors_name_every_field_in_the_users_language(client, town):
+    token = signed_in(client, town, "district_admin")
+    r = client.post("/api/v1/members?lang=en", json={"mobile": "12345", "id_number": "440311198001011234",
+                                                     "grid_id": town.grid_a1.id, "nickname": "x"},
+                    headers={"X-CSRFToken": token})
+    assert fields(r) == {"name": "missing", "mobile": "bad_mobile", "id_number": "bad_id_number",
+                         "nickname": "unknown_field"}
+    messages = {d["field"]: d["message"] for d in r.get_json()["error"]["details"]}
+    assert messages["mobile"].startswith("Enter an 11-digit mainland mobile number")
+    # A rule the service checks (a member lives in a grid, not a community) names its field too.
+    r = post(client, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": town.community_a.id},
+             token)
+    assert fields(r) == {"grid_id": "validation_failed"}
+    r = post(client, "/api/v1/org-units", {"name": "无类型", "kind": "grid", "parent_id": town.community_a.id}, token)
+    assert fields(r) == {"grid_type": "validation_failed"}
+    r = post(client, "/api/v1/org-units", {"name": "", "kind": "planet", "parent_id": town.community_a.id}, token)
+    assert fields(r) == {"name": "missing", "kind": "not_allowed"}
+
+
+# --- org units ---------------------------------------------------------------------------------------
+
+def test_org_units_list_search_and_paginate(client, town):
+    signed_in(client, town, "district_admin")
+    everything = all_pages(client, "/api/v1/org-units?page_size=2")
+    assert [u["name"] for u in everything] == ["凤凰街道", "凤凰社区", "塘家社区", "凤凰第一片区网格", "凤凰第二片区网格",
+                                               "塘家第一片区网格"]
+    assert len({u["id"] for u in everything}) == 6
+    first = client.get("/api/v1/org-units?page_size=2").get_json()
+    assert first["page_size"] == 2 and first["has_next"] is True and len(first["items"]) == 2
+
+    a1 = client.get("/api/v1/org-units?q=第一&kind=grid").get_json()["items"]
+    assert {u["id"] for u in a1} == {town.grid_a1.id, town.grid_b1.id}
+    kids = client.get(f"/api/v1/org-units?parent_id={town.community_a.id}").get_json()["items"]
+    assert {u["id"] for u in kids} == {town.grid_a1.id, town.grid_a2.id}
+    assert kids[0] == {"id": town.grid_a1.id, "name": "凤凰第一片区网格", "kind": "grid", "grid_type": "area",
+                       "parent_id": town.community_a.id, "path": town.grid_a1.path, "retired": False}
+
+
+def test_a_grid_admin_lists_and_reads_only_their_subtree(client, town):
+    signed_in(client, town, "grid_admin")
+    names = {u["name"] for u in all_pages(client, "/api/v1/org-units?page_size=100")}
+    assert names == {"凤凰社区", "凤凰第一片区网格", "凤凰第二片区网格"}
+    assert client.get(f"/api/v1/org-units/{town.grid_a2.id}").status_code == 200
+    assert client.get(f"/api/v1/org-units/{town.grid_b1.id}").status_code == 404
+    assert client.get(f"/api/v1/org-units?parent_id={town.street.id}").status_code == 404
+
+
+def test_org_unit_create_rename_move_and_retire(client, town):
+    token = signed_in(client, town, "district_admin")
+    r = post(client, "/api/v1/org-units", {"name": " 凤凰第三微网格 ", "kind": "grid", "grid_type": "micro",
+                                           "parent_id": town.community_a.id}, token)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    unit = r.get_json()
+    assert r.headers["Location"].endswith(f"/api/v1/org-units/{unit['id']}")
+    assert unit["name"] == "凤凰第三微网格" and unit["path"] == f"{town.community_a.path}{unit['id']}/"
+    url = f"/api/v1/org-units/{unit['id']}"
+
+    r = patch(client, url, {"name": "凤凰第三网格", "grid_type": "basic"}, token)
+    assert r.status_code == 200 and r.get_json()["name"] == "凤凰第三网格" and r.get_json()["grid_type"] == "basic"
+    r = patch(client, url, {"parent_id": town.community_b.id}, token)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["parent_id"] == town.community_b.id
+    assert r.get_json()["path"] == f"{town.community_b.path}{unit['id']}/"
+    assert fields(patch(client, url, {"parent_id": unit["id"]}, token)) == {"parent_id": "validation_failed"}
+    assert fields(patch(client, url, {"retired": False}, token)) == {"retired": "not_allowed"}
+    r = patch(client, url, {"retired": True}, token)
+    assert r.status_code == 200 and r.get_json()["retired"] is True
+    assert client.get(url).get_json()["retired"] is True
+    assert unit["id"] not in {u["id"] for u in client.get("/api/v1/org-units?page_size=100").get_json()["items"]}
+    assert unit["id"] in {u["id"] for u in
+                          client.get("/api/v1/org-units?page_size=100&include_retired=true").get_json()["items"]}
+
+    # A grid with residents cannot be retired: the service's rule, answered as a 409.
+    r = patch(client, f"/api/v1/org-units/{town.grid_a1.id}", {"retired": True}, token)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "conflict"
+
+    r = post(client, "/api/v1/org-units", {"name": "新街道", "kind": "street"}, token)
+    assert r.status_code == 201 and r.get_json()["parent_id"] is None
+
+
+def test_org_unit_writes_respect_scope_and_role(client, town, app):
+    token = signed_in(client, town, "grid_admin")
+    r = post(client, "/api/v1/org-units", {"name": "A区新网格", "kind": "grid", "grid_type": "micro",
+                                           "parent_id": town.community_a.id}, token)
+    assert r.status_code == 201
+    r = post(client, "/api/v1/org-units", {"name": "B区新网格", "kind": "grid", "grid_type": "micro",
+                                           "parent_id": town.community_b.id}, token)
+    assert fields(r) == {"parent_id": "unknown"}
+    assert patch(client, f"/api/v1/org-units/{town.grid_b1.id}", {"name": "改"}, token).status_code == 404
+    assert fields(patch(client, f"/api/v1/org-units/{town.grid_a2.id}", {"parent_id": town.community_b.id},
+                        token)) == {"parent_id": "unknown"}
+    r = post(client, "/api/v1/org-units", {"name": "街道", "kind": "street"}, token)
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+
+    client2 = app.test_client()
+    token = signed_in(client2, town, "auditor")
+    r = post(client2, "/api/v1/org-units", {"name": "审计网格", "kind": "grid", "grid_type": "micro",
+                                            "parent_id": town.community_a.id}, token)
+    assert r.status_code == 403
+    r = patch(client2, f"/api/v1/org-units/{town.grid_a1.id}", {"name": "改"}, token)
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    assert client2.get(f"/api/v1/org-units/{town.grid_a1.id}").get_json()["name"] == "凤凰第一片区网格"
+
+
+# --- members -----------------------------------------------------------------------------------------
+
+def test_members_list_search_filter_and_paginate(client, town, app):
+    def seed(s):
+        made = [make_member(s, town.district.id, town.grid_a2, name=f"欧阳{i}") for i in range(5)]
+        made.append(make_member(s, town.district.id, town.grid_b1, name="欧阳塘", is_party_member=True,
+                                status="suspended"))
+        return [(m.id, m.mobile) for m in made]
+
+    seeded = commit(app, seed)
+    signed_in(client, town, "district_admin")
+    found = all_pages(client, "/api/v1/members?q=欧阳&page_size=2")
+    assert [m["id"] for m in found] == sorted((i for i, _ in seeded), reverse=True)  # newest first, each once
+    mid, mobile = seeded[2]
+    assert [m["id"] for m in client.get(f"/api/v1/members?q={mobile[-4:]}").get_json()["items"]] == [mid]
+    assert [m["id"] for m in client.get(f"/api/v1/members?q={mobile}").get_json()["items"]] == [mid]
+    in_a2 = client.get(f"/api/v1/members?grid_id={town.grid_a2.id}&page_size=100").get_json()["items"]
+    assert {m["id"] for m in in_a2} == {i for i, _ in seeded[:5]}
+    in_a = client.get(f"/api/v1/members?grid_id={town.community_a.id}&q=欧阳").get_json()["items"]
+    assert len(in_a) == 5
+    party = client.get("/api/v1/members?tag=party_member&status=suspended").get_json()["items"]
+    assert [m["id"] for m in party] == [seeded[5][0]]
+    text = client.get("/api/v1/members?q=欧阳&page_size=100").get_data(as_text=True)
+    assert all(m not in text for _, m in seeded)  # mobiles only ever masked
+    assert f"{mobile[:3]}****{mobile[-4:]}" in text
+
+    signed_in(client, town, "grid_admin")  # community A only
+    assert {m["name"] for m in client.get("/api/v1/members?q=欧阳&page_size=100").get_json()["items"]} == {
+        f"欧阳{i}" for i in range(5)}
+    assert client.get(f"/api/v1/members?grid_id={town.grid_b1.id}").status_code == 404
+
+
+def test_member_create_read_and_update(client, town):
+    token = signed_in(client, town, "grid_admin")
+    id_number, mobile = valid_id_number(), unique_mobile()
+    r = post(client, "/api/v1/members", {"name": "欧阳娜娜", "mobile": f"+86 {mobile}", "id_number": id_number.lower(),
+                                         "grid_id": town.grid_a2.id, "is_party_member": True, "party_org": "凤凰社区党委",
+                                         "checkin_community_id": town.community_a.id}, token)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    body = r.get_json()
+    text = r.get_data(as_text=True)
+    assert id_number not in text and id_number.lower() not in text and mobile not in text
+    assert body["id_number_masked"] == f"{id_number[:4]}**********{id_number[-4:]}"
+    assert body["mobile_masked"] == f"{mobile[:3]}****{mobile[-4:]}"
+    assert body["tags"] == ["volunteer", "party_member"] and body["party_org"] == "凤凰社区党委"
+    url = f"/api/v1/members/{body['id']}"
+    assert r.headers["Location"].endswith(url)
+    assert client.get(url).get_json() == body
+
+    r = patch(client, url, {"name": "欧阳娜", "status": "suspended", "is_party_member": False}, token)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    got = client.get(url).get_json()
+    assert (got["name"], got["status"], got["party_org"], got["checkin_community_id"]) == (
+        "欧阳娜", "suspended", None, None)
+    assert got["id_number_masked"] == body["id_number_masked"]  # untouched fields stay
+
+    r = patch(client, url, {"mobile": town.users["volunteer"][1]}, token)
+    assert r.status_code == 409
+    assert r.get_json()["error"]["details"][0]["field"] == "mobile"
+    r = post(client, "/api/v1/members", {"name": "重号", "mobile": mobile, "grid_id": town.grid_a1.id}, token)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "conflict"
+
+
+def test_member_access_follows_scope_role_and_district(client, town, app):
+    outsider_id = commit(app, lambda s: make_member(s, town.district.id, town.grid_b1, name="塘家人").id)
+    insider_id = town.users["volunteer"][0].id
+    other = commit(app, make_town)
+    other_member_id = other.users["volunteer"][0].id
+
+    token = signed_in(client, town, "grid_admin")  # community A
+    assert client.get(f"/api/v1/members/{insider_id}").status_code == 200
+    assert client.get(f"/api/v1/members/{outsider_id}").status_code == 404
+    r = patch(client, f"/api/v1/members/{outsider_id}", {"name": "改"}, token)
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    r = post(client, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": town.grid_b1.id}, token)
+    assert fields(r) == {"grid_id": "unknown"}
+    r = patch(client, f"/api/v1/members/{insider_id}", {"grid_id": town.grid_b1.id}, token)
+    assert fields(r) == {"grid_id": "unknown"}
+
+    client2 = app.test_client()
+    token = signed_in(client2, town, "auditor")
+    assert client2.get(f"/api/v1/members/{outsider_id}").status_code == 200
+    r = post(client2, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": town.grid_a1.id}, token)
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    assert patch(client2, f"/api/v1/members/{insider_id}", {"name": "改"}, token).status_code == 403
+
+    client3 = app.test_client()
+    token = signed_in(client3, town, "district_admin")  # of this district only
+    for url in (f"/api/v1/members/{other_member_id}", f"/api/v1/org-units/{other.grid_a1.id}"):
+        assert client3.get(url).status_code == 404
+    assert patch(client3, f"/api/v1/members/{other_member_id}", {"name": "改"}, token).status_code == 404
+    assert patch(client3, f"/api/v1/org-units/{other.grid_a1.id}", {"name": "改"}, token).status_code == 404
+    r = post(client3, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": other.grid_a1.id}, token)
+    assert fields(r) == {"grid_id": "unknown"}
+    assert other_member_id not in {m["id"] for m in client3.get("/api/v1/members?q=李娜").get_json()["items"]}
+
+
+# --- the OpenAPI document ----------------------------------------------------------------------------
+
+def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
+    from openapi_spec_validator import validate
+
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    doc = r.get_json()
+    validate(doc)
+    assert doc["openapi"].startswith("3.1")
+    ops = {(path, method) for path, item in doc["paths"].items() for method in item}
+    assert ops == {("/api/v1/csrf-token", "get"), ("/api/v1/org-units", "get"), ("/api/v1/org-units", "post"),
+                   ("/api/v1/org-units/{unit_id}", "get"), ("/api/v1/org-units/{unit_id}", "patch"),
+                   ("/api/v1/members", "get"), ("/api/v1/members", "post"),
+                   ("/api/v1/members/{member_id}", "get"), ("/api/v1/members/{member_id}", "patch")}
+
+    ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    documented = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    expected = json.loads(json.dumps(MemberIn.model_json_schema()))
+    assert documented["properties"] == expected["properties"]
+    assert documented["required"] == expected["required"]
+    assert documented["additionalProperties"] is False
+    assert doc["paths"]["/api/v1/members"]["post"]["security"] == [{"session": [], "csrf": []}]
+    error = doc["paths"]["/api/v1/members"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/ErrorOut"}
+    assert "id_number" not in doc["components"]["schemas"]["MemberOut"]["properties"]
+
+
+# --- property-based: whatever the document allows (and what it does not), no 500 -----------------
+
+def test_no_request_for_any_operation_answers_500(app, client, town):
+    """Schemathesis generates valid and invalid requests from the document; none may break the server."""
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.generation.modes import GenerationMode
+
+    token = signed_in(client, town, "district_admin")
+    auth = {"headers": {"X-CSRFToken": token}, "cookies": {"session": client.get_cookie("session").value}}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 9
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def call(case):
+                response = case.call(**auth)
+                assert response.status_code < 500, (case.as_curl_command(), response.text[:1000])
+                content_type = response.headers.get("content-type", [""])[0]  # schemathesis: lower-case, lists
+                assert content_type.startswith("application/json"), (case.as_curl_command(), response.status_code)
+
+            call()
