@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install migrate demo check-migrations clean
+.PHONY: run test bench install migrate demo check-migrations clean translations
+CATALOG := translations/zh_Hans_CN/LC_MESSAGES/messages
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,9 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The compiled catalogue is built, not committed.
+$(CATALOG).mo: $(CATALOG).po $(STAMP)
+	$(BIN)/pybabel compile -d translations -D messages
 
-migrate: $(STAMP)
+# Re-extract the strings and merge them into the catalogue (then translate the new entries).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_Hans_CN --no-fuzzy-matching
+
+install: $(STAMP) $(CATALOG).mo
+
+migrate: $(STAMP) $(CATALOG).mo
 	mkdir -p instance
 	$(BIN)/alembic upgrade head
 
@@ -22,7 +32,7 @@ run: migrate
 	$(BIN)/flask --app app demo load
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
-test: $(STAMP)
+test: $(STAMP) $(CATALOG).mo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check-migrations: $(STAMP)

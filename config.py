@@ -35,6 +35,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = ENV == "production"
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     RATELIMIT_HEADERS_ENABLED = True
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # member imports up to 20 MB

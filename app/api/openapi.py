@@ -8,8 +8,9 @@ for the document, on a plain Flask Blueprint. What it does not do our way is ben
   rejects those first, with 415 / 400 JSON answers;
 - its document route and UI pages: not registered (mode "strict", no `register()`); the blueprint
   serves `document()` at /api/v1/openapi.json.
-Input no database driver can take (NUL characters, lone surrogates, integers beyond BIGINT) is
-refused here too, so no request can turn into a 500 from the driver.
+Validated input no database driver can take (NUL characters, lone surrogates, integers beyond
+BIGINT, which pydantic accepts, e.g. "grid_id": "99999999999999999999") is refused here too, so no
+request turns into a 500 from the driver.
 """
 
 from __future__ import annotations
@@ -43,10 +44,14 @@ class BodyTooLarge(AppError):
     status = 413
 
 
-def _raise_validation_failed(req, resp, error, instance, model_adapter) -> None:
-    """SpecTree `before` hook: answer a pydantic error in the house format, not SpecTree's."""
+def _validated(req, resp, error, instance, model_adapter) -> None:
+    """SpecTree `before` hook: answer a pydantic error in the house format, not SpecTree's; then
+    refuse values pydantic lets through but no database driver can take."""
     if error is not None:
         raise ValidationFailed(_("Some fields need fixing."), details=field_errors(error))
+    for model in (req.context.query, req.context.json):
+        if model is not None:
+            _check_values(model.model_dump(), "")
 
 
 api = SpecTree(
@@ -58,7 +63,7 @@ api = SpecTree(
     mode="strict",  # only decorated views appear in the document
     annotations=False,
     page_templates={},
-    before=_raise_validation_failed,
+    before=_validated,
     validation_error_status=422,
     validation_error_model=ErrorOut,
     naming_strategy=lambda model: model.__name__,
@@ -114,12 +119,6 @@ def check_body() -> None:
     if not isinstance(body, dict):
         raise ValidationFailed(_("Some fields need fixing."), details=[
             {"field": None, "code": "not_an_object", "message": _("Send a JSON object.")}])
-    _check_values(body, "")
-
-
-def check_query() -> None:
-    for key, value in request.args.items(multi=True):
-        _check_values(value, key)
 
 
 def _check_values(value, where: str) -> None:
