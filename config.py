@@ -27,6 +27,7 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")  # rate-limit storage; memory when unset
     # Keys for the keyed hash of ID numbers and for QR tokens derive from SECRET_KEY unless set.
     ID_HASH_KEY = os.environ.get("ID_HASH_KEY")
+    QR_TOKEN_KEY = os.environ.get("QR_TOKEN_KEY")  # keeps printed member cards valid across SECRET_KEY changes
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = ENV == "production"

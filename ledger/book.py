@@ -28,6 +28,10 @@ from .types import Account, Balance, Journal, Page, StatementLine, Transfer
 _UNIT = re.compile(r"^[A-Z]{2,8}$")
 _CHUNK = 2000  # bind parameters per IN (...) list; well under SQLite's limit
 MAX_CODE = 200
+# 10^15 fen is ten trillion yuan: far beyond any real posting, and far inside a 64-bit column even
+# summed over millions of postings.
+MAX_AMOUNT = 10**15
+MAX_TOTAL = 2**62
 MAX_KEY = 200
 
 
@@ -382,6 +386,8 @@ class Ledger:
                 raise errors.InvalidTransfer(f"transfer {i} is not a ledger.Transfer")
             if not isinstance(t.amount, int) or isinstance(t.amount, bool) or t.amount <= 0:
                 raise errors.InvalidTransfer(f"transfer {i}: amount must be a positive whole number, not {t.amount!r}")
+            if t.amount > MAX_AMOUNT:
+                raise errors.InvalidTransfer(f"transfer {i}: amount {t.amount} is larger than the most one transfer may move ({MAX_AMOUNT})")
             if t.debit == t.credit:
                 raise errors.InvalidTransfer(f"transfer {i}: debit and credit are the same account {t.debit}")
         if not isinstance(kind, str) or not kind or len(kind) > 64:
@@ -399,6 +405,8 @@ class Ledger:
         if key is not None and (found := self._by_key(conn, key, request)) is not None:
             return found
         accts = self._lock_accounts(conn, [c for t in items for c in (t.debit, t.credit)])
+        if (found := self._after_lock(conn, key, request)) is not None:
+            return found
         rows = []
         for i, t in enumerate(items, 1):
             d, c = accts[t.debit], accts[t.credit]
@@ -461,6 +469,8 @@ class Ledger:
         ids = {r.debit_account_id for r in pend} | {r.credit_account_id for r in pend}
         codes = conn.execute(select(accounts.c.code).where(accounts.c.id.in_(ids))).scalars().all()
         accts = self._lock_accounts(conn, codes)
+        if (found := self._after_lock(conn, key, request, resolves_id=journal_id)) is not None:
+            return found
         by_id = {a.id: a for a in accts.values()}
         rows = []
         for r in pend:
@@ -498,6 +508,8 @@ class Ledger:
         ids = {r.debit_account_id for r in moved} | {r.credit_account_id for r in moved}
         codes = conn.execute(select(accounts.c.code).where(accounts.c.id.in_(ids))).scalars().all()
         accts = self._lock_accounts(conn, codes)
+        if (found := self._after_lock(conn, key, request, reverses_id=journal_id)) is not None:
+            return found
         by_id = {a.id: a for a in accts.values()}
         for a in by_id.values():
             if a.closed:
@@ -529,6 +541,29 @@ class Ledger:
             self._resolve(jid, "void", None, None, now=now, expiring=True)
         return len(due)
 
+    def _after_lock(self, conn: Connection, key: str | None, request: bytes, resolves_id: int | None = None,
+                    reverses_id: int | None = None) -> Journal | None:
+        """Look again once the accounts are locked: while we waited, a concurrent writer may have
+        committed the same key, resolution or reversal (on PostgreSQL a new READ COMMITTED statement
+        sees it). Without this, the loser would be judged against balances the winner already
+        changed and could be told "insufficient balance" instead of getting the original journal."""
+        if not self._locking(conn):
+            return None  # SQLite runs writers one at a time: nothing can have changed
+        if key is not None and (found := self._by_key(conn, key, request)) is not None:
+            return found
+        if resolves_id is not None:
+            done = conn.execute(
+                select(journals.c.id, journals.c.resolution).where(journals.c.resolves_id == resolves_id)
+            ).first()
+            if done is not None:
+                state = "posted" if done.resolution == "post" else "voided"
+                raise errors.NotPending(f"journal {resolves_id} is no longer pending: it was {state} by journal {done.id}")
+        if reverses_id is not None:
+            done = conn.execute(select(journals.c.id).where(journals.c.reverses_id == reverses_id)).first()
+            if done is not None:
+                raise errors.AlreadyReversed(f"journal {reverses_id} was already reversed by journal {done.id}")
+        return None
+
     # -- the one place rows are written -----------------------------------------------------
     def _write(self, conn: Connection, journal_row: dict, rows: list, *, key: str | None, request: bytes,
                now: datetime | None = None) -> Journal:
@@ -539,6 +574,7 @@ class Ledger:
         # Apply to the in-memory copies first so an overdraft is refused before anything is written.
         touched = {a.id: a for d, c, *_ in rows for a in (d, c)}
         room_before = {i: a.room for i, a in touched.items()}
+        posted_now = {i: a.posted for i, a in touched.items()}  # walked forward below for balance_after
         for d, c, amount, phase, _pid, pamount in rows:
             if phase == "posted":
                 d.dp += amount
@@ -555,6 +591,8 @@ class Ledger:
                 d.dq -= pamount
                 c.cq -= pamount
         for a in touched.values():
+            if max(a.dp, a.cp, a.dq, a.cq) > MAX_TOTAL:
+                raise errors.InvalidTransfer(f"account {a.code} would exceed the largest total the ledger keeps")
             if a.no_overdraft and a.room < 0:
                 raise errors.InsufficientBalance(
                     f"account {a.code} has {room_before[a.id]} {a.unit} available but this needs "
@@ -579,13 +617,7 @@ class Ledger:
                 id=tid, journal_id=journal_id, debit_account_id=d.id, credit_account_id=c.id, unit=d.unit,
                 amount=amount, phase=phase, pending_transfer_id=pid,
             ))
-        # Entries: walk the transfers again from the pre-journal balances to get each balance_after.
-        posted_now = {a.id: a.posted for a in touched.values()}
-        for a in touched.values():
-            posted_now[a.id] -= sum(
-                (a.sign(a is d) * amt if ph in ("posted", "post") else 0)
-                for d, c, amt, ph, _p, _pa in rows if a is d or a is c
-            )
+        # Entries: walk the transfers from the pre-journal balances to get each balance_after.
         for tr, (d, c, amount, phase, pid, pamount) in zip(transfer_rows, rows):
             for acct, is_debit in ((d, True), (c, False)):
                 s = acct.sign(is_debit)
@@ -600,8 +632,10 @@ class Ledger:
                 )
                 acct.head = e["hash"] = entry_hash(acct.head, e, tr)
                 entry_rows.append(e)
-        conn.execute(insert(transfers), transfer_rows)
-        conn.execute(insert(entries), entry_rows)
+        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues") on
+        # every driver, instead of one statement per row; the returned keys are not needed.
+        conn.execute(insert(transfers).returning(transfers.c.id), transfer_rows).close()
+        conn.execute(insert(entries).returning(entries.c.seq), entry_rows).close()
         conn.execute(
             update(accounts).where(accounts.c.id == bindparam("a_id")).values(
                 debits_posted=bindparam("dp"), credits_posted=bindparam("cp"), debits_pending=bindparam("dq"),

@@ -8,7 +8,7 @@ for the document, on a plain Flask Blueprint. What it does not do our way is ben
   rejects those first, with 415 / 400 JSON answers;
 - its document route and UI pages: not registered (mode "strict", no `register()`); the blueprint
   serves `document()` at /api/v1/openapi.json.
-Validated input no database driver can take (NUL characters, lone surrogates, integers beyond
+Validated input no database driver can take (NUL characters, integers beyond
 BIGINT, which pydantic accepts, e.g. "grid_id": "99999999999999999999") is refused here too, so no
 request turns into a 500 from the driver.
 """
@@ -136,16 +136,9 @@ def _walk(value, where: str, problems: list[dict]) -> None:
         for i, v in enumerate(value):
             _walk(v, f"{where}.{i}" if where else str(i), problems)
     elif isinstance(value, str):
-        if "\x00" in value or not _encodable(value):
+        if "\x00" in value:
             problems.append({"field": where or None, "code": "bad_character",
                              "message": _("This text contains characters that cannot be stored.")})
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
         problems.append({"field": where or None, "code": "out_of_range", "message": _("This number is too large.")})
 
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, e.g. "\ud800" in JSON
-        return False
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from xml.etree import ElementTree
 
 import qrcode
@@ -44,24 +45,25 @@ def qr_svg(token: str, title: str, **data: object) -> str:
 
 def _my_live_code():
     member = services.get_member(get_session(), current_user.tenant_id, current_user.member_id)
-    token = make_token("member", member.tenant_id, member.id)
-    svg = qr_svg(token, _("QR code of %(name)s", name=member.name), refresh_in=seconds_to_next_step("member"))
-    return member, token, svg
+    now = time.time()
+    token = make_token("member", member.tenant_id, member.id, now)
+    refresh_in = seconds_to_next_step("member", now)  # a fresh code is due when the next time step starts
+    svg = qr_svg(token, _("QR code of %(name)s", name=member.name), refresh_in=refresh_in)
+    return member, token, svg, refresh_in
 
 
 @bp.get("/me/qr")
 @login_required
 def my_qr():
-    member, token, svg = _my_live_code()
-    return render_template("people/qr.html", member=member, token=token, svg=Markup(svg),
-                           refresh_in=seconds_to_next_step("member"),
+    member, token, svg, refresh_in = _my_live_code()
+    return render_template("people/qr.html", member=member, token=token, svg=Markup(svg), refresh_in=refresh_in,
                            lifetime=PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1))
 
 
 @bp.get("/me/qr.svg")
 @login_required
 def my_qr_svg():
-    _member, _token, svg = _my_live_code()
+    svg = _my_live_code()[2]
     resp = Response(svg, mimetype="image/svg+xml")
     resp.headers["Cache-Control"] = "no-store"  # a stale code would be refused at the counter
     return resp

@@ -26,8 +26,8 @@ from tests.conftest import csrf_from
 
 pytestmark = pytest.mark.slow
 
-SIGN_IN_LINE = re.compile(r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)\s+mobile (?P<mobile>\d{11})"
-                          r"\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$")
+SIGN_IN_LINE = re.compile(r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)"
+                          r"\s+mobile (?P<mobile>\d{11})\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$")
 # One demo per database per test session: loading 3,000 members is the slow part.
 _loaded: dict[str, tuple[str, list[str]]] = {}
 
@@ -75,8 +75,8 @@ def _counts(s, t: int) -> dict[str, int]:
 def test_demo_has_the_shape_of_guangming(app, demo):
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         t = demo.district_id
-        kinds = dict(s.execute(select(func.coalesce(OrgUnit.grid_type, OrgUnit.kind), func.count())
-                               .where(OrgUnit.tenant_id == t).group_by(func.coalesce(OrgUnit.grid_type, OrgUnit.kind))).all())
+        kind = func.coalesce(OrgUnit.grid_type, OrgUnit.kind)
+        kinds = dict(s.execute(select(kind, func.count()).where(OrgUnit.tenant_id == t).group_by(kind)).all())
         assert kinds["street"] == 6
         assert kinds["community"] == 31
         assert kinds["area"] == 103
