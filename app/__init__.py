@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy.orm import sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from config import DEV_SECRET, Config, database_url
 
@@ -13,8 +14,19 @@ from .db import get_session, make_engine, ping, register_session
 from .extensions import babel, csrf, limiter, login_manager, select_locale
 
 
+class _BoundedInt(IntegerConverter):
+    """<int:...> in every route is a database id: 1 to 2^63-1. Anything else is simply not found,
+    rather than an overflow in the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder="../static", template_folder="templates")
+    app.url_map.converters["int"] = _BoundedInt
     app.config.from_mapping(Config.as_dict())
     if config:
         app.config.update(config)
@@ -59,6 +71,22 @@ def create_app(config: dict | None = None) -> Flask:
     def home():
         return render_template("home.html")
 
+    @app.before_request
+    def _refuse_nul_characters():
+        # No text column accepts NUL (PostgreSQL refuses it outright): say so instead of failing later.
+        # The API checks its own input and names the field (422).
+        from flask_babel import gettext as _
+
+        from .errors import error_response
+
+        if request.path.startswith("/api/"):
+            return None
+        if any("\x00" in v for v in request.args.values()) or (
+            request.form and any("\x00" in v for v in request.form.values())
+        ):
+            return error_response("bad_character", _("The request contains a NUL character; remove it and try again."), 400)
+        return None
+
     @app.after_request
     def _remember_language(response):
         lang = request.args.get("lang")
@@ -91,10 +119,12 @@ def _init_login(app: Flask) -> None:
     def _unauthorized():
         from flask import flash, redirect, url_for
 
+        from flask_babel import gettext as _
+
         from .errors import error_response, wants_json
 
         if wants_json():
-            return error_response("unauthenticated", "Sign in first.", 401)
+            return error_response("unauthenticated", _("Sign in first."), 401)
         flash(str(login_manager.login_message), "info")
         return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
 

@@ -21,6 +21,8 @@ def _message(err: dict) -> tuple[str, str]:
         return "missing", _("This field is required.")
     if t == "string_too_long":
         return "too_long", _("Use at most %(n)s characters.", n=ctx.get("max_length"))
+    if t in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return "out_of_range", _("This number is out of range.")
     if t in ("int_parsing", "int_type"):
         return "not_a_number", _("Enter a whole number.")
     if t == "literal_error":

@@ -397,6 +397,10 @@ class Ledger:
             raise errors.InvalidTransfer("expires_at applies only to a pending journal")
         expires_at, effective_at = _naive_utc(expires_at), _naive_utc(effective_at)
         memo = memo or ""
+        try:
+            json.dumps(meta)
+        except (TypeError, ValueError):
+            raise errors.InvalidTransfer("meta must be JSON data (dicts, lists, strings, numbers, booleans, null)") from None
         request = _digest({
             "op": "post", "kind": kind, "memo": memo, "pending": bool(pending), "expires_at": expires_at,
             "effective_at": effective_at, "meta": meta, "t": [(t.debit, t.credit, t.amount) for t in items],

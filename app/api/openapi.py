@@ -8,9 +8,8 @@ for the document, on a plain Flask Blueprint. What it does not do our way is ben
   rejects those first, with 415 / 400 JSON answers;
 - its document route and UI pages: not registered (mode "strict", no `register()`); the blueprint
   serves `document()` at /api/v1/openapi.json.
-Validated input no database driver can take (NUL characters, integers beyond
-BIGINT, which pydantic accepts, e.g. "grid_id": "99999999999999999999") is refused here too, so no
-request turns into a 500 from the driver.
+Validated values no database driver can take (NUL characters; integers beyond BIGINT, which pydantic
+accepts, e.g. "grid_id": "99999999999999999999") are refused here too: bad input is never a 500.
 """
 
 from __future__ import annotations
@@ -90,6 +89,7 @@ def write_responses(**codes) -> Response:
     return responses(HTTP_400=(ErrorOut, "Malformed JSON or missing CSRF token"),
                      HTTP_403=(ErrorOut, "Visible but not allowed"),
                      HTTP_409=(ErrorOut, "Conflicts with existing data"),
+                     HTTP_413=(ErrorOut, "The body is larger than 64 KB"),
                      HTTP_415=(ErrorOut, "The body is not application/json"), **codes)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .identity import id_checksum_ok, normalise_id_number, normalise_mobile, valid_mobile
 
 Status = Literal["active", "suspended", "left"]
+MAX_ID = 2**63 - 1  # ids are 64-bit in the database; larger numbers are refused here, not by the driver
 
 
 class MemberIn(BaseModel):
@@ -19,12 +20,13 @@ class MemberIn(BaseModel):
     name: str = Field(min_length=1, max_length=64, description="Real name; any script, Chinese first-class")
     mobile: str = Field(description="Mainland mobile, 11 digits starting with 1")
     id_number: str | None = Field(default=None, description="身份证 number (18 characters); stored only hashed and masked")
-    grid_id: int = Field(description="Residence grid (an org unit of kind grid or building)")
+    grid_id: int = Field(ge=1, le=MAX_ID, description="Residence grid (an org unit of kind grid or building)")
     status: Status = "active"
     is_volunteer: bool = True
     is_party_member: bool = False
     party_org: str | None = Field(default=None, max_length=100, description="党组织 / 党支部")
-    checkin_community_id: int | None = Field(default=None, description="The community a party member reports to (报到)")
+    checkin_community_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                                             description="The community a party member reports to (报到)")
     is_grid_worker: bool = False
     is_building_head: bool = False
 
@@ -55,12 +57,12 @@ class MemberPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=64)
     mobile: str | None = None
     id_number: str | None = None
-    grid_id: int | None = None
+    grid_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     status: Status | None = None
     is_volunteer: bool | None = None
     is_party_member: bool | None = None
     party_org: str | None = Field(default=None, max_length=100)
-    checkin_community_id: int | None = None
+    checkin_community_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     is_grid_worker: bool | None = None
     is_building_head: bool | None = None
 

@@ -73,7 +73,9 @@ def rename_unit(session: Session, unit: OrgUnit, name: str, *, grid_type: str | 
                 actor_user_id: int | None = None) -> OrgUnit:
     old = unit.name
     unit.name = _clean_name(name)
-    if grid_type is not None and unit.kind == "grid":
+    if grid_type is not None and unit.kind != "grid":
+        raise ValidationFailed(_("Only grids have a grid type."), field="grid_type")
+    if grid_type is not None:
         if grid_type not in GRID_TYPES:
             raise ValidationFailed(_("Choose the grid type."), field="grid_type")
         unit.grid_type = grid_type

@@ -91,7 +91,7 @@ class Model:
         touched = {code: MAcct(**vars(self.accounts[code])) for d, c, *_ in rows for code in (d, c)}
         for d, c, amount, phase, pamount in rows:
             dd, cc = touched[d], touched[c]
-            if phase in ("posted", "pending"):
+            if phase == "posted":
                 dd.dp += amount
                 cc.cp += amount
             elif phase == "pending":
@@ -547,5 +547,7 @@ def test_ledger_matches_reference_model(engine):
             assert self.book.verify() == []
 
     run_state_machine_as_test(
-        LedgerModel, settings=settings(max_examples=25, stateful_step_count=30, deadline=None, report_multiple_bugs=False)
+        LedgerModel,
+        # One bug at a time: every step re-verifies the whole book, so shrinking two failures doubles a slow wait.
+        settings=settings(max_examples=25, stateful_step_count=30, deadline=None, report_multiple_bugs=False),
     )

@@ -46,8 +46,9 @@ def xlsx(path, rows, headers=HEADERS):
 
 @pytest.fixture
 def town(app, session):
-    """A district built in the test's rolled-back session (inside a request context for the services)."""
-    with app.test_request_context():
+    """A district built in the test's rolled-back session, inside an English request context (the
+    services need one; messages are asserted in English)."""
+    with app.test_request_context("/?lang=en"):
         yield make_town(session)
 
 

@@ -32,10 +32,10 @@ def workbook(rows, headers=HEADERS) -> bytes:
     return out.getvalue()
 
 
-def upload(client, content: bytes, filename: str = "members.xlsx"):
+def upload(client, content: bytes, filename: str = "members.xlsx", lang: str = "zh"):
     page = client.get("/members/import")
     assert page.status_code == 200
-    return client.post("/members/import", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+    return client.post(f"/members/import?lang={lang}", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                                 "file": (io.BytesIO(content), filename)},
                        content_type="multipart/form-data")
 
@@ -133,6 +133,23 @@ def test_good_file_imports_in_the_background_and_status_json_reports_progress(ap
     assert "<progress" not in done_page and state["message"] in htmllib.unescape(done_page)
 
 
+def test_a_member_added_after_the_check_stops_the_whole_import(app, client, town):
+    sign_in(client, town, "grid_admin")
+    before = members_in(app, town)
+    mobiles = [unique_mobile() for _ in range(4)]
+    content = workbook([[f"会员{i}", m, None, town.grid_a1.name, "是", "否"] for i, m in enumerate(mobiles)])
+    job_id = job_id_from(upload(client, content))
+    html = client.get(f"/members/import/{job_id}").get_data(as_text=True)
+    add_member(app, town, town.grid_a1, "抢先登记", mobile=mobiles[2])  # row 4's mobile, registered meanwhile
+
+    client.post(f"/members/import/{job_id}/run", data={"csrf_token": csrf_from(html)})
+    state = wait_until_finished(client, job_id)
+
+    assert (state["status"], state["imported_count"], state["error_count"]) == ("failed", 0, 1)
+    assert members_in(app, town) == before + 1  # only the member added by hand
+    assert report_rows(client.get(f"/members/import/{job_id}").get_data(as_text=True)) == [("4", "手机号")]
+
+
 def test_a_running_import_shows_a_progress_bar_that_import_js_updates(app, client, town):
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         job = ImportJob(tenant_id=town.district.id, filename="big.xlsx", content=b"", status="importing",
@@ -159,10 +176,10 @@ def test_a_csv_in_another_encoding_is_refused_on_the_form(app, client, town):
     sign_in(client, town, "grid_admin")
     content = f"姓名,手机号,网格\r\n张伟,{unique_mobile()},{town.grid_a1.name}\r\n".encode("utf-16")
 
-    resp = upload(client, content, "members.csv")
+    resp = upload(client, content, "members.csv", lang="en")
 
     assert resp.status_code == 422
-    assert "UTF-8" in resp.get_data(as_text=True)
+    assert "encoding is not UTF-8 or GBK" in resp.get_data(as_text=True)
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         assert s.scalar(select(func.count()).select_from(ImportJob).where(ImportJob.tenant_id == town.district.id)) == 0
 
@@ -197,7 +214,7 @@ def test_an_organiser_without_member_import_gets_403(client, town):
     assert client.get("/members/import/template.xlsx").status_code == 403
     assert client.get("/members/export.xlsx").status_code == 403
     page = client.get("/members/")
-    assert "/members/import" not in page.get_data(as_text=True)
+    assert "/members/import" not in page.get_data(as_text=True) and "/members/export.xlsx" not in page.get_data(as_text=True)
     resp = client.post("/members/import", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                                  "file": (io.BytesIO(workbook([])), "m.xlsx")},
                        content_type="multipart/form-data")
@@ -223,6 +240,9 @@ def test_export_holds_the_filtered_scoped_rows_masked_and_is_audited(app, client
     party_a = add_member(app, town, town.grid_a2, "党员甲", is_party_member=True, id_number="11010519491231002X")
     add_member(app, town, town.grid_b1, "党员乙", is_party_member=True)  # community B: outside the grid admin's area
     sign_in(client, town, "grid_admin")
+    listing = client.get("/members/?tag=party_member&status=active").get_data(as_text=True)
+    assert "/members/import" in listing
+    assert re.search(r'href="/members/export\.xlsx\?(?=[^"]*tag=party_member)(?=[^"]*status=active)', listing)
 
     with client.get("/members/export.xlsx?tag=party_member&status=active") as r:
         assert r.status_code == 200
