@@ -63,7 +63,18 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(LedgerError)
     def _ledger_error(e: LedgerError):
-        return error_response(e.code, str(e), 409)
+        # The ledger speaks English to engineers; users get their language, with the detail after it.
+        from flask_babel import gettext as _
+
+        said = {
+            "insufficient_balance": _("Not enough points or funds available for this."),
+            "account_closed": _("This account is closed."),
+            "idempotency_conflict": _("This request was already used for something else. Reload and try again."),
+            "already_reversed": _("This has already been reversed."),
+            "not_pending": _("This is no longer awaiting a decision."),
+            "pending_expired": _("This has expired."),
+        }.get(e.code, _("The ledger refused this."))
+        return error_response(e.code, f"{said} ({e})", 409)
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):

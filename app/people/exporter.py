@@ -77,7 +77,8 @@ def write_members_xlsx(session: Session, tenant_id: int, stmt, out: IO[bytes]) -
         grid, community, street = places.of(row.grid_id)
         tags = "、".join(label for tag, label in tag_labels.items() if getattr(row, f"is_{tag}"))
         ws.append([row.id, _cell(ws, row.name), mask_mobile(row.mobile), row.id_number_masked or "",
-                   _cell(ws, grid), _cell(ws, community), _cell(ws, street), tags, status_labels.get(row.status, row.status)])
+                   _cell(ws, grid), _cell(ws, community), _cell(ws, street), tags,
+                   status_labels.get(row.status, row.status)])
         count += 1
     wb.save(out)
     return count

@@ -55,8 +55,8 @@ def import_members():
         db.flush()
         try:
             # The dry run runs in the request: MAX_ROWS (50,000) rows are checked in a few seconds.
-            result = importer.dry_run(db, current_user.tenant_id, job.filename, job.content,
-                                      may_edit=lambda unit: can(current_user, "member.edit", unit), id_key=id_hash_key())
+            result = importer.dry_run(db, current_user.tenant_id, job.filename, job.content, id_key=id_hash_key(),
+                                      may_edit=lambda unit: can(current_user, "member.edit", unit))
         except importer.ImportFileError as e:
             file_error = e.message  # the 422 answer rolls the job back: a file that cannot be read is not kept
         else:

@@ -31,7 +31,7 @@ from app.places.models import OrgUnit
 from app.validation import field_errors
 from ledger import Ledger
 
-from .identity import hash_id_number, mask_id_number, normalise_id_number
+from .identity import hash_id_number, mask_id_number, normalise_id_number, normalise_mobile
 from .models import ImportJob, Member
 from .schemas import MemberIn
 
@@ -193,7 +193,8 @@ def _csv_records(content: bytes) -> Iterator[tuple[int, list]]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error:
-        raise ImportFileError("bad_file", _("This CSV file could not be read. Save it from Excel or WPS again.")) from None
+        raise ImportFileError("bad_file",
+                              _("This CSV file could not be read. Save it from Excel or WPS again.")) from None
     return iter([(n, row) for n, row in enumerate(rows, start=1)])
 
 
@@ -235,7 +236,8 @@ class _Units:
     def __init__(self, session: Session, tenant_id: int):
         self.by_id: dict[int, OrgUnit] = {}
         self.by_name: dict[tuple[str, str], list[OrgUnit]] = {}
-        for unit in session.scalars(select(OrgUnit).where(OrgUnit.tenant_id == tenant_id, OrgUnit.retired_at.is_(None))):
+        active = select(OrgUnit).where(OrgUnit.tenant_id == tenant_id, OrgUnit.retired_at.is_(None))
+        for unit in session.scalars(active):
             self.by_id[unit.id] = unit
             kind = "community" if unit.kind == "community" else "residence" if unit.kind in ("grid", "building") else ""
             self.by_name.setdefault((kind, unit.name), []).append(unit)
@@ -271,6 +273,7 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
         errors.append({"row": row, "column": col.get(f, COLUMNS[f][0]), "code": code, "reason": reason})
 
     candidates: list[tuple[int, dict]] = []  # rows that passed the row-level rules
+    keys: list[tuple[int, str | None, str | None]] = []  # (row, mobile, ID hash) of every row, to find duplicates
     first_mobile: dict[str, int] = {}
     first_id: dict[str, int] = {}
     for number, cells in table.rows:
@@ -287,8 +290,8 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
                 err(number, "grid", "ambiguous_grid",
                     _("Several grids have this name: write the grid number instead (shown on the grid's page)."))
             else:
-                err(number, "grid", "unknown_grid",
-                    _("Unknown grid, or a grid outside your area: write the number or exact name of a grid you manage."))
+                err(number, "grid", "unknown_grid", _("Unknown grid, or a grid outside your area: write the number "
+                                                      "or exact name of a grid you manage."))
         community_id = None
         if not _blank(cells.get("checkin_community")):
             community, problem = units.find(cells["checkin_community"], ("community",), "community")
@@ -299,34 +302,49 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
                     if problem == "unknown" else _("Several communities have this name: write the community number."))
             else:
                 community_id = community.id
-        data: dict[str, object] = {"grid_id": grid.id if grid is not None else 0, "checkin_community_id": community_id}
+        data: dict[str, object] = {"checkin_community_id": community_id}
+        if grid is not None:
+            data["grid_id"] = grid.id
         for f in ("name", "mobile", "id_number", "party_org"):
             if not _blank(cells.get(f)):
                 data[f] = _text(cells[f])
         for f, default in zip(BOOLEAN_FIELDS, (True, False, False, False)):
             data[f] = _yes_no(cells.get(f), default)
+        member: MemberIn | None = None
+        bad_fields: set[str] = set()
         try:
             member = MemberIn.model_validate(data)
         except ValidationError as e:
             row_ok = False
             for d in field_errors(e):
                 f = d["field"] or "name"
-                if f == "id_number" and d["code"] == "bad_id_number" and isinstance(cells.get("id_number"), (int, float)):
+                bad_fields.add(f)
+                if f in ("grid_id", "checkin_community_id"):
+                    continue  # the grid and community were looked up above, and their problems reported there
+                typed_as_number = isinstance(cells.get("id_number"), (int, float))
+                if f == "id_number" and d["code"] == "bad_id_number" and typed_as_number:
                     err(number, f, "id_number_as_number", _(
                         "Excel stored this ID number as a number and lost its last digits: format the column as "
                         "Text, type the number again, and upload the file again."))
                 elif f in COLUMNS:
                     err(number, f, d["code"], d["message"])
-                elif f.endswith("_id") and f[:-3] in COLUMNS:
-                    err(number, f[:-3], d["code"], d["message"])
-            continue
-        id_hash = hash_id_number(member.id_number, id_key) if member.id_number else None
-        if member.mobile in first_mobile:
+        # Duplicates are looked for even in a row with other problems, so one pass reports them all.
+        if member is not None:
+            mobile, id_number = member.mobile, member.id_number
+        else:
+            mobile = normalise_mobile(data["mobile"]) if "mobile" in data and "mobile" not in bad_fields else None
+            id_number = (normalise_id_number(data["id_number"])
+                         if "id_number" in data and "id_number" not in bad_fields else None)
+        id_hash = hash_id_number(id_number, id_key) if id_number else None
+        keys.append((number, mobile, id_hash))
+        if mobile is None:
+            pass
+        elif mobile in first_mobile:
             row_ok = False
             err(number, "mobile", "duplicate_in_file",
-                _("The same mobile number as row %(row)d of this file.", row=first_mobile[member.mobile]))
+                _("The same mobile number as row %(row)d of this file.", row=first_mobile[mobile]))
         else:
-            first_mobile[member.mobile] = number
+            first_mobile[mobile] = number
         if id_hash is not None:
             if id_hash in first_id:
                 row_ok = False
@@ -334,11 +352,12 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
                     _("The same ID number as row %(row)d of this file.", row=first_id[id_hash]))
             else:
                 first_id[id_hash] = number
-        if row_ok:
+        if row_ok and member is not None:
             party = member.is_party_member
             candidates.append((number, {
                 "name": member.name, "mobile": member.mobile, "mobile_tail": member.mobile[-4:],
-                "id_number_hash": id_hash, "id_number_masked": mask_id_number(member.id_number) if member.id_number else None,
+                "id_number_hash": id_hash,
+                "id_number_masked": mask_id_number(member.id_number) if member.id_number else None,
                 "grid_id": member.grid_id, "is_volunteer": member.is_volunteer, "is_party_member": party,
                 "party_org": member.party_org if party else None,
                 "checkin_community_id": member.checkin_community_id if party else None,
@@ -347,17 +366,17 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
 
     taken_mobiles = _existing(session, Member.mobile, tenant_id, list(first_mobile))
     taken_ids = _existing(session, Member.id_number_hash, tenant_id, list(first_id))
-    members = []
-    for number, m in candidates:
-        clash = False
-        if m["mobile"] in taken_mobiles:
-            clash = True
-            err(number, "mobile", "duplicate_in_district", _("A member of this district already has this mobile number."))
-        if m["id_number_hash"] is not None and m["id_number_hash"] in taken_ids:
-            clash = True
-            err(number, "id_number", "duplicate_in_district", _("A member of this district already has this ID number."))
-        if not clash:
-            members.append(m)
+    clashing: set[int] = set()
+    for number, mobile, id_hash in keys:
+        if mobile in taken_mobiles:
+            clashing.add(number)
+            err(number, "mobile", "duplicate_in_district",
+                _("A member of this district already has this mobile number."))
+        if id_hash is not None and id_hash in taken_ids:
+            clashing.add(number)
+            err(number, "id_number", "duplicate_in_district",
+                _("A member of this district already has this ID number."))
+    members = [m for number, m in candidates if number not in clashing]
     order = {f: i for i, f in enumerate(COLUMNS)}
     field_of = {v: k for k, v in col.items()} | {aliases[0]: f for f, aliases in COLUMNS.items()}
     errors.sort(key=lambda e: (e["row"], order.get(field_of.get(e["column"], ""), 99)))
@@ -422,7 +441,8 @@ def _insert_unnest(session: Session, tenant_id: int, batch: list[dict], now) -> 
                literal("active"), literal(now, table.c.created_at.type), literal(now, table.c.updated_at.type)),
     ).returning(table.c.id, table.c.mobile)
     # RETURNING's order is not promised for INSERT … SELECT: match ids back by mobile (unique in the file).
-    id_of = dict((mobile, id_) for id_, mobile in session.execute(stmt, {c: [m[c] for m in batch] for c in _MEMBER_COLUMNS}))
+    params = {c: [m[c] for m in batch] for c in _MEMBER_COLUMNS}
+    id_of = {mobile: id_ for id_, mobile in session.execute(stmt, params)}
     return [id_of[m["mobile"]] for m in batch]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.audit.services import record
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
 from ledger import Ledger
 
@@ -49,7 +50,7 @@ def _residence_unit(session: Session, tenant_id: int, grid_id: int) -> OrgUnit:
     if unit is None or unit.tenant_id != tenant_id or unit.retired_at is not None:
         raise ValidationFailed(_("Unknown grid: choose an active grid of this district."), field="grid_id")
     if unit.kind not in ("grid", "building"):
-        raise ValidationFailed(_("A member lives in a grid (or a building in a grid), not a %(kind)s.", kind=unit.kind),
+        raise ValidationFailed(_("A member lives in a grid (or a building in a grid), not a %(kind)s.", kind=KIND_LABELS[unit.kind]),
                                field="grid_id")
     return unit
 

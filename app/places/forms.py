@@ -11,14 +11,14 @@ from .labels import GRID_TYPE_LABELS, KIND_LABELS
 
 
 class UnitForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=100)])
+    name = StringField(_l("Unit name"), validators=[DataRequired(_l("Enter a name.")), Length(max=100)])
     kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS.items()))
     grid_type = SelectField(_l("Grid type"), choices=choices([("", "—"), *GRID_TYPE_LABELS.items()]),
                             validators=[Optional()])
 
 
 class RenameForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=100)])
+    name = StringField(_l("Unit name"), validators=[DataRequired(_l("Enter a name.")), Length(max=100)])
     grid_type = SelectField(_l("Grid type"), choices=choices([("", "—"), *GRID_TYPE_LABELS.items()]),
                             validators=[Optional()])
 

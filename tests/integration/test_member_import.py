@@ -104,12 +104,15 @@ def test_good_workbook_imports_every_row_with_a_wallet_and_one_audit_event(sessi
     assert members_in(session, town) == before + 3
     by_mobile = {m.mobile: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))}
     a, b, c = by_mobile[m1], by_mobile[m2], by_mobile[m3]
-    assert (a.name, a.grid_id, a.is_volunteer, a.is_party_member, a.status) == ("王小明", town.grid_a1.id, True, False, "active")
+    assert (a.name, a.grid_id, a.is_volunteer, a.is_party_member, a.status) == (
+        "王小明", town.grid_a1.id, True, False, "active")
     assert a.id_number_masked == id_number(1)[:4] + "*" * 10 + id_number(1)[-4:] and a.id_number_hash
     assert a.mobile_tail == m1[-4:]
-    assert (b.name, b.grid_id, b.is_volunteer, b.is_party_member, b.is_grid_worker) == ("Zoë O'Brien", town.grid_a2.id, False, True, True)
+    assert (b.name, b.grid_id, b.is_volunteer, b.is_party_member, b.is_grid_worker) == (
+        "Zoë O'Brien", town.grid_a2.id, False, True, True)
     assert (b.party_org, b.checkin_community_id) == ("凤凰社区第一党支部", town.community_a.id)
-    assert (c.is_volunteer, c.is_party_member, c.is_building_head, c.checkin_community_id) == (True, True, True, town.community_b.id)
+    assert (c.is_volunteer, c.is_party_member, c.is_building_head, c.checkin_community_id) == (
+        True, True, True, town.community_b.id)
     book = Ledger(session, tenant=town.district.id)
     for m in (a, b, c):
         acct = book.account(m.wallet_code)
@@ -136,7 +139,8 @@ def test_csv_in_utf8_with_or_without_bom_and_in_gbk(session, town, tmp_path, enc
 
 def test_a_file_in_another_encoding_is_refused_with_an_encoding_error(session, town, tmp_path):
     path = tmp_path / "members.csv"
-    path.write_bytes(f"姓名,手机号,网格\r\n张伟,{unique_mobile()},{town.grid_a1.name}\r\n".encode("utf-16"))  # Excel "Unicode text"
+    text = f"姓名,手机号,网格\r\n张伟,{unique_mobile()},{town.grid_a1.name}\r\n"
+    path.write_bytes(text.encode("utf-16"))  # what Excel's "Unicode text" writes
 
     with pytest.raises(importer.ImportFileError) as e:
         check(session, town, "members.csv", path.read_bytes())
@@ -160,7 +164,8 @@ def test_english_and_office_style_headers_are_understood(session, town, tmp_path
     result = check(session, town, "m.xlsx", content)
 
     assert result.errors == [] and result.total_rows == 1
-    assert (result.members[0]["name"], result.members[0]["mobile"], result.members[0]["is_volunteer"]) == ("李雷", mobile, False)
+    member = result.members[0]
+    assert (member["name"], member["mobile"], member["is_volunteer"]) == ("李雷", mobile, False)
 
 
 def test_duplicates_in_the_file_and_in_the_district_are_reported_on_every_row(session, town, tmp_path):
@@ -172,6 +177,8 @@ def test_duplicates_in_the_file_and_in_the_district_are_reported_on_every_row(se
         ["丙", dup, None, town.grid_a1.name],                     # row 4: same mobile as row 2
         ["丁", existing.mobile, None, town.grid_a1.name],         # row 5: mobile already in the district
         ["戊", unique_mobile(), id_number(50), town.grid_a1.name],  # row 6: ID already in the district
+        ["己", dup, None, "不存在的网格"],                           # row 7: a duplicate in a row with another problem
+        [None, existing.mobile, None, town.grid_a1.name],         # row 8: like row 5, and no name
     ])
 
     result = check(session, town, "m.xlsx", content)
@@ -181,6 +188,11 @@ def test_duplicates_in_the_file_and_in_the_district_are_reported_on_every_row(se
         (4, "手机号", "duplicate_in_file"),
         (5, "手机号", "duplicate_in_district"),
         (6, "身份证号", "duplicate_in_district"),
+        (7, "手机号", "duplicate_in_file"),
+        (7, "网格", "unknown_grid"),
+        (8, "姓名", "missing"),
+        (8, "手机号", "duplicate_in_file"),
+        (8, "手机号", "duplicate_in_district"),
     ]
     assert "row 2" in result.errors[0]["reason"] and result.members == []
 

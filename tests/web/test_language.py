@@ -82,8 +82,16 @@ def test_english_is_chosen_remembered_and_switched_back(client):
 
 
 def test_language_link_points_to_the_other_language(client):
-    assert '<a href="?lang=en" lang="en">English</a>' in page(client, "/signin")
-    assert '<a href="?lang=zh" lang="zh-CN">中文</a>' in page(client, "/signin?lang=en")
+    assert '<a href="/signin?lang=en" lang="en">English</a>' in page(client, "/signin")
+    assert '<a href="/signin?lang=zh" lang="zh-CN">中文</a>' in page(client, "/signin?lang=en")
+
+
+def test_language_link_keeps_the_search(client, town):
+    from tests.conftest import sign_in
+
+    sign_in(client, town, "district_admin")
+    html = page(client, "/members/?q=%E6%9D%8E&tag=volunteer")
+    assert 'href="/members/?q=%E6%9D%8E&amp;tag=volunteer&amp;lang=en"' in html
 
 
 def test_sign_in_errors_and_notices_follow_the_language(client, town):
