@@ -127,17 +127,20 @@ class Ledger:
             raise errors.UnknownAccount(f"no such account: {shown}; open it with open_account() first")
         return found
 
-    def _next_ids(self, conn: Connection, table, n: int) -> list[int]:
-        """Reserve n ids for table so its rows can be inserted with a plain executemany."""
+    def _insert_transfers(self, conn: Connection, rows: list[dict]) -> list[int]:
+        """Insert transfer rows in one batched statement; returns their ids in the rows' order."""
         if self._locking(conn):
-            rows = conn.execute(
-                text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
-                {"n": n},
-            )
-            return [r[0] for r in rows]
+            # PostgreSQL: the sequence gives ids and SQLAlchemy keeps them in parameter order.
+            result = conn.execute(insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows)
+            return [r[0] for r in result]
         # SQLite: the writer holds the database lock, so max(id) cannot move under us.
-        top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-        return list(range(top + 1, top + 1 + n))
+        top = conn.execute(select(func.coalesce(func.max(transfers.c.id), 0))).scalar_one()
+        ids = list(range(top + 1, top + 1 + len(rows)))
+        for tid, row in zip(ids, rows):
+            row["id"] = tid
+        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues").
+        conn.execute(insert(transfers).returning(transfers.c.id), rows).close()
+        return ids
 
     def _journal_from_row(self, row, status: str | None = None) -> Journal:
         return Journal(
@@ -605,8 +608,10 @@ class Ledger:
         now = now or utcnow()
         journal_row["created_at"] = now
         try:
-            if key is not None or journal_row["resolves_id"] or journal_row["reverses_id"]:
+            racing = key is not None or journal_row["resolves_id"] or journal_row["reverses_id"]
+            if racing and self._locking(conn):
                 # A savepoint, so losing a race on a unique index leaves the transaction usable.
+                # (SQLite runs one writer at a time and the checks above already looked.)
                 with conn.begin_nested():
                     journal_id = conn.execute(insert(journals).values(**journal_row).returning(journals.c.id)).scalar_one()
             else:
@@ -614,13 +619,14 @@ class Ledger:
         except IntegrityError:
             return self._lost_race(conn, journal_row, key, request)
 
-        ids = self._next_ids(conn, transfers, len(rows))
-        transfer_rows, entry_rows = [], []
-        for tid, (d, c, amount, phase, pid, pamount) in zip(ids, rows):
-            transfer_rows.append(dict(
-                id=tid, journal_id=journal_id, debit_account_id=d.id, credit_account_id=c.id, unit=d.unit,
-                amount=amount, phase=phase, pending_transfer_id=pid,
-            ))
+        transfer_rows = [
+            dict(journal_id=journal_id, debit_account_id=d.id, credit_account_id=c.id, unit=d.unit,
+                 amount=amount, phase=phase, pending_transfer_id=pid)
+            for d, c, amount, phase, pid, _pamount in rows
+        ]
+        for tid, tr in zip(self._insert_transfers(conn, transfer_rows), transfer_rows):
+            tr["id"] = tid
+        entry_rows = []
         # Entries: walk the transfers from the pre-journal balances to get each balance_after.
         for tr, (d, c, amount, phase, pid, pamount) in zip(transfer_rows, rows):
             for acct, is_debit in ((d, True), (c, False)):
@@ -638,7 +644,6 @@ class Ledger:
                 entry_rows.append(e)
         # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues") on
         # every driver, instead of one statement per row; the returned keys are not needed.
-        conn.execute(insert(transfers).returning(transfers.c.id), transfer_rows).close()
         conn.execute(insert(entries).returning(entries.c.seq), entry_rows).close()
         conn.execute(
             update(accounts).where(accounts.c.id == bindparam("a_id")).values(

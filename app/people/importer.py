@@ -188,6 +188,8 @@ def _csv_records(content: bytes) -> Iterator[tuple[int, list]]:
     else:
         raise ImportFileError("encoding", _("The file's text encoding is not UTF-8 or GBK/GB18030. Save the CSV "
                                             "as “CSV UTF-8” (or as an .xlsx workbook) and upload it again."))
+    if "\x00" in text:  # no text column takes NUL (PostgreSQL refuses it); a CSV holding one is not text
+        raise ImportFileError("bad_file", _("This CSV file could not be read. Save it from Excel or WPS again."))
     first_line = text.split("\n", 1)[0]
     delimiter = max(",\t;", key=first_line.count) if first_line else ","
     try:

@@ -147,6 +147,14 @@ def test_a_file_in_another_encoding_is_refused_with_an_encoding_error(session, t
     assert e.value.code == "encoding" and "UTF-8" in e.value.message
 
 
+def test_a_csv_with_a_nul_character_is_refused_as_unreadable(session, town):
+    content = f"姓名,手机号,网格\r\n张\x00伟,{unique_mobile()},{town.grid_a1.name}\r\n".encode()
+
+    with pytest.raises(importer.ImportFileError) as e:
+        check(session, town, "members.csv", content)
+    assert e.value.code == "bad_file"
+
+
 def test_missing_required_columns_are_named_in_one_error(session, town, tmp_path):
     content = xlsx(tmp_path / "m.xlsx", [["张伟", "是"]], headers=["姓名", "志愿者"])
 
