@@ -35,6 +35,26 @@ MAX_TOTAL = 2**62
 MAX_KEY = 200
 
 
+# Hot-path statements, built once: SQLAlchemy then only binds values (building a statement per call
+# costs more than the SQLite round trip it sends).
+_ACCOUNTS_BY_CODE = (
+    select(accounts)
+    .where(accounts.c.tenant_id == bindparam("tenant"), accounts.c.code.in_(bindparam("codes", expanding=True)))
+    .order_by(accounts.c.code)
+)
+_ACCOUNTS_BY_CODE_LOCKED = _ACCOUNTS_BY_CODE.with_for_update()
+_JOURNAL_BY_KEY = select(journals).where(journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key"))
+_INSERT_JOURNAL = insert(journals).returning(journals.c.id)
+_INSERT_TRANSFERS_PG = insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True)
+_INSERT_TRANSFERS = insert(transfers).returning(transfers.c.id)
+_MAX_TRANSFER_ID = select(func.coalesce(func.max(transfers.c.id), 0))
+_INSERT_ENTRIES = insert(entries).returning(entries.c.seq)
+_UPDATE_ACCOUNT = update(accounts).where(accounts.c.id == bindparam("a_id")).values(
+    debits_posted=bindparam("dp"), credits_posted=bindparam("cp"), debits_pending=bindparam("dq"),
+    credits_pending=bindparam("cq"), entry_count=bindparam("n"), head_hash=bindparam("h"),
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -110,16 +130,9 @@ class Ledger:
     def _lock_accounts(self, conn: Connection, codes: Iterable[str]) -> dict[str, _Acct]:
         ordered = sorted(set(codes))
         found: dict[str, _Acct] = {}
+        q = _ACCOUNTS_BY_CODE_LOCKED if self._locking(conn) else _ACCOUNTS_BY_CODE
         for i in range(0, len(ordered), _CHUNK):
-            chunk = ordered[i : i + _CHUNK]
-            q = (
-                select(accounts)
-                .where(accounts.c.tenant_id == self.tenant, accounts.c.code.in_(chunk))
-                .order_by(accounts.c.code)
-            )
-            if self._locking(conn):
-                q = q.with_for_update()
-            for row in conn.execute(q):
+            for row in conn.execute(q, {"tenant": self.tenant, "codes": ordered[i : i + _CHUNK]}):
                 found[row.code] = _Acct(row)
         missing = [c for c in ordered if c not in found]
         if missing:
@@ -131,15 +144,15 @@ class Ledger:
         """Insert transfer rows in one batched statement; returns their ids in the rows' order."""
         if self._locking(conn):
             # PostgreSQL: the sequence gives ids and SQLAlchemy keeps them in parameter order.
-            result = conn.execute(insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows)
+            result = conn.execute(_INSERT_TRANSFERS_PG, rows)
             return [r[0] for r in result]
         # SQLite: the writer holds the database lock, so max(id) cannot move under us.
-        top = conn.execute(select(func.coalesce(func.max(transfers.c.id), 0))).scalar_one()
+        top = conn.execute(_MAX_TRANSFER_ID).scalar_one()
         ids = list(range(top + 1, top + 1 + len(rows)))
         for tid, row in zip(ids, rows):
             row["id"] = tid
         # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues").
-        conn.execute(insert(transfers).returning(transfers.c.id), rows).close()
+        conn.execute(_INSERT_TRANSFERS, rows).close()
         return ids
 
     def _journal_from_row(self, row, status: str | None = None) -> Journal:
@@ -168,9 +181,7 @@ class Ledger:
         return row
 
     def _by_key(self, conn: Connection, key: str, request_hash: bytes) -> Journal | None:
-        row = conn.execute(
-            select(journals).where(journals.c.tenant_id == self.tenant, journals.c.key == key)
-        ).first()
+        row = conn.execute(_JOURNAL_BY_KEY, {"tenant": self.tenant, "key": key}).first()
         if row is None:
             return None
         if bytes(row.request_hash) != request_hash:
@@ -613,9 +624,9 @@ class Ledger:
                 # A savepoint, so losing a race on a unique index leaves the transaction usable.
                 # (SQLite runs one writer at a time and the checks above already looked.)
                 with conn.begin_nested():
-                    journal_id = conn.execute(insert(journals).values(**journal_row).returning(journals.c.id)).scalar_one()
+                    journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
             else:
-                journal_id = conn.execute(insert(journals).values(**journal_row).returning(journals.c.id)).scalar_one()
+                journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
         except IntegrityError:
             return self._lost_race(conn, journal_row, key, request)
 
@@ -644,12 +655,9 @@ class Ledger:
                 entry_rows.append(e)
         # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues") on
         # every driver, instead of one statement per row; the returned keys are not needed.
-        conn.execute(insert(entries).returning(entries.c.seq), entry_rows).close()
+        conn.execute(_INSERT_ENTRIES, entry_rows).close()
         conn.execute(
-            update(accounts).where(accounts.c.id == bindparam("a_id")).values(
-                debits_posted=bindparam("dp"), credits_posted=bindparam("cp"), debits_pending=bindparam("dq"),
-                credits_pending=bindparam("cq"), entry_count=bindparam("n"), head_hash=bindparam("h"),
-            ),
+            _UPDATE_ACCOUNT,
             [dict(a_id=a.id, dp=a.dp, cp=a.cp, dq=a.dq, cq=a.cq, n=a.count, h=a.head) for a in touched.values()],
         )
         status = "pending" if journal_row["pending"] else "posted"
