@@ -27,7 +27,6 @@ class _BoundedInt(IntegerConverter):
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder="../static", template_folder="templates")
     app.url_map.converters["int"] = _BoundedInt
-    app.json.ensure_ascii = False  # Chinese stays readable in JSON answers and in |tojson
     app.config.from_mapping(Config.as_dict())
     if config:
         app.config.update(config)

@@ -264,7 +264,8 @@ class Ledger:
                     closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
                     entry_count=0, head_hash=GENESIS, created_at=now) for c in codes if c not in existing]
         if new:
-            conn.execute(insert(accounts), new)
+            # RETURNING: batched multi-row INSERTs on every driver (see _INSERT_ENTRIES).
+            conn.execute(insert(accounts).returning(accounts.c.id), new).close()
         return len(new)
 
     @staticmethod

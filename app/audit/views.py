@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from flask import Blueprint, render_template, request
@@ -27,6 +28,12 @@ ACTION_LABELS = {
 ACTIONS = ("signin.success", "signin.failure", "signin.throttled", "signout", "password.change", "role.grant",
            "role.revoke", "member.create", "member.update", "member.import", "member.export", "assignment.create",
            "assignment.end", "org.create", "org.rename", "org.move", "org.retire")
+
+
+@bp.app_template_filter("readable_json")
+def readable_json(value) -> str:
+    """JSON with Chinese left readable (|tojson escapes it to \\uXXXX)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _date(name: str):

@@ -8,6 +8,7 @@ import platform
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -130,6 +131,7 @@ def machine(pg: Target | None) -> list[tuple[str, str]]:
                                    f"synchronous_commit {s['synchronous_commit']}, fsync {s['fsync']})"))
     else:
         rows.append(("PostgreSQL", "not reachable: not measured"))
+    rows.append(("Code measured", _code_version()))
     rows.append(("Load average at start (1/5/15 min)", " / ".join(f"{x:.2f}" for x in os.getloadavg())))
     return rows
 
@@ -157,6 +159,21 @@ class LoadMeter:
         p = cpu_pressure_us()
         pct = None if p is None or self.p is None else (p - self.p) / 1e6 / secs * 100
         return secs, pct, os.getloadavg()[0]
+
+
+def _code_version() -> str:
+    """The commit the numbers belong to, and whether ledger/ differed from it (read-only git calls)."""
+    try:
+        def git(*args):
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+
+        head = git("log", "-1", "--format=%h %s")
+        dirty = git("status", "--porcelain", "--", "ledger", "migrations")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    if not head:
+        return "unknown (not a git checkout)"
+    return f"commit {head}" + (" + uncommitted changes in ledger/ or migrations/" if dirty else "")
 
 
 # -- results ---------------------------------------------------------------------------------------

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 import traceback
+from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from app.db import make_engine
 from ledger import Ledger, Transfer
@@ -105,12 +108,29 @@ def bench_fan_out(ctx: Context) -> None:
 MEMBERS_PER_CLIENT = 20
 
 
+def _cpu_seconds(pid: int | None = None) -> float | None:
+    """CPU time (user + system) used so far by this process, or by process `pid` (read from /proc)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _client(url: str, tenant: int, k: int, hot: bool, seconds: float, barrier, results) -> None:
     """One client process: post one-transfer journals, one transaction each, until the time is up."""
     try:
         engine = make_engine(url, pool_size=1)
         with engine.connect() as conn:
             book = Ledger(conn, tenant=tenant)
+            # The server's own process, to count its CPU too (only when it runs on this machine).
+            server = None
+            if make_url(url).host in (None, "", "localhost", "127.0.0.1", "::1"):
+                server = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                conn.rollback()
 
             def one(j: int) -> None:
                 member = f"member:{k}:{j % MEMBERS_PER_CLIENT}"
@@ -121,22 +141,36 @@ def _client(url: str, tenant: int, k: int, hot: bool, seconds: float, barrier, r
             for j in range(20):  # warm up: connection, statement caches
                 one(j)
             barrier.wait()
+            cpu0, server0 = _cpu_seconds(), _cpu_seconds(server) if server else None
             done, start = 0, time.perf_counter()
             end = start + seconds
             while time.perf_counter() < end:
                 one(20 + done)
                 done += 1
-            results.put((k, done, time.perf_counter() - start, None))
+            took = time.perf_counter() - start
+            cpu, server_cpu = _cpu_seconds() - cpu0, None
+            if server0 is not None and (server1 := _cpu_seconds(server)) is not None:
+                server_cpu = server1 - server0
+            results.put((k, done, took, cpu, server_cpu, None))
         engine.dispose()
     except BaseException:
-        results.put((k, 0, 0.0, traceback.format_exc()))
+        results.put((k, 0, 0.0, 0.0, None, traceback.format_exc()))
         try:
             barrier.abort()
         except Exception:
             pass
 
 
-def _concurrent(target: Target, tenant: int, clients: int, hot: bool, seconds: float) -> float:
+@dataclass
+class Run:
+    tps: float  # journals (= transfers) per second, summed over the clients
+    journals: int
+    seconds: float
+    client_cpu: float  # CPU seconds the client processes used
+    server_cpu: float | None  # and their PostgreSQL backends, when on this machine
+
+
+def _concurrent(target: Target, tenant: int, clients: int, hot: bool, seconds: float) -> Run:
     with target.engine.connect() as conn:
         specs = [("outlet:hot", "credit", False)]
         for k in range(clients):
@@ -164,27 +198,51 @@ def _concurrent(target: Target, tenant: int, clients: int, hot: bool, seconds: f
     errors = [e for *_, e in got if e]
     if errors:
         raise RuntimeError(f"a benchmark client failed:\n{errors[0]}")
-    return sum(done / took for _, done, took, _ in got)
+    server = [g[4] for g in got]
+    return Run(
+        tps=sum(done / took for _, done, took, *_ in got), journals=sum(g[1] for g in got),
+        seconds=max(g[2] for g in got), client_cpu=sum(g[3] for g in got),
+        server_cpu=None if None in server else sum(server),
+    )
 
 
 def bench_concurrent(ctx: Context) -> None:
     target = ctx.pg
+    goal = "disjoint writers: 4 clients >= 1.5x one client"
     if target is None:
         ctx.report.add(CONC, "disjoint / hot account", "postgresql", "not measured")
-        ctx.report.goal("disjoint writers: 4 clients >= 1.5x one client", "postgresql", None, None)
+        ctx.report.goal(goal, "postgresql", None, None)
         return
     seconds = 1.0 if ctx.quick else 5.0
-    counts = (1, 2, 4, 8)
+    cores = len(os.sched_getaffinity(0))
     for hot in (False, True):
         label = "one hot account" if hot else "disjoint accounts"
-        tps = {}
-        for c in counts:
-            tps[c] = _concurrent(target, ctx.tenant(), c, hot, seconds)
+        runs: dict[int, Run] = {}
+        for c in (1, 2, 4, 8):
+            runs[c] = r = _concurrent(target, ctx.tenant(), c, hot, seconds)
+            busy = r.client_cpu + (r.server_cpu or 0)
+            cpu = "" if r.server_cpu is None or not r.journals else (
+                f"; CPU per journal {r.client_cpu / r.journals * 1000:.1f} + {r.server_cpu / r.journals * 1000:.1f} ms")
             ctx.report.add(CONC, f"{label}, {c} client{'s' if c > 1 else ''}", target.name,
-                           f"{tps[c]:,.0f} transfers/s ({tps[c] / tps[1]:.2f}x)")
-        if not hot:
-            ctx.report.goal("disjoint writers: 4 clients >= 1.5x one client", target.name, tps[4] / tps[1],
-                            tps[4] / tps[1] >= 1.5)
+                           f"{r.tps:,.0f} transfers/s ({r.tps / runs[1].tps:.2f}x; {busy / r.seconds:.1f} cores busy{cpu})")
+        if hot:
+            continue
+        one = runs[1]
+        scale = runs[4].tps / one.tps
+        ctx.report.goal(goal, target.name, scale, scale >= 1.5)
+        if one.server_cpu is not None and one.journals:
+            # What one journal costs in CPU, client and server together, caps what these cores can do.
+            per = (one.client_cpu + one.server_cpu) / one.journals
+            ceiling = cores / per
+            ctx.report.add(CONC, "CPU per journal (1 client): client + server", target.name,
+                           f"{one.client_cpu / one.journals * 1000:.2f} + {one.server_cpu / one.journals * 1000:.2f} ms")
+            ctx.report.add(CONC, f"CPU ceiling on {cores} cores", target.name, f"{ceiling:,.0f} transfers/s")
+            ctx.report.note(
+                f"Concurrent clients: one client keeps {(one.client_cpu + one.server_cpu) / one.seconds:.1f} of "
+                f"{cores} cores busy; 4 clients reached {runs[4].tps / ceiling:.0%} of the {ceiling:,.0f} transfers/s "
+                f"that {cores} cores allow at {per * 1000:.2f} ms of CPU per journal"
+                + (" — the cores, not locks, are the limit here." if runs[4].tps >= 0.7 * ceiling else ".")
+            )
 
 
 # -- 5: balance() and statement() over a short and a long history ---------------------------------
@@ -263,14 +321,19 @@ Goal: the ledger's throughput at least 0.3 of the floor's.
 """),
     Section("concurrent", CONC, bench_concurrent, """
 1, 2, 4 and 8 clients post one-transfer journals, one transaction each, for 5 seconds (1 s with
-`--quick`) after a warm-up. Clients are separate **processes** (multiprocessing, fork), each with
-its own connection: the ledger's Python work per journal would serialise on the GIL with threads,
-which would measure the interpreter rather than the database. *Disjoint accounts*: each client
-earns from its own source into its own 20 wallets, so no two clients touch one row. *One hot
-account*: each client's members spend at the same `outlet:hot`, so every journal locks that row
-and journals queue on it. A fresh tenant per run. Throughput is the sum over clients of
-journals / seconds. Goal: 4 disjoint clients reach at least 1.5x one client. The clients and the
-PostgreSQL server share this machine's cores, so scaling stops at the core count.
+`--quick`) after a warm-up of 20 journals, all starting together. Clients are separate
+**processes** (multiprocessing, fork), each with its own connection: with threads the ledger's
+Python work per journal would serialise on the GIL, which would measure the interpreter rather than
+the database. *Disjoint accounts*: each client earns from its own source into its own 20 wallets,
+so no two clients touch one row. *One hot account*: each client's members spend at the same
+`outlet:hot`, so every journal locks that row until it commits and journals queue on it. A fresh
+tenant per run; throughput is the sum over clients of journals / seconds. Goal: 4 disjoint clients
+reach at least 1.5x one client.
+
+The clients and the PostgreSQL server share this machine's cores, so the table also shows the CPU
+the clients and their server backends used (from `os.times()` and `/proc/<backend pid>/stat`):
+CPU per journal times throughput cannot exceed the core count, which bounds the scaling any number
+of clients can show on this machine.
 """),
     Section("history", HIST, bench_history, """
 Two member wallets, one with 1,000 entries of history and one with 1,000,000 (`--quick`: 50,000),

@@ -251,3 +251,12 @@ def test_auditor_reads_and_filters_the_audit_log(client, town):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "role.grant" in html and "signin.success" not in html.split("</select>", 1)[1]
+
+
+def test_audit_log_shows_chinese_details_readably(app, client, town):
+    sign_in(client, town, "district_admin")
+    token = csrf_from(client.get(f"/org/{town.grid_a1.id}").get_data(as_text=True))
+    assert client.post(f"/org/{town.grid_a1.id}/rename", data={"name": "凤凰新网格", "grid_type": "area",
+                                                               "csrf_token": token}).status_code == 302
+    html = client.get("/audit/?action=org.rename").get_data(as_text=True)
+    assert "凤凰新网格" in html
