@@ -7,7 +7,11 @@ from contextlib import contextmanager
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Integer, MetaData, create_engine, event, text
+from sqlalchemy import BigInteger, Integer, MetaData, String, bindparam, create_engine, event, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -122,3 +126,47 @@ def register_session(app) -> None:
         if session is not None:
             session.rollback()
             session.close()
+
+
+def _next_prefix(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix` (code point order)."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates are not characters: skip past them
+        last = 0xE000
+    return prefix[:-1] + chr(min(last, 0x10FFFF))
+
+
+class starts_with(ColumnElement):
+    """`column` starts with `prefix`, written so each database uses its index for it.
+
+    PostgreSQL: LIKE 'prefix%' (the indexes on names and paths use text_pattern_ops, which serves it
+    whatever the collation). SQLite: its LIKE cannot use a plain index (it is case-insensitive by
+    default), so a range on the column's binary (code point) order: prefix <= column < next(prefix)."""
+
+    inherit_cache = True
+    type = NullType()  # a condition, rendered as such (a Boolean type would add "= 1" on SQLite)
+    # The bound values take part in the statement cache key, so cached SQL never keeps a stale prefix.
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("pattern", InternalTraversal.dp_clauseelement),
+        ("lower", InternalTraversal.dp_clauseelement),
+        ("upper", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column, prefix: str):
+        self.column = column
+        escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        self.pattern = bindparam(None, escaped + "%", type_=String())
+        self.lower = bindparam(None, prefix, type_=String())
+        self.upper = bindparam(None, _next_prefix(prefix) if prefix else chr(0x10FFFF), type_=String())
+
+
+@compiles(starts_with)
+def _starts_with_default(element, compiler, **kw):
+    return f"({compiler.process(element.column, **kw)} LIKE {compiler.process(element.pattern, **kw)} ESCAPE '/')"
+
+
+@compiles(starts_with, "sqlite")
+def _starts_with_sqlite(element, compiler, **kw):
+    col = compiler.process(element.column, **kw)
+    return f"({col} >= {compiler.process(element.lower, **kw)} AND {col} < {compiler.process(element.upper, **kw)})"

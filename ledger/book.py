@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,12 +44,18 @@ _ACCOUNTS_BY_CODE = (
     .order_by(accounts.c.code)
 )
 _ACCOUNTS_BY_CODE_LOCKED = _ACCOUNTS_BY_CODE.with_for_update()
-_JOURNAL_BY_KEY = select(journals).where(journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key"))
+_KEY_USED = select(journals.c.id, journals.c.request_hash).where(
+    journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key"))
 _INSERT_JOURNAL = insert(journals).returning(journals.c.id)
-_INSERT_TRANSFERS_PG = insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True)
-_INSERT_TRANSFERS = insert(transfers).returning(transfers.c.id)
+# PostgreSQL: a lost race on a unique index (key, resolution, reversal) returns no row instead of
+# aborting the transaction, so no savepoint is needed around it.
+_INSERT_JOURNAL_PG = pg_insert(journals).on_conflict_do_nothing().returning(journals.c.id)
+_NEXT_TRANSFER_IDS_PG = text(
+    "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)")
 _MAX_TRANSFER_ID = select(func.coalesce(func.max(transfers.c.id), 0))
-_INSERT_ENTRIES = insert(entries).returning(entries.c.seq)
+# Plain executemany: psycopg sends one prepared statement for all rows, sqlite3 loops in C.
+_INSERT_TRANSFERS = insert(transfers)
+_INSERT_ENTRIES = insert(entries)
 _UPDATE_ACCOUNT = update(accounts).where(accounts.c.id == bindparam("a_id")).values(
     debits_posted=bindparam("dp"), credits_posted=bindparam("cp"), debits_pending=bindparam("dq"),
     credits_pending=bindparam("cq"), entry_count=bindparam("n"), head_hash=bindparam("h"),
@@ -141,18 +148,16 @@ class Ledger:
         return found
 
     def _insert_transfers(self, conn: Connection, rows: list[dict]) -> list[int]:
-        """Insert transfer rows in one batched statement; returns their ids in the rows' order."""
+        """Give transfer rows their ids (the entries' hashes need them) and insert them."""
         if self._locking(conn):
-            # PostgreSQL: the sequence gives ids and SQLAlchemy keeps them in parameter order.
-            result = conn.execute(_INSERT_TRANSFERS_PG, rows)
-            return [r[0] for r in result]
-        # SQLite: the writer holds the database lock, so max(id) cannot move under us.
-        top = conn.execute(_MAX_TRANSFER_ID).scalar_one()
-        ids = list(range(top + 1, top + 1 + len(rows)))
+            ids = [r[0] for r in conn.execute(_NEXT_TRANSFER_IDS_PG, {"n": len(rows)})]
+        else:
+            # SQLite: the writer holds the database lock, so max(id) cannot move under us.
+            top = conn.execute(_MAX_TRANSFER_ID).scalar_one()
+            ids = list(range(top + 1, top + 1 + len(rows)))
         for tid, row in zip(ids, rows):
             row["id"] = tid
-        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues").
-        conn.execute(_INSERT_TRANSFERS, rows).close()
+        conn.execute(_INSERT_TRANSFERS, rows)
         return ids
 
     def _journal_from_row(self, row, status: str | None = None) -> Journal:
@@ -181,9 +186,10 @@ class Ledger:
         return row
 
     def _by_key(self, conn: Connection, key: str, request_hash: bytes) -> Journal | None:
-        row = conn.execute(_JOURNAL_BY_KEY, {"tenant": self.tenant, "key": key}).first()
-        if row is None:
+        used = conn.execute(_KEY_USED, {"tenant": self.tenant, "key": key}).first()
+        if used is None:
             return None
+        row = self._journal_row(conn, used.id)
         if bytes(row.request_hash) != request_hash:
             raise errors.IdempotencyConflict(
                 f"key {key!r} was already used for a different request (journal {row.id}); "
@@ -264,8 +270,7 @@ class Ledger:
                     closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
                     entry_count=0, head_hash=GENESIS, created_at=now) for c in codes if c not in existing]
         if new:
-            # RETURNING: batched multi-row INSERTs on every driver (see _INSERT_ENTRIES).
-            conn.execute(insert(accounts).returning(accounts.c.id), new).close()
+            conn.execute(insert(accounts), new)
         return len(new)
 
     @staticmethod
@@ -619,17 +624,13 @@ class Ledger:
                 )
         now = now or utcnow()
         journal_row["created_at"] = now
-        try:
-            racing = key is not None or journal_row["resolves_id"] or journal_row["reverses_id"]
-            if racing and self._locking(conn):
-                # A savepoint, so losing a race on a unique index leaves the transaction usable.
-                # (SQLite runs one writer at a time and the checks above already looked.)
-                with conn.begin_nested():
-                    journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
-            else:
-                journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
-        except IntegrityError:
-            return self._lost_race(conn, journal_row, key, request)
+        if self._locking(conn):
+            journal_id = conn.execute(_INSERT_JOURNAL_PG, journal_row).scalar_one_or_none()
+            if journal_id is None:
+                return self._lost_race(conn, journal_row, key, request)
+        else:
+            # SQLite runs one writer at a time, and the checks above already looked for the key.
+            journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
 
         transfer_rows = [
             dict(journal_id=journal_id, debit_account_id=d.id, credit_account_id=c.id, unit=d.unit,
@@ -654,9 +655,7 @@ class Ledger:
                 )
                 acct.head = e["hash"] = entry_hash(acct.head, e, tr)
                 entry_rows.append(e)
-        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues") on
-        # every driver, instead of one statement per row; the returned keys are not needed.
-        conn.execute(_INSERT_ENTRIES, entry_rows).close()
+        conn.execute(_INSERT_ENTRIES, entry_rows)
         conn.execute(
             _UPDATE_ACCOUNT,
             [dict(a_id=a.id, dp=a.dp, cp=a.cp, dq=a.dq, cq=a.cq, n=a.count, h=a.head) for a in touched.values()],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, or_, true
 
+from app.db import starts_with
 from app.errors import Forbidden, NotFound
 
 # Every action a page or API call can ask about.
@@ -102,7 +103,7 @@ def path_filter(principal, action: str, path_column):
         return true()
     if not scopes:
         return false()
-    return or_(*[path_column.startswith(s.path, autoescape=True) for s in scopes])
+    return or_(*[starts_with(path_column, s.path) for s in scopes])
 
 
 def _path_of(target) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.audit.services import record
-from app.db import utcnow
+from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
@@ -163,26 +163,28 @@ class MemberQuery:
 
 
 def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None = None):
-    """The SELECT behind every member list: scoped, filtered, newest first.
+    """The SELECT behind every member list: scoped and filtered; newest first, or by name for a name search.
 
     `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup."""
     stmt = (select(Member).join(OrgUnit, OrgUnit.id == Member.grid_id)
             .where(Member.tenant_id == tenant_id, scope_condition))
     text = (query.q or "").strip()
+    order = [Member.id.desc()]  # newest first
     if text:
         if text.isdigit() and len(text) == 4:
-            stmt = stmt.where(or_(Member.mobile_tail == text, Member.name.startswith(text, autoescape=True)))
+            stmt = stmt.where(Member.mobile_tail == text)
         elif text.isdigit() and len(text) == 11:
             stmt = stmt.where(Member.mobile == text)
         else:
-            stmt = stmt.where(Member.name.startswith(text, autoescape=True))
+            stmt = stmt.where(starts_with(Member.name, text))
+            order = [Member.name, Member.id]  # in index order: the first page needs no sort of all matches
     if grid_path:
-        stmt = stmt.where(OrgUnit.path.startswith(grid_path, autoescape=True))
+        stmt = stmt.where(starts_with(OrgUnit.path, grid_path))
     if query.tag in ("volunteer", "party_member", "grid_worker", "building_head"):
         stmt = stmt.where(getattr(Member, f"is_{query.tag}").is_(True))
     if query.status in ("active", "suspended", "left"):
         stmt = stmt.where(Member.status == query.status)
-    return stmt.order_by(Member.id.desc())
+    return stmt.order_by(*order)
 
 
 def assign(session: Session, member: Member, unit: OrgUnit, role: str, *, effective_from: date,

@@ -7,7 +7,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
-from app.db import utcnow
+from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 
 from .models import GRID_TYPES, KINDS, PARENT_KINDS, District, OrgUnit
@@ -99,7 +99,7 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit | None, *,
     session.flush()
     session.execute(
         update(OrgUnit)
-        .where(OrgUnit.tenant_id == unit.tenant_id, OrgUnit.path.startswith(old_path, autoescape=True))
+        .where(OrgUnit.tenant_id == unit.tenant_id, starts_with(OrgUnit.path, old_path))
         .values(path=literal(new_path) + func.substr(OrgUnit.path, len(old_path) + 1), depth=OrgUnit.depth + delta)
         .execution_options(synchronize_session=False)
     )
@@ -135,7 +135,7 @@ def retire_unit(session: Session, unit: OrgUnit, *, actor_user_id: int | None = 
 def subtree_ids(session: Session, unit: OrgUnit):
     """A SELECT of every unit id in the subtree (the unit included): one index range scan."""
     return select(OrgUnit.id).where(OrgUnit.tenant_id == unit.tenant_id,
-                                    OrgUnit.path.startswith(unit.path, autoescape=True))
+                                    starts_with(OrgUnit.path, unit.path))
 
 
 def children(session: Session, tenant_id: int, parent: OrgUnit | None, include_retired: bool = False) -> list[OrgUnit]:

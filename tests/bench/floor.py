@@ -120,10 +120,10 @@ def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
 
 
 def post_many(conn: Connection, tenant: int, pairs: list[tuple[Acct, Acct, int]], kind: str, key: str,
-              unit: str = "PT") -> None:
+              memo: str = "", unit: str = "PT") -> None:
     """One journal of many transfers with executemany: journal, reserved ids, transfers, entries, balances."""
     at = utcnow()
-    jid = conn.execute(INSERT_JOURNAL, dict(t=tenant, kind=kind, key=key, memo="", rh=_request_hash(key), at=at)).scalar_one()
+    jid = conn.execute(INSERT_JOURNAL, dict(t=tenant, kind=kind, key=key, memo=memo, rh=_request_hash(key), at=at)).scalar_one()
     ids = reserve_ids(conn, "ledger_transfers", len(pairs))
     conn.execute(INSERT_TRANSFER, [dict(id=tid, j=jid, d=d.id, c=c.id, unit=unit, amount=amount)
                                    for tid, (d, c, amount) in zip(ids, pairs)])

@@ -192,6 +192,7 @@ class Report:
     goals: list[Goal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     load: list[tuple[str, float, float | None, float]] = field(default_factory=list)  # section, s, PSI %, load
+    verified: list[bool] = field(default_factory=list)  # one per tenant Ledger.verify() checked: sound?
 
     def add(self, section: str, measure: str, db: str, value: str) -> None:
         self.values.setdefault((section, measure), {})[db] = value
@@ -341,8 +342,10 @@ def write_doc(path: Path, report: Report, machine_rows: list[tuple[str, str]], s
         out += [
             "## Machine load during the run",
             "",
-            "Other work on the machine slows everything measured here; the CPU pressure column is the share "
-            "of the time at least one task was waiting for a CPU (Linux PSI, /proc/pressure/cpu).",
+            "Other work on the machine slows everything measured here. CPU pressure is the share of the time "
+            "at least one runnable task was waiting for a CPU (Linux PSI, /proc/pressure/cpu); it counts the "
+            "benchmark's own processes too, so section 4, which runs up to 8 clients and 8 server backends, "
+            "raises it by itself.",
             "",
             *load_table(report),
             "",

@@ -1,4 +1,4 @@
-"""`make bench`: time the ledger on SQLite and PostgreSQL, print a table and write docs/benchmarks.md.
+"""`make bench`: time the ledger, member search and import on SQLite and PostgreSQL, print a table and write docs/benchmarks.md.
 
 Usage: python -m tests.bench.run [--quick] [--only NAME ...] [--doc PATH | --no-doc]
 A section is a function taking a Context; add one by appending a Section to SECTIONS.
@@ -16,13 +16,13 @@ from pathlib import Path
 
 from config import ROOT
 
-from . import ledger_bench
+from . import ledger_bench, people_bench
 from .harness import (
     DEFAULT_PG, Context, LoadMeter, Report, Section, goals_table, load_table, machine, postgres_target, remove_dir,
     sqlite_target, table, temp_dir, write_doc,
 )
 
-SECTIONS: list[Section] = [*ledger_bench.SECTIONS]
+SECTIONS: list[Section] = [*ledger_bench.SECTIONS, *people_bench.SECTIONS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             report.load.append((s.title, secs, pct, la))
             shown = "" if pct is None else f", CPU pressure {pct:.0f} %"
             print(f"   ({secs:.0f} s{shown}, load average {la:.2f})", flush=True)
+        if report.verified:
+            sound = sum(report.verified)
+            report.note(f"Ledger.verify() on the benchmark's tenants: {sound} of {len(report.verified)} sound.")
     finally:
         for t in targets:
             t.engine.dispose()
