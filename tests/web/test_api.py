@@ -250,7 +250,9 @@ def test_members_list_search_filter_and_paginate(client, town, app):
     seeded = commit(app, seed)
     signed_in(client, town, "district_admin")
     found = all_pages(client, "/api/v1/members?q=欧阳&page_size=2")
-    assert [m["id"] for m in found] == sorted((i for i, _ in seeded), reverse=True)  # newest first, each once
+    # A name search comes in name order (the index's order), each member once across the pages.
+    assert [m["name"] for m in found] == ["欧阳0", "欧阳1", "欧阳2", "欧阳3", "欧阳4", "欧阳塘"]
+    assert sorted(m["id"] for m in found) == sorted(i for i, _ in seeded)
     mid, mobile = seeded[2]
     assert [m["id"] for m in client.get(f"/api/v1/members?q={mobile[-4:]}").get_json()["items"]] == [mid]
     assert [m["id"] for m in client.get(f"/api/v1/members?q={mobile}").get_json()["items"]] == [mid]
