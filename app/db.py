@@ -139,8 +139,8 @@ def _next_prefix(prefix: str) -> str:
 class starts_with(ColumnElement):
     """`column` starts with `prefix`, written so each database uses its index for it.
 
-    PostgreSQL: LIKE 'prefix%' (the indexes on names and paths use text_pattern_ops, which serves it
-    whatever the collation). SQLite: its LIKE cannot use a plain index (it is case-insensitive by
+    PostgreSQL: LIKE 'prefix%' (member names and org-unit paths are columns of collation "C", so
+    their plain indexes serve it whatever the database's collation). SQLite: its LIKE cannot use a plain index (it is case-insensitive by
     default), so a range on the column's binary (code point) order: prefix <= column < next(prefix)."""
 
     inherit_cache = True

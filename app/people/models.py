@@ -21,15 +21,16 @@ class Member(Base):
         UniqueConstraint("tenant_id", "id_number_hash"),
         CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
         CheckConstraint("length(mobile_tail) = 4", name="mobile_tail_length"),
-        # text_pattern_ops: a name-prefix LIKE uses the index whatever the database's collation.
-        Index("ix_members_tenant_name", "tenant_id", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index("ix_members_tenant_name", "tenant_id", "name"),
         Index("ix_members_tenant_mobile_tail", "tenant_id", "mobile_tail"),
         Index("ix_members_grid_id", "grid_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
-    name: Mapped[str] = mapped_column(String(64))
+    # Collation "C" (code point order) on PostgreSQL, as SQLite's BINARY: one index then serves both a
+    # name-prefix search and the name order of its results, whatever the database's own collation.
+    name: Mapped[str] = mapped_column(String(64).with_variant(String(64, collation="C"), "postgresql"))
     mobile: Mapped[str] = mapped_column(String(11))
     # The last four digits, indexed, because offices search by 手机尾号.
     mobile_tail: Mapped[str] = mapped_column(String(4))

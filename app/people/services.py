@@ -9,7 +9,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.audit.services import record
 from app.db import starts_with, utcnow
@@ -167,6 +167,7 @@ def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path:
 
     `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup."""
     stmt = (select(Member).join(OrgUnit, OrgUnit.id == Member.grid_id)
+            .options(contains_eager(Member.grid))  # the joined grid fills member.grid: no query per row
             .where(Member.tenant_id == tenant_id, scope_condition))
     text = (query.q or "").strip()
     order = [Member.id.desc()]  # newest first

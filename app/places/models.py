@@ -34,8 +34,7 @@ class OrgUnit(Base):
         CheckConstraint(
             "(kind = 'grid') = (grid_type IS NOT NULL)", name="grid_type_only_on_grids"
         ),
-        # text_pattern_ops: subtree (path prefix) scans use the index whatever the collation.
-        Index("ix_org_units_tenant_path", "tenant_id", "path", postgresql_ops={"path": "text_pattern_ops"}),
+        Index("ix_org_units_tenant_path", "tenant_id", "path"),
         Index("ix_org_units_parent_id", "parent_id"),
         Index("ix_org_units_tenant_name", "tenant_id", "name"),
     )
@@ -46,7 +45,8 @@ class OrgUnit(Base):
     kind: Mapped[str] = mapped_column(String(16))
     grid_type: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(100))
-    path: Mapped[str] = mapped_column(String(400), default="")
+    # Collation "C" on PostgreSQL: a subtree (path prefix) scan uses the index whatever the collation.
+    path: Mapped[str] = mapped_column(String(400).with_variant(String(400, collation="C"), "postgresql"), default="")
     depth: Mapped[int] = mapped_column(Integer, default=0)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

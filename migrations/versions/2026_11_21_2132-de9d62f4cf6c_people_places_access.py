@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('grid_type', sa.String(length=16), nullable=True),
     sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('path', sa.String(length=400), nullable=False),
+    sa.Column('path', sa.String(length=400).with_variant(sa.String(length=400, collation='C'), 'postgresql'), nullable=False),
     sa.Column('depth', sa.Integer(), nullable=False),
     sa.Column('retired_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -50,12 +50,12 @@ def upgrade() -> None:
     with op.batch_alter_table('org_units', schema=None) as batch_op:
         batch_op.create_index('ix_org_units_parent_id', ['parent_id'], unique=False)
         batch_op.create_index('ix_org_units_tenant_name', ['tenant_id', 'name'], unique=False)
-        batch_op.create_index('ix_org_units_tenant_path', ['tenant_id', 'path'], unique=False, postgresql_ops={'path': 'text_pattern_ops'})
+        batch_op.create_index('ix_org_units_tenant_path', ['tenant_id', 'path'], unique=False)
 
     op.create_table('members',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
     sa.Column('mobile', sa.String(length=11), nullable=False),
     sa.Column('mobile_tail', sa.String(length=4), nullable=False),
     sa.Column('id_number_hash', sa.String(length=64), nullable=True),
@@ -82,7 +82,7 @@ def upgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.create_index('ix_members_grid_id', ['grid_id'], unique=False)
         batch_op.create_index('ix_members_tenant_mobile_tail', ['tenant_id', 'mobile_tail'], unique=False)
-        batch_op.create_index('ix_members_tenant_name', ['tenant_id', 'name'], unique=False, postgresql_ops={'name': 'text_pattern_ops'})
+        batch_op.create_index('ix_members_tenant_name', ['tenant_id', 'name'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
