@@ -1,0 +1,76 @@
+"""/healthz, configuration from the environment, and the `flask ledger` commands operators use."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from app import create_app
+from app.db import make_engine, unit_of_work
+from config import database_url
+from ledger import Ledger, Transfer
+
+
+def test_healthz_answers_200_when_the_database_is_reachable(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "database": "reachable"}
+
+
+def test_healthz_answers_503_when_the_database_is_not(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/dir/aixin.db"  # sqlite cannot create a file in a missing folder
+    app = create_app({"ENV": "test", "SECRET_KEY": "x-test", "DATABASE_URL": url, "ENGINE": make_engine(url),
+                      "RATELIMIT_STORAGE_URI": "memory://"})
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json()["database"] == "unreachable"
+
+
+def test_a_plain_postgresql_url_is_mapped_to_psycopg_3():
+    assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("sqlite:///instance/x.db").endswith("/instance/x.db")
+
+
+def _book_with_history(app, tenant: int) -> None:
+    with app.app_context():
+        with unit_of_work(app.extensions["db_sessionmaker"]) as s:
+            book = Ledger(s, tenant=tenant)
+            book.open_account("source:hours", unit="PT", normal="debit")
+            book.open_account("member:1", unit="PT", normal="credit", no_overdraft=True)
+            for i in range(3):
+                book.post([Transfer("source:hours", "member:1", 10 + i)], kind="earn.hours", key=f"a:{i}",
+                          memo=f"活动{i}")
+
+
+def test_ledger_cli_prints_balance_statement_and_a_clean_verify(app, tenant):
+    _book_with_history(app, tenant)
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["ledger", "balance", "member:1", "--tenant", str(tenant)])
+    assert out.exit_code == 0, out.output
+    assert "posted 33" in out.output and "available 33" in out.output
+    out = runner.invoke(args=["ledger", "statement", "member:1", "--tenant", str(tenant), "--limit", "2"])
+    assert out.exit_code == 0, out.output
+    assert "活动2" in out.output and "活动1" in out.output and "活动0" not in out.output
+    assert "more: --after" in out.output
+    out = runner.invoke(args=["ledger", "verify", "--tenant", str(tenant)])
+    assert out.exit_code == 0, out.output
+    assert "PT: posted debits 33, posted credits 33" in out.output and "sound" in out.output
+    out = runner.invoke(args=["ledger", "balance", "member:404", "--tenant", str(tenant)])
+    assert out.exit_code != 0 and "no such account: member:404" in out.output
+
+
+def test_ledger_verify_exits_1_and_lists_the_problems_on_tampering(tmp_path, tenant):
+    from tests.conftest import migrate
+
+    url = f"sqlite:///{tmp_path}/tamper.db"
+    migrate(url)
+    app = create_app({"ENV": "test", "SECRET_KEY": "x-test", "DATABASE_URL": url, "RATELIMIT_STORAGE_URI": "memory://"})
+    _book_with_history(app, tenant)
+    # As a database owner could: drop the guard, change an amount behind the ledger's back.
+    engine = app.extensions["db_engine"]
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER ledger_transfers_no_update"))
+        conn.execute(text("UPDATE ledger_transfers SET amount = 99 WHERE id = (SELECT min(id) FROM ledger_transfers)"))
+    out = app.test_cli_runner().invoke(args=["ledger", "verify", "--tenant", str(tenant)])
+    assert out.exit_code == 1
+    assert "problem" in out.output and "member:1" in out.output
