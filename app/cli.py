@@ -15,7 +15,19 @@ from ledger import Ledger, LedgerError
 from .db import unit_of_work
 
 ledger_cli = AppGroup("ledger", help="Inspect and check the double-entry ledger.")
-tenant_option = click.option("--tenant", type=int, default=0, show_default=True, help="district (tenant) id")
+tenant_option = click.option("--tenant", type=int, default=None,
+                             help="district (tenant) id; default: the only district, if there is one, else 0")
+
+
+def _tenant(session, tenant: int | None) -> int:
+    if tenant is not None:
+        return tenant
+    from sqlalchemy import select
+
+    from app.places.models import District
+
+    ids = session.scalars(select(District.id).limit(2)).all()
+    return ids[0] if len(ids) == 1 else 0
 
 
 @ledger_cli.command("verify")
@@ -23,7 +35,7 @@ tenant_option = click.option("--tenant", type=int, default=0, show_default=True,
 def verify(tenant: int) -> None:
     """Re-derive balances and hash chains; exit 1 on any problem."""
     with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
-        book = Ledger(session, tenant=tenant)
+        book = Ledger(session, tenant=_tenant(session, tenant))
         problems = book.verify()
         totals = book.trial_balance()
     for unit, (d, c) in totals.items():
@@ -43,7 +55,7 @@ def balance(code: str, tenant: int) -> None:
     """Print an account's balance."""
     try:
         with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
-            book = Ledger(session, tenant=tenant)
+            book = Ledger(session, tenant=_tenant(session, tenant))
             acct, bal = book.account(code), book.balance(code)
     except LedgerError as e:
         raise click.ClickException(str(e)) from e
@@ -60,7 +72,7 @@ def statement(code: str, tenant: int, limit: int, after: int | None) -> None:
     """Print an account's statement, newest line first."""
     try:
         with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
-            page = Ledger(session, tenant=tenant).statement(code, limit=limit, after=after)
+            page = Ledger(session, tenant=_tenant(session, tenant)).statement(code, limit=limit, after=after)
     except LedgerError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{'seq':>6}  {'time (UTC)':19}  {'journal':>8}  {'kind':16} {'phase':7} {'amount':>10} {'pending':>9} {'balance':>10}  memo")

@@ -50,8 +50,12 @@ def make_engine(url: str, **kw) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             # Take the write lock up front: a deferred transaction that reads then writes can fail
-            # with "database is locked" instead of waiting its turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # with "database is locked" instead of waiting its turn. Read-only work (a page view)
+            # says so and takes no lock: in WAL mode it never waits for a writer.
+            if conn.get_execution_options().get("read_only"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kw.setdefault("pool_pre_ping", True)
@@ -91,7 +95,14 @@ def get_session() -> Session:
     from flask import current_app, g
 
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        from flask import request
+
+        session = current_app.extensions["db_sessionmaker"]()
+        if request and request.method in ("GET", "HEAD"):
+            # A page view only reads (GET never changes anything here): on SQLite it takes no write
+            # lock, so pages stay quick while an import or a long journal is being written.
+            session.connection(execution_options={"read_only": True})
+        g.db_session = session
     return g.db_session
 
 

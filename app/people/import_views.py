@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.audit.services import record
 from app.auth.permissions import can, path_filter, require
-from app.db import get_session, utcnow
+from app.db import get_session, unit_of_work, utcnow
 from app.errors import NotFound
 from app.places.models import OrgUnit
 
@@ -98,7 +98,9 @@ def import_status(job_id: int):
 def import_status_json(job_id: int):
     require(current_user, "member.import")
     job = _job(job_id)
-    return jsonify(status=job.status, processed_rows=job.processed_rows, total_rows=job.total_rows,
+    processed = max(job.processed_rows, importer.LIVE_PROGRESS.get(job.id, 0)) if job.status == "importing" \
+        else job.processed_rows
+    return jsonify(status=job.status, processed_rows=processed, total_rows=job.total_rows,
                    imported_count=job.imported_count, error_count=job.error_count, message=job.message)
 
 
@@ -133,10 +135,12 @@ def export_members():
     text = (query.q or "").strip()
     if text.isdigit() and len(text) == 11:
         text = exporter.mask_mobile(text)  # a whole mobile number is personal data; the log keeps it masked
-    record(db, "member.export", tenant_id=current_user.tenant_id, actor_user_id=current_user.user_id,
-           ip=request.remote_addr, target_type="member",
-           detail={"filter": {"q": text, "grid": query.grid_id, "tag": query.tag, "status": query.status},
-                   "rows": count})
+    # A GET's own transaction only reads (app.db.get_session): the record is its own unit of work.
+    with unit_of_work(current_app.extensions["db_sessionmaker"]) as s:
+        record(s, "member.export", tenant_id=current_user.tenant_id, actor_user_id=current_user.user_id,
+               ip=request.remote_addr, target_type="member",
+               detail={"filter": {"q": text, "grid": query.grid_id, "tag": query.tag, "status": query.status},
+                       "rows": count})
     out.seek(0)
     return send_file(out, mimetype=XLSX, as_attachment=True, download_name=f"members-{date.today():%Y%m%d}.xlsx",
                      max_age=0)

@@ -484,6 +484,10 @@ def _job_thread(app, job_id: int, principal, locale: str) -> None:
             app.logger.exception("member import job %s failed", job_id)
 
 
+# job id -> rows written so far, for jobs running in this process (see run_import_job).
+LIVE_PROGRESS: dict[int, int] = {}
+
+
 def run_import_job(factory: sessionmaker, job_id: int, *, may_edit: Callable[[OrgUnit], bool], id_key: bytes,
                    actor_user_id: int | None) -> bool:
     """Claim a checked job and import it: the members in ONE transaction, the progress in short ones.
@@ -499,10 +503,12 @@ def run_import_job(factory: sessionmaker, job_id: int, *, may_edit: Callable[[Or
         tenant_id, filename, content = job.tenant_id, job.filename, job.content
 
     # SQLite has one writer at a time and the import's transaction holds it until it commits, so a
-    # progress transaction would wait for the import itself: there, progress jumps from 0 to done.
+    # progress transaction would wait for the import itself. There the progress is kept in this
+    # process only (LIVE_PROGRESS, read by the status page); elsewhere it is also written to the job.
     live = factory.kw["bind"].dialect.name != "sqlite"
 
     def progress(n: int) -> None:
+        LIVE_PROGRESS[job_id] = n
         if live:
             with unit_of_work(factory) as ps:
                 ps.execute(update(ImportJob).where(ImportJob.id == job_id).values(processed_rows=n))
@@ -527,6 +533,8 @@ def run_import_job(factory: sessionmaker, job_id: int, *, may_edit: Callable[[Or
     except Exception:
         _fail(factory, job_id, _("The import failed on our side. Nothing was imported; please try again."))
         raise
+    finally:
+        LIVE_PROGRESS.pop(job_id, None)
     return True
 
 

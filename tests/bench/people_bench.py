@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import date, timedelta
 import statistics
 import time
 
@@ -152,7 +153,8 @@ def _xlsx(grid_names: list[str], n: int, rng: random.Random) -> bytes:
     ws.append(["姓名", "手机号", "身份证号", "网格", "志愿者", "党员"])
     mobiles = rng.sample(range(15000000000, 15999999999), n)
     for i, name in enumerate(_names(rng, n)):
-        first17 = f"440311{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{i % 1000:03d}"
+        born = date(1950, 1, 1) + timedelta(days=i // 1000)  # with the sequence number: unique per row
+        first17 = f"440311{born:%Y%m%d}{i % 1000:03d}"
         ws.append([name, str(mobiles[i]), first17 + id_check_char(first17) if i % 2 else "", rng.choice(grid_names),
                    "是", "是" if rng.random() < 0.3 else "否"])
     out = io.BytesIO()
