@@ -163,7 +163,7 @@ def _seconds(now) -> float:
         return time.time()
     if isinstance(now, datetime):
         return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).timestamp()  # naive = UTC
-    return float(now)
+    return now  # seconds since the epoch, as time.time() gives
 
 
 def current_step(purpose: str, now=None) -> int | None:
