@@ -90,7 +90,9 @@ def import_status(job_id: int):
     job = _job(job_id)
     # Just after "Import" the thread may not have claimed the job yet: show progress, not the button again.
     starting = request.args.get("started") == "1" and job.status == "checked" and not job.error_count
-    return render_template("people/import_job.html", job=job, running=starting or job.status == "importing")
+    interrupted = job.interrupted(utcnow())
+    return render_template("people/import_job.html", job=job, interrupted=interrupted,
+                           running=starting or (job.status == "importing" and not interrupted))
 
 
 @bp.get("/members/import/<int:job_id>/status.json")
@@ -109,7 +111,7 @@ def import_status_json(job_id: int):
 def run_import(job_id: int):
     require(current_user, "member.import")
     job = _job(job_id)
-    if job.status != "checked" or job.error_count:
+    if not (job.status == "checked" or job.interrupted(utcnow())) or job.error_count:
         flash(_("This file cannot be imported now: fix the rows listed and upload it again."), "error")
         return redirect(url_for("people.import_status", job_id=job.id), 303)
     # The thread claims the job (checked → importing) in its own transaction, so a second click finds

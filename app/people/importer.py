@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -494,9 +494,13 @@ def run_import_job(factory: sessionmaker, job_id: int, *, may_edit: Callable[[Or
 
     Returns False when the job was not waiting to be imported (another click already claimed it)."""
     with unit_of_work(factory) as s:
-        claimed = s.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "checked",
-                                                    ImportJob.error_count == 0)
-                            .values(status="importing", processed_rows=0, message=None)).rowcount
+        now = utcnow()
+        # A checked job, or one whose import was cut off (see ImportJob.interrupted): nothing of it
+        # was written, because the members commit together with "done".
+        waiting = or_(ImportJob.status == "checked",
+                      and_(ImportJob.status == "importing", ImportJob.started_at < now - ImportJob.STALE_AFTER))
+        claimed = s.execute(update(ImportJob).where(ImportJob.id == job_id, waiting, ImportJob.error_count == 0)
+                            .values(status="importing", processed_rows=0, message=None, started_at=now)).rowcount
         if claimed != 1:
             return False
         job = s.get(ImportJob, job_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -121,4 +121,12 @@ class ImportJob(Base):
     imported_count: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the import (not the check) began
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # An import writes 50,000 rows at most in well under a minute: one "importing" for longer than
+    # this was cut off (the server stopped; its transaction rolled back) and may be run again.
+    STALE_AFTER = timedelta(minutes=10)
+
+    def interrupted(self, now: datetime) -> bool:
+        return self.status == "importing" and self.started_at is not None and now - self.started_at > self.STALE_AFTER

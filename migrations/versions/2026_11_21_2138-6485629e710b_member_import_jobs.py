@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('imported_count', sa.Integer(), nullable=False),
     sa.Column('message', sa.String(length=500), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.CheckConstraint("status IN ('checking', 'checked', 'importing', 'done', 'failed')", name=op.f('ck_import_jobs_status')),
     sa.ForeignKeyConstraint(['created_by_user_id'], ['users.id'], name=op.f('fk_import_jobs_created_by_user_id_users')),

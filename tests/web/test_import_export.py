@@ -282,3 +282,31 @@ def test_import_page_renders_in_both_languages(client, town, lang):
     r = client.get(f"/members/import?lang={lang}")
     assert r.status_code == 200
     assert 'enctype="multipart/form-data"' in r.get_data(as_text=True)
+
+
+def test_an_import_cut_off_by_a_server_stop_can_be_run_again(app, client, town):
+    """A job left "importing" by a dead server wrote nothing (members commit with "done"); after a while
+    the page says so and offers to run it again, which imports every row once."""
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    sign_in(client, town, "grid_admin")
+    before = members_in(app, town)
+    mobiles = [unique_mobile() for _ in range(2)]
+    content = workbook([[f"断点{i}", m, None, town.grid_a2.name, "是", "否"] for i, m in enumerate(mobiles)])
+    job_id = job_id_from(upload(client, content))
+    # As a server stopped mid-import leaves it:
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        job = s.get(ImportJob, job_id)
+        job.status, job.started_at = "importing", utcnow() - timedelta(minutes=5)
+    html = client.get(f"/members/import/{job_id}").get_data(as_text=True)
+    assert "<progress" in html  # five minutes in: still counted as running
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        s.get(ImportJob, job_id).started_at = utcnow() - timedelta(minutes=30)
+    html = client.get(f"/members/import/{job_id}").get_data(as_text=True)
+    assert "<progress" not in html and f'action="/members/import/{job_id}/run"' in html
+    assert members_in(app, town) == before
+    assert client.post(f"/members/import/{job_id}/run", data={"csrf_token": csrf_from(html)}).status_code == 303
+    assert wait_until_finished(client, job_id)["status"] == "done"
+    assert members_in(app, town) == before + 2
