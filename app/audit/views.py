@@ -32,7 +32,7 @@ ACTIONS = ("signin.success", "signin.failure", "signin.throttled", "signout", "p
 
 @bp.app_template_filter("readable_json")
 def readable_json(value) -> str:
-    """JSON with Chinese left readable (|tojson escapes it to \\uXXXX)."""
+    """JSON with Chinese left readable (|tojson turns each Chinese character into an escape)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
