@@ -211,26 +211,31 @@ class Ledger:
             raise errors.InvalidTransfer(f"an idempotency key must be a non-empty string of at most {MAX_KEY} characters")
 
     # -- accounts ---------------------------------------------------------------------------
-    def open_account(self, code: str, unit: str = "PT", normal: str = "credit", no_overdraft: bool = False) -> Account:
-        """Open an account, or return it if it is already open with the same settings."""
-        if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
-            raise errors.InvalidTransfer(f"an account code must be a non-empty string of at most {MAX_CODE} characters")
+    @staticmethod
+    def _check_account_settings(codes: Iterable[str], unit: str, normal: str) -> None:
+        for code in codes:
+            if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
+                raise errors.InvalidTransfer(f"an account code must be a non-empty string of at most {MAX_CODE} characters")
         if not isinstance(unit, str) or not _UNIT.match(unit):
             raise errors.InvalidTransfer(f"unit {unit!r} is not valid: use 2-8 capital letters such as PT or CNY")
         if normal not in ("debit", "credit"):
             raise errors.InvalidTransfer(f"normal side must be 'debit' or 'credit', not {normal!r}")
+
+    def _new_account(self, code: str, unit: str, normal: str, no_overdraft: bool, now: datetime) -> dict:
+        return dict(tenant_id=self.tenant, code=code, unit=unit, normal=normal, no_overdraft=no_overdraft,
+                    closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
+                    entry_count=0, head_hash=GENESIS, created_at=now)
+
+    def open_account(self, code: str, unit: str = "PT", normal: str = "credit", no_overdraft: bool = False) -> Account:
+        """Open an account, or return it if it is already open with the same settings."""
+        self._check_account_settings([code], unit, normal)
         no_overdraft = bool(no_overdraft)
         conn = self._conn
         row = self._account_row(conn, code)
         if row is None:
-            values = dict(
-                tenant_id=self.tenant, code=code, unit=unit, normal=normal, no_overdraft=no_overdraft,
-                closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
-                entry_count=0, head_hash=GENESIS, created_at=utcnow(),
-            )
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(accounts).values(**values))
+                    conn.execute(insert(accounts).values(**self._new_account(code, unit, normal, no_overdraft, utcnow())))
             except IntegrityError:
                 pass  # opened by a concurrent writer a moment ago: compare below
             row = self._account_row(conn, code)
@@ -249,13 +254,7 @@ class Ledger:
         codes = sorted(set(codes))
         if not codes:
             return 0
-        for code in codes:
-            if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
-                raise errors.InvalidTransfer(f"an account code must be a non-empty string of at most {MAX_CODE} characters")
-        if not isinstance(unit, str) or not _UNIT.match(unit):
-            raise errors.InvalidTransfer(f"unit {unit!r} is not valid: use 2-8 capital letters such as PT or CNY")
-        if normal not in ("debit", "credit"):
-            raise errors.InvalidTransfer(f"normal side must be 'debit' or 'credit', not {normal!r}")
+        self._check_account_settings(codes, unit, normal)
         conn = self._conn
         existing = {}
         for i in range(0, len(codes), _CHUNK):
@@ -266,9 +265,7 @@ class Ledger:
             if (row.unit, row.normal, row.no_overdraft) != (unit, normal, bool(no_overdraft)):
                 raise errors.AccountConflict(f"account {code} is already open with other settings")
         now = utcnow()
-        new = [dict(tenant_id=self.tenant, code=c, unit=unit, normal=normal, no_overdraft=bool(no_overdraft),
-                    closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
-                    entry_count=0, head_hash=GENESIS, created_at=now) for c in codes if c not in existing]
+        new = [self._new_account(c, unit, normal, bool(no_overdraft), now) for c in codes if c not in existing]
         if new:
             conn.execute(insert(accounts), new)
         return len(new)
