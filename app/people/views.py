@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.auth import services as auth
 from app.auth.models import RoleGrant, User
 from app.auth.permissions import ROLE_KINDS, path_filter, require
 from app.db import get_session
-from app.errors import AppError, Conflict, ValidationFailed
+from app.errors import AppError, Conflict, NotFound, ValidationFailed
 from app.forms import choices
 from app.pagination import paginate
 from app.places import services as places
@@ -167,8 +168,6 @@ def end_assignment(assignment_id: int):
     db = get_session()
     a = db.get(GridAssignment, assignment_id)
     if a is None or a.tenant_id != current_user.tenant_id:
-        from app.errors import NotFound
-
         raise NotFound(_("No such assignment."))
     require(current_user, "assignment.edit", a.org_unit)
     form = EndAssignmentForm()
@@ -176,7 +175,7 @@ def end_assignment(assignment_id: int):
         try:
             services.end_assignment(db, a, form.effective_to.data, actor_user_id=current_user.user_id)
             flash(_("The assignment ends on %(d)s.", d=form.effective_to.data), "success")
-        except AppError as e:
+        except (ValidationFailed, Conflict) as e:
             flash(e.message, "error")
     return redirect(url_for("people.member_page", member_id=a.member_id))
 
@@ -184,8 +183,6 @@ def end_assignment(assignment_id: int):
 @bp.post("/members/<int:member_id>/roles")
 @login_required
 def grant(member_id: int):
-    from app.auth import services as auth
-
     db = get_session()
     member = services.get_member(db, current_user.tenant_id, member_id)
     require(current_user, "role.grant", member)
@@ -204,13 +201,9 @@ def grant(member_id: int):
 @bp.post("/roles/<int:grant_id>/revoke")
 @login_required
 def revoke(grant_id: int):
-    from app.auth import services as auth
-
     db = get_session()
     g = db.get(RoleGrant, grant_id)
     if g is None or g.tenant_id != current_user.tenant_id:
-        from app.errors import NotFound
-
         raise NotFound(_("No such role grant."))
     require(current_user, "role.grant")
     auth.revoke_role(db, current_user, g)

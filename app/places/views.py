@@ -93,12 +93,18 @@ def create(unit_id: int | None = None):
     return redirect(url_for("places.unit_page", unit_id=unit.id))
 
 
+def _editable_unit(db, unit_id: int) -> OrgUnit:
+    """The unit the URL names, which the user must be allowed to change (404 / 403 otherwise)."""
+    unit = services.get_unit(db, current_user.tenant_id, unit_id)
+    require(current_user, "org.edit", unit)
+    return unit
+
+
 @bp.post("/org/<int:unit_id>/rename")
 @login_required
 def rename(unit_id: int):
     db = get_session()
-    unit = services.get_unit(db, current_user.tenant_id, unit_id)
-    require(current_user, "org.edit", unit)
+    unit = _editable_unit(db, unit_id)
     form = RenameForm()
     if form.validate_on_submit():
         try:
@@ -116,8 +122,7 @@ def rename(unit_id: int):
 @login_required
 def move(unit_id: int):
     db = get_session()
-    unit = services.get_unit(db, current_user.tenant_id, unit_id)
-    require(current_user, "org.edit", unit)
+    unit = _editable_unit(db, unit_id)
     form = MoveForm()
     if form.validate_on_submit():
         parent = services.get_unit(db, current_user.tenant_id, form.parent_id.data)
@@ -136,8 +141,7 @@ def move(unit_id: int):
 @login_required
 def retire(unit_id: int):
     db = get_session()
-    unit = services.get_unit(db, current_user.tenant_id, unit_id)
-    require(current_user, "org.edit", unit)
+    unit = _editable_unit(db, unit_id)
     if ConfirmForm().validate_on_submit():
         try:
             services.retire_unit(db, unit, actor_user_id=current_user.user_id)
