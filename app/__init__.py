@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import sessionmaker
 from werkzeug.routing import IntegerConverter
 
 from config import DEV_SECRET, Config, database_url
 
+from . import access
+from .area import area_of, install
+from .cli import register_cli
 from .db import get_session, make_engine, ping, register_session
-from .extensions import babel, csrf, limiter, login_manager, select_locale
+from .errors import error_response, register_error_handlers
+from .extensions import babel, csrf, limiter, select_locale
+
+# The areas, lowest first. Each is a package whose `AREA` record says what it brings (app/area.py);
+# adding an area is a new package and one line here.
+AREAS = [
+    "app.audit",
+    "app.places",
+    "app.points",
+    "app.people",
+    "app.auth",
+    "app.api",
+    "app.demo",
+]
 
 
 class _BoundedInt(IntegerConverter):
@@ -45,21 +62,17 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    _init_login(app)
     _init_security_headers(app)
 
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
-    _register_blueprints(app)
-
-    from .auth.permissions import ROLE_KINDS, can
+    for name in AREAS:
+        install(app, area_of(name))
+    access.check_registry()
 
     @app.context_processor
     def _template_helpers():
-        return {"can": lambda action, target=None: can(current_user, action, target), "get_locale": get_locale,
-                "url_map_endpoints": app.view_functions.keys(),
-                "ROLE_LABELS": {k: v.label for k, v in ROLE_KINDS.items()}}
+        return {"can": lambda action, target=None: access.can(current_user, action, target), "get_locale": get_locale,
+                "ROLE_LABELS": {k: v.label for k, v in access.ROLE_KINDS.items()}}
 
     @app.get("/healthz")
     def healthz():
@@ -75,10 +88,6 @@ def create_app(config: dict | None = None) -> Flask:
     def _refuse_nul_characters():
         # No text column accepts NUL (PostgreSQL refuses it outright): say so instead of failing later.
         # The API checks its own input and names the field (422).
-        from flask_babel import gettext as _
-
-        from .errors import error_response
-
         if request.path.startswith("/api/"):
             return None
         if any("\x00" in v for v in request.args.values()) or (
@@ -95,38 +104,8 @@ def create_app(config: dict | None = None) -> Flask:
                                 secure=app.config["SESSION_COOKIE_SECURE"])
         return response
 
-    from .cli import register_cli
-
     register_cli(app)
     return app
-
-
-def _init_login(app: Flask) -> None:
-    from flask_babel import lazy_gettext as _l
-
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.signin"
-    login_manager.login_message = _l("Please sign in to see this page.")
-    login_manager.session_protection = "basic"
-
-    @login_manager.user_loader
-    def _load(token: str):
-        from .auth.services import load_principal
-
-        return load_principal(get_session(), token)
-
-    @login_manager.unauthorized_handler
-    def _unauthorized():
-        from flask import flash, redirect, url_for
-
-        from flask_babel import gettext as _
-
-        from .errors import error_response, wants_json
-
-        if wants_json():
-            return error_response("unauthenticated", _("Sign in first."), 401)
-        flash(str(login_manager.login_message), "info")
-        return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
 
 
 def _init_security_headers(app: Flask) -> None:
@@ -147,16 +126,3 @@ def _init_security_headers(app: Flask) -> None:
         if response.mimetype == "text/html" or request.path.startswith("/api/"):
             h.setdefault("Cache-Control", "no-store")  # pages show personal data
         return response
-
-
-def _register_blueprints(app: Flask) -> None:
-    from .audit.views import bp as audit_bp
-    from .auth.views import bp as auth_bp
-    from .people.views import bp as people_bp
-    from .places.views import bp as places_bp
-
-    for bp in (auth_bp, places_bp, people_bp, audit_bp):
-        app.register_blueprint(bp)
-    from .api import register_api
-
-    register_api(app)

@@ -1,9 +1,12 @@
-"""Imports every area's models so Alembic and the app see the whole schema."""
+"""Imports every area's models so Alembic and the app see the whole schema (the areas listed in app/__init__.py)."""
 
-from app.audit.models import AuditEvent
-from app.auth.models import RoleGrant, User, UserSession
+from importlib import import_module
+
+from app import AREAS
+from app.area import model_modules
 from app.db import Base
-from app.people.models import GridAssignment, ImportJob, Member
-from app.places.models import District, OrgUnit
 
-__all__ = ["Base", "AuditEvent", "RoleGrant", "User", "UserSession", "GridAssignment", "ImportJob", "Member", "District", "OrgUnit"]
+for _module in model_modules(AREAS):
+    import_module(_module)
+
+__all__ = ["Base"]

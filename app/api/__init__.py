@@ -1,7 +1,6 @@
-"""The JSON API under /api/v1."""
+"""api: the JSON API under /api/v1 — the shared rules (app/api/blueprints.py), the OpenAPI document,
+the CSRF token, and the org-unit and member routes."""
 
+from app.area import Area
 
-def register_api(app) -> None:
-    from .v1 import bp
-
-    app.register_blueprint(bp)
+AREA = Area(name="api", blueprints=["app.api.v1:bp"])

@@ -1,28 +1,28 @@
 """JSON API v1: list, read, create and update org units and members (OpenAPI at /api/v1/openapi.json).
 
 Views only translate HTTP to the services and back; rules live in app/places/services.py and
-app/people/services.py, access in app/auth/permissions.py. An id in the URL that the user may not
+app/people/services.py, access in app/access.py. An id in the URL that the user may not
 see answers 404; an org unit named in a body that the user may not see (or that does not exist) is
 a 422 on that field, so a body never reveals whether another scope's unit exists."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from app.auth.permissions import path_filter, require
+from app.access import path_filter, require
 from app.db import get_session
-from app.errors import AppError, NotFound, ValidationFailed, error_response
-from app.extensions import login_manager
+from app.errors import NotFound, ValidationFailed
 from app.pagination import paginate
 from app.people import services as people
 from app.people.schemas import MemberIn, MemberPatch
 from app.places import services as places
 from app.places.models import OrgUnit
 
+from .blueprints import api_blueprint
 from .openapi import WRITE_SECURITY, api, check_body, document, responses, write_responses
 from .schemas import (
     MAX_ID,
@@ -37,28 +37,10 @@ from .schemas import (
     OrgUnitQuery,
 )
 
-bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+bp = api_blueprint("api_v1", __name__)
 
 # Ids beyond BIGINT cannot exist; the converter answers 404 instead of letting the driver overflow.
 ID = f"int(min=1, max={MAX_ID})"
-
-
-@bp.before_request
-def _signed_in_and_sane():
-    if request.endpoint == "api_v1.openapi":
-        return None  # the document describes the API; it holds no data
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if request.method in ("POST", "PATCH", "PUT"):
-        check_body()
-    return None
-
-
-@bp.errorhandler(AppError)
-def _app_error(e: AppError):
-    # A service's single-field error (field=...) becomes the API's details list too.
-    details = e.details or ([{"field": e.field, "code": e.code, "message": e.message}] if e.field else None)
-    return error_response(e.code, e.message, e.status, details, e.field)
 
 
 @bp.get("/openapi.json")

@@ -17,7 +17,7 @@ from app.places.models import OrgUnit
 
 from .models import RoleGrant, User, UserSession
 from .passwords import hash_password, needs_rehash, password_problem, verify_password
-from .permissions import ROLE_KINDS, Scope
+from app.access import ROLE_KINDS, Scope
 
 
 class SignInFailed(Exception):
@@ -119,6 +119,13 @@ def revoke_sessions(session: Session, user_id: int, why: str, keep: str | None =
     if keep:
         q = q.where(UserSession.token != keep)
     return session.execute(q.values(revoked_at=utcnow(), revoked_why=why)).rowcount
+
+
+def end_sessions_of_deactivated(session: Session, member: Member, status: str, **kwargs) -> None:
+    """`member_deactivated` receiver: a suspended member, or one who left, is signed out everywhere."""
+    user_id = session.scalar(select(User.id).where(User.member_id == member.id))
+    if user_id:
+        revoke_sessions(session, user_id, status)
 
 
 def user_for_member(session: Session, member: Member) -> User:

@@ -2,6 +2,9 @@
 
 import click
 from flask.cli import AppGroup
+from flask_babel import lazy_gettext as _l
+
+from app.area import Area
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -19,3 +22,6 @@ def load() -> None:
         lines = load_demo(session)
     for line in lines:
         click.echo(line)
+
+
+AREA = Area(name="demo", commands=[demo_cli], audit_labels={"demo.load": _l("Demo data loaded")})

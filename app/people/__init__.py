@@ -1,1 +1,37 @@
-"""people area."""
+"""people: members (real-name residents), who serves which grid (包格联户), Excel import and export,
+and members' own QR codes."""
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from app.access import Action
+from app.area import Area
+from app.signals import unit_retiring
+
+
+def _setup(app: Flask) -> None:
+    from .services import residents_keep_unit
+
+    unit_retiring.connect(residents_keep_unit)
+
+
+AREA = Area(
+    name="people",
+    blueprints=["app.people.views:bp"],
+    actions=[
+        Action("member.view", read=True, own=True), Action("member.edit"), Action("member.import"),
+        Action("member.export", read=True), Action("assignment.edit"),
+        Action("ledger.view", read=True),  # a member's points balance and statement (the points area's, later)
+    ],
+    grants={
+        "organiser": ["member.view"],
+        "grid_admin": ["member.view", "member.edit", "member.import", "member.export", "assignment.edit"],
+        "fund_manager": ["member.view"], "fund_approver": ["member.view"],
+    },
+    audit_labels={
+        "member.create": _l("Member added"), "member.update": _l("Member changed"),
+        "member.import": _l("Members imported"), "member.export": _l("Members exported"),
+        "assignment.create": _l("Grid assigned"), "assignment.end": _l("Grid assignment ended"),
+    },
+    setup=_setup,
+)

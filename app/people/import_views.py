@@ -15,7 +15,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from app.audit.services import record
-from app.auth.permissions import can, path_filter, require
+from app.access import can, path_filter, require
 from app.db import get_session, unit_of_work, utcnow
 from app.errors import NotFound
 from app.places.models import OrgUnit

@@ -471,7 +471,7 @@ def start_import_thread(app, job_id: int, principal, locale: str) -> threading.T
 
 
 def _job_thread(app, job_id: int, principal, locale: str) -> None:
-    from app.auth.permissions import can
+    from app.access import can
 
     from .services import id_hash_key
 

@@ -9,9 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Id, utcnow
 from app.places.models import OrgUnit
+from app.points.accounts import wallet_code
 
-STATUSES = ("active", "suspended", "left")
-ASSIGNMENT_ROLES = ("party_member", "grid_worker", "building_head")
+from .labels import ACTIVE, ASSIGNMENT_ROLES, STATUSES
+
+__all__ = ["ASSIGNMENT_ROLES", "STATUSES", "GridAssignment", "ImportJob", "Member"]
 
 
 class Member(Base):
@@ -19,7 +21,7 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "mobile"),
         UniqueConstraint("tenant_id", "id_number_hash"),
-        CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
+        CheckConstraint(f"status IN {STATUSES}", name="status"),
         CheckConstraint("length(mobile_tail) = 4", name="mobile_tail_length"),
         Index("ix_members_tenant_name", "tenant_id", "name"),
         Index("ix_members_tenant_mobile_tail", "tenant_id", "mobile_tail"),
@@ -38,7 +40,7 @@ class Member(Base):
     id_number_hash: Mapped[str | None] = mapped_column(String(64))
     id_number_masked: Mapped[str | None] = mapped_column(String(18))
     grid_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     is_volunteer: Mapped[bool] = mapped_column(Boolean, default=True)
     is_party_member: Mapped[bool] = mapped_column(Boolean, default=False)
     party_org: Mapped[str | None] = mapped_column(String(100))  # 党组织 / 党支部
@@ -54,9 +56,20 @@ class Member(Base):
         back_populates="member", order_by="GridAssignment.effective_from.desc()"
     )
 
+    # Where the permission check (app/access.py) finds a member: in their residence grid; their own page.
+    view_action = "member.view"
+
+    @property
+    def scope_path(self) -> str | None:
+        return self.grid.path if self.grid is not None else None
+
+    @property
+    def owner_member_id(self) -> int:
+        return self.id
+
     @property
     def wallet_code(self) -> str:
-        return f"member:{self.id}"
+        return wallet_code(self.id)
 
     @property
     def mobile_masked(self) -> str:

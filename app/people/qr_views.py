@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from app.auth.permissions import require
+from app.access import require
 from app.db import get_session
 from app.places.models import District
 from app.tokens import PURPOSES, make_token, seconds_to_next_step

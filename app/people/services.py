@@ -16,8 +16,10 @@ from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
-from ledger import Ledger
+from app.points.accounts import open_wallets
+from app.signals import member_deactivated
 
+from .labels import INACTIVE_STATUSES, LEFT, STATUSES
 from .identity import hash_id_number, mask_id_number
 from .models import ASSIGNMENT_ROLES, GridAssignment, Member
 from .schemas import MemberIn, MemberPatch
@@ -34,8 +36,7 @@ def id_hash_key() -> bytes:
 
 
 def open_wallet(session: Session, member: Member) -> None:
-    Ledger(session, tenant=member.tenant_id).open_account(member.wallet_code, unit="PT", normal="credit",
-                                                          no_overdraft=True)
+    open_wallets(session, member.tenant_id, [member.id])
 
 
 def get_member(session: Session, tenant_id: int, member_id: int) -> Member:
@@ -143,13 +144,8 @@ def update_member(session: Session, member: Member, patch: MemberPatch, *, actor
         member.updated_at = utcnow()
         record(session, "member.update", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
                target_type="member", target_id=member.id, detail={"changed": changed})
-        if changes.get("status") in ("suspended", "left"):
-            from app.auth.models import User
-            from app.auth.services import revoke_sessions
-
-            user_id = session.scalar(select(User.id).where(User.member_id == member.id))
-            if user_id:
-                revoke_sessions(session, user_id, changes["status"])
+        if "status" in changed and member.status in INACTIVE_STATUSES:
+            member_deactivated.send(session, member=member, status=member.status)
     session.flush()
     return member
 
@@ -183,7 +179,7 @@ def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path:
         stmt = stmt.where(starts_with(OrgUnit.path, grid_path))
     if query.tag in ("volunteer", "party_member", "grid_worker", "building_head"):
         stmt = stmt.where(getattr(Member, f"is_{query.tag}").is_(True))
-    if query.status in ("active", "suspended", "left"):
+    if query.status in STATUSES:
         stmt = stmt.where(Member.status == query.status)
     return stmt.order_by(*order)
 
@@ -231,10 +227,10 @@ def end_assignment(session: Session, assignment: GridAssignment, effective_to: d
 
 def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, list]:
     """Who lives in and who serves a grid, as its page shows them."""
-    residents = list(session.scalars(select(Member).where(Member.grid_id == unit.id, Member.status != "left")
+    residents = list(session.scalars(select(Member).where(Member.grid_id == unit.id, Member.status != LEFT)
                                      .order_by(Member.name).limit(200)))
     resident_count = session.scalar(select(func.count()).select_from(Member).where(
-        Member.grid_id == unit.id, Member.status != "left"))
+        Member.grid_id == unit.id, Member.status != LEFT))
     current = [a for a in session.scalars(
         select(GridAssignment).options(joinedload(GridAssignment.member))
         .where(GridAssignment.org_unit_id == unit.id).order_by(GridAssignment.effective_from.desc()))
@@ -245,3 +241,10 @@ def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, list]:
         "grid_workers": [a for a in current if a.role == "grid_worker"],
         "building_heads": [a for a in current if a.role == "building_head"],
     }
+
+
+def residents_keep_unit(session: Session, unit: OrgUnit, **kwargs) -> list[str]:
+    """`unit_retiring` receiver: a unit with residents (not counting those who left) may not retire."""
+    residents = session.scalar(select(func.count()).select_from(Member).where(
+        Member.grid_id == unit.id, Member.status != LEFT))
+    return [_("Move its %(n)d residents to another grid first.", n=residents)] if residents else []

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.auth import services as auth
 from app.auth.models import RoleGrant, User
-from app.auth.permissions import ROLE_KINDS, path_filter, require
+from app.access import ROLE_KINDS, path_filter, require
 from app.db import get_session
 from app.errors import AppError, Conflict, NotFound, ValidationFailed
 from app.forms import choices

@@ -54,6 +54,12 @@ class OrgUnit(Base):
     parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id", back_populates="children")
     children: Mapped[list[OrgUnit]] = relationship(back_populates="parent")
 
+    view_action = "org.view"  # the permission check's read action for a unit (app/access.py)
+
+    @property
+    def scope_path(self) -> str:
+        return self.path
+
     @property
     def active(self) -> bool:
         return self.retired_at is None

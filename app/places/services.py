@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.signals import reasons_against, unit_retiring
 
+from .labels import GRID_TYPE_LABELS, KIND_LABELS
 from .models import GRID_TYPES, KINDS, PARENT_KINDS, District, OrgUnit
 
 
@@ -113,18 +115,16 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit | None, *,
 
 def retire_unit(session: Session, unit: OrgUnit, *, actor_user_id: int | None = None) -> OrgUnit:
     """Retire a unit that has no active units or residents under it. History stays; the row stays."""
-    from app.people.models import Member
-
     if unit.retired_at is not None:
         return unit
     active_children = session.scalar(
         select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.retired_at.is_(None)))
     if active_children:
         raise Conflict(_("Retire or move the %(n)d units under it first.", n=active_children))
-    residents = session.scalar(select(func.count()).select_from(Member).where(
-        Member.grid_id == unit.id, Member.status != "left"))
-    if residents:
-        raise Conflict(_("Move its %(n)d residents to another grid first.", n=residents))
+    # Other areas say what still depends on the unit (people: its residents).
+    reasons = reasons_against(unit_retiring, session, unit=unit)
+    if reasons:
+        raise Conflict(" ".join(reasons))
     unit.retired_at = utcnow()
     record(session, "org.retire", tenant_id=unit.tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
            target_id=unit.id)
@@ -156,7 +156,5 @@ def ancestors(session: Session, unit: OrgUnit) -> list[OrgUnit]:
 
 def label(unit: OrgUnit) -> str:
     """The unit's name with its kind, e.g. "凤凰社区第3网格（片区网格）"."""
-    from .labels import GRID_TYPE_LABELS, KIND_LABELS
-
     kind = GRID_TYPE_LABELS.get(unit.grid_type) if unit.kind == "grid" else KIND_LABELS.get(unit.kind)
     return f"{unit.name}（{kind}）" if kind else unit.name

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.auth.permissions import ROLE_KINDS, path_filter, require
+from app.access import ROLE_KINDS, path_filter, require
 from app.db import get_session
 from app.errors import Conflict, ValidationFailed
 from app.pagination import paginate

@@ -13,7 +13,7 @@ from sqlalchemy import String, cast, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.auth.permissions import Scope, path_filter
+from app.access import Scope, path_filter
 from app.db import utcnow
 from app.people import importer
 from app.people import services as people

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
-from app.auth.permissions import Scope, can
+from app.access import Scope, can
 from app.auth.services import Principal
 from app.db import utcnow
 from app.people import importer

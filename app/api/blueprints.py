@@ -1,0 +1,41 @@
+"""`api_blueprint`: a blueprint under /api/v1 with the house rules every API route shares.
+
+Each area that has API routes makes its own with `api_blueprint("<area>_api", __name__)` and lists it
+in its `Area.blueprints`; every route on it is signed-in only, bodies of writes are checked before
+SpecTree validates them, and errors answer in the one JSON shape."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user
+
+from app.errors import AppError, error_response
+from app.extensions import login_manager
+
+from .openapi import check_body
+
+PREFIX = "/api/v1"
+PUBLIC_ENDPOINTS = {"api_v1.openapi"}  # the document describes the API; it holds no data
+
+
+def _signed_in_and_sane():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if request.method in ("POST", "PATCH", "PUT"):
+        check_body()
+    return None
+
+
+def _app_error(e: AppError):
+    # A service's single-field error (field=...) becomes the API's details list too.
+    details = e.details or ([{"field": e.field, "code": e.code, "message": e.message}] if e.field else None)
+    return error_response(e.code, e.message, e.status, details, e.field)
+
+
+def api_blueprint(name: str, import_name: str) -> Blueprint:
+    bp = Blueprint(name, import_name, url_prefix=PREFIX)
+    bp.before_request(_signed_in_and_sane)
+    bp.register_error_handler(AppError, _app_error)
+    return bp

@@ -1,0 +1,23 @@
+"""The points area's ledger account codes (one place spells them) and opening members' wallets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from ledger import Ledger
+
+POINTS = "PT"  # the ledger unit of 爱心积分
+
+
+def wallet_code(member_id: int) -> str:
+    """A member's points wallet."""
+    return f"member:{member_id}"
+
+
+def open_wallets(session: Session, tenant_id: int, member_ids: Iterable[int]) -> None:
+    """Open each member's wallet (credit-normal, never overdrawn) in the caller's transaction."""
+    codes = [wallet_code(i) for i in member_ids]
+    if codes:
+        Ledger(session, tenant=tenant_id).open_accounts(codes, unit=POINTS, normal="credit", no_overdraft=True)
