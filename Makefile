@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install migrate demo check-migrations clean translations
+.PHONY: run test lint format bench install migrate demo check-migrations clean translations
 CATALOG := translations/zh_Hans_CN/LC_MESSAGES/messages
 
 $(STAMP): pyproject.toml
@@ -34,6 +34,16 @@ run: migrate
 
 test: $(STAMP) $(CATALOG).mo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Ruff (lint and format check) and mypy over ledger/ and app/ (tests are linted too); CI runs it.
+lint: $(STAMP)
+	$(BIN)/ruff check app ledger tests config.py
+	$(BIN)/ruff format --check app ledger tests config.py
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix app ledger tests config.py
+	$(BIN)/ruff format app ledger tests config.py
 
 check-migrations: $(STAMP)
 	$(BIN)/alembic check

@@ -55,8 +55,8 @@ def declare(area: Area) -> None:
     installed areas by the audit log page."""
     for action in area.actions:
         access.register_action(action.name, read=action.read, own=action.own)
-    for role in area.roles:
-        access.register_role(role.name, role.label, role.scope)
+    for kind in area.roles:
+        access.register_role(kind.name, kind.label, kind.scope)
     for role, actions in area.grants.items():
         access.grant(role, actions)
 
