@@ -20,12 +20,12 @@ from app.auth import services as auth
 from app.auth.models import User
 from app.db import utcnow
 from app.people import services as people
-from app.people.identity import hash_id_number, mask_id_number
+from app.people.identity import hash_id_number
 from app.people.models import GridAssignment, Member
 from app.people.schemas import MemberIn
 from app.places import services as places
 from app.places.models import District, OrgUnit
-from ledger import Ledger
+from app.points.accounts import open_wallets
 
 from . import fake
 from .guangming import (AREA_GRIDS_PER_COMMUNITY, BIGGER_COMMUNITIES, CHINESE_NUMERALS, ESTATE_SUFFIXES, ESTATES,
@@ -380,19 +380,11 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
             checkin_community_id=units[person.checkin_community].id if person.checkin_community else None,
             is_grid_worker=person.is_grid_worker, is_building_head=person.is_building_head,
         )
-        rows.append(Member(
-            tenant_id=t, name=data.name, mobile=data.mobile, mobile_tail=data.mobile[-4:],
-            id_number_hash=hash_id_number(data.id_number, key) if data.id_number else None,
-            id_number_masked=mask_id_number(data.id_number) if data.id_number else None,
-            grid_id=data.grid_id, status=data.status, is_volunteer=data.is_volunteer,
-            is_party_member=data.is_party_member, party_org=data.party_org,
-            checkin_community_id=data.checkin_community_id, is_grid_worker=data.is_grid_worker,
-            is_building_head=data.is_building_head, created_at=now, updated_at=now,
-        ))
+        rows.append(Member(**people.member_row(
+            t, data, id_hash=hash_id_number(data.id_number, key) if data.id_number else None, now=now)))
     session.add_all(rows)
     session.flush()
-    Ledger(session, tenant=t).open_accounts([m.wallet_code for m in rows], unit="PT", normal="credit",
-                                            no_overdraft=True)
+    open_wallets(session, t, [m.id for m in rows])
 
     # 包格联户 in bulk too: the plan only makes assignments `assign` would accept (an active grid of
     # the district, a known role, households >= 0, no duplicate open assignment).

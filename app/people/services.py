@@ -81,6 +81,21 @@ def _duplicate_checks(session: Session, tenant_id: int, mobile: str | None, id_h
             raise Conflict(_("Another member already has this ID number."), field="id_number")
 
 
+def member_row(tenant_id: int, data: MemberIn, *, id_hash: str | None, now) -> dict:
+    """The column values of a new member, with the rules every way in shares (form, API, import, demo):
+    the mobile's tail is indexed, the ID number is kept only as its keyed hash and masked form, and
+    the party fields are kept only for party members."""
+    party = data.is_party_member
+    return dict(
+        tenant_id=tenant_id, name=data.name, mobile=data.mobile, mobile_tail=data.mobile[-4:],
+        id_number_hash=id_hash, id_number_masked=mask_id_number(data.id_number) if data.id_number else None,
+        grid_id=data.grid_id, status=data.status, is_volunteer=data.is_volunteer, is_party_member=party,
+        party_org=data.party_org if party else None,
+        checkin_community_id=data.checkin_community_id if party else None,
+        is_grid_worker=data.is_grid_worker, is_building_head=data.is_building_head, created_at=now, updated_at=now,
+    )
+
+
 def create_member(session: Session, tenant_id: int, data: MemberIn, *, actor_user_id: int | None = None,
                   check_duplicates: bool = True, audit: bool = True) -> Member:
     """Create a member and open their PT wallet in the same transaction."""
@@ -89,15 +104,7 @@ def create_member(session: Session, tenant_id: int, data: MemberIn, *, actor_use
     id_hash = hash_id_number(data.id_number, id_hash_key()) if data.id_number else None
     if check_duplicates:
         _duplicate_checks(session, tenant_id, data.mobile, id_hash)
-    now = utcnow()
-    member = Member(
-        tenant_id=tenant_id, name=data.name, mobile=data.mobile, mobile_tail=data.mobile[-4:],
-        id_number_hash=id_hash, id_number_masked=mask_id_number(data.id_number) if data.id_number else None,
-        grid_id=data.grid_id, status=data.status, is_volunteer=data.is_volunteer,
-        is_party_member=data.is_party_member, party_org=data.party_org if data.is_party_member else None,
-        checkin_community_id=data.checkin_community_id if data.is_party_member else None,
-        is_grid_worker=data.is_grid_worker, is_building_head=data.is_building_head, created_at=now, updated_at=now,
-    )
+    member = Member(**member_row(tenant_id, data, id_hash=id_hash, now=utcnow()))
     session.add(member)
     session.flush()
     open_wallet(session, member)
