@@ -57,7 +57,10 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
 
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
-    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # Tests may hand in a session factory bound to one connection in an outer transaction (each request
+    # then commits a savepoint, and the test rolls everything back).
+    app.extensions["db_sessionmaker"] = app.config.get("SESSION_FACTORY") or sessionmaker(
+        bind=engine, expire_on_commit=False)
     register_session(app)
 
     csrf.init_app(app)

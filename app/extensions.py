@@ -13,8 +13,6 @@ babel = Babel()
 # Limits are declared on the routes that need them (sign-in); nothing is limited by default.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-LOCALES = ("zh_Hans_CN", "en")
-
 
 def select_locale() -> str:
     """Chinese unless the user chose English (?lang=en, remembered in a cookie)."""

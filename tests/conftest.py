@@ -105,16 +105,32 @@ def book(session, tenant) -> Ledger:
     return Ledger(session, tenant=tenant)
 
 
+TEST_CONFIG = {"ENV": "test", "SECRET_KEY": "test-secret-key", "RATELIMIT_STORAGE_URI": "memory://",
+               "PASSWORD_HASH_FAST": True}
+
+
 @pytest.fixture
-def app(engine, db_url):
-    """The Flask app on the test database. Requests commit for real; tests stay apart by district."""
+def app(engine, db_url, request):
+    """The Flask app on the test database, sharing one savepoint session with the test (as
+    pypi/warehouse's functional tests do): every request and `unit_of_work` commits a savepoint on one
+    connection whose outer transaction is rolled back after the test, so nothing a test writes stays.
+
+    Tests marked `commits` get an app whose requests commit for real (a live server in another thread,
+    background jobs, several connections at once); they stay apart by district."""
+    from sqlalchemy.orm import sessionmaker
+
     from app import create_app
 
-    application = create_app({
-        "ENV": "test", "SECRET_KEY": "test-secret-key", "DATABASE_URL": db_url, "ENGINE": engine,
-        "RATELIMIT_STORAGE_URI": "memory://", "PASSWORD_HASH_FAST": True,
-    })
-    yield application
+    config = {**TEST_CONFIG, "DATABASE_URL": db_url, "ENGINE": engine}
+    if request.node.get_closest_marker("commits"):
+        yield create_app(config)
+        return
+    conn = engine.connect()
+    outer = conn.begin()
+    config["SESSION_FACTORY"] = sessionmaker(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    yield create_app(config)
+    outer.rollback()
+    conn.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ accepts, e.g. "grid_id": "99999999999999999999") are refused here too: bad input
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
@@ -94,12 +94,6 @@ def write_responses(**codes) -> Response:
 
 
 def document() -> dict:
-    """The OpenAPI document of this app's routes (every installed area's), built once per app."""
-    built = current_app.extensions.get("openapi_document")
-    if built is not None:
-        return built
-    # SpecTree keeps one document per process; the routes belong to the app, so build it per app.
-    api.__dict__.pop("_spec", None)
     spec = api.spec
     # SpecTree calls every <int:...> path parameter int32; our ids are BIGINT.
     for path in spec["paths"].values():
@@ -107,7 +101,6 @@ def document() -> dict:
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["schema"].get("format") == "int32":
                     parameter["schema"]["format"] = "int64"
-    current_app.extensions["openapi_document"] = spec
     return spec
 
 

@@ -15,7 +15,8 @@ from werkzeug.serving import make_server
 from app.db import unit_of_work
 from tests.factories import make_member
 
-pytestmark = pytest.mark.browser
+# A live server answers from its own thread and connections.
+pytestmark = [pytest.mark.browser, pytest.mark.commits]
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"

@@ -24,7 +24,8 @@ from ledger import Ledger
 from ledger.schema import accounts
 from tests.conftest import csrf_from
 
-pytestmark = pytest.mark.slow
+# The demo loader's sign-ins are checked from fresh connections: its district must really commit.
+pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 SIGN_IN_LINE = re.compile(r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)"
                           r"\s+mobile (?P<mobile>\d{11})\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$")

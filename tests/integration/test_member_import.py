@@ -24,6 +24,10 @@ from tests.factories import make_member, make_town, unique_mobile
 HEADERS = ["姓名", "手机号", "身份证号", "网格", "志愿者", "党员", "党组织", "报到社区", "网格员", "楼栋长"]
 
 
+# The importer runs in the test's own rolled-back session; the app only lends its request context.
+pytestmark = pytest.mark.commits
+
+
 def id_number(n: int) -> str:
     """A valid 身份证 number, different for each n (the birth date moves one day per n)."""
     first17 = f"440311{date(1950, 1, 1) + timedelta(days=n):%Y%m%d}{n % 1000:03d}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from app import create_app
@@ -10,6 +11,7 @@ from config import database_url
 from ledger import Ledger, Transfer
 
 
+@pytest.mark.commits  # /healthz opens a connection of its own
 def test_healthz_answers_200_when_the_database_is_reachable(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200

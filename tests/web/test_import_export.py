@@ -99,6 +99,7 @@ def test_dry_run_report_lists_every_bad_row_with_excel_row_numbers(app, client, 
     assert members_in(app, town) == before
 
 
+@pytest.mark.commits  # the import runs in a thread with its own connection
 def test_good_file_imports_in_the_background_and_status_json_reports_progress(app, client, town):
     sign_in(client, town, "grid_admin")
     before = members_in(app, town)
@@ -134,6 +135,7 @@ def test_good_file_imports_in_the_background_and_status_json_reports_progress(ap
     assert "<progress" not in done_page and state["message"] in htmllib.unescape(done_page)
 
 
+@pytest.mark.commits  # the import runs in a thread with its own connection
 def test_a_member_added_after_the_check_stops_the_whole_import(app, client, town):
     sign_in(client, town, "grid_admin")
     before = members_in(app, town)
@@ -284,6 +286,7 @@ def test_import_page_renders_in_both_languages(client, town, lang):
     assert 'enctype="multipart/form-data"' in r.get_data(as_text=True)
 
 
+@pytest.mark.commits  # the server's stop is played by other connections
 def test_an_import_cut_off_by_a_server_stop_can_be_run_again(app, client, town):
     """A job left "importing" by a dead server wrote nothing (members commit with "done"); after a while
     the page says so and offers to run it again, which imports every row once."""

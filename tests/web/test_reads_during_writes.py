@@ -3,7 +3,11 @@ transaction (an import, a large journal) holds it. On PostgreSQL this is true by
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import sign_in
+
+pytestmark = pytest.mark.commits  # a second connection writes while the app reads
 
 
 def test_pages_are_served_while_another_transaction_writes(app, client, town):
