@@ -32,8 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     production = app.config["ENV"] == "production"
-    if production and app.config["SECRET_KEY"] in (DEV_SECRET, "", None):
-        raise RuntimeError("refusing to start in production with the development SECRET_KEY; set SECRET_KEY")
+    if production:
+        _refuse_weak_keys(app.config)
     app.config["SESSION_COOKIE_SECURE"] = app.config.get("SESSION_COOKIE_SECURE") or production
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
 
@@ -101,6 +101,26 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+MIN_KEY_LENGTH = 32
+
+
+def _refuse_weak_keys(config) -> None:
+    """Production starts only with a strong SECRET_KEY and a separate, strong ID_HASH_KEY: with the key,
+    the hash of an ID number is reversible by trying the few million numbers its masked form leaves."""
+    secret, id_key = config.get("SECRET_KEY") or "", config.get("ID_HASH_KEY") or ""
+    if secret == DEV_SECRET or len(secret) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"refusing to start in production: SECRET_KEY must be a random value of at least "
+                           f"{MIN_KEY_LENGTH} characters (not the development value)")
+    if len(id_key) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"refusing to start in production: set ID_HASH_KEY to a random value of at least "
+                           f"{MIN_KEY_LENGTH} characters")
+    if id_key == secret or id_key == DEV_SECRET:
+        raise RuntimeError("refusing to start in production: ID_HASH_KEY must differ from SECRET_KEY")
+    if len(set(secret)) < 8 or len(set(id_key)) < 8:
+        raise RuntimeError("refusing to start in production: SECRET_KEY and ID_HASH_KEY must be random "
+                           "(too few different characters)")
+
+
 def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
@@ -111,13 +131,29 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(token: str):
-        from .auth.services import load_principal
+        from datetime import timedelta
 
-        return load_principal(get_session(), token)
+        from flask import flash, g
+
+        from flask_babel import gettext as _
+
+        from .auth.services import SessionExpired, load_principal
+
+        try:
+            return load_principal(get_session(), token,
+                                  idle=timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]),
+                                  lifetime=timedelta(hours=app.config["SESSION_LIFETIME_HOURS"]))
+        except SessionExpired as e:
+            g.session_expired = True
+            flash(_("You were signed out after %(n)d minutes without activity. Please sign in again.",
+                    n=app.config["SESSION_IDLE_MINUTES"]) if e.why == "idle_timeout" else
+                  _("You were signed out: a sign-in lasts at most %(n)d hours. Please sign in again.",
+                    n=app.config["SESSION_LIFETIME_HOURS"]), "info")
+            return None
 
     @login_manager.unauthorized_handler
     def _unauthorized():
-        from flask import flash, redirect, url_for
+        from flask import flash, g, redirect, url_for
 
         from flask_babel import gettext as _
 
@@ -125,7 +161,8 @@ def _init_login(app: Flask) -> None:
 
         if wants_json():
             return error_response("unauthenticated", _("Sign in first."), 401)
-        flash(str(login_manager.login_message), "info")
+        if not g.get("session_expired"):  # that message was already given
+            flash(str(login_manager.login_message), "info")
         return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
 
 

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask ledger verify|balance|statement` and `flask demo load`.
+"""Command-line tools: `flask ledger verify|balance|statement`, `flask demo load`, `flask auth invite`.
 
 Each command is one unit of work: it commits once at the end or not at all."""
 
@@ -90,3 +90,6 @@ def register_cli(app) -> None:
     from app.demo import demo_cli
 
     app.cli.add_command(demo_cli)
+    from app.auth.cli import auth_cli
+
+    app.cli.add_command(auth_cli)
