@@ -69,7 +69,7 @@ def _too_many_attempts() -> str:
     limit = limiter.current_limit
     if limit is None or not limit.breached:
         return _("Too many attempts. Wait a few minutes and try again.")
-    minutes = max(1, math.ceil((limit.reset_at - time.time()) / 60))
+    minutes = max(1, math.ceil((limit.reset_at - 1 - time.time()) / 60))  # reset_at is rounded up a second
     return _("Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
              minutes=minutes, time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "HH:mm"))
 
