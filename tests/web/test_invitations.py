@@ -12,7 +12,7 @@ from sqlalchemy import select, text, update
 
 from app.audit.models import AuditEvent
 from app.auth import services as auth
-from app.auth.models import Invitation, User, UserSession
+from app.auth.models import Invitation
 from app.db import unit_of_work
 from tests.conftest import csrf_from, sign_in
 from tests.factories import make_member

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.auth.models import User
 from app.db import unit_of_work
-from app.people.models import Member
 from tests.conftest import csrf_from, sign_in
 
 HOSTILE_NEXT = [
@@ -122,7 +120,7 @@ def test_failures_say_how_many_attempts_are_left_and_the_lock_says_how_long(clie
         assert f"Attempts left before sign-in is locked for 10 minutes: {n}." in body \
             or f"剩余尝试次数：{n}。用完后登录将被锁定 10 分钟。" in body, body[-1500:]
     assert "locked for 10 minutes" in said[4] or "已锁定 10 分钟" in said[4]
-    resp = client.get("/signin?lang=en")
+    client.get("/signin?lang=en")  # the lock page in English from here on
     locked = _fail(client, town.district.id, mobile)
     body = locked.get_data(as_text=True)
     assert locked.status_code == 429
