@@ -28,6 +28,12 @@ ACTION_LABELS = {
 ACTIONS = ("signin.success", "signin.failure", "signin.throttled", "signout", "password.change", "role.grant",
            "role.revoke", "member.create", "member.update", "member.import", "member.export", "assignment.create",
            "assignment.end", "org.create", "org.rename", "org.move", "org.retire")
+# Sign-in links and session expiry (app/auth).
+ACTION_LABELS.update({
+    "session.expired": _l("Session expired"), "invitation.activate": _l("Sign-in link made"),
+    "invitation.reset": _l("Password reset (link made)"), "invitation.use": _l("Sign-in link used"),
+})
+ACTIONS += ("session.expired", "invitation.activate", "invitation.reset", "invitation.use")
 
 
 @bp.app_template_filter("readable_json")

@@ -217,3 +217,11 @@ def test_cli_invite_prints_a_link_for_the_first_admin(app, town):
     assert c.get("/audit/").status_code == 200  # a district administrator, signed in
     result = runner.invoke(args=["auth", "invite", "--mobile", "13000000000", "--district", str(town.district.id)])
     assert result.exit_code != 0 and "no member" in result.output
+
+
+def test_the_audit_log_names_link_events(app, client, town):
+    member = _new_member(app, town)
+    sign_in(client, town, "district_admin")
+    _make_link(client, member.id)
+    html = client.get("/audit/?action=invitation&lang=en").get_data(as_text=True)
+    assert "Sign-in link made" in html
