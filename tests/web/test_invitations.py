@@ -225,3 +225,33 @@ def test_the_audit_log_names_link_events(app, client, town):
     _make_link(client, member.id)
     html = client.get("/audit/?action=invitation&lang=en").get_data(as_text=True)
     assert "Sign-in link made" in html
+
+
+def test_two_simultaneous_uses_of_one_link_set_one_password(app, town):
+    import threading
+
+    admin = app.test_client()
+    member = _new_member(app, town)
+    sign_in(admin, town, "district_admin")
+    token = _make_link(admin, member.id).rsplit("/", 1)[1]
+    barrier, results = threading.Barrier(2), []
+
+    def use(password):
+        with app.app_context(), app.test_request_context():
+            barrier.wait()
+            try:
+                with unit_of_work(app.extensions["db_sessionmaker"]) as s:
+                    auth.accept_invitation(s, token, password)
+                results.append(password)
+            except auth.InvitationInvalid:
+                results.append("refused")
+
+    threads = [threading.Thread(target=use, args=(p,)) for p in ("first passphrase x", "second passphrase y")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 2 and results.count("refused") == 1, results
+    winner = next(r for r in results if r != "refused")
+    assert _signin(app.test_client(), town, member.mobile, winner).status_code == 302
+    assert len(_events(app, town.district.id, "invitation.use")) == 1
