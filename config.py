@@ -28,6 +28,14 @@ class Config:
     # Keys for the keyed hash of ID numbers and for QR tokens derive from SECRET_KEY unless set.
     ID_HASH_KEY = os.environ.get("ID_HASH_KEY")
     QR_TOKEN_KEY = os.environ.get("QR_TOKEN_KEY")  # keeps printed member cards valid across SECRET_KEY changes
+    # Server-side session limits (OWASP ASVS 4.0 §3.3.2, level 2: re-authenticate after 30 minutes
+    # idle or 12 hours in any case). Checked on the user_sessions row at every request.
+    SESSION_IDLE_MINUTES = int(os.environ.get("AIXIN_SESSION_IDLE_MINUTES", "30"))
+    SESSION_LIFETIME_HOURS = int(os.environ.get("AIXIN_SESSION_LIFETIME_HOURS", "12"))
+    # How long a one-time link to set a password (invitation or reset) stays usable.
+    INVITATION_HOURS = int(os.environ.get("AIXIN_INVITATION_HOURS", "72"))
+    # The address printed in links made outside a request (`flask auth invite`).
+    BASE_URL = os.environ.get("AIXIN_BASE_URL", "http://127.0.0.1:5000")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = ENV == "production"

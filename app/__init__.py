@@ -50,8 +50,8 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
         app.config.update(config)
     app.config["DATABASE_URL"] = database_url(app.config["DATABASE_URL"])
     production = app.config["ENV"] == "production"
-    if production and app.config["SECRET_KEY"] in (DEV_SECRET, "", None):
-        raise RuntimeError("refusing to start in production with the development SECRET_KEY; set SECRET_KEY")
+    if production:
+        _refuse_weak_keys(app.config)
     app.config["SESSION_COOKIE_SECURE"] = app.config.get("SESSION_COOKIE_SECURE") or production
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
 
@@ -110,6 +110,26 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
 
     register_cli(app)
     return app
+
+
+MIN_KEY_LENGTH = 32
+
+
+def _refuse_weak_keys(config) -> None:
+    """Production starts only with a strong SECRET_KEY and a separate, strong ID_HASH_KEY: with the key,
+    the hash of an ID number is reversible by trying the few million numbers its masked form leaves."""
+    secret, id_key = config.get("SECRET_KEY") or "", config.get("ID_HASH_KEY") or ""
+    if secret == DEV_SECRET or len(secret) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"refusing to start in production: SECRET_KEY must be a random value of at least "
+                           f"{MIN_KEY_LENGTH} characters (not the development value)")
+    if len(id_key) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"refusing to start in production: set ID_HASH_KEY to a random value of at least "
+                           f"{MIN_KEY_LENGTH} characters")
+    if id_key == secret or id_key == DEV_SECRET:
+        raise RuntimeError("refusing to start in production: ID_HASH_KEY must differ from SECRET_KEY")
+    if len(set(secret)) < 8 or len(set(id_key)) < 8:
+        raise RuntimeError("refusing to start in production: SECRET_KEY and ID_HASH_KEY must be random "
+                           "(too few different characters)")
 
 
 def _init_security_headers(app: Flask) -> None:

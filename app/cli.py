@@ -1,4 +1,5 @@
-"""Command-line tools: `flask ledger verify|balance|statement` and `flask demo load`.
+"""The ledger's command-line tools: `flask ledger verify|balance|statement` (areas bring their own,
+e.g. `flask demo load`, `flask auth invite`).
 
 Each command is one unit of work: it commits once at the end or not at all."""
 
@@ -86,7 +87,5 @@ def statement(code: str, tenant: int, limit: int, after: int | None) -> None:
 
 
 def register_cli(app) -> None:
+    """The ledger's commands; each area adds its own through its `Area.commands`."""
     app.cli.add_command(ledger_cli)
-    from app.demo import demo_cli
-
-    app.cli.add_command(demo_cli)

@@ -56,6 +56,24 @@ def error_response(code: str, message: str, status: int, details: list | None = 
     return render_template("error.html", code=code, message=message, status=status, details=details or []), status
 
 
+def _too_many_attempts() -> str:
+    """The truth about a throttle: how long it still lasts (the limit's own window), in Beijing time."""
+    import math
+    import time
+    from datetime import UTC, datetime
+
+    from flask_babel import format_time, gettext as _
+
+    from .extensions import limiter
+
+    limit = limiter.current_limit
+    if limit is None or not limit.breached:
+        return _("Too many attempts. Wait a few minutes and try again.")
+    minutes = max(1, math.ceil((limit.reset_at - 1 - time.time()) / 60))  # reset_at is rounded up a second
+    return _("Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
+             minutes=minutes, time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "HH:mm"))
+
+
 def register_error_handlers(app) -> None:
     @app.errorhandler(AppError)
     def _app_error(e: AppError):
@@ -86,7 +104,7 @@ def register_error_handlers(app) -> None:
             404: _("Not found. It may have been moved, or you may not have access to it."),
             405: _("This action is not allowed here."),
             413: _("The file is too large (20 MB at most)."),
-            429: _("Too many attempts. Wait a minute and try again."),
+            429: _too_many_attempts() if e.code == 429 else "",
         }
         code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 429: "too_many_requests"}.get(e.code, "http_error")

@@ -33,7 +33,10 @@ AREA = Area(
         "signin.success": _l("Signed in"), "signin.failure": _l("Sign-in failed"),
         "signin.throttled": _l("Sign-in throttled"), "signout": _l("Signed out"),
         "password.change": _l("Password changed"), "role.grant": _l("Role granted"),
-        "role.revoke": _l("Role revoked"),
+        "role.revoke": _l("Role revoked"), "session.expired": _l("Session expired"),
+        "invitation.activate": _l("Sign-in link made"), "invitation.reset": _l("Password reset (link made)"),
+        "invitation.use": _l("Sign-in link used"),
     },
+    commands=["app.auth.cli:auth_cli"],
     setup=_setup,
 )

@@ -1,4 +1,4 @@
-"""Sign-in identities, server-side sessions and role grants."""
+"""Sign-in identities, server-side sessions, role grants and invitations (one-time password links)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ class UserSession(Base):
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Last request seen (written at most once a minute): the idle timeout counts from here.
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_why: Mapped[str | None] = mapped_column(String(32))
     ip: Mapped[str | None] = mapped_column(String(64))
@@ -72,3 +74,28 @@ class RoleGrant(Base):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class Invitation(Base):
+    """A one-time link with which a member sets their own password: `activate` for a first password,
+    `reset` after an administrator's reset. Only the SHA-256 of the link's token is stored."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index("ix_invitations_user_id", "user_id"),
+        CheckConstraint("purpose IN ('activate', 'reset')", name="purpose"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the CLI
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

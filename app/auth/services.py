@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit.services import record
@@ -15,13 +18,25 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.people.models import Member
 from app.places.models import OrgUnit
 
-from .models import RoleGrant, User, UserSession
+from .models import Invitation, RoleGrant, User, UserSession
 from .passwords import hash_password, needs_rehash, password_problem, verify_password
 from app.access import ROLE_KINDS, Scope
 
 
 class SignInFailed(Exception):
     """Wrong mobile or password, or an account that may not sign in. The message never says which."""
+
+
+class SessionExpired(Exception):
+    """The session was idle too long or is older than its lifetime; it has now been revoked."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why  # "idle_timeout" | "lifetime"
+
+
+# last_seen_at is written at most this often, so a busy page costs no write per request.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 @dataclass
@@ -46,7 +61,10 @@ class Principal:
         return sorted({s.role for s in self.scopes})
 
 
-def load_principal(session: Session, token: str) -> Principal | None:
+def load_principal(session: Session, token: str, *, idle: timedelta | None = None,
+                   lifetime: timedelta | None = None, now: datetime | None = None) -> Principal | None:
+    """The signed-in user for a session token, or None. With `idle` / `lifetime`, a session unused for
+    `idle` or opened more than `lifetime` ago is revoked and SessionExpired raised."""
     row = session.execute(
         select(UserSession, User, Member)
         .join(User, User.id == UserSession.user_id)
@@ -58,6 +76,8 @@ def load_principal(session: Session, token: str) -> Principal | None:
     us, user, member = row
     if us.revoked_at is not None or member.status != "active":
         return None
+    if idle is not None or lifetime is not None:
+        _check_and_touch(session, us, idle, lifetime, now or utcnow())
     scopes = [
         Scope(g.role, g.org_unit.path if g.org_unit is not None else None)
         for g in session.scalars(
@@ -68,6 +88,30 @@ def load_principal(session: Session, token: str) -> Principal | None:
     ]
     return Principal(token=token, user_id=user.id, member_id=member.id, tenant_id=user.tenant_id,
                      name=member.name, scopes=scopes)
+
+
+def _check_and_touch(session: Session, us: UserSession, idle: timedelta | None, lifetime: timedelta | None,
+                     now: datetime) -> None:
+    last_seen = us.last_seen_at or us.created_at
+    why = ("lifetime" if lifetime is not None and now - us.created_at >= lifetime
+           else "idle_timeout" if idle is not None and now - last_seen >= idle else None)
+    if why is None and now - last_seen < TOUCH_EVERY:
+        return
+    values = {"revoked_at": now, "revoked_why": why} if why else {"last_seen_at": now}
+    try:
+        # A savepoint: on SQLite a page view's read transaction may not get the write lock at once;
+        # the bookkeeping is then skipped (the expiry itself is decided from the timestamps above).
+        with session.begin_nested():
+            session.execute(update(UserSession).where(UserSession.token == us.token,
+                                                      UserSession.revoked_at.is_(None)).values(**values),
+                            execution_options={"synchronize_session": False})
+            if why:
+                record(session, "session.expired", tenant_id=us.user.tenant_id, actor_user_id=us.user_id,
+                       target_type="user", target_id=us.user_id, detail={"why": why})
+    except OperationalError:
+        pass
+    if why:
+        raise SessionExpired(why)
 
 
 def sign_in(session: Session, tenant_id: int, mobile: str, password: str, *, ip: str | None = None,
@@ -92,7 +136,8 @@ def sign_in(session: Session, tenant_id: int, mobile: str, password: str, *, ip:
 
 def open_session(session: Session, user_id: int, *, ip: str | None = None, user_agent: str | None = None) -> Principal:
     """A new server-side session with a fresh random token."""
-    us = UserSession(token=secrets.token_urlsafe(32), user_id=user_id, created_at=utcnow(), ip=ip,
+    now = utcnow()
+    us = UserSession(token=secrets.token_urlsafe(32), user_id=user_id, created_at=now, last_seen_at=now, ip=ip,
                      user_agent=(user_agent or "")[:300])
     session.add(us)
     session.flush()
@@ -140,7 +185,7 @@ def user_for_member(session: Session, member: Member) -> User:
 def set_password(session: Session, member: Member, password: str, *, actor_user_id: int | None = None) -> User:
     problem = password_problem(password, mobile=member.mobile)
     if problem:
-        raise ValidationFailed(problem, field="password")
+        raise ValidationFailed(problem, field="new_password")
     user = user_for_member(session, member)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
@@ -156,6 +201,9 @@ def change_password(session: Session, principal: Principal, current: str, new: s
     user = session.get(User, principal.user_id)
     if not verify_password(user.password_hash, current):
         raise ValidationFailed(_("The current password is not right."), field="current_password")
+    if new == current:
+        raise ValidationFailed(_("The new password is the same as the current one. Choose a different one."),
+                               field="new_password")
     member = session.get(Member, principal.member_id)
     set_password(session, member, new, actor_user_id=user.id)
     return open_session(session, user.id, ip=ip, user_agent=user_agent)
@@ -173,6 +221,9 @@ def grant_role(session: Session, principal: Principal, member: Member, role: str
     if org_unit is not None and org_unit.tenant_id != member.tenant_id:
         raise NotFound(_("No such org unit."))
     user = user_for_member(session, member)
+    # A link made before this grant may have been made by someone who could not grant it (a grid
+    # administrator may invite a volunteer): it must not become a way into the new role.
+    withdraw_invitations(session, user.id)
     same_scope = RoleGrant.org_unit_id == org_unit.id if org_unit else RoleGrant.org_unit_id.is_(None)
     existing = session.scalar(select(RoleGrant).where(
         RoleGrant.user_id == user.id, RoleGrant.role == role, RoleGrant.revoked_at.is_(None), same_scope))
@@ -195,3 +246,90 @@ def revoke_role(session: Session, principal: Principal, grant: RoleGrant) -> Non
     grant.revoked_at, grant.revoked_by_user_id = utcnow(), principal.user_id
     record(session, "role.revoke", tenant_id=grant.tenant_id, actor_user_id=principal.user_id,
            target_type="user", target_id=grant.user_id, detail={"role": grant.role, "org_unit_id": grant.org_unit_id})
+
+
+# ---- Invitations: one-time links with which a member sets their own password ----------------------
+
+class InvitationInvalid(Exception):
+    """The link is unknown, used, withdrawn or expired; the message never says which."""
+
+
+def token_hash(token: str) -> str:
+    # The token is 256 random bits: a plain SHA-256 is enough (no guessing to slow down).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def holds_roles(session: Session, member: Member) -> bool:
+    return session.scalar(select(RoleGrant.id).join(User, User.id == RoleGrant.user_id)
+                          .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None)).limit(1)) is not None
+
+
+def has_password(session: Session, member: Member) -> bool:
+    return bool(session.scalar(select(User.password_hash).where(User.member_id == member.id)))
+
+
+def withdraw_invitations(session: Session, user_id: int, now: datetime | None = None) -> int:
+    return session.execute(
+        update(Invitation).where(Invitation.user_id == user_id, Invitation.used_at.is_(None),
+                                 Invitation.withdrawn_at.is_(None))
+        .values(withdrawn_at=now or utcnow()), execution_options={"synchronize_session": False}).rowcount
+
+
+def create_invitation(session: Session, actor_user_id: int | None, member: Member, *, hours: int,
+                      ip: str | None = None) -> tuple[Invitation, str]:
+    """A new one-time link for `member`; returns the row and the token (shown once, never stored).
+
+    `activate` when the member has no password yet; otherwise a `reset`: the current password stops
+    working and every session is revoked at once (the member sets a new one with the link)."""
+    if member.status != "active":
+        raise ValidationFailed(_("Only an active member can be given a sign-in link."))
+    user = user_for_member(session, member)
+    now = utcnow()
+    purpose = "reset" if user.password_hash else "activate"
+    withdraw_invitations(session, user.id, now)
+    if purpose == "reset":
+        user.password_hash = None
+        user.password_changed_at = now
+        revoke_sessions(session, user.id, "password_reset")
+    token = secrets.token_urlsafe(32)
+    inv = Invitation(tenant_id=member.tenant_id, user_id=user.id, purpose=purpose, token_hash=token_hash(token),
+                     created_by_user_id=actor_user_id, created_at=now, expires_at=now + timedelta(hours=hours))
+    session.add(inv)
+    session.flush()
+    record(session, f"invitation.{purpose}", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
+           target_type="user", target_id=user.id, ip=ip,
+           detail={"member_id": member.id, "invitation_id": inv.id, "expires_at": inv.expires_at.isoformat()})
+    return inv, token
+
+
+def find_invitation(session: Session, token: str, now: datetime | None = None) -> tuple[Invitation, Member]:
+    """The open invitation for a token, with its member; InvitationInvalid otherwise."""
+    row = session.execute(
+        select(Invitation, Member).join(User, User.id == Invitation.user_id).join(Member, Member.id == User.member_id)
+        .where(Invitation.token_hash == token_hash(token or ""))
+    ).first()
+    now = now or utcnow()
+    if row is None:
+        raise InvitationInvalid()
+    inv, member = row
+    if inv.used_at is not None or inv.withdrawn_at is not None or inv.expires_at <= now or member.status != "active":
+        raise InvitationInvalid()
+    return inv, member
+
+
+def accept_invitation(session: Session, token: str, password: str, *, ip: str | None = None,
+                      user_agent: str | None = None) -> Principal:
+    """Set the member's own password with the link (once) and sign them in on this browser."""
+    inv, member = find_invitation(session, token)
+    # Claim the link first: of two simultaneous uses only one updates the row.
+    now = utcnow()
+    claimed = session.execute(
+        update(Invitation).where(Invitation.id == inv.id, Invitation.used_at.is_(None),
+                                 Invitation.withdrawn_at.is_(None))
+        .values(used_at=now), execution_options={"synchronize_session": False}).rowcount
+    if claimed != 1:
+        raise InvitationInvalid()
+    user = set_password(session, member, password, actor_user_id=inv.user_id)
+    record(session, "invitation.use", tenant_id=member.tenant_id, actor_user_id=user.id, target_type="user",
+           target_id=user.id, ip=ip, detail={"invitation_id": inv.id, "purpose": inv.purpose})
+    return open_session(session, user.id, ip=ip, user_agent=user_agent)

@@ -334,7 +334,7 @@ def _sign_in_lines(district: District, rows: list[tuple[str, str, str, str]], no
     lines = [
         "",
         "DEMO-ONLY sign-ins (public demo passwords: never use them for a real deployment)" + note,
-        f"  district: {district.name} (choose it on the sign-in page)",
+        f"  district: {district.name} (the sign-in page asks for a district only when there are several)",
     ]
     for label, scope, name, mobile in rows:
         lines.append(f"  {label:<23} {name:<4}  mobile {mobile}  password {DEMO_PASSWORD}"

@@ -78,7 +78,9 @@ def test_catalogue_covers_every_string_in_the_source():
 
 
 @pytest.mark.parametrize(("english", "chinese_part"), [
-    ("Too many attempts. Wait a minute and try again.", "尝试次数过多"),
+    ("Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
+     "尝试次数过多"),
+    ("Too many attempts. Wait a few minutes and try again.", "尝试次数过多"),
     ("Wrong mobile number or password.", "手机号或密码错误"),
     ("Sign in", "登录"),
     ("Sign out", "退出登录"),

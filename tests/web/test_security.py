@@ -166,14 +166,45 @@ def test_session_cookie_flags(client, town):
     assert "Secure" not in cookie  # development/test over http
 
 
+STRONG_SECRET = "k3Jq9-vN2xT7wLp0ZrB5yH8cF1mD6sGa"
+STRONG_ID_KEY = "Qe4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv"
+
+
+def _production(engine, db_url, **keys):
+    return create_app({"ENV": "production", "DATABASE_URL": db_url, "ENGINE": engine,
+                       "RATELIMIT_STORAGE_URI": "memory://", **keys})
+
+
 def test_production_cookies_are_secure_and_dev_secret_refused(engine, db_url):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app({"ENV": "production", "SECRET_KEY": DEV_SECRET, "DATABASE_URL": db_url, "ENGINE": engine})
-    app = create_app({"ENV": "production", "SECRET_KEY": "a-real-production-secret", "DATABASE_URL": db_url,
-                      "ENGINE": engine, "RATELIMIT_STORAGE_URI": "memory://"})
+        _production(engine, db_url, SECRET_KEY=DEV_SECRET, ID_HASH_KEY=STRONG_ID_KEY)
+    app = _production(engine, db_url, SECRET_KEY=STRONG_SECRET, ID_HASH_KEY=STRONG_ID_KEY)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     resp = app.test_client().get("/signin")
     assert "Strict-Transport-Security" in resp.headers
+
+
+@pytest.mark.parametrize("secret,id_key,names", [
+    ("a", STRONG_ID_KEY, "SECRET_KEY"),                               # accepted before the review
+    ("", STRONG_ID_KEY, "SECRET_KEY"),
+    ("a-real-production-secret", STRONG_ID_KEY, "SECRET_KEY"),        # 24 characters: too short
+    (DEV_SECRET, STRONG_ID_KEY, "SECRET_KEY"),
+    ("a" * 40, STRONG_ID_KEY, "random"),                              # long but not random
+    (STRONG_SECRET, None, "ID_HASH_KEY"),                             # no separate key
+    (STRONG_SECRET, "", "ID_HASH_KEY"),
+    (STRONG_SECRET, "short-id-key", "ID_HASH_KEY"),
+    (STRONG_SECRET, STRONG_SECRET, "ID_HASH_KEY must differ"),
+    (STRONG_SECRET, "b" * 40, "random"),
+])
+def test_production_refuses_weak_or_shared_keys(engine, db_url, secret, id_key, names):
+    with pytest.raises(RuntimeError, match=names):
+        _production(engine, db_url, SECRET_KEY=secret, ID_HASH_KEY=id_key)
+
+
+def test_development_still_starts_without_an_id_hash_key(engine, db_url):
+    app = create_app({"ENV": "development", "SECRET_KEY": "a", "DATABASE_URL": db_url, "ENGINE": engine,
+                      "RATELIMIT_STORAGE_URI": "memory://"})
+    assert app.config["ENV"] == "development"  # the key checks are for production only
 
 
 def test_security_headers(client):
