@@ -19,7 +19,7 @@ class ConfirmForm(FlaskForm):
     happen; the action runs only when this form comes back with confirm=yes, so a stray or replayed
     POST from the first step only shows the question again."""
 
-    confirm = HiddenField(default="yes", validators=[AnyOf(["yes"])])
+    confirm = HiddenField(validators=[AnyOf(["yes"])])  # confirm.html sends "yes"; nothing else does
 
 
 class UnitPickField(Field):

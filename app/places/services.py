@@ -75,10 +75,13 @@ def _check_unique_name(session: Session, tenant_id: int, parent_id: int | None, 
         raise Conflict(_("There is already a unit named %(name)s there.", name=name), field="name")
 
 
-def _flush_unique(session: Session, name: str) -> None:
-    """Flush; two requests racing to the same sibling name end as a Conflict, not a server error."""
+def _flush_unique(session: Session, name: str, change) -> None:
+    """Make `change()` and flush it in a savepoint, so two requests racing to one sibling name end as a
+    Conflict, not a server error. (begin_nested flushes what is pending first, so that goes before.)"""
+    session.flush()
     try:
         with session.begin_nested():
+            change()
             session.flush()
     except IntegrityError as e:
         if "uq_org_units_live_sibling_name" not in str(e.orig):
@@ -105,8 +108,7 @@ def create_unit(session: Session, tenant_id: int, *, name: str, kind: str, paren
     unit = OrgUnit(tenant_id=tenant_id, parent_id=parent.id if parent else None, kind=kind,
                    grid_type=grid_type or None, name=name, path="", depth=(parent.depth + 1) if parent else 0,
                    created_at=utcnow())
-    session.add(unit)
-    _flush_unique(session, name)
+    _flush_unique(session, name, lambda: session.add(unit))
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     session.flush()
     record(session, "org.create", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
@@ -128,8 +130,7 @@ def rename_unit(session: Session, unit: OrgUnit, name: str, *, grid_type: str | 
         unit.grid_type = grid_type
     if unit.retired_at is None:
         _check_unique_name(session, unit.tenant_id, unit.parent_id, name, exclude_id=unit.id)
-    unit.name = name
-    _flush_unique(session, name)
+    _flush_unique(session, name, lambda: setattr(unit, "name", name))
     record(session, "org.rename", tenant_id=unit.tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
            target_id=unit.id, detail={"from": old, "to": unit.name})
     session.flush()
