@@ -30,8 +30,10 @@ class UnitPickField(Field):
     (static/js/unit-pick.js) suggestions come from /org/pick as you type and the pick fills the id.
     Without it the server resolves the typed text when the form is posted: exactly one unit the user may
     choose → that unit; several → the form comes back with them to choose from (`matches`, shown as
-    radio buttons of the same name); none → an error on the field. An id the user may not choose is
-    never a 404 here: it is ignored, and the text decides.
+    radio buttons of the same name, with `<name>-choosing`); none → an error on the field. A posted id
+    counts when the text is its path or name (a pick, or the value the form started with) or it is one
+    of the matches shown; else the text decides (a stale id left by typing another name without the
+    script). An id the user may not choose is never a 404 here: it is ignored.
 
     `action` is the permission the user needs on the unit (its scope limits the search), `kinds` the
     unit kinds that fit. `data` is the chosen OrgUnit (or None); `unit_id` its id.
@@ -59,6 +61,7 @@ class UnitPickField(Field):
             self.text = " ".join((formdata.get(f"{self.name}-text") or "").split())
             raw = formdata.get(self.name) or ""
             self.posted_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
+            self.choosing = bool(formdata.get(f"{self.name}-choosing"))  # the radio buttons of the matches
             self.data = None  # decided in pre_validate
             self.submitted = True
         else:
@@ -149,7 +152,7 @@ class UnitPickField(Field):
                 return
         found = resolve_unit(session, principal.tenant_id, self.text, scope, kinds=self.kinds,
                              exclude_path=self.exclude_path)
-        if chosen is not None and any(u.id == chosen.id for u in found):
+        if chosen is not None and self.choosing and any(u.id == chosen.id for u in found):
             self.set_unit(chosen)  # picked from the list of matches the form showed
             return
         if len(found) == 1:

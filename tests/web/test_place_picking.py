@@ -88,7 +88,8 @@ def test_several_matches_come_back_as_choices_with_their_paths(client, town, app
         assert f'type="radio" name="org_unit_id" value="{grid.id}"' in html
         assert path in html
     # Choosing one of them (the typed text is sent again with it) assigns that one.
-    resp = _assign(client, member_id, **{"org_unit_id-text": "片区网格", "org_unit_id": town.grid_b1.id})
+    resp = _assign(client, member_id, **{"org_unit_id-text": "片区网格", "org_unit_id": town.grid_b1.id,
+                                         "org_unit_id-choosing": "1"})
     assert resp.status_code == 302
     assert _assignments(app, member_id) == [(town.grid_b1.id, "grid_worker")]
 
@@ -137,6 +138,9 @@ def test_a_stale_id_gives_way_to_a_new_name(client, town, app):
     resp = _assign(client, member_id, **{"org_unit_id": town.grid_a2.id, "org_unit_id-text": "凤凰第一片区网格"})
     assert resp.status_code == 302
     assert _assignments(app, member_id) == [(town.grid_a1.id, "grid_worker")]
+    # Even when the new text also matches the old unit: several match, so the form asks.
+    resp = _assign(client, member_id, **{"org_unit_id": town.grid_a2.id, "org_unit_id-text": "片区网格"})
+    assert resp.status_code == 422 and 'type="radio"' in resp.get_data(as_text=True)
 
 
 def test_residence_grid_and_check_in_community_are_picked_by_name(client, town, app):
