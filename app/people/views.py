@@ -15,7 +15,7 @@ from app.auth.models import RoleGrant, User
 from app.auth.permissions import ROLE_KINDS, can, path_filter, require
 from app.db import get_session
 from app.errors import AppError, Conflict, NotFound, ValidationFailed
-from app.forms import ConfirmForm, choices
+from app.forms import ConfirmForm, choices, show_errors
 from app.pagination import paginate
 from app.places import services as places
 from app.places.models import OrgUnit
@@ -99,16 +99,6 @@ def _form_to_dict(form: MemberForm) -> dict:
     }
 
 
-def _show_errors(form: MemberForm, e: AppError) -> None:
-    details = e.details or [{"field": e.field, "message": e.message}]
-    for d in details:
-        target = getattr(form, d.get("field") or "", None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = list(target.errors) + [d["message"]]
-        else:
-            form.form_errors.append(d["message"])
-
-
 @bp.route("/members/new", methods=["GET", "POST"])
 @login_required
 def create_member():
@@ -124,7 +114,7 @@ def create_member():
             flash(_("%(name)s was added.", name=member.name), "success")
             return redirect(url_for("people.member_page", member_id=member.id))
         except AppError as e:
-            _show_errors(form, e)
+            show_errors(form, e)
     status = 422 if request.method == "POST" else 200
     return render_template("people/edit.html", form=form, member=None), status
 
@@ -155,7 +145,7 @@ def edit_member(member_id: int):
             flash(_("Saved."), "success")
             return redirect(url_for("people.member_page", member_id=member.id))
         except AppError as e:
-            _show_errors(form, e)
+            show_errors(form, e)
     status = 422 if request.method == "POST" else 200
     return render_template("people/edit.html", form=form, member=member), status
 
@@ -179,7 +169,7 @@ def add_assignment(member_id: int):
             flash(e.message, "error")
             return redirect(url_for("people.member_page", member_id=member_id))
         except ValidationFailed as e:
-            _show_errors(form, e)
+            show_errors(form, e)
     return _render_member(db, member, assign_form=form, status=422)
 
 
@@ -232,7 +222,7 @@ def grant(member_id: int):
             flash(e.message, "error")
             return redirect(url_for("people.member_page", member_id=member_id))
         except ValidationFailed as e:
-            _show_errors(form, e)
+            show_errors(form, e)
     return _render_member(db, member, grant_form=form, status=422)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.auth.permissions import ACTIONS, ROLE_KINDS, can, path_filter, require, scopes_for
 from app.db import get_session
 from app.errors import Conflict, Forbidden, ValidationFailed
+from app.forms import show_errors
 from app.pagination import paginate
 from app.people.services import grid_people
 
@@ -163,17 +164,8 @@ def rename(unit_id: int):
             flash(_("Saved."), "success")
             return redirect(url_for("places.unit_page", unit_id=unit_id))
         except (ValidationFailed, Conflict) as e:
-            _field_error(form, e)
+            show_errors(form, e)
     return _render_unit(db, unit, rename_form=form, status=422)
-
-
-def _field_error(form, e) -> None:
-    """A service's error shown on the form field it names (or above the form)."""
-    target = getattr(form, e.field or "", None)
-    if target is not None:
-        target.errors = list(target.errors) + [e.message]
-    else:
-        form.form_errors.append(e.message)
 
 
 @bp.post("/org/<int:unit_id>/move")
@@ -189,7 +181,7 @@ def move(unit_id: int):
             flash(_("Moved."), "success")
             return redirect(url_for("places.unit_page", unit_id=unit_id))
         except (ValidationFailed, Conflict) as e:
-            _field_error(form, e)
+            show_errors(form, e)
     return _render_unit(db, unit, move_form=form, status=422)
 
 
