@@ -102,3 +102,25 @@ def test_without_javascript_a_typed_name_is_resolved_by_the_server(app, town, li
     page.wait_for_url(f"**/members/{member_id}")
     assert "塘家第一片区网格" in page.inner_text("main")
     context.close()
+
+
+def test_long_names_stay_inside_their_card(app, town, live_server, browser):
+    from app.db import unit_of_work
+    from app.places import services as places
+    from app.places.models import OrgUnit
+
+    long_name = "GuangmingFenghuangTangjiaCommunityParkSideEstatePhaseTwoNorthBuildingsMicroGrid" + "一" * 8
+    with app.app_context(), app.test_request_context():
+        with unit_of_work(app.extensions["db_sessionmaker"]) as s:
+            unit_id = places.create_unit(s, town.district.id, name=long_name, kind="grid", grid_type="micro",
+                                         parent=s.get(OrgUnit, town.grid_a1.id)).id
+    _, mobile, password = town.users["grid_admin"]
+    page = browser.new_page(**PHONE)
+    sign_in_in_browser(page, live_server, town.district.id, mobile, password)
+    for path in (f"/org/{unit_id}", f"/org/{town.grid_a1.id}", "/org/?q=Guangming"):
+        page.goto(f"{live_server}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        too_wide = page.evaluate("""() => [...document.querySelectorAll('.card, h1')].filter(
+            c => c.scrollWidth > c.clientWidth + 1).map(c => c.className || c.tagName)""")
+        assert too_wide == [], (path, too_wide)
+    page.close()
