@@ -117,10 +117,9 @@ class UnitPickField(Field):
             return value
         from flask_login import current_user
 
+        from app.auth.permissions import can
         from app.db import get_session
         from app.places.models import OrgUnit
-
-        from app.auth.permissions import can
 
         unit = get_session().get(OrgUnit, value)
         return unit if unit is not None and can(current_user, "org.view", unit) else None

@@ -127,9 +127,10 @@ def rename_unit(session: Session, unit: OrgUnit, name: str, *, grid_type: str | 
             raise ValidationFailed(_("Choose the grid type."), field="grid_type")
         _check_placement(unit.kind, grid_type, unit.parent)
         _check_children_fit(session, unit, grid_type)
-        unit.grid_type = grid_type
     if unit.retired_at is None:
         _check_unique_name(session, unit.tenant_id, unit.parent_id, name, exclude_id=unit.id)
+    if grid_type is not None:
+        unit.grid_type = grid_type
     _flush_unique(session, name, lambda: setattr(unit, "name", name))
     record(session, "org.rename", tenant_id=unit.tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
            target_id=unit.id, detail={"from": old, "to": unit.name})
@@ -227,6 +228,11 @@ def _normal(text: str) -> str:
     return " ".join((text or "").split()).casefold()
 
 
+def _normal_path(text: str) -> str:
+    """A typed or shown path, compared whatever the spaces around "›" (or ">")."""
+    return "›".join(_normal(p) for p in (text or "").replace(">", "›").split("›"))
+
+
 def search_units(session: Session, tenant_id: int, text: str, scope_condition, *, kinds=None,
                  exclude_path: str | None = None, limit: int = 20) -> list[OrgUnit]:
     """Active units the user may pick whose name contains `text`: the closest matches first (the whole
@@ -269,9 +275,9 @@ def resolve_unit(session: Session, tenant_id: int, text: str, scope_condition, *
     unit whose name contains it (none, one, or several to choose from)."""
     found = search_units(session, tenant_id, text, scope_condition, kinds=kinds, exclude_path=exclude_path,
                          limit=limit)
-    typed = _normal(text.replace(">", "›"))
+    typed = _normal_path(text)
     labels = path_labels(session, found)
-    whole = [u for u in found if _normal(labels[u.id]) == typed or _normal(u.name) == typed]
+    whole = [u for u in found if _normal_path(labels[u.id]) == typed or _normal(u.name) == typed]
     return whole if len(whole) == 1 else found
 
 

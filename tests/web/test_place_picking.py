@@ -102,7 +102,7 @@ def test_same_named_grids_are_told_apart_by_their_path(client, town, app):
     assert "凤凰街道 › 凤凰社区 › 凤凰第一片区网格 › 第1网格" in html
     assert "凤凰街道 › 塘家社区 › 塘家第一片区网格 › 第1网格" in html
     # Typing the whole path picks exactly one.
-    resp = _assign(client, member_id, **{"org_unit_id-text": "塘家社区 › 第1网格"})
+    resp = _assign(client, member_id, **{"org_unit_id-text": "塘家社区>第1网格"})
     assert resp.status_code == 302
     (unit_id, _), = _assignments(app, member_id)
     with app.app_context(), _db(app) as s:
