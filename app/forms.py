@@ -1,8 +1,31 @@
-"""Shared form helpers."""
+"""Shared form helpers (the field that picks an org unit by name is app/places/fields.py)."""
 
-from wtforms import SelectChoice
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectChoice
+from wtforms.validators import AnyOf
 
 
 def choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms 3.3+ select choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def show_errors(form, e) -> None:
+    """A service's error (an AppError) shown on the form fields it names, or above the form."""
+    details = e.details or [{"field": e.field, "message": e.message}]
+    for d in details:
+        target = getattr(form, d.get("field") or "", None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = list(target.errors) + [d["message"]]
+        else:
+            form.form_errors.append(d["message"])
+
+
+class ConfirmForm(FlaskForm):
+    """The second step of an irreversible action. Its page (templates/confirm.html) says what will
+    happen; the action runs only when this form comes back with confirm=yes, so a stray or replayed
+    POST from the first step only shows the question again."""
+
+    confirm = HiddenField(validators=[AnyOf(["yes"])])  # confirm.html sends "yes"; nothing else does

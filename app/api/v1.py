@@ -21,6 +21,7 @@ from app.people import services as people
 from app.people.schemas import MemberIn, MemberPatch
 from app.places import services as places
 from app.places.models import OrgUnit
+from app.places.views import require_change
 
 from .blueprints import api_blueprint
 from .openapi import WRITE_SECURITY, api, check_body, document, responses, write_responses
@@ -129,7 +130,7 @@ def update_org_unit(unit_id: int):
     db = get_session()
     patch: OrgUnitPatch = request.context.json
     unit = places.get_unit(db, current_user.tenant_id, unit_id)
-    require(current_user, "org.edit", unit)
+    require_change(current_user, unit)  # strictly below the top of the user's scope
     if patch.name is not None or patch.grid_type is not None:
         unit = places.rename_unit(db, unit, patch.name or unit.name, grid_type=patch.grid_type,
                                   actor_user_id=current_user.user_id)

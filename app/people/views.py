@@ -8,13 +8,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.validators import Optional
 
 from app.auth import services as auth
 from app.auth.models import RoleGrant, User
-from app.access import ROLE_KINDS, path_filter, require
+from app.access import ROLE_KINDS, can, path_filter, require
 from app.db import get_session
 from app.errors import AppError, Conflict, NotFound, ValidationFailed
-from app.forms import choices
+from app.forms import ConfirmForm, choices, show_errors
 from app.pagination import paginate
 from app.places import services as places
 from app.places.models import OrgUnit
@@ -61,37 +62,41 @@ def member_page(member_id: int):
     db = get_session()
     member = services.get_member(db, current_user.tenant_id, member_id)
     require(current_user, "member.view", member)
+    return _render_member(db, member)
+
+
+def _grant_form(fresh: bool = False) -> GrantForm:
+    form = GrantForm(formdata=None) if fresh else GrantForm()
+    form.role.choices = choices((k, str(v.label)) for k, v in ROLE_KINDS.items())
+    return form
+
+
+def _render_member(db, member: Member, *, assign_form: AssignmentForm | None = None,
+                   grant_form: GrantForm | None = None, status: int = 200):
+    """The member's page; a form that came back with errors (or with places to choose from) is shown again."""
     balance = Ledger(db, tenant=member.tenant_id).balance(member.wallet_code)
     assignments = list(db.scalars(select(GridAssignment).where(GridAssignment.member_id == member.id)
                                   .order_by(GridAssignment.effective_from.desc(), GridAssignment.id.desc())))
     grants = list(db.scalars(select(RoleGrant).join(User, User.id == RoleGrant.user_id)
                              .where(User.member_id == member.id).order_by(RoleGrant.granted_at.desc())))
-    grant_form = GrantForm()
-    grant_form.role.choices = choices((k, str(v.label)) for k, v in ROLE_KINDS.items())
+    if assign_form is None:
+        assign_form = AssignmentForm(formdata=None, effective_from=date.today())
+        if can(current_user, "assignment.edit", member.grid):
+            assign_form.org_unit_id.set_unit(member.grid)
     return render_template("people/member.html", member=member, balance=balance, assignments=assignments,
-                           grants=grants, today=date.today(), assign_form=AssignmentForm(effective_from=date.today()),
-                           end_form=EndAssignmentForm(effective_to=date.today()), grant_form=grant_form,
-                           ancestors=places.ancestors(db, member.grid))
+                           grants=grants, today=date.today(), assign_form=assign_form,
+                           grant_form=grant_form or _grant_form(fresh=True),
+                           ancestors=places.ancestors(db, member.grid)), status
 
 
 def _form_to_dict(form: MemberForm) -> dict:
     return {
         "name": form.name.data, "mobile": form.mobile.data, "id_number": form.id_number.data or None,
-        "grid_id": form.grid_id.data, "status": form.status.data, "is_volunteer": form.is_volunteer.data,
+        "grid_id": form.grid_id.unit_id, "status": form.status.data, "is_volunteer": form.is_volunteer.data,
         "is_party_member": form.is_party_member.data, "party_org": form.party_org.data or None,
-        "checkin_community_id": form.checkin_community_id.data, "is_grid_worker": form.is_grid_worker.data,
+        "checkin_community_id": form.checkin_community_id.unit_id, "is_grid_worker": form.is_grid_worker.data,
         "is_building_head": form.is_building_head.data,
     }
-
-
-def _show_errors(form: MemberForm, e: AppError) -> None:
-    details = e.details or [{"field": e.field, "message": e.message}]
-    for d in details:
-        target = getattr(form, d.get("field") or "", None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = list(target.errors) + [d["message"]]
-        else:
-            form.form_errors.append(d["message"])
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -109,7 +114,7 @@ def create_member():
             flash(_("%(name)s was added.", name=member.name), "success")
             return redirect(url_for("people.member_page", member_id=member.id))
         except AppError as e:
-            _show_errors(form, e)
+            show_errors(form, e)
     status = 422 if request.method == "POST" else 200
     return render_template("people/edit.html", form=form, member=None), status
 
@@ -121,13 +126,18 @@ def edit_member(member_id: int):
     member = services.get_member(db, current_user.tenant_id, member_id)
     require(current_user, "member.edit", member)
     form = MemberForm(obj=member)
+    # The mobile and the ID number are never shown in full: blank keeps the one on file.
+    form.mobile.validators = [Optional()]
     if request.method == "GET":
         form.id_number.data = ""
+        form.mobile.data = ""
     if form.validate_on_submit():
         try:
             values = _form_to_dict(form)
             if not values["id_number"]:
                 values.pop("id_number")  # blank keeps the stored number (it is never shown in full)
+            if not (values["mobile"] or "").strip():
+                values.pop("mobile")
             patch = parse(MemberPatch, values)
             if patch.grid_id is not None and patch.grid_id != member.grid_id:
                 require(current_user, "member.edit", places.get_unit(db, current_user.tenant_id, patch.grid_id))
@@ -135,7 +145,7 @@ def edit_member(member_id: int):
             flash(_("Saved."), "success")
             return redirect(url_for("people.member_page", member_id=member.id))
         except AppError as e:
-            _show_errors(form, e)
+            show_errors(form, e)
     status = 422 if request.method == "POST" else 200
     return render_template("people/edit.html", form=form, member=member), status
 
@@ -146,38 +156,54 @@ def add_assignment(member_id: int):
     db = get_session()
     member = services.get_member(db, current_user.tenant_id, member_id)
     require(current_user, "member.view", member)
+    require(current_user, "assignment.edit")
     form = AssignmentForm()
-    if not form.validate_on_submit():
-        flash(_("Check the form: %(errors)s", errors="; ".join(e for errs in form.errors.values() for e in errs)), "error")
-        return redirect(url_for("people.member_page", member_id=member_id))
-    require(current_user, "member.view", member)
-    unit = places.get_unit(db, current_user.tenant_id, form.org_unit_id.data)
-    require(current_user, "assignment.edit", unit)
-    try:
-        services.assign(db, member, unit, form.role.data, effective_from=form.effective_from.data,
-                        households=form.households.data, actor_user_id=current_user.user_id)
-        flash(_("%(name)s now serves %(unit)s.", name=member.name, unit=unit.name), "success")
-    except (ValidationFailed, Conflict) as e:
-        flash(e.message, "error")
-    return redirect(url_for("people.member_page", member_id=member_id))
+    if form.validate_on_submit():
+        unit = form.org_unit_id.data  # a grid the user may assign: the field checked it
+        try:
+            services.assign(db, member, unit, form.role.data, effective_from=form.effective_from.data,
+                            households=form.households.data, actor_user_id=current_user.user_id)
+            flash(_("%(name)s now serves %(unit)s.", name=member.name, unit=unit.name), "success")
+            return redirect(url_for("people.member_page", member_id=member_id))
+        except Conflict as e:  # nothing to fix in the form: it is already so
+            flash(e.message, "error")
+            return redirect(url_for("people.member_page", member_id=member_id))
+        except ValidationFailed as e:
+            show_errors(form, e)
+    return _render_member(db, member, assign_form=form, status=422)
 
 
-@bp.post("/assignments/<int:assignment_id>/end")
+@bp.route("/assignments/<int:assignment_id>/end", methods=["GET", "POST"])
 @login_required
 def end_assignment(assignment_id: int):
+    """Ending asks first: GET (or a POST without confirm=yes) shows the question with the end date."""
     db = get_session()
     a = db.get(GridAssignment, assignment_id)
     if a is None or a.tenant_id != current_user.tenant_id:
         raise NotFound(_("No such assignment."))
     require(current_user, "assignment.edit", a.org_unit)
-    form = EndAssignmentForm()
+    form = EndAssignmentForm(effective_to=date.today())
+    status = 200
     if form.validate_on_submit():
         try:
             services.end_assignment(db, a, form.effective_to.data, actor_user_id=current_user.user_id)
             flash(_("The assignment ends on %(d)s.", d=form.effective_to.data), "success")
+            return redirect(url_for("people.member_page", member_id=a.member_id))
         except (ValidationFailed, Conflict) as e:
-            flash(e.message, "error")
-    return redirect(url_for("people.member_page", member_id=a.member_id))
+            form.effective_to.errors = list(form.effective_to.errors) + [e.message]
+            status = 422
+    elif form.is_submitted() and form.confirm.data == "yes":
+        status = 422
+    role = {"party_member": _("Responsible party member"), "grid_worker": _("Grid worker"),
+            "building_head": _("Building head")}[a.role]
+    return render_template(
+        "confirm.html", form=form, extra_field=form.effective_to,
+        title=_("End this responsibility?"),
+        question=_("%(name)s stops being %(role)s of %(unit)s.", name=a.member.name, role=role,
+                   unit=places.path_label(db, a.org_unit)),
+        consequence=_("The assignment stays in the history with its end date. This cannot be undone here."),
+        action=url_for("people.end_assignment", assignment_id=a.id), button=_("End the assignment"),
+        back=url_for("people.member_page", member_id=a.member_id)), status
 
 
 @bp.post("/members/<int:member_id>/roles")
@@ -186,30 +212,43 @@ def grant(member_id: int):
     db = get_session()
     member = services.get_member(db, current_user.tenant_id, member_id)
     require(current_user, "role.grant", member)
-    form = GrantForm()
-    form.role.choices = choices((k, str(v.label)) for k, v in ROLE_KINDS.items())
+    form = _grant_form()
     if form.validate_on_submit():
-        unit = places.get_unit(db, current_user.tenant_id, form.org_unit_id.data) if form.org_unit_id.data else None
         try:
-            auth.grant_role(db, current_user, member, form.role.data, unit)
+            auth.grant_role(db, current_user, member, form.role.data, form.org_unit_id.data)
             flash(_("Role granted."), "success")
-        except (ValidationFailed, Conflict) as e:
+            return redirect(url_for("people.member_page", member_id=member_id))
+        except Conflict as e:  # nothing to fix in the form: they hold it already
             flash(e.message, "error")
-    return redirect(url_for("people.member_page", member_id=member_id))
+            return redirect(url_for("people.member_page", member_id=member_id))
+        except ValidationFailed as e:
+            show_errors(form, e)
+    return _render_member(db, member, grant_form=form, status=422)
 
 
-@bp.post("/roles/<int:grant_id>/revoke")
+@bp.route("/roles/<int:grant_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke(grant_id: int):
+    """Revoking asks first: GET (or a POST without confirm=yes) shows the question, a confirmed POST revokes."""
     db = get_session()
     g = db.get(RoleGrant, grant_id)
     if g is None or g.tenant_id != current_user.tenant_id:
         raise NotFound(_("No such role grant."))
     require(current_user, "role.grant")
-    auth.revoke_role(db, current_user, g)
-    flash(_("Role revoked."), "success")
-    member_id = db.scalar(select(User.member_id).where(User.id == g.user_id))
-    return redirect(url_for("people.member_page", member_id=member_id))
+    member = db.get(Member, db.scalar(select(User.member_id).where(User.id == g.user_id)))
+    back = url_for("people.member_page", member_id=member.id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        auth.revoke_role(db, current_user, g)
+        flash(_("Role revoked."), "success")
+        return redirect(back)
+    role = str(ROLE_KINDS[g.role].label) if g.role in ROLE_KINDS else g.role
+    scope = places.path_label(db, g.org_unit) if g.org_unit else _("the whole district")
+    return render_template(
+        "confirm.html", form=ConfirmForm(formdata=None), title=_("Revoke this role?"),
+        question=_("%(name)s will no longer be %(role)s for %(scope)s.", name=member.name, role=role, scope=scope),
+        consequence=_("They lose what this role lets them see and do at once. To give it back, grant it again."),
+        action=url_for("people.revoke", grant_id=g.id), button=_("Revoke the role"), back=back)
 
 
 @bp.get("/me")

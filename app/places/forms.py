@@ -3,8 +3,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
-from app.forms import choices
-from wtforms import IntegerField, SelectField, StringField
+from app.forms import ConfirmForm, choices
+from app.places.fields import UnitPickField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from .labels import GRID_TYPE_LABELS, KIND_LABELS
@@ -24,8 +25,8 @@ class RenameForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    parent_id = IntegerField(_l("New parent unit number"), validators=[DataRequired(_l("Enter the number of the new parent unit."))])
+    parent_id = UnitPickField(_l("New parent unit"), action="org.edit", kinds=("street", "community", "grid"),
+                              required_message=_l("Type part of the new parent unit's name and choose it."))
 
 
-class ConfirmForm(FlaskForm):
-    """An empty form: its CSRF token is the confirmation for an irreversible action."""
+__all__ = ["ConfirmForm", "MoveForm", "RenameForm", "UnitForm"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Id, utcnow
@@ -13,6 +13,9 @@ KINDS = ("street", "community", "grid", "building")
 GRID_TYPES = ("area", "comprehensive", "basic", "micro", "dedicated", "professional")
 # Which kind of unit may sit under which (None = directly under the district).
 PARENT_KINDS = {"street": (None,), "community": ("street",), "grid": ("community", "grid"), "building": ("grid",)}
+# How coarse each grid type is: a grid may sit under a community or under a coarser grid only
+# (片区网格 → 基础网格 / 综合 / 专属 / 专业网格 → 微网格), so a 基础网格 never goes under a 微网格.
+GRID_RANKS = {"area": 1, "comprehensive": 2, "basic": 2, "dedicated": 2, "professional": 2, "micro": 3}
 
 
 class District(Base):
@@ -37,6 +40,9 @@ class OrgUnit(Base):
         Index("ix_org_units_tenant_path", "tenant_id", "path"),
         Index("ix_org_units_parent_id", "parent_id"),
         Index("ix_org_units_tenant_name", "tenant_id", "name"),
+        # No two live units under one parent share a name, whatever the letter case (streets: parent 0).
+        Index("uq_org_units_live_sibling_name", "tenant_id", text("coalesce(parent_id, 0)"), text("lower(name)"),
+              unique=True, sqlite_where=text("retired_at IS NULL"), postgresql_where=text("retired_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -227,6 +227,7 @@ def test_the_audit_log_names_link_events(app, client, town):
     assert "Sign-in link made" in html
 
 
+@pytest.mark.commits  # two threads, two connections
 def test_two_simultaneous_uses_of_one_link_set_one_password(app, town):
     import threading
 
