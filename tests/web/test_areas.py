@@ -73,6 +73,7 @@ def test_a_new_area_brings_its_page_api_actions_and_grants(notes_app, noted_town
 
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")  # SQLite
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_a_new_areas_models_are_known_to_alembic(notes_app, engine):
     # Alembic's env imports app/models.py, which imports model_modules(AREAS): a listed area's table
     # appears to autogenerate as a table to add.
