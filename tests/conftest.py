@@ -10,8 +10,15 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import tempfile
 
 import pytest
+
+# Background jobs (app/jobs.py): queue storage in a scratch file, never the developer's instance/huey.db,
+# and never Redis even where REDIS_URL is set. Tests run tasks in Huey's immediate mode (see the `app`
+# fixture); tests/integration/test_jobs.py also runs a real worker process on this file.
+os.environ["HUEY_FILE"] = os.path.join(tempfile.mkdtemp(prefix="aixin-huey-"), "huey.db")
+os.environ.pop("REDIS_URL", None)
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
@@ -110,10 +117,16 @@ def app(engine, db_url):
     """The Flask app on the test database. Requests commit for real; tests stay apart by district."""
     from app import create_app
 
+    from app.jobs import huey
+
     application = create_app({
         "ENV": "test", "SECRET_KEY": "test-secret-key", "DATABASE_URL": db_url, "ENGINE": engine,
         "RATELIMIT_STORAGE_URI": "memory://", "PASSWORD_HASH_FAST": True,
     })
+    # Immediate mode: a task runs in this process the moment it is enqueued (after the request's
+    # commit), so a test sees its outcome on the next request. Honest for what the job does; the
+    # queue and the worker process are tested on real storage in tests/integration/test_jobs.py.
+    huey.immediate = True
     yield application
 
 

@@ -111,7 +111,7 @@ def test_good_file_imports_in_the_background_and_status_json_reports_progress(ap
 
     started = client.post(f"/members/import/{job_id}/run", data={"csrf_token": csrf_from(html)})
     assert started.status_code == 303
-    assert started.headers["Location"].endswith(f"/members/import/{job_id}?started=1")
+    assert started.headers["Location"].endswith(f"/members/import/{job_id}")
     state = wait_until_finished(client, job_id)
 
     assert state == {"status": "done", "processed_rows": 3, "total_rows": 3, "imported_count": 3, "error_count": 0,
@@ -154,7 +154,7 @@ def test_a_member_added_after_the_check_stops_the_whole_import(app, client, town
 def test_a_running_import_shows_a_progress_bar_that_import_js_updates(app, client, town):
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         job = ImportJob(tenant_id=town.district.id, filename="big.xlsx", content=b"", status="importing",
-                        total_rows=1000, processed_rows=400)
+                        total_rows=1000, processed_rows=400, scope_path=town.community_a.path)
         s.add(job)
         s.flush()
         job_id = job.id
@@ -195,18 +195,22 @@ def test_gbk_csv_uploads_and_checks(app, client, town):
     assert "Import 1 members" in client.get(f"/members/import/{job_id}?lang=en").get_data(as_text=True)
 
 
-def test_template_download_has_the_headers_and_passes_the_check(app, client, town):
+def test_template_download_has_the_headers_and_its_example_row_is_refused(app, client, town):
     sign_in(client, town, "grid_admin")
     with client.get("/members/import/template.xlsx") as r:
         assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
         content = r.get_data()
     rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
-    assert rows[0][:4] == ("姓名", "手机号", "身份证号", "网格") and rows[1][0] == "张三"
+    assert rows[0] == ("姓名", "手机号", "身份证号", "网格", "志愿者", "党员", "党组织", "报到社区", "网格员", "楼栋长")
+    assert rows[1][0].startswith("示例")
 
     job_id = job_id_from(upload(client, content))
 
     state = client.get(f"/members/import/{job_id}/status.json").get_json()
-    assert (state["total_rows"], state["error_count"]) == (1, 0)
+    assert (state["total_rows"], state["error_count"]) == (1, 1)
+    html = client.get(f"/members/import/{job_id}?lang=en").get_data(as_text=True)
+    assert report_rows(html) == [("2", "姓名")]
+    assert "the template&#39;s example row" in html and f"/members/import/{job_id}/run" not in html
 
 
 def test_an_organiser_without_member_import_gets_403(client, town):
@@ -252,9 +256,11 @@ def test_export_holds_the_filtered_scoped_rows_masked_and_is_audited(app, client
         content = r.get_data()
     rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
 
-    assert rows[0] == ("编号", "姓名", "手机号", "身份证", "网格", "社区", "街道", "标签", "状态")
-    assert [r[:2] for r in rows[1:]] == [(party_a, "党员甲")]
-    _, _, mobile, id_masked, grid, community, street, _, _ = rows[1]
+    assert rows[0] == ("姓名", "手机号", "身份证号", "网格", "志愿者", "党员", "党组织", "报到社区", "网格员", "楼栋长",
+                       "社区", "街道", "状态", "编号")
+    assert [(r[-1], r[0]) for r in rows[1:]] == [(party_a, "党员甲")]
+    _, mobile, id_masked, grid, volunteer, party, _, _, _, _, community, street, _, _ = rows[1]
+    assert (volunteer, party) == ("是", "是")
     assert re.fullmatch(r"1\d\d\*{4}\d{4}", mobile)
     assert id_masked == "1101**********002X"
     assert (grid, community, street) == (town.grid_a2.name, "凤凰社区", "凤凰街道")
@@ -273,7 +279,7 @@ def test_export_of_the_whole_list_never_contains_a_full_mobile(app, client, town
     assert len(rows) == 1 + len(town.users)
     full = {mobile for _, mobile, _ in town.users.values()}
     assert not any(str(cell) in full for row in rows for cell in row)
-    assert {r[1] for r in rows[1:]} == {m.name for m, _, _ in town.users.values()}
+    assert {r[0] for r in rows[1:]} == {m.name for m, _, _ in town.users.values()}
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -284,28 +290,35 @@ def test_import_page_renders_in_both_languages(client, town, lang):
     assert 'enctype="multipart/form-data"' in r.get_data(as_text=True)
 
 
-def test_an_import_cut_off_by_a_server_stop_can_be_run_again(app, client, town):
-    """A job left "importing" by a dead server wrote nothing (members commit with "done"); after a while
-    the page says so and offers to run it again, which imports every row once."""
+def test_an_import_cut_off_by_a_server_stop_is_marked_by_the_sweep_and_can_be_run_again(app, client, town):
+    """A job left "importing" by a dead worker wrote nothing (members commit with "done"). The worker's
+    sweep (at its start and every five minutes) marks it cut off; the page offers to run it again, which
+    imports every row once."""
     from datetime import timedelta
 
     from app.db import utcnow
+    from app.people import import_job
 
     sign_in(client, town, "grid_admin")
     before = members_in(app, town)
     mobiles = [unique_mobile() for _ in range(2)]
     content = workbook([[f"断点{i}", m, None, town.grid_a2.name, "是", "否"] for i, m in enumerate(mobiles)])
     job_id = job_id_from(upload(client, content))
-    # As a server stopped mid-import leaves it:
-    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+    factory = app.extensions["db_sessionmaker"]
+    # As a worker stopped mid-import leaves it, its last progress a minute ago:
+    with app.app_context(), unit_of_work(factory) as s:
         job = s.get(ImportJob, job_id)
-        job.status, job.started_at = "importing", utcnow() - timedelta(minutes=5)
+        job.status, job.started_at, job.heartbeat_at = "importing", utcnow(), utcnow() - timedelta(minutes=1)
+    import_job.sweep(factory)
     html = client.get(f"/members/import/{job_id}").get_data(as_text=True)
-    assert "<progress" in html  # five minutes in: still counted as running
-    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        s.get(ImportJob, job_id).started_at = utcnow() - timedelta(minutes=30)
-    html = client.get(f"/members/import/{job_id}").get_data(as_text=True)
-    assert "<progress" not in html and f'action="/members/import/{job_id}/run"' in html
+    assert "<progress" in html  # a minute without progress: still counted as running
+    with app.app_context(), unit_of_work(factory) as s:
+        s.get(ImportJob, job_id).heartbeat_at = utcnow() - timedelta(minutes=30)
+    assert import_job.sweep(factory)["interrupted"] >= 1
+
+    html = client.get(f"/members/import/{job_id}?lang=en").get_data(as_text=True)
+    assert "<progress" not in html and f'action="/members/import/{job_id}/run"' in html and "cut off" in html
+    assert client.get(f"/members/import/{job_id}/status.json").get_json()["status"] == "interrupted"
     assert members_in(app, town) == before
     assert client.post(f"/members/import/{job_id}/run", data={"csrf_token": csrf_from(html)}).status_code == 303
     assert wait_until_finished(client, job_id)["status"] == "done"

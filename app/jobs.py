@@ -1,0 +1,60 @@
+"""Background and scheduled work (member imports today; automatic check-out, points expiry next), on Huey.
+
+A task is enqueued only after the transaction that created its work has committed (`enqueue_after_commit`,
+on app.db's after-commit hook), so a worker never looks for rows that are not there yet. Tasks take plain
+values (ids), keep their state in the database (readable from any process) and run in their own units of
+work. Storage: a SQLite file under instance/ by default, Redis when REDIS_URL is set. The worker is
+`huey_consumer app.jobs.huey` (`make run` starts one beside the web server); it also runs the periodic
+tasks. Tests switch `huey.immediate` on: a task then runs at once, in the enqueuing process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, current_app, has_app_context
+from huey import RedisHuey, SqliteHuey, crontab  # noqa: F401  (crontab: for the areas' periodic tasks)
+from sqlalchemy.orm import Session
+
+from app.db import after_commit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_huey():
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return RedisHuey("aixin", url=url)
+    path = Path(os.environ.get("HUEY_FILE") or ROOT / "instance" / "huey.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("aixin", filename=str(path))
+
+
+huey = make_huey()
+_worker_app: Flask | None = None
+
+
+def flask_app() -> Flask:
+    """The app a task runs in: the enqueuing one (immediate mode, tests), or one built once per worker."""
+    global _worker_app
+    if has_app_context():
+        return current_app._get_current_object()
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    return _worker_app
+
+
+def enqueue_after_commit(session: Session, task, *args) -> None:
+    """Enqueue `task(*args)` once `session` commits; nothing is enqueued if it rolls back."""
+    after_commit(session, lambda: task(*args))
+
+
+def _load_tasks() -> None:
+    """Import every module that defines tasks, so a worker started on `app.jobs.huey` knows them all."""
+    from app.people import import_job  # noqa: F401
+
+
+_load_tasks()
