@@ -78,7 +78,7 @@ def masked(f: str, raw) -> str:
 def problem_text(code: str, params: dict | None = None) -> str:
     """A stored problem code in the viewer's language."""
     p = params or {}
-    what = _("mobile number") if p.get("field") == "mobile" else _("ID number")
+    mobile = p.get("field") == "mobile"
     texts = {
         "missing": lambda: _("This field is required."),
         "bad_mobile": lambda: _("Enter an 11-digit mainland mobile number, such as 13800138000."),
@@ -95,9 +95,11 @@ def problem_text(code: str, params: dict | None = None) -> str:
         "ambiguous_community": lambda: _("Several communities have this name: write the community number."),
         "id_number_as_number": lambda: _("Excel stored this ID number as a number and lost its last digits: format "
                                          "the column as Text, type the number again, and upload the file again."),
-        "duplicate_in_file": lambda: _("The same %(what)s as row %(row)d of this file.", what=what,
-                                       row=p.get("row", 0)),
-        "duplicate_in_district": lambda: _("A member of this district already has this %(what)s.", what=what),
+        "duplicate_in_file": lambda: (_("The same mobile number as row %(row)d of this file.", row=p.get("row", 0))
+                                      if mobile else
+                                      _("The same ID number as row %(row)d of this file.", row=p.get("row", 0))),
+        "duplicate_in_district": lambda: (_("A member of this district already has this mobile number.") if mobile
+                                          else _("A member of this district already has this ID number.")),
         "example_row": lambda: _("This is the template's example row: delete it and write your members below "
                                  "the header."),
         "masked_value": lambda: _("This is a masked value from an export: write the full number (or leave the ID "
