@@ -17,7 +17,10 @@ import pytest
 # Background jobs (app/jobs.py): queue storage in a scratch file, never the developer's instance/huey.db,
 # and never Redis even where REDIS_URL is set. Tests run tasks in Huey's immediate mode (see the `app`
 # fixture); tests/integration/test_jobs.py also runs a real worker process on this file.
-os.environ["HUEY_FILE"] = os.path.join(tempfile.mkdtemp(prefix="aixin-huey-"), "huey.db")
+# (This module is imported twice, as conftest and as tests.conftest: the file is chosen once.)
+if os.environ.get("AIXIN_TEST_HUEY_FILE") != os.environ.get("HUEY_FILE"):
+    os.environ["HUEY_FILE"] = os.environ["AIXIN_TEST_HUEY_FILE"] = os.path.join(
+        tempfile.mkdtemp(prefix="aixin-huey-"), "huey.db")
 os.environ.pop("REDIS_URL", None)
 from alembic import command
 from alembic.config import Config as AlembicConfig
