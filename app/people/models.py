@@ -117,7 +117,7 @@ class ImportJob(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The org-unit path the creator's member.edit reach covered ("/3/17/"); None: the whole district.
-    # Who else may see and run the job is decided against it (import_job.visible_jobs).
+    # Who else may see and run the job is decided against it (import_job.visible).
     scope_path: Mapped[str | None] = mapped_column(String(400))
     filename: Mapped[str] = mapped_column(String(255))
     content: Mapped[bytes | None] = mapped_column(LargeBinary)

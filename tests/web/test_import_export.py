@@ -475,3 +475,16 @@ def test_export_strips_control_characters_and_never_writes_a_live_formula(app, c
     formula = cells['=HYPERLINK("http://x","y")']
     assert formula.data_type == "s" and cells["+1 党支部"].data_type == "s"
     assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)
+
+
+def test_a_zip_bomb_upload_is_refused_on_the_form_with_a_clear_message(app, client, town):
+    from tests.unit.test_spreadsheets import shared_strings_bomb
+
+    sign_in(client, town, "grid_admin")
+    started = time.monotonic()
+    resp = upload(client, shared_strings_bomb(270), lang="en")
+
+    assert resp.status_code == 422 and time.monotonic() - started < 10
+    assert "unpacks to far more data than a member list holds" in resp.get_data(as_text=True)
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        assert s.scalar(select(func.count()).select_from(ImportJob).where(ImportJob.tenant_id == town.district.id)) == 0
