@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make_huey():
     url = os.environ.get("REDIS_URL")
+    # results=False: a task's outcome is written to the database by the task itself, never read back
+    # from the queue (kept results would pile up in the queue's storage).
     if url:
-        return RedisHuey("aixin", url=url)
+        return RedisHuey("aixin", url=url, results=False)
     path = Path(os.environ.get("HUEY_FILE") or ROOT / "instance" / "huey.db")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("aixin", filename=str(path))
+    return SqliteHuey("aixin", filename=str(path), results=False)
 
 
 huey = make_huey()
