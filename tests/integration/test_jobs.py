@@ -138,3 +138,40 @@ def test_the_sweep_runs_every_five_minutes_and_when_a_worker_starts():
     assert not any(n.endswith("sweep_import_jobs") for n in {t.name for t in huey.read_periodic(
         datetime(2026, 12, 1, 10, 7))})
     assert any("sweep" in name for name in huey._startup)
+
+
+def test_progress_is_committed_as_the_file_is_read_and_readable_from_another_connection(app, town):
+    """No progress kept in memory: each step is its own committed transaction, which another connection
+    reads while the import goes on (on SQLite too: no write lock is held meanwhile)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    factory = app.extensions["db_sessionmaker"]
+    engine = app.extensions["db_engine"]
+    content = workbook([[f"进度{i}", f"136{town.district.id % 10_000:04d}{i:04d}", town.grid_a1.id]
+                        for i in range(2500)])
+    with unit_of_work(factory) as s:
+        job = ImportJob(tenant_id=town.district.id, filename="p.xlsx", content=content, status="queued",
+                        total_rows=2500)
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    seen = []
+
+    def look(_session):
+        with engine.connect() as conn:  # another connection, as the status page in another process
+            seen.append(tuple(conn.execute(select(ImportJob.status, ImportJob.processed_rows)
+                                     .where(ImportJob.id == job_id)).one()))
+
+    event.listen(Session, "after_commit", look)
+    try:
+        with app.app_context():
+            assert import_job.import_queued_job(factory, job_id, may_edit=lambda unit: True, id_key=b"k",
+                                                actor_user_id=None)
+    finally:
+        event.remove(Session, "after_commit", look)
+
+    assert seen == [("importing", 0), ("importing", 1000), ("importing", 2000), ("importing", 2500),
+                    ("done", 2500)]
+    done = job_state(app, job_id)
+    assert (done.imported_count, done.content, done.outcome_params) == (2500, None, {"n": 2500})
