@@ -28,8 +28,11 @@ migrate: $(STAMP) $(CATALOG).mo
 	mkdir -p instance
 	$(BIN)/alembic upgrade head
 
+# The background worker (imports, scheduled sweeps) runs beside the web server and stops with it.
 run: migrate
 	$(BIN)/flask --app app demo load
+	@$(BIN)/huey_consumer app.worker.huey --workers 2 --logfile instance/worker.log & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
 test: $(STAMP) $(CATALOG).mo

@@ -15,7 +15,7 @@ Other districts are invisible to everyone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, or_, true
@@ -54,6 +54,29 @@ class Scope:
 
     role: str
     path: str | None
+
+
+@dataclass
+class Principal:
+    """The signed-in user as the permission check sees it (Flask-Login's user object; auth builds it,
+    jobs rebuild it for the user who started them)."""
+
+    token: str
+    user_id: int
+    member_id: int
+    tenant_id: int
+    name: str
+    scopes: list[Scope] = field(default_factory=list)
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return self.token
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({s.role for s in self.scopes})
 
 
 ACTIONS: dict[str, Action] = {}

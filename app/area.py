@@ -39,6 +39,8 @@ class Area:
     grants: Mapping[str, Iterable[str]] = field(default_factory=dict)  # role kind -> actions
     audit_labels: Mapping[str, object] = field(default_factory=dict)  # audit event -> lazy label
     commands: Sequence[click.Command | str] = ()
+    # Modules defining background tasks (app/jobs.py), imported so the worker knows every task.
+    tasks: Sequence[str] = ()
     # Anything else the area wires up once per app: signal receivers, template filters.
     setup: Callable[[Flask], None] | None = None
 
@@ -68,6 +70,8 @@ def install(app: Flask, area: Area) -> None:
         app.register_blueprint(_resolve(bp))
     for command in area.commands:
         app.cli.add_command(_resolve(command))
+    for module in area.tasks:
+        import_module(module)
     if area.setup is not None:
         area.setup(app)
     app.extensions.setdefault("areas", {})[area.name] = area

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from datetime import UTC, datetime
@@ -79,6 +80,31 @@ def unit_of_work(session_factory: sessionmaker) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_AFTER_COMMIT = "aixin_after_commit"
+_log = logging.getLogger(__name__)
+
+
+def after_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Call `fn` once `session`'s transaction has committed, and never if it rolls back: work for later
+    (a background job) must not start before the rows it reads exist, nor for rows that never will."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for fn in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            fn()
+        except Exception:  # the commit stands; a job that could not be enqueued is found by the sweep
+            _log.exception("after-commit work failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint, was rolled back
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 def ping(engine: Engine) -> bool:

@@ -10,8 +10,18 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import tempfile
 
 import pytest
+
+# Background jobs (app/jobs.py): queue storage in a scratch file, never the developer's instance/huey.db,
+# and never Redis even where REDIS_URL is set. Tests run tasks in Huey's immediate mode (see the `app`
+# fixture); tests/integration/test_jobs.py also runs a real worker process on this file.
+# (This module is imported twice, as conftest and as tests.conftest: the file is chosen once.)
+if os.environ.get("AIXIN_TEST_HUEY_FILE") != os.environ.get("HUEY_FILE"):
+    os.environ["HUEY_FILE"] = os.environ["AIXIN_TEST_HUEY_FILE"] = os.path.join(
+        tempfile.mkdtemp(prefix="aixin-huey-"), "huey.db")
+os.environ.pop("REDIS_URL", None)
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
@@ -121,6 +131,12 @@ def app(engine, db_url, request):
 
     from app import create_app
 
+    from app.jobs import huey
+
+    # Immediate mode: a task runs in this process the moment it is enqueued (after the request's
+    # commit), so a test sees its outcome on the next request. Honest for what the job does; the
+    # queue and the worker process are tested on real storage in tests/integration/test_jobs.py.
+    huey.immediate = True
     config = {**TEST_CONFIG, "DATABASE_URL": db_url, "ENGINE": engine}
     if request.node.get_closest_marker("commits"):
         yield create_app(config)

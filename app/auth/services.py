@@ -20,7 +20,7 @@ from app.places.models import OrgUnit
 
 from .models import Invitation, RoleGrant, User, UserSession
 from .passwords import hash_password, needs_rehash, password_problem, verify_password
-from app.access import ROLE_KINDS, Scope
+from app.access import ROLE_KINDS, Principal, Scope
 
 
 class SignInFailed(Exception):
@@ -37,28 +37,6 @@ class SessionExpired(Exception):
 
 # last_seen_at is written at most this often, so a busy page costs no write per request.
 TOUCH_EVERY = timedelta(minutes=1)
-
-
-@dataclass
-class Principal:
-    """The signed-in user as the permission check sees it (Flask-Login's user object)."""
-
-    token: str
-    user_id: int
-    member_id: int
-    tenant_id: int
-    name: str
-    scopes: list[Scope] = field(default_factory=list)
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_anonymous: bool = False
-
-    def get_id(self) -> str:
-        return self.token
-
-    @property
-    def roles(self) -> list[str]:
-        return sorted({s.role for s in self.scopes})
 
 
 def load_principal(session: Session, token: str, *, idle: timedelta | None = None,

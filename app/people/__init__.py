@@ -33,5 +33,6 @@ AREA = Area(
         "member.import": _l("Members imported"), "member.export": _l("Members exported"),
         "assignment.create": _l("Grid assigned"), "assignment.end": _l("Grid assignment ended"),
     },
+    tasks=["app.people.import_job"],
     setup=_setup,
 )

@@ -6,16 +6,20 @@ from typing import IO
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.places.models import OrgUnit
+from app.spreadsheets import text_row
 
+from . import member_rows
 from .models import Member
 
-HEADERS = ["编号", "姓名", "手机号", "身份证", "网格", "社区", "街道", "标签", "状态"]
-WIDTHS = [10, 12, 15, 22, 24, 16, 16, 24, 10]
+# The import's columns first, in its order (so an export can be corrected and imported back), then
+# columns the import ignores: where the member lives, their status and number.
+HEADERS = [*member_rows.HEADERS, "社区", "街道", "状态", "编号"]
+WIDTHS = [12, 15, 22, 24, 8, 8, 18, 16, 8, 8, 16, 16, 10, 10]
 _BATCH = 2000  # rows fetched per round trip (a server-side cursor on PostgreSQL)
 
 
@@ -32,53 +36,48 @@ class _Places:
         self._cache: dict[int, tuple[str, str, str]] = {}
 
     def of(self, unit_id: int) -> tuple[str, str, str]:
+        """(the unit's own name, as the import finds it; its community; its street)."""
         if unit_id not in self._cache:
             unit = self._units.get(unit_id)
-            names = {"grid": [], "community": "", "street": ""}
+            names = {"community": "", "street": ""}
             for i in (int(p) for p in (unit.path if unit else "").strip("/").split("/") if p):
                 u = self._units.get(i)
-                if u is None:
-                    continue
-                if u.kind in ("grid", "building"):
-                    names["grid"].append(u.name)  # a building shows as "grid / building"
-                else:
+                if u is not None and u.kind in names:
                     names[u.kind] = u.name
-            self._cache[unit_id] = (" / ".join(names["grid"]), names["community"], names["street"])
+            self._cache[unit_id] = (unit.name if unit else "", names["community"], names["street"])
         return self._cache[unit_id]
 
-
-def _cell(ws, value):
-    """A text cell that stays text: openpyxl would turn a name like "=HYPERLINK(…)" into a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
+    def name(self, unit_id: int | None) -> str:
+        unit = self._units.get(unit_id) if unit_id is not None else None
+        return unit.name if unit else ""
 
 
 def write_members_xlsx(session: Session, tenant_id: int, stmt, out: IO[bytes]) -> int:
     """Write the members `stmt` selects (views.scoped_member_select) to `out` as .xlsx; return the row count.
 
     Rows are fetched in batches and written to a write-only sheet, so no list of members is held."""
-    tag_labels = {"volunteer": _("Volunteer"), "party_member": _("Party member"), "grid_worker": _("Grid worker"),
-                  "building_head": _("Building head")}
     status_labels = {"active": _("Active"), "suspended": _("Suspended"), "left": _("Left")}
+    yes_no = member_rows.yes_no_text
     places = _Places(session, tenant_id)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("members")
-    for i, width in enumerate(WIDTHS):
-        ws.column_dimensions[chr(ord("A") + i)].width = width
+    for i, width in enumerate(WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
     ws.append(HEADERS)
     columns = stmt.with_only_columns(
         Member.id, Member.name, Member.mobile, Member.id_number_masked, Member.grid_id, Member.status,
-        Member.is_volunteer, Member.is_party_member, Member.is_grid_worker, Member.is_building_head)
+        Member.is_volunteer, Member.is_party_member, Member.party_org, Member.checkin_community_id,
+        Member.is_grid_worker, Member.is_building_head)
     count = 0
     for row in session.execute(columns.execution_options(yield_per=_BATCH)):
         grid, community, street = places.of(row.grid_id)
-        tags = "、".join(label for tag, label in tag_labels.items() if getattr(row, f"is_{tag}"))
-        ws.append([row.id, _cell(ws, row.name), mask_mobile(row.mobile), row.id_number_masked or "",
-                   _cell(ws, grid), _cell(ws, community), _cell(ws, street), tags,
-                   status_labels.get(row.status, row.status)])
+        # Every text cell through text_row: no control character (openpyxl refuses them) and no
+        # value like "=HYPERLINK(…)" turned into a live formula.
+        ws.append(text_row(ws, [
+            row.name, mask_mobile(row.mobile), row.id_number_masked or "", grid, yes_no(row.is_volunteer),
+            yes_no(row.is_party_member), row.party_org or "", places.name(row.checkin_community_id),
+            yes_no(row.is_grid_worker), yes_no(row.is_building_head), community, street,
+            status_labels.get(row.status, row.status), row.id]))
         count += 1
     wb.save(out)
     return count

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -113,33 +113,41 @@ class GridAssignment(Base):
 
 
 class ImportJob(Base):
-    """One member import: the uploaded file, its dry-run report, then progress of the real import."""
+    """One member import: its dry-run report, then the state and progress of the real import.
+
+    The uploaded file (`content`) is kept only while the job may still run: it is deleted when the
+    job ends (done, failed), when its check found problems, and when nobody runs it in time
+    (abandoned). The state machine is app/people/import_job.py's."""
 
     __tablename__ = "import_jobs"
     __table_args__ = (
-        CheckConstraint("status IN ('checking', 'checked', 'importing', 'done', 'failed')", name="status"),
+        CheckConstraint("status IN ('checked', 'queued', 'importing', 'done', 'failed', 'interrupted', "
+                        "'abandoned')", name="status"),
         Index("ix_import_jobs_tenant_id", "tenant_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The org-unit path the creator's member.edit reach covered ("/3/17/"); None: the whole district.
+    # Who else may see and run the job is decided against it (import_job.visible).
+    scope_path: Mapped[str | None] = mapped_column(String(400))
     filename: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16), default="checking")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="checked")
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     processed_rows: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
-    errors: Mapped[list | None] = mapped_column(JSON)  # [{"row": 7, "column": "手机号", "reason": "..."}]
+    # [{"row": 7, "column": "手机号", "code": "bad_mobile", "params": {}, "value": "138****0000"}]
+    errors: Mapped[list | None] = mapped_column(JSON)
     imported_count: Mapped[int] = mapped_column(Integer, default=0)
-    message: Mapped[str | None] = mapped_column(String(500))
+    # How the job ended, as a code and its parameters (put into words when shown): import_job.outcome_text.
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome_params: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the import (not the check) began
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # last progress written by the worker
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    # An import writes 50,000 rows at most in well under a minute: one "importing" for longer than
-    # this was cut off (the server stopped; its transaction rolled back) and may be run again.
-    STALE_AFTER = timedelta(minutes=10)
-
-    def interrupted(self, now: datetime) -> bool:
-        return self.status == "importing" and self.started_at is not None and now - self.started_at > self.STALE_AFTER
+    # For the permission check (app/access.py): a job sits where it was created (scope_path, a column).
+    view_action = "member.import"

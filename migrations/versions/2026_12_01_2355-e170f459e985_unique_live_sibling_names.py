@@ -1,7 +1,7 @@
 """unique live sibling names: no two live org units under one parent share a name (ignoring letter case)
 
 Revision ID: e170f459e985
-Revises: c13050374d5c
+Revises: 04763f4af831
 Create Date: 2026-12-01 23:55:25.117029
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'e170f459e985'
-down_revision: Union[str, Sequence[str], None] = 'c13050374d5c'
+down_revision: Union[str, Sequence[str], None] = '04763f4af831'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,5 +1,5 @@
 // Member import progress: poll the job's status.json and update the <progress> bar; when the import
-// has finished (done or failed), reload the page to show the result. No inline scripts: CSP script-src 'self'.
+// has finished (done, failed or cut off), reload the page to show the result. No inline scripts: CSP script-src 'self'.
 (function () {
   "use strict";
 
@@ -15,7 +15,7 @@
       bar.value = s.processed_rows;
       bar.textContent = s.processed_rows + " / " + s.total_rows;
     }
-    if (s.status === "checked") {
+    if (s.status === "queued") {
       text.textContent = box.getAttribute("data-starting-text");
     } else {
       text.textContent = box.getAttribute("data-progress-text")
@@ -31,7 +31,7 @@
       })
       .then(function (s) {
         show(s);
-        if (s.status === "done" || s.status === "failed") {
+        if (s.status !== "queued" && s.status !== "importing") {
           window.location.replace(box.getAttribute("data-done-url"));
           return;
         }

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.access import Scope, path_filter
 from app.db import utcnow
-from app.people import importer
+from app.people import import_job
 from app.people import services as people
 from app.people.identity import hash_id_number, id_check_char, mask_id_number
 from app.people.models import Member
@@ -175,12 +175,12 @@ def bench_import(ctx: Context) -> None:
         content = _xlsx(names, n, rng)
         with app.test_request_context(), Session(target.engine) as s:
             t = time.perf_counter()
-            result = importer.dry_run(s, tenant, "bench.xlsx", content, may_edit=lambda unit: True,
+            result = import_job.dry_run(s, tenant, "bench.xlsx", content, may_edit=lambda unit: True,
                                       id_key=b"bench-id-key")
             checked = time.perf_counter() - t
             assert not result.errors, result.errors[:3]
             t = time.perf_counter()
-            importer.write_members(s, tenant, result.members, actor_user_id=None, filename="bench.xlsx")
+            import_job.write_members(s, tenant, result.members, actor_user_id=None, filename="bench.xlsx")
             s.commit()
             written = time.perf_counter() - t
             count = s.scalar(select(func.count()).select_from(Member).where(Member.tenant_id == tenant))
