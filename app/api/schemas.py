@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.people.schemas import Status
+from app.validation import check_name
 
 # Ids are BIGINT on PostgreSQL; a bigger number can name nothing, and would overflow the driver.
 MAX_ID = 2**63 - 1
@@ -53,6 +54,8 @@ class OrgUnitIn(BaseModel):
     grid_type: GridType | None = Field(default=None, description="Required for grids, absent otherwise")
     parent_id: Id | None = Field(default=None, description="None only for a street (top of the district)")
 
+    _name = field_validator("name")(check_name)
+
 
 class OrgUnitPatch(BaseModel):
     """A partial update: rename, change grid type, move (parent_id) or retire (retired: true)."""
@@ -63,6 +66,8 @@ class OrgUnitPatch(BaseModel):
     grid_type: GridType | None = None
     parent_id: Id | None = Field(default=None, description="Move the unit and its subtree under this unit")
     retired: Literal[True] | None = Field(default=None, description="true retires the unit; retiring cannot be undone")
+
+    _name = field_validator("name")(check_name)
 
 
 class OrgUnitOut(BaseModel):

@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.validation import MAX_ID, clean_name
 
 from .models import GRID_TYPES, KINDS, PARENT_KINDS, District, OrgUnit
 
 
 def get_unit(session: Session, tenant_id: int, unit_id: int) -> OrgUnit:
-    unit = session.get(OrgUnit, unit_id)
+    # A number no id can have (a 20-digit form field) names nothing; the driver would overflow on it.
+    unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) and 1 <= unit_id <= MAX_ID else None
     if unit is None or unit.tenant_id != tenant_id:
         raise NotFound(_("No such org unit."))
     return unit
@@ -43,12 +45,7 @@ def _check_placement(kind: str, grid_type: str | None, parent: OrgUnit | None) -
 
 
 def _clean_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed(_("Enter a name."), field="name")
-    if len(name) > 100:
-        raise ValidationFailed(_("Use at most 100 characters for the name."), field="name")
-    return name
+    return clean_name(name, "name", max_length=100)  # the shared name rules (app/validation.py)
 
 
 def create_unit(session: Session, tenant_id: int, *, name: str, kind: str, parent: OrgUnit | None = None,

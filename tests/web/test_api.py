@@ -110,7 +110,7 @@ def test_bad_input_answers_json_errors_never_500(client, town):
                         {"checkin_community_id": str(2**63)}, token)) == {"checkin_community_id": "out_of_range"}
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": "abc"}, token)) == {"grid_id": "not_a_number"}
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": 1e308}, token))["grid_id"]
-    assert fields(post(client, "/api/v1/members", {**base, "name": "张\x00三"}, token)) == {"name": "bad_character"}
+    assert fields(post(client, "/api/v1/members", {**base, "name": "张\x00三"}, token)) == {"name": "control_character"}
     # A lone surrogate, escaped in the JSON text as a client would send it.
     r = client.post("/api/v1/members", data=json.dumps({**base, "name": "\ud800"}), content_type="application/json",
                     headers=h)
