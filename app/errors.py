@@ -7,6 +7,8 @@ import traceback
 from flask import jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as NotFoundHTTP
+from werkzeug.routing import RequestRedirect
 
 from ledger import LedgerError
 
@@ -83,6 +85,13 @@ def register_error_handlers(app) -> None:
     def _http_error(e: HTTPException):
         from flask_babel import gettext as _
 
+        if e.code == 405:
+            allowed = methods_that_match()
+            if not allowed:  # Werkzeug says 405 for /members/0 (an id its converter refuses): nothing is there
+                e = NotFoundHTTP()
+            else:
+                e.valid_methods = allowed
+
         messages = {
             400: _("The request could not be understood. Check the form and try again."),
             403: _("You do not have permission to do this."),
@@ -118,6 +127,24 @@ def register_error_handlers(app) -> None:
                                                    "again in a minute."), 503)
         app.logger.error("unexpected error on %s %s:\n%s", request.method, request.endpoint, redacted_traceback(e))
         return error_response("internal_error", _("Something went wrong on our side. Nothing was saved; please try again."), 500)
+
+
+def methods_that_match() -> list[str]:
+    """The methods for which this URL names something (its Allow header), re-matched per method."""
+    from flask import current_app
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        try:
+            adapter.match(method=method)
+        except RequestRedirect:
+            allowed.append(method)
+        except HTTPException:
+            continue
+        else:
+            allowed.append(method)
+    return allowed if set(allowed) - {"OPTIONS", "HEAD"} else []
 
 
 def database_unavailable(e: BaseException) -> bool:
