@@ -37,7 +37,7 @@ def name_problem(value: str) -> str | None:
         return "invisible_name"
     if any(ch in BIDI_CONTROLS for ch in value):
         return "bidi_control"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):  # Cs: a lone surrogate, not text
+    if any(ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):  # Cs: a lone surrogate
         return "control_character"
     return None
 
@@ -126,7 +126,7 @@ def _message(err: dict) -> tuple[str, str]:
             "bad_mobile": _("Enter an 11-digit mainland mobile number, such as 13800138000."),
             "bad_id_number": _("This ID number is not valid: check the 18 characters (the last may be X)."),
         }.get(code, _("This value is not valid."))
-    if err.get("input", ...) is None and t.endswith("_type"):
+    if err.get("input", ...) is None and (t.endswith("_type") or t in ("literal_error", "enum")):
         return "not_null", _("This field cannot be null: give a value, or leave the field out.")
     if t in ("missing", "string_too_short"):
         return "missing", _("This field is required.")

@@ -1,0 +1,109 @@
+"""What the audit log page calls each event kind and each detail key, in the reader's language.
+
+One table for every area: an area registers its own event kinds and detail keys here (points,
+outlets and fund will add theirs). A detail key may name an object (`refers_to`: "member",
+"org_unit" or "user"), which the page shows by name and place; or have a small set of coded values
+(`values`), shown by their labels. Anything not registered is shown as it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+
+from app.places.labels import GRID_TYPE_LABELS, KIND_LABELS
+
+
+@dataclass(frozen=True)
+class DetailKey:
+    label: object  # a lazy translated string
+    refers_to: str | None = None  # "member" | "org_unit" | "user": the value is that object's id
+    values: dict = field(default_factory=dict)  # stored value -> lazy label
+
+
+ACTION_LABELS: dict[str, object] = {}
+DETAIL_KEYS: dict[str, DetailKey] = {}
+TARGET_LABELS: dict[str, object] = {}
+# Stand-ins services write instead of personal data (see app/people/services.PERSONAL_FIELDS).
+PLACEHOLDERS = {"(changed)": _l("changed (value not logged)"), "(removed)": _l("removed")}
+
+
+def register_action(action: str, label) -> None:
+    ACTION_LABELS[action] = label
+
+
+def register_detail(key: str, label, *, refers_to: str | None = None, values: dict | None = None) -> None:
+    DETAIL_KEYS[key] = DetailKey(label, refers_to, dict(values or {}))
+
+
+def register_target(target_type: str, label) -> None:
+    TARGET_LABELS[target_type] = label
+
+
+# --- auth, people, places, demo -------------------------------------------------------------------
+
+for _action, _label in {
+    "signin.success": _l("Signed in"), "signin.failure": _l("Sign-in failed"),
+    "signin.throttled": _l("Sign-in throttled"), "signout": _l("Signed out"),
+    "password.change": _l("Password changed"), "role.grant": _l("Role granted"), "role.revoke": _l("Role revoked"),
+    "member.create": _l("Member added"), "member.update": _l("Member changed"),
+    "member.import": _l("Members imported"), "member.export": _l("Members exported"),
+    "assignment.create": _l("Grid assigned"), "assignment.end": _l("Grid assignment ended"),
+    "org.create": _l("Unit added"), "org.rename": _l("Unit renamed"), "org.move": _l("Unit moved"),
+    "org.retire": _l("Unit retired"), "demo.load": _l("Demo data loaded"),
+}.items():
+    register_action(_action, _label)
+
+for _type, _label in {"member": _l("Member"), "user": _l("User"), "org_unit": _l("Org unit"),
+                      "district": _l("District")}.items():
+    register_target(_type, _label)
+
+_ROLE_VALUES = {"organiser": _l("Organiser"), "grid_admin": _l("Grid administrator"),
+                "fund_manager": _l("Fund manager"), "fund_approver": _l("Fund approver"),
+                "district_admin": _l("District administrator"), "auditor": _l("Auditor"),
+                "party_member": _l("Responsible party member (包格联户)"), "grid_worker": _l("Grid worker"),
+                "building_head": _l("Building head")}
+_STATUS_VALUES = {"active": _l("Active"), "suspended": _l("Suspended"), "left": _l("Left")}
+_YES_NO = {True: _l("Yes"), False: _l("No")}
+
+register_detail("grid_id", _l("Grid"), refers_to="org_unit")
+register_detail("org_unit_id", _l("Unit"), refers_to="org_unit")
+register_detail("parent_id", _l("Parent unit"), refers_to="org_unit")
+register_detail("from_parent_id", _l("From"), refers_to="org_unit")
+register_detail("to_parent_id", _l("To"), refers_to="org_unit")
+register_detail("checkin_community_id", _l("Check-in (报到) community"), refers_to="org_unit")
+register_detail("member_id", _l("Member"), refers_to="member")
+register_detail("assignment_id", _l("Assignment number"))
+register_detail("role", _l("Role"), values=_ROLE_VALUES)
+register_detail("kind", _l("Kind"), values=KIND_LABELS)
+register_detail("grid_type", _l("Grid type"), values=GRID_TYPE_LABELS)
+register_detail("status", _l("Status"), values=_STATUS_VALUES)
+register_detail("name", _l("Name"))
+register_detail("mobile", _l("Mobile number"))
+register_detail("id_number", _l("ID number (身份证)"))
+register_detail("party_org", _l("Party organisation (党组织)"))
+for _key, _label in {"is_volunteer": _l("Volunteer"), "is_party_member": _l("Party member"),
+                     "is_grid_worker": _l("Grid worker (网格员)"), "is_building_head": _l("Building head (楼栋长)")}.items():
+    register_detail(_key, _label, values=_YES_NO)
+register_detail("changed", _l("Changes"))
+register_detail("from", _l("From"))
+register_detail("to", _l("To"))
+register_detail("mobile_tail", _l("Mobile ending"))
+register_detail("reason", _l("Reason"), values={"unknown_mobile": _l("No such account"),
+                                                "wrong_password": _l("Wrong password"),
+                                                "member_suspended": _l("Member suspended"),
+                                                "member_left": _l("Member has left")})
+register_detail("limit", _l("Limit"))
+register_detail("filename", _l("File"))
+register_detail("rows", _l("Rows"))
+register_detail("imported", _l("Imported"))
+register_detail("wallets", _l("Wallets opened"))
+register_detail("filter", _l("Filter"))
+register_detail("q", _l("Search"))
+register_detail("grid", _l("Grid"), refers_to="org_unit")
+register_detail("tag", _l("Tag"), values={"volunteer": _l("Volunteer"), "party_member": _l("Party member"),
+                                          "grid_worker": _l("Grid worker"), "building_head": _l("Building head")})
+register_detail("seed", _l("Seed"))
+register_detail("units", _l("Units"))
+register_detail("members", _l("Members"))
+register_detail("assignments", _l("Assignments"))
