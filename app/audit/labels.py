@@ -32,8 +32,14 @@ def register_action(action: str, label) -> None:
     ACTION_LABELS[action] = label
 
 
-def register_detail(key: str, label, *, refers_to: str | None = None, values: dict | None = None) -> None:
-    DETAIL_KEYS[key] = DetailKey(label, refers_to, dict(values or {}))
+def register_detail(key: str, label, *, refers_to: str | None = None, values: dict | None = None,
+                    action: str | None = None) -> None:
+    """Label a detail key; with `action`, only in that kind of event (where the key means something else)."""
+    DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(label, refers_to, dict(values or {}))
+
+
+def detail_key(action: str | None, key: str) -> DetailKey | None:
+    return DETAIL_KEYS.get(f"{action}:{key}") or DETAIL_KEYS.get(key)
 
 
 def register_target(target_type: str, label) -> None:
@@ -69,8 +75,8 @@ _YES_NO = {True: _l("Yes"), False: _l("No")}
 register_detail("grid_id", _l("Grid"), refers_to="org_unit")
 register_detail("org_unit_id", _l("Unit"), refers_to="org_unit")
 register_detail("parent_id", _l("Parent unit"), refers_to="org_unit")
-register_detail("from_parent_id", _l("From"), refers_to="org_unit")
-register_detail("to_parent_id", _l("To"), refers_to="org_unit")
+register_detail("from_parent_id", _l("Moved from"), refers_to="org_unit")
+register_detail("to_parent_id", _l("Moved to"), refers_to="org_unit")
 register_detail("checkin_community_id", _l("Check-in (报到) community"), refers_to="org_unit")
 register_detail("member_id", _l("Member"), refers_to="member")
 register_detail("assignment_id", _l("Assignment number"))
@@ -86,8 +92,10 @@ for _key, _label in {"is_volunteer": _l("Volunteer"), "is_party_member": _l("Par
                      "is_grid_worker": _l("Grid worker (网格员)"), "is_building_head": _l("Building head (楼栋长)")}.items():
     register_detail(_key, _label, values=_YES_NO)
 register_detail("changed", _l("Changes"))
-register_detail("from", _l("From"))
-register_detail("to", _l("To"))
+register_detail("from", _l("From"))  # an assignment's first day
+register_detail("to", _l("Until"))  # an assignment's last day
+register_detail("from", _l("Old name"), action="org.rename")
+register_detail("to", _l("New name"), action="org.rename")
 register_detail("mobile_tail", _l("Mobile ending"))
 register_detail("reason", _l("Reason"), values={"unknown_mobile": _l("No such account"),
                                                 "wrong_password": _l("Wrong password"),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 
-from .labels import DETAIL_KEYS
+from .labels import detail_key
 from .models import AuditEvent
 
 
@@ -76,13 +76,13 @@ class Names:
         return f"{person.name}（{person.place}）" if person and person.place else (person.name if person else None)
 
 
-def _refs(detail, out: dict[str, set[int]], key: str | None = None) -> None:
+def _refs(detail, out: dict[str, set[int]], action: str | None, key: str | None = None) -> None:
     """Collect the ids a detail names, by the registered kind of the key they sit under."""
-    spec = DETAIL_KEYS.get(key) if key else None
+    spec = detail_key(action, key) if key else None
     if isinstance(detail, dict):
         for k, v in detail.items():
             # {"from": x, "to": y} under a key: the values are of that key's kind.
-            _refs(v, out, key if k in ("from", "to") and spec is not None else k)
+            _refs(v, out, action, key if k in ("from", "to") and spec is not None else k)
     elif isinstance(detail, int) and not isinstance(detail, bool) and spec is not None and spec.refers_to:
         out[spec.refers_to].add(detail)
 
@@ -98,7 +98,7 @@ def names_for(session: Session, tenant_id: int, events: list[AuditEvent]) -> Nam
             ids["user"].add(e.actor_user_id)
         if e.target_type in ids and e.target_id:
             ids[e.target_type].add(e.target_id)
-        _refs(e.detail or {}, ids)
+        _refs(e.detail or {}, ids, e.action)
     names = Names()
     people: list[tuple[str, int, int | None, int, str, int]] = []
     if ids["user"]:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, time, timedelta, timezone
 
 from flask import Blueprint, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,7 +15,7 @@ from app.db import get_session
 from app.validation import date_arg, int_arg
 
 from . import services
-from .labels import ACTION_LABELS, DETAIL_KEYS, PLACEHOLDERS, TARGET_LABELS
+from .labels import ACTION_LABELS, PLACEHOLDERS, TARGET_LABELS, detail_key
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 
@@ -41,8 +42,8 @@ def _utc_start_of(day) -> datetime:
     return datetime.combine(day, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
 
 
-def _value(key: str | None, value, names: services.Names) -> str:
-    spec = DETAIL_KEYS.get(key) if key else None
+def _value(key: str | None, value, names: services.Names, action: str | None = None) -> str:
+    spec = detail_key(action, key) if key else None
     if value is None:
         return "—"
     if isinstance(value, str) and value in PLACEHOLDERS:
@@ -50,7 +51,7 @@ def _value(key: str | None, value, names: services.Names) -> str:
     if isinstance(value, dict) and set(value) <= {"from", "to"} and value:
         return f"{_value(key, value.get('from'), names)} → {_value(key, value.get('to'), names)}"
     if isinstance(value, dict):
-        return "；".join(f"{label}：{text}" for label, text in _items(value, names))
+        return "；".join(f"{label}：{text}" for label, text in _items(value, names, action))
     if spec is not None and spec.refers_to:
         return names.of(spec.refers_to, value) or _("number %(n)s (no longer found)", n=value)
     if spec is not None and spec.values:
@@ -61,23 +62,23 @@ def _value(key: str | None, value, names: services.Names) -> str:
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, list):
-        return "、".join(_value(key, v, names) for v in value)
+        return "、".join(_value(key, v, names, action) for v in value)
     return str(value)
 
 
-def _label(key: str) -> str:
-    spec = DETAIL_KEYS.get(key)
+def _label(key: str, action: str | None) -> str:
+    spec = detail_key(action, key)
     return str(spec.label) if spec else key
 
 
-def _items(detail: dict, names: services.Names) -> list[tuple[str, str]]:
+def _items(detail: dict, names: services.Names, action: str | None = None) -> list[tuple[str, str]]:
     """(label, readable value) for each detail key; a "changed" map becomes one line per field."""
     items = []
     for key, value in detail.items():
         if key == "changed" and isinstance(value, dict):
-            items += [(_label(k), _value(k, v, names)) for k, v in value.items()]
+            items += [(_label(k, action), _value(k, v, names, action)) for k, v in value.items()]
         elif value not in (None, "", {}):
-            items.append((_label(key), _value(key, value, names)))
+            items.append((_label(key, action), _value(key, value, names, action)))
     return items
 
 
@@ -90,8 +91,8 @@ def _present(e, names: services.Names) -> dict:
                   or (_("number %(n)s", n=e.target_id) if e.target_id else ""))
     return {"at": e.at, "action": e.action, "action_label": str(ACTION_LABELS.get(e.action, e.action)),
             "actor": actor, "actor_missing": e.actor_user_id if e.actor_user_id and not actor else None,
-            "target": target, "ip": e.ip, "items": _items(e.detail or {}, names) if isinstance(e.detail, dict) else
-            [("", json.dumps(e.detail, ensure_ascii=False))]}
+            "target": target, "ip": e.ip, "items": _items(e.detail, names, e.action) if isinstance(e.detail, dict) else
+            [] if e.detail is None else [("", json.dumps(e.detail, ensure_ascii=False))]}
 
 
 @bp.get("/audit/")
@@ -121,6 +122,6 @@ def list_events():
     keep = {k: v for k, v in args.items() if k != "before"}
     return render_template(
         "audit/list.html", events=[_present(e, names) for e in events], actions=list(ACTION_LABELS),
-        labels=ACTION_LABELS, args=args, who=who, candidates=candidates if len(candidates) > 1 else [],
+        labels=ACTION_LABELS, args=args, colon="：" if str(get_locale()).startswith("zh") else ": ", who=who, candidates=candidates if len(candidates) > 1 else [],
         picked=picked, pick_url=lambda p: url_for(".list_events", **{**keep, "actor": p.user_id, "who": p.name}),
         older_url=url_for(".list_events", **keep, before=events[-1].id) if len(events) == PAGE else None)
