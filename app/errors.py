@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as NotFoundHTTP
@@ -105,9 +105,9 @@ def register_error_handlers(app) -> None:
         message = messages.get(e.code, e.description or e.name)
         if e.code == 400 and e.description and "CSRF" in e.description:
             code, message = "csrf_failed", _("The form has expired or is missing its security token. Reload the page and try again.")
-        resp = error_response(code, message, e.code or 500)
+        resp = make_response(error_response(code, message, e.code or 500))
         if getattr(e, "valid_methods", None):  # a 405 says which methods the URL takes
-            resp[0].headers["Allow"] = ", ".join(e.valid_methods)
+            resp.headers["Allow"] = ", ".join(e.valid_methods)
         return resp
 
     @app.errorhandler(Exception)

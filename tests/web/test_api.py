@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from app.people.schemas import MemberIn
 from tests.conftest import sign_in
 from tests.factories import make_member, make_town, unique_mobile, valid_id_number

@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from flask import current_app
 from sqlalchemy import text
 
 from app import create_app
 from app.db import get_session, make_engine, unit_of_work
 from app.people.models import Member
 from tests.conftest import csrf_from, sign_in
-from tests.factories import PASSWORD, make_member, make_user, unique_mobile
+from tests.factories import PASSWORD, make_user, unique_mobile
 from tests.web.test_api import commit, fields, patch, post, signed_in
 
 
@@ -23,11 +22,6 @@ def member_row(app, member_id: int) -> tuple[str, str]:
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         m = s.get(Member, member_id)
         return m.status, m.mobile
-
-
-def edit_form(client, member_id: int, **changes):
-    page = client.get(f"/members/{member_id}/edit")
-    return page, changes
 
 
 def post_edit(app, client, member_id: int, token: str, **changes):
@@ -283,6 +277,8 @@ def test_a_405_carries_allow_and_a_nonexistent_id_is_404_whatever_the_method(cli
     assert r.get_json()["error"]["code"] == "method_not_allowed"
     assert client.delete("/api/v1/members/0").status_code == 404
     assert client.put("/members/0").status_code == 404
+    page = client.put(f"/members/{town.users['volunteer'][0].id}")  # a page answers the same, as HTML
+    assert page.status_code == 405 and "GET" in page.headers["Allow"] and page.mimetype == "text/html"
 
 
 def test_unauthenticated_writes_answer_401_as_documented(client, town):
