@@ -32,21 +32,41 @@ def _tenant(session, tenant: int | None) -> int:
 
 
 @ledger_cli.command("verify")
-@tenant_option
-def verify(tenant: int) -> None:
+@click.option("--tenant", type=int, default=None,
+              help="district (tenant) id; default: every district (and any other tenant the ledger holds)")
+def verify(tenant: int | None) -> None:
     """Re-derive balances and hash chains; exit 1 on any problem."""
+    from sqlalchemy import select, union
+
+    from app.places.models import District
+    from ledger.schema import accounts
+
+    found = 0
     with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
-        book = Ledger(session, tenant=_tenant(session, tenant))
-        problems = book.verify()
-        totals = book.trial_balance()
-    for unit, (d, c) in totals.items():
-        click.echo(f"{unit}: posted debits {d}, posted credits {c}")
-    if problems:
-        click.echo(f"ledger verify: {len(problems)} problem(s) found", err=True)
-        for p in problems:
-            click.echo(f"  - {p}", err=True)
+        if tenant is not None:
+            tenants = [tenant]
+        else:
+            tenants = sorted(session.scalars(union(select(District.id), select(accounts.c.tenant_id).distinct())))
+        names = dict(session.execute(select(District.id, District.name)).all())
+        for t in tenants:
+            book = Ledger(session, tenant=t)
+            problems = book.verify()
+            totals = book.trial_balance()
+            label = f"district {t} ({names[t]})" if t in names else f"tenant {t}"
+            if len(tenants) > 1:
+                click.echo(f"{label}:")
+            for unit, (d, c) in totals.items():
+                click.echo(f"  {unit}: posted debits {d}, posted credits {c}" if len(tenants) > 1
+                           else f"{unit}: posted debits {d}, posted credits {c}")
+            if problems:
+                found += len(problems)
+                click.echo(f"ledger verify: {label}: {len(problems)} problem(s) found", err=True)
+                for p in problems:
+                    click.echo(f"  - {p}", err=True)
+    if found:
         sys.exit(1)
-    click.echo("ledger verify: sound (balances match transfers, debits equal credits, hash chains intact)")
+    click.echo(f"ledger verify: sound in {len(tenants)} district(s) "
+               "(balances match transfers, debits equal credits, hash chains intact)")
 
 
 @ledger_cli.command("balance")

@@ -33,7 +33,11 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kw) -> Engine:
-    """An engine with SQLite set up for safe concurrent writers (WAL, foreign keys, BEGIN IMMEDIATE)."""
+    """An engine with SQLite set up for safe concurrent writers (WAL, foreign keys, BEGIN IMMEDIATE).
+
+    Bound parameters never appear in its exceptions' messages (hide_parameters): those messages
+    reach logs, and parameters are mobiles, names and ID hashes."""
+    kw.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kw.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kw)

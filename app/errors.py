@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+import traceback
+
+from flask import jsonify, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as NotFoundHTTP
+from werkzeug.routing import RequestRedirect
 
 from ledger import LedgerError
 
@@ -98,6 +103,13 @@ def register_error_handlers(app) -> None:
     def _http_error(e: HTTPException):
         from flask_babel import gettext as _
 
+        if e.code == 405:
+            allowed = methods_that_match()
+            if not allowed:  # Werkzeug says 405 for /members/0 (an id its converter refuses): nothing is there
+                e = NotFoundHTTP()
+            else:
+                e.valid_methods = allowed
+
         messages = {
             400: _("The request could not be understood. Check the form and try again."),
             403: _("You do not have permission to do this."),
@@ -111,12 +123,81 @@ def register_error_handlers(app) -> None:
         message = messages.get(e.code, e.description or e.name)
         if e.code == 400 and e.description and "CSRF" in e.description:
             code, message = "csrf_failed", _("The form has expired or is missing its security token. Reload the page and try again.")
-        resp = error_response(code, message, e.code or 500)
+        resp = make_response(error_response(code, message, e.code or 500))
+        if getattr(e, "valid_methods", None):  # a 405 says which methods the URL takes
+            resp.headers["Allow"] = ", ".join(e.valid_methods)
         return resp
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
-        app.logger.exception("unexpected error")
         from flask_babel import gettext as _
 
+        if database_unavailable(e):
+            from flask import g
+
+            from app.extensions import login_manager
+
+            # The page's header asks who is signed in, which needs the database: show it signed out.
+            if "_login_user" not in g:
+                g._login_user = login_manager.anonymous_user()
+            app.logger.error("database unavailable on %s %s: %s", request.method, request.endpoint, redacted(e))
+            return error_response("unavailable", _("The service is briefly unavailable. Nothing was saved; please try "
+                                                   "again in a minute."), 503)
+        app.logger.error("unexpected error on %s %s:\n%s", request.method, request.endpoint, redacted_traceback(e))
         return error_response("internal_error", _("Something went wrong on our side. Nothing was saved; please try again."), 500)
+
+
+def methods_that_match() -> list[str]:
+    """The methods for which this URL names something (its Allow header), re-matched per method."""
+    from flask import current_app
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        try:
+            adapter.match(method=method)
+        except RequestRedirect:
+            allowed.append(method)
+        except HTTPException:
+            continue
+        else:
+            allowed.append(method)
+    return allowed if set(allowed) - {"OPTIONS", "HEAD"} else []
+
+
+def database_unavailable(e: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, connection lost) — not a bad statement."""
+    if isinstance(e, DBAPIError) and e.connection_invalidated:
+        return True
+    if isinstance(e, (OperationalError, InterfaceError, DisconnectionError)):
+        # OperationalError also covers lock timeouts and the like: all "try again later".
+        return True
+    return False
+
+
+def redacted(e: BaseException) -> str:
+    """The exception's class, and the database's error code — never its message: a driver's message
+    repeats bound values and rows ("Failing row contains (…, 13800138000, …)"), i.e. personal data."""
+    name = f"{type(e).__module__}.{type(e).__qualname__}"
+    orig = getattr(e, "orig", None)
+    if orig is not None:
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None) or ""
+        name += f" from {type(orig).__module__}.{type(orig).__qualname__}" + (f" [{code}]" if code else "")
+    return name
+
+
+def redacted_traceback(e: BaseException) -> str:
+    """Where it went wrong (file, line, function, source line of each frame, for every chained
+    exception), with each exception shown by its class only (see `redacted`)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        chain.append(cur)
+        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+    for exc in reversed(chain):
+        frames = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), capture_locals=False)
+        parts.append("Traceback (most recent call last):\n" + "".join(frames.format()) + redacted(exc))
+    return "\n\nwhich caused:\n".join(parts)

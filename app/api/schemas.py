@@ -5,12 +5,13 @@ models only describe what the API adds around them. The OpenAPI document is gene
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.people.schemas import Status
+from app.validation import check_name
 
 # Ids are BIGINT on PostgreSQL; a bigger number can name nothing, and would overflow the driver.
 MAX_ID = 2**63 - 1
@@ -53,6 +54,8 @@ class OrgUnitIn(BaseModel):
     grid_type: GridType | None = Field(default=None, description="Required for grids, absent otherwise")
     parent_id: Id | None = Field(default=None, description="None only for a street (top of the district)")
 
+    _name = field_validator("name")(check_name)
+
 
 class OrgUnitPatch(BaseModel):
     """A partial update: rename, change grid type, move (parent_id) or retire (retired: true)."""
@@ -63,6 +66,8 @@ class OrgUnitPatch(BaseModel):
     grid_type: GridType | None = None
     parent_id: Id | None = Field(default=None, description="Move the unit and its subtree under this unit")
     retired: Literal[True] | None = Field(default=None, description="true retires the unit; retiring cannot be undone")
+
+    _name = field_validator("name")(check_name)
 
 
 class OrgUnitOut(BaseModel):
@@ -96,8 +101,8 @@ class MemberOut(BaseModel):
     is_grid_worker: bool
     is_building_head: bool
     tags: list[Tag]
-    created_at: datetime
-    updated_at: datetime
+    created_at: AwareDatetime = Field(description="UTC, RFC 3339 (e.g. 2026-12-01T08:30:00Z)")
+    updated_at: AwareDatetime = Field(description="UTC, RFC 3339")
 
     @classmethod
     def of(cls, m) -> MemberOut:
@@ -105,8 +110,13 @@ class MemberOut(BaseModel):
                    grid_id=m.grid_id, status=m.status, is_volunteer=m.is_volunteer,
                    is_party_member=m.is_party_member, party_org=m.party_org,
                    checkin_community_id=m.checkin_community_id, is_grid_worker=m.is_grid_worker,
-                   is_building_head=m.is_building_head, tags=m.tags, created_at=m.created_at,
-                   updated_at=m.updated_at)
+                   is_building_head=m.is_building_head, tags=m.tags, created_at=_utc(m.created_at),
+                   updated_at=_utc(m.updated_at))
+
+
+def _utc(value: datetime) -> datetime:
+    """Stored times are naive UTC; the API says so (a date-time without an offset is not RFC 3339)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class _Page(BaseModel):

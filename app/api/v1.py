@@ -195,8 +195,8 @@ def update_member(member_id: int):
     db = get_session()
     patch: MemberPatch = request.context.json
     member = people.get_member(db, current_user.tenant_id, member_id)
-    require(current_user, "member.edit", member)
+    people.require_may_change(db, current_user, member)  # also: roles the member holds are within reach
     if patch.grid_id is not None and patch.grid_id != member.grid_id:
         _unit_in_body(patch.grid_id, "grid_id", "member.edit")
-    member = people.update_member(db, member, patch, actor_user_id=current_user.user_id)
+    member = people.update_member(db, member, patch, actor=current_user)
     return MemberOut.of(member)

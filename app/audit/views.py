@@ -1,20 +1,28 @@
-"""The audit log page: district administrators and auditors read and filter it."""
+"""The audit log page: district administrators and auditors read and filter it, in names and Beijing time."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.access import require
 from app.area import audit_labels
 from app.db import get_session
+from app.validation import date_arg, int_arg
 
 from . import services
+from .labels import PLACEHOLDERS, TARGET_LABELS, detail_key
 
 bp = Blueprint("audit", __name__, template_folder="templates")
+
+BEIJING = timezone(timedelta(hours=8))  # China keeps one offset all year
+PAGE = 50
+
 
 @bp.app_template_filter("readable_json")
 def readable_json(value) -> str:
@@ -22,25 +30,100 @@ def readable_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _date(name: str):
-    raw = request.args.get(name) or ""
-    try:
-        return datetime.strptime(raw, "%Y-%m-%d")
-    except ValueError:
-        return None
+@bp.app_template_filter("beijing_time")
+def beijing_time(value: datetime | None) -> str:
+    """A stored (naive UTC) time as Beijing time."""
+    if value is None:
+        return ""
+    return value.replace(tzinfo=UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _utc_start_of(day) -> datetime:
+    """00:00 Beijing time of `day`, as the naive UTC the log stores."""
+    return datetime.combine(day, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
+
+
+def _value(key: str | None, value, names: services.Names, action: str | None = None) -> str:
+    spec = detail_key(action, key) if key else None
+    if value is None:
+        return "—"
+    if isinstance(value, str) and value in PLACEHOLDERS:
+        return str(PLACEHOLDERS[value])
+    if isinstance(value, dict) and set(value) <= {"from", "to"} and value:
+        return f"{_value(key, value.get('from'), names)} → {_value(key, value.get('to'), names)}"
+    if isinstance(value, dict):
+        return "；".join(f"{label}：{text}" for label, text in _items(value, names, action))
+    if spec is not None and spec.refers_to:
+        return names.of(spec.refers_to, value) or _("number %(n)s (no longer found)", n=value)
+    if spec is not None and spec.values:
+        try:
+            return str(spec.values.get(value, value))
+        except TypeError:  # an unhashable stored value
+            pass
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, list):
+        return "、".join(_value(key, v, names, action) for v in value)
+    return str(value)
+
+
+def _label(key: str, action: str | None) -> str:
+    spec = detail_key(action, key)
+    return str(spec.label) if spec else key
+
+
+def _items(detail: dict, names: services.Names, action: str | None = None) -> list[tuple[str, str]]:
+    """(label, readable value) for each detail key; a "changed" map becomes one line per field."""
+    items = []
+    for key, value in detail.items():
+        if key == "changed" and isinstance(value, dict):
+            items += [(_label(k, action), _value(k, v, names, action)) for k, v in value.items()]
+        elif value not in (None, "", {}):
+            items.append((_label(key, action), _value(key, value, names, action)))
+    return items
+
+
+def _present(e, names: services.Names) -> dict:
+    actor = names.users.get(e.actor_user_id) if e.actor_user_id else None
+    target = None
+    if e.target_type:
+        label = str(TARGET_LABELS.get(e.target_type, e.target_type))
+        target = (label, names.of(e.target_type, e.target_id)
+                  or (_("number %(n)s", n=e.target_id) if e.target_id else ""))
+    return {"at": e.at, "action": e.action, "action_label": str(audit_labels(current_app).get(e.action, e.action)),
+            "actor": actor, "actor_missing": e.actor_user_id if e.actor_user_id and not actor else None,
+            "target": target, "ip": e.ip, "items": _items(e.detail, names, e.action) if isinstance(e.detail, dict) else
+            [] if e.detail is None else [("", json.dumps(e.detail, ensure_ascii=False))]}
 
 
 @bp.get("/audit/")
 @login_required
 def list_events():
     require(current_user, "audit.view")
-    since, until = _date("since"), _date("until")
+    db, args = get_session(), request.args
+    since, until = date_arg(args, "since"), date_arg(args, "until")
+    actor = int_arg(args, "actor")
+    who = (args.get("who") or "").strip()[:64]
+    candidates: list[services.Person] = []
+    actor_ids = None
+    if actor:
+        actor_ids = [actor]
+    elif who:
+        candidates = services.find_actors(db, current_user.tenant_id, who)
+        actor_ids = [p.user_id for p in candidates]
     events = services.search(
-        get_session(), current_user.tenant_id, action=request.args.get("action") or None,
-        actor_user_id=request.args.get("actor", type=int), target_type=request.args.get("target_type") or None,
-        target_id=request.args.get("target_id", type=int), since=since,
-        until=until + timedelta(days=1) if until else None, before_id=request.args.get("before", type=int), limit=50,
-    )
-    labels = audit_labels(current_app)
-    return render_template("audit/list.html", events=events, actions=list(labels), labels=labels, args=request.args,
-                           next_before=events[-1].id if len(events) == 50 else None)
+        db, current_user.tenant_id, action=args.get("action") or None, actor_user_ids=actor_ids,
+        target_type=args.get("target_type") or None, target_id=int_arg(args, "target_id"),
+        since=_utc_start_of(since) if since else None, until=_utc_start_of(until + timedelta(days=1)) if until else None,
+        before_id=int_arg(args, "before"), limit=PAGE)
+    names = services.names_for(db, current_user.tenant_id, events)
+    labels = audit_labels(current_app)  # what each installed area calls its events
+    picked = names.users.get(actor) if actor else None
+    if actor and picked is None:
+        picked = next(iter(services.names_for_users(db, current_user.tenant_id, [actor]).values()), None)
+    keep = {k: v for k, v in args.items() if k != "before"}
+    return render_template(
+        "audit/list.html", events=[_present(e, names) for e in events], actions=list(labels),
+        labels=labels, args=args, colon="：" if str(get_locale()).startswith("zh") else ": ", who=who, candidates=candidates if len(candidates) > 1 else [],
+        picked=picked, pick_url=lambda p: url_for(".list_events", **{**keep, "actor": p.user_id, "who": p.name}),
+        older_url=url_for(".list_events", **keep, before=events[-1].id) if len(events) == PAGE else None)

@@ -6,10 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.validation import MAX_ID, check_name
+
 from .identity import id_checksum_ok, normalise_id_number, normalise_mobile, valid_mobile
 
 Status = Literal["active", "suspended", "left"]
-MAX_ID = 2**63 - 1  # ids are 64-bit in the database; larger numbers are refused here, not by the driver
+
+
+def _not_null(schema: dict) -> None:
+    """A patch field that may be left out but not set to null: no default in the document."""
+    schema.pop("default", None)
 
 
 class MemberIn(BaseModel):
@@ -29,6 +35,9 @@ class MemberIn(BaseModel):
                                              description="The community a party member reports to (报到)")
     is_grid_worker: bool = False
     is_building_head: bool = False
+
+    # After trimming: no control, format or direction characters, and something visible.
+    _name = field_validator("name", "party_org")(check_name)
 
     @field_validator("mobile", mode="before")
     @classmethod
@@ -50,21 +59,25 @@ class MemberIn(BaseModel):
 
 
 class MemberPatch(BaseModel):
-    """A partial update: only the fields given change."""
+    """A partial update: only the fields given change. A field the member must have (name, mobile,
+    grid, status, the yes/no fields) may be left out but not set to null; id_number, party_org and
+    checkin_community_id may be null (removed)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    mobile: str | None = None
+    # `= None` without `| None`: absent is allowed (the field stays), an explicit null is a 422.
+    name: str = Field(default=None, min_length=1, max_length=64, json_schema_extra=_not_null)
+    mobile: str = Field(default=None, json_schema_extra=_not_null)
     id_number: str | None = None
-    grid_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    status: Status | None = None
-    is_volunteer: bool | None = None
-    is_party_member: bool | None = None
+    grid_id: int = Field(default=None, ge=1, le=MAX_ID, json_schema_extra=_not_null)
+    status: Status = Field(default=None, json_schema_extra=_not_null)
+    is_volunteer: bool = Field(default=None, json_schema_extra=_not_null)
+    is_party_member: bool = Field(default=None, json_schema_extra=_not_null)
     party_org: str | None = Field(default=None, max_length=100)
     checkin_community_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    is_grid_worker: bool | None = None
-    is_building_head: bool | None = None
+    is_grid_worker: bool = Field(default=None, json_schema_extra=_not_null)
+    is_building_head: bool = Field(default=None, json_schema_extra=_not_null)
 
-    _mobile = field_validator("mobile", mode="before")(lambda v: None if v is None else MemberIn._mobile(v))
+    _name = field_validator("name", "party_org")(check_name)
+    _mobile = field_validator("mobile", mode="before")(lambda v: v if v is None else MemberIn._mobile(v))
     _id_number = field_validator("id_number", mode="before")(lambda v: MemberIn._id_number(v))

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.audit.services import record
 from app.db import starts_with, utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.access import ROLE_KINDS, require, scopes_for
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
 from app.points.accounts import open_wallets
 from app.signals import member_deactivated
+from app.validation import MAX_ID
 
 from .labels import INACTIVE_STATUSES, LEFT, STATUSES
 from .identity import hash_id_number, mask_id_number
@@ -39,8 +41,12 @@ def open_wallet(session: Session, member: Member) -> None:
     open_wallets(session, member.tenant_id, [member.id])
 
 
+MAX_HOUSEHOLDS = 100_000  # far above any grid; the column is a 32-bit integer
+
+
 def get_member(session: Session, tenant_id: int, member_id: int) -> Member:
-    member = session.get(Member, member_id, options=[joinedload(Member.grid)])
+    member = (session.get(Member, member_id, options=[joinedload(Member.grid)])
+              if isinstance(member_id, int) and 1 <= member_id <= MAX_ID else None)
     if member is None or member.tenant_id != tenant_id:
         raise NotFound(_("No such member."))
     return member
@@ -114,7 +120,42 @@ def create_member(session: Session, tenant_id: int, data: MemberIn, *, actor_use
     return member
 
 
-def update_member(session: Session, member: Member, patch: MemberPatch, *, actor_user_id: int | None = None) -> Member:
+def held_role_scopes(session: Session, member: Member) -> list[tuple[str, str | None]]:
+    """The member's live role grants as (role, subtree path or None for district-wide)."""
+    from app.auth.models import RoleGrant, User
+
+    rows = session.execute(
+        select(RoleGrant.role, OrgUnit.path, OrgUnit.retired_at)
+        .join(User, User.id == RoleGrant.user_id)
+        .outerjoin(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
+        .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None)))
+    # A grant on a retired unit confers nothing (load_principal ignores it), so it protects nothing either.
+    return [(role, path) for role, path, retired_at in rows if role in ROLE_KINDS and retired_at is None]
+
+
+def require_may_change(session: Session, actor, member: Member) -> None:
+    """`actor` may edit `member` (member.edit over their grid) and, when the member holds roles, the
+    actor's member.edit reach covers each role's scope: a district-wide role is changed only by a
+    district-wide editor, a subtree role only by an editor whose subtree contains it. So a grid
+    administrator cannot suspend, or take over the mobile of, the district administrator who lives
+    in their grid. Raises NotFound / Forbidden."""
+    require(actor, "member.edit", member)
+    reach = [s.path for s in scopes_for(actor, "member.edit")]
+    for role, path in held_role_scopes(session, member):
+        covered = any(r is None or (path is not None and path.startswith(r)) for r in reach)
+        if not covered:
+            raise Forbidden(_("%(name)s holds the role “%(role)s”, which reaches beyond what you manage: only an "
+                              "administrator whose area covers that role may change this member.",
+                              name=member.name, role=str(ROLE_KINDS[role].label)))
+
+
+def update_member(session: Session, member: Member, patch: MemberPatch, *, actor=None,
+                  actor_user_id: int | None = None) -> Member:
+    """Apply the fields given. With `actor` (the signed-in user), first check they may change this
+    member (require_may_change); system callers (imports, the demo) pass no actor."""
+    if actor is not None:
+        require_may_change(session, actor, member)
+        actor_user_id = actor.user_id
     changes = patch.model_dump(exclude_unset=True)
     if "name" in changes and not changes["name"]:
         raise ValidationFailed(_("Enter a name."), field="name")
@@ -202,6 +243,8 @@ def assign(session: Session, member: Member, unit: OrgUnit, role: str, *, effect
         raise ValidationFailed(_("Responsibility is taken for a grid or a building."), field="org_unit_id")
     if households is not None and households < 0:
         raise ValidationFailed(_("Households cannot be negative."), field="households")
+    if households is not None and households > MAX_HOUSEHOLDS:
+        raise ValidationFailed(_("Households: at most %(n)s.", n=MAX_HOUSEHOLDS), field="households")
     open_same = session.scalar(select(GridAssignment.id).where(
         GridAssignment.member_id == member.id, GridAssignment.org_unit_id == unit.id, GridAssignment.role == role,
         GridAssignment.effective_to.is_(None)))

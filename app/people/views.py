@@ -19,7 +19,7 @@ from app.forms import ConfirmForm, choices, show_errors
 from app.pagination import paginate
 from app.places import services as places
 from app.places.models import OrgUnit
-from app.validation import parse
+from app.validation import int_arg, parse
 from ledger import Ledger
 
 from . import services
@@ -32,7 +32,7 @@ bp = Blueprint("people", __name__, template_folder="templates")
 
 def member_query_from_args() -> tuple[services.MemberQuery, OrgUnit | None]:
     grid = None
-    grid_id = request.args.get("grid", type=int)
+    grid_id = int_arg(request.args, "grid")
     if grid_id:
         grid = places.get_unit(get_session(), current_user.tenant_id, grid_id)
         require(current_user, "org.view", grid)
@@ -104,7 +104,7 @@ def _form_to_dict(form: MemberForm) -> dict:
 def create_member():
     require(current_user, "member.edit")
     db = get_session()
-    form = MemberForm(grid_id=request.args.get("grid", type=int))
+    form = MemberForm(grid_id=int_arg(request.args, "grid"))
     if form.validate_on_submit():
         try:
             data = parse(MemberIn, _form_to_dict(form))
@@ -124,7 +124,7 @@ def create_member():
 def edit_member(member_id: int):
     db = get_session()
     member = services.get_member(db, current_user.tenant_id, member_id)
-    require(current_user, "member.edit", member)
+    services.require_may_change(db, current_user, member)
     form = MemberForm(obj=member)
     # The mobile and the ID number are never shown in full: blank keeps the one on file.
     form.mobile.validators = [Optional()]
@@ -141,7 +141,7 @@ def edit_member(member_id: int):
             patch = parse(MemberPatch, values)
             if patch.grid_id is not None and patch.grid_id != member.grid_id:
                 require(current_user, "member.edit", places.get_unit(db, current_user.tenant_id, patch.grid_id))
-            services.update_member(db, member, patch, actor_user_id=current_user.user_id)
+            services.update_member(db, member, patch, actor=current_user)
             flash(_("Saved."), "success")
             return redirect(url_for("people.member_page", member_id=member.id))
         except AppError as e:

@@ -1,9 +1,18 @@
 """places: districts and the org-unit tree (street → community → grid → building) and their pages."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
 from app.area import Area
+from app.audit.labels import register_detail
+
+
+def _setup(app: Flask) -> None:
+    from .labels import GRID_TYPE_LABELS, KIND_LABELS
+
+    register_detail("kind", _l("Kind"), values=KIND_LABELS)
+    register_detail("grid_type", _l("Grid type"), values=GRID_TYPE_LABELS)
 
 AREA = Area(
     name="places",
@@ -17,4 +26,5 @@ AREA = Area(
         "org.create": _l("Unit added"), "org.rename": _l("Unit renamed"), "org.move": _l("Unit moved"),
         "org.retire": _l("Unit retired"),
     },
+    setup=_setup,
 )

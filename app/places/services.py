@@ -11,6 +11,7 @@ from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.signals import reasons_against, unit_retiring
+from app.validation import MAX_ID, clean_name
 
 from .labels import GRID_TYPE_LABELS, KIND_LABELS
 from .models import GRID_RANKS, GRID_TYPES, KINDS, PARENT_KINDS, District, OrgUnit
@@ -19,7 +20,8 @@ PATH_SEPARATOR = " › "
 
 
 def get_unit(session: Session, tenant_id: int, unit_id: int) -> OrgUnit:
-    unit = session.get(OrgUnit, unit_id)
+    # A number no id can have (a 20-digit form field) names nothing; the driver would overflow on it.
+    unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) and 1 <= unit_id <= MAX_ID else None
     if unit is None or unit.tenant_id != tenant_id:
         raise NotFound(_("No such org unit."))
     return unit
@@ -91,12 +93,7 @@ def _flush_unique(session: Session, name: str, change) -> None:
 
 
 def _clean_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed(_("Enter a name."), field="name")
-    if len(name) > 100:
-        raise ValidationFailed(_("Use at most 100 characters for the name."), field="name")
-    return name
+    return clean_name(name, "name", max_length=100)  # the shared name rules (app/validation.py)
 
 
 def create_unit(session: Session, tenant_id: int, *, name: str, kind: str, parent: OrgUnit | None = None,

@@ -76,3 +76,31 @@ def test_ledger_verify_exits_1_and_lists_the_problems_on_tampering(tmp_path, ten
     out = app.test_cli_runner().invoke(args=["ledger", "verify", "--tenant", str(tenant)])
     assert out.exit_code == 1
     assert "problem" in out.output and "member:1" in out.output
+
+
+def test_ledger_verify_without_a_tenant_checks_every_district(tmp_path):
+    """Not just tenant 0: a tampered second district is found, and each district is named."""
+    from app.places.services import create_district
+    from tests.conftest import migrate
+
+    url = f"sqlite:///{tmp_path}/districts.db"
+    migrate(url)
+    app = create_app({"ENV": "test", "SECRET_KEY": "x-test", "DATABASE_URL": url, "RATELIMIT_STORAGE_URI": "memory://"})
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        first, second = create_district(s, "A1", "光明区"), create_district(s, "B2", "南山区")
+        first_id, second_id = first.id, second.id
+    _book_with_history(app, first_id)
+    _book_with_history(app, second_id)
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["ledger", "verify"])
+    assert out.exit_code == 0, out.output
+    assert "光明区" in out.output and "南山区" in out.output and "sound in 2 district(s)" in out.output
+
+    engine = app.extensions["db_engine"]
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER ledger_transfers_no_update"))
+        conn.execute(text("UPDATE ledger_transfers SET amount = 99 WHERE id = (SELECT max(id) FROM ledger_transfers)"))
+    out = runner.invoke(args=["ledger", "verify"])
+    assert out.exit_code == 1, out.output
+    assert f"ledger verify: district {second_id} (南山区): " in out.output and "member:1" in out.output
+    assert f"ledger verify: district {first_id}" not in out.output

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import update, func, select
 
 from app.audit.models import AuditEvent
 from app.db import unit_of_work
@@ -462,7 +462,10 @@ def test_an_export_edited_and_imported_back_round_trips(app, client, town):
 
 
 def test_export_strips_control_characters_and_never_writes_a_live_formula(app, client, town):
-    add_member(app, town, town.grid_a1, "控制\x01字符\x1f")
+    # Names are refused with control characters today; a row stored before that rule still exports.
+    stored_before = add_member(app, town, town.grid_a1, "控制字符")
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        s.execute(update(Member).where(Member.id == stored_before).values(name="控制\x01字符\x1f"))
     add_member(app, town, town.grid_a1, "=HYPERLINK(\"http://x\",\"y\")", party_org="+1 党支部",
                is_party_member=True)
     sign_in(client, town, "district_admin")

@@ -1,0 +1,98 @@
+"""What the audit log page calls each event kind and each detail key, in the reader's language.
+
+Event kinds are named by each area's `Area.audit_labels`; detail keys and target types are
+registered here (`register_detail`, `register_target`; an area with its own keys registers them in its
+`Area.setup`, as places does for unit kinds). A detail key may name an object (`refers_to`: "member",
+"org_unit" or "user"), which the page shows by name and place; or have a small set of coded values
+(`values`), shown by their labels. Anything not registered is shown as it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+
+
+@dataclass(frozen=True)
+class DetailKey:
+    label: object  # a lazy translated string
+    refers_to: str | None = None  # "member" | "org_unit" | "user": the value is that object's id
+    values: dict = field(default_factory=dict)  # stored value -> lazy label
+
+
+DETAIL_KEYS: dict[str, DetailKey] = {}
+TARGET_LABELS: dict[str, object] = {}
+# Stand-ins services write instead of personal data (see app/people/services.PERSONAL_FIELDS).
+PLACEHOLDERS = {"(changed)": _l("changed (value not logged)"), "(removed)": _l("removed")}
+
+
+def register_detail(key: str, label, *, refers_to: str | None = None, values: dict | None = None,
+                    action: str | None = None) -> None:
+    """Label a detail key; with `action`, only in that kind of event (where the key means something else)."""
+    DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(label, refers_to, dict(values or {}))
+
+
+def detail_key(action: str | None, key: str) -> DetailKey | None:
+    return DETAIL_KEYS.get(f"{action}:{key}") or DETAIL_KEYS.get(key)
+
+
+def register_target(target_type: str, label) -> None:
+    TARGET_LABELS[target_type] = label
+
+
+# --- shared keys of auth, people, places, demo -------------------------------------------------------------------
+
+
+for _type, _label in {"member": _l("Member"), "user": _l("User"), "org_unit": _l("Org unit"),
+                      "district": _l("District")}.items():
+    register_target(_type, _label)
+
+_ROLE_VALUES = {"organiser": _l("Organiser"), "grid_admin": _l("Grid administrator"),
+                "fund_manager": _l("Fund manager"), "fund_approver": _l("Fund approver"),
+                "district_admin": _l("District administrator"), "auditor": _l("Auditor"),
+                "party_member": _l("Responsible party member (包格联户)"), "grid_worker": _l("Grid worker"),
+                "building_head": _l("Building head")}
+_STATUS_VALUES = {"active": _l("Active"), "suspended": _l("Suspended"), "left": _l("Left")}
+_YES_NO = {True: _l("Yes"), False: _l("No")}
+
+register_detail("grid_id", _l("Grid"), refers_to="org_unit")
+register_detail("org_unit_id", _l("Unit"), refers_to="org_unit")
+register_detail("parent_id", _l("Parent unit"), refers_to="org_unit")
+register_detail("from_parent_id", _l("Moved from"), refers_to="org_unit")
+register_detail("to_parent_id", _l("Moved to"), refers_to="org_unit")
+register_detail("checkin_community_id", _l("Check-in (报到) community"), refers_to="org_unit")
+register_detail("member_id", _l("Member"), refers_to="member")
+register_detail("assignment_id", _l("Assignment number"))
+register_detail("role", _l("Role"), values=_ROLE_VALUES)
+register_detail("status", _l("Status"), values=_STATUS_VALUES)
+register_detail("name", _l("Name"))
+register_detail("mobile", _l("Mobile number"))
+register_detail("id_number", _l("ID number (身份证)"))
+register_detail("party_org", _l("Party organisation (党组织)"))
+for _key, _label in {"is_volunteer": _l("Volunteer"), "is_party_member": _l("Party member"),
+                     "is_grid_worker": _l("Grid worker (网格员)"), "is_building_head": _l("Building head (楼栋长)")}.items():
+    register_detail(_key, _label, values=_YES_NO)
+register_detail("changed", _l("Changes"))
+register_detail("from", _l("From"))  # an assignment's first day
+register_detail("to", _l("Until"))  # an assignment's last day
+register_detail("from", _l("Old name"), action="org.rename")
+register_detail("to", _l("New name"), action="org.rename")
+register_detail("mobile_tail", _l("Mobile ending"))
+register_detail("reason", _l("Reason"), values={"unknown_mobile": _l("No such account"),
+                                                "wrong_password": _l("Wrong password"),
+                                                "member_suspended": _l("Member suspended"),
+                                                "member_left": _l("Member has left")})
+register_detail("limit", _l("Limit"))
+register_detail("filename", _l("File"))
+register_detail("rows", _l("Rows"))
+register_detail("imported", _l("Imported"))
+register_detail("wallets", _l("Wallets opened"))
+register_detail("filter", _l("Filter"))
+register_detail("q", _l("Search"))
+register_detail("grid", _l("Grid"), refers_to="org_unit")
+register_detail("tag", _l("Tag"), values={"volunteer": _l("Volunteer"), "party_member": _l("Party member"),
+                                          "grid_worker": _l("Grid worker"), "building_head": _l("Building head")})
+register_detail("seed", _l("Seed"))
+register_detail("units", _l("Units"))
+register_detail("members", _l("Members"))
+register_detail("assignments", _l("Assignments"))

@@ -1,0 +1,113 @@
+"""The audit log page reads as plain words: people and places by name, translated event kinds and
+details, Beijing time, a filter by a person picked by part of their name; names loaded in batches."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from datetime import timedelta
+
+from sqlalchemy import event, select
+
+from app.audit.models import AuditEvent
+from app.db import unit_of_work
+from tests.conftest import sign_in
+from tests.factories import make_user
+from tests.web.test_api import commit, patch, post, signed_in
+
+
+def page_text(resp) -> str:
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
+    body = resp.get_data(as_text=True).split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_events_show_names_places_translated_details_and_beijing_time(app, client, town):
+    volunteer = town.users["volunteer"][0]
+    token = signed_in(client, town, "district_admin")
+    assert patch(client, f"/api/v1/members/{volunteer.id}", {"status": "suspended", "mobile": "13700001111"},
+                 token).status_code == 200
+    assert patch(client, f"/api/v1/org-units/{town.grid_a2.id}", {"name": "凤凰新网格"}, token).status_code == 200
+
+    reader = app.test_client()
+    sign_in(reader, town, "auditor")
+    text = page_text(reader.get("/audit/"))
+    assert "修改成员" in text and "组织单元改名" in text  # event kinds, translated
+    assert "赵敏" in text  # the actor by name, not "user 6"
+    assert "李娜（凤凰街道 › 凤凰社区 › 凤凰第一片区网格）" in text  # the target by name and place
+    flat = re.sub(r"\s+", "", text)
+    assert "状态：正常→已暂停" in flat and "手机号：已更改（不记录具体值）" in flat
+    assert "原名称：凤凰第二片区网格" in flat and "新名称：凤凰新网格" in flat
+    assert "13700001111" not in text and '"changed"' not in text and "member.update" not in text
+    assert "{" not in text  # no raw JSON
+
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        at = s.scalar(select(AuditEvent.at).where(AuditEvent.tenant_id == town.district.id,
+                                                  AuditEvent.action == "org.rename"))
+    assert (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") in text
+    assert "时间（北京时间）" in reader.get("/audit/").get_data(as_text=True)
+
+    english = page_text(reader.get("/audit/?lang=en"))
+    assert "Member changed" in english and "Status: Active → Suspended" in english
+
+
+def test_the_who_filter_takes_part_of_a_name_and_offers_a_pick_when_several_match(app, client, town):
+    token = signed_in(client, town, "district_admin")
+    post(client, "/api/v1/org-units", {"name": "赵家网格", "kind": "grid", "grid_type": "micro",
+                                       "parent_id": town.community_b.id}, token)
+    other = app.test_client()
+    token2 = signed_in(other, town, "grid_admin")  # 刘洋
+    patch(other, f"/api/v1/org-units/{town.grid_a2.id}", {"name": "刘家网格"}, token2)
+    reader = app.test_client()
+    sign_in(reader, town, "auditor")
+
+    only_zhao = page_text(reader.get("/audit/?who=赵"))
+    assert "赵家网格" in only_zhao and "刘家网格" not in only_zhao
+    only_liu = page_text(reader.get("/audit/?who=刘洋"))
+    assert "刘家网格" in only_liu and "赵家网格" not in only_liu
+
+    commit(app, lambda s: make_user(s, town.district.id, town.grid_a1, "赵丽", [("organiser", town.community_a)]))
+    page = reader.get("/audit/?who=赵").get_data(as_text=True)
+    assert "有多人匹配，请选择一位" in page
+    links = re.findall(r'href="(/audit/\?[^"]*actor=\d+[^"]*)"', page)
+    assert len(links) == 2
+    picked = reader.get(htmllib.unescape(next(link for link in links if "%E8%B5%B5%E6%95%8F" in link)))  # 赵敏
+    assert "正在显示赵敏的操作" in picked.get_data(as_text=True)
+    assert "赵家网格" in page_text(picked)
+    assert "没有姓名包含" in reader.get("/audit/?who=不存在的人").get_data(as_text=True)
+
+
+def test_the_page_loads_names_in_a_fixed_number_of_queries(app, client, town):
+    """No query per row: 3 events or 40, the same number of statements."""
+    token = signed_in(client, town, "district_admin")
+    reader = app.test_client()
+    sign_in(reader, town, "auditor")
+    statements: list[str] = []
+    engine = app.extensions["db_engine"]
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def queries_for_page() -> int:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            page = reader.get("/audit/")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert "赵敏  凤凰街道 › 凤凰社区 › 凤凰第一片区网格" in page_text(page)  # names and places were loaded
+        return len(statements)
+
+    few = queries_for_page()
+    for i in range(40):
+        patch(client, f"/api/v1/members/{town.users['volunteer'][0].id}", {"is_volunteer": i % 2 == 0}, token)
+        post(client, "/api/v1/org-units", {"name": f"网格{i}", "kind": "grid", "grid_type": "micro",
+                                           "parent_id": town.community_a.id}, token)
+    assert queries_for_page() == few
+
+
+def test_bad_filter_arguments_answer_400_not_500(client, town):
+    sign_in(client, town, "auditor")
+    for query in ("actor=abc", "actor=99999999999999999999", "until=9999-12-31", "since=2026-02-30"):
+        r = client.get(f"/audit/?{query}")
+        assert r.status_code == 400, query
