@@ -3,4 +3,4 @@ the CSRF token, and the org-unit and member routes."""
 
 from app.area import Area
 
-AREA = Area(name="api", blueprints=["app.api.v1:bp"])
+AREA = Area(name="api", blueprints=["app.api.blueprint:bp"])

@@ -23,7 +23,6 @@ from app.places import services as places
 from app.places.models import OrgUnit
 from app.places.views import require_change
 
-from .blueprints import api_blueprint
 from .openapi import WRITE_SECURITY, api, check_body, document, responses, write_responses
 from .schemas import (
     MAX_ID,
@@ -38,18 +37,12 @@ from .schemas import (
     OrgUnitQuery,
 )
 
-bp = api_blueprint("api_v1", __name__)
-
-# Ids beyond BIGINT cannot exist; the converter answers 404 instead of letting the driver overflow.
-ID = f"int(min=1, max={MAX_ID})"
 
 
-@bp.get("/openapi.json")
 def openapi():
     return jsonify(document())
 
 
-@bp.get("/csrf-token")
 @api.validate(resp=responses(HTTP_200=CsrfTokenOut), tags=["session"], operation_id="getCsrfToken")
 def csrf_token():
     """The CSRF token for this session: send it as X-CSRFToken on every POST and PATCH."""
@@ -75,7 +68,6 @@ def _page(stmt, query, out, page_model):
 
 # --- org units -------------------------------------------------------------------------------------
 
-@bp.get("/org-units")
 @api.validate(query=OrgUnitQuery, resp=responses(HTTP_200=OrgUnitPage), tags=["org-units"],
               operation_id="listOrgUnits")
 def list_org_units():
@@ -97,7 +89,6 @@ def list_org_units():
     return _page(stmt.order_by(OrgUnit.depth, OrgUnit.name, OrgUnit.id), query, OrgUnitOut, OrgUnitPage)
 
 
-@bp.get(f"/org-units/<{ID}:unit_id>")
 @api.validate(resp=responses(HTTP_200=OrgUnitOut), tags=["org-units"], operation_id="getOrgUnit")
 def get_org_unit(unit_id: int):
     unit = places.get_unit(get_session(), current_user.tenant_id, unit_id)
@@ -105,7 +96,6 @@ def get_org_unit(unit_id: int):
     return OrgUnitOut.of(unit)
 
 
-@bp.post("/org-units")
 @api.validate(json=OrgUnitIn, resp=write_responses(HTTP_201=OrgUnitOut), tags=["org-units"],
               security=WRITE_SECURITY, operation_id="createOrgUnit")
 def create_org_unit():
@@ -122,7 +112,6 @@ def create_org_unit():
     return OrgUnitOut.of(unit), 201, {"Location": url_for(".get_org_unit", unit_id=unit.id)}
 
 
-@bp.patch(f"/org-units/<{ID}:unit_id>")
 @api.validate(json=OrgUnitPatch, resp=write_responses(HTTP_200=OrgUnitOut), tags=["org-units"],
               security=WRITE_SECURITY, operation_id="updateOrgUnit")
 def update_org_unit(unit_id: int):
@@ -149,7 +138,6 @@ def update_org_unit(unit_id: int):
 
 # --- members ---------------------------------------------------------------------------------------
 
-@bp.get("/members")
 @api.validate(query=MemberQuery, resp=responses(HTTP_200=MemberPage), tags=["members"], operation_id="listMembers")
 def list_members():
     """Members the user may see, newest first; `q` is a name prefix or a mobile (tail)."""
@@ -167,7 +155,6 @@ def list_members():
     return _page(stmt, query, MemberOut, MemberPage)
 
 
-@bp.get(f"/members/<{ID}:member_id>")
 @api.validate(resp=responses(HTTP_200=MemberOut), tags=["members"], operation_id="getMember")
 def get_member(member_id: int):
     member = people.get_member(get_session(), current_user.tenant_id, member_id)
@@ -175,7 +162,6 @@ def get_member(member_id: int):
     return MemberOut.of(member)
 
 
-@bp.post("/members")
 @api.validate(json=MemberIn, resp=write_responses(HTTP_201=MemberOut), tags=["members"],
               security=WRITE_SECURITY, operation_id="createMember")
 def create_member():
@@ -187,7 +173,6 @@ def create_member():
     return MemberOut.of(member), 201, {"Location": url_for(".get_member", member_id=member.id)}
 
 
-@bp.patch(f"/members/<{ID}:member_id>")
 @api.validate(json=MemberPatch, resp=write_responses(HTTP_200=MemberOut), tags=["members"],
               security=WRITE_SECURITY, operation_id="updateMember")
 def update_member(member_id: int):

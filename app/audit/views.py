@@ -18,19 +18,15 @@ from app.validation import date_arg, int_arg
 from . import services
 from .labels import PLACEHOLDERS, TARGET_LABELS, detail_key
 
-bp = Blueprint("audit", __name__, template_folder="templates")
-
 BEIJING = timezone(timedelta(hours=8))  # China keeps one offset all year
 PAGE = 50
 
 
-@bp.app_template_filter("readable_json")
 def readable_json(value) -> str:
     """JSON with Chinese left readable (|tojson turns each Chinese character into an escape)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-@bp.app_template_filter("beijing_time")
 def beijing_time(value: datetime | None) -> str:
     """A stored (naive UTC) time as Beijing time."""
     if value is None:
@@ -96,7 +92,6 @@ def _present(e, names: services.Names) -> dict:
             [] if e.detail is None else [("", json.dumps(e.detail, ensure_ascii=False))]}
 
 
-@bp.get("/audit/")
 @login_required
 def list_events():
     require(current_user, "audit.view")

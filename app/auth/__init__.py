@@ -21,7 +21,7 @@ def _setup(app: Flask) -> None:
 
 AREA = Area(
     name="auth",
-    blueprints=["app.auth.views:bp"],
+    blueprints=["app.auth.blueprint:bp"],
     roles=[
         RoleDef("organiser", _l("Organiser"), "org_unit"),
         RoleDef("grid_admin", _l("Grid administrator"), "org_unit"),

@@ -22,8 +22,6 @@ from . import services
 from .forms import ChangePasswordForm, SetPasswordForm, SignInForm
 from app.access import require
 
-bp = Blueprint("auth", __name__, template_folder="templates")
-
 # Only failed attempts count (a successful sign-in redirects): an office behind one address where
 # everyone signs in at nine is not locked out, but guessing is.
 ACCOUNT_LIMIT, ADDRESS_LIMIT = "5 per 10 minutes", "30 per 10 minutes"
@@ -77,7 +75,6 @@ def _signin_page(form, districts, status):
     return render_template("auth/signin.html", form=form, single=len(districts) == 1), status
 
 
-@bp.route("/signin", methods=["GET", "POST"])
 @limiter.limit(ADDRESS_LIMIT, key_func=lambda: f"signin-ip:{request.remote_addr}", methods=["POST"],
                on_breach=_throttled, deduct_when=lambda response: response.status_code != 302)
 @limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, methods=["POST"], on_breach=_throttled,
@@ -109,7 +106,6 @@ def signin():
     return _signin_page(form, districts, 422 if request.method == "POST" else 200)
 
 
-@bp.post("/signout")
 @login_required
 def signout():
     services.sign_out(get_session(), current_user.token)
@@ -124,7 +120,6 @@ def _show_password_error(form, e: ValidationFailed) -> None:
     (field if field is not None and hasattr(field, "errors") else form.new_password).errors.append(e.message)
 
 
-@bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
     form = ChangePasswordForm()
@@ -159,7 +154,6 @@ def _member_to_invite(member_id: int):
     return member
 
 
-@bp.route("/members/<int:member_id>/invitation", methods=["GET", "POST"])
 @login_required
 def invitation(member_id: int):
     """GET: what the link will do, and a button to make it (the confirmation). POST: make it, show it once."""
@@ -178,7 +172,6 @@ def invitation(member_id: int):
                            svg=Markup(qr_svg(link, _("Sign-in link for %(name)s", name=member.name))))
 
 
-@bp.route("/activate/<token>", methods=["GET", "POST"])
 def activate(token: str):
     db = get_session()
     try:

@@ -17,7 +17,7 @@ def _setup(app: Flask) -> None:
 
 AREA = Area(
     name="people",
-    blueprints=["app.people.views:bp"],
+    blueprints=["app.people.blueprint:bp"],
     actions=[
         Action("member.view", read=True, own=True), Action("member.edit"), Action("member.import"),
         Action("member.export", read=True), Action("assignment.edit"),

@@ -25,7 +25,7 @@ from app.spreadsheets import SpreadsheetError
 from . import exporter, import_job
 from .models import ImportJob
 from .services import id_hash_key
-from .views import bp, scoped_member_select
+from .views import scoped_member_select
 
 
 class UploadForm(FlaskForm):
@@ -36,7 +36,6 @@ def _job(job_id: int) -> ImportJob:
     return import_job.get_job(get_session(), current_user, job_id)
 
 
-@bp.route("/members/import", methods=["GET", "POST"])
 @login_required
 def import_members():
     require(current_user, "member.import")
@@ -58,7 +57,6 @@ def import_members():
                            jobs=import_job.recent_jobs(db, current_user), max_rows=import_job.MAX_ROWS), status
 
 
-@bp.get("/members/import/template.xlsx")
 @login_required
 def import_template():
     require(current_user, "member.import")
@@ -71,7 +69,6 @@ def import_template():
         "Content-Disposition": "attachment; filename=member-import-template.xlsx"})
 
 
-@bp.get("/members/import/<int:job_id>")
 @login_required
 def import_status(job_id: int):
     require(current_user, "member.import")
@@ -82,7 +79,6 @@ def import_status(job_id: int):
                            and job.content is not None)
 
 
-@bp.get("/members/import/<int:job_id>/problems.xlsx")
 @login_required
 def import_problems(job_id: int):
     require(current_user, "member.import")
@@ -91,7 +87,6 @@ def import_problems(job_id: int):
         "Content-Disposition": f"attachment; filename=import-{job.id}-problems.xlsx"})
 
 
-@bp.get("/members/import/<int:job_id>/status.json")
 @login_required
 def import_status_json(job_id: int):
     require(current_user, "member.import")
@@ -101,7 +96,6 @@ def import_status_json(job_id: int):
                    message=import_job.outcome_text(job))
 
 
-@bp.post("/members/import/<int:job_id>/run")
 @login_required
 def run_import(job_id: int):
     require(current_user, "member.import")
@@ -113,7 +107,6 @@ def run_import(job_id: int):
     return redirect(url_for("people.import_status", job_id=job.id), 303)
 
 
-@bp.get("/members/export.xlsx")
 @login_required
 def export_members():
     require(current_user, "member.export")

@@ -19,7 +19,6 @@ from app.places.models import District
 from app.tokens import PURPOSES, make_token, seconds_to_next_step
 
 from . import services
-from .views import bp
 
 
 def member_number(member) -> str:
@@ -52,7 +51,6 @@ def _my_live_code():
     return member, token, svg, refresh_in
 
 
-@bp.get("/me/qr")
 @login_required
 def my_qr():
     member, token, svg, refresh_in = _my_live_code()
@@ -60,7 +58,6 @@ def my_qr():
                            lifetime=PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1))
 
 
-@bp.get("/me/qr.svg")
 @login_required
 def my_qr_svg():
     svg = _my_live_code()[2]
@@ -69,7 +66,6 @@ def my_qr_svg():
     return resp
 
 
-@bp.get("/members/<int:member_id>/card")
 @login_required
 def member_card(member_id: int):
     db = get_session()

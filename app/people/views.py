@@ -27,8 +27,6 @@ from .forms import AssignmentForm, EndAssignmentForm, GrantForm, MemberForm
 from .models import GridAssignment, Member
 from .schemas import MemberIn, MemberPatch
 
-bp = Blueprint("people", __name__, template_folder="templates")
-
 
 def member_query_from_args() -> tuple[services.MemberQuery, OrgUnit | None]:
     grid = None
@@ -47,7 +45,6 @@ def scoped_member_select(action: str = "member.view"):
                                  grid.path if grid else None), query, grid
 
 
-@bp.get("/members/")
 @login_required
 def list_members():
     require(current_user, "member.view")
@@ -56,7 +53,6 @@ def list_members():
     return render_template("people/list.html", page=page, query=query, grid=grid)
 
 
-@bp.get("/members/<int:member_id>")
 @login_required
 def member_page(member_id: int):
     db = get_session()
@@ -99,7 +95,6 @@ def _form_to_dict(form: MemberForm) -> dict:
     }
 
 
-@bp.route("/members/new", methods=["GET", "POST"])
 @login_required
 def create_member():
     require(current_user, "member.edit")
@@ -119,7 +114,6 @@ def create_member():
     return render_template("people/edit.html", form=form, member=None), status
 
 
-@bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_member(member_id: int):
     db = get_session()
@@ -150,7 +144,6 @@ def edit_member(member_id: int):
     return render_template("people/edit.html", form=form, member=member), status
 
 
-@bp.post("/members/<int:member_id>/assignments")
 @login_required
 def add_assignment(member_id: int):
     db = get_session()
@@ -173,7 +166,6 @@ def add_assignment(member_id: int):
     return _render_member(db, member, assign_form=form, status=422)
 
 
-@bp.route("/assignments/<int:assignment_id>/end", methods=["GET", "POST"])
 @login_required
 def end_assignment(assignment_id: int):
     """Ending asks first: GET (or a POST without confirm=yes) shows the question with the end date."""
@@ -206,7 +198,6 @@ def end_assignment(assignment_id: int):
         back=url_for("people.member_page", member_id=a.member_id)), status
 
 
-@bp.post("/members/<int:member_id>/roles")
 @login_required
 def grant(member_id: int):
     db = get_session()
@@ -226,7 +217,6 @@ def grant(member_id: int):
     return _render_member(db, member, grant_form=form, status=422)
 
 
-@bp.route("/roles/<int:grant_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke(grant_id: int):
     """Revoking asks first: GET (or a POST without confirm=yes) shows the question, a confirmed POST revokes."""
@@ -251,12 +241,6 @@ def revoke(grant_id: int):
         action=url_for("people.revoke", grant_id=g.id), button=_("Revoke the role"), back=back)
 
 
-@bp.get("/me")
 @login_required
 def my_page():
     return redirect(url_for("people.member_page", member_id=current_user.member_id))
-
-
-# The QR and import/export pages live in their own modules on this blueprint.
-from . import qr_views  # noqa: E402,F401
-from . import import_views  # noqa: E402,F401

@@ -10,13 +10,15 @@ from app.audit.labels import register_detail
 
 def _setup(app: Flask) -> None:
     from .labels import GRID_TYPE_LABELS, KIND_LABELS
+    from .views import template_labels
 
+    app.context_processor(template_labels)
     register_detail("kind", _l("Kind"), values=KIND_LABELS)
     register_detail("grid_type", _l("Grid type"), values=GRID_TYPE_LABELS)
 
 AREA = Area(
     name="places",
-    blueprints=["app.places.views:bp"],
+    blueprints=["app.places.blueprint:bp"],
     actions=[Action("org.view", read=True), Action("org.edit")],
     grants={
         "organiser": ["org.view"], "grid_admin": ["org.view", "org.edit"],

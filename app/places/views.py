@@ -21,15 +21,11 @@ from .forms import ConfirmForm, MoveForm, RenameForm, UnitForm
 from .labels import GRID_TYPE_LABELS, KIND_LABELS
 from .models import KINDS, OrgUnit
 
-bp = Blueprint("places", __name__, template_folder="templates")
 
-
-@bp.app_context_processor
-def _labels():
+def template_labels():
     return {"KIND_LABELS": KIND_LABELS, "GRID_TYPE_LABELS": GRID_TYPE_LABELS, "unit_label": services.label}
 
 
-@bp.get("/org/")
 @login_required
 def tree():
     """The top of the tree the user may see, with search by name."""
@@ -55,7 +51,6 @@ def tree():
     return render_template("places/tree.html", page=None, q=q, roots=roots, form=UnitForm())
 
 
-@bp.get("/org/<int:unit_id>")
 @login_required
 def unit_page(unit_id: int):
     db = get_session()
@@ -78,7 +73,6 @@ def _render_unit(db, unit: OrgUnit, *, rename_form: RenameForm | None = None, mo
                            show_retired=show_retired), status
 
 
-@bp.get("/org/pick")
 @login_required
 def pick():
     """JSON suggestions for the pick-a-place fields: active units the user may `action` whose name
@@ -101,8 +95,6 @@ def pick():
                           for u in found])
 
 
-@bp.post("/org/")
-@bp.post("/org/<int:unit_id>/children")
 @login_required
 def create(unit_id: int | None = None):
     db = get_session()
@@ -151,7 +143,6 @@ def _editable_unit(db, unit_id: int) -> OrgUnit:
     return unit
 
 
-@bp.post("/org/<int:unit_id>/rename")
 @login_required
 def rename(unit_id: int):
     db = get_session()
@@ -168,7 +159,6 @@ def rename(unit_id: int):
     return _render_unit(db, unit, rename_form=form, status=422)
 
 
-@bp.post("/org/<int:unit_id>/move")
 @login_required
 def move(unit_id: int):
     db = get_session()
@@ -185,7 +175,6 @@ def move(unit_id: int):
     return _render_unit(db, unit, move_form=form, status=422)
 
 
-@bp.route("/org/<int:unit_id>/retire", methods=["GET", "POST"])
 @login_required
 def retire(unit_id: int):
     """Retiring asks first: GET (or a POST without confirm=yes) shows the question, a confirmed POST retires."""
