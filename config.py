@@ -11,12 +11,12 @@ def database_url(url: str | None = None) -> str:
     """The SQLAlchemy URL: a plain postgresql:// URL is mapped to psycopg 3."""
     url = url or os.environ.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'aixin.db'}"
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
         # Relative SQLite paths are relative to the repository, wherever the command runs from.
-        url = f"sqlite:///{ROOT / url[len('sqlite:///'):]}"
+        url = f"sqlite:///{ROOT / url[len('sqlite:///') :]}"
     return url
 
 

@@ -14,7 +14,7 @@ from config import DEV_SECRET, Config, database_url
 from . import access
 from .area import area_of, install
 from .cli import register_cli
-from .db import get_session, make_engine, ping, register_session
+from .db import make_engine, ping, register_session
 from .errors import error_response, register_error_handlers
 from .extensions import babel, csrf, limiter, select_locale
 
@@ -60,7 +60,8 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
     # Tests may hand in a session factory bound to one connection in an outer transaction (each request
     # then commits a savepoint, and the test rolls everything back).
     app.extensions["db_sessionmaker"] = app.config.get("SESSION_FACTORY") or sessionmaker(
-        bind=engine, expire_on_commit=False)
+        bind=engine, expire_on_commit=False
+    )
     register_session(app)
 
     csrf.init_app(app)
@@ -75,8 +76,11 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
 
     @app.context_processor
     def _template_helpers():
-        return {"can": lambda action, target=None: access.can(current_user, action, target), "get_locale": get_locale,
-                "ROLE_LABELS": {k: v.label for k, v in access.ROLE_KINDS.items()}}
+        return {
+            "can": lambda action, target=None: access.can(current_user, action, target),
+            "get_locale": get_locale,
+            "ROLE_LABELS": {k: v.label for k, v in access.ROLE_KINDS.items()},
+        }
 
     @app.get("/healthz")
     def healthz():
@@ -97,15 +101,23 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
         if any("\x00" in v for v in request.args.values()) or (
             request.form and any("\x00" in v for v in request.form.values())
         ):
-            return error_response("bad_character", _("The request contains a NUL character; remove it and try again."), 400)
+            return error_response(
+                "bad_character", _("The request contains a NUL character; remove it and try again."), 400
+            )
         return None
 
     @app.after_request
     def _remember_language(response):
         lang = request.args.get("lang")
         if lang in ("en", "zh"):
-            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True,
-                                secure=app.config["SESSION_COOKIE_SECURE"])
+            response.set_cookie(
+                "lang",
+                lang,
+                max_age=365 * 86400,
+                samesite="Lax",
+                httponly=True,
+                secure=app.config["SESSION_COOKIE_SECURE"],
+            )
         return response
 
     register_cli(app)
@@ -120,21 +132,28 @@ def _refuse_weak_keys(config) -> None:
     the hash of an ID number is reversible by trying the few million numbers its masked form leaves."""
     secret, id_key = config.get("SECRET_KEY") or "", config.get("ID_HASH_KEY") or ""
     if secret == DEV_SECRET or len(secret) < MIN_KEY_LENGTH:
-        raise RuntimeError(f"refusing to start in production: SECRET_KEY must be a random value of at least "
-                           f"{MIN_KEY_LENGTH} characters (not the development value)")
+        raise RuntimeError(
+            f"refusing to start in production: SECRET_KEY must be a random value of at least "
+            f"{MIN_KEY_LENGTH} characters (not the development value)"
+        )
     if len(id_key) < MIN_KEY_LENGTH:
-        raise RuntimeError(f"refusing to start in production: set ID_HASH_KEY to a random value of at least "
-                           f"{MIN_KEY_LENGTH} characters")
+        raise RuntimeError(
+            f"refusing to start in production: set ID_HASH_KEY to a random value of at least "
+            f"{MIN_KEY_LENGTH} characters"
+        )
     if id_key == secret or id_key == DEV_SECRET:
         raise RuntimeError("refusing to start in production: ID_HASH_KEY must differ from SECRET_KEY")
     if len(set(secret)) < 8 or len(set(id_key)) < 8:
-        raise RuntimeError("refusing to start in production: SECRET_KEY and ID_HASH_KEY must be random "
-                           "(too few different characters)")
+        raise RuntimeError(
+            "refusing to start in production: SECRET_KEY and ID_HASH_KEY must be random (too few different characters)"
+        )
 
 
 def _init_security_headers(app: Flask) -> None:
-    csp = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 
     @app.after_request
     def _headers(response):

@@ -143,8 +143,12 @@ def can(principal, action: str, target=None) -> bool:
         return False
     if target is not None and getattr(target, "tenant_id", None) != principal.tenant_id:
         return False
-    if target is not None and ACTIONS[action].own and principal.member_id is not None \
-            and getattr(target, "owner_member_id", None) == principal.member_id:
+    if (
+        target is not None
+        and ACTIONS[action].own
+        and principal.member_id is not None
+        and getattr(target, "owner_member_id", None) == principal.member_id
+    ):
         return True
     scopes = scopes_for(principal, action)
     if target is None:

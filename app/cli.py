@@ -16,8 +16,9 @@ from ledger import Ledger, LedgerError
 from .db import unit_of_work
 
 ledger_cli = AppGroup("ledger", help="Inspect and check the double-entry ledger.")
-tenant_option = click.option("--tenant", type=int, default=None,
-                             help="district (tenant) id; default: the only district, if there is one, else 0")
+tenant_option = click.option(
+    "--tenant", type=int, default=None, help="district (tenant) id; default: the only district, if there is one, else 0"
+)
 
 
 def _tenant(session, tenant: int | None) -> int:
@@ -32,8 +33,12 @@ def _tenant(session, tenant: int | None) -> int:
 
 
 @ledger_cli.command("verify")
-@click.option("--tenant", type=int, default=None,
-              help="district (tenant) id; default: every district (and any other tenant the ledger holds)")
+@click.option(
+    "--tenant",
+    type=int,
+    default=None,
+    help="district (tenant) id; default: every district (and any other tenant the ledger holds)",
+)
 def verify(tenant: int | None) -> None:
     """Re-derive balances and hash chains; exit 1 on any problem."""
     from sqlalchemy import select, union
@@ -56,8 +61,11 @@ def verify(tenant: int | None) -> None:
             if len(tenants) > 1:
                 click.echo(f"{label}:")
             for unit, (d, c) in totals.items():
-                click.echo(f"  {unit}: posted debits {d}, posted credits {c}" if len(tenants) > 1
-                           else f"{unit}: posted debits {d}, posted credits {c}")
+                click.echo(
+                    f"  {unit}: posted debits {d}, posted credits {c}"
+                    if len(tenants) > 1
+                    else f"{unit}: posted debits {d}, posted credits {c}"
+                )
             if problems:
                 found += len(problems)
                 click.echo(f"ledger verify: {label}: {len(problems)} problem(s) found", err=True)
@@ -65,8 +73,10 @@ def verify(tenant: int | None) -> None:
                     click.echo(f"  - {p}", err=True)
     if found:
         sys.exit(1)
-    click.echo(f"ledger verify: sound in {len(tenants)} district(s) "
-               "(balances match transfers, debits equal credits, hash chains intact)")
+    click.echo(
+        f"ledger verify: sound in {len(tenants)} district(s) "
+        "(balances match transfers, debits equal credits, hash chains intact)"
+    )
 
 
 @ledger_cli.command("balance")
@@ -81,7 +91,9 @@ def balance(code: str, tenant: int) -> None:
     except LedgerError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{acct.code} ({acct.unit}, normal {acct.normal}{', closed' if acct.closed else ''})")
-    click.echo(f"posted {bal.posted}  pending in {bal.pending_in}  pending out {bal.pending_out}  available {bal.available}")
+    click.echo(
+        f"posted {bal.posted}  pending in {bal.pending_in}  pending out {bal.pending_out}  available {bal.available}"
+    )
 
 
 @ledger_cli.command("statement")
@@ -96,7 +108,10 @@ def statement(code: str, tenant: int, limit: int, after: int | None) -> None:
             page = Ledger(session, tenant=_tenant(session, tenant)).statement(code, limit=limit, after=after)
     except LedgerError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"{'seq':>6}  {'time (UTC)':19}  {'journal':>8}  {'kind':16} {'phase':7} {'amount':>10} {'pending':>9} {'balance':>10}  memo")
+    click.echo(
+        f"{'seq':>6}  {'time (UTC)':19}  {'journal':>8}  {'kind':16} {'phase':7} {'amount':>10} "
+        f"{'pending':>9} {'balance':>10}  memo"
+    )
     for ln in page.lines:
         click.echo(
             f"{ln.seq:>6}  {ln.time:%Y-%m-%d %H:%M:%S}  {ln.journal_id:>8}  {ln.kind[:16]:16} {ln.phase:7} "

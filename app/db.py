@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Integer, MetaData, String, bindparam, create_engine, event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from ledger.schema import NAMING_CONVENTION
 from ledger.schema import metadata as ledger_metadata
@@ -181,8 +180,9 @@ class starts_with(ColumnElement):
     """`column` starts with `prefix`, written so each database uses its index for it.
 
     PostgreSQL: LIKE 'prefix%' (member names and org-unit paths are columns of collation "C", so
-    their plain indexes serve it whatever the database's collation). SQLite: its LIKE cannot use a plain index (it is case-insensitive by
-    default), so a range on the column's binary (code point) order: prefix <= column < next(prefix)."""
+    their plain indexes serve it whatever the database's collation). SQLite: its LIKE cannot use a plain
+    index (it is case-insensitive by default), so a range on the column's binary (code point) order:
+    prefix <= column < next(prefix)."""
 
     inherit_cache = True
     type = NullType()  # a condition, rendered as such (a Boolean type would add "= 1" on SQLite)

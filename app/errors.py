@@ -67,7 +67,8 @@ def _too_many_attempts() -> str:
     import time
     from datetime import UTC, datetime
 
-    from flask_babel import format_time, gettext as _
+    from flask_babel import format_time
+    from flask_babel import gettext as _
 
     from .extensions import limiter
 
@@ -75,8 +76,11 @@ def _too_many_attempts() -> str:
     if limit is None or not limit.breached:
         return _("Too many attempts. Wait a few minutes and try again.")
     minutes = max(1, math.ceil((limit.reset_at - 1 - time.time()) / 60))  # reset_at is rounded up a second
-    return _("Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
-             minutes=minutes, time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "HH:mm"))
+    return _(
+        "Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
+        minutes=minutes,
+        time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "HH:mm"),
+    )
 
 
 def register_error_handlers(app) -> None:
@@ -118,11 +122,20 @@ def register_error_handlers(app) -> None:
             413: _("The file is too large (20 MB at most)."),
             429: _too_many_attempts() if e.code == 429 else "",
         }
-        code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                413: "too_large", 429: "too_many_requests"}.get(e.code, "http_error")
+        code = {
+            400: "bad_request",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "too_many_requests",
+        }.get(e.code, "http_error")
         message = messages.get(e.code, e.description or e.name)
         if e.code == 400 and e.description and "CSRF" in e.description:
-            code, message = "csrf_failed", _("The form has expired or is missing its security token. Reload the page and try again.")
+            code, message = (
+                "csrf_failed",
+                _("The form has expired or is missing its security token. Reload the page and try again."),
+            )
         resp = make_response(error_response(code, message, e.code or 500))
         if getattr(e, "valid_methods", None):  # a 405 says which methods the URL takes
             resp.headers["Allow"] = ", ".join(e.valid_methods)
@@ -141,10 +154,15 @@ def register_error_handlers(app) -> None:
             if "_login_user" not in g:
                 g._login_user = login_manager.anonymous_user()
             app.logger.error("database unavailable on %s %s: %s", request.method, request.endpoint, redacted(e))
-            return error_response("unavailable", _("The service is briefly unavailable. Nothing was saved; please try "
-                                                   "again in a minute."), 503)
+            return error_response(
+                "unavailable",
+                _("The service is briefly unavailable. Nothing was saved; please try again in a minute."),
+                503,
+            )
         app.logger.error("unexpected error on %s %s:\n%s", request.method, request.endpoint, redacted_traceback(e))
-        return error_response("internal_error", _("Something went wrong on our side. Nothing was saved; please try again."), 500)
+        return error_response(
+            "internal_error", _("Something went wrong on our side. Nothing was saved; please try again."), 500
+        )
 
 
 def methods_that_match() -> list[str]:

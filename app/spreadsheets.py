@@ -66,7 +66,7 @@ class Table:
 
 
 def normalise_header(raw) -> str:
-    """"姓名(必填)*", "是否党员（是/否）", "Party-Member" -> "姓名", "党员", "party_member"."""
+    """ "姓名(必填)*", "是否党员（是/否）", "Party-Member" -> "姓名", "党员", "party_member"."""
     s = re.sub(r"[\s*＊]", "", str(raw if raw is not None else ""))
     s = re.sub(r"[（(][^）)]*[）)]$", "", s)
     if s.startswith("是否"):
@@ -92,8 +92,15 @@ def cell_text(v) -> str:
 # ---------------------------------------------------------------- reading
 
 
-def read_table(filename: str, content: bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
-               *, limits: Limits = DEFAULT_LIMITS, progress=None) -> Table:
+def read_table(
+    filename: str,
+    content: bytes,
+    columns: dict[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    progress=None,
+) -> Table:
     """Read an .xlsx or .csv upload into a Table; raise SpreadsheetError when the file as a whole is unusable.
 
     `columns` maps each field to the headers that mean it (the first is the one named in messages);
@@ -106,8 +113,13 @@ def read_table(filename: str, content: bytes, columns: dict[str, tuple[str, ...]
     elif name.endswith((".csv", ".txt")):
         records = _csv_records(content)
     elif name.endswith(".xls") or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise SpreadsheetError("unsupported_format", _("This is an old .xls workbook: in Excel or WPS choose Save As → "
-                                            "Excel Workbook (.xlsx), then upload that file."))
+        raise SpreadsheetError(
+            "unsupported_format",
+            _(
+                "This is an old .xls workbook: in Excel or WPS choose Save As → "
+                "Excel Workbook (.xlsx), then upload that file."
+            ),
+        )
     else:
         raise SpreadsheetError("unsupported_format", _("Upload an Excel workbook (.xlsx) or a CSV file."))
     return _table(records, columns, required, limits, deadline, progress)
@@ -120,17 +132,29 @@ def check_xlsx_size(content: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
             parts = z.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise SpreadsheetError("bad_file", _("This file could not be opened as an Excel workbook (.xlsx). "
-                                             "Open it in Excel or WPS and save it again.")) from None
+        raise SpreadsheetError(
+            "bad_file",
+            _("This file could not be opened as an Excel workbook (.xlsx). Open it in Excel or WPS and save it again."),
+        ) from None
     total = sum(p.file_size for p in parts)
-    too_packed = [p for p in parts if p.file_size > limits.ratio_floor
-                  and p.file_size > limits.max_part_ratio * max(p.compress_size, 1)]
+    too_packed = [
+        p
+        for p in parts
+        if p.file_size > limits.ratio_floor and p.file_size > limits.max_part_ratio * max(p.compress_size, 1)
+    ]
     if total > limits.max_unpacked_bytes or too_packed:
         mb = limits.max_unpacked_bytes // (1024 * 1024)
-        raise SpreadsheetError("too_big_unpacked", _(
-            "This workbook unpacks to far more data than a member list holds (%(size)s MB; at most %(max)s MB). "
-            "Copy only the rows and columns needed into a new workbook and upload that.",
-            size=f"{total / (1024 * 1024):,.0f}", max=mb), size_mb=round(total / (1024 * 1024)), max_mb=mb)
+        raise SpreadsheetError(
+            "too_big_unpacked",
+            _(
+                "This workbook unpacks to far more data than a member list holds (%(size)s MB; at most %(max)s MB). "
+                "Copy only the rows and columns needed into a new workbook and upload that.",
+                size=f"{total / (1024 * 1024):,.0f}",
+                max=mb,
+            ),
+            size_mb=round(total / (1024 * 1024)),
+            max_mb=mb,
+        )
 
 
 def _xlsx_records(content: bytes, limits: Limits) -> Iterator[tuple[int, list]]:
@@ -142,8 +166,10 @@ def _xlsx_records(content: bytes, limits: Limits) -> Iterator[tuple[int, list]]:
             # read_only: rows stream from the sheet's XML instead of a whole workbook held in memory.
             wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:
-        raise SpreadsheetError("bad_file", _("This file could not be opened as an Excel workbook (.xlsx). "
-                                             "Open it in Excel or WPS and save it again.")) from None
+        raise SpreadsheetError(
+            "bad_file",
+            _("This file could not be opened as an Excel workbook (.xlsx). Open it in Excel or WPS and save it again."),
+        ) from None
     return _sheet_rows(wb, limits)
 
 
@@ -167,8 +193,13 @@ def _csv_records(content: bytes) -> Iterator[tuple[int, list]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise SpreadsheetError("encoding", _("The file's text encoding is not UTF-8 or GBK/GB18030. Save the CSV "
-                                             "as “CSV UTF-8” (or as an .xlsx workbook) and upload it again."))
+        raise SpreadsheetError(
+            "encoding",
+            _(
+                "The file's text encoding is not UTF-8 or GBK/GB18030. Save the CSV "
+                "as “CSV UTF-8” (or as an .xlsx workbook) and upload it again."
+            ),
+        )
     if "\x00" in text:  # no text column takes NUL (PostgreSQL refuses it); a CSV holding one is not text
         raise SpreadsheetError("bad_file", _("This CSV file could not be read. Save it from Excel or WPS again."))
     first_line = text.split("\n", 1)[0]
@@ -176,50 +207,78 @@ def _csv_records(content: bytes) -> Iterator[tuple[int, list]]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error:
-        raise SpreadsheetError("bad_file",
-                               _("This CSV file could not be read. Save it from Excel or WPS again.")) from None
+        raise SpreadsheetError(
+            "bad_file", _("This CSV file could not be read. Save it from Excel or WPS again.")
+        ) from None
     return iter([(n, row) for n, row in enumerate(rows, start=1)])
 
 
-def _table(records: Iterator[tuple[int, list]], columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
-           limits: Limits, deadline: float, progress) -> Table:
+def _table(
+    records: Iterator[tuple[int, list]],
+    columns: dict[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    limits: Limits,
+    deadline: float,
+    progress,
+) -> Table:
     alias_to_field = {normalise_header(a): f for f, aliases in columns.items() for a in aliases}
     first = next(records, None)
     if first is None:
         raise SpreadsheetError("empty", _("The file is empty: the first row must name the columns."))
     positions: dict[str, int] = {}
     headers: dict[str, str] = {}
-    for i, raw in enumerate(first[1][:limits.max_columns]):
+    for i, raw in enumerate(first[1][: limits.max_columns]):
         f = alias_to_field.get(normalise_header(raw))
         if f is None:
             continue  # offices add 序号, 备注… — other columns are ignored
         if f in positions:
-            raise SpreadsheetError("duplicate_column", _("The columns %(a)s and %(b)s mean the same thing: keep one.",
-                                                         a=headers[f], b=str(raw).strip()))
+            raise SpreadsheetError(
+                "duplicate_column",
+                _("The columns %(a)s and %(b)s mean the same thing: keep one.", a=headers[f], b=str(raw).strip()),
+            )
         positions[f], headers[f] = i, str(raw).strip()
     missing = [columns[f][0] for f in required if f not in positions]
     if missing:
-        raise SpreadsheetError("missing_columns", _(
-            "Missing columns: %(columns)s. The first row must name the columns; download the template to see them.",
-            columns="、".join(missing)), columns=missing)
+        raise SpreadsheetError(
+            "missing_columns",
+            _(
+                "Missing columns: %(columns)s. The first row must name the columns; download the template to see them.",
+                columns="、".join(missing),
+            ),
+            columns=missing,
+        )
     rows = []
     for number, cells in records:
         values = {f: (cells[i] if i < len(cells) else None) for f, i in positions.items()}
         if all(blank(v) for v in values.values()):
             continue  # empty rows at the end of a sheet are not members
         if len(rows) >= limits.max_rows:
-            raise SpreadsheetError("too_many_rows", _("The file has more than %(n)s rows: split it (by community, "
-                                                      "for example) and import each part.", n=f"{limits.max_rows:,}"))
+            raise SpreadsheetError(
+                "too_many_rows",
+                _(
+                    "The file has more than %(n)s rows: split it (by community, for example) and import each part.",
+                    n=f"{limits.max_rows:,}",
+                ),
+            )
         for f, v in values.items():
             if isinstance(v, str) and len(v) > limits.max_cell_chars:
-                raise SpreadsheetError("cell_too_long", _(
-                    "Row %(row)d, column %(column)s holds more than %(n)s characters: no column needs that many.",
-                    row=number, column=headers[f], n=limits.max_cell_chars), row=number, column=headers[f])
+                raise SpreadsheetError(
+                    "cell_too_long",
+                    _(
+                        "Row %(row)d, column %(column)s holds more than %(n)s characters: no column needs that many.",
+                        row=number,
+                        column=headers[f],
+                        n=limits.max_cell_chars,
+                    ),
+                    row=number,
+                    column=headers[f],
+                )
         rows.append((number, values))
         if len(rows) % 1000 == 0:
             if time.monotonic() > deadline:
-                raise SpreadsheetError("too_slow", _("Reading this file takes too long: split it into smaller "
-                                                     "files and import each part."))
+                raise SpreadsheetError(
+                    "too_slow", _("Reading this file takes too long: split it into smaller files and import each part.")
+                )
             if progress is not None:
                 progress(len(rows))
     if not rows:

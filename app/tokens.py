@@ -28,7 +28,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
@@ -60,38 +60,70 @@ class Purpose:
 
 def _check_lifetime(name: str, step_seconds: int, valid_steps: int) -> None:
     if step_seconds <= 0 or valid_steps < 0 or (valid_steps + 1) * step_seconds > MAX_LIFETIME_SECONDS:
-        raise ValueError(f"QR tokens for {name} must expire within {MAX_LIFETIME_SECONDS} s "
-                         f"(step {step_seconds} s, {valid_steps} further steps)")
+        raise ValueError(
+            f"QR tokens for {name} must expire within {MAX_LIFETIME_SECONDS} s "
+            f"(step {step_seconds} s, {valid_steps} further steps)"
+        )
 
 
-PURPOSES: dict[str, Purpose] = {p.name: p for p in (
-    # A member's own code, shown on their phone at an outlet to spend points.
-    Purpose("member", "M", _l("a member's QR code"),
+PURPOSES: dict[str, Purpose] = {
+    p.name: p
+    for p in (
+        # A member's own code, shown on their phone at an outlet to spend points.
+        Purpose(
+            "member",
+            "M",
+            _l("a member's QR code"),
             _l("This code has expired. Ask the member to refresh it (reopen “My QR code”)."),
-            step_seconds=30, valid_steps=3),
-    # Codes an organiser's screen shows at an activity; volunteers scan them.
-    Purpose("activity_checkin", "AI", _l("an activity check-in code"),
+            step_seconds=30,
+            valid_steps=3,
+        ),
+        # Codes an organiser's screen shows at an activity; volunteers scan them.
+        Purpose(
+            "activity_checkin",
+            "AI",
+            _l("an activity check-in code"),
             _l("This check-in code has expired. Scan the code on the organiser's screen again."),
-            step_seconds=30, valid_steps=3),
-    Purpose("activity_checkout", "AO", _l("an activity check-out code"),
+            step_seconds=30,
+            valid_steps=3,
+        ),
+        Purpose(
+            "activity_checkout",
+            "AO",
+            _l("an activity check-out code"),
             _l("This check-out code has expired. Scan the code on the organiser's screen again."),
-            step_seconds=30, valid_steps=3),
-    # A community or grid site's code for party members' 报到 check-in.
-    Purpose("checkin_site", "S", _l("a site check-in code"),
+            step_seconds=30,
+            valid_steps=3,
+        ),
+        # A community or grid site's code for party members' 报到 check-in.
+        Purpose(
+            "checkin_site",
+            "S",
+            _l("a site check-in code"),
             _l("This site code has expired. Scan the code on the site's screen again."),
-            step_seconds=30, valid_steps=3),
-    # The printed member card. It never expires, so it only IDENTIFIES the member (like the name and
-    # number printed beside it); it must never authorise spending on its own. Redemption must ask for
-    # the live "member" code or a staff confirmation. A stolen card therefore reveals nothing that
-    # is not already printed on it, which is why it needs no revocation list.
-    Purpose("member_card", "C", _l("a printed member card"), _l("This member card is no longer valid."),
-            step_seconds=None),
-)}
+            step_seconds=30,
+            valid_steps=3,
+        ),
+        # The printed member card. It never expires, so it only IDENTIFIES the member (like the name and
+        # number printed beside it); it must never authorise spending on its own. Redemption must ask for
+        # the live "member" code or a staff confirmation. A stolen card therefore reveals nothing that
+        # is not already printed on it, which is why it needs no revocation list.
+        Purpose(
+            "member_card",
+            "C",
+            _l("a printed member card"),
+            _l("This member card is no longer valid."),
+            step_seconds=None,
+        ),
+    )
+}
 _BY_CODE = {p.code: p for p in PURPOSES.values()}
 
 _TOKEN_RE = re.compile(
     rf"{VERSION}\.([A-Z]{{1,2}})\.([0-9A-Z]{{1,{_MAX_FIELD}}})\.([0-9A-Z]{{1,{_MAX_FIELD}}})"
-    rf"(?:\.([0-9A-Z]{{1,{_MAX_FIELD}}}))?\.([A-Z2-7]{{26}})", re.ASCII)
+    rf"(?:\.([0-9A-Z]{{1,{_MAX_FIELD}}}))?\.([A-Z2-7]{{26}})",
+    re.ASCII,
+)
 
 
 class TokenClaims(NamedTuple):
@@ -107,8 +139,13 @@ class TokenInvalid(AppError):
     status = 422
 
     def __init__(self, message=None):
-        super().__init__(str(message if message is not None else _l(
-            "This is not an Aixin code. Scan again, or type the code shown under the QR code.")))
+        super().__init__(
+            str(
+                message
+                if message is not None
+                else _l("This is not an Aixin code. Scan again, or type the code shown under the QR code.")
+            )
+        )
 
 
 class TokenMalformed(TokenInvalid):
@@ -119,8 +156,13 @@ class TokenForged(TokenInvalid):
     code = "token_forged"
 
     def __init__(self, message=None):
-        super().__init__(message or _l("This code is not genuine. Ask for the code to be shown again on the "
-                                       "Aixin app; if it fails again, call the organiser."))
+        super().__init__(
+            message
+            or _l(
+                "This code is not genuine. Ask for the code to be shown again on the "
+                "Aixin app; if it fails again, call the organiser."
+            )
+        )
 
 
 class TokenExpired(TokenInvalid):
@@ -162,7 +204,7 @@ def _seconds(now) -> float:
     if now is None:
         return time.time()
     if isinstance(now, datetime):
-        return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).timestamp()  # naive = UTC
+        return (now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp()  # naive = UTC
     return now  # seconds since the epoch, as time.time() gives
 
 
@@ -200,7 +242,7 @@ def make_token(purpose: str, tenant_id: int, subject_id: int, now=None, *, secre
     (datetime, naive = UTC, or unix seconds; default: the current time)."""
     p = _purpose(purpose)
     for name, value in (("tenant_id", tenant_id), ("subject_id", subject_id)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 36 ** _MAX_FIELD:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 36**_MAX_FIELD:
             raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
     parts = [VERSION, p.code, _b36(tenant_id), _b36(subject_id)]
     if p.step_seconds is not None:
@@ -209,8 +251,15 @@ def make_token(purpose: str, tenant_id: int, subject_id: int, now=None, *, secre
     return f"{body}.{_sign(_secret(secret), p, body)}"
 
 
-def check_token(token: str, purpose: str, now=None, *, secret: str | bytes | None = None,
-                tenant_id: int | None = None, valid_steps: int | None = None) -> TokenClaims:
+def check_token(
+    token: str,
+    purpose: str,
+    now=None,
+    *,
+    secret: str | bytes | None = None,
+    tenant_id: int | None = None,
+    valid_steps: int | None = None,
+) -> TokenClaims:
     """The claims of a genuine, unexpired token of `purpose`; else raises a TokenInvalid subclass.
 
     `tenant_id`, when given, must match (TokenWrongDistrict). `valid_steps` overrides the purpose's
@@ -233,8 +282,9 @@ def check_token(token: str, purpose: str, now=None, *, secret: str | bytes | Non
     if not hmac.compare_digest(_sign(_secret(secret), actual, body), sig):
         raise TokenForged()
     if actual is not expected:
-        raise TokenWrongPurpose(_l("This is %(actual)s, but %(expected)s is needed here.",
-                                   actual=actual.label, expected=expected.label))
+        raise TokenWrongPurpose(
+            _l("This is %(actual)s, but %(expected)s is needed here.", actual=actual.label, expected=expected.label)
+        )
     claims = TokenClaims(int(tenant_txt, 36), int(subject_txt, 36), int(step_txt, 36) if step_txt else None)
     if tenant_id is not None and claims.tenant_id != tenant_id:
         raise TokenWrongDistrict()
@@ -245,13 +295,24 @@ def check_token(token: str, purpose: str, now=None, *, secret: str | bytes | Non
         if age > window:
             raise TokenExpired(expected.expired_message)
         if age < -FUTURE_STEPS_ALLOWED:
-            raise TokenInvalid(_l("This code is not valid yet. The clocks of the servers disagree; "
-                                  "tell the district administrator."))
+            raise TokenInvalid(
+                _l("This code is not valid yet. The clocks of the servers disagree; tell the district administrator.")
+            )
     return claims
 
 
 __all__ = [
-    "PURPOSES", "Purpose", "TokenClaims", "TokenExpired", "TokenForged", "TokenInvalid", "TokenMalformed",
-    "TokenWrongDistrict", "TokenWrongPurpose", "check_token", "current_step", "make_token",
+    "PURPOSES",
+    "Purpose",
+    "TokenClaims",
+    "TokenExpired",
+    "TokenForged",
+    "TokenInvalid",
+    "TokenMalformed",
+    "TokenWrongDistrict",
+    "TokenWrongPurpose",
+    "check_token",
+    "current_step",
+    "make_token",
     "seconds_to_next_step",
 ]

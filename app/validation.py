@@ -32,12 +32,16 @@ def name_problem(value: str) -> str | None:
     files and terminals and can hide text. Leading and trailing spaces are trimmed before this."""
     if not value:
         return None  # "required" is the length rule's to say
-    if all(ch.isspace() or ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp")
-           for ch in value):
+    if all(
+        ch.isspace() or ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp")
+        for ch in value
+    ):
         return "invisible_name"
     if any(ch in BIDI_CONTROLS for ch in value):
         return "bidi_control"
-    if any(ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):  # Cs: a lone surrogate
+    if any(
+        ch in BLANK_LETTERS or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value
+    ):  # Cs: a lone surrogate
         return "control_character"
     return None
 
@@ -45,12 +49,19 @@ def name_problem(value: str) -> str | None:
 def name_message(code: str, field: str | None = "name") -> str:
     label = str(FIELD_LABELS.get(field or "name", FIELD_LABELS["name"]))
     return {
-        "invisible_name": _("%(field)s shows nothing: it has only spaces or invisible characters. Type the real text.",
-                            field=label),
-        "bidi_control": _("%(field)s contains a text-direction control character (it can make the text display as "
-                          "something else). Type it again without it.", field=label),
-        "control_character": _("%(field)s contains a control or invisible character (such as a tab, a line break or an "
-                               "escape). Type it again without it.", field=label),
+        "invisible_name": _(
+            "%(field)s shows nothing: it has only spaces or invisible characters. Type the real text.", field=label
+        ),
+        "bidi_control": _(
+            "%(field)s contains a text-direction control character (it can make the text display as "
+            "something else). Type it again without it.",
+            field=label,
+        ),
+        "control_character": _(
+            "%(field)s contains a control or invisible character (such as a tab, a line break or an "
+            "escape). Type it again without it.",
+            field=label,
+        ),
     }[code]
 
 
@@ -79,6 +90,7 @@ def clean_name(value: str | None, field: str = "name", max_length: int = 100) ->
 
 # --- page arguments ---------------------------------------------------------------------------------
 
+
 class BadArgument(AppError):
     """A query-string argument that is not what the page takes (400, naming the argument)."""
 
@@ -106,8 +118,9 @@ def date_arg(args, name: str) -> date | None:
     except ValueError:
         value = None
     if value is None or not FIRST_DATE <= value <= LAST_DATE:
-        raise BadArgument(_("“%(name)s” must be a date written YYYY-MM-DD, between 1900 and 2999.", name=name),
-                          field=name)
+        raise BadArgument(
+            _("“%(name)s” must be a date written YYYY-MM-DD, between 1900 and 2999.", name=name), field=name
+        )
     return value
 
 

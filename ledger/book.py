@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, exists, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,20 +45,30 @@ _ACCOUNTS_BY_CODE = (
 )
 _ACCOUNTS_BY_CODE_LOCKED = _ACCOUNTS_BY_CODE.with_for_update()
 _KEY_USED = select(journals.c.id, journals.c.request_hash).where(
-    journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key"))
+    journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key")
+)
 _INSERT_JOURNAL = insert(journals).returning(journals.c.id)
 # PostgreSQL: a lost race on a unique index (key, resolution, reversal) returns no row instead of
 # aborting the transaction, so no savepoint is needed around it.
 _INSERT_JOURNAL_PG = pg_insert(journals).on_conflict_do_nothing().returning(journals.c.id)
 _NEXT_TRANSFER_IDS_PG = text(
-    "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)")
+    "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)"
+)
 _MAX_TRANSFER_ID = select(func.coalesce(func.max(transfers.c.id), 0))
 # Plain executemany: psycopg sends one prepared statement for all rows, sqlite3 loops in C.
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_ENTRIES = insert(entries)
-_UPDATE_ACCOUNT = update(accounts).where(accounts.c.id == bindparam("a_id")).values(
-    debits_posted=bindparam("dp"), credits_posted=bindparam("cp"), debits_pending=bindparam("dq"),
-    credits_pending=bindparam("cq"), entry_count=bindparam("n"), head_hash=bindparam("h"),
+_UPDATE_ACCOUNT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("a_id"))
+    .values(
+        debits_posted=bindparam("dp"),
+        credits_posted=bindparam("cp"),
+        debits_pending=bindparam("dq"),
+        credits_pending=bindparam("cq"),
+        entry_count=bindparam("n"),
+        head_hash=bindparam("h"),
+    )
 )
 
 
@@ -155,7 +165,7 @@ class Ledger:
             # SQLite: the writer holds the database lock, so max(id) cannot move under us.
             top = conn.execute(_MAX_TRANSFER_ID).scalar_one()
             ids = list(range(top + 1, top + 1 + len(rows)))
-        for tid, row in zip(ids, rows):
+        for tid, row in zip(ids, rows, strict=False):
             row["id"] = tid
         conn.execute(_INSERT_TRANSFERS, rows)
         return ids
@@ -208,23 +218,39 @@ class Ledger:
     @staticmethod
     def _check_key(key: str | None) -> None:
         if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY):
-            raise errors.InvalidTransfer(f"an idempotency key must be a non-empty string of at most {MAX_KEY} characters")
+            raise errors.InvalidTransfer(
+                f"an idempotency key must be a non-empty string of at most {MAX_KEY} characters"
+            )
 
     # -- accounts ---------------------------------------------------------------------------
     @staticmethod
     def _check_account_settings(codes: Iterable[str], unit: str, normal: str) -> None:
         for code in codes:
             if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
-                raise errors.InvalidTransfer(f"an account code must be a non-empty string of at most {MAX_CODE} characters")
+                raise errors.InvalidTransfer(
+                    f"an account code must be a non-empty string of at most {MAX_CODE} characters"
+                )
         if not isinstance(unit, str) or not _UNIT.match(unit):
             raise errors.InvalidTransfer(f"unit {unit!r} is not valid: use 2-8 capital letters such as PT or CNY")
         if normal not in ("debit", "credit"):
             raise errors.InvalidTransfer(f"normal side must be 'debit' or 'credit', not {normal!r}")
 
     def _new_account(self, code: str, unit: str, normal: str, no_overdraft: bool, now: datetime) -> dict:
-        return dict(tenant_id=self.tenant, code=code, unit=unit, normal=normal, no_overdraft=no_overdraft,
-                    closed=False, debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
-                    entry_count=0, head_hash=GENESIS, created_at=now)
+        return dict(
+            tenant_id=self.tenant,
+            code=code,
+            unit=unit,
+            normal=normal,
+            no_overdraft=no_overdraft,
+            closed=False,
+            debits_posted=0,
+            credits_posted=0,
+            debits_pending=0,
+            credits_pending=0,
+            entry_count=0,
+            head_hash=GENESIS,
+            created_at=now,
+        )
 
     def open_account(self, code: str, unit: str = "PT", normal: str = "credit", no_overdraft: bool = False) -> Account:
         """Open an account, or return it if it is already open with the same settings."""
@@ -235,7 +261,9 @@ class Ledger:
         if row is None:
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(accounts).values(**self._new_account(code, unit, normal, no_overdraft, utcnow())))
+                    conn.execute(
+                        insert(accounts).values(**self._new_account(code, unit, normal, no_overdraft, utcnow()))
+                    )
             except IntegrityError:
                 pass  # opened by a concurrent writer a moment ago: compare below
             row = self._account_row(conn, code)
@@ -246,8 +274,9 @@ class Ledger:
             )
         return self._account_from_row(row)
 
-    def open_accounts(self, codes: Iterable[str], unit: str = "PT", normal: str = "credit",
-                      no_overdraft: bool = False) -> int:
+    def open_accounts(
+        self, codes: Iterable[str], unit: str = "PT", normal: str = "credit", no_overdraft: bool = False
+    ) -> int:
         """Open many accounts with one set of settings (a member import's wallets); returns how many
         were new. Codes already open with the same settings are left alone; other settings raise
         AccountConflict and nothing is written."""
@@ -258,8 +287,11 @@ class Ledger:
         conn = self._conn
         existing = {}
         for i in range(0, len(codes), _CHUNK):
-            for row in conn.execute(select(accounts.c.code, accounts.c.unit, accounts.c.normal, accounts.c.no_overdraft)
-                                    .where(accounts.c.tenant_id == self.tenant, accounts.c.code.in_(codes[i:i + _CHUNK]))):
+            for row in conn.execute(
+                select(accounts.c.code, accounts.c.unit, accounts.c.normal, accounts.c.no_overdraft).where(
+                    accounts.c.tenant_id == self.tenant, accounts.c.code.in_(codes[i : i + _CHUNK])
+                )
+            ):
                 existing[row.code] = row
         for code, row in existing.items():
             if (row.unit, row.normal, row.no_overdraft) != (unit, normal, bool(no_overdraft)):
@@ -324,8 +356,14 @@ class Ledger:
         ).first()
         return got.balance_after if got else 0
 
-    def statement(self, code: str, since: datetime | None = None, until: datetime | None = None,
-                  limit: int = 50, after: int | None = None) -> Page:
+    def statement(
+        self,
+        code: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> Page:
         """The account's lines, newest first; `after` is the `next` cursor of the previous page."""
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise errors.InvalidTransfer("limit must be between 1 and 1000")
@@ -335,9 +373,16 @@ class Ledger:
             raise errors.UnknownAccount(f"no such account: {code}")
         q = (
             select(
-                entries.c.seq, entries.c.journal_id, entries.c.transfer_id, entries.c.posted_delta,
-                entries.c.pending_delta, entries.c.balance_after, entries.c.created_at,
-                journals.c.kind, journals.c.memo, transfers.c.phase,
+                entries.c.seq,
+                entries.c.journal_id,
+                entries.c.transfer_id,
+                entries.c.posted_delta,
+                entries.c.pending_delta,
+                entries.c.balance_after,
+                entries.c.created_at,
+                journals.c.kind,
+                journals.c.memo,
+                transfers.c.phase,
             )
             .join(journals, journals.c.id == entries.c.journal_id)
             .join(transfers, transfers.c.id == entries.c.transfer_id)
@@ -354,9 +399,16 @@ class Ledger:
         rows = conn.execute(q).all()
         lines = [
             StatementLine(
-                seq=r.seq, journal_id=r.journal_id, transfer_id=r.transfer_id, kind=r.kind, memo=r.memo,
-                phase=r.phase, amount=r.posted_delta, pending_amount=r.pending_delta,
-                balance_after=r.balance_after, time=r.created_at,
+                seq=r.seq,
+                journal_id=r.journal_id,
+                transfer_id=r.transfer_id,
+                kind=r.kind,
+                memo=r.memo,
+                phase=r.phase,
+                amount=r.posted_delta,
+                pending_amount=r.pending_delta,
+                balance_after=r.balance_after,
+                time=r.created_at,
             )
             for r in rows[:limit]
         ]
@@ -391,9 +443,17 @@ class Ledger:
         return [tuple(r) for r in rows]
 
     # -- posting ----------------------------------------------------------------------------
-    def post(self, transfers_in: Iterable[Transfer], kind: str, key: str | None = None, memo: str = "",
-             pending: bool = False, expires_at: datetime | None = None, effective_at: datetime | None = None,
-             meta: Any = None) -> Journal:
+    def post(
+        self,
+        transfers_in: Iterable[Transfer],
+        kind: str,
+        key: str | None = None,
+        memo: str = "",
+        pending: bool = False,
+        expires_at: datetime | None = None,
+        effective_at: datetime | None = None,
+        meta: Any = None,
+    ) -> Journal:
         """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved."""
         items = list(transfers_in)
         if not items:
@@ -404,7 +464,9 @@ class Ledger:
             if not isinstance(t.amount, int) or isinstance(t.amount, bool) or t.amount <= 0:
                 raise errors.InvalidTransfer(f"transfer {i}: amount must be a positive whole number, not {t.amount!r}")
             if t.amount > MAX_AMOUNT:
-                raise errors.InvalidTransfer(f"transfer {i}: amount {t.amount} is larger than the most one transfer may move ({MAX_AMOUNT})")
+                raise errors.InvalidTransfer(
+                    f"transfer {i}: amount {t.amount} is larger than the most one transfer may move ({MAX_AMOUNT})"
+                )
             if t.debit == t.credit:
                 raise errors.InvalidTransfer(f"transfer {i}: debit and credit are the same account {t.debit}")
         if not isinstance(kind, str) or not kind or len(kind) > 64:
@@ -417,11 +479,21 @@ class Ledger:
         try:
             json.dumps(meta)
         except (TypeError, ValueError):
-            raise errors.InvalidTransfer("meta must be JSON data (dicts, lists, strings, numbers, booleans, null)") from None
-        request = _digest({
-            "op": "post", "kind": kind, "memo": memo, "pending": bool(pending), "expires_at": expires_at,
-            "effective_at": effective_at, "meta": meta, "t": [(t.debit, t.credit, t.amount) for t in items],
-        })
+            raise errors.InvalidTransfer(
+                "meta must be JSON data (dicts, lists, strings, numbers, booleans, null)"
+            ) from None
+        request = _digest(
+            {
+                "op": "post",
+                "kind": kind,
+                "memo": memo,
+                "pending": bool(pending),
+                "expires_at": expires_at,
+                "effective_at": effective_at,
+                "meta": meta,
+                "t": [(t.debit, t.credit, t.amount) for t in items],
+            }
+        )
         conn = self._conn
         if key is not None and (found := self._by_key(conn, key, request)) is not None:
             return found
@@ -440,8 +512,17 @@ class Ledger:
                 )
             rows.append((d, c, t.amount, "pending" if pending else "posted", None, t.amount))
         journal_row = dict(
-            tenant_id=self.tenant, kind=kind, key=key, memo=memo, pending=bool(pending), expires_at=expires_at,
-            effective_at=effective_at, meta=meta, resolves_id=None, resolution=None, reverses_id=None,
+            tenant_id=self.tenant,
+            kind=kind,
+            key=key,
+            memo=memo,
+            pending=bool(pending),
+            expires_at=expires_at,
+            effective_at=effective_at,
+            meta=meta,
+            resolves_id=None,
+            resolution=None,
+            reverses_id=None,
             request_hash=request,
         )
         return self._write(conn, journal_row, rows, key=key, request=request)
@@ -454,8 +535,15 @@ class Ledger:
         """Release a pending journal's reservation; nothing moves."""
         return self._resolve(journal_id, "void", None, key)
 
-    def _resolve(self, journal_id: int, how: str, amount: int | None, key: str | None, now: datetime | None = None,
-                 expiring: bool = False) -> Journal:
+    def _resolve(
+        self,
+        journal_id: int,
+        how: str,
+        amount: int | None,
+        key: str | None,
+        now: datetime | None = None,
+        expiring: bool = False,
+    ) -> Journal:
         self._check_key(key)
         conn = self._conn
         request = _digest({"op": how, "journal": journal_id, "amount": amount})
@@ -496,13 +584,29 @@ class Ledger:
         rows = []
         for r in pend:
             posted = amount if amount is not None else r.amount
-            rows.append((by_id[r.debit_account_id], by_id[r.credit_account_id],
-                         posted if how == "post" else r.amount, how, r.id, r.amount))
+            rows.append(
+                (
+                    by_id[r.debit_account_id],
+                    by_id[r.credit_account_id],
+                    posted if how == "post" else r.amount,
+                    how,
+                    r.id,
+                    r.amount,
+                )
+            )
         journal_row = dict(
-            tenant_id=self.tenant, kind=orig.kind, key=key,
+            tenant_id=self.tenant,
+            kind=orig.kind,
+            key=key,
             memo=orig.memo if not expiring else f"expired: {orig.memo}".rstrip(": "),
-            pending=False, expires_at=None, effective_at=None, meta=None, resolves_id=journal_id,
-            resolution=how, reverses_id=None, request_hash=request,
+            pending=False,
+            expires_at=None,
+            effective_at=None,
+            meta=None,
+            resolves_id=journal_id,
+            resolution=how,
+            reverses_id=None,
+            request_hash=request,
         )
         return self._write(conn, journal_row, rows, key=key, request=request, now=now)
 
@@ -535,12 +639,22 @@ class Ledger:
         for a in by_id.values():
             if a.closed:
                 raise errors.AccountClosed(f"account {a.code} is closed; journal {journal_id} cannot be reversed")
-        rows = [(by_id[r.credit_account_id], by_id[r.debit_account_id], r.amount, "posted", None, r.amount)
-                for r in moved]
+        rows = [
+            (by_id[r.credit_account_id], by_id[r.debit_account_id], r.amount, "posted", None, r.amount) for r in moved
+        ]
         journal_row = dict(
-            tenant_id=self.tenant, kind=orig.kind, key=key, memo=memo or f"reversal of journal {journal_id}",
-            pending=False, expires_at=None, effective_at=None, meta=None, resolves_id=None, resolution=None,
-            reverses_id=journal_id, request_hash=request,
+            tenant_id=self.tenant,
+            kind=orig.kind,
+            key=key,
+            memo=memo or f"reversal of journal {journal_id}",
+            pending=False,
+            expires_at=None,
+            effective_at=None,
+            meta=None,
+            resolves_id=None,
+            resolution=None,
+            reverses_id=journal_id,
+            request_hash=request,
         )
         return self._write(conn, journal_row, rows, key=key, request=request)
 
@@ -548,22 +662,32 @@ class Ledger:
         """Void every pending journal whose expires_at has passed; returns how many were voided."""
         now = _naive_utc(now) or utcnow()
         later = journals.alias("later")
-        due = self._conn.execute(
-            select(journals.c.id)
-            .where(
-                journals.c.tenant_id == self.tenant,
-                journals.c.expires_at <= now,
-                journals.c.pending.is_(True),
-                ~exists().where(later.c.resolves_id == journals.c.id),
+        due = (
+            self._conn.execute(
+                select(journals.c.id)
+                .where(
+                    journals.c.tenant_id == self.tenant,
+                    journals.c.expires_at <= now,
+                    journals.c.pending.is_(True),
+                    ~exists().where(later.c.resolves_id == journals.c.id),
+                )
+                .order_by(journals.c.id)
             )
-            .order_by(journals.c.id)
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for jid in due:
             self._resolve(jid, "void", None, None, now=now, expiring=True)
         return len(due)
 
-    def _after_lock(self, conn: Connection, key: str | None, request: bytes, resolves_id: int | None = None,
-                    reverses_id: int | None = None) -> Journal | None:
+    def _after_lock(
+        self,
+        conn: Connection,
+        key: str | None,
+        request: bytes,
+        resolves_id: int | None = None,
+        reverses_id: int | None = None,
+    ) -> Journal | None:
         """Look again once the accounts are locked: while we waited, a concurrent writer may have
         committed the same key, resolution or reversal (on PostgreSQL a new READ COMMITTED statement
         sees it). Without this, the loser would be judged against balances the winner already
@@ -578,7 +702,9 @@ class Ledger:
             ).first()
             if done is not None:
                 state = "posted" if done.resolution == "post" else "voided"
-                raise errors.NotPending(f"journal {resolves_id} is no longer pending: it was {state} by journal {done.id}")
+                raise errors.NotPending(
+                    f"journal {resolves_id} is no longer pending: it was {state} by journal {done.id}"
+                )
         if reverses_id is not None:
             done = conn.execute(select(journals.c.id).where(journals.c.reverses_id == reverses_id)).first()
             if done is not None:
@@ -586,8 +712,16 @@ class Ledger:
         return None
 
     # -- the one place rows are written -----------------------------------------------------
-    def _write(self, conn: Connection, journal_row: dict, rows: list, *, key: str | None, request: bytes,
-               now: datetime | None = None) -> Journal:
+    def _write(
+        self,
+        conn: Connection,
+        journal_row: dict,
+        rows: list,
+        *,
+        key: str | None,
+        request: bytes,
+        now: datetime | None = None,
+    ) -> Journal:
         """Check no_overdraft, then append the journal, its transfers and entries, and update balances.
 
         rows: (debit _Acct, credit _Acct, amount, phase, pending_transfer_id, pending_amount)
@@ -630,15 +764,22 @@ class Ledger:
             journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
 
         transfer_rows = [
-            dict(journal_id=journal_id, debit_account_id=d.id, credit_account_id=c.id, unit=d.unit,
-                 amount=amount, phase=phase, pending_transfer_id=pid)
+            dict(
+                journal_id=journal_id,
+                debit_account_id=d.id,
+                credit_account_id=c.id,
+                unit=d.unit,
+                amount=amount,
+                phase=phase,
+                pending_transfer_id=pid,
+            )
             for d, c, amount, phase, pid, _pamount in rows
         ]
-        for tid, tr in zip(self._insert_transfers(conn, transfer_rows), transfer_rows):
+        for tid, tr in zip(self._insert_transfers(conn, transfer_rows), transfer_rows, strict=False):
             tr["id"] = tid
         entry_rows = []
         # Entries: walk the transfers from the pre-journal balances to get each balance_after.
-        for tr, (d, c, amount, phase, pid, pamount) in zip(transfer_rows, rows):
+        for tr, (d, c, amount, phase, _pid, pamount) in zip(transfer_rows, rows, strict=False):
             for acct, is_debit in ((d, True), (c, False)):
                 s = acct.sign(is_debit)
                 posted_delta = s * amount if phase in ("posted", "post") else 0
@@ -646,8 +787,13 @@ class Ledger:
                 posted_now[acct.id] += posted_delta
                 acct.count += 1
                 e = dict(
-                    account_id=acct.id, seq=acct.count, transfer_id=tr["id"], journal_id=journal_id,
-                    posted_delta=posted_delta, pending_delta=pending_delta, balance_after=posted_now[acct.id],
+                    account_id=acct.id,
+                    seq=acct.count,
+                    transfer_id=tr["id"],
+                    journal_id=journal_id,
+                    posted_delta=posted_delta,
+                    pending_delta=pending_delta,
+                    balance_after=posted_now[acct.id],
                     created_at=now,
                 )
                 acct.head = e["hash"] = entry_hash(acct.head, e, tr)
@@ -659,11 +805,19 @@ class Ledger:
         )
         status = "pending" if journal_row["pending"] else "posted"
         return Journal(
-            id=journal_id, kind=journal_row["kind"], key=key, memo=journal_row["memo"],
-            pending=journal_row["pending"], created_at=now, expires_at=journal_row["expires_at"],
-            effective_at=journal_row["effective_at"], meta=journal_row["meta"],
-            resolves_id=journal_row["resolves_id"], resolution=journal_row["resolution"],
-            reverses_id=journal_row["reverses_id"], status=status,
+            id=journal_id,
+            kind=journal_row["kind"],
+            key=key,
+            memo=journal_row["memo"],
+            pending=journal_row["pending"],
+            created_at=now,
+            expires_at=journal_row["expires_at"],
+            effective_at=journal_row["effective_at"],
+            meta=journal_row["meta"],
+            resolves_id=journal_row["resolves_id"],
+            resolution=journal_row["resolution"],
+            reverses_id=journal_row["reverses_id"],
+            status=status,
         )
 
     def _lost_race(self, conn: Connection, journal_row: dict, key: str | None, request: bytes) -> Journal:
@@ -675,7 +829,9 @@ class Ledger:
         if journal_row["resolves_id"]:
             raise errors.NotPending(f"journal {journal_row['resolves_id']} was resolved by another request just now")
         if journal_row["reverses_id"]:
-            raise errors.AlreadyReversed(f"journal {journal_row['reverses_id']} was reversed by another request just now")
+            raise errors.AlreadyReversed(
+                f"journal {journal_row['reverses_id']} was reversed by another request just now"
+            )
         raise errors.LedgerError("the journal could not be written; retry the request")
 
     # -- checking ---------------------------------------------------------------------------

@@ -13,9 +13,19 @@ GENESIS = bytes(32)
 def entry_hash(prev: bytes, entry: dict, transfer: dict) -> bytes:
     """Hash of one entry. `entry` and `transfer` are column->value mappings as stored."""
     parts = (
-        entry["account_id"], entry["seq"], entry["transfer_id"], entry["journal_id"], entry["posted_delta"],
-        entry["pending_delta"], entry["balance_after"], entry["created_at"].isoformat(timespec="microseconds"),
-        transfer["debit_account_id"], transfer["credit_account_id"], transfer["unit"], transfer["amount"],
-        transfer["phase"], transfer["pending_transfer_id"],
+        entry["account_id"],
+        entry["seq"],
+        entry["transfer_id"],
+        entry["journal_id"],
+        entry["posted_delta"],
+        entry["pending_delta"],
+        entry["balance_after"],
+        entry["created_at"].isoformat(timespec="microseconds"),
+        transfer["debit_account_id"],
+        transfer["credit_account_id"],
+        transfer["unit"],
+        transfer["amount"],
+        transfer["phase"],
+        transfer["pending_transfer_id"],
     )
     return hashlib.sha256(bytes(prev) + "|".join(map(str, parts)).encode()).digest()

@@ -29,7 +29,9 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
     # 1. Cached balances against the sum of transfers.
     posted = transfers.c.phase.in_(("posted", "post"))
     r = transfers.alias("res")
-    unresolved = and_(transfers.c.phase == "pending", ~select(r.c.id).where(r.c.pending_transfer_id == transfers.c.id).exists())
+    unresolved = and_(
+        transfers.c.phase == "pending", ~select(r.c.id).where(r.c.pending_transfer_id == transfers.c.id).exists()
+    )
     sums = defaultdict(lambda: [0, 0, 0, 0])  # dp, cp, dq, cq
     jt = select(journals.c.id).where(journals.c.tenant_id == tenant)
     for side, idx in (("debit", 0), ("credit", 1)):
@@ -57,8 +59,11 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
                 f"{cached} differ from its transfers {(dp, cp, dq, cq)}"
             )
         if a.no_overdraft:
-            room = (a.credits_posted - a.debits_posted - a.debits_pending) if a.normal == "credit" else (
-                a.debits_posted - a.credits_posted - a.credits_pending)
+            room = (
+                (a.credits_posted - a.debits_posted - a.debits_pending)
+                if a.normal == "credit"
+                else (a.debits_posted - a.credits_posted - a.credits_pending)
+            )
             if room < 0:
                 say(f"account {a.code} is marked no_overdraft but is overdrawn by {-room} {a.unit}")
 
@@ -76,8 +81,14 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
     orig = transfers.alias("orig")
     q = (
         select(
-            entries, transfers.c.id.label("t_id"), transfers.c.debit_account_id, transfers.c.credit_account_id,
-            transfers.c.unit, transfers.c.amount, transfers.c.phase, transfers.c.pending_transfer_id,
+            entries,
+            transfers.c.id.label("t_id"),
+            transfers.c.debit_account_id,
+            transfers.c.credit_account_id,
+            transfers.c.unit,
+            transfers.c.amount,
+            transfers.c.phase,
+            transfers.c.pending_transfer_id,
             orig.c.amount.label("orig_amount"),
         )
         .join(accounts, accounts.c.id == entries.c.account_id)
@@ -117,12 +128,21 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
             seen_sides[e.t_id].add(0 if is_debit else 1)
             s = 1 if (a.normal == "debit") == is_debit else -1
             want_posted = s * e.amount if e.phase in ("posted", "post") else 0
-            want_pending = {"pending": s * e.amount, "post": -s * (e.orig_amount or 0),
-                            "void": -s * (e.orig_amount or 0)}.get(e.phase, 0)
+            want_pending = {
+                "pending": s * e.amount,
+                "post": -s * (e.orig_amount or 0),
+                "void": -s * (e.orig_amount or 0),
+            }.get(e.phase, 0)
             if (e.posted_delta, e.pending_delta) != (want_posted, want_pending):
                 say(f"account {a.code}: entry {e.seq} does not match transfer {e.t_id}'s amount")
-            tr = dict(debit_account_id=e.debit_account_id, credit_account_id=e.credit_account_id, unit=e.unit,
-                      amount=e.amount, phase=e.phase, pending_transfer_id=e.pending_transfer_id)
+            tr = dict(
+                debit_account_id=e.debit_account_id,
+                credit_account_id=e.credit_account_id,
+                unit=e.unit,
+                amount=e.amount,
+                phase=e.phase,
+                pending_transfer_id=e.pending_transfer_id,
+            )
             if entry_hash(prev, e._mapping, tr) != bytes(e.hash):
                 say(f"account {a.code}: entry {e.seq} (transfer {e.t_id}) fails its hash: history was altered")
         balance += e.posted_delta
@@ -139,7 +159,9 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
 
     # 4. Every transfer of this tenant is recorded on both of its accounts' chains.
     for t in conn.execute(
-        select(transfers.c.id, transfers.c.journal_id).where(transfers.c.journal_id.in_(jt)).order_by(transfers.c.id)
+        select(transfers.c.id, transfers.c.journal_id)
+        .where(transfers.c.journal_id.in_(jt))
+        .order_by(transfers.c.id)
         .execution_options(yield_per=5000)
     ):
         sides = seen_sides.get(t.id)

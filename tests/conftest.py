@@ -20,7 +20,8 @@ import pytest
 # (This module is imported twice, as conftest and as tests.conftest: the file is chosen once.)
 if os.environ.get("AIXIN_TEST_HUEY_FILE") != os.environ.get("HUEY_FILE"):
     os.environ["HUEY_FILE"] = os.environ["AIXIN_TEST_HUEY_FILE"] = os.path.join(
-        tempfile.mkdtemp(prefix="aixin-huey-"), "huey.db")
+        tempfile.mkdtemp(prefix="aixin-huey-"), "huey.db"
+    )
 os.environ.pop("REDIS_URL", None)
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -115,8 +116,12 @@ def book(session, tenant) -> Ledger:
     return Ledger(session, tenant=tenant)
 
 
-TEST_CONFIG = {"ENV": "test", "SECRET_KEY": "test-secret-key", "RATELIMIT_STORAGE_URI": "memory://",
-               "PASSWORD_HASH_FAST": True}
+TEST_CONFIG = {
+    "ENV": "test",
+    "SECRET_KEY": "test-secret-key",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "PASSWORD_HASH_FAST": True,
+}
 
 
 @pytest.fixture
@@ -130,7 +135,6 @@ def app(engine, db_url, request):
     from sqlalchemy.orm import sessionmaker
 
     from app import create_app
-
     from app.jobs import huey
 
     # Immediate mode: a task runs in this process the moment it is enqueued (after the request's
@@ -143,7 +147,9 @@ def app(engine, db_url, request):
         return
     conn = engine.connect()
     outer = conn.begin()
-    config["SESSION_FACTORY"] = sessionmaker(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    config["SESSION_FACTORY"] = sessionmaker(
+        bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
     yield create_app(config)
     outer.rollback()
     conn.close()
@@ -170,7 +176,8 @@ def csrf_from(html: str) -> str:
     import re
 
     m = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html) or re.search(
-        r'<meta name="csrf-token" content="([^"]+)"', html)
+        r'<meta name="csrf-token" content="([^"]+)"', html
+    )
     assert m, "no CSRF token on the page"
     return m.group(1)
 
@@ -179,8 +186,15 @@ def sign_in(client, town, role: str):
     """Sign in through the real form (CSRF token and all); returns the member."""
     member, mobile, password = town.users[role]
     page = client.get("/signin")
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": town.district.id, "mobile": mobile, "password": password})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": password,
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     return member
 
@@ -192,5 +206,7 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped:
-        reporter.write_line(f"AIXIN_REQUIRE_ALL=1: {len(skipped)} test(s) were skipped; CI requires every test to run", red=True)
+        reporter.write_line(
+            f"AIXIN_REQUIRE_ALL=1: {len(skipped)} test(s) were skipped; CI requires every test to run", red=True
+        )
         session.exitstatus = 1

@@ -68,12 +68,23 @@ def make_town(session) -> Town:
     b1 = places.create_unit(session, t, name="塘家第一片区网格", kind="grid", grid_type="area", parent=cb)
     town = Town(district, street, ca, cb, a1, a2, b1)
     specs = {
-        "volunteer": [], "organiser": [("organiser", ca)], "grid_admin": [("grid_admin", ca)],
-        "fund_manager": [("fund_manager", None)], "fund_approver": [("fund_approver", None)],
-        "district_admin": [("district_admin", None)], "auditor": [("auditor", None)],
+        "volunteer": [],
+        "organiser": [("organiser", ca)],
+        "grid_admin": [("grid_admin", ca)],
+        "fund_manager": [("fund_manager", None)],
+        "fund_approver": [("fund_approver", None)],
+        "district_admin": [("district_admin", None)],
+        "auditor": [("auditor", None)],
     }
-    names = {"volunteer": "李娜", "organiser": "王芳", "grid_admin": "刘洋", "fund_manager": "陈静",
-             "fund_approver": "杨磊", "district_admin": "赵敏", "auditor": "黄强"}
+    names = {
+        "volunteer": "李娜",
+        "organiser": "王芳",
+        "grid_admin": "刘洋",
+        "fund_manager": "陈静",
+        "fund_approver": "杨磊",
+        "district_admin": "赵敏",
+        "auditor": "黄强",
+    }
     for role, grants in specs.items():
         m = make_user(session, t, a1, names[role], grants)
         town.users[role] = (m, m.mobile, PASSWORD)

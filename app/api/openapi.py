@@ -58,7 +58,7 @@ api = SpecTree(
     title="Aixin (爱心积分) API",
     version="1",
     description="Org units and members of one district. Sign in through /signin (session cookie); "
-                "every POST and PATCH carries the X-CSRFToken header from GET /api/v1/csrf-token.",
+    "every POST and PATCH carries the X-CSRFToken header from GET /api/v1/csrf-token.",
     mode="strict",  # only decorated views appear in the document
     annotations=False,
     page_templates={},
@@ -68,10 +68,21 @@ api = SpecTree(
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[
-        SecurityScheme(name="session", data=SecuritySchemeData(
-            type="apiKey", name="session", field_in="cookie", description="The signed-in session (sign in at /signin)")),
-        SecurityScheme(name="csrf", data=SecuritySchemeData(
-            type="apiKey", name="X-CSRFToken", field_in="header", description="From GET /api/v1/csrf-token")),
+        SecurityScheme(
+            name="session",
+            data=SecuritySchemeData(
+                type="apiKey",
+                name="session",
+                field_in="cookie",
+                description="The signed-in session (sign in at /signin)",
+            ),
+        ),
+        SecurityScheme(
+            name="csrf",
+            data=SecuritySchemeData(
+                type="apiKey", name="X-CSRFToken", field_in="header", description="From GET /api/v1/csrf-token"
+            ),
+        ),
     ],
     security={"session": []},
 )
@@ -86,11 +97,14 @@ def responses(**codes) -> Response:
 
 
 def write_responses(**codes) -> Response:
-    return responses(HTTP_400=(ErrorOut, "Malformed JSON or missing CSRF token"),
-                     HTTP_403=(ErrorOut, "Visible but not allowed"),
-                     HTTP_409=(ErrorOut, "Conflicts with existing data"),
-                     HTTP_413=(ErrorOut, "The body is larger than 64 KB"),
-                     HTTP_415=(ErrorOut, "The body is not application/json"), **codes)
+    return responses(
+        HTTP_400=(ErrorOut, "Malformed JSON or missing CSRF token"),
+        HTTP_403=(ErrorOut, "Visible but not allowed"),
+        HTTP_409=(ErrorOut, "Conflicts with existing data"),
+        HTTP_413=(ErrorOut, "The body is larger than 64 KB"),
+        HTTP_415=(ErrorOut, "The body is not application/json"),
+        **codes,
+    )
 
 
 def document() -> dict:
@@ -117,8 +131,10 @@ def check_body() -> None:
     except (BadRequest, RecursionError):
         raise MalformedJson(_("The body is not valid JSON.")) from None
     if not isinstance(body, dict):
-        raise ValidationFailed(_("Some fields need fixing."), details=[
-            {"field": None, "code": "not_an_object", "message": _("Send a JSON object.")}])
+        raise ValidationFailed(
+            _("Some fields need fixing."),
+            details=[{"field": None, "code": "not_an_object", "message": _("Send a JSON object.")}],
+        )
 
 
 def _check_values(value, where: str) -> None:
@@ -137,8 +153,12 @@ def _walk(value, where: str, problems: list[dict]) -> None:
             _walk(v, f"{where}.{i}" if where else str(i), problems)
     elif isinstance(value, str):
         if "\x00" in value:
-            problems.append({"field": where or None, "code": "bad_character",
-                             "message": _("This text contains characters that cannot be stored.")})
+            problems.append(
+                {
+                    "field": where or None,
+                    "code": "bad_character",
+                    "message": _("This text contains characters that cannot be stored."),
+                }
+            )
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
         problems.append({"field": where or None, "code": "out_of_range", "message": _("This number is too large.")})
-

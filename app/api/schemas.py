@@ -37,8 +37,9 @@ class OrgUnitQuery(_Query):
 
 
 class MemberQuery(_Query):
-    q: str = Field(default="", max_length=64,
-                   description="Name prefix, the last 4 digits of the mobile, or the whole mobile")
+    q: str = Field(
+        default="", max_length=64, description="Name prefix, the last 4 digits of the mobile, or the whole mobile"
+    )
     grid_id: Id | None = Field(default=None, description="Only members living in this unit's subtree")
     tag: Tag | None = None
     status: Status | None = None
@@ -81,8 +82,15 @@ class OrgUnitOut(BaseModel):
 
     @classmethod
     def of(cls, unit) -> OrgUnitOut:
-        return cls(id=unit.id, name=unit.name, kind=unit.kind, grid_type=unit.grid_type, parent_id=unit.parent_id,
-                   path=unit.path, retired=unit.retired_at is not None)
+        return cls(
+            id=unit.id,
+            name=unit.name,
+            kind=unit.kind,
+            grid_type=unit.grid_type,
+            parent_id=unit.parent_id,
+            path=unit.path,
+            retired=unit.retired_at is not None,
+        )
 
 
 class MemberOut(BaseModel):
@@ -106,12 +114,23 @@ class MemberOut(BaseModel):
 
     @classmethod
     def of(cls, m) -> MemberOut:
-        return cls(id=m.id, name=m.name, mobile_masked=m.mobile_masked, id_number_masked=m.id_number_masked,
-                   grid_id=m.grid_id, status=m.status, is_volunteer=m.is_volunteer,
-                   is_party_member=m.is_party_member, party_org=m.party_org,
-                   checkin_community_id=m.checkin_community_id, is_grid_worker=m.is_grid_worker,
-                   is_building_head=m.is_building_head, tags=m.tags, created_at=_utc(m.created_at),
-                   updated_at=_utc(m.updated_at))
+        return cls(
+            id=m.id,
+            name=m.name,
+            mobile_masked=m.mobile_masked,
+            id_number_masked=m.id_number_masked,
+            grid_id=m.grid_id,
+            status=m.status,
+            is_volunteer=m.is_volunteer,
+            is_party_member=m.is_party_member,
+            party_org=m.party_org,
+            checkin_community_id=m.checkin_community_id,
+            is_grid_worker=m.is_grid_worker,
+            is_building_head=m.is_building_head,
+            tags=m.tags,
+            created_at=_utc(m.created_at),
+            updated_at=_utc(m.updated_at),
+        )
 
 
 def _utc(value: datetime) -> datetime:
@@ -144,8 +163,10 @@ class FieldError(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(description="Stable code: validation_failed, malformed_json, unsupported_media_type, "
-                                  "csrf_failed, unauthenticated, forbidden, not_found, conflict, ...")
+    code: str = Field(
+        description="Stable code: validation_failed, malformed_json, unsupported_media_type, "
+        "csrf_failed, unauthenticated, forbidden, not_found, conflict, ..."
+    )
     message: str
     field: str | None = None
     details: list[FieldError] | None = None

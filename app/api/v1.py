@@ -23,9 +23,8 @@ from app.places import services as places
 from app.places.models import OrgUnit
 from app.places.views import require_change
 
-from .openapi import WRITE_SECURITY, api, check_body, document, responses, write_responses
+from .openapi import WRITE_SECURITY, api, document, responses, write_responses
 from .schemas import (
-    MAX_ID,
     CsrfTokenOut,
     MemberOut,
     MemberPage,
@@ -36,7 +35,6 @@ from .schemas import (
     OrgUnitPatch,
     OrgUnitQuery,
 )
-
 
 
 def openapi():
@@ -55,27 +53,31 @@ def _unit_in_body(unit_id: int, field: str, action: str) -> OrgUnit:
         unit = places.get_unit(get_session(), current_user.tenant_id, unit_id)
         require(current_user, action, unit)
     except NotFound:
-        raise ValidationFailed(_("Some fields need fixing."), details=[
-            {"field": field, "code": "unknown", "message": _("No such org unit.")}]) from None
+        raise ValidationFailed(
+            _("Some fields need fixing."),
+            details=[{"field": field, "code": "unknown", "message": _("No such org unit.")}],
+        ) from None
     return unit
 
 
 def _page(stmt, query, out, page_model):
     page = paginate(get_session(), stmt, size=query.page_size, number=query.page)
-    return page_model(items=[out.of(x) for x in page.items], page=page.number, page_size=page.size,
-                      has_next=page.has_next)
+    return page_model(
+        items=[out.of(x) for x in page.items], page=page.number, page_size=page.size, has_next=page.has_next
+    )
 
 
 # --- org units -------------------------------------------------------------------------------------
 
-@api.validate(query=OrgUnitQuery, resp=responses(HTTP_200=OrgUnitPage), tags=["org-units"],
-              operation_id="listOrgUnits")
+
+@api.validate(query=OrgUnitQuery, resp=responses(HTTP_200=OrgUnitPage), tags=["org-units"], operation_id="listOrgUnits")
 def list_org_units():
     """Org units the user may see, searched by part of the name; the top of the tree first, then by name."""
     query: OrgUnitQuery = request.context.query
     require(current_user, "org.view")
-    stmt = select(OrgUnit).where(OrgUnit.tenant_id == current_user.tenant_id,
-                                 path_filter(current_user, "org.view", OrgUnit.path))
+    stmt = select(OrgUnit).where(
+        OrgUnit.tenant_id == current_user.tenant_id, path_filter(current_user, "org.view", OrgUnit.path)
+    )
     if query.parent_id is not None:
         parent = places.get_unit(get_session(), current_user.tenant_id, query.parent_id)
         require(current_user, "org.view", parent)
@@ -96,8 +98,13 @@ def get_org_unit(unit_id: int):
     return OrgUnitOut.of(unit)
 
 
-@api.validate(json=OrgUnitIn, resp=write_responses(HTTP_201=OrgUnitOut), tags=["org-units"],
-              security=WRITE_SECURITY, operation_id="createOrgUnit")
+@api.validate(
+    json=OrgUnitIn,
+    resp=write_responses(HTTP_201=OrgUnitOut),
+    tags=["org-units"],
+    security=WRITE_SECURITY,
+    operation_id="createOrgUnit",
+)
 def create_org_unit():
     """Create a unit under `parent_id`; a street (no parent) needs a district-wide grant."""
     data: OrgUnitIn = request.context.json
@@ -107,13 +114,25 @@ def create_org_unit():
     else:
         require(current_user, "org.edit")
         parent = _unit_in_body(data.parent_id, "parent_id", "org.edit")
-    unit = places.create_unit(get_session(), current_user.tenant_id, name=data.name, kind=data.kind, parent=parent,
-                              grid_type=data.grid_type, actor_user_id=current_user.user_id)
+    unit = places.create_unit(
+        get_session(),
+        current_user.tenant_id,
+        name=data.name,
+        kind=data.kind,
+        parent=parent,
+        grid_type=data.grid_type,
+        actor_user_id=current_user.user_id,
+    )
     return OrgUnitOut.of(unit), 201, {"Location": url_for(".get_org_unit", unit_id=unit.id)}
 
 
-@api.validate(json=OrgUnitPatch, resp=write_responses(HTTP_200=OrgUnitOut), tags=["org-units"],
-              security=WRITE_SECURITY, operation_id="updateOrgUnit")
+@api.validate(
+    json=OrgUnitPatch,
+    resp=write_responses(HTTP_200=OrgUnitOut),
+    tags=["org-units"],
+    security=WRITE_SECURITY,
+    operation_id="updateOrgUnit",
+)
 def update_org_unit(unit_id: int):
     """Rename, change the grid type, move (parent_id; null = to the top) or retire (retired: true)."""
     db = get_session()
@@ -121,8 +140,9 @@ def update_org_unit(unit_id: int):
     unit = places.get_unit(db, current_user.tenant_id, unit_id)
     require_change(current_user, unit)  # strictly below the top of the user's scope
     if patch.name is not None or patch.grid_type is not None:
-        unit = places.rename_unit(db, unit, patch.name or unit.name, grid_type=patch.grid_type,
-                                  actor_user_id=current_user.user_id)
+        unit = places.rename_unit(
+            db, unit, patch.name or unit.name, grid_type=patch.grid_type, actor_user_id=current_user.user_id
+        )
     if "parent_id" in patch.model_fields_set:
         if patch.parent_id is None:
             require(current_user, "role.grant")
@@ -138,6 +158,7 @@ def update_org_unit(unit_id: int):
 
 # --- members ---------------------------------------------------------------------------------------
 
+
 @api.validate(query=MemberQuery, resp=responses(HTTP_200=MemberPage), tags=["members"], operation_id="listMembers")
 def list_members():
     """Members the user may see, newest first; `q` is a name prefix or a mobile (tail)."""
@@ -147,11 +168,12 @@ def list_members():
     if query.grid_id is not None:
         grid = places.get_unit(get_session(), current_user.tenant_id, query.grid_id)
         require(current_user, "org.view", grid)
-    stmt = people.search_query(current_user.tenant_id,
-                               people.MemberQuery(q=query.q, grid_id=query.grid_id, tag=query.tag,
-                                                  status=query.status),
-                               path_filter(current_user, "member.view", OrgUnit.path),
-                               grid.path if grid else None)
+    stmt = people.search_query(
+        current_user.tenant_id,
+        people.MemberQuery(q=query.q, grid_id=query.grid_id, tag=query.tag, status=query.status),
+        path_filter(current_user, "member.view", OrgUnit.path),
+        grid.path if grid else None,
+    )
     return _page(stmt, query, MemberOut, MemberPage)
 
 
@@ -162,8 +184,13 @@ def get_member(member_id: int):
     return MemberOut.of(member)
 
 
-@api.validate(json=MemberIn, resp=write_responses(HTTP_201=MemberOut), tags=["members"],
-              security=WRITE_SECURITY, operation_id="createMember")
+@api.validate(
+    json=MemberIn,
+    resp=write_responses(HTTP_201=MemberOut),
+    tags=["members"],
+    security=WRITE_SECURITY,
+    operation_id="createMember",
+)
 def create_member():
     """Create a member (and their points wallet) in a grid the user may edit."""
     data: MemberIn = request.context.json
@@ -173,8 +200,13 @@ def create_member():
     return MemberOut.of(member), 201, {"Location": url_for(".get_member", member_id=member.id)}
 
 
-@api.validate(json=MemberPatch, resp=write_responses(HTTP_200=MemberOut), tags=["members"],
-              security=WRITE_SECURITY, operation_id="updateMember")
+@api.validate(
+    json=MemberPatch,
+    resp=write_responses(HTTP_200=MemberOut),
+    tags=["members"],
+    security=WRITE_SECURITY,
+    operation_id="updateMember",
+)
 def update_member(member_id: int):
     """Change the fields given; moving a member to another grid needs the right to edit there too."""
     db = get_session()

@@ -26,8 +26,9 @@ TARGET_LABELS: dict[str, object] = {}
 PLACEHOLDERS = {"(changed)": _l("changed (value not logged)"), "(removed)": _l("removed")}
 
 
-def register_detail(key: str, label, *, refers_to: str | None = None, values: dict | None = None,
-                    action: str | None = None) -> None:
+def register_detail(
+    key: str, label, *, refers_to: str | None = None, values: dict | None = None, action: str | None = None
+) -> None:
     """Label a detail key; with `action`, only in that kind of event (where the key means something else)."""
     DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(label, refers_to, dict(values or {}))
 
@@ -43,15 +44,25 @@ def register_target(target_type: str, label) -> None:
 # --- shared keys of auth, people, places, demo -------------------------------------------------------------------
 
 
-for _type, _label in {"member": _l("Member"), "user": _l("User"), "org_unit": _l("Org unit"),
-                      "district": _l("District")}.items():
+for _type, _label in {
+    "member": _l("Member"),
+    "user": _l("User"),
+    "org_unit": _l("Org unit"),
+    "district": _l("District"),
+}.items():
     register_target(_type, _label)
 
-_ROLE_VALUES = {"organiser": _l("Organiser"), "grid_admin": _l("Grid administrator"),
-                "fund_manager": _l("Fund manager"), "fund_approver": _l("Fund approver"),
-                "district_admin": _l("District administrator"), "auditor": _l("Auditor"),
-                "party_member": _l("Responsible party member (包格联户)"), "grid_worker": _l("Grid worker"),
-                "building_head": _l("Building head")}
+_ROLE_VALUES = {
+    "organiser": _l("Organiser"),
+    "grid_admin": _l("Grid administrator"),
+    "fund_manager": _l("Fund manager"),
+    "fund_approver": _l("Fund approver"),
+    "district_admin": _l("District administrator"),
+    "auditor": _l("Auditor"),
+    "party_member": _l("Responsible party member (包格联户)"),
+    "grid_worker": _l("Grid worker"),
+    "building_head": _l("Building head"),
+}
 _STATUS_VALUES = {"active": _l("Active"), "suspended": _l("Suspended"), "left": _l("Left")}
 _YES_NO = {True: _l("Yes"), False: _l("No")}
 
@@ -69,8 +80,12 @@ register_detail("name", _l("Name"))
 register_detail("mobile", _l("Mobile number"))
 register_detail("id_number", _l("ID number (身份证)"))
 register_detail("party_org", _l("Party organisation (党组织)"))
-for _key, _label in {"is_volunteer": _l("Volunteer"), "is_party_member": _l("Party member"),
-                     "is_grid_worker": _l("Grid worker (网格员)"), "is_building_head": _l("Building head (楼栋长)")}.items():
+for _key, _label in {
+    "is_volunteer": _l("Volunteer"),
+    "is_party_member": _l("Party member"),
+    "is_grid_worker": _l("Grid worker (网格员)"),
+    "is_building_head": _l("Building head (楼栋长)"),
+}.items():
     register_detail(_key, _label, values=_YES_NO)
 register_detail("changed", _l("Changes"))
 register_detail("from", _l("From"))  # an assignment's first day
@@ -78,10 +93,16 @@ register_detail("to", _l("Until"))  # an assignment's last day
 register_detail("from", _l("Old name"), action="org.rename")
 register_detail("to", _l("New name"), action="org.rename")
 register_detail("mobile_tail", _l("Mobile ending"))
-register_detail("reason", _l("Reason"), values={"unknown_mobile": _l("No such account"),
-                                                "wrong_password": _l("Wrong password"),
-                                                "member_suspended": _l("Member suspended"),
-                                                "member_left": _l("Member has left")})
+register_detail(
+    "reason",
+    _l("Reason"),
+    values={
+        "unknown_mobile": _l("No such account"),
+        "wrong_password": _l("Wrong password"),
+        "member_suspended": _l("Member suspended"),
+        "member_left": _l("Member has left"),
+    },
+)
 register_detail("limit", _l("Limit"))
 register_detail("filename", _l("File"))
 register_detail("rows", _l("Rows"))
@@ -90,8 +111,16 @@ register_detail("wallets", _l("Wallets opened"))
 register_detail("filter", _l("Filter"))
 register_detail("q", _l("Search"))
 register_detail("grid", _l("Grid"), refers_to="org_unit")
-register_detail("tag", _l("Tag"), values={"volunteer": _l("Volunteer"), "party_member": _l("Party member"),
-                                          "grid_worker": _l("Grid worker"), "building_head": _l("Building head")})
+register_detail(
+    "tag",
+    _l("Tag"),
+    values={
+        "volunteer": _l("Volunteer"),
+        "party_member": _l("Party member"),
+        "grid_worker": _l("Grid worker"),
+        "building_head": _l("Building head"),
+    },
+)
 register_detail("seed", _l("Seed"))
 register_detail("units", _l("Units"))
 register_detail("members", _l("Members"))

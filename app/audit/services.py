@@ -14,20 +14,46 @@ from .labels import detail_key
 from .models import AuditEvent
 
 
-def record(session: Session, action: str, *, tenant_id: int | None, actor_user_id: int | None = None,
-           target_type: str | None = None, target_id: int | None = None, ip: str | None = None,
-           detail: dict | None = None) -> AuditEvent:
-    event = AuditEvent(tenant_id=tenant_id, at=utcnow(), actor_user_id=actor_user_id, action=action,
-                       target_type=target_type, target_id=target_id, ip=ip, detail=detail)
+def record(
+    session: Session,
+    action: str,
+    *,
+    tenant_id: int | None,
+    actor_user_id: int | None = None,
+    target_type: str | None = None,
+    target_id: int | None = None,
+    ip: str | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        tenant_id=tenant_id,
+        at=utcnow(),
+        actor_user_id=actor_user_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        ip=ip,
+        detail=detail,
+    )
     session.add(event)
     session.flush()
     return event
 
 
-def search(session: Session, tenant_id: int, *, action: str | None = None, actor_user_id: int | None = None,
-           actor_user_ids: list[int] | None = None, since: datetime | None = None, until: datetime | None = None,
-           target_type: str | None = None, target_id: int | None = None, limit: int = 50,
-           before_id: int | None = None) -> list[AuditEvent]:
+def search(
+    session: Session,
+    tenant_id: int,
+    *,
+    action: str | None = None,
+    actor_user_id: int | None = None,
+    actor_user_ids: list[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    target_type: str | None = None,
+    target_id: int | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[AuditEvent]:
     """Newest first. `actor_user_ids` (any of them; an empty list matches nothing) or one `actor_user_id`."""
     q = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
     if action:
@@ -102,21 +128,41 @@ def names_for(session: Session, tenant_id: int, events: list[AuditEvent]) -> Nam
     names = Names()
     people: list[tuple[str, int, int | None, int, str, int]] = []
     if ids["user"]:
-        people += [("user", uid, uid, mid, name, grid) for uid, mid, name, grid in session.execute(
-            select(User.id, Member.id, Member.name, Member.grid_id).join(Member, Member.id == User.member_id)
-            .where(User.tenant_id == tenant_id, User.id.in_(ids["user"])))]
+        people += [
+            ("user", uid, uid, mid, name, grid)
+            for uid, mid, name, grid in session.execute(
+                select(User.id, Member.id, Member.name, Member.grid_id)
+                .join(Member, Member.id == User.member_id)
+                .where(User.tenant_id == tenant_id, User.id.in_(ids["user"]))
+            )
+        ]
     if ids["member"]:
-        people += [("member", mid, None, mid, name, grid) for mid, name, grid in session.execute(
-            select(Member.id, Member.name, Member.grid_id)
-            .where(Member.tenant_id == tenant_id, Member.id.in_(ids["member"])))]
+        people += [
+            ("member", mid, None, mid, name, grid)
+            for mid, name, grid in session.execute(
+                select(Member.id, Member.name, Member.grid_id).where(
+                    Member.tenant_id == tenant_id, Member.id.in_(ids["member"])
+                )
+            )
+        ]
     unit_ids = ids["org_unit"] | {p[5] for p in people}
     paths: dict[int, str] = {}
     if unit_ids:
-        paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path)
-                                     .where(OrgUnit.tenant_id == tenant_id, OrgUnit.id.in_(unit_ids))).all())
+        paths = dict(
+            session.execute(
+                select(OrgUnit.id, OrgUnit.path).where(OrgUnit.tenant_id == tenant_id, OrgUnit.id.in_(unit_ids))
+            ).all()
+        )
     every = {int(x) for p in paths.values() for x in p.strip("/").split("/") if x}
-    unit_names = dict(session.execute(select(OrgUnit.id, OrgUnit.name)
-                                      .where(OrgUnit.tenant_id == tenant_id, OrgUnit.id.in_(every))).all()) if every else {}
+    unit_names = (
+        dict(
+            session.execute(
+                select(OrgUnit.id, OrgUnit.name).where(OrgUnit.tenant_id == tenant_id, OrgUnit.id.in_(every))
+            ).all()
+        )
+        if every
+        else {}
+    )
     for uid, p in paths.items():
         names.units[uid] = " › ".join(unit_names.get(int(x), "?") for x in p.strip("/").split("/") if x)
     for kind, key, user_id, member_id, name, grid in people:
@@ -138,11 +184,18 @@ def find_actors(session: Session, tenant_id: int, text: str, limit: int = 20) ->
     from app.places.models import OrgUnit
 
     rows = session.execute(
-        select(User.id, Member.id, Member.name, OrgUnit.path).join(Member, Member.id == User.member_id)
+        select(User.id, Member.id, Member.name, OrgUnit.path)
+        .join(Member, Member.id == User.member_id)
         .join(OrgUnit, OrgUnit.id == Member.grid_id)
         .where(User.tenant_id == tenant_id, Member.name.contains(text, autoescape=True))
-        .order_by(Member.name, User.id).limit(limit)).all()
+        .order_by(Member.name, User.id)
+        .limit(limit)
+    ).all()
     every = {int(x) for *_, path in rows for x in path.strip("/").split("/") if x}
-    unit_names = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(every))).all()) if every else {}
-    return [Person(uid, mid, name, " › ".join(unit_names.get(int(x), "?") for x in path.strip("/").split("/") if x))
-            for uid, mid, name, path in rows]
+    unit_names = (
+        dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(every))).all()) if every else {}
+    )
+    return [
+        Person(uid, mid, name, " › ".join(unit_names.get(int(x), "?") for x in path.strip("/").split("/") if x))
+        for uid, mid, name, path in rows
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, time, timedelta, timezone
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -84,12 +84,24 @@ def _present(e, names: services.Names) -> dict:
     target = None
     if e.target_type:
         label = str(TARGET_LABELS.get(e.target_type, e.target_type))
-        target = (label, names.of(e.target_type, e.target_id)
-                  or (_("number %(n)s", n=e.target_id) if e.target_id else ""))
-    return {"at": e.at, "action": e.action, "action_label": str(audit_labels(current_app).get(e.action, e.action)),
-            "actor": actor, "actor_missing": e.actor_user_id if e.actor_user_id and not actor else None,
-            "target": target, "ip": e.ip, "items": _items(e.detail, names, e.action) if isinstance(e.detail, dict) else
-            [] if e.detail is None else [("", json.dumps(e.detail, ensure_ascii=False))]}
+        target = (
+            label,
+            names.of(e.target_type, e.target_id) or (_("number %(n)s", n=e.target_id) if e.target_id else ""),
+        )
+    return {
+        "at": e.at,
+        "action": e.action,
+        "action_label": str(audit_labels(current_app).get(e.action, e.action)),
+        "actor": actor,
+        "actor_missing": e.actor_user_id if e.actor_user_id and not actor else None,
+        "target": target,
+        "ip": e.ip,
+        "items": _items(e.detail, names, e.action)
+        if isinstance(e.detail, dict)
+        else []
+        if e.detail is None
+        else [("", json.dumps(e.detail, ensure_ascii=False))],
+    }
 
 
 @login_required
@@ -107,10 +119,17 @@ def list_events():
         candidates = services.find_actors(db, current_user.tenant_id, who)
         actor_ids = [p.user_id for p in candidates]
     events = services.search(
-        db, current_user.tenant_id, action=args.get("action") or None, actor_user_ids=actor_ids,
-        target_type=args.get("target_type") or None, target_id=int_arg(args, "target_id"),
-        since=_utc_start_of(since) if since else None, until=_utc_start_of(until + timedelta(days=1)) if until else None,
-        before_id=int_arg(args, "before"), limit=PAGE)
+        db,
+        current_user.tenant_id,
+        action=args.get("action") or None,
+        actor_user_ids=actor_ids,
+        target_type=args.get("target_type") or None,
+        target_id=int_arg(args, "target_id"),
+        since=_utc_start_of(since) if since else None,
+        until=_utc_start_of(until + timedelta(days=1)) if until else None,
+        before_id=int_arg(args, "before"),
+        limit=PAGE,
+    )
     names = services.names_for(db, current_user.tenant_id, events)
     labels = audit_labels(current_app)  # what each installed area calls its events
     picked = names.users.get(actor) if actor else None
@@ -118,7 +137,15 @@ def list_events():
         picked = next(iter(services.names_for_users(db, current_user.tenant_id, [actor]).values()), None)
     keep = {k: v for k, v in args.items() if k != "before"}
     return render_template(
-        "audit/list.html", events=[_present(e, names) for e in events], actions=list(labels),
-        labels=labels, args=args, colon="：" if str(get_locale()).startswith("zh") else ": ", who=who, candidates=candidates if len(candidates) > 1 else [],
-        picked=picked, pick_url=lambda p: url_for(".list_events", **{**keep, "actor": p.user_id, "who": p.name}),
-        older_url=url_for(".list_events", **keep, before=events[-1].id) if len(events) == PAGE else None)
+        "audit/list.html",
+        events=[_present(e, names) for e in events],
+        actions=list(labels),
+        labels=labels,
+        args=args,
+        colon="：" if str(get_locale()).startswith("zh") else ": ",
+        who=who,
+        candidates=candidates if len(candidates) > 1 else [],
+        picked=picked,
+        pick_url=lambda p: url_for(".list_events", **{**keep, "actor": p.user_id, "who": p.name}),
+        older_url=url_for(".list_events", **keep, before=events[-1].id) if len(events) == PAGE else None,
+    )

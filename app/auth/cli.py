@@ -32,14 +32,14 @@ def invite(mobile: str, district: str, role: str | None) -> None:
             d = session.scalar(select(District).where(or_(by_id, District.code == district)))
             if d is None:
                 raise click.ClickException(f"no district {district!r}")
-            member = session.scalar(select(Member).where(Member.tenant_id == d.id,
-                                                         Member.mobile == normalise_mobile(mobile)))
+            member = session.scalar(
+                select(Member).where(Member.tenant_id == d.id, Member.mobile == normalise_mobile(mobile))
+            )
             if member is None:
                 raise click.ClickException("no member with that mobile number in this district")
             if role:
                 services.grant_role(session, None, member, role, None)
-            inv, token = services.create_invitation(session, None, member,
-                                                    hours=current_app.config["INVITATION_HOURS"])
+            inv, token = services.create_invitation(session, None, member, hours=current_app.config["INVITATION_HOURS"])
             with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
                 link = url_for("auth.activate", token=token, _external=True)
             purpose, expires = inv.purpose, inv.expires_at
@@ -47,6 +47,8 @@ def invite(mobile: str, district: str, role: str | None) -> None:
         raise click.ClickException(e.message) from e
     if role:
         click.echo(f"granted {role} to member {member.id}")
-    click.echo(f"{'password reset' if purpose == 'reset' else 'invitation'} for member {member.id} "
-               f"(works once, until {expires:%Y-%m-%d %H:%M} UTC):")
+    click.echo(
+        f"{'password reset' if purpose == 'reset' else 'invitation'} for member {member.id} "
+        f"(works once, until {expires:%Y-%m-%d %H:%M} UTC):"
+    )
     click.echo(link)

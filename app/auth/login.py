@@ -27,14 +27,26 @@ def init_login(app: Flask) -> None:
 def _load(token: str):
     config = current_app.config
     try:
-        return load_principal(get_session(), token, idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
-                              lifetime=timedelta(hours=config["SESSION_LIFETIME_HOURS"]))
+        return load_principal(
+            get_session(),
+            token,
+            idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+            lifetime=timedelta(hours=config["SESSION_LIFETIME_HOURS"]),
+        )
     except SessionExpired as e:
         g.session_expired = True
-        flash(_("You were signed out after %(n)d minutes without activity. Please sign in again.",
-                n=config["SESSION_IDLE_MINUTES"]) if e.why == "idle_timeout" else
-              _("You were signed out: a sign-in lasts at most %(n)d hours. Please sign in again.",
-                n=config["SESSION_LIFETIME_HOURS"]), "info")
+        flash(
+            _(
+                "You were signed out after %(n)d minutes without activity. Please sign in again.",
+                n=config["SESSION_IDLE_MINUTES"],
+            )
+            if e.why == "idle_timeout"
+            else _(
+                "You were signed out: a sign-in lasts at most %(n)d hours. Please sign in again.",
+                n=config["SESSION_LIFETIME_HOURS"],
+            ),
+            "info",
+        )
         return None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -12,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
+from app.access import ROLE_KINDS, Principal, Scope
 from app.audit.services import record
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -20,7 +20,6 @@ from app.places.models import OrgUnit
 
 from .models import Invitation, RoleGrant, User, UserSession
 from .passwords import hash_password, needs_rehash, password_problem, verify_password
-from app.access import ROLE_KINDS, Principal, Scope
 
 
 class SignInFailed(Exception):
@@ -39,8 +38,14 @@ class SessionExpired(Exception):
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-def load_principal(session: Session, token: str, *, idle: timedelta | None = None,
-                   lifetime: timedelta | None = None, now: datetime | None = None) -> Principal | None:
+def load_principal(
+    session: Session,
+    token: str,
+    *,
+    idle: timedelta | None = None,
+    lifetime: timedelta | None = None,
+    now: datetime | None = None,
+) -> Principal | None:
     """The signed-in user for a session token, or None. With `idle` / `lifetime`, a session unused for
     `idle` or opened more than `lifetime` ago is revoked and SessionExpired raised."""
     row = session.execute(
@@ -59,20 +64,28 @@ def load_principal(session: Session, token: str, *, idle: timedelta | None = Non
     scopes = [
         Scope(g.role, g.org_unit.path if g.org_unit is not None else None)
         for g in session.scalars(
-            select(RoleGrant).options(selectinload(RoleGrant.org_unit))
+            select(RoleGrant)
+            .options(selectinload(RoleGrant.org_unit))
             .where(RoleGrant.user_id == user.id, RoleGrant.revoked_at.is_(None))
         )
         if g.role in ROLE_KINDS and (g.org_unit is None or g.org_unit.retired_at is None)
     ]
-    return Principal(token=token, user_id=user.id, member_id=member.id, tenant_id=user.tenant_id,
-                     name=member.name, scopes=scopes)
+    return Principal(
+        token=token, user_id=user.id, member_id=member.id, tenant_id=user.tenant_id, name=member.name, scopes=scopes
+    )
 
 
-def _check_and_touch(session: Session, us: UserSession, idle: timedelta | None, lifetime: timedelta | None,
-                     now: datetime) -> None:
+def _check_and_touch(
+    session: Session, us: UserSession, idle: timedelta | None, lifetime: timedelta | None, now: datetime
+) -> None:
     last_seen = us.last_seen_at or us.created_at
-    why = ("lifetime" if lifetime is not None and now - us.created_at >= lifetime
-           else "idle_timeout" if idle is not None and now - last_seen >= idle else None)
+    why = (
+        "lifetime"
+        if lifetime is not None and now - us.created_at >= lifetime
+        else "idle_timeout"
+        if idle is not None and now - last_seen >= idle
+        else None
+    )
     if why is None and now - last_seen < TOUCH_EVERY:
         return
     values = {"revoked_at": now, "revoked_why": why} if why else {"last_seen_at": now}
@@ -80,23 +93,41 @@ def _check_and_touch(session: Session, us: UserSession, idle: timedelta | None, 
         # A savepoint: on SQLite a page view's read transaction may not get the write lock at once;
         # the bookkeeping is then skipped (the expiry itself is decided from the timestamps above).
         with session.begin_nested():
-            session.execute(update(UserSession).where(UserSession.token == us.token,
-                                                      UserSession.revoked_at.is_(None)).values(**values),
-                            execution_options={"synchronize_session": False})
+            session.execute(
+                update(UserSession)
+                .where(UserSession.token == us.token, UserSession.revoked_at.is_(None))
+                .values(**values),
+                execution_options={"synchronize_session": False},
+            )
             if why:
-                record(session, "session.expired", tenant_id=us.user.tenant_id, actor_user_id=us.user_id,
-                       target_type="user", target_id=us.user_id, detail={"why": why})
+                record(
+                    session,
+                    "session.expired",
+                    tenant_id=us.user.tenant_id,
+                    actor_user_id=us.user_id,
+                    target_type="user",
+                    target_id=us.user_id,
+                    detail={"why": why},
+                )
     except OperationalError:
         pass
     if why:
         raise SessionExpired(why)
 
 
-def sign_in(session: Session, tenant_id: int, mobile: str, password: str, *, ip: str | None = None,
-            user_agent: str | None = None) -> Principal:
+def sign_in(
+    session: Session,
+    tenant_id: int,
+    mobile: str,
+    password: str,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> Principal:
     """Check the password and open a new server-side session (a new token each time: rotation)."""
     row = session.execute(
-        select(User, Member).join(Member, Member.id == User.member_id)
+        select(User, Member)
+        .join(Member, Member.id == User.member_id)
         .where(Member.tenant_id == tenant_id, Member.mobile == mobile.strip())
     ).first()
     user, member = row if row else (None, None)
@@ -107,34 +138,62 @@ def sign_in(session: Session, tenant_id: int, mobile: str, password: str, *, ip:
         raise SignInFailed(_("Wrong mobile number or password."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    record(session, "signin.success", tenant_id=tenant_id, actor_user_id=user.id, target_type="user",
-           target_id=user.id, ip=ip)
+    record(
+        session,
+        "signin.success",
+        tenant_id=tenant_id,
+        actor_user_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+    )
     return open_session(session, user.id, ip=ip, user_agent=user_agent)
 
 
 def open_session(session: Session, user_id: int, *, ip: str | None = None, user_agent: str | None = None) -> Principal:
     """A new server-side session with a fresh random token."""
     now = utcnow()
-    us = UserSession(token=secrets.token_urlsafe(32), user_id=user_id, created_at=now, last_seen_at=now, ip=ip,
-                     user_agent=(user_agent or "")[:300])
+    us = UserSession(
+        token=secrets.token_urlsafe(32),
+        user_id=user_id,
+        created_at=now,
+        last_seen_at=now,
+        ip=ip,
+        user_agent=(user_agent or "")[:300],
+    )
     session.add(us)
     session.flush()
     return load_principal(session, us.token)
 
 
-def record_failure(session: Session, tenant_id: int | None, user_id: int | None, mobile: str, reason: str,
-                   ip: str | None) -> None:
+def record_failure(
+    session: Session, tenant_id: int | None, user_id: int | None, mobile: str, reason: str, ip: str | None
+) -> None:
     """Failed sign-ins are kept although the request answers 401 (the view asks the request to commit)."""
-    record(session, "signin.failure", tenant_id=tenant_id, actor_user_id=user_id, target_type="user",
-           target_id=user_id, ip=ip, detail={"mobile_tail": mobile.strip()[-4:], "reason": reason})
+    record(
+        session,
+        "signin.failure",
+        tenant_id=tenant_id,
+        actor_user_id=user_id,
+        target_type="user",
+        target_id=user_id,
+        ip=ip,
+        detail={"mobile_tail": mobile.strip()[-4:], "reason": reason},
+    )
 
 
 def sign_out(session: Session, token: str) -> None:
     us = session.get(UserSession, token)
     if us is not None and us.revoked_at is None:
         us.revoked_at, us.revoked_why = utcnow(), "sign_out"
-        record(session, "signout", tenant_id=us.user.tenant_id, actor_user_id=us.user_id, target_type="user",
-               target_id=us.user_id)
+        record(
+            session,
+            "signout",
+            tenant_id=us.user.tenant_id,
+            actor_user_id=us.user_id,
+            target_type="user",
+            target_id=us.user_id,
+        )
 
 
 def revoke_sessions(session: Session, user_id: int, why: str, keep: str | None = None) -> int:
@@ -168,27 +227,42 @@ def set_password(session: Session, member: Member, password: str, *, actor_user_
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     revoke_sessions(session, user.id, "password_change")
-    record(session, "password.change", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
-           target_type="user", target_id=user.id)
+    record(
+        session,
+        "password.change",
+        tenant_id=member.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="user",
+        target_id=user.id,
+    )
     return user
 
 
-def change_password(session: Session, principal: Principal, current: str, new: str, *, ip: str | None = None,
-                    user_agent: str | None = None) -> Principal:
+def change_password(
+    session: Session,
+    principal: Principal,
+    current: str,
+    new: str,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> Principal:
     """Every session of the user is revoked (a copied cookie stops working); this browser gets a new one."""
     user = session.get(User, principal.user_id)
     if not verify_password(user.password_hash, current):
         raise ValidationFailed(_("The current password is not right."), field="current_password")
     if new == current:
-        raise ValidationFailed(_("The new password is the same as the current one. Choose a different one."),
-                               field="new_password")
+        raise ValidationFailed(
+            _("The new password is the same as the current one. Choose a different one."), field="new_password"
+        )
     member = session.get(Member, principal.member_id)
     set_password(session, member, new, actor_user_id=user.id)
     return open_session(session, user.id, ip=ip, user_agent=user_agent)
 
 
-def grant_role(session: Session, principal: Principal, member: Member, role: str,
-               org_unit: OrgUnit | None = None) -> RoleGrant:
+def grant_role(
+    session: Session, principal: Principal, member: Member, role: str, org_unit: OrgUnit | None = None
+) -> RoleGrant:
     kind = ROLE_KINDS.get(role)
     if kind is None:
         raise ValidationFailed(_("Unknown role %(role)s.", role=role), field="role")
@@ -203,18 +277,32 @@ def grant_role(session: Session, principal: Principal, member: Member, role: str
     # administrator may invite a volunteer): it must not become a way into the new role.
     withdraw_invitations(session, user.id)
     same_scope = RoleGrant.org_unit_id == org_unit.id if org_unit else RoleGrant.org_unit_id.is_(None)
-    existing = session.scalar(select(RoleGrant).where(
-        RoleGrant.user_id == user.id, RoleGrant.role == role, RoleGrant.revoked_at.is_(None), same_scope))
+    existing = session.scalar(
+        select(RoleGrant).where(
+            RoleGrant.user_id == user.id, RoleGrant.role == role, RoleGrant.revoked_at.is_(None), same_scope
+        )
+    )
     if existing is not None:
         raise Conflict(_("%(name)s already holds this role here.", name=member.name))
-    grant = RoleGrant(tenant_id=member.tenant_id, user_id=user.id, role=role,
-                      org_unit_id=org_unit.id if org_unit else None,
-                      granted_by_user_id=principal.user_id if principal else None, granted_at=utcnow())
+    grant = RoleGrant(
+        tenant_id=member.tenant_id,
+        user_id=user.id,
+        role=role,
+        org_unit_id=org_unit.id if org_unit else None,
+        granted_by_user_id=principal.user_id if principal else None,
+        granted_at=utcnow(),
+    )
     session.add(grant)
     session.flush()
-    record(session, "role.grant", tenant_id=member.tenant_id, actor_user_id=principal.user_id if principal else None,
-           target_type="user", target_id=user.id,
-           detail={"role": role, "org_unit_id": grant.org_unit_id, "member_id": member.id})
+    record(
+        session,
+        "role.grant",
+        tenant_id=member.tenant_id,
+        actor_user_id=principal.user_id if principal else None,
+        target_type="user",
+        target_id=user.id,
+        detail={"role": role, "org_unit_id": grant.org_unit_id, "member_id": member.id},
+    )
     return grant
 
 
@@ -222,11 +310,19 @@ def revoke_role(session: Session, principal: Principal, grant: RoleGrant) -> Non
     if grant.revoked_at is not None:
         return
     grant.revoked_at, grant.revoked_by_user_id = utcnow(), principal.user_id
-    record(session, "role.revoke", tenant_id=grant.tenant_id, actor_user_id=principal.user_id,
-           target_type="user", target_id=grant.user_id, detail={"role": grant.role, "org_unit_id": grant.org_unit_id})
+    record(
+        session,
+        "role.revoke",
+        tenant_id=grant.tenant_id,
+        actor_user_id=principal.user_id,
+        target_type="user",
+        target_id=grant.user_id,
+        detail={"role": grant.role, "org_unit_id": grant.org_unit_id},
+    )
 
 
 # ---- Invitations: one-time links with which a member sets their own password ----------------------
+
 
 class InvitationInvalid(Exception):
     """The link is unknown, used, withdrawn or expired; the message never says which."""
@@ -238,8 +334,15 @@ def token_hash(token: str) -> str:
 
 
 def holds_roles(session: Session, member: Member) -> bool:
-    return session.scalar(select(RoleGrant.id).join(User, User.id == RoleGrant.user_id)
-                          .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(RoleGrant.id)
+            .join(User, User.id == RoleGrant.user_id)
+            .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def has_password(session: Session, member: Member) -> bool:
@@ -248,13 +351,16 @@ def has_password(session: Session, member: Member) -> bool:
 
 def withdraw_invitations(session: Session, user_id: int, now: datetime | None = None) -> int:
     return session.execute(
-        update(Invitation).where(Invitation.user_id == user_id, Invitation.used_at.is_(None),
-                                 Invitation.withdrawn_at.is_(None))
-        .values(withdrawn_at=now or utcnow()), execution_options={"synchronize_session": False}).rowcount
+        update(Invitation)
+        .where(Invitation.user_id == user_id, Invitation.used_at.is_(None), Invitation.withdrawn_at.is_(None))
+        .values(withdrawn_at=now or utcnow()),
+        execution_options={"synchronize_session": False},
+    ).rowcount
 
 
-def create_invitation(session: Session, actor_user_id: int | None, member: Member, *, hours: int,
-                      ip: str | None = None) -> tuple[Invitation, str]:
+def create_invitation(
+    session: Session, actor_user_id: int | None, member: Member, *, hours: int, ip: str | None = None
+) -> tuple[Invitation, str]:
     """A new one-time link for `member`; returns the row and the token (shown once, never stored).
 
     `activate` when the member has no password yet; otherwise a `reset`: the current password stops
@@ -270,20 +376,36 @@ def create_invitation(session: Session, actor_user_id: int | None, member: Membe
         user.password_changed_at = now
         revoke_sessions(session, user.id, "password_reset")
     token = secrets.token_urlsafe(32)
-    inv = Invitation(tenant_id=member.tenant_id, user_id=user.id, purpose=purpose, token_hash=token_hash(token),
-                     created_by_user_id=actor_user_id, created_at=now, expires_at=now + timedelta(hours=hours))
+    inv = Invitation(
+        tenant_id=member.tenant_id,
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=token_hash(token),
+        created_by_user_id=actor_user_id,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
     session.add(inv)
     session.flush()
-    record(session, f"invitation.{purpose}", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
-           target_type="user", target_id=user.id, ip=ip,
-           detail={"member_id": member.id, "invitation_id": inv.id, "expires_at": inv.expires_at.isoformat()})
+    record(
+        session,
+        f"invitation.{purpose}",
+        tenant_id=member.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+        detail={"member_id": member.id, "invitation_id": inv.id, "expires_at": inv.expires_at.isoformat()},
+    )
     return inv, token
 
 
 def find_invitation(session: Session, token: str, now: datetime | None = None) -> tuple[Invitation, Member]:
     """The open invitation for a token, with its member; InvitationInvalid otherwise."""
     row = session.execute(
-        select(Invitation, Member).join(User, User.id == Invitation.user_id).join(Member, Member.id == User.member_id)
+        select(Invitation, Member)
+        .join(User, User.id == Invitation.user_id)
+        .join(Member, Member.id == User.member_id)
         .where(Invitation.token_hash == token_hash(token or ""))
     ).first()
     now = now or utcnow()
@@ -295,19 +417,30 @@ def find_invitation(session: Session, token: str, now: datetime | None = None) -
     return inv, member
 
 
-def accept_invitation(session: Session, token: str, password: str, *, ip: str | None = None,
-                      user_agent: str | None = None) -> Principal:
+def accept_invitation(
+    session: Session, token: str, password: str, *, ip: str | None = None, user_agent: str | None = None
+) -> Principal:
     """Set the member's own password with the link (once) and sign them in on this browser."""
     inv, member = find_invitation(session, token)
     # Claim the link first: of two simultaneous uses only one updates the row.
     now = utcnow()
     claimed = session.execute(
-        update(Invitation).where(Invitation.id == inv.id, Invitation.used_at.is_(None),
-                                 Invitation.withdrawn_at.is_(None))
-        .values(used_at=now), execution_options={"synchronize_session": False}).rowcount
+        update(Invitation)
+        .where(Invitation.id == inv.id, Invitation.used_at.is_(None), Invitation.withdrawn_at.is_(None))
+        .values(used_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
     if claimed != 1:
         raise InvitationInvalid()
     user = set_password(session, member, password, actor_user_id=inv.user_id)
-    record(session, "invitation.use", tenant_id=member.tenant_id, actor_user_id=user.id, target_type="user",
-           target_id=user.id, ip=ip, detail={"invitation_id": inv.id, "purpose": inv.purpose})
+    record(
+        session,
+        "invitation.use",
+        tenant_id=member.tenant_id,
+        actor_user_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+        detail={"invitation_id": inv.id, "purpose": inv.purpose},
+    )
     return open_session(session, user.id, ip=ip, user_agent=user_agent)

@@ -5,22 +5,22 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
+from app.access import require
 from app.db import get_session, keep_changes_on_error
 from app.errors import NotFound, ValidationFailed
-from app.forms import choices
 from app.extensions import limiter
+from app.forms import choices
 from app.people.identity import normalise_mobile
 from app.places.models import District
 
 from . import services
 from .forms import ChangePasswordForm, SetPasswordForm, SignInForm
-from app.access import require
 
 # Only failed attempts count (a successful sign-in redirects): an office behind one address where
 # everyone signs in at nine is not locked out, but guessing is.
@@ -58,8 +58,13 @@ def _throttled(limit) -> None:
     district = request.form.get("district", type=int)
     with unit_of_work(current_app.extensions["db_sessionmaker"]) as s:
         tenant = district if district and s.get(District, district) else None
-        record(s, "signin.throttled", tenant_id=tenant, ip=request.remote_addr,
-               detail={"mobile_tail": mobile[-4:], "limit": str(limit.limit)})
+        record(
+            s,
+            "signin.throttled",
+            tenant_id=tenant,
+            ip=request.remote_addr,
+            detail={"mobile_tail": mobile[-4:], "limit": str(limit.limit)},
+        )
 
 
 def _attempts_left() -> int | None:
@@ -75,10 +80,20 @@ def _signin_page(form, districts, status):
     return render_template("auth/signin.html", form=form, single=len(districts) == 1), status
 
 
-@limiter.limit(ADDRESS_LIMIT, key_func=lambda: f"signin-ip:{request.remote_addr}", methods=["POST"],
-               on_breach=_throttled, deduct_when=lambda response: response.status_code != 302)
-@limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, methods=["POST"], on_breach=_throttled,
-               deduct_when=lambda response: response.status_code != 302)
+@limiter.limit(
+    ADDRESS_LIMIT,
+    key_func=lambda: f"signin-ip:{request.remote_addr}",
+    methods=["POST"],
+    on_breach=_throttled,
+    deduct_when=lambda response: response.status_code != 302,
+)
+@limiter.limit(
+    ACCOUNT_LIMIT,
+    key_func=_account_key,
+    methods=["POST"],
+    on_breach=_throttled,
+    deduct_when=lambda response: response.status_code != 302,
+)
 def signin():
     db = get_session()
     form = SignInForm()
@@ -88,17 +103,30 @@ def signin():
         form.district.data = districts[0].id
     if form.validate_on_submit():
         try:
-            principal = services.sign_in(db, form.district.data, form.mobile.data, form.password.data,
-                                         ip=request.remote_addr, user_agent=request.user_agent.string)
+            principal = services.sign_in(
+                db,
+                form.district.data,
+                form.mobile.data,
+                form.password.data,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
         except services.SignInFailed as e:
             keep_changes_on_error()  # the failure stays in the audit log
             form.password.errors.append(str(e))
             left = _attempts_left()
             if left is not None:
                 form.password.errors.append(
-                    _("Attempts left before sign-in is locked for %(minutes)d minutes: %(n)d.",
-                      minutes=LOCK_MINUTES, n=left) if left else
-                    _("Sign-in for this mobile number is now locked for %(minutes)d minutes.", minutes=LOCK_MINUTES))
+                    _(
+                        "Attempts left before sign-in is locked for %(minutes)d minutes: %(n)d.",
+                        minutes=LOCK_MINUTES,
+                        n=left,
+                    )
+                    if left
+                    else _(
+                        "Sign-in for this mobile number is now locked for %(minutes)d minutes.", minutes=LOCK_MINUTES
+                    )
+                )
             return _signin_page(form, districts, 401)
         session.clear()  # a fresh session cookie: nothing from before sign-in survives (fixation)
         login_user(principal)
@@ -125,9 +153,14 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            principal = services.change_password(get_session(), current_user, form.current_password.data,
-                                                 form.new_password.data, ip=request.remote_addr,
-                                                 user_agent=request.user_agent.string)
+            principal = services.change_password(
+                get_session(),
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
         except ValidationFailed as e:
             _show_password_error(form, e)
             return render_template("auth/password.html", form=form), 422
@@ -139,6 +172,7 @@ def change_password():
 
 
 # ---- One-time links to set a password ------------------------------------------------------------
+
 
 def _member_to_invite(member_id: int):
     """The member, if the signed-in user may give them a sign-in link: whoever may edit the member;
@@ -163,13 +197,23 @@ def invitation(member_id: int):
     db = get_session()
     has_password = services.has_password(db, member)
     if request.method == "GET":
-        return render_template("auth/invitation_confirm.html", member=member, has_password=has_password,
-                               hours=current_app.config["INVITATION_HOURS"])
-    inv, token = services.create_invitation(db, current_user.user_id, member,
-                                            hours=current_app.config["INVITATION_HOURS"], ip=request.remote_addr)
+        return render_template(
+            "auth/invitation_confirm.html",
+            member=member,
+            has_password=has_password,
+            hours=current_app.config["INVITATION_HOURS"],
+        )
+    inv, token = services.create_invitation(
+        db, current_user.user_id, member, hours=current_app.config["INVITATION_HOURS"], ip=request.remote_addr
+    )
     link = url_for("auth.activate", token=token, _external=True)
-    return render_template("auth/invitation.html", member=member, invitation=inv, link=link,
-                           svg=Markup(qr_svg(link, _("Sign-in link for %(name)s", name=member.name))))
+    return render_template(
+        "auth/invitation.html",
+        member=member,
+        invitation=inv,
+        link=link,
+        svg=Markup(qr_svg(link, _("Sign-in link for %(name)s", name=member.name))),
+    )
 
 
 def activate(token: str):
@@ -177,25 +221,39 @@ def activate(token: str):
     try:
         inv, member = services.find_invitation(db, token)
     except services.InvitationInvalid:
-        raise NotFound(_("This link is not valid any more: it was used, replaced or has expired. "
-                         "Ask your administrator for a new one.")) from None
+        raise NotFound(
+            _(
+                "This link is not valid any more: it was used, replaced or has expired. "
+                "Ask your administrator for a new one."
+            )
+        ) from None
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            principal = services.accept_invitation(db, token, form.new_password.data, ip=request.remote_addr,
-                                                   user_agent=request.user_agent.string)
+            principal = services.accept_invitation(
+                db, token, form.new_password.data, ip=request.remote_addr, user_agent=request.user_agent.string
+            )
         except ValidationFailed as e:
             _show_password_error(form, e)
             return render_template("auth/activate.html", form=form, member=member, invitation=inv), 422
         except services.InvitationInvalid:
-            raise NotFound(_("This link is not valid any more: it was used, replaced or has expired. "
-                             "Ask your administrator for a new one.")) from None
+            raise NotFound(
+                _(
+                    "This link is not valid any more: it was used, replaced or has expired. "
+                    "Ask your administrator for a new one."
+                )
+            ) from None
         if current_user.is_authenticated:
             logout_user()
         session.clear()
         login_user(principal)
-        flash(_("Your password is set and you are signed in. Next time, sign in with your mobile number "
-                "and this password."), "success")
+        flash(
+            _(
+                "Your password is set and you are signed in. Next time, sign in with your mobile number "
+                "and this password."
+            ),
+            "success",
+        )
         return redirect(url_for("home"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/activate.html", form=form, member=member, invitation=inv), status

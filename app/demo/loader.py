@@ -28,8 +28,17 @@ from app.places.models import District, OrgUnit
 from app.points.accounts import open_wallets
 
 from . import fake
-from .guangming import (AREA_GRIDS_PER_COMMUNITY, BIGGER_COMMUNITIES, CHINESE_NUMERALS, ESTATE_SUFFIXES, ESTATES,
-                        LOCAL_SURNAMES, STREETS, WORK_UNIT_PARTY_ORGS, stem)
+from .guangming import (
+    AREA_GRIDS_PER_COMMUNITY,
+    BIGGER_COMMUNITIES,
+    CHINESE_NUMERALS,
+    ESTATE_SUFFIXES,
+    ESTATES,
+    LOCAL_SURNAMES,
+    STREETS,
+    WORK_UNIT_PARTY_ORGS,
+    stem,
+)
 
 DEFAULT_CODE = "guangming"
 DEFAULT_NAME = "光明区（演示）"
@@ -140,16 +149,36 @@ def _plan_units(rng: random.Random, p: Plan) -> None:
                 p.units.append(UnitSpec(akey, area_name, "grid", "area", parent=ckey, street=skey, community=ckey))
                 for bi in range(rng.randint(2, 4)):
                     bkey = f"{akey}b{bi}"
-                    p.units.append(UnitSpec(bkey, f"{area_name}第{bi + 1}网格", "grid", "basic", parent=akey,
-                                            street=skey, community=ckey, area=akey))
+                    p.units.append(
+                        UnitSpec(
+                            bkey,
+                            f"{area_name}第{bi + 1}网格",
+                            "grid",
+                            "basic",
+                            parent=akey,
+                            street=skey,
+                            community=ckey,
+                            area=akey,
+                        )
+                    )
                     for mi in range(rng.choice((0, 1, 1, 2))):
                         # A micro grid is usually one estate or village; big estates come in phases.
                         estate = estates[micro_count % len(estates)]
                         phase = micro_count // len(estates)
                         name = estate if phase == 0 else f"{estate}{CHINESE_NUMERALS[phase]}期"
                         micro_count += 1
-                        p.units.append(UnitSpec(f"{bkey}m{mi}", name, "grid", "micro", parent=bkey, street=skey,
-                                                community=ckey, area=akey))
+                        p.units.append(
+                            UnitSpec(
+                                f"{bkey}m{mi}",
+                                name,
+                                "grid",
+                                "micro",
+                                parent=bkey,
+                                street=skey,
+                                community=ckey,
+                                area=akey,
+                            )
+                        )
     p.index()
 
 
@@ -184,9 +213,11 @@ def _plan_people(rng: random.Random, p: Plan, count: int) -> None:
         born = fake.birth_date(rng)
         person = PersonSpec(
             name=fake.person_name(rng, sex, born.year, LOCAL_SURNAMES.get(p.unit(grid.community).name)),
-            sex=sex, mobile=fake.mobile(rng, mobiles),
+            sex=sex,
+            mobile=fake.mobile(rng, mobiles),
             id_number=fake.id_number(rng, sex, born, id_numbers) if rng.random() < ID_NUMBER_SHARE else None,
-            grid=grid.key, community=grid.community,
+            grid=grid.key,
+            community=grid.community,
         )
         r = rng.random()
         person.status = "suspended" if r < 0.012 else "left" if r < 0.02 else "active"
@@ -196,8 +227,7 @@ def _plan_people(rng: random.Random, p: Plan, count: int) -> None:
             person.party_org = _party_org(rng, p, person)
             # Most report (报到) to the community they live in; some to a neighbouring one.
             neighbours = [c for c in communities_of_street[grid.street] if c != grid.community]
-            person.checkin_community = (rng.choice(neighbours) if neighbours and rng.random() < 0.1
-                                        else grid.community)
+            person.checkin_community = rng.choice(neighbours) if neighbours and rng.random() < 0.1 else grid.community
         p.people.append(person)
 
 
@@ -232,9 +262,16 @@ def _plan_assignments(rng: random.Random, p: Plan) -> None:
             if spare and rng.random() < 0.1:
                 before = rng.choice(spare)
                 taken.add(before)
-                p.assignments.append(AssignmentSpec(before, basic, "grid_worker", rng.randint(150, 450),
-                                                    _day_between(rng, date(2017, 1, 1), date(2019, 1, 1)),
-                                                    start - timedelta(days=1)))
+                p.assignments.append(
+                    AssignmentSpec(
+                        before,
+                        basic,
+                        "grid_worker",
+                        rng.randint(150, 450),
+                        _day_between(rng, date(2017, 1, 1), date(2019, 1, 1)),
+                        start - timedelta(days=1),
+                    )
+                )
             p.assignments.append(AssignmentSpec(worker, basic, "grid_worker", rng.randint(150, 450), start))
         for worker in workers:
             p.people[worker].is_grid_worker = True
@@ -249,8 +286,15 @@ def _plan_assignments(rng: random.Random, p: Plan) -> None:
             head = rng.choice(residents)
             taken.add(head)
             p.people[head].is_building_head = True
-            p.assignments.append(AssignmentSpec(head, u.key, "building_head", rng.randint(20, 90),
-                                                _day_between(rng, date(2020, 1, 1), date(2025, 12, 31))))
+            p.assignments.append(
+                AssignmentSpec(
+                    head,
+                    u.key,
+                    "building_head",
+                    rng.randint(20, 90),
+                    _day_between(rng, date(2020, 1, 1), date(2025, 12, 31)),
+                )
+            )
 
     # 包格联户: about a third of the party members take a grid of the community they report to,
     # with a handful of households each; a few have moved on from an earlier grid.
@@ -266,8 +310,9 @@ def _plan_assignments(rng: random.Random, p: Plan) -> None:
             start = _day_between(rng, date(2021, 3, 1), date(2025, 12, 31))
             if len(grids) == 2 and rng.random() < 0.08:
                 earlier = _day_between(rng, date(2019, 6, 1), start - timedelta(days=60))
-                p.assignments.append(AssignmentSpec(i, grids[1], "party_member", rng.randint(5, 30), earlier,
-                                                    start - timedelta(days=1)))
+                p.assignments.append(
+                    AssignmentSpec(i, grids[1], "party_member", rng.randint(5, 30), earlier, start - timedelta(days=1))
+                )
             p.assignments.append(AssignmentSpec(i, grids[0], "party_member", rng.randint(5, 30), start))
 
 
@@ -277,13 +322,14 @@ def _plan_sign_ins(rng: random.Random, p: Plan) -> None:
     for n, (label, role, scope) in enumerate(SIGN_INS):
         home = units[scope] if scope else None
 
-        def fits(i: int, person: PersonSpec) -> bool:
+        def fits(i: int, person: PersonSpec, home=home, role=role) -> bool:
             if i in chosen or person.status != "active":
                 return False
             if home and home not in (person.community, p.unit(person.community).parent):
                 return False  # scoped roles go to someone living in their scope
-            return role is not None or (person.is_volunteer and not (
-                person.is_party_member or person.is_grid_worker or person.is_building_head))
+            return role is not None or (
+                person.is_volunteer and not (person.is_party_member or person.is_grid_worker or person.is_building_head)
+            )
 
         i = rng.choice([i for i, person in enumerate(p.people) if fits(i, person)])
         chosen.add(i)
@@ -318,8 +364,16 @@ def _insert_units(session: Session, tenant_id: int, p: Plan) -> dict[str, OrgUni
         made = []
         for spec in levels[depth]:
             parent = units.get(spec.parent)
-            unit = OrgUnit(tenant_id=tenant_id, parent_id=parent.id if parent else None, kind=spec.kind,
-                           grid_type=spec.grid_type, name=spec.name, path="", depth=depth, created_at=now)
+            unit = OrgUnit(
+                tenant_id=tenant_id,
+                parent_id=parent.id if parent else None,
+                kind=spec.kind,
+                grid_type=spec.grid_type,
+                name=spec.name,
+                path="",
+                depth=depth,
+                created_at=now,
+            )
             units[spec.key] = unit
             made.append((unit, parent))
         session.add_all(u for u, _ in made)
@@ -337,25 +391,42 @@ def _sign_in_lines(district: District, rows: list[tuple[str, str, str, str]], no
         f"  district: {district.name} (the sign-in page asks for a district only when there are several)",
     ]
     for label, scope, name, mobile in rows:
-        lines.append(f"  {label:<23} {name:<4}  mobile {mobile}  password {DEMO_PASSWORD}"
-                     + (f"  scope {scope}" if scope else ""))
+        lines.append(
+            f"  {label:<23} {name:<4}  mobile {mobile}  password {DEMO_PASSWORD}"
+            + (f"  scope {scope}" if scope else "")
+        )
     return lines
 
 
 def _already_loaded(session: Session, district: District) -> list[str]:
     """Nothing changes; the demo sign-ins are printed again (read back, not re-created)."""
     members = session.scalar(select(func.count()).select_from(Member).where(Member.tenant_id == district.id))
-    found = dict(session.execute(select(Member.mobile, Member.name).join(User, User.member_id == Member.id)
-                                 .where(Member.tenant_id == district.id, Member.mobile.in_(SIGNIN_MOBILES))).all())
-    rows = [(label, scope or "", found[mobile], mobile)
-            for (label, _role, scope), mobile in zip(SIGN_INS, SIGNIN_MOBILES) if mobile in found]
-    return ([f"The demo district {district.name} (code {district.code}) is already loaded "
-             f"({members} members); nothing changed."]
-            + _sign_in_lines(district, rows, note=" — as first loaded, unless changed since"))
+    found = dict(
+        session.execute(
+            select(Member.mobile, Member.name)
+            .join(User, User.member_id == Member.id)
+            .where(Member.tenant_id == district.id, Member.mobile.in_(SIGNIN_MOBILES))
+        ).all()
+    )
+    rows = [
+        (label, scope or "", found[mobile], mobile)
+        for (label, _role, scope), mobile in zip(SIGN_INS, SIGNIN_MOBILES, strict=False)
+        if mobile in found
+    ]
+    return [
+        f"The demo district {district.name} (code {district.code}) is already loaded "
+        f"({members} members); nothing changed."
+    ] + _sign_in_lines(district, rows, note=" — as first loaded, unless changed since")
 
 
-def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NAME, *, seed: int = SEED,
-              members: int = MEMBER_COUNT) -> list[str]:
+def load_demo(
+    session: Session,
+    code: str = DEFAULT_CODE,
+    name: str = DEFAULT_NAME,
+    *,
+    seed: int = SEED,
+    members: int = MEMBER_COUNT,
+) -> list[str]:
     """Create the demo district in the caller's transaction; a district with `code` already there
     means it was loaded before, and nothing is written. Returns the lines to print."""
     existing = session.scalar(select(District).where(District.code == code))
@@ -374,24 +445,47 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
     rows: list[Member] = []
     for person in p.people:
         data = MemberIn(
-            name=person.name, mobile=person.mobile, id_number=person.id_number, grid_id=units[person.grid].id,
-            status=person.status, is_volunteer=person.is_volunteer, is_party_member=person.is_party_member,
+            name=person.name,
+            mobile=person.mobile,
+            id_number=person.id_number,
+            grid_id=units[person.grid].id,
+            status=person.status,
+            is_volunteer=person.is_volunteer,
+            is_party_member=person.is_party_member,
             party_org=person.party_org,
             checkin_community_id=units[person.checkin_community].id if person.checkin_community else None,
-            is_grid_worker=person.is_grid_worker, is_building_head=person.is_building_head,
+            is_grid_worker=person.is_grid_worker,
+            is_building_head=person.is_building_head,
         )
-        rows.append(Member(**people.member_row(
-            t, data, id_hash=hash_id_number(data.id_number, key) if data.id_number else None, now=now)))
+        rows.append(
+            Member(
+                **people.member_row(
+                    t, data, id_hash=hash_id_number(data.id_number, key) if data.id_number else None, now=now
+                )
+            )
+        )
     session.add_all(rows)
     session.flush()
     open_wallets(session, t, [m.id for m in rows])
 
     # 包格联户 in bulk too: the plan only makes assignments `assign` would accept (an active grid of
     # the district, a known role, households >= 0, no duplicate open assignment).
-    session.execute(insert(GridAssignment), [
-        dict(tenant_id=t, member_id=rows[a.person].id, org_unit_id=units[a.unit].id, role=a.role,
-             households=a.households, effective_from=a.effective_from, effective_to=a.effective_to, created_at=now)
-        for a in p.assignments])
+    session.execute(
+        insert(GridAssignment),
+        [
+            dict(
+                tenant_id=t,
+                member_id=rows[a.person].id,
+                org_unit_id=units[a.unit].id,
+                role=a.role,
+                households=a.households,
+                effective_from=a.effective_from,
+                effective_to=a.effective_to,
+                created_at=now,
+            )
+            for a in p.assignments
+        ],
+    )
 
     sign_in_rows = []
     for s in p.sign_ins:
@@ -405,8 +499,14 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
     grids = {gt: sum(1 for u in p.units if u.grid_type == gt) for gt in ("area", "basic", "micro")}
     party = sum(1 for m in rows if m.is_party_member)
     with_id = sum(1 for m in rows if m.id_number_hash)
-    record(session, "demo.load", tenant_id=t, target_type="district", target_id=t,
-           detail={"seed": seed, "units": len(p.units), "members": len(rows), "assignments": len(p.assignments)})
+    record(
+        session,
+        "demo.load",
+        tenant_id=t,
+        target_type="district",
+        target_id=t,
+        detail={"seed": seed, "units": len(p.units), "members": len(rows), "assignments": len(p.assignments)},
+    )
     session.flush()
     streets = sum(1 for u in p.units if u.kind == "street")
     communities = sum(1 for u in p.units if u.kind == "community")
@@ -416,4 +516,3 @@ def load_demo(session: Session, code: str = DEFAULT_CODE, name: str = DEFAULT_NA
         f"({len(p.units)} org units); {len(rows)} members ({party} party members, {with_id} with an ID number), "
         f"each with a PT wallet; {len(p.assignments)} grid assignments.",
     ] + _sign_in_lines(district, sign_in_rows)
-

@@ -31,8 +31,12 @@ class _Places:
     """Grid, community and street names for each unit a member lives in, looked up once per unit."""
 
     def __init__(self, session: Session, tenant_id: int):
-        self._units = {row.id: row for row in session.execute(
-            select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.path).where(OrgUnit.tenant_id == tenant_id))}
+        self._units = {
+            row.id: row
+            for row in session.execute(
+                select(OrgUnit.id, OrgUnit.name, OrgUnit.kind, OrgUnit.path).where(OrgUnit.tenant_id == tenant_id)
+            )
+        }
         self._cache: dict[int, tuple[str, str, str]] = {}
 
     def of(self, unit_id: int) -> tuple[str, str, str]:
@@ -65,19 +69,45 @@ def write_members_xlsx(session: Session, tenant_id: int, stmt, out: IO[bytes]) -
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.append(HEADERS)
     columns = stmt.with_only_columns(
-        Member.id, Member.name, Member.mobile, Member.id_number_masked, Member.grid_id, Member.status,
-        Member.is_volunteer, Member.is_party_member, Member.party_org, Member.checkin_community_id,
-        Member.is_grid_worker, Member.is_building_head)
+        Member.id,
+        Member.name,
+        Member.mobile,
+        Member.id_number_masked,
+        Member.grid_id,
+        Member.status,
+        Member.is_volunteer,
+        Member.is_party_member,
+        Member.party_org,
+        Member.checkin_community_id,
+        Member.is_grid_worker,
+        Member.is_building_head,
+    )
     count = 0
     for row in session.execute(columns.execution_options(yield_per=_BATCH)):
         grid, community, street = places.of(row.grid_id)
         # Every text cell through text_row: no control character (openpyxl refuses them) and no
         # value like "=HYPERLINK(…)" turned into a live formula.
-        ws.append(text_row(ws, [
-            row.name, mask_mobile(row.mobile), row.id_number_masked or "", grid, yes_no(row.is_volunteer),
-            yes_no(row.is_party_member), row.party_org or "", places.name(row.checkin_community_id),
-            yes_no(row.is_grid_worker), yes_no(row.is_building_head), community, street,
-            status_labels.get(row.status, row.status), row.id]))
+        ws.append(
+            text_row(
+                ws,
+                [
+                    row.name,
+                    mask_mobile(row.mobile),
+                    row.id_number_masked or "",
+                    grid,
+                    yes_no(row.is_volunteer),
+                    yes_no(row.is_party_member),
+                    row.party_org or "",
+                    places.name(row.checkin_community_id),
+                    yes_no(row.is_grid_worker),
+                    yes_no(row.is_building_head),
+                    community,
+                    street,
+                    status_labels.get(row.status, row.status),
+                    row.id,
+                ],
+            )
+        )
         count += 1
     wb.save(out)
     return count

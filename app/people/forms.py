@@ -2,38 +2,52 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-
-from app.forms import ConfirmForm, choices
-from app.places.fields import UnitPickField
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.forms import ConfirmForm, choices
+from app.places.fields import UnitPickField
+
 STATUS_CHOICES = [("active", _l("Active")), ("suspended", _l("Suspended")), ("left", _l("Left"))]
-ROLE_CHOICES = [("party_member", _l("Responsible party member (包格联户)")), ("grid_worker", _l("Grid worker")),
-                ("building_head", _l("Building head"))]
+ROLE_CHOICES = [
+    ("party_member", _l("Responsible party member (包格联户)")),
+    ("grid_worker", _l("Grid worker")),
+    ("building_head", _l("Building head")),
+]
 
 
 class MemberForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the member's real name.")), Length(max=64)])
-    mobile = StringField(_l("Mobile number"), validators=[DataRequired(_l("Enter a mobile number."))],
-                         render_kw={"inputmode": "numeric"})
-    id_number = StringField(_l("ID number (身份证, optional)"), validators=[Optional(), Length(max=18)],
-                            render_kw={"autocomplete": "off"})
-    grid_id = UnitPickField(_l("Residence grid"), action="member.edit", kinds=("grid", "building"),
-                            required_message=_l("Type part of the name of the grid the member lives in, and choose it."))
+    mobile = StringField(
+        _l("Mobile number"), validators=[DataRequired(_l("Enter a mobile number."))], render_kw={"inputmode": "numeric"}
+    )
+    id_number = StringField(
+        _l("ID number (身份证, optional)"), validators=[Optional(), Length(max=18)], render_kw={"autocomplete": "off"}
+    )
+    grid_id = UnitPickField(
+        _l("Residence grid"),
+        action="member.edit",
+        kinds=("grid", "building"),
+        required_message=_l("Type part of the name of the grid the member lives in, and choose it."),
+    )
     status = SelectField(_l("Status"), choices=choices(STATUS_CHOICES))
     is_volunteer = BooleanField(_l("Volunteer"), default=True)
     is_party_member = BooleanField(_l("Party member"))
     party_org = StringField(_l("Party organisation (党组织)"), validators=[Optional(), Length(max=100)])
-    checkin_community_id = UnitPickField(_l("Check-in (报到) community"), action="org.view", kinds=("community",),
-                                         required=False)
+    checkin_community_id = UnitPickField(
+        _l("Check-in (报到) community"), action="org.view", kinds=("community",), required=False
+    )
     is_grid_worker = BooleanField(_l("Grid worker (网格员)"))
     is_building_head = BooleanField(_l("Building head (楼栋长)"))
 
 
 class AssignmentForm(FlaskForm):
-    org_unit_id = UnitPickField(_l("Grid"), action="assignment.edit", kinds=("grid", "building"),
-                                required_message=_l("Type part of the grid's name and choose it."))
+    org_unit_id = UnitPickField(
+        _l("Grid"),
+        action="assignment.edit",
+        kinds=("grid", "building"),
+        required_message=_l("Type part of the grid's name and choose it."),
+    )
     role = SelectField(_l("Responsibility"), choices=choices(ROLE_CHOICES))
     households = IntegerField(_l("Households"), validators=[Optional(), NumberRange(min=0)])
     effective_from = DateField(_l("From"), validators=[DataRequired()])
@@ -45,5 +59,9 @@ class EndAssignmentForm(ConfirmForm):
 
 class GrantForm(FlaskForm):
     role = SelectField(_l("Role"))
-    org_unit_id = UnitPickField(_l("Scope (for organiser and grid administrator)"), action="role.grant",
-                                kinds=("street", "community", "grid", "building"), required=False)
+    org_unit_id = UnitPickField(
+        _l("Scope (for organiser and grid administrator)"),
+        action="role.grant",
+        kinds=("street", "community", "grid", "building"),
+        required=False,
+    )

@@ -37,12 +37,12 @@ def id_checksum_ok(id_number: str) -> bool:
     """GB 11643-1999: the 18th character is the ISO 7064 MOD 11-2 check of the first 17 digits."""
     if not ID_RE.match(id_number):
         return False
-    total = sum(int(d) * w for d, w in zip(id_number[:17], _WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(id_number[:17], _WEIGHTS, strict=False))
     return _CHECK[total % 11] == id_number[17]
 
 
 def id_check_char(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=False)) % 11]
 
 
 def hash_id_number(id_number: str, key: bytes) -> str:

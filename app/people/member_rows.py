@@ -27,9 +27,20 @@ from .schemas import MemberIn
 from .services import member_row
 
 # The columns an import writes for each member (tenant, status and times are the same for all rows).
-IMPORTED_COLUMNS = ("name", "mobile", "mobile_tail", "id_number_hash", "id_number_masked", "grid_id",
-                    "is_volunteer", "is_party_member", "party_org", "checkin_community_id", "is_grid_worker",
-                    "is_building_head")
+IMPORTED_COLUMNS = (
+    "name",
+    "mobile",
+    "mobile_tail",
+    "id_number_hash",
+    "id_number_masked",
+    "grid_id",
+    "is_volunteer",
+    "is_party_member",
+    "party_org",
+    "checkin_community_id",
+    "is_grid_worker",
+    "is_building_head",
+)
 
 _IN_CHUNK = 1000  # values per IN (...) lookup
 
@@ -92,24 +103,36 @@ def problem_text(code: str, params: dict | None = None) -> str:
         "too_long": lambda: _("Use at most %(n)s characters.", n=p.get("n")),
         "not_yes_no": lambda: _("Enter yes or no."),
         "not_allowed": lambda: _("This value is not valid."),
-        "ambiguous_grid": lambda: _("Several grids have this name: write the grid number instead "
-                                    "(shown on the grid's page)."),
-        "unknown_grid": lambda: _("Unknown grid, or a grid outside your area: write the number or exact name of a "
-                                  "grid you manage."),
-        "unknown_community": lambda: _("Unknown community: write the number or exact name of a community of this "
-                                       "district."),
+        "ambiguous_grid": lambda: _(
+            "Several grids have this name: write the grid number instead (shown on the grid's page)."
+        ),
+        "unknown_grid": lambda: _(
+            "Unknown grid, or a grid outside your area: write the number or exact name of a grid you manage."
+        ),
+        "unknown_community": lambda: _(
+            "Unknown community: write the number or exact name of a community of this district."
+        ),
         "ambiguous_community": lambda: _("Several communities have this name: write the community number."),
-        "id_number_as_number": lambda: _("Excel stored this ID number as a number and lost its last digits: format "
-                                         "the column as Text, type the number again, and upload the file again."),
-        "duplicate_in_file": lambda: (_("The same mobile number as row %(row)d of this file.", row=p.get("row", 0))
-                                      if mobile else
-                                      _("The same ID number as row %(row)d of this file.", row=p.get("row", 0))),
-        "duplicate_in_district": lambda: (_("A member of this district already has this mobile number.") if mobile
-                                          else _("A member of this district already has this ID number.")),
-        "example_row": lambda: _("This is the template's example row: delete it and write your members below "
-                                 "the header."),
-        "masked_value": lambda: _("This is a masked value from an export: write the full number (or leave the ID "
-                                  "number blank)."),
+        "id_number_as_number": lambda: _(
+            "Excel stored this ID number as a number and lost its last digits: format "
+            "the column as Text, type the number again, and upload the file again."
+        ),
+        "duplicate_in_file": lambda: (
+            _("The same mobile number as row %(row)d of this file.", row=p.get("row", 0))
+            if mobile
+            else _("The same ID number as row %(row)d of this file.", row=p.get("row", 0))
+        ),
+        "duplicate_in_district": lambda: (
+            _("A member of this district already has this mobile number.")
+            if mobile
+            else _("A member of this district already has this ID number.")
+        ),
+        "example_row": lambda: _(
+            "This is the template's example row: delete it and write your members below the header."
+        ),
+        "masked_value": lambda: _(
+            "This is a masked value from an export: write the full number (or leave the ID number blank)."
+        ),
     }
     return texts.get(code, lambda: _("This value is not valid."))()
 
@@ -140,8 +163,9 @@ class _Units:
             kind = "community" if unit.kind == "community" else "residence" if unit.kind in ("grid", "building") else ""
             self.by_name.setdefault((kind, unit.name), []).append(unit)
 
-    def find(self, value, kinds: tuple[str, ...], name_kind: str,
-             prefer: Callable[[OrgUnit], bool] | None = None) -> tuple[OrgUnit | None, str | None]:
+    def find(
+        self, value, kinds: tuple[str, ...], name_kind: str, prefer: Callable[[OrgUnit], bool] | None = None
+    ) -> tuple[OrgUnit | None, str | None]:
         """(unit, None) or (None, "unknown" | "ambiguous")."""
         s = cell_text(value)
         if s.isdigit():
@@ -157,8 +181,9 @@ class _Units:
         return None, "ambiguous" if matches else "unknown"
 
 
-def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Callable[[OrgUnit], bool],
-               id_key: bytes) -> CheckResult:
+def check_rows(
+    session: Session, tenant_id: int, table: Table, *, may_edit: Callable[[OrgUnit], bool], id_key: bytes
+) -> CheckResult:
     """The dry run: every problem of every row, with the row number and column the user sees.
 
     `may_edit(unit)` says whether the importing user may add members to a grid; a grid outside it is
@@ -169,8 +194,16 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
     cells_of: dict[int, dict] = {}
 
     def err(number: int, f: str, code: str, **params) -> None:
-        errors.append({"row": number, "field": f, "column": col.get(f, COLUMNS[f][0]), "code": code,
-                       "params": params, "value": masked(f, cells_of[number].get(f))})
+        errors.append(
+            {
+                "row": number,
+                "field": f,
+                "column": col.get(f, COLUMNS[f][0]),
+                "code": code,
+                "params": params,
+                "value": masked(f, cells_of[number].get(f)),
+            }
+        )
 
     candidates: list[tuple[int, dict]] = []  # rows that passed the row-level rules
     keys: list[tuple[int, str | None, str | None]] = []  # (row, mobile, ID hash) of every row, to find duplicates
@@ -186,8 +219,11 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
         for f in sorted(masked_fields):
             row_ok = False
             err(number, f, "masked_value")
-        grid, problem = (None, "missing") if blank(cells.get("grid")) else units.find(
-            cells["grid"], ("grid", "building"), "residence", prefer=may_edit)
+        grid, problem = (
+            (None, "missing")
+            if blank(cells.get("grid"))
+            else units.find(cells["grid"], ("grid", "building"), "residence", prefer=may_edit)
+        )
         if grid is not None and not may_edit(grid):
             grid, problem = None, "unknown"
         if grid is None:
@@ -198,8 +234,7 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
             community, problem = units.find(cells["checkin_community"], ("community",), "community")
             if community is None:
                 row_ok = False
-                err(number, "checkin_community",
-                    "unknown_community" if problem == "unknown" else "ambiguous_community")
+                err(number, "checkin_community", "unknown_community" if problem == "unknown" else "ambiguous_community")
             else:
                 community_id = community.id
         data: dict[str, object] = {"checkin_community_id": community_id}
@@ -210,7 +245,7 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
                 data[f] = cell_text(cells[f])
         if "mobile" in masked_fields:
             data["mobile"] = "00000000000"  # reported above; keeps MemberIn from a second "missing"
-        for f, default in zip(BOOLEAN_FIELDS, (True, False, False, False)):
+        for f, default in zip(BOOLEAN_FIELDS, (True, False, False, False), strict=False):
             data[f] = _yes_no(cells.get(f), default)
         member: MemberIn | None = None
         bad_fields: set[str] = set(masked_fields)
@@ -218,7 +253,7 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
             member = MemberIn.model_validate(data)
         except ValidationError as e:
             row_ok = False
-            for d, raw in zip(field_errors(e), e.errors()):
+            for d, raw in zip(field_errors(e), e.errors(), strict=False):
                 f = d["field"] or "name"
                 bad_fields.add(f)
                 if f in ("grid_id", "checkin_community_id") or f in masked_fields:
@@ -234,8 +269,11 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
             mobile, id_number = member.mobile, member.id_number
         else:
             mobile = normalise_mobile(data["mobile"]) if "mobile" in data and "mobile" not in bad_fields else None
-            id_number = (normalise_id_number(data["id_number"])
-                         if "id_number" in data and "id_number" not in bad_fields else None)
+            id_number = (
+                normalise_id_number(data["id_number"])
+                if "id_number" in data and "id_number" not in bad_fields
+                else None
+            )
         id_hash = hash_id_number(id_number, id_key) if id_number else None
         keys.append((number, mobile, id_hash))
         if mobile is None:
@@ -274,6 +312,7 @@ def check_rows(session: Session, tenant_id: int, table: Table, *, may_edit: Call
 def _existing(session: Session, column, tenant_id: int, values: list[str]) -> set[str]:
     found: set[str] = set()
     for i in range(0, len(values), _IN_CHUNK):
-        found.update(session.scalars(select(column).where(Member.tenant_id == tenant_id,
-                                                          column.in_(values[i:i + _IN_CHUNK]))))
+        found.update(
+            session.scalars(select(column).where(Member.tenant_id == tenant_id, column.in_(values[i : i + _IN_CHUNK])))
+        )
     return found

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Id, utcnow
@@ -77,8 +89,16 @@ class Member(Base):
 
     @property
     def tags(self) -> list[str]:
-        return [t for t, on in (("volunteer", self.is_volunteer), ("party_member", self.is_party_member),
-                                ("grid_worker", self.is_grid_worker), ("building_head", self.is_building_head)) if on]
+        return [
+            t
+            for t, on in (
+                ("volunteer", self.is_volunteer),
+                ("party_member", self.is_party_member),
+                ("grid_worker", self.is_grid_worker),
+                ("building_head", self.is_building_head),
+            )
+            if on
+        ]
 
 
 class GridAssignment(Base):
@@ -121,8 +141,9 @@ class ImportJob(Base):
 
     __tablename__ = "import_jobs"
     __table_args__ = (
-        CheckConstraint("status IN ('checked', 'queued', 'importing', 'done', 'failed', 'interrupted', "
-                        "'abandoned')", name="status"),
+        CheckConstraint(
+            "status IN ('checked', 'queued', 'importing', 'done', 'failed', 'interrupted', 'abandoned')", name="status"
+        ),
         Index("ix_import_jobs_tenant_id", "tenant_id"),
     )
 

@@ -7,11 +7,11 @@ from xml.etree import ElementTree
 
 import qrcode
 import qrcode.image.svg
-from qrcode.constants import ERROR_CORRECT_M
 from flask import Response, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from qrcode.constants import ERROR_CORRECT_M
 
 from app.access import require
 from app.db import get_session
@@ -28,8 +28,7 @@ def member_number(member) -> str:
 
 def qr_svg(token: str, title: str, **data: object) -> str:
     """The token as a QR code in one inline <svg>; `data` becomes data-* attributes on it."""
-    image = qrcode.make(token, image_factory=qrcode.image.svg.SvgPathImage,
-                        error_correction=ERROR_CORRECT_M)
+    image = qrcode.make(token, image_factory=qrcode.image.svg.SvgPathImage, error_correction=ERROR_CORRECT_M)
     svg = image.get_image()
     svg.set("role", "img")
     svg.set("aria-label", title)
@@ -54,8 +53,14 @@ def _my_live_code():
 @login_required
 def my_qr():
     member, token, svg, refresh_in = _my_live_code()
-    return render_template("people/qr.html", member=member, token=token, svg=Markup(svg), refresh_in=refresh_in,
-                           lifetime=PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1))
+    return render_template(
+        "people/qr.html",
+        member=member,
+        token=token,
+        svg=Markup(svg),
+        refresh_in=refresh_in,
+        lifetime=PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1),
+    )
 
 
 @login_required
@@ -75,5 +80,11 @@ def member_card(member_id: int):
     # counter or an activity, and never authorises spending on its own (see app/tokens.py).
     token = make_token("member_card", member.tenant_id, member.id)
     svg = qr_svg(token, _("Member card of %(name)s", name=member.name))
-    return render_template("people/card.html", member=member, token=token, svg=Markup(svg),
-                           number=member_number(member), district=db.get(District, member.tenant_id))
+    return render_template(
+        "people/card.html",
+        member=member,
+        token=token,
+        svg=Markup(svg),
+        number=member_number(member),
+        district=db.get(District, member.tenant_id),
+    )

@@ -25,14 +25,17 @@ class MemberIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=64, description="Real name; any script, Chinese first-class")
     mobile: str = Field(description="Mainland mobile, 11 digits starting with 1")
-    id_number: str | None = Field(default=None, description="身份证 number (18 characters); stored only hashed and masked")
+    id_number: str | None = Field(
+        default=None, description="身份证 number (18 characters); stored only hashed and masked"
+    )
     grid_id: int = Field(ge=1, le=MAX_ID, description="Residence grid (an org unit of kind grid or building)")
     status: Status = "active"
     is_volunteer: bool = True
     is_party_member: bool = False
     party_org: str | None = Field(default=None, max_length=100, description="党组织 / 党支部")
-    checkin_community_id: int | None = Field(default=None, ge=1, le=MAX_ID,
-                                             description="The community a party member reports to (报到)")
+    checkin_community_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="The community a party member reports to (报到)"
+    )
     is_grid_worker: bool = False
     is_building_head: bool = False
 

@@ -8,12 +8,12 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from app.access import ROLE_KINDS, require, scopes_for
 from app.audit.services import record
 from app.db import starts_with, utcnow
-from app.access import ROLE_KINDS, require, scopes_for
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
@@ -21,8 +21,8 @@ from app.points.accounts import open_wallets
 from app.signals import member_deactivated
 from app.validation import MAX_ID
 
-from .labels import INACTIVE_STATUSES, LEFT, STATUSES
 from .identity import hash_id_number, mask_id_number
+from .labels import INACTIVE_STATUSES, LEFT, STATUSES
 from .models import ASSIGNMENT_ROLES, GridAssignment, Member
 from .schemas import MemberIn, MemberPatch
 
@@ -45,8 +45,11 @@ MAX_HOUSEHOLDS = 100_000  # far above any grid; the column is a 32-bit integer
 
 
 def get_member(session: Session, tenant_id: int, member_id: int) -> Member:
-    member = (session.get(Member, member_id, options=[joinedload(Member.grid)])
-              if isinstance(member_id, int) and 1 <= member_id <= MAX_ID else None)
+    member = (
+        session.get(Member, member_id, options=[joinedload(Member.grid)])
+        if isinstance(member_id, int) and 1 <= member_id <= MAX_ID
+        else None
+    )
     if member is None or member.tenant_id != tenant_id:
         raise NotFound(_("No such member."))
     return member
@@ -57,8 +60,10 @@ def _residence_unit(session: Session, tenant_id: int, grid_id: int) -> OrgUnit:
     if unit is None or unit.tenant_id != tenant_id or unit.retired_at is not None:
         raise ValidationFailed(_("Unknown grid: choose an active grid of this district."), field="grid_id")
     if unit.kind not in ("grid", "building"):
-        raise ValidationFailed(_("A member lives in a grid (or a building in a grid), not a %(kind)s.", kind=KIND_LABELS[unit.kind]),
-                               field="grid_id")
+        raise ValidationFailed(
+            _("A member lives in a grid (or a building in a grid), not a %(kind)s.", kind=KIND_LABELS[unit.kind]),
+            field="grid_id",
+        )
     return unit
 
 
@@ -67,12 +72,14 @@ def _checkin_community(session: Session, tenant_id: int, unit_id: int | None) ->
         return
     unit = session.get(OrgUnit, unit_id)
     if unit is None or unit.tenant_id != tenant_id or unit.kind != "community":
-        raise ValidationFailed(_("The check-in (报到) community must be a community of this district."),
-                               field="checkin_community_id")
+        raise ValidationFailed(
+            _("The check-in (报到) community must be a community of this district."), field="checkin_community_id"
+        )
 
 
-def _duplicate_checks(session: Session, tenant_id: int, mobile: str | None, id_hash: str | None,
-                      exclude_id: int | None = None) -> None:
+def _duplicate_checks(
+    session: Session, tenant_id: int, mobile: str | None, id_hash: str | None, exclude_id: int | None = None
+) -> None:
     if mobile:
         q = select(Member.id).where(Member.tenant_id == tenant_id, Member.mobile == mobile)
         if exclude_id:
@@ -93,17 +100,34 @@ def member_row(tenant_id: int, data: MemberIn, *, id_hash: str | None, now) -> d
     the party fields are kept only for party members."""
     party = data.is_party_member
     return dict(
-        tenant_id=tenant_id, name=data.name, mobile=data.mobile, mobile_tail=data.mobile[-4:],
-        id_number_hash=id_hash, id_number_masked=mask_id_number(data.id_number) if data.id_number else None,
-        grid_id=data.grid_id, status=data.status, is_volunteer=data.is_volunteer, is_party_member=party,
+        tenant_id=tenant_id,
+        name=data.name,
+        mobile=data.mobile,
+        mobile_tail=data.mobile[-4:],
+        id_number_hash=id_hash,
+        id_number_masked=mask_id_number(data.id_number) if data.id_number else None,
+        grid_id=data.grid_id,
+        status=data.status,
+        is_volunteer=data.is_volunteer,
+        is_party_member=party,
         party_org=data.party_org if party else None,
         checkin_community_id=data.checkin_community_id if party else None,
-        is_grid_worker=data.is_grid_worker, is_building_head=data.is_building_head, created_at=now, updated_at=now,
+        is_grid_worker=data.is_grid_worker,
+        is_building_head=data.is_building_head,
+        created_at=now,
+        updated_at=now,
     )
 
 
-def create_member(session: Session, tenant_id: int, data: MemberIn, *, actor_user_id: int | None = None,
-                  check_duplicates: bool = True, audit: bool = True) -> Member:
+def create_member(
+    session: Session,
+    tenant_id: int,
+    data: MemberIn,
+    *,
+    actor_user_id: int | None = None,
+    check_duplicates: bool = True,
+    audit: bool = True,
+) -> Member:
     """Create a member and open their PT wallet in the same transaction."""
     _residence_unit(session, tenant_id, data.grid_id)
     _checkin_community(session, tenant_id, data.checkin_community_id)
@@ -115,8 +139,15 @@ def create_member(session: Session, tenant_id: int, data: MemberIn, *, actor_use
     session.flush()
     open_wallet(session, member)
     if audit:
-        record(session, "member.create", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="member",
-               target_id=member.id, detail={"grid_id": member.grid_id})
+        record(
+            session,
+            "member.create",
+            tenant_id=tenant_id,
+            actor_user_id=actor_user_id,
+            target_type="member",
+            target_id=member.id,
+            detail={"grid_id": member.grid_id},
+        )
     return member
 
 
@@ -128,7 +159,8 @@ def held_role_scopes(session: Session, member: Member) -> list[tuple[str, str | 
         select(RoleGrant.role, OrgUnit.path, OrgUnit.retired_at)
         .join(User, User.id == RoleGrant.user_id)
         .outerjoin(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
-        .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None)))
+        .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None))
+    )
     # A grant on a retired unit confers nothing (load_principal ignores it), so it protects nothing either.
     return [(role, path) for role, path, retired_at in rows if role in ROLE_KINDS and retired_at is None]
 
@@ -144,13 +176,19 @@ def require_may_change(session: Session, actor, member: Member) -> None:
     for role, path in held_role_scopes(session, member):
         covered = any(r is None or (path is not None and path.startswith(r)) for r in reach)
         if not covered:
-            raise Forbidden(_("%(name)s holds the role “%(role)s”, which reaches beyond what you manage: only an "
-                              "administrator whose area covers that role may change this member.",
-                              name=member.name, role=str(ROLE_KINDS[role].label)))
+            raise Forbidden(
+                _(
+                    "%(name)s holds the role “%(role)s”, which reaches beyond what you manage: only an "
+                    "administrator whose area covers that role may change this member.",
+                    name=member.name,
+                    role=str(ROLE_KINDS[role].label),
+                )
+            )
 
 
-def update_member(session: Session, member: Member, patch: MemberPatch, *, actor=None,
-                  actor_user_id: int | None = None) -> Member:
+def update_member(
+    session: Session, member: Member, patch: MemberPatch, *, actor=None, actor_user_id: int | None = None
+) -> Member:
     """Apply the fields given. With `actor` (the signed-in user), first check they may change this
     member (require_may_change); system callers (imports, the demo) pass no actor."""
     if actor is not None:
@@ -190,8 +228,15 @@ def update_member(session: Session, member: Member, patch: MemberPatch, *, actor
         member.checkin_community_id = None
     if changed:
         member.updated_at = utcnow()
-        record(session, "member.update", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
-               target_type="member", target_id=member.id, detail={"changed": changed})
+        record(
+            session,
+            "member.update",
+            tenant_id=member.tenant_id,
+            actor_user_id=actor_user_id,
+            target_type="member",
+            target_id=member.id,
+            detail={"changed": changed},
+        )
         if "status" in changed and member.status in INACTIVE_STATUSES:
             member_deactivated.send(session, member=member, status=member.status)
     session.flush()
@@ -210,9 +255,12 @@ def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path:
     """The SELECT behind every member list: scoped and filtered; newest first, or by name for a name search.
 
     `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup."""
-    stmt = (select(Member).join(OrgUnit, OrgUnit.id == Member.grid_id)
-            .options(contains_eager(Member.grid))  # the joined grid fills member.grid: no query per row
-            .where(Member.tenant_id == tenant_id, scope_condition))
+    stmt = (
+        select(Member)
+        .join(OrgUnit, OrgUnit.id == Member.grid_id)
+        .options(contains_eager(Member.grid))  # the joined grid fills member.grid: no query per row
+        .where(Member.tenant_id == tenant_id, scope_condition)
+    )
     text = (query.q or "").strip()
     order = [Member.id.desc()]  # newest first
     if text:
@@ -232,8 +280,16 @@ def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path:
     return stmt.order_by(*order)
 
 
-def assign(session: Session, member: Member, unit: OrgUnit, role: str, *, effective_from: date,
-           households: int | None = None, actor_user_id: int | None = None) -> GridAssignment:
+def assign(
+    session: Session,
+    member: Member,
+    unit: OrgUnit,
+    role: str,
+    *,
+    effective_from: date,
+    households: int | None = None,
+    actor_user_id: int | None = None,
+) -> GridAssignment:
     """Make a member responsible for a grid (包格联户) from a date. Earlier assignments stay as history."""
     if role not in ASSIGNMENT_ROLES:
         raise ValidationFailed(_("Choose the responsibility."), field="role")
@@ -245,48 +301,84 @@ def assign(session: Session, member: Member, unit: OrgUnit, role: str, *, effect
         raise ValidationFailed(_("Households cannot be negative."), field="households")
     if households is not None and households > MAX_HOUSEHOLDS:
         raise ValidationFailed(_("Households: at most %(n)s.", n=MAX_HOUSEHOLDS), field="households")
-    open_same = session.scalar(select(GridAssignment.id).where(
-        GridAssignment.member_id == member.id, GridAssignment.org_unit_id == unit.id, GridAssignment.role == role,
-        GridAssignment.effective_to.is_(None)))
+    open_same = session.scalar(
+        select(GridAssignment.id).where(
+            GridAssignment.member_id == member.id,
+            GridAssignment.org_unit_id == unit.id,
+            GridAssignment.role == role,
+            GridAssignment.effective_to.is_(None),
+        )
+    )
     if open_same:
         raise Conflict(_("%(name)s already has this responsibility for this grid.", name=member.name))
-    a = GridAssignment(tenant_id=member.tenant_id, member_id=member.id, org_unit_id=unit.id, role=role,
-                       households=households, effective_from=effective_from, created_by_user_id=actor_user_id,
-                       created_at=utcnow())
+    a = GridAssignment(
+        tenant_id=member.tenant_id,
+        member_id=member.id,
+        org_unit_id=unit.id,
+        role=role,
+        households=households,
+        effective_from=effective_from,
+        created_by_user_id=actor_user_id,
+        created_at=utcnow(),
+    )
     session.add(a)
     session.flush()
-    record(session, "assignment.create", tenant_id=member.tenant_id, actor_user_id=actor_user_id,
-           target_type="member", target_id=member.id,
-           detail={"org_unit_id": unit.id, "role": role, "from": effective_from.isoformat()})
+    record(
+        session,
+        "assignment.create",
+        tenant_id=member.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="member",
+        target_id=member.id,
+        detail={"org_unit_id": unit.id, "role": role, "from": effective_from.isoformat()},
+    )
     return a
 
 
-def end_assignment(session: Session, assignment: GridAssignment, effective_to: date, *,
-                   actor_user_id: int | None = None) -> GridAssignment:
+def end_assignment(
+    session: Session, assignment: GridAssignment, effective_to: date, *, actor_user_id: int | None = None
+) -> GridAssignment:
     if assignment.effective_to is not None:
         raise Conflict(_("This assignment has already ended."))
     if effective_to < assignment.effective_from:
         raise ValidationFailed(_("The end date is before the start date."), field="effective_to")
     assignment.effective_to = effective_to
-    record(session, "assignment.end", tenant_id=assignment.tenant_id, actor_user_id=actor_user_id,
-           target_type="member", target_id=assignment.member_id,
-           detail={"assignment_id": assignment.id, "to": effective_to.isoformat()})
+    record(
+        session,
+        "assignment.end",
+        tenant_id=assignment.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="member",
+        target_id=assignment.member_id,
+        detail={"assignment_id": assignment.id, "to": effective_to.isoformat()},
+    )
     session.flush()
     return assignment
 
 
 def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, list]:
     """Who lives in and who serves a grid, as its page shows them."""
-    residents = list(session.scalars(select(Member).where(Member.grid_id == unit.id, Member.status != LEFT)
-                                     .order_by(Member.name).limit(200)))
-    resident_count = session.scalar(select(func.count()).select_from(Member).where(
-        Member.grid_id == unit.id, Member.status != LEFT))
-    current = [a for a in session.scalars(
-        select(GridAssignment).options(joinedload(GridAssignment.member))
-        .where(GridAssignment.org_unit_id == unit.id).order_by(GridAssignment.effective_from.desc()))
-        if a.current(on)]
+    residents = list(
+        session.scalars(
+            select(Member).where(Member.grid_id == unit.id, Member.status != LEFT).order_by(Member.name).limit(200)
+        )
+    )
+    resident_count = session.scalar(
+        select(func.count()).select_from(Member).where(Member.grid_id == unit.id, Member.status != LEFT)
+    )
+    current = [
+        a
+        for a in session.scalars(
+            select(GridAssignment)
+            .options(joinedload(GridAssignment.member))
+            .where(GridAssignment.org_unit_id == unit.id)
+            .order_by(GridAssignment.effective_from.desc())
+        )
+        if a.current(on)
+    ]
     return {
-        "residents": residents, "resident_count": resident_count,
+        "residents": residents,
+        "resident_count": resident_count,
         "party_members": [a for a in current if a.role == "party_member"],
         "grid_workers": [a for a in current if a.role == "grid_worker"],
         "building_heads": [a for a in current if a.role == "building_head"],
@@ -295,6 +387,7 @@ def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, list]:
 
 def residents_keep_unit(session: Session, unit: OrgUnit, **kwargs) -> list[str]:
     """`unit_retiring` receiver: a unit with residents (not counting those who left) may not retire."""
-    residents = session.scalar(select(func.count()).select_from(Member).where(
-        Member.grid_id == unit.id, Member.status != LEFT))
+    residents = session.scalar(
+        select(func.count()).select_from(Member).where(Member.grid_id == unit.id, Member.status != LEFT)
+    )
     return [_("Move its %(n)d residents to another grid first.", n=residents)] if residents else []

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.validators import Optional
 
+from app.access import ROLE_KINDS, can, path_filter, require
 from app.auth import services as auth
 from app.auth.models import RoleGrant, User
-from app.access import ROLE_KINDS, can, path_filter, require
 from app.db import get_session
 from app.errors import AppError, Conflict, NotFound, ValidationFailed
 from app.forms import ConfirmForm, choices, show_errors
@@ -34,15 +34,24 @@ def member_query_from_args() -> tuple[services.MemberQuery, OrgUnit | None]:
     if grid_id:
         grid = places.get_unit(get_session(), current_user.tenant_id, grid_id)
         require(current_user, "org.view", grid)
-    query = services.MemberQuery(q=request.args.get("q", ""), grid_id=grid_id, tag=request.args.get("tag") or None,
-                                 status=request.args.get("status") or None)
+    query = services.MemberQuery(
+        q=request.args.get("q", ""),
+        grid_id=grid_id,
+        tag=request.args.get("tag") or None,
+        status=request.args.get("status") or None,
+    )
     return query, grid
 
 
 def scoped_member_select(action: str = "member.view"):
     query, grid = member_query_from_args()
-    return services.search_query(current_user.tenant_id, query, path_filter(current_user, action, OrgUnit.path),
-                                 grid.path if grid else None), query, grid
+    return (
+        services.search_query(
+            current_user.tenant_id, query, path_filter(current_user, action, OrgUnit.path), grid.path if grid else None
+        ),
+        query,
+        grid,
+    )
 
 
 @login_required
@@ -67,30 +76,60 @@ def _grant_form(fresh: bool = False) -> GrantForm:
     return form
 
 
-def _render_member(db, member: Member, *, assign_form: AssignmentForm | None = None,
-                   grant_form: GrantForm | None = None, status: int = 200):
+def _render_member(
+    db,
+    member: Member,
+    *,
+    assign_form: AssignmentForm | None = None,
+    grant_form: GrantForm | None = None,
+    status: int = 200,
+):
     """The member's page; a form that came back with errors (or with places to choose from) is shown again."""
     balance = Ledger(db, tenant=member.tenant_id).balance(member.wallet_code)
-    assignments = list(db.scalars(select(GridAssignment).where(GridAssignment.member_id == member.id)
-                                  .order_by(GridAssignment.effective_from.desc(), GridAssignment.id.desc())))
-    grants = list(db.scalars(select(RoleGrant).join(User, User.id == RoleGrant.user_id)
-                             .where(User.member_id == member.id).order_by(RoleGrant.granted_at.desc())))
+    assignments = list(
+        db.scalars(
+            select(GridAssignment)
+            .where(GridAssignment.member_id == member.id)
+            .order_by(GridAssignment.effective_from.desc(), GridAssignment.id.desc())
+        )
+    )
+    grants = list(
+        db.scalars(
+            select(RoleGrant)
+            .join(User, User.id == RoleGrant.user_id)
+            .where(User.member_id == member.id)
+            .order_by(RoleGrant.granted_at.desc())
+        )
+    )
     if assign_form is None:
         assign_form = AssignmentForm(formdata=None, effective_from=date.today())
         if can(current_user, "assignment.edit", member.grid):
             assign_form.org_unit_id.set_unit(member.grid)
-    return render_template("people/member.html", member=member, balance=balance, assignments=assignments,
-                           grants=grants, today=date.today(), assign_form=assign_form,
-                           grant_form=grant_form or _grant_form(fresh=True),
-                           ancestors=places.ancestors(db, member.grid)), status
+    return render_template(
+        "people/member.html",
+        member=member,
+        balance=balance,
+        assignments=assignments,
+        grants=grants,
+        today=date.today(),
+        assign_form=assign_form,
+        grant_form=grant_form or _grant_form(fresh=True),
+        ancestors=places.ancestors(db, member.grid),
+    ), status
 
 
 def _form_to_dict(form: MemberForm) -> dict:
     return {
-        "name": form.name.data, "mobile": form.mobile.data, "id_number": form.id_number.data or None,
-        "grid_id": form.grid_id.unit_id, "status": form.status.data, "is_volunteer": form.is_volunteer.data,
-        "is_party_member": form.is_party_member.data, "party_org": form.party_org.data or None,
-        "checkin_community_id": form.checkin_community_id.unit_id, "is_grid_worker": form.is_grid_worker.data,
+        "name": form.name.data,
+        "mobile": form.mobile.data,
+        "id_number": form.id_number.data or None,
+        "grid_id": form.grid_id.unit_id,
+        "status": form.status.data,
+        "is_volunteer": form.is_volunteer.data,
+        "is_party_member": form.is_party_member.data,
+        "party_org": form.party_org.data or None,
+        "checkin_community_id": form.checkin_community_id.unit_id,
+        "is_grid_worker": form.is_grid_worker.data,
         "is_building_head": form.is_building_head.data,
     }
 
@@ -154,8 +193,15 @@ def add_assignment(member_id: int):
     if form.validate_on_submit():
         unit = form.org_unit_id.data  # a grid the user may assign: the field checked it
         try:
-            services.assign(db, member, unit, form.role.data, effective_from=form.effective_from.data,
-                            households=form.households.data, actor_user_id=current_user.user_id)
+            services.assign(
+                db,
+                member,
+                unit,
+                form.role.data,
+                effective_from=form.effective_from.data,
+                households=form.households.data,
+                actor_user_id=current_user.user_id,
+            )
             flash(_("%(name)s now serves %(unit)s.", name=member.name, unit=unit.name), "success")
             return redirect(url_for("people.member_page", member_id=member_id))
         except Conflict as e:  # nothing to fix in the form: it is already so
@@ -186,16 +232,27 @@ def end_assignment(assignment_id: int):
             status = 422
     elif form.is_submitted() and form.confirm.data == "yes":
         status = 422
-    role = {"party_member": _("Responsible party member"), "grid_worker": _("Grid worker"),
-            "building_head": _("Building head")}[a.role]
+    role = {
+        "party_member": _("Responsible party member"),
+        "grid_worker": _("Grid worker"),
+        "building_head": _("Building head"),
+    }[a.role]
     return render_template(
-        "confirm.html", form=form, extra_field=form.effective_to,
+        "confirm.html",
+        form=form,
+        extra_field=form.effective_to,
         title=_("End this responsibility?"),
-        question=_("%(name)s stops being %(role)s of %(unit)s.", name=a.member.name, role=role,
-                   unit=places.path_label(db, a.org_unit)),
+        question=_(
+            "%(name)s stops being %(role)s of %(unit)s.",
+            name=a.member.name,
+            role=role,
+            unit=places.path_label(db, a.org_unit),
+        ),
         consequence=_("The assignment stays in the history with its end date. This cannot be undone here."),
-        action=url_for("people.end_assignment", assignment_id=a.id), button=_("End the assignment"),
-        back=url_for("people.member_page", member_id=a.member_id)), status
+        action=url_for("people.end_assignment", assignment_id=a.id),
+        button=_("End the assignment"),
+        back=url_for("people.member_page", member_id=a.member_id),
+    ), status
 
 
 @login_required
@@ -235,10 +292,15 @@ def revoke(grant_id: int):
     role = str(ROLE_KINDS[g.role].label) if g.role in ROLE_KINDS else g.role
     scope = places.path_label(db, g.org_unit) if g.org_unit else _("the whole district")
     return render_template(
-        "confirm.html", form=ConfirmForm(formdata=None), title=_("Revoke this role?"),
+        "confirm.html",
+        form=ConfirmForm(formdata=None),
+        title=_("Revoke this role?"),
         question=_("%(name)s will no longer be %(role)s for %(scope)s.", name=member.name, role=role, scope=scope),
         consequence=_("They lose what this role lets them see and do at once. To give it back, grant it again."),
-        action=url_for("people.revoke", grant_id=g.id), button=_("Revoke the role"), back=back)
+        action=url_for("people.revoke", grant_id=g.id),
+        button=_("Revoke the role"),
+        back=back,
+    )
 
 
 @login_required

@@ -16,16 +16,21 @@ def _setup(app: Flask) -> None:
     register_detail("kind", _l("Kind"), values=KIND_LABELS)
     register_detail("grid_type", _l("Grid type"), values=GRID_TYPE_LABELS)
 
+
 AREA = Area(
     name="places",
     blueprints=["app.places.blueprint:bp"],
     actions=[Action("org.view", read=True), Action("org.edit")],
     grants={
-        "organiser": ["org.view"], "grid_admin": ["org.view", "org.edit"],
-        "fund_manager": ["org.view"], "fund_approver": ["org.view"],
+        "organiser": ["org.view"],
+        "grid_admin": ["org.view", "org.edit"],
+        "fund_manager": ["org.view"],
+        "fund_approver": ["org.view"],
     },
     audit_labels={
-        "org.create": _l("Unit added"), "org.rename": _l("Unit renamed"), "org.move": _l("Unit moved"),
+        "org.create": _l("Unit added"),
+        "org.rename": _l("Unit renamed"),
+        "org.move": _l("Unit moved"),
         "org.retire": _l("Unit retired"),
     },
     setup=_setup,

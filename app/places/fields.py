@@ -33,8 +33,17 @@ class UnitPickField(Field):
     unit kinds that fit. `data` is the chosen OrgUnit (or None); `unit_id` its id.
     """
 
-    def __init__(self, label=None, validators=None, *, action: str = "org.view", kinds=None,
-                 required: bool = True, required_message=None, **kwargs):
+    def __init__(
+        self,
+        label=None,
+        validators=None,
+        *,
+        action: str = "org.view",
+        kinds=None,
+        required: bool = True,
+        required_message=None,
+        **kwargs,
+    ):
         super().__init__(label, validators, **kwargs)
         self.action = action
         self.kinds = tuple(kinds) if kinds else None
@@ -75,8 +84,12 @@ class UnitPickField(Field):
 
     def search_url(self) -> str:
         """The JSON suggestions for this field (static/js/unit-pick.js asks it as you type)."""
-        return url_for("places.pick", action=self.action, kind=",".join(self.kinds) if self.kinds else None,
-                       exclude=self.exclude_id)
+        return url_for(
+            "places.pick",
+            action=self.action,
+            kind=",".join(self.kinds) if self.kinds else None,
+            exclude=self.exclude_id,
+        )
 
     def set_unit(self, unit) -> None:
         self.data = unit
@@ -121,8 +134,9 @@ class UnitPickField(Field):
             if not self.text or " ".join(self.text.split()) in (label, chosen.name):
                 self.set_unit(chosen)
                 return
-        found = resolve_unit(session, principal.tenant_id, self.text, scope, kinds=self.kinds,
-                             exclude_path=self.exclude_path)
+        found = resolve_unit(
+            session, principal.tenant_id, self.text, scope, kinds=self.kinds, exclude_path=self.exclude_path
+        )
         if chosen is not None and self.choosing and any(u.id == chosen.id for u in found):
             self.set_unit(chosen)  # picked from the list of matches the form showed
             return
@@ -130,8 +144,9 @@ class UnitPickField(Field):
             self.set_unit(found[0])
             return
         if not found:
-            raise StopValidation(str(_l("Nothing you may choose here is called “%(text)s”. Try fewer characters.",
-                                        text=self.text)))
+            raise StopValidation(
+                str(_l("Nothing you may choose here is called “%(text)s”. Try fewer characters.", text=self.text))
+            )
         self.matches = found
         self.match_labels = path_labels(session, found)
         raise StopValidation(str(_l("Several places match “%(text)s”: choose one.", text=self.text)))

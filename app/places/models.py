@@ -34,15 +34,20 @@ class OrgUnit(Base):
     __tablename__ = "org_units"
     __table_args__ = (
         CheckConstraint("kind IN ('street', 'community', 'grid', 'building')", name="kind"),
-        CheckConstraint(
-            "(kind = 'grid') = (grid_type IS NOT NULL)", name="grid_type_only_on_grids"
-        ),
+        CheckConstraint("(kind = 'grid') = (grid_type IS NOT NULL)", name="grid_type_only_on_grids"),
         Index("ix_org_units_tenant_path", "tenant_id", "path"),
         Index("ix_org_units_parent_id", "parent_id"),
         Index("ix_org_units_tenant_name", "tenant_id", "name"),
         # No two live units under one parent share a name, whatever the letter case (streets: parent 0).
-        Index("uq_org_units_live_sibling_name", "tenant_id", text("coalesce(parent_id, 0)"), text("lower(name)"),
-              unique=True, sqlite_where=text("retired_at IS NULL"), postgresql_where=text("retired_at IS NULL")),
+        Index(
+            "uq_org_units_live_sibling_name",
+            "tenant_id",
+            text("coalesce(parent_id, 0)"),
+            text("lower(name)"),
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -70,13 +75,10 @@ class OrgUnit(Base):
     def active(self) -> bool:
         return self.retired_at is None
 
-    def contains(self, other: "OrgUnit") -> bool:
+    def contains(self, other: OrgUnit) -> bool:
         """True when `other` is this unit or lies in its subtree."""
         return other.tenant_id == self.tenant_id and other.path.startswith(self.path)
 
     @property
     def ancestor_ids(self) -> list[int]:
         return [int(p) for p in self.path.strip("/").split("/") if p]
-
-
-

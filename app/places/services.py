@@ -43,34 +43,59 @@ def _check_placement(kind: str, grid_type: str | None, parent: OrgUnit | None) -
         raise ValidationFailed(_("Only grids have a grid type."), field="grid_type")
     parent_kind = parent.kind if parent is not None else None
     if parent_kind not in PARENT_KINDS[kind]:
-        raise ValidationFailed(_("A unit of this kind cannot be placed there (street → community → grid → building)."),
-                               field="parent_id")
+        raise ValidationFailed(
+            _("A unit of this kind cannot be placed there (street → community → grid → building)."), field="parent_id"
+        )
     if parent is not None and parent.retired_at is not None:
         raise ValidationFailed(_("The parent unit is retired."), field="parent_id")
-    if kind == "grid" and parent is not None and parent.kind == "grid" \
-            and GRID_RANKS[parent.grid_type] >= GRID_RANKS[grid_type]:
-        raise ValidationFailed(_("A %(kind)s cannot be placed under a %(parent)s (片区网格 → 基础网格 → 微网格).",
-                                 kind=GRID_TYPE_LABELS[grid_type], parent=GRID_TYPE_LABELS[parent.grid_type]),
-                               field="parent_id")
+    if (
+        kind == "grid"
+        and parent is not None
+        and parent.kind == "grid"
+        and GRID_RANKS[parent.grid_type] >= GRID_RANKS[grid_type]
+    ):
+        raise ValidationFailed(
+            _(
+                "A %(kind)s cannot be placed under a %(parent)s (片区网格 → 基础网格 → 微网格).",
+                kind=GRID_TYPE_LABELS[grid_type],
+                parent=GRID_TYPE_LABELS[parent.grid_type],
+            ),
+            field="parent_id",
+        )
 
 
 def _check_children_fit(session: Session, unit: OrgUnit, grid_type: str) -> None:
     """A grid whose type changes must still be coarser than the grids under it."""
-    finer = [t for t in session.scalars(select(OrgUnit.grid_type).where(
-        OrgUnit.parent_id == unit.id, OrgUnit.kind == "grid", OrgUnit.retired_at.is_(None)))
-        if GRID_RANKS[t] <= GRID_RANKS[grid_type]]
+    finer = [
+        t
+        for t in session.scalars(
+            select(OrgUnit.grid_type).where(
+                OrgUnit.parent_id == unit.id, OrgUnit.kind == "grid", OrgUnit.retired_at.is_(None)
+            )
+        )
+        if GRID_RANKS[t] <= GRID_RANKS[grid_type]
+    ]
     if finer:
-        raise ValidationFailed(_("A %(kind)s cannot hold the %(child)s under this unit; move it first.",
-                                 kind=GRID_TYPE_LABELS[grid_type], child=GRID_TYPE_LABELS[finer[0]]),
-                               field="grid_type")
+        raise ValidationFailed(
+            _(
+                "A %(kind)s cannot hold the %(child)s under this unit; move it first.",
+                kind=GRID_TYPE_LABELS[grid_type],
+                child=GRID_TYPE_LABELS[finer[0]],
+            ),
+            field="grid_type",
+        )
 
 
-def _check_unique_name(session: Session, tenant_id: int, parent_id: int | None, name: str,
-                       exclude_id: int | None = None) -> None:
+def _check_unique_name(
+    session: Session, tenant_id: int, parent_id: int | None, name: str, exclude_id: int | None = None
+) -> None:
     """No two live units under one parent share a name (trimmed, ignoring letter case). The database's
     unique index uq_org_units_live_sibling_name backs this up against a race."""
-    q = select(OrgUnit.id).where(OrgUnit.tenant_id == tenant_id, OrgUnit.retired_at.is_(None),
-                                 func.lower(OrgUnit.name) == func.lower(literal(name)))
+    q = select(OrgUnit.id).where(
+        OrgUnit.tenant_id == tenant_id,
+        OrgUnit.retired_at.is_(None),
+        func.lower(OrgUnit.name) == func.lower(literal(name)),
+    )
     q = q.where(OrgUnit.parent_id == parent_id) if parent_id is not None else q.where(OrgUnit.parent_id.is_(None))
     if exclude_id is not None:
         q = q.where(OrgUnit.id != exclude_id)
@@ -96,26 +121,49 @@ def _clean_name(name: str) -> str:
     return clean_name(name, "name", max_length=100)  # the shared name rules (app/validation.py)
 
 
-def create_unit(session: Session, tenant_id: int, *, name: str, kind: str, parent: OrgUnit | None = None,
-                grid_type: str | None = None, actor_user_id: int | None = None) -> OrgUnit:
+def create_unit(
+    session: Session,
+    tenant_id: int,
+    *,
+    name: str,
+    kind: str,
+    parent: OrgUnit | None = None,
+    grid_type: str | None = None,
+    actor_user_id: int | None = None,
+) -> OrgUnit:
     name = _clean_name(name)
     _check_placement(kind, grid_type or None, parent)
     if parent is not None and parent.tenant_id != tenant_id:
         raise NotFound(_("No such org unit."))
     _check_unique_name(session, tenant_id, parent.id if parent else None, name)
-    unit = OrgUnit(tenant_id=tenant_id, parent_id=parent.id if parent else None, kind=kind,
-                   grid_type=grid_type or None, name=name, path="", depth=(parent.depth + 1) if parent else 0,
-                   created_at=utcnow())
+    unit = OrgUnit(
+        tenant_id=tenant_id,
+        parent_id=parent.id if parent else None,
+        kind=kind,
+        grid_type=grid_type or None,
+        name=name,
+        path="",
+        depth=(parent.depth + 1) if parent else 0,
+        created_at=utcnow(),
+    )
     _flush_unique(session, name, lambda: session.add(unit))
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     session.flush()
-    record(session, "org.create", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
-           target_id=unit.id, detail={"name": name, "kind": kind, "parent_id": unit.parent_id})
+    record(
+        session,
+        "org.create",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"name": name, "kind": kind, "parent_id": unit.parent_id},
+    )
     return unit
 
 
-def rename_unit(session: Session, unit: OrgUnit, name: str, *, grid_type: str | None = None,
-                actor_user_id: int | None = None) -> OrgUnit:
+def rename_unit(
+    session: Session, unit: OrgUnit, name: str, *, grid_type: str | None = None, actor_user_id: int | None = None
+) -> OrgUnit:
     old = unit.name
     name = _clean_name(name)
     if grid_type is not None and unit.kind != "grid":
@@ -130,23 +178,34 @@ def rename_unit(session: Session, unit: OrgUnit, name: str, *, grid_type: str | 
     if grid_type is not None:
         unit.grid_type = grid_type
     _flush_unique(session, name, lambda: setattr(unit, "name", name))
-    record(session, "org.rename", tenant_id=unit.tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
-           target_id=unit.id, detail={"from": old, "to": unit.name})
+    record(
+        session,
+        "org.rename",
+        tenant_id=unit.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"from": old, "to": unit.name},
+    )
     session.flush()
     return unit
 
 
-def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit | None, *,
-              actor_user_id: int | None = None) -> OrgUnit:
+def move_unit(
+    session: Session, unit: OrgUnit, new_parent: OrgUnit | None, *, actor_user_id: int | None = None
+) -> OrgUnit:
     """Re-hang a unit and its whole subtree under another parent (one UPDATE for the subtree)."""
     if new_parent is not None and (new_parent.tenant_id != unit.tenant_id):
         raise NotFound(_("No such org unit."))
     if new_parent is not None and new_parent.path.startswith(unit.path):
-        raise ValidationFailed(_("A unit cannot be moved into itself or under one of its own units."), field="parent_id")
+        raise ValidationFailed(
+            _("A unit cannot be moved into itself or under one of its own units."), field="parent_id"
+        )
     _check_placement(unit.kind, unit.grid_type, new_parent)
     if unit.retired_at is None:
-        _check_unique_name(session, unit.tenant_id, new_parent.id if new_parent else None, unit.name,
-                           exclude_id=unit.id)
+        _check_unique_name(
+            session, unit.tenant_id, new_parent.id if new_parent else None, unit.name, exclude_id=unit.id
+        )
     old_path, old_parent = unit.path, unit.parent_id
     new_path = f"{new_parent.path if new_parent else '/'}{unit.id}/"
     delta = ((new_parent.depth + 1) if new_parent else 0) - unit.depth
@@ -160,8 +219,15 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit | None, *,
     unit.parent_id = new_parent.id if new_parent else None
     session.flush()
     session.expire_all()
-    record(session, "org.move", tenant_id=unit.tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
-           target_id=unit.id, detail={"from_parent_id": old_parent, "to_parent_id": unit.parent_id})
+    record(
+        session,
+        "org.move",
+        tenant_id=unit.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="org_unit",
+        target_id=unit.id,
+        detail={"from_parent_id": old_parent, "to_parent_id": unit.parent_id},
+    )
     return session.get(OrgUnit, unit.id)
 
 
@@ -170,7 +236,8 @@ def retire_unit(session: Session, unit: OrgUnit, *, actor_user_id: int | None = 
     if unit.retired_at is not None:
         return unit
     active_children = session.scalar(
-        select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.retired_at.is_(None)))
+        select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.retired_at.is_(None))
+    )
     if active_children:
         raise Conflict(_("Retire or move the %(n)d units under it first.", n=active_children))
     # Other areas say what still depends on the unit (people: its residents).
@@ -178,16 +245,21 @@ def retire_unit(session: Session, unit: OrgUnit, *, actor_user_id: int | None = 
     if reasons:
         raise Conflict(" ".join(reasons))
     unit.retired_at = utcnow()
-    record(session, "org.retire", tenant_id=unit.tenant_id, actor_user_id=actor_user_id, target_type="org_unit",
-           target_id=unit.id)
+    record(
+        session,
+        "org.retire",
+        tenant_id=unit.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="org_unit",
+        target_id=unit.id,
+    )
     session.flush()
     return unit
 
 
 def subtree_ids(session: Session, unit: OrgUnit):
     """A SELECT of every unit id in the subtree (the unit included): one index range scan."""
-    return select(OrgUnit.id).where(OrgUnit.tenant_id == unit.tenant_id,
-                                    starts_with(OrgUnit.path, unit.path))
+    return select(OrgUnit.id).where(OrgUnit.tenant_id == unit.tenant_id, starts_with(OrgUnit.path, unit.path))
 
 
 def children(session: Session, tenant_id: int, parent: OrgUnit | None, include_retired: bool = False) -> list[OrgUnit]:
@@ -229,8 +301,16 @@ def _normal_path(text: str) -> str:
     return "›".join(_normal(p) for p in (text or "").replace(">", "›").split("›"))
 
 
-def search_units(session: Session, tenant_id: int, text: str, scope_condition, *, kinds=None,
-                 exclude_path: str | None = None, limit: int = 20) -> list[OrgUnit]:
+def search_units(
+    session: Session,
+    tenant_id: int,
+    text: str,
+    scope_condition,
+    *,
+    kinds=None,
+    exclude_path: str | None = None,
+    limit: int = 20,
+) -> list[OrgUnit]:
     """Active units the user may pick whose name contains `text`: the closest matches first (the whole
     name, then names starting with it), then the top of the tree first. `text` may be a path
     ("凤凰街道 › 第1网格"): its last part is searched and the rest must name the unit's ancestors."""
@@ -238,8 +318,12 @@ def search_units(session: Session, tenant_id: int, text: str, scope_condition, *
     if not parts:
         return []
     term = parts[-1]
-    q = select(OrgUnit).where(OrgUnit.tenant_id == tenant_id, OrgUnit.retired_at.is_(None), scope_condition,
-                              OrgUnit.name.contains(term, autoescape=True))
+    q = select(OrgUnit).where(
+        OrgUnit.tenant_id == tenant_id,
+        OrgUnit.retired_at.is_(None),
+        scope_condition,
+        OrgUnit.name.contains(term, autoescape=True),
+    )
     if kinds:
         q = q.where(OrgUnit.kind.in_(list(kinds)))
     if exclude_path:
@@ -265,12 +349,19 @@ def _ancestors_match(label_text: str, wanted: list[str]) -> bool:
     return i == len(wanted)
 
 
-def resolve_unit(session: Session, tenant_id: int, text: str, scope_condition, *, kinds=None,
-                 exclude_path: str | None = None, limit: int = 20) -> list[OrgUnit]:
+def resolve_unit(
+    session: Session,
+    tenant_id: int,
+    text: str,
+    scope_condition,
+    *,
+    kinds=None,
+    exclude_path: str | None = None,
+    limit: int = 20,
+) -> list[OrgUnit]:
     """What a typed name means: the unit whose whole name (or path) it is, if exactly one; else every
     unit whose name contains it (none, one, or several to choose from)."""
-    found = search_units(session, tenant_id, text, scope_condition, kinds=kinds, exclude_path=exclude_path,
-                         limit=limit)
+    found = search_units(session, tenant_id, text, scope_condition, kinds=kinds, exclude_path=exclude_path, limit=limit)
     typed = _normal_path(text)
     labels = path_labels(session, found)
     whole = [u for u in found if _normal_path(labels[u.id]) == typed or _normal(u.name) == typed]

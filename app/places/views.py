@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -32,13 +32,15 @@ def tree():
     require(current_user, "org.view")
     db = get_session()
     q = (request.args.get("q") or "").strip()
-    stmt = select(OrgUnit).where(OrgUnit.tenant_id == current_user.tenant_id,
-                                 path_filter(current_user, "org.view", OrgUnit.path))
+    stmt = select(OrgUnit).where(
+        OrgUnit.tenant_id == current_user.tenant_id, path_filter(current_user, "org.view", OrgUnit.path)
+    )
     if q:
         stmt = stmt.where(OrgUnit.name.contains(q, autoescape=True)).order_by(OrgUnit.depth, OrgUnit.name)
         page = paginate(db, stmt, size=30)
-        return render_template("places/tree.html", page=page, q=q, roots=None, form=UnitForm(),
-                               paths=services.path_labels(db, page.items))
+        return render_template(
+            "places/tree.html", page=page, q=q, roots=None, form=UnitForm(), paths=services.path_labels(db, page.items)
+        )
     # The tops of what the user may see: the streets for district-wide roles, else their scope units.
     scopes = [sc for sc in current_user.scopes if "org.view" in ROLE_KINDS[sc.role].actions]
     if any(sc.path is None for sc in scopes):
@@ -59,18 +61,27 @@ def unit_page(unit_id: int):
     return _render_unit(db, unit)
 
 
-def _render_unit(db, unit: OrgUnit, *, rename_form: RenameForm | None = None, move_form: MoveForm | None = None,
-                 status: int = 200):
+def _render_unit(
+    db, unit: OrgUnit, *, rename_form: RenameForm | None = None, move_form: MoveForm | None = None, status: int = 200
+):
     show_retired = request.args.get("retired") == "1"
     kids = services.children(db, unit.tenant_id, unit, include_retired=show_retired)
     people = grid_people(db, unit, date.today()) if unit.kind in ("grid", "building") else None
     if move_form is None:
         move_form = MoveForm(formdata=None)
     move_form.parent_id.exclude(unit)
-    return render_template("places/unit.html", unit=unit, ancestors=services.ancestors(db, unit), children=kids,
-                           people=people, form=UnitForm(), rename_form=rename_form or RenameForm(obj=unit),
-                           move_form=move_form, may_change=may_change(current_user, unit),
-                           show_retired=show_retired), status
+    return render_template(
+        "places/unit.html",
+        unit=unit,
+        ancestors=services.ancestors(db, unit),
+        children=kids,
+        people=people,
+        form=UnitForm(),
+        rename_form=rename_form or RenameForm(obj=unit),
+        move_form=move_form,
+        may_change=may_change(current_user, unit),
+        show_retired=show_retired,
+    ), status
 
 
 @login_required
@@ -86,13 +97,27 @@ def pick():
         excluded = db.get(OrgUnit, exclude)
         if excluded is not None and excluded.tenant_id == current_user.tenant_id:
             exclude_path = excluded.path
-    found = services.search_units(db, current_user.tenant_id, (request.args.get("q") or "")[:100],
-                                  path_filter(current_user, action, OrgUnit.path), kinds=kinds,
-                                  exclude_path=exclude_path, limit=15)
+    found = services.search_units(
+        db,
+        current_user.tenant_id,
+        (request.args.get("q") or "")[:100],
+        path_filter(current_user, action, OrgUnit.path),
+        kinds=kinds,
+        exclude_path=exclude_path,
+        limit=15,
+    )
     paths = services.path_labels(db, found)
-    return jsonify(items=[{"id": u.id, "name": u.name, "path": paths[u.id],
-                           "kind": str(GRID_TYPE_LABELS[u.grid_type] if u.grid_type else KIND_LABELS[u.kind])}
-                          for u in found])
+    return jsonify(
+        items=[
+            {
+                "id": u.id,
+                "name": u.name,
+                "path": paths[u.id],
+                "kind": str(GRID_TYPE_LABELS[u.grid_type] if u.grid_type else KIND_LABELS[u.kind]),
+            }
+            for u in found
+        ]
+    )
 
 
 @login_required
@@ -106,12 +131,20 @@ def create(unit_id: int | None = None):
         require(current_user, "role.grant")
     form = UnitForm()
     if not form.validate_on_submit():
-        flash(_("Check the form: %(errors)s", errors="; ".join(e for errs in form.errors.values() for e in errs)), "error")
+        flash(
+            _("Check the form: %(errors)s", errors="; ".join(e for errs in form.errors.values() for e in errs)), "error"
+        )
         return redirect(url_for("places.unit_page", unit_id=unit_id) if unit_id else url_for("places.tree"))
     try:
-        unit = services.create_unit(db, current_user.tenant_id, name=form.name.data, kind=form.kind.data,
-                                    parent=parent, grid_type=form.grid_type.data or None,
-                                    actor_user_id=current_user.user_id)
+        unit = services.create_unit(
+            db,
+            current_user.tenant_id,
+            name=form.name.data,
+            kind=form.kind.data,
+            parent=parent,
+            grid_type=form.grid_type.data or None,
+            actor_user_id=current_user.user_id,
+        )
     except (ValidationFailed, Conflict) as e:
         flash(e.message, "error")
         return redirect(url_for("places.unit_page", unit_id=unit_id) if unit_id else url_for("places.tree"))
@@ -125,8 +158,10 @@ def may_change(principal, unit: OrgUnit) -> bool:
     the street itself; only a district-wide grant may change a street."""
     if not can(principal, "org.edit", unit):
         return False
-    return any(s.path is None or (unit.path.startswith(s.path) and unit.path != s.path)
-               for s in scopes_for(principal, "org.edit"))
+    return any(
+        s.path is None or (unit.path.startswith(s.path) and unit.path != s.path)
+        for s in scopes_for(principal, "org.edit")
+    )
 
 
 def require_change(principal, unit: OrgUnit) -> None:
@@ -150,8 +185,9 @@ def rename(unit_id: int):
     form = RenameForm()
     if form.validate_on_submit():
         try:
-            services.rename_unit(db, unit, form.name.data, grid_type=form.grid_type.data or None,
-                                 actor_user_id=current_user.user_id)
+            services.rename_unit(
+                db, unit, form.name.data, grid_type=form.grid_type.data or None, actor_user_id=current_user.user_id
+            )
             flash(_("Saved."), "success")
             return redirect(url_for("places.unit_page", unit_id=unit_id))
         except (ValidationFailed, Conflict) as e:
@@ -189,9 +225,15 @@ def retire(unit_id: int):
             flash(e.message, "error")
         return redirect(url_for("places.unit_page", unit_id=unit_id))
     return render_template(
-        "confirm.html", form=ConfirmForm(formdata=None), title=_("Retire %(name)s?", name=unit.name),
+        "confirm.html",
+        form=ConfirmForm(formdata=None),
+        title=_("Retire %(name)s?", name=unit.name),
         question=_("Retire %(path)s?", path=services.path_label(db, unit)),
-        consequence=_("Retiring hides the unit from new work. It needs no active units or residents under it. "
-                      "History is kept. This cannot be undone here."),
-        action=url_for("places.retire", unit_id=unit.id), button=_("Retire %(name)s", name=unit.name),
-        back=url_for("places.unit_page", unit_id=unit.id))
+        consequence=_(
+            "Retiring hides the unit from new work. It needs no active units or residents under it. "
+            "History is kept. This cannot be undone here."
+        ),
+        action=url_for("places.retire", unit_id=unit.id),
+        button=_("Retire %(name)s", name=unit.name),
+        back=url_for("places.unit_page", unit_id=unit.id),
+    )

@@ -70,12 +70,15 @@ class Acct:
         return dict(id=self.id, dp=self.dp, cp=self.cp, dq=self.dq, cq=self.cq, n=self.count, h=self.head)
 
 
-def open_accounts(conn: Connection, tenant: int, specs: Iterable[tuple[str, str, bool]], unit: str = "PT") -> dict[str, Acct]:
+def open_accounts(
+    conn: Connection, tenant: int, specs: Iterable[tuple[str, str, bool]], unit: str = "PT"
+) -> dict[str, Acct]:
     """Open accounts in bulk (code, normal side, no_overdraft): setup only, never timed."""
     specs = list(specs)
     now = utcnow()
-    conn.execute(INSERT_ACCOUNT, [dict(t=tenant, code=c, unit=unit, normal=n, nod=nod, h=GENESIS, at=now)
-                                  for c, n, nod in specs])
+    conn.execute(
+        INSERT_ACCOUNT, [dict(t=tenant, code=c, unit=unit, normal=n, nod=nod, h=GENESIS, at=now) for c, n, nod in specs]
+    )
     normal = {c: n for c, n, _ in specs}
     rows = conn.execute(text("SELECT id, code FROM ledger_accounts WHERE tenant_id = :t"), {"t": tenant})
     return {code: Acct(id_, normal[code]) for id_, code in rows if code in normal}
@@ -83,26 +86,54 @@ def open_accounts(conn: Connection, tenant: int, specs: Iterable[tuple[str, str,
 
 def _entries(journal_id: int, transfer_id: int, d: Acct, c: Acct, amount: int, unit: str, at: datetime) -> list[dict]:
     """The two entries of one posted transfer, advancing both accounts' totals and hash chains."""
-    tr = dict(debit_account_id=d.id, credit_account_id=c.id, unit=unit, amount=amount, phase="posted",
-              pending_transfer_id=None)
+    tr = dict(
+        debit_account_id=d.id,
+        credit_account_id=c.id,
+        unit=unit,
+        amount=amount,
+        phase="posted",
+        pending_transfer_id=None,
+    )
     d.dp += amount
     c.cp += amount
     out = []
     for acct, is_debit in ((d, True), (c, False)):
         sign = 1 if (acct.normal == "debit") == is_debit else -1
         acct.count += 1
-        e = dict(account_id=acct.id, seq=acct.count, transfer_id=transfer_id, journal_id=journal_id,
-                 posted_delta=sign * amount, pending_delta=0, balance_after=acct.posted, created_at=at)
+        e = dict(
+            account_id=acct.id,
+            seq=acct.count,
+            transfer_id=transfer_id,
+            journal_id=journal_id,
+            posted_delta=sign * amount,
+            pending_delta=0,
+            balance_after=acct.posted,
+            created_at=at,
+        )
         acct.head = entry_hash(acct.head, e, tr)
-        out.append(dict(a=acct.id, seq=e["seq"], tr=transfer_id, j=journal_id, pd=e["posted_delta"],
-                        bal=e["balance_after"], at=at, h=acct.head))
+        out.append(
+            dict(
+                a=acct.id,
+                seq=e["seq"],
+                tr=transfer_id,
+                j=journal_id,
+                pd=e["posted_delta"],
+                bal=e["balance_after"],
+                at=at,
+                h=acct.head,
+            )
+        )
     return out
 
 
-def post_one(conn: Connection, tenant: int, d: Acct, c: Acct, amount: int, kind: str, key: str, unit: str = "PT") -> None:
+def post_one(
+    conn: Connection, tenant: int, d: Acct, c: Acct, amount: int, kind: str, key: str, unit: str = "PT"
+) -> None:
     """One journal of one transfer: the four statements it takes at least (the caller commits)."""
     at = utcnow()
-    jid = conn.execute(INSERT_JOURNAL, dict(t=tenant, kind=kind, key=key, memo="", rh=_request_hash(key), at=at)).scalar_one()
+    jid = conn.execute(
+        INSERT_JOURNAL, dict(t=tenant, kind=kind, key=key, memo="", rh=_request_hash(key), at=at)
+    ).scalar_one()
     tid = conn.execute(INSERT_TRANSFER_RETURNING, dict(j=jid, d=d.id, c=c.id, unit=unit, amount=amount)).scalar_one()
     conn.execute(INSERT_ENTRY, _entries(jid, tid, d, c, amount, unit, at))
     conn.execute(UPDATE_ACCOUNT, [d.row(), c.row()])
@@ -111,24 +142,40 @@ def post_one(conn: Connection, tenant: int, d: Acct, c: Acct, amount: int, kind:
 def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
     """n ids for `table`, so its rows can go in with a plain executemany (as the ledger does)."""
     if conn.dialect.name == "postgresql":
-        return list(conn.execute(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": n}
-        ).scalars())
+        return list(
+            conn.execute(
+                text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": n}
+            ).scalars()
+        )
     # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so max(id) cannot move.
     top = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
     return list(range(top + 1, top + 1 + n))
 
 
-def post_many(conn: Connection, tenant: int, pairs: list[tuple[Acct, Acct, int]], kind: str, key: str,
-              memo: str = "", unit: str = "PT") -> None:
+def post_many(
+    conn: Connection,
+    tenant: int,
+    pairs: list[tuple[Acct, Acct, int]],
+    kind: str,
+    key: str,
+    memo: str = "",
+    unit: str = "PT",
+) -> None:
     """One journal of many transfers with executemany: journal, reserved ids, transfers, entries, balances."""
     at = utcnow()
-    jid = conn.execute(INSERT_JOURNAL, dict(t=tenant, kind=kind, key=key, memo=memo, rh=_request_hash(key), at=at)).scalar_one()
+    jid = conn.execute(
+        INSERT_JOURNAL, dict(t=tenant, kind=kind, key=key, memo=memo, rh=_request_hash(key), at=at)
+    ).scalar_one()
     ids = reserve_ids(conn, "ledger_transfers", len(pairs))
-    conn.execute(INSERT_TRANSFER, [dict(id=tid, j=jid, d=d.id, c=c.id, unit=unit, amount=amount)
-                                   for tid, (d, c, amount) in zip(ids, pairs)])
+    conn.execute(
+        INSERT_TRANSFER,
+        [
+            dict(id=tid, j=jid, d=d.id, c=c.id, unit=unit, amount=amount)
+            for tid, (d, c, amount) in zip(ids, pairs, strict=True)
+        ],
+    )
     entry_rows: list[dict] = []
-    for tid, (d, c, amount) in zip(ids, pairs):
+    for tid, (d, c, amount) in zip(ids, pairs, strict=False):
         entry_rows += _entries(jid, tid, d, c, amount, unit, at)
     conn.execute(INSERT_ENTRY, entry_rows)
     touched = {a.id: a for d, c, _ in pairs for a in (d, c)}
@@ -143,8 +190,17 @@ def _request_hash(key: str) -> bytes:
 _HISTORY_COLUMNS = {
     "ledger_journals": ("id", "tenant_id", "kind", "key", "memo", "pending", "request_hash", "created_at"),
     "ledger_transfers": ("id", "journal_id", "debit_account_id", "credit_account_id", "unit", "amount", "phase"),
-    "ledger_entries": ("account_id", "seq", "transfer_id", "journal_id", "posted_delta", "pending_delta",
-                       "balance_after", "created_at", "hash"),
+    "ledger_entries": (
+        "account_id",
+        "seq",
+        "transfer_id",
+        "journal_id",
+        "posted_delta",
+        "pending_delta",
+        "balance_after",
+        "created_at",
+        "hash",
+    ),
 }
 
 

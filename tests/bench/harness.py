@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -75,8 +75,9 @@ def postgres_target(raw_url: str) -> tuple[Target | None, str]:
 def _ensure_database(url: str) -> None:
     """CREATE DATABASE when the named one does not exist yet (connecting through `postgres`)."""
     name = make_url(url).database
-    admin = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     try:
         with admin.connect() as conn:
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
@@ -88,8 +89,10 @@ def _ensure_database(url: str) -> None:
 
 def pg_settings(target: Target) -> dict[str, str]:
     with target.engine.connect() as conn:
-        got = {k: conn.execute(text(f"SHOW {k}")).scalar_one()
-               for k in ("server_version", "shared_buffers", "synchronous_commit", "fsync", "max_connections")}
+        got = {
+            k: conn.execute(text(f"SHOW {k}")).scalar_one()
+            for k in ("server_version", "shared_buffers", "synchronous_commit", "fsync", "max_connections")
+        }
         conn.rollback()
     return got
 
@@ -116,7 +119,7 @@ def machine(pg: Target | None) -> list[tuple[str, str]]:
     import sqlalchemy
 
     rows = [
-        ("Date", datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+        ("Date", datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")),
         ("CPU", cpu),
         ("Cores (logical, usable)", f"{os.cpu_count()}, {len(os.sched_getaffinity(0))}"),
         ("RAM", ram),
@@ -127,8 +130,13 @@ def machine(pg: Target | None) -> list[tuple[str, str]]:
     ]
     if pg is not None:
         s = pg_settings(pg)
-        rows.append(("PostgreSQL", f"{s['server_version']} (shared_buffers {s['shared_buffers']}, "
-                                   f"synchronous_commit {s['synchronous_commit']}, fsync {s['fsync']})"))
+        rows.append(
+            (
+                "PostgreSQL",
+                f"{s['server_version']} (shared_buffers {s['shared_buffers']}, "
+                f"synchronous_commit {s['synchronous_commit']}, fsync {s['fsync']})",
+            )
+        )
     else:
         rows.append(("PostgreSQL", "not reachable: not measured"))
     rows.append(("Code measured", _code_version()))
@@ -164,6 +172,7 @@ class LoadMeter:
 def _code_version() -> str:
     """The commit the numbers belong to, and whether ledger/ differed from it (read-only git calls)."""
     try:
+
         def git(*args):
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
 
@@ -280,8 +289,9 @@ DBS = ("sqlite", "postgresql")
 
 def table(report: Report) -> list[str]:
     head = ["Section", "Measure", "SQLite", "PostgreSQL"]
-    body = [[sec, measure, v.get("sqlite", "–"), v.get("postgresql", "–")]
-            for (sec, measure), v in report.values.items()]
+    body = [
+        [sec, measure, v.get("sqlite", "–"), v.get("postgresql", "–")] for (sec, measure), v in report.values.items()
+    ]
     return _markdown(head, body)
 
 
@@ -302,8 +312,10 @@ def goals_table(report: Report) -> list[str]:
 
 
 def load_table(report: Report) -> list[str]:
-    body = [[name, f"{secs:,.0f}", "n/a" if pct is None else f"{pct:.0f} %", f"{la:.2f}"]
-            for name, secs, pct, la in report.load]
+    body = [
+        [name, f"{secs:,.0f}", "n/a" if pct is None else f"{pct:.0f} %", f"{la:.2f}"]
+        for name, secs, pct, la in report.load
+    ]
     return _markdown(["Section", "Seconds", "CPU pressure", "Load average (1 min) at end"], body)
 
 
@@ -311,18 +323,25 @@ def _markdown(head: list[str], body: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
 
     def line(r):
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + " |"
 
     return [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *[line(r) for r in body]]
 
 
-def write_doc(path: Path, report: Report, machine_rows: list[tuple[str, str]], sections: list[Section],
-              quick: bool, seconds: float) -> None:
+def write_doc(
+    path: Path,
+    report: Report,
+    machine_rows: list[tuple[str, str]],
+    sections: list[Section],
+    quick: bool,
+    seconds: float,
+) -> None:
     out = [
         "# Benchmarks",
         "",
         "Written by `make bench` (`python -m tests.bench.run`"
-        + (" --quick" if quick else "") + f"); the whole run took {seconds / 60:.1f} minutes. "
+        + (" --quick" if quick else "")
+        + f"); the whole run took {seconds / 60:.1f} minutes. "
         "Do not edit by hand: run it again.",
         "",
         "## Machine",

@@ -67,7 +67,9 @@ def bench_one_transfer(ctx: Context) -> None:
         ctx.report.add(ONE, f"ledger, {n:,} journals", target.name, rate(n, ledger_sw.total))
         ctx.report.add(ONE, "floor (minimal SQL)", target.name, rate(n, floor_sw.total))
         ctx.report.add(ONE, "ledger / floor", target.name, f"{led / flo:.2f}")
-        ctx.report.goal("1-transfer journals: ledger / floor throughput >= 0.5", target.name, led / flo, led / flo >= 0.5)
+        ctx.report.goal(
+            "1-transfer journals: ledger / floor throughput >= 0.5", target.name, led / flo, led / flo >= 0.5
+        )
         _check_sound(ctx, target, lt, "the ledger's one-transfer journals")
         _check_sound(ctx, target, ft, "the floor's one-transfer journals")
 
@@ -103,7 +105,9 @@ def bench_fan_out(ctx: Context) -> None:
         ctx.report.add(FAN, f"ledger, {n:,} transfers (median of {rounds})", target.name, f"{ms(led)} ({rate(n, led)})")
         ctx.report.add(FAN, "floor (minimal SQL, executemany)", target.name, f"{ms(flo)} ({rate(n, flo)})")
         ctx.report.add(FAN, "ledger / floor", target.name, f"{flo / led:.2f}")
-        ctx.report.goal(f"{n:,}-transfer journal: ledger / floor throughput >= 0.3", target.name, flo / led, flo / led >= 0.3)
+        ctx.report.goal(
+            f"{n:,}-transfer journal: ledger / floor throughput >= 0.3", target.name, flo / led, flo / led >= 0.3
+        )
         _check_sound(ctx, target, lt, "the ledger's large journals")
         _check_sound(ctx, target, ft, "the floor's large journals")
 
@@ -185,15 +189,20 @@ def _concurrent(target: Target, tenant: int, clients: int, hot: bool, seconds: f
         if hot:  # the members spend at the outlet, so give them points first
             book = Ledger(conn, tenant=tenant)
             for k in range(clients):
-                book.post([Transfer(f"source:{k}", f"member:{k}:{i}", 10**9) for i in range(MEMBERS_PER_CLIENT)],
-                          kind="earn.hours", key=f"fund:{k}")
+                book.post(
+                    [Transfer(f"source:{k}", f"member:{k}:{i}", 10**9) for i in range(MEMBERS_PER_CLIENT)],
+                    kind="earn.hours",
+                    key=f"fund:{k}",
+                )
             conn.commit()
     # fork: the children start at once with everything imported; each opens its own engine and
     # connection, and never uses the parent's (it exits with os._exit, so nothing is closed twice).
     mpc = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     barrier, results = mpc.Barrier(clients), mpc.Queue()
-    procs = [mpc.Process(target=_client, args=(target.url, tenant, k, hot, seconds, barrier, results))
-             for k in range(clients)]
+    procs = [
+        mpc.Process(target=_client, args=(target.url, tenant, k, hot, seconds, barrier, results))
+        for k in range(clients)
+    ]
     for p in procs:
         p.start()
     got = [results.get(timeout=seconds + 120) for _ in procs]
@@ -204,8 +213,10 @@ def _concurrent(target: Target, tenant: int, clients: int, hot: bool, seconds: f
         raise RuntimeError(f"a benchmark client failed:\n{errors[0]}")
     server = [g[4] for g in got]
     return Run(
-        tps=sum(done / took for _, done, took, *_ in got), journals=sum(g[1] for g in got),
-        seconds=max(g[2] for g in got), client_cpu=sum(g[3] for g in got),
+        tps=sum(done / took for _, done, took, *_ in got),
+        journals=sum(g[1] for g in got),
+        seconds=max(g[2] for g in got),
+        client_cpu=sum(g[3] for g in got),
         server_cpu=None if None in server else sum(server),
     )
 
@@ -230,13 +241,30 @@ def bench_concurrent(ctx: Context) -> None:
                 tried[c].append(_concurrent(target, ctx.tenant(), c, hot, seconds))
         runs = {c: sorted(rs, key=lambda r: r.tps)[len(rs) // 2] for c, rs in tried.items()}
         for c, r in runs.items():
-            spread = "" if rounds == 1 else (
-                f"; median of {rounds}, range {min(x.tps for x in tried[c]):,.0f}–{max(x.tps for x in tried[c]):,.0f}")
+            spread = (
+                ""
+                if rounds == 1
+                else (
+                    f"; median of {rounds}, "
+                    f"range {min(x.tps for x in tried[c]):,.0f}–{max(x.tps for x in tried[c]):,.0f}"
+                )
+            )
             busy = r.client_cpu + (r.server_cpu or 0)
-            cpu = "" if r.server_cpu is None or not r.journals else (
-                f"; CPU per journal {r.client_cpu / r.journals * 1000:.1f} + {r.server_cpu / r.journals * 1000:.1f} ms")
-            ctx.report.add(CONC, f"{label}, {c} client{'s' if c > 1 else ''}", target.name,
-                           f"{r.tps:,.0f} transfers/s ({r.tps / runs[1].tps:.2f}x; {busy / r.seconds:.1f} cores busy{cpu}{spread})")
+            cpu = (
+                ""
+                if r.server_cpu is None or not r.journals
+                else (
+                    f"; CPU per journal {r.client_cpu / r.journals * 1000:.1f}"
+                    f" + {r.server_cpu / r.journals * 1000:.1f} ms"
+                )
+            )
+            ctx.report.add(
+                CONC,
+                f"{label}, {c} client{'s' if c > 1 else ''}",
+                target.name,
+                f"{r.tps:,.0f} transfers/s ({r.tps / runs[1].tps:.2f}x;"
+                f" {busy / r.seconds:.1f} cores busy{cpu}{spread})",
+            )
         if hot:
             continue
         one = runs[1]
@@ -246,8 +274,12 @@ def bench_concurrent(ctx: Context) -> None:
             # What one journal costs in CPU, client and server together, caps what these cores can do.
             per = (one.client_cpu + one.server_cpu) / one.journals
             ceiling = cores / per
-            ctx.report.add(CONC, "CPU per journal (1 client): client + server", target.name,
-                           f"{one.client_cpu / one.journals * 1000:.2f} + {one.server_cpu / one.journals * 1000:.2f} ms")
+            ctx.report.add(
+                CONC,
+                "CPU per journal (1 client): client + server",
+                target.name,
+                f"{one.client_cpu / one.journals * 1000:.2f} + {one.server_cpu / one.journals * 1000:.2f} ms",
+            )
             ctx.report.add(CONC, f"CPU ceiling on {cores} cores", target.name, f"{ceiling:,.0f} transfers/s")
             ctx.report.note(
                 f"Concurrent clients: one client keeps {(one.client_cpu + one.server_cpu) / one.seconds:.1f} of "
@@ -267,14 +299,18 @@ def bench_history(ctx: Context) -> None:
         with target.engine.connect() as conn:
             for size in (small, big):
                 tenants[size] = tenant = ctx.tenant()
-                accts = floor.open_accounts(conn, tenant, [("source:hours", "debit", False), ("member:1", "credit", True)])
+                accts = floor.open_accounts(
+                    conn, tenant, [("source:hours", "debit", False), ("member:1", "credit", True)]
+                )
                 floor.build_history(conn, tenant, accts["source:hours"], accts["member:1"], size)
                 conn.commit()
             if target.is_pg:
                 # A maintained database has statistics (autovacuum would gather them soon after a load like this).
                 conn.execute(text("ANALYZE"))
                 conn.commit()
-        ctx.report.note(f"{target.name}: built the {small:,} and {big:,}-transfer histories in {time.perf_counter() - t0:.0f} s")
+        ctx.report.note(
+            f"{target.name}: built the {small:,} and {big:,}-transfer histories in {time.perf_counter() - t0:.0f} s"
+        )
         _check_sound(ctx, target, tenants[small], f"the {small:,}-transfer history")
         if ctx.quick:
             _check_sound(ctx, target, tenants[big], f"the {big:,}-transfer history")
@@ -289,7 +325,7 @@ def bench_history(ctx: Context) -> None:
                 conn.execute(text("SELECT 1"))  # open the transaction outside the clock
                 # Interleave the sizes, each first in turn, so load changes and first-call effects hit both alike.
                 for what, call in calls_of.items():
-                    for size in ((small, big) if i % 2 else (big, small)):
+                    for size in (small, big) if i % 2 else (big, small):
                         t = time.perf_counter()
                         call(books[size])
                         took = time.perf_counter() - t
@@ -307,7 +343,11 @@ def bench_history(ctx: Context) -> None:
 
 
 SECTIONS = [
-    Section("one", ONE, bench_one_transfer, """
+    Section(
+        "one",
+        ONE,
+        bench_one_transfer,
+        """
 One client posts journals of one transfer (`source:hours` -> one of 100 member wallets with
 no-overdraft), each with its own idempotency key, and commits after each: one database transaction
 per journal, as a scan or a button press does. The full run posts 2,000 journals; `--quick` 300.
@@ -320,8 +360,13 @@ locks nothing and checks nothing, which the ledger must. Ledger and floor run in
 blocks of 250 journals, so a change in the machine's load hits both alike. Both use a
 `Connection` from `app.db.make_engine(url)`; `Ledger.verify()` then checks both tenants, so the
 floor's rows are valid ledger rows. Goal: ledger throughput at least half the floor's.
-"""),
-    Section("fan", FAN, bench_fan_out, """
+""",
+    ),
+    Section(
+        "fan",
+        FAN,
+        bench_fan_out,
+        """
 One journal moves 10 points from `source:event` to each of 10,000 member wallets (a large event's
 approval), committed as one transaction; the `Transfer` list is built before the clock starts. The
 full run repeats it 3 times (the median is shown), `--quick` once with 1,000 transfers.
@@ -330,8 +375,13 @@ The floor writes the same rows: the journal (`INSERT … RETURNING id`), a block
 (`nextval` over `generate_series` on PostgreSQL, `max(id)` on SQLite under its write lock), the
 transfers, entries and account `UPDATE`s each as one executemany, computing the same hash chain.
 Goal: the ledger's throughput at least 0.3 of the floor's.
-"""),
-    Section("concurrent", CONC, bench_concurrent, """
+""",
+    ),
+    Section(
+        "concurrent",
+        CONC,
+        bench_concurrent,
+        """
 1, 2, 4 and 8 clients post one-transfer journals, one transaction each, for 6 seconds (1 s with
 `--quick`) after a warm-up of 20 journals, all starting together. The full run does 3 rounds over
 all four client counts and shows the median round for each count, with the range. Clients are separate
@@ -347,8 +397,13 @@ The clients and the PostgreSQL server share this machine's cores, so the table a
 the clients and their server backends used (from `os.times()` and `/proc/<backend pid>/stat`):
 CPU per journal times throughput cannot exceed the core count, which bounds the scaling any number
 of clients can show on this machine.
-"""),
-    Section("history", HIST, bench_history, """
+""",
+    ),
+    Section(
+        "history",
+        HIST,
+        bench_history,
+        """
 Two member wallets, one with 1,000 entries of history and one with 1,000,000 (`--quick`: 50,000),
 in the same tables. The histories are written in bulk with minimal SQL (`COPY` on PostgreSQL,
 executemany on SQLite; about a minute for the million): one-transfer journals from a source
@@ -360,5 +415,6 @@ consistent by construction), then gets `ANALYZE`, as autovacuum would soon do.
 `balance()` and `statement(limit=50)` (the newest page, with journal and transfer joined) are each
 called 200 times per wallet after 20 warm-up calls, alternating between the two wallets; the
 median is shown. Goal: the long history's median at most 2x the short one's.
-"""),
+""",
+    ),
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import date, timedelta
 import statistics
 import time
+from datetime import date, timedelta
 
 from sqlalchemy import String, cast, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -30,8 +30,15 @@ TREE = "8. Org-unit subtrees"
 
 
 def _app(target: Target):
-    return create_app({"ENV": "test", "SECRET_KEY": "bench-secret", "DATABASE_URL": target.url,
-                       "ENGINE": target.engine, "RATELIMIT_STORAGE_URI": "memory://"})
+    return create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "bench-secret",
+            "DATABASE_URL": target.url,
+            "ENGINE": target.engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
 
 
 def _names(rng: random.Random, n: int) -> list[str]:
@@ -46,10 +53,18 @@ def _tree(session: Session, tenant: int, streets: int, communities: int, grids: 
     for s in range(streets):
         street = places.create_unit(session, tenant, name=f"第{s + 1}街道", kind="street")
         for c in range(communities):
-            community = places.create_unit(session, tenant, name=f"{s + 1}-{c + 1}社区", kind="community", parent=street)
+            community = places.create_unit(
+                session, tenant, name=f"{s + 1}-{c + 1}社区", kind="community", parent=street
+            )
             for g in range(grids):
-                grid = places.create_unit(session, tenant, name=f"{s + 1}-{c + 1}-{g + 1}片区网格", kind="grid",
-                                          grid_type="area", parent=community)
+                grid = places.create_unit(
+                    session,
+                    tenant,
+                    name=f"{s + 1}-{c + 1}-{g + 1}片区网格",
+                    kind="grid",
+                    grid_type="area",
+                    parent=community,
+                )
                 leaves.append(grid)
     return leaves
 
@@ -64,13 +79,27 @@ def _bulk_members(session: Session, tenant: int, grids: list[OrgUnit], n: int, r
         mobile = str(mobiles[i])
         if mobile[1] not in "3456789":
             mobile = "13" + mobile[2:]
-        row = dict(tenant_id=tenant, name=names[i], mobile=mobile, mobile_tail=mobile[-4:], grid_id=rng.choice(grids).id,
-                   status="active", is_volunteer=True, is_party_member=rng.random() < 0.3, is_grid_worker=False,
-                   is_building_head=False, id_number_hash=None, id_number_masked=None)
+        row = dict(
+            tenant_id=tenant,
+            name=names[i],
+            mobile=mobile,
+            mobile_tail=mobile[-4:],
+            grid_id=rng.choice(grids).id,
+            status="active",
+            is_volunteer=True,
+            is_party_member=rng.random() < 0.3,
+            is_grid_worker=False,
+            is_building_head=False,
+            id_number_hash=None,
+            id_number_masked=None,
+        )
         if i % 3 == 0:
             first17 = f"440311{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{i % 1000:03d}"
             number = first17 + id_check_char(first17)
-            row["id_number_hash"], row["id_number_masked"] = hash_id_number(number + str(i), key), mask_id_number(number)
+            row["id_number_hash"], row["id_number_masked"] = (
+                hash_id_number(number + str(i), key),
+                mask_id_number(number),
+            )
         rows.append(row)
     seen = set()
     for r in rows:  # the rare collision after the prefix fix-up: make it unique again
@@ -80,7 +109,7 @@ def _bulk_members(session: Session, tenant: int, grids: list[OrgUnit], n: int, r
         seen.add(r["mobile"])
     now = utcnow()
     for i in range(0, n, 5000):
-        batch = [{**r, "created_at": now, "updated_at": now} for r in rows[i:i + 5000]]
+        batch = [{**r, "created_at": now, "updated_at": now} for r in rows[i : i + 5000]]
         session.execute(insert(Member.__table__).returning(Member.__table__.c.id), batch).close()
     return rows
 
@@ -130,12 +159,13 @@ def bench_search(ctx: Context) -> None:
             for label, (who, inputs) in cases.items():
                 took = []
                 for i, q in enumerate(inputs + inputs[:10]):
-                    stmt = people.search_query(tenant, people.MemberQuery(q=q),
-                                               path_filter(who, "member.view", OrgUnit.path))
+                    stmt = people.search_query(
+                        tenant, people.MemberQuery(q=q), path_filter(who, "member.view", OrgUnit.path)
+                    )
                     t = time.perf_counter()
                     found = list(s.scalars(stmt.limit(21)))  # what the list page fetches for page 1
                     for m in found:
-                        m.grid.name  # the page shows each member's grid
+                        _ = m.grid.name  # the page shows each member's grid
                     elapsed = time.perf_counter() - t
                     if i >= 10:
                         took.append(elapsed)
@@ -155,8 +185,16 @@ def _xlsx(grid_names: list[str], n: int, rng: random.Random) -> bytes:
     for i, name in enumerate(_names(rng, n)):
         born = date(1950, 1, 1) + timedelta(days=i // 1000)  # with the sequence number: unique per row
         first17 = f"440311{born:%Y%m%d}{i % 1000:03d}"
-        ws.append([name, str(mobiles[i]), first17 + id_check_char(first17) if i % 2 else "", rng.choice(grid_names),
-                   "是", "是" if rng.random() < 0.3 else "否"])
+        ws.append(
+            [
+                name,
+                str(mobiles[i]),
+                first17 + id_check_char(first17) if i % 2 else "",
+                rng.choice(grid_names),
+                "是",
+                "是" if rng.random() < 0.3 else "否",
+            ]
+        )
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -175,8 +213,9 @@ def bench_import(ctx: Context) -> None:
         content = _xlsx(names, n, rng)
         with app.test_request_context(), Session(target.engine) as s:
             t = time.perf_counter()
-            result = import_job.dry_run(s, tenant, "bench.xlsx", content, may_edit=lambda unit: True,
-                                      id_key=b"bench-id-key")
+            result = import_job.dry_run(
+                s, tenant, "bench.xlsx", content, may_edit=lambda unit: True, id_key=b"bench-id-key"
+            )
             checked = time.perf_counter() - t
             assert not result.errors, result.errors[:3]
             t = time.perf_counter()
@@ -186,7 +225,9 @@ def bench_import(ctx: Context) -> None:
             count = s.scalar(select(func.count()).select_from(Member).where(Member.tenant_id == tenant))
             assert count == n, count
         ctx.report.add(IMPORT, f"{n:,}-row .xlsx: dry run (read and check every row)", target.name, ms(checked))
-        ctx.report.add(IMPORT, f"{n:,}-row .xlsx: write members and wallets (one transaction)", target.name, ms(written))
+        ctx.report.add(
+            IMPORT, f"{n:,}-row .xlsx: write members and wallets (one transaction)", target.name, ms(written)
+        )
         ctx.report.goal(f"{n:,}-row import well under a minute", target.name, checked + written, checked + written < 30)
 
 
@@ -203,12 +244,30 @@ def bench_subtrees(ctx: Context) -> None:
                 street = places.create_unit(s, tenant, name=f"街道{si}", kind="street")
                 for ci in range(communities):
                     community = places.create_unit(s, tenant, name=f"社区{si}-{ci}", kind="community", parent=street)
-                    rows = [dict(tenant_id=tenant, parent_id=community.id, kind="grid", grid_type="basic",
-                                 name=f"网格{si}-{ci}-{g}", path="", depth=2, created_at=now) for g in range(grids)]
-                    ids = list(s.execute(insert(OrgUnit.__table__).returning(OrgUnit.__table__.c.id,
-                                                                             sort_by_parameter_order=True), rows).scalars())
-                    s.execute(OrgUnit.__table__.update().where(OrgUnit.__table__.c.id.in_(ids)).values(
-                        path=community.path + cast(OrgUnit.__table__.c.id, String) + "/"))
+                    rows = [
+                        dict(
+                            tenant_id=tenant,
+                            parent_id=community.id,
+                            kind="grid",
+                            grid_type="basic",
+                            name=f"网格{si}-{ci}-{g}",
+                            path="",
+                            depth=2,
+                            created_at=now,
+                        )
+                        for g in range(grids)
+                    ]
+                    ids = list(
+                        s.execute(
+                            insert(OrgUnit.__table__).returning(OrgUnit.__table__.c.id, sort_by_parameter_order=True),
+                            rows,
+                        ).scalars()
+                    )
+                    s.execute(
+                        OrgUnit.__table__.update()
+                        .where(OrgUnit.__table__.c.id.in_(ids))
+                        .values(path=community.path + cast(OrgUnit.__table__.c.id, String) + "/")
+                    )
                     units += 1 + len(ids)
                 units += 1
             s.commit()
@@ -216,8 +275,10 @@ def bench_subtrees(ctx: Context) -> None:
             community_unit = s.scalar(select(OrgUnit).where(OrgUnit.tenant_id == tenant, OrgUnit.kind == "community"))
             if target.is_pg:
                 s.execute(text("ANALYZE org_units"))
-            for label, unit, expect in (("a street's subtree", street_unit, 1 + communities * (1 + grids)),
-                                        ("a community's subtree", community_unit, 1 + grids)):
+            for label, unit, expect in (
+                ("a street's subtree", street_unit, 1 + communities * (1 + grids)),
+                ("a community's subtree", community_unit, 1 + grids),
+            ):
                 took = []
                 for i in range(120):
                     t = time.perf_counter()
@@ -225,25 +286,44 @@ def bench_subtrees(ctx: Context) -> None:
                     if i >= 20:
                         took.append(time.perf_counter() - t)
                 assert got == expect, (got, expect)
-                ctx.report.add(TREE, f"{label} of {units:,} units ({expect:,} ids): median", target.name,
-                               ms(statistics.median(took)))
+                ctx.report.add(
+                    TREE,
+                    f"{label} of {units:,} units ({expect:,} ids): median",
+                    target.name,
+                    ms(statistics.median(took)),
+                )
             s.rollback()
 
 
 SECTIONS = [
-    Section("search", SEARCH, bench_search, """
+    Section(
+        "search",
+        SEARCH,
+        bench_search,
+        """
 Members are bulk-loaded (realistic Chinese names from the demo's name generator, unique mobiles, a
 third with a masked ID number) into 120 area grids of 30 communities. Each query is the one the member
 list page runs for its first page (`people.services.search_query`, 21 rows, each member's grid
 loaded), with the permission filter of a district-wide role or of a grid admin scoped to one
 community. Inputs are drawn from the loaded members; the first 10 calls warm caches and are not
-counted."""),
-    Section("import", IMPORT, bench_import, """
+counted.""",
+    ),
+    Section(
+        "import",
+        IMPORT,
+        bench_import,
+        """
 A 10,000-row .xlsx (names, mobiles, half with ID numbers, grid by name, tags) goes through the
 importer the upload page uses: the dry run reads and checks every row against the district, then
-the members and their wallets are written in one transaction."""),
-    Section("subtree", TREE, bench_subtrees, """
+the members and their wallets are written in one transaction.""",
+    ),
+    Section(
+        "subtree",
+        TREE,
+        bench_subtrees,
+        """
 About 10,000 org units (6 streets × 31 communities × 53 grids); the query is
 `places.services.subtree_ids`, the prefix scan on the materialised path that permission filters and
-"members in this unit" lists use."""),
+"members in this unit" lists use.""",
+    ),
 ]

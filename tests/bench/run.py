@@ -1,4 +1,5 @@
-"""`make bench`: time the ledger, member search and import on SQLite and PostgreSQL, print a table and write docs/benchmarks.md.
+"""`make bench`: time the ledger, member search and import on SQLite and PostgreSQL, print a table and
+write docs/benchmarks.md.
 
 Usage: python -m tests.bench.run [--quick] [--only NAME ...] [--doc PATH | --no-doc]
 A section is a function taking a Context; add one by appending a Section to SECTIONS.
@@ -18,8 +19,20 @@ from config import ROOT
 
 from . import ledger_bench, people_bench
 from .harness import (
-    DEFAULT_PG, Context, LoadMeter, Report, Section, goals_table, load_table, machine, postgres_target, remove_dir,
-    sqlite_target, table, temp_dir, write_doc,
+    DEFAULT_PG,
+    Context,
+    LoadMeter,
+    Report,
+    Section,
+    goals_table,
+    load_table,
+    machine,
+    postgres_target,
+    remove_dir,
+    sqlite_target,
+    table,
+    temp_dir,
+    write_doc,
 )
 
 SECTIONS: list[Section] = [*ledger_bench.SECTIONS, *people_bench.SECTIONS]

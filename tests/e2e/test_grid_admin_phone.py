@@ -1,5 +1,6 @@
 """In real Chromium on a 390-px phone screen: a grid administrator signs in, finds a member by the
-last four digits of the mobile, and assigns them a grid picked by typing part of its name. Saves screenshots under tests/e2e/screenshots/.
+last four digits of the mobile, and assigns them a grid picked by typing part of its name. Saves
+screenshots under tests/e2e/screenshots/.
 
 Debian's chromium package (/usr/bin/chromium) driven by Playwright for Python; no downloaded browser."""
 

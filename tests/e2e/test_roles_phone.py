@@ -60,8 +60,14 @@ def test_a_grid_is_picked_by_typing_part_of_its_name(app, town, live_server, bro
 
     with app.app_context(), app.test_request_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            unit_id = places.create_unit(s, town.district.id, name="临时微网格", kind="grid", grid_type="micro",
-                                         parent=s.get(OrgUnit, town.grid_a1.id)).id
+            unit_id = places.create_unit(
+                s,
+                town.district.id,
+                name="临时微网格",
+                kind="grid",
+                grid_type="micro",
+                parent=s.get(OrgUnit, town.grid_a1.id),
+            ).id
     _, mobile, password = town.users["grid_admin"]
     page = browser.new_page(**PHONE)
     sign_in_in_browser(page, live_server, town.district.id, mobile, password)
@@ -112,8 +118,14 @@ def test_long_names_stay_inside_their_card(app, town, live_server, browser):
     long_name = "GuangmingFenghuangTangjiaCommunityParkSideEstatePhaseTwoNorthBuildingsMicroGrid" + "一" * 8
     with app.app_context(), app.test_request_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            unit_id = places.create_unit(s, town.district.id, name=long_name, kind="grid", grid_type="micro",
-                                         parent=s.get(OrgUnit, town.grid_a1.id)).id
+            unit_id = places.create_unit(
+                s,
+                town.district.id,
+                name=long_name,
+                kind="grid",
+                grid_type="micro",
+                parent=s.get(OrgUnit, town.grid_a1.id),
+            ).id
     _, mobile, password = town.users["grid_admin"]
     page = browser.new_page(**PHONE)
     sign_in_in_browser(page, live_server, town.district.id, mobile, password)

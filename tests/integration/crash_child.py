@@ -31,12 +31,14 @@ def main() -> None:
         return statement.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSFERS")
 
     if mode == "commit":
+
         @event.listens_for(engine, "commit")
         def _announce(conn):
             if posting:
                 print("WRITING", flush=True)
 
     elif mode == "stall":
+
         @event.listens_for(engine, "after_cursor_execute")
         def _stall(conn, cursor, statement, parameters, context, executemany):
             if writing_transfers(statement):

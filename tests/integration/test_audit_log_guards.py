@@ -14,11 +14,14 @@ def event_id(session) -> int:
     return record(session, "signout", tenant_id=None, detail={"why": "test"}).id
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_events SET action = 'forged' WHERE id = :id",
-    "DELETE FROM audit_events WHERE id = :id",
-    "DELETE FROM audit_events",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET action = 'forged' WHERE id = :id",
+        "DELETE FROM audit_events WHERE id = :id",
+        "DELETE FROM audit_events",
+    ],
+)
 def test_audit_rows_cannot_be_changed_or_deleted(session, event_id, statement):
     conn = session.connection()
     with pytest.raises(DBAPIError, match="append-only"):

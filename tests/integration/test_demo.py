@@ -27,8 +27,10 @@ from tests.conftest import csrf_from
 # The demo loader's sign-ins are checked from fresh connections: its district must really commit.
 pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
-SIGN_IN_LINE = re.compile(r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)"
-                          r"\s+mobile (?P<mobile>\d{11})\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$")
+SIGN_IN_LINE = re.compile(
+    r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)"
+    r"\s+mobile (?P<mobile>\d{11})\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$"
+)
 # One demo per database per test session: loading 3,000 members is the slow part.
 _loaded: dict[str, tuple[str, list[str]]] = {}
 
@@ -65,8 +67,12 @@ def _sign_ins(lines: list[str]) -> dict[str, dict]:
 def _counts(s, t: int) -> dict[str, int]:
     def n(model):
         return s.scalar(select(func.count()).select_from(model).where(model.tenant_id == t))
+
     return {
-        "units": n(OrgUnit), "members": n(Member), "assignments": n(GridAssignment), "users": n(User),
+        "units": n(OrgUnit),
+        "members": n(Member),
+        "assignments": n(GridAssignment),
+        "users": n(User),
         "grants": n(RoleGrant),
         "wallets": s.scalar(select(func.count()).select_from(accounts).where(accounts.c.tenant_id == t)),
         "districts": s.scalar(select(func.count()).select_from(District)),
@@ -98,8 +104,9 @@ def test_demo_has_the_shape_of_guangming(app, demo):
         assert 2850 <= len(members) <= 3150
         party = [m for m in members if m.is_party_member]
         assert 0.25 <= len(party) / len(members) <= 0.35
-        community_ids = {u.id for u in s.scalars(select(OrgUnit).where(OrgUnit.tenant_id == t,
-                                                                          OrgUnit.kind == "community"))}
+        community_ids = {
+            u.id for u in s.scalars(select(OrgUnit).where(OrgUnit.tenant_id == t, OrgUnit.kind == "community"))
+        }
         assert all(m.party_org and m.checkin_community_id in community_ids for m in party)
         assert not any(m.party_org or m.checkin_community_id for m in members if not m.is_party_member)
         grid_types = dict(s.execute(select(OrgUnit.id, OrgUnit.grid_type).where(OrgUnit.tenant_id == t)).all())
@@ -109,9 +116,11 @@ def test_demo_has_the_shape_of_guangming(app, demo):
         # through the ledger's own API.
         wallets = {r.code: r for r in s.execute(select(accounts).where(accounts.c.tenant_id == t))}
         assert set(wallets) == {m.wallet_code for m in members}
-        assert all((w.unit, w.normal, w.no_overdraft, w.closed) == ("PT", "credit", True, False)
-                   and w.debits_posted == w.credits_posted == w.debits_pending == w.credits_pending == 0
-                   for w in wallets.values())
+        assert all(
+            (w.unit, w.normal, w.no_overdraft, w.closed) == ("PT", "credit", True, False)
+            and w.debits_posted == w.credits_posted == w.debits_pending == w.credits_pending == 0
+            for w in wallets.values()
+        )
         book = Ledger(s, tenant=t)
         for m in members[::60]:
             bal = book.balance(m.wallet_code)
@@ -120,8 +129,11 @@ def test_demo_has_the_shape_of_guangming(app, demo):
         # 包格联户 and the grid workers and building heads carry the matching tag and a current assignment.
         assignments = s.scalars(select(GridAssignment).where(GridAssignment.tenant_id == t)).all()
         by_member = {m.id: m for m in members}
-        for role, tag in (("party_member", "is_party_member"), ("grid_worker", "is_grid_worker"),
-                          ("building_head", "is_building_head")):
+        for role, tag in (
+            ("party_member", "is_party_member"),
+            ("grid_worker", "is_grid_worker"),
+            ("building_head", "is_building_head"),
+        ):
             current = [a for a in assignments if a.role == role and a.current(date(2026, 1, 1))]
             assert len(current) >= 50, role
             assert all(getattr(by_member[a.member_id], tag) for a in current), role
@@ -131,11 +143,23 @@ def test_demo_has_the_shape_of_guangming(app, demo):
 
 def test_every_printed_sign_in_works_with_its_role(app, demo):
     sign_ins = _sign_ins(demo.lines)
-    assert set(sign_ins) == {"organiser", "grid_admin (community)", "grid_admin (street)", "fund_manager",
-                             "fund_approver", "district_admin", "auditor", "volunteer"}
+    assert set(sign_ins) == {
+        "organiser",
+        "grid_admin (community)",
+        "grid_admin (street)",
+        "fund_manager",
+        "fund_approver",
+        "district_admin",
+        "auditor",
+        "volunteer",
+    }
     assert any("DEMO-ONLY" in line for line in demo.lines)
-    expected = {"organiser": (["organiser"], "community"), "grid_admin (community)": (["grid_admin"], "community"),
-                "grid_admin (street)": (["grid_admin"], "street"), "volunteer": ([], None)}
+    expected = {
+        "organiser": (["organiser"], "community"),
+        "grid_admin (community)": (["grid_admin"], "community"),
+        "grid_admin (street)": (["grid_admin"], "street"),
+        "volunteer": ([], None),
+    }
     members = set()
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         for label, row in sign_ins.items():
@@ -146,8 +170,9 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
             assert principal.name == row["name"]
             for scope in principal.scopes:
                 if scope_kind:
-                    unit = s.scalar(select(OrgUnit).where(OrgUnit.tenant_id == demo.district_id,
-                                                          OrgUnit.path == scope.path))
+                    unit = s.scalar(
+                        select(OrgUnit).where(OrgUnit.tenant_id == demo.district_id, OrgUnit.path == scope.path)
+                    )
                     assert (unit.kind, unit.name) == (scope_kind, row["scope"]), label
                 else:
                     assert scope.path is None, label
@@ -161,9 +186,15 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
 def test_a_printed_sign_in_works_on_the_sign_in_page(client, demo):
     row = _sign_ins(demo.lines)["district_admin"]
     page = client.get("/signin")
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": demo.district_id, "mobile": row["mobile"],
-                                        "password": row["password"]})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": demo.district_id,
+            "mobile": row["mobile"],
+            "password": row["password"],
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     listing = client.get("/members/?q=" + row["mobile"])
     assert listing.status_code == 200
@@ -198,8 +229,11 @@ def test_every_id_number_was_valid_and_is_stored_only_masked_and_hashed(app, dem
     raw = {person.mobile: person.id_number for person in plan().people}
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         key = id_hash_key()
-        rows = s.execute(select(Member.mobile, Member.id_number_hash, Member.id_number_masked)
-                         .where(Member.tenant_id == demo.district_id)).all()
+        rows = s.execute(
+            select(Member.mobile, Member.id_number_hash, Member.id_number_masked).where(
+                Member.tenant_id == demo.district_id
+            )
+        ).all()
     assert len(rows) == len(raw)
     with_id = 0
     for mobile, id_hash, masked in rows:

@@ -38,9 +38,11 @@ def workbook(rows) -> bytes:
 
 def upload_checked(client, content: bytes) -> int:
     page = client.get("/members/import")
-    resp = client.post("/members/import", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                                "file": (io.BytesIO(content), "m.xlsx")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/members/import",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "file": (io.BytesIO(content), "m.xlsx")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]
     return int(resp.headers["Location"].rsplit("/", 1)[1])
 
@@ -92,10 +94,15 @@ def test_a_queued_import_waits_in_the_queue_and_a_worker_process_runs_it(app, cl
     assert client.post(f"/members/import/{job_id}/run", data={"csrf_token": csrf_from(html)}).status_code == 303
 
     assert job_state(app, job_id).status == "queued" and real_queue.pending_count() == 1
-    assert '<progress' in client.get(f"/members/import/{job_id}").get_data(as_text=True)
+    assert "<progress" in client.get(f"/members/import/{job_id}").get_data(as_text=True)
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": app.config["SECRET_KEY"]}
-    worker = subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "1"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while job_state(app, job_id).status in ("queued", "importing") and time.monotonic() < deadline:
@@ -105,12 +112,16 @@ def test_a_queued_import_waits_in_the_queue_and_a_worker_process_runs_it(app, cl
         _, err = worker.communicate(timeout=30)
 
     job = job_state(app, job_id)
-    assert (job.status, job.imported_count, job.processed_rows, job.content) == ("done", 3, 3, None), err.decode()[-3000:]
+    assert (job.status, job.imported_count, job.processed_rows, job.content) == ("done", 3, 3, None), err.decode()[
+        -3000:
+    ]
     state = client.get(f"/members/import/{job_id}/status.json").get_json()
     assert state["status"] == "done" and "3" in state["message"]
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        assert len(list(s.scalars(select(Member).where(Member.tenant_id == town.district.id,
-                                                       Member.mobile.in_(mobiles))))) == 3
+        assert (
+            len(list(s.scalars(select(Member).where(Member.tenant_id == town.district.id, Member.mobile.in_(mobiles)))))
+            == 3
+        )
 
 
 def test_the_sweep_abandons_jobs_nobody_ran_and_deletes_their_file(app, client, town):
@@ -137,8 +148,9 @@ def test_the_sweep_abandons_jobs_nobody_ran_and_deletes_their_file(app, client, 
 def test_the_sweep_runs_every_five_minutes_and_when_a_worker_starts():
     periodic = {t.name for t in huey.read_periodic(datetime(2026, 12, 1, 10, 5))}
     assert any(name.endswith("sweep_import_jobs") for name in periodic)
-    assert not any(n.endswith("sweep_import_jobs") for n in {t.name for t in huey.read_periodic(
-        datetime(2026, 12, 1, 10, 7))})
+    assert not any(
+        n.endswith("sweep_import_jobs") for n in {t.name for t in huey.read_periodic(datetime(2026, 12, 1, 10, 7))}
+    )
     assert any("sweep" in name for name in huey._startup)
 
 
@@ -150,11 +162,13 @@ def test_progress_is_committed_as_the_file_is_read_and_readable_from_another_con
 
     factory = app.extensions["db_sessionmaker"]
     engine = app.extensions["db_engine"]
-    content = workbook([[f"进度{i}", f"136{town.district.id % 10_000:04d}{i:04d}", town.grid_a1.id]
-                        for i in range(2500)])
+    content = workbook(
+        [[f"进度{i}", f"136{town.district.id % 10_000:04d}{i:04d}", town.grid_a1.id] for i in range(2500)]
+    )
     with unit_of_work(factory) as s:
-        job = ImportJob(tenant_id=town.district.id, filename="p.xlsx", content=content, status="queued",
-                        total_rows=2500)
+        job = ImportJob(
+            tenant_id=town.district.id, filename="p.xlsx", content=content, status="queued", total_rows=2500
+        )
         s.add(job)
         s.flush()
         job_id = job.id
@@ -162,18 +176,21 @@ def test_progress_is_committed_as_the_file_is_read_and_readable_from_another_con
 
     def look(_session):
         with engine.connect() as conn:  # another connection, as the status page in another process
-            seen.append(tuple(conn.execute(select(ImportJob.status, ImportJob.processed_rows)
-                                     .where(ImportJob.id == job_id)).one()))
+            seen.append(
+                tuple(
+                    conn.execute(select(ImportJob.status, ImportJob.processed_rows).where(ImportJob.id == job_id)).one()
+                )
+            )
 
     event.listen(Session, "after_commit", look)
     try:
         with app.app_context():
-            assert import_job.import_queued_job(factory, job_id, may_edit=lambda unit: True, id_key=b"k",
-                                                actor_user_id=None)
+            assert import_job.import_queued_job(
+                factory, job_id, may_edit=lambda unit: True, id_key=b"k", actor_user_id=None
+            )
     finally:
         event.remove(Session, "after_commit", look)
 
-    assert seen == [("importing", 0), ("importing", 1000), ("importing", 2000), ("importing", 2500),
-                    ("done", 2500)]
+    assert seen == [("importing", 0), ("importing", 1000), ("importing", 2000), ("importing", 2500), ("done", 2500)]
     done = job_state(app, job_id)
     assert (done.imported_count, done.content, done.outcome_params) == (2500, None, {"n": 2500})

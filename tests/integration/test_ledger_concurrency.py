@@ -47,9 +47,7 @@ def run_together(engine, tenant: int, n: int, work, hold: tuple[str, ...] = ()) 
     with engine.connect() as gate, ThreadPoolExecutor(max_workers=n) as pool:
         if hold:
             gate.execute(
-                select(accounts.c.id)
-                .where(accounts.c.tenant_id == tenant, accounts.c.code.in_(hold))
-                .with_for_update()
+                select(accounts.c.id).where(accounts.c.tenant_id == tenant, accounts.c.code.in_(hold)).with_for_update()
             )
         try:
             futures = [pool.submit(one, i) for i in range(n)]
@@ -64,9 +62,12 @@ def wait_for_lock_waiters(engine, n: int) -> None:
     """Wait until n sessions of this database are blocked on a lock (only this test uses the database)."""
     with engine.connect() as conn:
         for _ in range(3000):
-            waiting = conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )).scalar_one()
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
             if waiting >= n:
                 return
             conn.rollback()  # a fresh snapshot of pg_stat_activity next time
@@ -105,7 +106,9 @@ def test_concurrent_spends_never_overdraw(pg_engine, tenant):
     setup(pg_engine, tenant, build)
 
     results = run_together(
-        pg_engine, tenant, 100,
+        pg_engine,
+        tenant,
+        100,
         lambda book, i: book.post([Transfer("member:1", "sink:market", 1)], kind="spend.market", key=f"spend:{i}"),
     )
 
@@ -124,8 +127,10 @@ def test_crossing_transfers_do_not_deadlock(pg_engine, tenant):
         book.open_account("source:hours", normal="debit")
         book.open_account("member:a", no_overdraft=True)
         book.open_account("member:b", no_overdraft=True)
-        book.post([Transfer("source:hours", "member:a", 10_000), Transfer("source:hours", "member:b", 10_000)],
-                  kind="earn.hours")
+        book.post(
+            [Transfer("source:hours", "member:a", 10_000), Transfer("source:hours", "member:b", 10_000)],
+            kind="earn.hours",
+        )
 
     setup(pg_engine, tenant, build)
 
@@ -162,7 +167,9 @@ def test_one_idempotency_key_posts_one_journal(pg_engine, tenant, request_kind):
         request, after = Transfer("member:1", "sink:market", 30), 0
 
     results = run_together(
-        pg_engine, tenant, 20,
+        pg_engine,
+        tenant,
+        20,
         lambda book, i: book.post([request], kind=request_kind, key="request:9"),
         hold=("member:1", "sink:market", "source:hours"),
     )
@@ -233,7 +240,8 @@ def test_one_pending_journal_is_posted_once(pg_engine, tenant):
 
     assert outcomes(results) == {"Journal": 1, "NotPending": 19}, unexpected(results, NotPending)
     m1, sink, status, problems = read(
-        pg_engine, tenant,
+        pg_engine,
+        tenant,
         lambda b: (b.balance("member:1"), b.balance("sink:market"), b.journal(ids["hold"]).status, b.verify()),
     )
     assert (m1.posted, m1.pending_out, m1.available) == (75, 0, 75)

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select as sql_select
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
 from config import ROOT
@@ -40,7 +41,11 @@ def expected_balances() -> dict[str, int]:
 def run_child(url: str, tenant: int, mode: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), url, str(tenant), KEY, mode],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     proc.stdin.write(json.dumps({"kind": KIND, "transfers": plan()}))
     proc.stdin.close()
@@ -75,15 +80,19 @@ def snapshot(engine, tenant: int, audit: bool = True) -> dict:
     with engine.connect() as conn:
         book = Ledger(conn, tenant=tenant)
         jt = sql_select(journals.c.id).where(journals.c.tenant_id == tenant)
-        keyed = conn.execute(
-            sql_select(journals.c.id).where(journals.c.tenant_id == tenant, journals.c.key == KEY)
-        ).scalars().all()
+        keyed = (
+            conn.execute(sql_select(journals.c.id).where(journals.c.tenant_id == tenant, journals.c.key == KEY))
+            .scalars()
+            .all()
+        )
         acct_ids = sql_select(accounts.c.id).where(accounts.c.tenant_id == tenant)
         return dict(
             keyed=keyed,
             keyed_transfers=conn.execute(
                 sql_select(func.count()).select_from(transfers).where(transfers.c.journal_id.in_(keyed))
-            ).scalar_one() if keyed else 0,
+            ).scalar_one()
+            if keyed
+            else 0,
             journals=conn.execute(
                 sql_select(func.count()).select_from(journals).where(journals.c.id.in_(jt))
             ).scalar_one(),
@@ -96,8 +105,9 @@ def snapshot(engine, tenant: int, audit: bool = True) -> dict:
             balances={
                 code: posted
                 for code, posted in conn.execute(
-                    sql_select(accounts.c.code, accounts.c.credits_posted - accounts.c.debits_posted)
-                    .where(accounts.c.tenant_id == tenant, accounts.c.code.like("member:%"))
+                    sql_select(accounts.c.code, accounts.c.credits_posted - accounts.c.debits_posted).where(
+                        accounts.c.tenant_id == tenant, accounts.c.code.like("member:%")
+                    )
                 )
             },
             problems=book.verify() if audit else None,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 from sqlalchemy import select, text
@@ -26,9 +26,15 @@ GONE = "member:44"  # closed at zero
 @pytest.fixture
 def w(book: Ledger, session) -> SimpleNamespace:
     """Valid rows made through the API, which the raw SQL below copies with one thing changed."""
-    for code, kw in ((SRC, dict(normal="debit")), (ALICE, dict(no_overdraft=True)), (OUTLET, {}),
-                     (FUND, dict(unit="CNY", no_overdraft=True)), (GRANT, dict(unit="CNY", normal="debit")),
-                     (SPARE, {}), (GONE, {})):
+    for code, kw in (
+        (SRC, dict(normal="debit")),
+        (ALICE, dict(no_overdraft=True)),
+        (OUTLET, {}),
+        (FUND, dict(unit="CNY", no_overdraft=True)),
+        (GRANT, dict(unit="CNY", normal="debit")),
+        (SPARE, {}),
+        (GONE, {}),
+    ):
         book.open_account(code, **kw)
     book.close_account(GONE)
     earned = book.post([Transfer(SRC, ALICE, 30)], kind="earn.hours", key="attendance:1")
@@ -39,12 +45,23 @@ def w(book: Ledger, session) -> SimpleNamespace:
     waiting = book.post([Transfer(SRC, ALICE, 7)], kind="earn.hours", pending=True)
     conn = session.connection()
     ids = {code: book.account(code).id for code in (SRC, ALICE, OUTLET, FUND, GRANT, SPARE, GONE)}
-    first_transfer = lambda j: conn.execute(  # noqa: E731
-        select(transfers.c.id).where(transfers.c.journal_id == j.id).order_by(transfers.c.id)).scalars().first()
+
+    def first_transfer(j):
+        stmt = select(transfers.c.id).where(transfers.c.journal_id == j.id).order_by(transfers.c.id)
+        return conn.execute(stmt).scalars().first()
+
     assert book.verify() == []
     return SimpleNamespace(
-        ids=ids, earned=earned, spent=spent, refund=refund, resolved=resolved, approval=approval, waiting=waiting,
-        t_earned=first_transfer(earned), t_resolved=first_transfer(resolved), t_approval=first_transfer(approval),
+        ids=ids,
+        earned=earned,
+        spent=spent,
+        refund=refund,
+        resolved=resolved,
+        approval=approval,
+        waiting=waiting,
+        t_earned=first_transfer(earned),
+        t_resolved=first_transfer(resolved),
+        t_approval=first_transfer(approval),
         t_waiting=first_transfer(waiting),
     )
 
@@ -70,9 +87,11 @@ class Guard:
 
 def transfer_copy(**bad_or_good):
     """A copy of the earn transfer; `field=(bad, good)` pairs say what differs."""
+
     def run(conn, w, ok):
         changes = {k: (good if ok else bad)(w) for k, (bad, good) in bad_or_good.items()}
         clone(conn, transfers, {"id": w.t_earned}, **changes)
+
     return run
 
 
@@ -80,6 +99,7 @@ def journal_copy(source: str, **bad_or_good):
     def run(conn, w, ok):
         changes = {k: (good if ok else bad)(w) for k, (bad, good) in bad_or_good.items()}
         clone(conn, journals, {"id": getattr(w, source).id}, **changes)
+
     return run
 
 
@@ -100,14 +120,22 @@ FK = {"sqlite": "FOREIGN KEY constraint failed", "postgresql": "violates foreign
 
 def append_only(table: str, action: str) -> Guard:
     where = "account_id = :a AND seq = 1" if table == "ledger_entries" else "id = :id"
-    change = "UPDATE {t} SET {col} = {col} {op} WHERE {where}" if action == "UPDATE" else "DELETE FROM {t} WHERE {where}"
-    col, op = {"ledger_journals": ("memo", "|| 'x'"), "ledger_transfers": ("amount", "+ 1"),
-               "ledger_entries": ("balance_after", "+ 1")}[table]
+    change = (
+        "UPDATE {t} SET {col} = {col} {op} WHERE {where}" if action == "UPDATE" else "DELETE FROM {t} WHERE {where}"
+    )
+    col, op = {
+        "ledger_journals": ("memo", "|| 'x'"),
+        "ledger_transfers": ("amount", "+ 1"),
+        "ledger_entries": ("balance_after", "+ 1"),
+    }[table]
     statement = change.format(t=table, col=col, op=op, where=where)
 
     def run(conn, w, ok):
-        params = {"a": w.ids[ALICE]} if table == "ledger_entries" else {
-            "id": w.earned.id if table == "ledger_journals" else w.t_earned}
+        params = (
+            {"a": w.ids[ALICE]}
+            if table == "ledger_entries"
+            else {"id": w.earned.id if table == "ledger_journals" else w.t_earned}
+        )
         conn.execute(text(statement), params)
 
     return Guard(run, f"{table} is append-only: {action} refused", has_control=False)
@@ -115,82 +143,178 @@ def append_only(table: str, action: str) -> Guard:
 
 def account_update(assignment: str, code: str, fragment: str, control: str | None = None) -> Guard:
     def run(conn, w, ok):
-        conn.execute(text(f"UPDATE ledger_accounts SET {control if ok else assignment} WHERE id = :id"),
-                     {"id": w.ids[code]})
+        conn.execute(
+            text(f"UPDATE ledger_accounts SET {control if ok else assignment} WHERE id = :id"), {"id": w.ids[code]}
+        )
+
     return Guard(run, fragment, has_control=control is not None)
 
 
 GUARDS = [
-    pytest.param(Guard(transfer_copy(amount=(const(0), const(5))), "ck_ledger_transfers_amount_positive"),
-                 id="transfer amount 0"),
-    pytest.param(Guard(transfer_copy(amount=(const(-5), const(5))), "ck_ledger_transfers_amount_positive"),
-                 id="transfer amount negative"),
-    pytest.param(Guard(transfer_copy(credit_account_id=(acct(SRC), acct(ALICE))), "ck_ledger_transfers_two_accounts"),
-                 id="transfer same account both sides"),
-    pytest.param(Guard(transfer_copy(credit_account_id=(acct(FUND), acct(OUTLET))), FK),
-                 id="transfer into an account of another unit"),
-    pytest.param(Guard(transfer_copy(unit=(const("CNY"), const("CNY")), credit_account_id=(acct(FUND), acct(FUND)),
-                                     debit_account_id=(acct(SRC), acct(GRANT))), FK),
-                 id="transfer out of an account of another unit"),
-    pytest.param(Guard(transfer_copy(phase=(const("gift"), const("posted"))), "ck_ledger_transfers_phase_kind"),
-                 id="transfer unknown phase"),
-    pytest.param(Guard(transfer_copy(phase=(const("post"), const("posted"))),
-                       "ck_ledger_transfers_resolution_names_transfer"), id="transfer posts no pending transfer"),
-    pytest.param(Guard(transfer_copy(journal_id=(const(10**12), lambda w: w.earned.id)), FK),
-                 id="transfer of no journal"),
+    pytest.param(
+        Guard(transfer_copy(amount=(const(0), const(5))), "ck_ledger_transfers_amount_positive"), id="transfer amount 0"
+    ),
+    pytest.param(
+        Guard(transfer_copy(amount=(const(-5), const(5))), "ck_ledger_transfers_amount_positive"),
+        id="transfer amount negative",
+    ),
+    pytest.param(
+        Guard(transfer_copy(credit_account_id=(acct(SRC), acct(ALICE))), "ck_ledger_transfers_two_accounts"),
+        id="transfer same account both sides",
+    ),
+    pytest.param(
+        Guard(transfer_copy(credit_account_id=(acct(FUND), acct(OUTLET))), FK),
+        id="transfer into an account of another unit",
+    ),
+    pytest.param(
+        Guard(
+            transfer_copy(
+                unit=(const("CNY"), const("CNY")),
+                credit_account_id=(acct(FUND), acct(FUND)),
+                debit_account_id=(acct(SRC), acct(GRANT)),
+            ),
+            FK,
+        ),
+        id="transfer out of an account of another unit",
+    ),
+    pytest.param(
+        Guard(transfer_copy(phase=(const("gift"), const("posted"))), "ck_ledger_transfers_phase_kind"),
+        id="transfer unknown phase",
+    ),
+    pytest.param(
+        Guard(transfer_copy(phase=(const("post"), const("posted"))), "ck_ledger_transfers_resolution_names_transfer"),
+        id="transfer posts no pending transfer",
+    ),
+    pytest.param(
+        Guard(transfer_copy(journal_id=(const(10**12), lambda w: w.earned.id)), FK), id="transfer of no journal"
+    ),
     pytest.param(append_only("ledger_journals", "UPDATE"), id="update journal"),
     pytest.param(append_only("ledger_journals", "DELETE"), id="delete journal"),
     pytest.param(append_only("ledger_transfers", "UPDATE"), id="update transfer"),
     pytest.param(append_only("ledger_transfers", "DELETE"), id="delete transfer"),
     pytest.param(append_only("ledger_entries", "UPDATE"), id="update entry"),
     pytest.param(append_only("ledger_entries", "DELETE"), id="delete entry"),
-    pytest.param(Guard(lambda conn, w, ok: conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"),
-                                                        {"id": w.ids[SPARE]}), "DELETE refused", has_control=False),
-                 id="delete unused account"),
-    pytest.param(Guard(lambda conn, w, ok: conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"),
-                                                        {"id": w.ids[ALICE]}), "DELETE refused", has_control=False),
-                 id="delete account with history"),
-    pytest.param(account_update("debits_posted = credits_posted + 1", ALICE, "ck_ledger_accounts_no_overdraft",
-                                control="debits_posted = credits_posted"), id="account overdrawn"),
-    pytest.param(account_update("debits_pending = credits_posted - debits_posted + 1", ALICE,
-                                "ck_ledger_accounts_no_overdraft", control="debits_pending = credits_posted - debits_posted"),
-                 id="account over-committed by holds"),
-    pytest.param(account_update("credits_pending = -1", OUTLET, "ck_ledger_accounts_totals_not_negative",
-                                control="credits_pending = 0"), id="account negative total"),
-    pytest.param(account_update("closed = TRUE", ALICE, "ck_ledger_accounts_closed_at_zero", control="closed = FALSE"),
-                 id="close account holding points"),
-    pytest.param(account_update("code = 'member:99'", SPARE, "are fixed", control="code = code"),
-                 id="rename account"),
+    pytest.param(
+        Guard(
+            lambda conn, w, ok: conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"), {"id": w.ids[SPARE]}),
+            "DELETE refused",
+            has_control=False,
+        ),
+        id="delete unused account",
+    ),
+    pytest.param(
+        Guard(
+            lambda conn, w, ok: conn.execute(text("DELETE FROM ledger_accounts WHERE id = :id"), {"id": w.ids[ALICE]}),
+            "DELETE refused",
+            has_control=False,
+        ),
+        id="delete account with history",
+    ),
+    pytest.param(
+        account_update(
+            "debits_posted = credits_posted + 1",
+            ALICE,
+            "ck_ledger_accounts_no_overdraft",
+            control="debits_posted = credits_posted",
+        ),
+        id="account overdrawn",
+    ),
+    pytest.param(
+        account_update(
+            "debits_pending = credits_posted - debits_posted + 1",
+            ALICE,
+            "ck_ledger_accounts_no_overdraft",
+            control="debits_pending = credits_posted - debits_posted",
+        ),
+        id="account over-committed by holds",
+    ),
+    pytest.param(
+        account_update(
+            "credits_pending = -1", OUTLET, "ck_ledger_accounts_totals_not_negative", control="credits_pending = 0"
+        ),
+        id="account negative total",
+    ),
+    pytest.param(
+        account_update("closed = TRUE", ALICE, "ck_ledger_accounts_closed_at_zero", control="closed = FALSE"),
+        id="close account holding points",
+    ),
+    pytest.param(account_update("code = 'member:99'", SPARE, "are fixed", control="code = code"), id="rename account"),
     pytest.param(account_update("unit = 'CNY'", SPARE, "are fixed", control="unit = unit"), id="change account unit"),
-    pytest.param(account_update("normal = 'debit'", SPARE, "are fixed", control="normal = normal"),
-                 id="change account normal side"),
-    pytest.param(account_update("no_overdraft = TRUE", SPARE, "are fixed", control="no_overdraft = no_overdraft"),
-                 id="change account no_overdraft"),
-    pytest.param(account_update("closed = FALSE", GONE, "closed account stays closed", control="closed = TRUE"),
-                 id="reopen closed account"),
-    pytest.param(Guard(journal_copy("refund", reverses_id=(lambda w: w.spent.id, lambda w: w.earned.id)),
-                       unique("ledger_journals.reverses_id", "uq_ledger_journals_reverses_id")),
-                 id="second reversal of a journal"),
-    pytest.param(Guard(journal_copy("approval", resolves_id=(lambda w: w.resolved.id, lambda w: w.waiting.id)),
-                       unique("ledger_journals.resolves_id", "uq_ledger_journals_resolves_id")),
-                 id="second resolution of a pending journal"),
-    pytest.param(Guard(lambda conn, w, ok: clone(conn, transfers, {"id": w.t_approval},
-                                                 pending_transfer_id=w.t_waiting if ok else w.t_resolved),
-                       unique("ledger_transfers.pending_transfer_id", "uq_ledger_transfers_pending_transfer_id")),
-                 id="second resolution of a pending transfer"),
-    pytest.param(Guard(journal_copy("earned", key=(const("attendance:1"), const("attendance:2"))),
-                       unique("ledger_journals.tenant_id, ledger_journals.key", "uq_ledger_journals_tenant_id_key")),
-                 id="reused idempotency key"),
-    pytest.param(Guard(journal_copy("earned", key=(const("attendance:2"), const("attendance:2")),
-                                    pending=(const(True), const(True)), reverses_id=(lambda w: w.earned.id, const(None))),
-                       "ck_ledger_journals_pending_is_new"), id="pending journal that reverses"),
-    pytest.param(Guard(journal_copy("earned", key=(const("x:1"), const("x:1")), resolution=(const("post"), const(None))),
-                       "ck_ledger_journals_resolution_names_journal"), id="resolution naming no journal"),
-    pytest.param(Guard(lambda conn, w, ok: clone(conn, entries, {"account_id": w.ids[ALICE], "seq": 1},
-                                                 seq=99 if ok else 1), UNIQUE), id="entry reuses a sequence number"),
-    pytest.param(Guard(lambda conn, w, ok: clone(conn, entries, {"account_id": w.ids[ALICE], "seq": 1},
-                                                 seq=99 if ok else 0), "ck_ledger_entries_seq_positive"),
-                 id="entry sequence number 0"),
+    pytest.param(
+        account_update("normal = 'debit'", SPARE, "are fixed", control="normal = normal"),
+        id="change account normal side",
+    ),
+    pytest.param(
+        account_update("no_overdraft = TRUE", SPARE, "are fixed", control="no_overdraft = no_overdraft"),
+        id="change account no_overdraft",
+    ),
+    pytest.param(
+        account_update("closed = FALSE", GONE, "closed account stays closed", control="closed = TRUE"),
+        id="reopen closed account",
+    ),
+    pytest.param(
+        Guard(
+            journal_copy("refund", reverses_id=(lambda w: w.spent.id, lambda w: w.earned.id)),
+            unique("ledger_journals.reverses_id", "uq_ledger_journals_reverses_id"),
+        ),
+        id="second reversal of a journal",
+    ),
+    pytest.param(
+        Guard(
+            journal_copy("approval", resolves_id=(lambda w: w.resolved.id, lambda w: w.waiting.id)),
+            unique("ledger_journals.resolves_id", "uq_ledger_journals_resolves_id"),
+        ),
+        id="second resolution of a pending journal",
+    ),
+    pytest.param(
+        Guard(
+            lambda conn, w, ok: clone(
+                conn, transfers, {"id": w.t_approval}, pending_transfer_id=w.t_waiting if ok else w.t_resolved
+            ),
+            unique("ledger_transfers.pending_transfer_id", "uq_ledger_transfers_pending_transfer_id"),
+        ),
+        id="second resolution of a pending transfer",
+    ),
+    pytest.param(
+        Guard(
+            journal_copy("earned", key=(const("attendance:1"), const("attendance:2"))),
+            unique("ledger_journals.tenant_id, ledger_journals.key", "uq_ledger_journals_tenant_id_key"),
+        ),
+        id="reused idempotency key",
+    ),
+    pytest.param(
+        Guard(
+            journal_copy(
+                "earned",
+                key=(const("attendance:2"), const("attendance:2")),
+                pending=(const(True), const(True)),
+                reverses_id=(lambda w: w.earned.id, const(None)),
+            ),
+            "ck_ledger_journals_pending_is_new",
+        ),
+        id="pending journal that reverses",
+    ),
+    pytest.param(
+        Guard(
+            journal_copy("earned", key=(const("x:1"), const("x:1")), resolution=(const("post"), const(None))),
+            "ck_ledger_journals_resolution_names_journal",
+        ),
+        id="resolution naming no journal",
+    ),
+    pytest.param(
+        Guard(
+            lambda conn, w, ok: clone(conn, entries, {"account_id": w.ids[ALICE], "seq": 1}, seq=99 if ok else 1),
+            UNIQUE,
+        ),
+        id="entry reuses a sequence number",
+    ),
+    pytest.param(
+        Guard(
+            lambda conn, w, ok: clone(conn, entries, {"account_id": w.ids[ALICE], "seq": 1}, seq=99 if ok else 0),
+            "ck_ledger_entries_seq_positive",
+        ),
+        id="entry sequence number 0",
+    ),
 ]
 
 

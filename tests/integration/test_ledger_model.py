@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy.orm import Session
 
 from ledger import (
@@ -193,16 +200,21 @@ def test_ledger_matches_reference_model(engine):
             expected = None
             if have is not None and (have.unit, have.normal, have.no_overdraft) != (unit, normal, no_overdraft):
                 expected = AccountConflict
-            acct = self.expect(expected, lambda: self.book.open_account(code, unit=unit, normal=normal,
-                                                                         no_overdraft=no_overdraft))
+            acct = self.expect(
+                expected, lambda: self.book.open_account(code, unit=unit, normal=normal, no_overdraft=no_overdraft)
+            )
             if expected is None:
                 assert (acct.code, acct.unit, acct.normal, acct.no_overdraft) == (code, unit, normal, no_overdraft)
                 if have is None:
                     self.model.accounts[code] = MAcct(unit, normal, no_overdraft)
                 assert acct.closed == self.model.accounts[code].closed
 
-        @rule(code=st.sampled_from(CODES), unit=st.sampled_from(UNITS), normal=st.sampled_from(["debit", "credit"]),
-              no_overdraft=st.booleans())
+        @rule(
+            code=st.sampled_from(CODES),
+            unit=st.sampled_from(UNITS),
+            normal=st.sampled_from(["debit", "credit"]),
+            no_overdraft=st.booleans(),
+        )
         def open_account(self, code, unit, normal, no_overdraft):
             self.do_open(code, unit, normal, no_overdraft)
 
@@ -215,8 +227,9 @@ def test_ledger_matches_reference_model(engine):
         @rule(data=st.data())
         def close_account(self, data):
             # The funds stay open: closing them (they start empty) would soon leave nothing to post.
-            code = data.draw(st.sampled_from([c for c in sorted(self.model.accounts) if not c.startswith("fund:")]
-                                             + [GHOST]))
+            code = data.draw(
+                st.sampled_from([c for c in sorted(self.model.accounts) if not c.startswith("fund:")] + [GHOST])
+            )
             a = self.model.accounts.get(code)
             if a is None:
                 expected = UnknownAccount
@@ -254,18 +267,25 @@ def test_ledger_matches_reference_model(engine):
                     touched = m.apply([(d, c, amt, phase, amt) for d, c, amt in transfers])
                     if touched is InsufficientBalance:
                         expected, touched = InsufficientBalance, None
-            j = self.expect(expected, lambda: self.book.post([Transfer(d, c, amt) for d, c, amt in transfers],
-                                                              kind=KIND, key=key, memo=memo, pending=pending))
+            j = self.expect(
+                expected,
+                lambda: self.book.post(
+                    [Transfer(d, c, amt) for d, c, amt in transfers], kind=KIND, key=key, memo=memo, pending=pending
+                ),
+            )
             if replay is not None:
-                assert (j.id, j.status) == (replay, self.model.journals[replay].status), "retry must return the original"
+                assert (j.id, j.status) == (replay, self.model.journals[replay].status), (
+                    "retry must return the original"
+                )
                 return j.id
             if expected is not None:
                 self.remember_key(key, request, None, ok=False)
                 return None
             assert j.pending == pending and j.status == ("pending" if pending else "posted")
             self.commit(touched)
-            m.journals[j.id] = MJournal(j.id, list(transfers), "pending" if pending else "posted",
-                                        "pending" if pending else "posted")
+            m.journals[j.id] = MJournal(
+                j.id, list(transfers), "pending" if pending else "posted", "pending" if pending else "posted"
+            )
             self.remember_key(key, request, j.id, ok=True)
             self.check_rows(j.id)
             return j.id
@@ -303,8 +323,9 @@ def test_ledger_matches_reference_model(engine):
             if transfers is not None:
                 self.do_post(transfers, True, self.draw_key(data))
 
-        @rule(data=st.data(), what=st.sampled_from(
-            ["zero", "negative", "same", "unit", "unknown", "closed", "overdraft"]))
+        @rule(
+            data=st.data(), what=st.sampled_from(["zero", "negative", "same", "unit", "unknown", "closed", "overdraft"])
+        )
         def invalid_post(self, data, what):
             m = self.model
             live = sorted(code for code, a in m.accounts.items() if not a.closed)
@@ -334,8 +355,10 @@ def test_ledger_matches_reference_model(engine):
                 if not closed:
                     return
                 x = pick(closed)
-                y = pick(sorted(code for code in m.accounts if code != x and m.accounts[code].unit == m.accounts[x].unit)
-                         or [x])
+                y = pick(
+                    sorted(code for code in m.accounts if code != x and m.accounts[code].unit == m.accounts[x].unit)
+                    or [x]
+                )
                 if x == y:
                     return
                 transfers, intended = [(x, y, 5)] if data.draw(st.booleans()) else [(y, x, 5)], AccountClosed
@@ -384,7 +407,9 @@ def test_ledger_matches_reference_model(engine):
                 call = lambda: self.book.void_pending(jid, key=key)  # noqa: E731
             j = self.expect(expected, call)
             if replay is not None:
-                assert (j.id, j.status) == (replay, self.model.journals[replay].status), "retry must return the original"
+                assert (j.id, j.status) == (replay, self.model.journals[replay].status), (
+                    "retry must return the original"
+                )
                 return
             if expected is not None:
                 self.remember_key(key, request, None, ok=False)
@@ -453,7 +478,9 @@ def test_ledger_matches_reference_model(engine):
                     expected, touched = InsufficientBalance, None
             j = self.expect(expected, lambda: self.book.reverse(jid, key=key, memo=memo))
             if replay is not None:
-                assert (j.id, j.status) == (replay, self.model.journals[replay].status), "retry must return the original"
+                assert (j.id, j.status) == (replay, self.model.journals[replay].status), (
+                    "retry must return the original"
+                )
                 return
             if expected is not None:
                 self.remember_key(key, request, None, ok=False)
@@ -511,11 +538,17 @@ def test_ledger_matches_reference_model(engine):
                 if variant == "memo":  # the same journal, the other resolution
                     request = ("void_pending" if op == "post_pending" else "post_pending", jid, None)
                 else:
-                    request = ("post_pending", jid, 1 if amount is None else amount + 1) if op == "post_pending" \
+                    request = (
+                        ("post_pending", jid, 1 if amount is None else amount + 1)
+                        if op == "post_pending"
                         else ("reverse", jid, "")
+                    )
             else:
-                request = ("reverse", request[1], request[2] + "-again") if variant == "memo" \
+                request = (
+                    ("reverse", request[1], request[2] + "-again")
+                    if variant == "memo"
                     else ("post_pending", request[1], None)
+                )
             assert self.model.key_outcome(key, request) is IdempotencyConflict
             n = len(self.model.journals)
             self.replay(request, key)

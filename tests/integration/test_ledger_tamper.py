@@ -48,8 +48,17 @@ def w(book: Ledger, session) -> SimpleNamespace:
     assert book.balance(ALICE).posted == 35
     assert book.verify() == []
     return SimpleNamespace(
-        j1=j1, j2=j2, j3=j3, j4=j4, t1=tid(j1), t2=tid(j2), t3=tid(j3), t4=tid(j4),
-        alice=book.account(ALICE).id, src=book.account(SRC).id, outlet=book.account(OUTLET).id,
+        j1=j1,
+        j2=j2,
+        j3=j3,
+        j4=j4,
+        t1=tid(j1),
+        t2=tid(j2),
+        t3=tid(j3),
+        t4=tid(j4),
+        alice=book.account(ALICE).id,
+        src=book.account(SRC).id,
+        outlet=book.account(OUTLET).id,
     )
 
 
@@ -60,8 +69,11 @@ def run(conn: Connection, statement: str, **params):
 def copy_transfer(conn: Connection, transfer_id: int) -> int:
     """INSERT a second transfer identical to an existing one; returns the new id."""
     cols = ", ".join(c.name for c in transfers.columns if c.name != "id")
-    return run(conn, f"INSERT INTO ledger_transfers ({cols}) SELECT {cols} FROM ledger_transfers WHERE id = :id "
-                     "RETURNING id", id=transfer_id).scalar_one()
+    return run(
+        conn,
+        f"INSERT INTO ledger_transfers ({cols}) SELECT {cols} FROM ledger_transfers WHERE id = :id RETURNING id",
+        id=transfer_id,
+    ).scalar_one()
 
 
 def append_entry(conn: Connection, account_id: int, transfer_id: int, posted_delta: int) -> None:
@@ -69,10 +81,17 @@ def append_entry(conn: Connection, account_id: int, transfer_id: int, posted_del
     last = conn.execute(
         select(entries).where(entries.c.account_id == account_id).order_by(entries.c.seq.desc()).limit(1)
     ).one()
-    run(conn, 'INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta, '
-              'balance_after, created_at, "hash") SELECT account_id, seq + 1, :t, journal_id, :d, 0, '
-              'balance_after + :d, created_at, :h FROM ledger_entries WHERE account_id = :a AND seq = :s',
-        t=transfer_id, d=posted_delta, h=FORGED, a=account_id, s=last.seq)
+    run(
+        conn,
+        "INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta, "
+        'balance_after, created_at, "hash") SELECT account_id, seq + 1, :t, journal_id, :d, 0, '
+        "balance_after + :d, created_at, :h FROM ledger_entries WHERE account_id = :a AND seq = :s",
+        t=transfer_id,
+        d=posted_delta,
+        h=FORGED,
+        a=account_id,
+        s=last.seq,
+    )
 
 
 def changed_amount(conn, w):
@@ -106,10 +125,20 @@ def inserted_transfer_with_entries(conn, w):
     new = copy_transfer(conn, w.t1)
     append_entry(conn, w.src, new, 30)
     append_entry(conn, w.alice, new, 30)
-    run(conn, "UPDATE ledger_accounts SET debits_posted = debits_posted + 30, entry_count = entry_count + 1, "
-              '"head_hash" = :h WHERE id = :id', h=FORGED, id=w.src)
-    run(conn, "UPDATE ledger_accounts SET credits_posted = credits_posted + 30, entry_count = entry_count + 1, "
-              '"head_hash" = :h WHERE id = :id', h=FORGED, id=w.alice)
+    run(
+        conn,
+        "UPDATE ledger_accounts SET debits_posted = debits_posted + 30, entry_count = entry_count + 1, "
+        '"head_hash" = :h WHERE id = :id',
+        h=FORGED,
+        id=w.src,
+    )
+    run(
+        conn,
+        "UPDATE ledger_accounts SET credits_posted = credits_posted + 30, entry_count = entry_count + 1, "
+        '"head_hash" = :h WHERE id = :id',
+        h=FORGED,
+        id=w.alice,
+    )
 
 
 def edited_cached_balance(conn, w):
@@ -122,13 +151,20 @@ def edited_cached_spending(conn, w):
 
 
 def edited_balance_after(conn, w):
-    run(conn, "UPDATE ledger_entries SET balance_after = balance_after + 100 WHERE account_id = :a AND seq = 2",
-        a=w.alice)
+    run(
+        conn,
+        "UPDATE ledger_entries SET balance_after = balance_after + 100 WHERE account_id = :a AND seq = 2",
+        a=w.alice,
+    )
 
 
 def edited_last_balance_after(conn, w):
-    run(conn, "UPDATE ledger_entries SET balance_after = balance_after + 100 "
-              "WHERE account_id = :a AND seq = (SELECT MAX(seq) FROM ledger_entries WHERE account_id = :a)", a=w.alice)
+    run(
+        conn,
+        "UPDATE ledger_entries SET balance_after = balance_after + 100 "
+        "WHERE account_id = :a AND seq = (SELECT MAX(seq) FROM ledger_entries WHERE account_id = :a)",
+        a=w.alice,
+    )
 
 
 def pending_made_posted(conn, w):

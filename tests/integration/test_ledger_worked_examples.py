@@ -1,4 +1,5 @@
-"""Worked examples of the ledger: short stories of a district's points and reward fund, balances checked after each step."""
+"""Worked examples of the ledger: short stories of a district's points and reward fund, balances checked
+after each step."""
 
 from __future__ import annotations
 
@@ -357,7 +358,7 @@ def test_statement_pages_newest_first_with_running_balance(points):
     assert [line.amount for line in lines] == [7, -15, 0, 30, 20, 10]
     assert [line.pending_amount for line in lines] == [-7, 0, 7, 0, 0, 0]
     assert [line.balance_after for line in lines] == [52, 45, 60, 60, 30, 10]
-    for newer, older in zip(lines, lines[1:]):
+    for newer, older in zip(lines, lines[1:], strict=False):
         assert newer.balance_after - newer.amount == older.balance_after
     assert lines[0].balance_after == book.balance(ALICE).posted
 

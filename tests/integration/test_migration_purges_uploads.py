@@ -26,15 +26,22 @@ def test_upgrading_deletes_every_stored_upload_and_abandons_unfinished_jobs(tmp_
     with sqlite3.connect(path) as db:  # jobs as the old code left them
         db.execute("INSERT INTO districts (id, code, name, created_at) VALUES (1, 'T', '测试区', '2026-11-30')")
         for status in ("checking", "checked", "importing", "done", "failed"):
-            db.execute("INSERT INTO import_jobs (tenant_id, filename, content, status, total_rows, processed_rows, "
-                       "error_count, imported_count, message, created_at) "
-                       "VALUES (1, ?, ?, ?, 1, 0, 0, 0, '已导入', '2026-11-30 10:00:00')",
-                       (f"{status}.csv", "姓名,身份证号\n张伟,11010519491231002X\n".encode(), status))
+            db.execute(
+                "INSERT INTO import_jobs (tenant_id, filename, content, status, total_rows, processed_rows, "
+                "error_count, imported_count, message, created_at) "
+                "VALUES (1, ?, ?, ?, 1, 0, 0, 0, '已导入', '2026-11-30 10:00:00')",
+                (f"{status}.csv", "姓名,身份证号\n张伟,11010519491231002X\n".encode(), status),
+            )
 
     command.upgrade(cfg, PURGE)
 
     with sqlite3.connect(path) as db:
         rows = dict(db.execute("SELECT filename, status FROM import_jobs").fetchall())
         assert db.execute("SELECT count(*) FROM import_jobs WHERE content IS NOT NULL").fetchone() == (0,)
-    assert rows == {"checking.csv": "abandoned", "checked.csv": "abandoned", "importing.csv": "abandoned",
-                    "done.csv": "done", "failed.csv": "failed"}
+    assert rows == {
+        "checking.csv": "abandoned",
+        "checked.csv": "abandoned",
+        "importing.csv": "abandoned",
+        "done.csv": "done",
+        "failed.csv": "failed",
+    }

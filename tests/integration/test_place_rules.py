@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from app.db import utcnow
 from app.errors import Conflict, ValidationFailed
 from app.places import services as places
 from app.places.models import OrgUnit
-from app.db import utcnow
 from tests.factories import make_town
 
 # The rules run in the test's own rolled-back session; the app only lends its request context.
@@ -29,7 +29,9 @@ def _grid(session, town, name, grid_type, parent):
 def test_two_units_of_one_name_under_one_parent_are_refused(session, town):
     t = town.district.id
     with pytest.raises(Conflict) as e:
-        places.create_unit(session, t, name=" 凤凰第一片区网格 ", kind="grid", grid_type="area", parent=town.community_a)
+        places.create_unit(
+            session, t, name=" 凤凰第一片区网格 ", kind="grid", grid_type="area", parent=town.community_a
+        )
     assert e.value.field == "name"
     _grid(session, town, "A区网格", "area", town.community_a)
     with pytest.raises(Conflict):
@@ -47,8 +49,9 @@ def test_rename_and_move_keep_sibling_names_unique(session, town):
     with pytest.raises(Conflict):
         places.rename_unit(session, town.grid_a2, "凤凰第一片区网格")
     places.rename_unit(session, town.grid_a2, "凤凰第二片区网格")  # its own name again is fine
-    places.create_unit(session, town.district.id, name="凤凰第一片区网格", kind="grid", grid_type="area",
-                       parent=town.community_b)
+    places.create_unit(
+        session, town.district.id, name="凤凰第一片区网格", kind="grid", grid_type="area", parent=town.community_b
+    )
     with pytest.raises(Conflict):
         places.move_unit(session, town.grid_a1, town.community_b)
 
@@ -57,12 +60,33 @@ def test_the_database_refuses_duplicate_live_sibling_names(session, town):
     """The unique index backs the service up (a race between two requests, or a script)."""
     with pytest.raises(IntegrityError):
         with session.begin_nested():
-            session.add(OrgUnit(tenant_id=town.district.id, parent_id=town.community_a.id, kind="grid",
-                                grid_type="area", name="凤凰第一片区网格", path="/x/", depth=2, created_at=utcnow()))
+            session.add(
+                OrgUnit(
+                    tenant_id=town.district.id,
+                    parent_id=town.community_a.id,
+                    kind="grid",
+                    grid_type="area",
+                    name="凤凰第一片区网格",
+                    path="/x/",
+                    depth=2,
+                    created_at=utcnow(),
+                )
+            )
             session.flush()
     # A retired unit does not hold its name.
-    session.add(OrgUnit(tenant_id=town.district.id, parent_id=town.community_a.id, kind="grid", grid_type="area",
-                        name="凤凰第一片区网格", path="/y/", depth=2, created_at=utcnow(), retired_at=utcnow()))
+    session.add(
+        OrgUnit(
+            tenant_id=town.district.id,
+            parent_id=town.community_a.id,
+            kind="grid",
+            grid_type="area",
+            name="凤凰第一片区网格",
+            path="/y/",
+            depth=2,
+            created_at=utcnow(),
+            retired_at=utcnow(),
+        )
+    )
     session.flush()
 
 

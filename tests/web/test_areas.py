@@ -19,10 +19,17 @@ from tests.factories import make_town
 
 @pytest.fixture
 def notes_app(engine, db_url):
-    application = create_app({
-        "ENV": "test", "SECRET_KEY": "test-secret-key", "DATABASE_URL": db_url, "ENGINE": engine,
-        "RATELIMIT_STORAGE_URI": "memory://", "PASSWORD_HASH_FAST": True,
-    }, areas=[*AREAS, "tests.areas.notes"])
+    application = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": db_url,
+            "ENGINE": engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "PASSWORD_HASH_FAST": True,
+        },
+        areas=[*AREAS, "tests.areas.notes"],
+    )
     from tests.areas.notes.models import Note
 
     Note.__table__.create(engine, checkfirst=True)

@@ -25,8 +25,12 @@ def page_text(resp) -> str:
 def test_events_show_names_places_translated_details_and_beijing_time(app, client, town):
     volunteer = town.users["volunteer"][0]
     token = signed_in(client, town, "district_admin")
-    assert patch(client, f"/api/v1/members/{volunteer.id}", {"status": "suspended", "mobile": "13700001111"},
-                 token).status_code == 200
+    assert (
+        patch(
+            client, f"/api/v1/members/{volunteer.id}", {"status": "suspended", "mobile": "13700001111"}, token
+        ).status_code
+        == 200
+    )
     assert patch(client, f"/api/v1/org-units/{town.grid_a2.id}", {"name": "凤凰新网格"}, token).status_code == 200
 
     reader = app.test_client()
@@ -42,8 +46,9 @@ def test_events_show_names_places_translated_details_and_beijing_time(app, clien
     assert "{" not in text  # no raw JSON
 
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        at = s.scalar(select(AuditEvent.at).where(AuditEvent.tenant_id == town.district.id,
-                                                  AuditEvent.action == "org.rename"))
+        at = s.scalar(
+            select(AuditEvent.at).where(AuditEvent.tenant_id == town.district.id, AuditEvent.action == "org.rename")
+        )
     assert (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") in text
     assert "时间（北京时间）" in reader.get("/audit/").get_data(as_text=True)
 
@@ -53,8 +58,12 @@ def test_events_show_names_places_translated_details_and_beijing_time(app, clien
 
 def test_the_who_filter_takes_part_of_a_name_and_offers_a_pick_when_several_match(app, client, town):
     token = signed_in(client, town, "district_admin")
-    post(client, "/api/v1/org-units", {"name": "赵家网格", "kind": "grid", "grid_type": "micro",
-                                       "parent_id": town.community_b.id}, token)
+    post(
+        client,
+        "/api/v1/org-units",
+        {"name": "赵家网格", "kind": "grid", "grid_type": "micro", "parent_id": town.community_b.id},
+        token,
+    )
     other = app.test_client()
     token2 = signed_in(other, town, "grid_admin")  # 刘洋
     patch(other, f"/api/v1/org-units/{town.grid_a2.id}", {"name": "刘家网格"}, token2)
@@ -101,8 +110,12 @@ def test_the_page_loads_names_in_a_fixed_number_of_queries(app, client, town):
     few = queries_for_page()
     for i in range(40):
         patch(client, f"/api/v1/members/{town.users['volunteer'][0].id}", {"is_volunteer": i % 2 == 0}, token)
-        post(client, "/api/v1/org-units", {"name": f"网格{i}", "kind": "grid", "grid_type": "micro",
-                                           "parent_id": town.community_a.id}, token)
+        post(
+            client,
+            "/api/v1/org-units",
+            {"name": f"网格{i}", "kind": "grid", "grid_type": "micro", "parent_id": town.community_a.id},
+            token,
+        )
     assert queries_for_page() == few
 
 

@@ -20,8 +20,15 @@ def test_healthz_answers_200_when_the_database_is_reachable(client):
 
 def test_healthz_answers_503_when_the_database_is_not(tmp_path):
     url = f"sqlite:///{tmp_path}/no/such/dir/aixin.db"  # sqlite cannot create a file in a missing folder
-    app = create_app({"ENV": "test", "SECRET_KEY": "x-test", "DATABASE_URL": url, "ENGINE": make_engine(url),
-                      "RATELIMIT_STORAGE_URI": "memory://"})
+    app = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "x-test",
+            "DATABASE_URL": url,
+            "ENGINE": make_engine(url),
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json()["database"] == "unreachable"
@@ -40,8 +47,9 @@ def _book_with_history(app, tenant: int) -> None:
             book.open_account("source:hours", unit="PT", normal="debit")
             book.open_account("member:1", unit="PT", normal="credit", no_overdraft=True)
             for i in range(3):
-                book.post([Transfer("source:hours", "member:1", 10 + i)], kind="earn.hours", key=f"a:{i}",
-                          memo=f"活动{i}")
+                book.post(
+                    [Transfer("source:hours", "member:1", 10 + i)], kind="earn.hours", key=f"a:{i}", memo=f"活动{i}"
+                )
 
 
 def test_ledger_cli_prints_balance_statement_and_a_clean_verify(app, tenant):

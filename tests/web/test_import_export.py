@@ -9,7 +9,7 @@ import time
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import update, func, select
+from sqlalchemy import func, select, update
 
 from app.audit.models import AuditEvent
 from app.db import unit_of_work
@@ -35,9 +35,11 @@ def workbook(rows, headers=HEADERS) -> bytes:
 def upload(client, content: bytes, filename: str = "members.xlsx", lang: str = "zh"):
     page = client.get("/members/import")
     assert page.status_code == 200
-    return client.post(f"/members/import?lang={lang}", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                                "file": (io.BytesIO(content), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/members/import?lang={lang}",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def job_id_from(resp) -> int:
@@ -77,12 +79,14 @@ def wait_until_finished(client, job_id: int) -> dict:
 def test_dry_run_report_lists_every_bad_row_with_excel_row_numbers(app, client, town):
     sign_in(client, town, "grid_admin")
     before = members_in(app, town)
-    content = workbook([
-        ["张伟", unique_mobile(), None, town.grid_a1.name, "是", "否"],   # row 2: good
-        ["王芳", "12345", None, town.grid_a1.name, "是", "否"],           # row 3: bad mobile
-        ["李娜", unique_mobile(), None, town.grid_b1.name, "是", "否"],   # row 4: community B, not this admin's
-        ["刘洋", unique_mobile(), None, town.grid_b1.id, "是", "否"],     # row 5: the same, by number
-    ])
+    content = workbook(
+        [
+            ["张伟", unique_mobile(), None, town.grid_a1.name, "是", "否"],  # row 2: good
+            ["王芳", "12345", None, town.grid_a1.name, "是", "否"],  # row 3: bad mobile
+            ["李娜", unique_mobile(), None, town.grid_b1.name, "是", "否"],  # row 4: community B, not this admin's
+            ["刘洋", unique_mobile(), None, town.grid_b1.id, "是", "否"],  # row 5: the same, by number
+        ]
+    )
 
     resp = upload(client, content)
     job_id = job_id_from(resp)
@@ -115,17 +119,25 @@ def test_good_file_imports_in_the_background_and_status_json_reports_progress(ap
     assert started.headers["Location"].endswith(f"/members/import/{job_id}")
     state = wait_until_finished(client, job_id)
 
-    assert state == {"status": "done", "processed_rows": 3, "total_rows": 3, "imported_count": 3, "error_count": 0,
-                     "message": state["message"]}
+    assert state == {
+        "status": "done",
+        "processed_rows": 3,
+        "total_rows": 3,
+        "imported_count": 3,
+        "error_count": 0,
+        "message": state["message"],
+    }
     assert members_in(app, town) == before + 3
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        imported = list(s.scalars(select(Member).where(Member.tenant_id == town.district.id,
-                                                       Member.mobile.in_(mobiles))))
+        imported = list(
+            s.scalars(select(Member).where(Member.tenant_id == town.district.id, Member.mobile.in_(mobiles)))
+        )
         assert {m.grid_id for m in imported} == {town.grid_a2.id}
         book = Ledger(s, tenant=town.district.id)
         assert all(book.account(m.wallet_code).no_overdraft for m in imported)
-        event = s.scalars(select(AuditEvent).where(AuditEvent.tenant_id == town.district.id,
-                                                   AuditEvent.action == "member.import")).one()
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.tenant_id == town.district.id, AuditEvent.action == "member.import")
+        ).one()
         assert event.detail["imported"] == 3
     # a second click does not import the file again
     again = client.post(f"/members/import/{job_id}/run", data={"csrf_token": csrf_from(html)})
@@ -155,8 +167,15 @@ def test_a_member_added_after_the_check_stops_the_whole_import(app, client, town
 
 def test_a_running_import_shows_a_progress_bar_that_import_js_updates(app, client, town):
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        job = ImportJob(tenant_id=town.district.id, filename="big.xlsx", content=b"", status="importing",
-                        total_rows=1000, processed_rows=400, scope_path=town.community_a.path)
+        job = ImportJob(
+            tenant_id=town.district.id,
+            filename="big.xlsx",
+            content=b"",
+            status="importing",
+            total_rows=1000,
+            processed_rows=400,
+            scope_path=town.community_a.path,
+        )
         s.add(job)
         s.flush()
         job_id = job.id
@@ -223,9 +242,11 @@ def test_an_organiser_without_member_import_gets_403(client, town):
     page = client.get("/members/")
     listing = page.get_data(as_text=True)
     assert "/members/import" not in listing and "/members/export.xlsx" not in listing
-    resp = client.post("/members/import", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                                 "file": (io.BytesIO(workbook([])), "m.xlsx")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/members/import",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "file": (io.BytesIO(workbook([])), "m.xlsx")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 403
 
 
@@ -258,8 +279,22 @@ def test_export_holds_the_filtered_scoped_rows_masked_and_is_audited(app, client
         content = r.get_data()
     rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
 
-    assert rows[0] == ("姓名", "手机号", "身份证号", "网格", "志愿者", "党员", "党组织", "报到社区", "网格员", "楼栋长",
-                       "社区", "街道", "状态", "编号")
+    assert rows[0] == (
+        "姓名",
+        "手机号",
+        "身份证号",
+        "网格",
+        "志愿者",
+        "党员",
+        "党组织",
+        "报到社区",
+        "网格员",
+        "楼栋长",
+        "社区",
+        "街道",
+        "状态",
+        "编号",
+    )
     assert [(r[-1], r[0]) for r in rows[1:]] == [(party_a, "党员甲")]
     _, mobile, id_masked, grid, volunteer, party, _, _, _, _, community, street, _, _ = rows[1]
     assert (volunteer, party) == ("是", "是")
@@ -267,8 +302,9 @@ def test_export_holds_the_filtered_scoped_rows_masked_and_is_audited(app, client
     assert id_masked == "1101**********002X"
     assert (grid, community, street) == (town.grid_a2.name, "凤凰社区", "凤凰街道")
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        event = s.scalars(select(AuditEvent).where(AuditEvent.tenant_id == town.district.id,
-                                                   AuditEvent.action == "member.export")).one()
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.tenant_id == town.district.id, AuditEvent.action == "member.export")
+        ).one()
         assert event.detail["rows"] == 1
         assert event.detail["filter"]["tag"] == "party_member" and event.detail["filter"]["status"] == "active"
 
@@ -352,10 +388,13 @@ def test_a_job_is_seen_only_by_its_creator_and_those_whose_area_covers_it(app, c
 
     # The community's grid admin: own job listed and readable; the district's job is not found.
     listing = client.get("/members/import").get_data(as_text=True)
-    assert f"/members/import/{community_job}" in listing and f"/members/import/{district_job}\"" not in listing
+    assert f"/members/import/{community_job}" in listing and f'/members/import/{district_job}"' not in listing
     csrf = csrf_from(listing)
-    for url in (f"/members/import/{district_job}", f"/members/import/{district_job}/status.json",
-                f"/members/import/{district_job}/problems.xlsx"):
+    for url in (
+        f"/members/import/{district_job}",
+        f"/members/import/{district_job}/status.json",
+        f"/members/import/{district_job}/problems.xlsx",
+    ):
         assert client.get(url).status_code == 404, url
     assert client.post(f"/members/import/{district_job}/run", data={"csrf_token": csrf}).status_code == 404
     assert client.get(f"/members/import/{district_job}/status.json").status_code == 404  # still not queued
@@ -364,7 +403,7 @@ def test_a_job_is_seen_only_by_its_creator_and_those_whose_area_covers_it(app, c
     for key, sees in (("grid_admin_a2", True), ("grid_admin_b", False)):
         other = app.test_client()
         sign_in(other, town, key)
-        assert (f"/members/import/{community_job}\"" in other.get("/members/import").get_data(as_text=True)) is sees
+        assert (f'/members/import/{community_job}"' in other.get("/members/import").get_data(as_text=True)) is sees
         assert other.get(f"/members/import/{community_job}").status_code == (200 if sees else 404)
     # The district administrator sees both and may run the community's job.
     admin = app.test_client()
@@ -394,11 +433,13 @@ def test_the_report_shows_each_bad_value_masked_and_in_the_viewers_language(app,
     sign_in(client, town, "grid_admin")
     taken = town.users["volunteer"][1]  # a full mobile already in the district
     bad_id = "440311195001010001"  # 18 characters, wrong check digit
-    content = workbook([
-        ["张伟", "12345", None, town.grid_a1.name, "是", "否"],       # row 2: bad mobile, shown as typed
-        ["王芳", taken, bad_id, town.grid_a1.name, "是", "否"],       # row 3: both masked
-        ["李娜", unique_mobile(), None, "不存在的网格", "也许", "否"],   # row 4: grid and yes/no as typed
-    ])
+    content = workbook(
+        [
+            ["张伟", "12345", None, town.grid_a1.name, "是", "否"],  # row 2: bad mobile, shown as typed
+            ["王芳", taken, bad_id, town.grid_a1.name, "是", "否"],  # row 3: both masked
+            ["李娜", unique_mobile(), None, "不存在的网格", "也许", "否"],  # row 4: grid and yes/no as typed
+        ]
+    )
     job_id = job_id_from(upload(client, content, lang="zh"))  # checked in Chinese…
 
     en = htmllib.unescape(client.get(f"/members/import/{job_id}?lang=en").get_data(as_text=True))  # …read in English
@@ -427,8 +468,17 @@ def test_the_problems_download_has_a_reason_column(app, client, town):
 def test_an_export_edited_and_imported_back_round_trips(app, client, town):
     """Export and import have the same columns: an exported row, corrected, imports as a member with the
     same grid, tags, party organisation and community; a row left masked is refused, saying why."""
-    add_member(app, town, town.grid_a2, "模板党员", is_party_member=True, is_volunteer=False,
-               party_org="凤凰社区第一党支部", checkin_community_id=town.community_a.id, is_building_head=True)
+    add_member(
+        app,
+        town,
+        town.grid_a2,
+        "模板党员",
+        is_party_member=True,
+        is_volunteer=False,
+        party_org="凤凰社区第一党支部",
+        checkin_community_id=town.community_a.id,
+        is_building_head=True,
+    )
     sign_in(client, town, "grid_admin")
     with client.get("/members/export.xlsx?q=模板党员") as r:
         wb = load_workbook(io.BytesIO(r.get_data()))
@@ -453,9 +503,16 @@ def test_an_export_edited_and_imported_back_round_trips(app, client, town):
 
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         m = s.scalars(select(Member).where(Member.tenant_id == town.district.id, Member.mobile == new_mobile)).one()
-        assert (m.name, m.grid_id, m.is_volunteer, m.is_party_member, m.party_org, m.checkin_community_id,
-                m.is_grid_worker, m.is_building_head) == ("新党员", town.grid_a2.id, False, True, "凤凰社区第一党支部",
-                                                          town.community_a.id, False, True)
+        assert (
+            m.name,
+            m.grid_id,
+            m.is_volunteer,
+            m.is_party_member,
+            m.party_org,
+            m.checkin_community_id,
+            m.is_grid_worker,
+            m.is_building_head,
+        ) == ("新党员", town.grid_a2.id, False, True, "凤凰社区第一党支部", town.community_a.id, False, True)
 
 
 # ---------------------------------------------------------------- .xlsx writers (issue 6 item 9)
@@ -466,8 +523,7 @@ def test_export_strips_control_characters_and_never_writes_a_live_formula(app, c
     stored_before = add_member(app, town, town.grid_a1, "控制字符")
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         s.execute(update(Member).where(Member.id == stored_before).values(name="控制\x01字符\x1f"))
-    add_member(app, town, town.grid_a1, "=HYPERLINK(\"http://x\",\"y\")", party_org="+1 党支部",
-               is_party_member=True)
+    add_member(app, town, town.grid_a1, '=HYPERLINK("http://x","y")', party_org="+1 党支部", is_party_member=True)
     sign_in(client, town, "district_admin")
 
     with client.get("/members/export.xlsx") as r:

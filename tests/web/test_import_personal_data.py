@@ -4,8 +4,6 @@ database, so a new table is scanned too) and no log line holds a plain ID number
 
 from __future__ import annotations
 
-import pytest
-
 import io
 import logging
 import random
@@ -13,6 +11,7 @@ import re
 import zipfile
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import JSON, LargeBinary, MetaData, String, Text, select
 
 from app.db import unit_of_work, utcnow
@@ -23,12 +22,16 @@ from tests.conftest import csrf_from, sign_in
 from tests.factories import unique_mobile
 
 # The job writes its progress from its own connection; SQLite cannot reflect the expression index.
-pytestmark = [pytest.mark.commits,
-              pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")]
+pytestmark = [
+    pytest.mark.commits,
+    pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
+]
 
 
 def fresh_id_number() -> str:
-    first17 = f"44031119{random.randint(50, 99)}0{random.randint(1, 9)}1{random.randint(1, 9)}{random.randint(0, 999):03d}"
+    first17 = (
+        f"44031119{random.randint(50, 99)}0{random.randint(1, 9)}1{random.randint(1, 9)}{random.randint(0, 999):03d}"
+    )
     return first17 + id_check_char(first17)
 
 
@@ -64,9 +67,11 @@ def columns_holding(engine, needles: list[str]) -> list[str]:
 
 def upload(client, content: bytes, filename: str):
     page = client.get("/members/import")
-    return client.post("/members/import", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                                "file": (io.BytesIO(content), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/members/import",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def job_id_of(resp) -> int:
@@ -82,16 +87,24 @@ def test_no_plain_id_number_is_kept_in_any_column_or_log_after_imports(app, clie
     sign_in(client, town, "grid_admin")
 
     # 1. A file imported: the members keep only the hash and the masked form.
-    imported = job_id_of(upload(client, f"姓名,手机号,身份证号,网格\r\n张伟,{unique_mobile()},{good},{grid}\r\n".encode(),
-                                "good.csv"))
+    imported = job_id_of(
+        upload(client, f"姓名,手机号,身份证号,网格\r\n张伟,{unique_mobile()},{good},{grid}\r\n".encode(), "good.csv")
+    )
     html = client.get(f"/members/import/{imported}").get_data(as_text=True)
     client.post(f"/members/import/{imported}/run", data={"csrf_token": csrf_from(html)})
     # 2. A file whose check found problems: never importable, its report shows the values masked.
-    rejected = job_id_of(upload(client, (
-        "姓名,手机号,身份证号,网格\r\n"
-        f"王芳,{unique_mobile()},{bad_check},{grid}\r\n"
-        f"李娜,{unique_mobile()},{twice},{grid}\r\n"
-        f"刘洋,{unique_mobile()},{twice},{grid}\r\n").encode(), "bad.csv"))
+    rejected = job_id_of(
+        upload(
+            client,
+            (
+                "姓名,手机号,身份证号,网格\r\n"
+                f"王芳,{unique_mobile()},{bad_check},{grid}\r\n"
+                f"李娜,{unique_mobile()},{twice},{grid}\r\n"
+                f"刘洋,{unique_mobile()},{twice},{grid}\r\n"
+            ).encode(),
+            "bad.csv",
+        )
+    )
     # 3. A file checked and never imported (as an .xlsx: its content is a zip, unpacked by the scan).
     from openpyxl import Workbook
 

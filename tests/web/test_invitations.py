@@ -39,21 +39,35 @@ def _make_link(client, member_id) -> str:
 def _set_password(client, path, password=NEW_PASSWORD, confirm=None):
     page = client.get(path)
     assert page.status_code == 200, page.get_data(as_text=True)[:1500]
-    return client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                   "new_password": password, "confirm": confirm or password})
+    return client.post(
+        path,
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "new_password": password,
+            "confirm": confirm or password,
+        },
+    )
 
 
 def _signin(client, town, mobile, password):
     page = client.get("/signin")
-    return client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": town.district.id, "mobile": mobile, "password": password})
+    return client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": password,
+        },
+    )
 
 
 def _events(app, tenant_id, action):
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            return list(s.scalars(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id,
-                                                           AuditEvent.action == action)))
+            return list(
+                s.scalars(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id, AuditEvent.action == action))
+            )
 
 
 def test_a_new_member_is_invited_sets_a_password_and_signs_in(app, town):
@@ -82,8 +96,14 @@ def test_the_link_works_once(app, town):
     again = app.test_client()
     assert again.get(path).status_code == 404
     page = again.get("/signin")
-    resp = again.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                  "new_password": "someone else's pass", "confirm": "someone else's pass"})
+    resp = again.post(
+        path,
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "new_password": "someone else's pass",
+            "confirm": "someone else's pass",
+        },
+    )
     assert resp.status_code == 404
     assert _signin(app.test_client(), town, member.mobile, NEW_PASSWORD).status_code == 302
 
@@ -95,9 +115,16 @@ def test_only_the_hash_of_the_token_is_stored(app, town):
     token = _make_link(admin, member.id).rsplit("/", 1)[1]
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            rows = s.execute(text("SELECT * FROM invitations WHERE tenant_id = :t"), {"t": town.district.id}).mappings().all()
-            audit = s.execute(text("SELECT detail FROM audit_events WHERE tenant_id = :t"),
-                              {"t": town.district.id}).scalars().all()
+            rows = (
+                s.execute(text("SELECT * FROM invitations WHERE tenant_id = :t"), {"t": town.district.id})
+                .mappings()
+                .all()
+            )
+            audit = (
+                s.execute(text("SELECT detail FROM audit_events WHERE tenant_id = :t"), {"t": town.district.id})
+                .scalars()
+                .all()
+            )
     assert len(rows) == 1 and rows[0]["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
     assert all(token not in str(v) for v in rows[0].values())
     assert all(token not in str(d) for d in audit)
@@ -111,8 +138,13 @@ def test_an_expired_link_is_refused(app, town):
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
             inv = s.scalar(select(Invitation).where(Invitation.tenant_id == town.district.id))
-            s.execute(update(Invitation).where(Invitation.id == inv.id).values(
-                created_at=inv.created_at - timedelta(hours=73), expires_at=inv.expires_at - timedelta(hours=73)))
+            s.execute(
+                update(Invitation)
+                .where(Invitation.id == inv.id)
+                .values(
+                    created_at=inv.created_at - timedelta(hours=73), expires_at=inv.expires_at - timedelta(hours=73)
+                )
+            )
     assert app.test_client().get(path).status_code == 404
 
 
@@ -188,8 +220,10 @@ def test_granting_a_role_withdraws_open_links(app, client, town):
     admin = app.test_client()
     sign_in(admin, town, "district_admin")
     page = admin.get(f"/members/{member.id}")
-    resp = admin.post(f"/members/{member.id}/roles", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                                         "role": "district_admin"})
+    resp = admin.post(
+        f"/members/{member.id}/roles",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "role": "district_admin"},
+    )
     assert resp.status_code == 302
     assert app.test_client().get(path).status_code == 404
 
@@ -207,8 +241,9 @@ def test_a_suspended_member_gets_no_link(app, client, town):
 def test_cli_invite_prints_a_link_for_the_first_admin(app, town):
     member = _new_member(app, town)
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["auth", "invite", "--mobile", member.mobile, "--district", town.district.code,
-                                 "--role", "district_admin"])
+    result = runner.invoke(
+        args=["auth", "invite", "--mobile", member.mobile, "--district", town.district.code, "--role", "district_admin"]
+    )
     assert result.exit_code == 0, result.output
     link = result.output.strip().splitlines()[-1]
     assert link.startswith("http://127.0.0.1:5000/activate/")

@@ -99,8 +99,15 @@ def test_sign_in_errors_and_notices_follow_the_language(client, town):
 
     def wrong_password(lang_param: str = "") -> str:
         form = page(client, "/signin" + lang_param)
-        r = client.post("/signin", data={"csrf_token": csrf_from(form), "district": town.district.id,
-                                         "mobile": mobile, "password": "not-the-password"})
+        r = client.post(
+            "/signin",
+            data={
+                "csrf_token": csrf_from(form),
+                "district": town.district.id,
+                "mobile": mobile,
+                "password": "not-the-password",
+            },
+        )
         assert r.status_code == 401
         return r.get_data(as_text=True)
 
@@ -115,9 +122,18 @@ def test_sign_in_errors_and_notices_follow_the_language(client, town):
 
 
 def _main_pages(town, member_id: int) -> list[str]:
-    return ["/", "/members/", "/org/", f"/org/{town.grid_a1.id}", f"/org/{town.community_a.id}",
-            f"/members/{member_id}", f"/members/{member_id}/edit", "/members/new", "/audit/",
-            "/account/password"]
+    return [
+        "/",
+        "/members/",
+        "/org/",
+        f"/org/{town.grid_a1.id}",
+        f"/org/{town.community_a.id}",
+        f"/members/{member_id}",
+        f"/members/{member_id}/edit",
+        "/members/new",
+        "/audit/",
+        "/account/password",
+    ]
 
 
 def test_main_pages_show_no_untranslated_interface_text(client, town, catalogue):

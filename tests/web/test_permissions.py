@@ -24,34 +24,58 @@ OK, DENIED, HIDDEN = "ok", 403, 404
 # action -> role -> (in, out, other)
 MATRIX = {
     "view_member": {
-        "volunteer": (HIDDEN, HIDDEN, HIDDEN), "organiser": (OK, HIDDEN, HIDDEN), "grid_admin": (OK, HIDDEN, HIDDEN),
-        "fund_manager": (OK, OK, HIDDEN), "fund_approver": (OK, OK, HIDDEN), "district_admin": (OK, OK, HIDDEN),
+        "volunteer": (HIDDEN, HIDDEN, HIDDEN),
+        "organiser": (OK, HIDDEN, HIDDEN),
+        "grid_admin": (OK, HIDDEN, HIDDEN),
+        "fund_manager": (OK, OK, HIDDEN),
+        "fund_approver": (OK, OK, HIDDEN),
+        "district_admin": (OK, OK, HIDDEN),
         "auditor": (OK, OK, HIDDEN),
     },
     "edit_member": {
-        "volunteer": (HIDDEN, HIDDEN, HIDDEN), "organiser": (DENIED, HIDDEN, HIDDEN), "grid_admin": (OK, HIDDEN, HIDDEN),
-        "fund_manager": (DENIED, DENIED, HIDDEN), "fund_approver": (DENIED, DENIED, HIDDEN),
-        "district_admin": (OK, OK, HIDDEN), "auditor": (DENIED, DENIED, HIDDEN),
+        "volunteer": (HIDDEN, HIDDEN, HIDDEN),
+        "organiser": (DENIED, HIDDEN, HIDDEN),
+        "grid_admin": (OK, HIDDEN, HIDDEN),
+        "fund_manager": (DENIED, DENIED, HIDDEN),
+        "fund_approver": (DENIED, DENIED, HIDDEN),
+        "district_admin": (OK, OK, HIDDEN),
+        "auditor": (DENIED, DENIED, HIDDEN),
     },
     "view_unit": {
-        "volunteer": (HIDDEN, HIDDEN, HIDDEN), "organiser": (OK, HIDDEN, HIDDEN), "grid_admin": (OK, HIDDEN, HIDDEN),
-        "fund_manager": (OK, OK, HIDDEN), "fund_approver": (OK, OK, HIDDEN), "district_admin": (OK, OK, HIDDEN),
+        "volunteer": (HIDDEN, HIDDEN, HIDDEN),
+        "organiser": (OK, HIDDEN, HIDDEN),
+        "grid_admin": (OK, HIDDEN, HIDDEN),
+        "fund_manager": (OK, OK, HIDDEN),
+        "fund_approver": (OK, OK, HIDDEN),
+        "district_admin": (OK, OK, HIDDEN),
         "auditor": (OK, OK, HIDDEN),
     },
     "rename_unit": {
-        "volunteer": (HIDDEN, HIDDEN, HIDDEN), "organiser": (DENIED, HIDDEN, HIDDEN), "grid_admin": (OK, HIDDEN, HIDDEN),
-        "fund_manager": (DENIED, DENIED, HIDDEN), "fund_approver": (DENIED, DENIED, HIDDEN),
-        "district_admin": (OK, OK, HIDDEN), "auditor": (DENIED, DENIED, HIDDEN),
+        "volunteer": (HIDDEN, HIDDEN, HIDDEN),
+        "organiser": (DENIED, HIDDEN, HIDDEN),
+        "grid_admin": (OK, HIDDEN, HIDDEN),
+        "fund_manager": (DENIED, DENIED, HIDDEN),
+        "fund_approver": (DENIED, DENIED, HIDDEN),
+        "district_admin": (OK, OK, HIDDEN),
+        "auditor": (DENIED, DENIED, HIDDEN),
     },
     "assign_grid": {
-        "volunteer": (HIDDEN, HIDDEN, HIDDEN), "organiser": (DENIED, HIDDEN, HIDDEN), "grid_admin": (OK, HIDDEN, HIDDEN),
-        "fund_manager": (DENIED, DENIED, HIDDEN), "fund_approver": (DENIED, DENIED, HIDDEN),
-        "district_admin": (OK, OK, HIDDEN), "auditor": (DENIED, DENIED, HIDDEN),
+        "volunteer": (HIDDEN, HIDDEN, HIDDEN),
+        "organiser": (DENIED, HIDDEN, HIDDEN),
+        "grid_admin": (OK, HIDDEN, HIDDEN),
+        "fund_manager": (DENIED, DENIED, HIDDEN),
+        "fund_approver": (DENIED, DENIED, HIDDEN),
+        "district_admin": (OK, OK, HIDDEN),
+        "auditor": (DENIED, DENIED, HIDDEN),
     },
     "grant_role": {
-        "volunteer": (HIDDEN, HIDDEN, HIDDEN), "organiser": (DENIED, HIDDEN, HIDDEN), "grid_admin": (DENIED, HIDDEN, HIDDEN),
-        "fund_manager": (DENIED, DENIED, HIDDEN), "fund_approver": (DENIED, DENIED, HIDDEN),
-        "district_admin": (OK, OK, HIDDEN), "auditor": (DENIED, DENIED, HIDDEN),
+        "volunteer": (HIDDEN, HIDDEN, HIDDEN),
+        "organiser": (DENIED, HIDDEN, HIDDEN),
+        "grid_admin": (DENIED, HIDDEN, HIDDEN),
+        "fund_manager": (DENIED, DENIED, HIDDEN),
+        "fund_approver": (DENIED, DENIED, HIDDEN),
+        "district_admin": (OK, OK, HIDDEN),
+        "auditor": (DENIED, DENIED, HIDDEN),
     },
 }
 SCOPES = ("in", "out", "other")
@@ -60,8 +84,16 @@ SCOPES = ("in", "out", "other")
 @pytest.fixture(scope="module")
 def world(engine, db_url):
     """Two districts, committed once for the module, and one signed-in client per role."""
-    app = create_app({"ENV": "test", "SECRET_KEY": "matrix-secret", "DATABASE_URL": db_url, "ENGINE": engine,
-                      "RATELIMIT_STORAGE_URI": "memory://", "PASSWORD_HASH_FAST": True})
+    app = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "matrix-secret",
+            "DATABASE_URL": db_url,
+            "ENGINE": engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "PASSWORD_HASH_FAST": True,
+        }
+    )
     with app.app_context(), app.test_request_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
             town, other = make_town(s), make_town(s)
@@ -92,15 +124,29 @@ def _do(action: str, client, member_id: int, unit_id: int, app):
         with app.app_context():
             with unit_of_work(app.extensions["db_sessionmaker"]) as s:
                 m = s.get(Member, member_id)
-                form = {"name": m.name, "mobile": m.mobile, "grid_id": m.grid_id, "status": "active",
-                        "is_volunteer": "y"}
+                form = {
+                    "name": m.name,
+                    "mobile": m.mobile,
+                    "grid_id": m.grid_id,
+                    "status": "active",
+                    "is_volunteer": "y",
+                }
         return client.post(f"/members/{member_id}/edit", data={**form, "csrf_token": token})
     if action == "rename_unit":
-        return client.post(f"/org/{unit_id}/rename", data={"name": "改名网格", "grid_type": "area", "csrf_token": token})
+        return client.post(
+            f"/org/{unit_id}/rename", data={"name": "改名网格", "grid_type": "area", "csrf_token": token}
+        )
     if action == "assign_grid":
-        return client.post(f"/members/{member_id}/assignments", data={
-            "org_unit_id": unit_id, "role": "grid_worker", "households": 30, "effective_from": "2026-01-01",
-            "csrf_token": token})
+        return client.post(
+            f"/members/{member_id}/assignments",
+            data={
+                "org_unit_id": unit_id,
+                "role": "grid_worker",
+                "households": 30,
+                "effective_from": "2026-01-01",
+                "csrf_token": token,
+            },
+        )
     if action == "grant_role":
         return client.post(f"/members/{member_id}/roles", data={"role": "auditor", "csrf_token": token})
     raise AssertionError(action)
@@ -152,13 +198,20 @@ def test_scope_follows_a_moved_unit(world):
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
             from app.places import services as places
 
-            unit = places.create_unit(s, town.district.id, name="临时网格", kind="grid", grid_type="micro",
-                                      parent=s.get(OrgUnit, town.community_a.id))
+            unit = places.create_unit(
+                s,
+                town.district.id,
+                name="临时网格",
+                kind="grid",
+                grid_type="micro",
+                parent=s.get(OrgUnit, town.community_a.id),
+            )
             unit_id = unit.id
     assert clients["grid_admin"].get(f"/org/{unit_id}").status_code == 200
     token = _token(clients["district_admin"])
-    resp = clients["district_admin"].post(f"/org/{unit_id}/move", data={"parent_id": town.community_b.id,
-                                                                        "csrf_token": token})
+    resp = clients["district_admin"].post(
+        f"/org/{unit_id}/move", data={"parent_id": town.community_b.id, "csrf_token": token}
+    )
     assert resp.status_code == 302
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:

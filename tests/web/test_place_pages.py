@@ -8,7 +8,6 @@ import re
 from datetime import date
 
 from flask import render_template
-from sqlalchemy import select
 
 from app.auth import services as auth
 from app.auth.models import RoleGrant
@@ -31,6 +30,7 @@ def _links(html: str) -> list[str]:
 
 
 # --- 15. confirmations -----------------------------------------------------------------------------
+
 
 def _organiser_grant(app, town):
     with app.app_context(), app.test_request_context(), _db(app) as s:
@@ -76,8 +76,10 @@ def test_ending_an_assignment_asks_first(client, town, app):
     assert "孙立" in question and 'name="effective_to"' in question
     with app.app_context(), _db(app) as s:
         assert s.get(GridAssignment, assignment_id).effective_to is None
-    resp = client.post(f"/assignments/{assignment_id}/end", data={
-        "csrf_token": csrf_from(question), "effective_to": "2026-06-30", "confirm": "yes"})
+    resp = client.post(
+        f"/assignments/{assignment_id}/end",
+        data={"csrf_token": csrf_from(question), "effective_to": "2026-06-30", "confirm": "yes"},
+    )
     assert resp.status_code == 302
     with app.app_context(), _db(app) as s:
         assert s.get(GridAssignment, assignment_id).effective_to == date(2026, 6, 30)
@@ -85,8 +87,9 @@ def test_ending_an_assignment_asks_first(client, town, app):
 
 def test_retiring_a_unit_asks_first(client, town, app):
     with app.app_context(), app.test_request_context(), _db(app) as s:
-        unit_id = places.create_unit(s, town.district.id, name="空网格", kind="grid", grid_type="basic",
-                                     parent=s.get(OrgUnit, town.grid_a2.id)).id
+        unit_id = places.create_unit(
+            s, town.district.id, name="空网格", kind="grid", grid_type="basic", parent=s.get(OrgUnit, town.grid_a2.id)
+        ).id
     sign_in(client, town, "grid_admin")
     page = client.get(f"/org/{unit_id}").get_data(as_text=True)
     assert f'href="/org/{unit_id}/retire"' in page
@@ -103,6 +106,7 @@ def test_retiring_a_unit_asks_first(client, town, app):
 
 
 # --- 18. breadcrumbs -------------------------------------------------------------------------------
+
 
 def test_breadcrumbs_above_the_scope_are_text_not_links(client, town, app):
     member_id = town.users["volunteer"][0].id
@@ -126,11 +130,13 @@ def test_a_volunteer_sees_their_grid_as_text(client, town):
 
 # --- 20. places ------------------------------------------------------------------------------------
 
+
 def test_search_results_show_where_each_unit_is(client, town, app):
     with app.app_context(), app.test_request_context(), _db(app) as s:
         for parent in (town.grid_a1, town.grid_b1):
-            places.create_unit(s, town.district.id, name="第1网格", kind="grid", grid_type="basic",
-                               parent=s.get(OrgUnit, parent.id))
+            places.create_unit(
+                s, town.district.id, name="第1网格", kind="grid", grid_type="basic", parent=s.get(OrgUnit, parent.id)
+            )
     sign_in(client, town, "district_admin")
     html = client.get("/org/?q=第1网格").get_data(as_text=True)
     assert "凤凰街道 › 凤凰社区 › 凤凰第一片区网格" in html
@@ -140,8 +146,10 @@ def test_search_results_show_where_each_unit_is(client, town, app):
 def test_a_duplicate_name_is_shown_on_the_rename_field(client, town):
     sign_in(client, town, "grid_admin")
     page = client.get(f"/org/{town.grid_a2.id}").get_data(as_text=True)
-    resp = client.post(f"/org/{town.grid_a2.id}/rename", data={"csrf_token": csrf_from(page),
-                                                                "name": "凤凰第一片区网格", "grid_type": "area"})
+    resp = client.post(
+        f"/org/{town.grid_a2.id}/rename",
+        data={"csrf_token": csrf_from(page), "name": "凤凰第一片区网格", "grid_type": "area"},
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422 and 'id="rename" open' in html and "凤凰第一片区网格" in html
 
@@ -149,19 +157,35 @@ def test_a_duplicate_name_is_shown_on_the_rename_field(client, town):
 def test_a_scoped_admin_cannot_change_their_own_top_unit(client, town, app):
     """A street's grid administrator: rename, move and retire only strictly below the street."""
     with app.app_context(), app.test_request_context(), _db(app) as s:
-        admin = make_user(s, town.district.id, s.get(OrgUnit, town.grid_a1.id), "街道管理员",
-                          [("grid_admin", s.get(OrgUnit, town.street.id))])
+        admin = make_user(
+            s,
+            town.district.id,
+            s.get(OrgUnit, town.grid_a1.id),
+            "街道管理员",
+            [("grid_admin", s.get(OrgUnit, town.street.id))],
+        )
         mobile = admin.mobile
     page = client.get("/signin")
-    client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)), "district": town.district.id,
-                                 "mobile": mobile, "password": PASSWORD})
+    client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": PASSWORD,
+        },
+    )
     street = client.get(f"/org/{town.street.id}").get_data(as_text=True)
-    assert 'id="rename"' not in street and f'/org/{town.street.id}/retire' not in street
-    assert "添加下级单位" in street or 'action="/org/%d/children"' % town.street.id in street
+    assert 'id="rename"' not in street and f"/org/{town.street.id}/retire" not in street
+    assert "添加下级单位" in street or f'action="/org/{town.street.id}/children"' in street
     token = csrf_from(street)
-    assert client.post(f"/org/{town.street.id}/rename", data={"csrf_token": token, "name": "改名街道"}).status_code == 403
-    assert client.post(f"/org/{town.street.id}/move", data={"csrf_token": token,
-                                                           "parent_id-text": "凤凰社区"}).status_code == 403
+    assert (
+        client.post(f"/org/{town.street.id}/rename", data={"csrf_token": token, "name": "改名街道"}).status_code == 403
+    )
+    assert (
+        client.post(f"/org/{town.street.id}/move", data={"csrf_token": token, "parent_id-text": "凤凰社区"}).status_code
+        == 403
+    )
     assert client.get(f"/org/{town.street.id}/retire").status_code == 403
     # Strictly below the street is theirs.
     community = client.get(f"/org/{town.community_a.id}").get_data(as_text=True)
@@ -170,14 +194,16 @@ def test_a_scoped_admin_cannot_change_their_own_top_unit(client, town, app):
     assert resp.status_code == 302
     # The API keeps the same rule.
     api_token = client.get("/api/v1/csrf-token").get_json()["csrf_token"]
-    resp = client.patch(f"/api/v1/org-units/{town.street.id}", json={"name": "改名街道"},
-                        headers={"X-CSRFToken": api_token})
+    resp = client.patch(
+        f"/api/v1/org-units/{town.street.id}", json={"name": "改名街道"}, headers={"X-CSRFToken": api_token}
+    )
     assert resp.status_code == 403
     with app.app_context(), _db(app) as s:
         assert s.get(OrgUnit, town.street.id).name == "凤凰街道"
 
 
 # --- 21. small things ------------------------------------------------------------------------------
+
 
 def test_the_edit_form_does_not_show_the_full_mobile(client, town, app):
     member, mobile, _ = town.users["volunteer"]
@@ -186,9 +212,17 @@ def test_the_edit_form_does_not_show_the_full_mobile(client, town, app):
     assert mobile not in html
     assert f"{mobile[:3]}****{mobile[-4:]}" in html
     # Saving with the mobile left blank keeps it.
-    resp = client.post(f"/members/{member.id}/edit", data={
-        "csrf_token": csrf_from(html), "name": member.name, "mobile": "", "grid_id": town.grid_a1.id,
-        "status": "active", "is_volunteer": "y"})
+    resp = client.post(
+        f"/members/{member.id}/edit",
+        data={
+            "csrf_token": csrf_from(html),
+            "name": member.name,
+            "mobile": "",
+            "grid_id": town.grid_a1.id,
+            "status": "active",
+            "is_volunteer": "y",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     with app.app_context(), _db(app) as s:
         from app.people.models import Member

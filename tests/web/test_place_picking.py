@@ -29,8 +29,11 @@ def _add_units(app, town, *specs):
     with app.app_context(), app.test_request_context(), _db(app) as s:
         for name, kind, grid_type, parent in specs:
             parent_unit = s.get(OrgUnit, parent if isinstance(parent, int) else getattr(town, parent).id)
-            ids.append(places.create_unit(s, town.district.id, name=name, kind=kind, grid_type=grid_type,
-                                          parent=parent_unit).id)
+            ids.append(
+                places.create_unit(
+                    s, town.district.id, name=name, kind=kind, grid_type=grid_type, parent=parent_unit
+                ).id
+            )
     return ids
 
 
@@ -41,20 +44,27 @@ def _member(app, town, grid_attr="grid_a2", name="孙小梅"):
 
 def _assignments(app, member_id):
     with app.app_context(), _db(app) as s:
-        return [(a.org_unit_id, a.role) for a in s.scalars(select(GridAssignment).where(
-            GridAssignment.member_id == member_id))]
+        return [
+            (a.org_unit_id, a.role)
+            for a in s.scalars(select(GridAssignment).where(GridAssignment.member_id == member_id))
+        ]
 
 
 def _assign(client, member_id, **data):
     token = csrf_from(client.get(f"/members/{member_id}").get_data(as_text=True))
-    return client.post(f"/members/{member_id}/assignments", data={
-        "csrf_token": token, "role": "grid_worker", "effective_from": "2026-01-01", **data})
+    return client.post(
+        f"/members/{member_id}/assignments",
+        data={"csrf_token": token, "role": "grid_worker", "effective_from": "2026-01-01", **data},
+    )
 
 
 def test_no_page_asks_for_a_numeric_unit_number():
     """The house hook's grep: no IntegerField labelled as a number (编号) is left in app/."""
-    offenders = [str(p) for p in (ROOT / "app").rglob("*.py")
-                 if re.search(r"IntegerField\(.*(number|编号)", Path(p).read_text(encoding="utf-8"))]
+    offenders = [
+        str(p)
+        for p in (ROOT / "app").rglob("*.py")
+        if re.search(r"IntegerField\(.*(number|编号)", Path(p).read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 
@@ -83,13 +93,18 @@ def test_several_matches_come_back_as_choices_with_their_paths(client, town, app
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert _assignments(app, member_id) == []
-    for grid, path in [(town.grid_a1, "凤凰街道 › 凤凰社区 › 凤凰第一片区网格"),
-                       (town.grid_b1, "凤凰街道 › 塘家社区 › 塘家第一片区网格")]:
+    for grid, path in [
+        (town.grid_a1, "凤凰街道 › 凤凰社区 › 凤凰第一片区网格"),
+        (town.grid_b1, "凤凰街道 › 塘家社区 › 塘家第一片区网格"),
+    ]:
         assert f'type="radio" name="org_unit_id" value="{grid.id}"' in html
         assert path in html
     # Choosing one of them (the typed text is sent again with it) assigns that one.
-    resp = _assign(client, member_id, **{"org_unit_id-text": "片区网格", "org_unit_id": town.grid_b1.id,
-                                         "org_unit_id-choosing": "1"})
+    resp = _assign(
+        client,
+        member_id,
+        **{"org_unit_id-text": "片区网格", "org_unit_id": town.grid_b1.id, "org_unit_id-choosing": "1"},
+    )
     assert resp.status_code == 302
     assert _assignments(app, member_id) == [(town.grid_b1.id, "grid_worker")]
 
@@ -104,7 +119,7 @@ def test_same_named_grids_are_told_apart_by_their_path(client, town, app):
     # Typing the whole path picks exactly one.
     resp = _assign(client, member_id, **{"org_unit_id-text": "塘家社区>第1网格"})
     assert resp.status_code == 302
-    (unit_id, _), = _assignments(app, member_id)
+    ((unit_id, _),) = _assignments(app, member_id)
     with app.app_context(), _db(app) as s:
         assert s.get(OrgUnit, unit_id).parent_id == town.grid_b1.id
 
@@ -147,17 +162,33 @@ def test_residence_grid_and_check_in_community_are_picked_by_name(client, town, 
     sign_in(client, town, "grid_admin")
     token = csrf_from(client.get("/members/new").get_data(as_text=True))
     mobile = unique_mobile()
-    resp = client.post("/members/new", data={
-        "csrf_token": token, "name": "周新", "mobile": mobile, "status": "active", "is_party_member": "y",
-        "grid_id-text": "凤凰第一", "checkin_community_id-text": "凤凰社区"})
+    resp = client.post(
+        "/members/new",
+        data={
+            "csrf_token": token,
+            "name": "周新",
+            "mobile": mobile,
+            "status": "active",
+            "is_party_member": "y",
+            "grid_id-text": "凤凰第一",
+            "checkin_community_id-text": "凤凰社区",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     with app.app_context(), _db(app) as s:
         m = s.scalar(select(Member).where(Member.tenant_id == town.district.id, Member.mobile == mobile))
         assert (m.grid_id, m.checkin_community_id) == (town.grid_a1.id, town.community_a.id)
     # A community is not a residence: the residence field only offers grids and buildings.
-    resp = client.post("/members/new", data={
-        "csrf_token": token, "name": "周新二", "mobile": unique_mobile(), "status": "active",
-        "grid_id-text": "凤凰社区"})
+    resp = client.post(
+        "/members/new",
+        data={
+            "csrf_token": token,
+            "name": "周新二",
+            "mobile": unique_mobile(),
+            "status": "active",
+            "grid_id-text": "凤凰社区",
+        },
+    )
     assert resp.status_code == 422
 
 
@@ -181,13 +212,15 @@ def test_a_role_scope_is_picked_by_name(client, town, app):
     member_id = _member(app, town)
     sign_in(client, town, "district_admin")
     token = csrf_from(client.get(f"/members/{member_id}").get_data(as_text=True))
-    resp = client.post(f"/members/{member_id}/roles", data={"csrf_token": token, "role": "organiser",
-                                                            "org_unit_id-text": "塘家社区"})
+    resp = client.post(
+        f"/members/{member_id}/roles", data={"csrf_token": token, "role": "organiser", "org_unit_id-text": "塘家社区"}
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     with app.app_context(), _db(app) as s:
         user = s.scalar(select(User).where(User.member_id == member_id))
-        assert [(g.role, g.org_unit_id) for g in s.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id))] \
-            == [("organiser", town.community_b.id)]  # the whole name: 塘家第一片区网格 contains it too
+        assert [(g.role, g.org_unit_id) for g in s.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id))] == [
+            ("organiser", town.community_b.id)
+        ]  # the whole name: 塘家第一片区网格 contains it too
     # A scoped role without a scope is an error on the scope field.
     resp = client.post(f"/members/{member_id}/roles", data={"csrf_token": token, "role": "grid_admin"})
     assert resp.status_code == 422
@@ -198,12 +231,15 @@ def test_suggestions_are_scoped_and_show_the_path(client, town, app):
     sign_in(client, town, "grid_admin")
     got = client.get("/org/pick?q=片区网格&action=assignment.edit&kind=grid,building").get_json()["items"]
     assert {i["id"] for i in got} == {town.grid_a1.id, town.grid_a2.id}  # not 塘家's grid
-    assert {i["path"] for i in got} == {"凤凰街道 › 凤凰社区 › 凤凰第一片区网格", "凤凰街道 › 凤凰社区 › 凤凰第二片区网格"}
+    assert {i["path"] for i in got} == {
+        "凤凰街道 › 凤凰社区 › 凤凰第一片区网格",
+        "凤凰街道 › 凤凰社区 › 凤凰第二片区网格",
+    }
     assert all(i["kind"] for i in got)
     # An action the user does not hold finds nothing, whatever is typed.
     assert client.get("/org/pick?q=网格&action=role.grant").get_json()["items"] == []
     # Kinds narrow it; the excluded unit's subtree is left out.
-    got = client.get(f"/org/pick?q=凤凰&kind=community&action=org.edit").get_json()["items"]
+    got = client.get("/org/pick?q=凤凰&kind=community&action=org.edit").get_json()["items"]
     assert [i["id"] for i in got] == [town.community_a.id]
     got = client.get(f"/org/pick?q=凤凰&action=org.edit&exclude={town.community_a.id}").get_json()["items"]
     assert got == []

@@ -15,8 +15,12 @@ def test_pages_are_served_while_another_transaction_writes(app, client, town):
     engine = app.extensions["db_engine"]
     with engine.connect() as writer:
         writer.begin()  # on SQLite: BEGIN IMMEDIATE, the database's one write lock
-        writer.exec_driver_sql("UPDATE districts SET name = name WHERE id = ?" if engine.dialect.name == "sqlite"
-                               else "UPDATE districts SET name = name WHERE id = %s", (town.district.id,))
+        writer.exec_driver_sql(
+            "UPDATE districts SET name = name WHERE id = ?"
+            if engine.dialect.name == "sqlite"
+            else "UPDATE districts SET name = name WHERE id = %s",
+            (town.district.id,),
+        )
         resp = client.get("/members/")
         assert resp.status_code == 200
         assert "李娜" in resp.get_data(as_text=True)

@@ -19,8 +19,9 @@ from tests.factories import valid_id_number
 def _events(app, tenant_id, action):
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            return list(s.scalars(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id,
-                                                           AuditEvent.action == action)))
+            return list(
+                s.scalars(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id, AuditEvent.action == action))
+            )
 
 
 def _cookie(client):
@@ -60,8 +61,15 @@ def test_password_change_revokes_other_sessions(app, town):
     laptop_cookie = _cookie(laptop)
     _, _, old = town.users["volunteer"]
     token = csrf_from(phone.get("/account/password").get_data(as_text=True))
-    resp = phone.post("/account/password", data={"csrf_token": token, "current_password": old,
-                                                 "new_password": "a fresh long passphrase", "confirm": "a fresh long passphrase"})
+    resp = phone.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": old,
+            "new_password": "a fresh long passphrase",
+            "confirm": "a fresh long passphrase",
+        },
+    )
     assert resp.status_code == 302
     assert phone.get("/me").status_code == 302 and "/members/" in phone.get("/me").headers["Location"]
     laptop.set_cookie("session", laptop_cookie)
@@ -74,9 +82,17 @@ def test_suspension_revokes_sessions(app, client, town):
     assert victim.get(f"/members/{member.id}").status_code == 200
     sign_in(client, town, "district_admin")
     token = csrf_from(client.get(f"/members/{member.id}/edit").get_data(as_text=True))
-    resp = client.post(f"/members/{member.id}/edit", data={
-        "csrf_token": token, "name": member.name, "mobile": member.mobile, "grid_id": member.grid_id,
-        "status": "suspended", "is_volunteer": "y"})
+    resp = client.post(
+        f"/members/{member.id}/edit",
+        data={
+            "csrf_token": token,
+            "name": member.name,
+            "mobile": member.mobile,
+            "grid_id": member.grid_id,
+            "status": "suspended",
+            "is_volunteer": "y",
+        },
+    )
     assert resp.status_code == 302
     resp = victim.get(f"/members/{member.id}")
     assert resp.status_code == 302 and "/signin" in resp.headers["Location"]
@@ -105,17 +121,30 @@ def test_failed_signins_are_throttled_with_429_and_logged(app, client, town):
     last = None
     for _ in range(7):
         page = client.get("/signin")
-        last = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                            "district": town.district.id, "mobile": mobile, "password": "wrong-password-x"})
+        last = client.post(
+            "/signin",
+            data={
+                "csrf_token": csrf_from(page.get_data(as_text=True)),
+                "district": town.district.id,
+                "mobile": mobile,
+                "password": "wrong-password-x",
+            },
+        )
     assert last.status_code == 429
     assert "Too many attempts" in last.get_data(as_text=True) or "尝试次数过多" in last.get_data(as_text=True)
     assert len(_events(app, town.district.id, "signin.failure")) == 5
     assert _events(app, town.district.id, "signin.throttled")
     # The right password is refused too while throttled: the limit is on the account.
     page = client.get("/signin")
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": town.district.id, "mobile": mobile,
-                                        "password": town.users["auditor"][2]})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": town.users["auditor"][2],
+        },
+    )
     assert resp.status_code == 429
 
 
@@ -130,13 +159,26 @@ def test_successful_signin_is_logged(app, client, town):
 
 def test_wrong_password_does_not_say_which_part_was_wrong(client, town):
     page = client.get("/signin")
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": town.district.id, "mobile": "13900000000", "password": "whatever-123"})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": "13900000000",
+            "password": "whatever-123",
+        },
+    )
     unknown = resp.get_data(as_text=True)
     page = client.get("/signin")
-    resp2 = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                         "district": town.district.id, "mobile": town.users["auditor"][1],
-                                         "password": "whatever-123"})
+    resp2 = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": town.users["auditor"][1],
+            "password": "whatever-123",
+        },
+    )
     assert resp.status_code == resp2.status_code == 401
     assert ("Wrong mobile number or password" in unknown) or ("手机号或密码错误" in unknown)
 
@@ -144,8 +186,11 @@ def test_wrong_password_does_not_say_which_part_was_wrong(client, town):
 def test_stored_password_hashes_are_argon2id(app, town):
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            hashes = s.scalars(select(User.password_hash).join(Member, Member.id == User.member_id)
-                               .where(Member.tenant_id == town.district.id)).all()
+            hashes = s.scalars(
+                select(User.password_hash)
+                .join(Member, Member.id == User.member_id)
+                .where(Member.tenant_id == town.district.id)
+            ).all()
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
 
 
@@ -159,8 +204,15 @@ def test_default_hasher_is_argon2id_with_recommended_cost():
 def test_session_cookie_flags(client, town):
     page = client.get("/signin")
     _, mobile, password = town.users["volunteer"]
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": town.district.id, "mobile": mobile, "password": password})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": password,
+        },
+    )
     cookie = next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # development/test over http
@@ -171,8 +223,9 @@ STRONG_ID_KEY = "Qe4Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl0Zx2Cv"
 
 
 def _production(engine, db_url, **keys):
-    return create_app({"ENV": "production", "DATABASE_URL": db_url, "ENGINE": engine,
-                       "RATELIMIT_STORAGE_URI": "memory://", **keys})
+    return create_app(
+        {"ENV": "production", "DATABASE_URL": db_url, "ENGINE": engine, "RATELIMIT_STORAGE_URI": "memory://", **keys}
+    )
 
 
 def test_production_cookies_are_secure_and_dev_secret_refused(engine, db_url):
@@ -184,26 +237,36 @@ def test_production_cookies_are_secure_and_dev_secret_refused(engine, db_url):
     assert "Strict-Transport-Security" in resp.headers
 
 
-@pytest.mark.parametrize("secret,id_key,names", [
-    ("a", STRONG_ID_KEY, "SECRET_KEY"),                               # accepted before the review
-    ("", STRONG_ID_KEY, "SECRET_KEY"),
-    ("a-real-production-secret", STRONG_ID_KEY, "SECRET_KEY"),        # 24 characters: too short
-    (DEV_SECRET, STRONG_ID_KEY, "SECRET_KEY"),
-    ("a" * 40, STRONG_ID_KEY, "random"),                              # long but not random
-    (STRONG_SECRET, None, "ID_HASH_KEY"),                             # no separate key
-    (STRONG_SECRET, "", "ID_HASH_KEY"),
-    (STRONG_SECRET, "short-id-key", "ID_HASH_KEY"),
-    (STRONG_SECRET, STRONG_SECRET, "ID_HASH_KEY must differ"),
-    (STRONG_SECRET, "b" * 40, "random"),
-])
+@pytest.mark.parametrize(
+    "secret,id_key,names",
+    [
+        ("a", STRONG_ID_KEY, "SECRET_KEY"),  # accepted before the review
+        ("", STRONG_ID_KEY, "SECRET_KEY"),
+        ("a-real-production-secret", STRONG_ID_KEY, "SECRET_KEY"),  # 24 characters: too short
+        (DEV_SECRET, STRONG_ID_KEY, "SECRET_KEY"),
+        ("a" * 40, STRONG_ID_KEY, "random"),  # long but not random
+        (STRONG_SECRET, None, "ID_HASH_KEY"),  # no separate key
+        (STRONG_SECRET, "", "ID_HASH_KEY"),
+        (STRONG_SECRET, "short-id-key", "ID_HASH_KEY"),
+        (STRONG_SECRET, STRONG_SECRET, "ID_HASH_KEY must differ"),
+        (STRONG_SECRET, "b" * 40, "random"),
+    ],
+)
 def test_production_refuses_weak_or_shared_keys(engine, db_url, secret, id_key, names):
     with pytest.raises(RuntimeError, match=names):
         _production(engine, db_url, SECRET_KEY=secret, ID_HASH_KEY=id_key)
 
 
 def test_development_still_starts_without_an_id_hash_key(engine, db_url):
-    app = create_app({"ENV": "development", "SECRET_KEY": "a", "DATABASE_URL": db_url, "ENGINE": engine,
-                      "RATELIMIT_STORAGE_URI": "memory://"})
+    app = create_app(
+        {
+            "ENV": "development",
+            "SECRET_KEY": "a",
+            "DATABASE_URL": db_url,
+            "ENGINE": engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     assert app.config["ENV"] == "development"  # the key checks are for production only
 
 
@@ -218,16 +281,19 @@ def test_security_headers(client):
     assert h["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("password,ok", [
-    ("short1", False),                 # under 8 characters
-    ("x" * 129, False),                # over 128
-    ("password", False),               # among the most common
-    ("12345678", False),
-    ("qwertyuiop", False),
-    ("长城万里长城永不倒", True),        # any characters; no composition rules
-    ("correct horse battery staple", True),
-    ("x" * 128, True),
-])
+@pytest.mark.parametrize(
+    "password,ok",
+    [
+        ("short1", False),  # under 8 characters
+        ("x" * 129, False),  # over 128
+        ("password", False),  # among the most common
+        ("12345678", False),
+        ("qwertyuiop", False),
+        ("长城万里长城永不倒", True),  # any characters; no composition rules
+        ("correct horse battery staple", True),
+        ("x" * 128, True),
+    ],
+)
 def test_password_rules(app, password, ok):
     from app.auth.passwords import password_problem
 
@@ -246,16 +312,28 @@ def test_id_number_is_never_stored_in_plain(app, client, town):
     sign_in(client, town, "grid_admin")
     id_number = valid_id_number("19900215", 123)
     page = client.get("/members/new")
-    resp = client.post("/members/new", data={
-        "csrf_token": csrf_from(page.get_data(as_text=True)), "name": "欧阳娜娜", "mobile": "13700001111",
-        "id_number": id_number, "grid_id": town.grid_a1.id, "status": "active", "is_volunteer": "y"})
+    resp = client.post(
+        "/members/new",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "name": "欧阳娜娜",
+            "mobile": "13700001111",
+            "id_number": id_number,
+            "grid_id": town.grid_a1.id,
+            "status": "active",
+            "is_volunteer": "y",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
             m = s.scalar(select(Member).where(Member.tenant_id == town.district.id, Member.mobile == "13700001111"))
             row = s.execute(text("SELECT * FROM members WHERE id = :i"), {"i": m.id}).mappings().one()
-            audit = s.execute(text("SELECT detail FROM audit_events WHERE tenant_id = :t"),
-                              {"t": town.district.id}).scalars().all()
+            audit = (
+                s.execute(text("SELECT detail FROM audit_events WHERE tenant_id = :t"), {"t": town.district.id})
+                .scalars()
+                .all()
+            )
     assert all(id_number not in str(v) for v in row.values())
     assert all(id_number not in str(d) for d in audit)
     assert m.id_number_masked == id_number[:4] + "*" * 10 + id_number[-4:]
@@ -287,7 +365,11 @@ def test_auditor_reads_and_filters_the_audit_log(client, town):
 def test_audit_log_shows_chinese_details_readably(app, client, town):
     sign_in(client, town, "district_admin")
     token = csrf_from(client.get(f"/org/{town.grid_a1.id}").get_data(as_text=True))
-    assert client.post(f"/org/{town.grid_a1.id}/rename", data={"name": "凤凰新网格", "grid_type": "area",
-                                                               "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            f"/org/{town.grid_a1.id}/rename", data={"name": "凤凰新网格", "grid_type": "area", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     html = client.get("/audit/?action=org.rename").get_data(as_text=True)
     assert "凤凰新网格" in html

@@ -18,17 +18,23 @@ def _my_session(app, member_id) -> UserSession:
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
             uid = s.scalar(select(User.id).where(User.member_id == member_id))
-            return s.scalars(select(UserSession).where(UserSession.user_id == uid)
-                             .order_by(UserSession.created_at.desc())).first()
+            return s.scalars(
+                select(UserSession).where(UserSession.user_id == uid).order_by(UserSession.created_at.desc())
+            ).first()
 
 
 def _age(app, token, **shift):
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
             row = s.get(UserSession, token)
-            s.execute(update(UserSession).where(UserSession.token == token).values(
-                created_at=row.created_at - shift.get("created", timedelta()),
-                last_seen_at=row.last_seen_at - shift.get("seen", timedelta())))
+            s.execute(
+                update(UserSession)
+                .where(UserSession.token == token)
+                .values(
+                    created_at=row.created_at - shift.get("created", timedelta()),
+                    last_seen_at=row.last_seen_at - shift.get("seen", timedelta()),
+                )
+            )
 
 
 def test_defaults_follow_asvs_level_2(app):
@@ -50,8 +56,11 @@ def test_an_idle_session_is_revoked_and_the_user_told_why(app, client, town):
     assert after.revoked_at is not None and after.revoked_why == "idle_timeout"
     with app.app_context():
         with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-            assert s.scalar(select(AuditEvent).where(AuditEvent.tenant_id == town.district.id,
-                                                     AuditEvent.action == "session.expired"))
+            assert s.scalar(
+                select(AuditEvent).where(
+                    AuditEvent.tenant_id == town.district.id, AuditEvent.action == "session.expired"
+                )
+            )
 
 
 def test_a_busy_session_still_ends_at_its_lifetime(app, client, town):
@@ -83,9 +92,17 @@ def test_a_session_in_use_stays_signed_in_and_is_touched_at_most_once_a_minute(a
 def test_the_limits_are_configurable(engine, db_url, town):
     from app import create_app
 
-    app = create_app({"ENV": "test", "SECRET_KEY": "test-secret-key", "DATABASE_URL": db_url, "ENGINE": engine,
-                      "RATELIMIT_STORAGE_URI": "memory://", "PASSWORD_HASH_FAST": True,
-                      "SESSION_IDLE_MINUTES": 5})
+    app = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": db_url,
+            "ENGINE": engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "PASSWORD_HASH_FAST": True,
+            "SESSION_IDLE_MINUTES": 5,
+        }
+    )
     client = app.test_client()
     member = sign_in(client, town, "volunteer")
     _age(app, _my_session(app, member.id).token, seen=timedelta(minutes=6))

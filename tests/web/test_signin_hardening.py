@@ -11,11 +11,11 @@ from tests.conftest import csrf_from, sign_in
 HOSTILE_NEXT = [
     "//evil.example",
     "//evil.example/path",
-    "/%09/evil.example",         # a tab: browsers drop it, leaving //evil.example
-    "/%0a/evil.example",         # a newline, likewise
+    "/%09/evil.example",  # a tab: browsers drop it, leaving //evil.example
+    "/%0a/evil.example",  # a newline, likewise
     "/%0d%0a/evil.example",
     "/%00/evil.example",
-    "/\\evil.example",           # browsers read \ as /
+    "/\\evil.example",  # browsers read \ as /
     "/\\/evil.example",
     "\\\\evil.example",
     "%5C%5Cevil.example",
@@ -30,8 +30,8 @@ HOSTILE_NEXT = [
     "\t",
     "\t//evil.example",
     " //evil.example",
-    "/%E3%80%80/evil.example",   # an ideographic space
-    "/%E2%80%8B/evil.example",   # a zero-width space (format character)
+    "/%E3%80%80/evil.example",  # an ideographic space
+    "/%E2%80%8B/evil.example",  # a zero-width space (format character)
     "evil.example",
     "///evil.example",
     "/" + "a" * 3000,
@@ -41,8 +41,13 @@ HOSTILE_NEXT = [
 def _post_signin(client, town, role, query, **data):
     member, mobile, password = town.users[role]
     page = client.get("/signin")
-    form = {"csrf_token": csrf_from(page.get_data(as_text=True)), "district": town.district.id,
-            "mobile": mobile, "password": password, **data}
+    form = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "district": town.district.id,
+        "mobile": mobile,
+        "password": password,
+        **data,
+    }
     return client.post("/signin" + query, data=form)
 
 
@@ -69,15 +74,29 @@ def test_the_unauthorised_redirect_round_trips_through_signin(client, town):
     signin_url = resp.headers["Location"]
     page = client.get(signin_url)
     _, mobile, password = town.users["grid_admin"]
-    resp = client.post(signin_url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                         "district": town.district.id, "mobile": mobile, "password": password})
+    resp = client.post(
+        signin_url,
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": password,
+        },
+    )
     assert resp.headers["Location"] == "/members/?q=a"
 
 
 def _fail(client, district, mobile):
     page = client.get("/signin")
-    return client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": district, "mobile": mobile, "password": "wrong-password-x"})
+    return client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": district,
+            "mobile": mobile,
+            "password": "wrong-password-x",
+        },
+    )
 
 
 @pytest.mark.parametrize("district_spelling", ["0{}", " {}", "+{}", "{} ", "00{}"])
@@ -86,9 +105,15 @@ def test_throttle_holds_for_every_spelling_of_the_district(client, town, distric
     for _ in range(5):
         assert _fail(client, town.district.id, mobile).status_code == 401
     page = client.get("/signin")
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": district_spelling.format(town.district.id), "mobile": mobile,
-                                        "password": password})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": district_spelling.format(town.district.id),
+            "mobile": mobile,
+            "password": password,
+        },
+    )
     assert resp.status_code == 429
 
 
@@ -99,26 +124,41 @@ def test_throttle_holds_for_every_spelling_of_the_mobile(client, town, mobile_sp
         assert _fail(client, town.district.id, mobile).status_code == 401
     page = client.get("/signin")
     spelled = mobile_spelling.format(mobile, a=mobile[:3], b=mobile[3:])
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": town.district.id, "mobile": spelled, "password": password})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": spelled,
+            "password": password,
+        },
+    )
     assert resp.status_code == 429
 
 
 def test_a_spelled_mobile_signs_in_when_not_throttled(client, town):
     _, mobile, password = town.users["volunteer"]
     page = client.get("/signin")
-    resp = client.post("/signin", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                        "district": f"0{town.district.id}", "mobile": f"+86 {mobile[:3]} {mobile[3:]}",
-                                        "password": password})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": f"0{town.district.id}",
+            "mobile": f"+86 {mobile[:3]} {mobile[3:]}",
+            "password": password,
+        },
+    )
     assert resp.status_code == 302
 
 
 def test_failures_say_how_many_attempts_are_left_and_the_lock_says_how_long(client, town):
     _, mobile, _ = town.users["auditor"]
     said = [_fail(client, town.district.id, mobile).get_data(as_text=True) for _ in range(5)]
-    for n, body in zip((4, 3, 2, 1), said):
-        assert f"Attempts left before sign-in is locked for 10 minutes: {n}." in body \
-            or f"剩余尝试次数：{n}。用完后登录将被锁定 10 分钟。" in body, body[-1500:]
+    for n, body in zip((4, 3, 2, 1), said, strict=False):
+        assert (
+            f"Attempts left before sign-in is locked for 10 minutes: {n}." in body
+            or f"剩余尝试次数：{n}。用完后登录将被锁定 10 分钟。" in body
+        ), body[-1500:]
     assert "locked for 10 minutes" in said[4] or "已锁定 10 分钟" in said[4]
     client.get("/signin?lang=en")  # the lock page in English from here on
     locked = _fail(client, town.district.id, mobile)
@@ -138,8 +178,10 @@ def test_lock_message_in_chinese(client, town):
 
 def _change(client, current, new):
     token = csrf_from(client.get("/account/password").get_data(as_text=True))
-    return client.post("/account/password", data={"csrf_token": token, "current_password": current,
-                                                  "new_password": new, "confirm": new})
+    return client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": current, "new_password": new, "confirm": new},
+    )
 
 
 def test_changing_to_a_common_password_is_refused_with_a_message_not_a_500(client, town):
