@@ -178,7 +178,7 @@ def path_filter(principal, action: str, path_column):
         return true()
     if not scopes:
         return false()
-    return or_(*[starts_with(path_column, s.path) for s in scopes])
+    return or_(*[starts_with(path_column, s.path) for s in scopes if s.path is not None])  # all are, see above
 
 
 def check_registry() -> None:

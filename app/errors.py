@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import traceback
+from typing import Any, cast
 
 from flask import jsonify, make_response, render_template, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NotFoundHTTP
 from werkzeug.routing import RequestRedirect
 
@@ -52,7 +53,7 @@ def wants_json() -> bool:
 
 def error_response(code: str, message: str, status: int, details: list | None = None, field: str | None = None):
     if wants_json():
-        body = {"error": {"code": code, "message": message}}
+        body: dict[str, dict[str, Any]] = {"error": {"code": code, "message": message}}
         if field:
             body["error"]["field"] = field
         if details:
@@ -112,9 +113,9 @@ def register_error_handlers(app) -> None:
             if not allowed:  # Werkzeug says 405 for /members/0 (an id its converter refuses): nothing is there
                 e = NotFoundHTTP()
             else:
-                e.valid_methods = allowed
+                cast(MethodNotAllowed, e).valid_methods = allowed  # Werkzeug's 405 is a MethodNotAllowed
 
-        messages = {
+        messages: dict[int | None, str] = {
             400: _("The request could not be understood. Check the form and try again."),
             403: _("You do not have permission to do this."),
             404: _("Not found. It may have been moved, or you may not have access to it."),
@@ -122,14 +123,15 @@ def register_error_handlers(app) -> None:
             413: _("The file is too large (20 MB at most)."),
             429: _too_many_attempts() if e.code == 429 else "",
         }
-        code = {
+        codes: dict[int | None, str] = {
             400: "bad_request",
             403: "forbidden",
             404: "not_found",
             405: "method_not_allowed",
             413: "too_large",
             429: "too_many_requests",
-        }.get(e.code, "http_error")
+        }
+        code = codes.get(e.code, "http_error")
         message = messages.get(e.code, e.description or e.name)
         if e.code == 400 and e.description and "CSRF" in e.description:
             code, message = (
@@ -137,8 +139,9 @@ def register_error_handlers(app) -> None:
                 _("The form has expired or is missing its security token. Reload the page and try again."),
             )
         resp = make_response(error_response(code, message, e.code or 500))
-        if getattr(e, "valid_methods", None):  # a 405 says which methods the URL takes
-            resp.headers["Allow"] = ", ".join(e.valid_methods)
+        valid_methods = getattr(e, "valid_methods", None)
+        if valid_methods:  # a 405 says which methods the URL takes
+            resp.headers["Allow"] = ", ".join(valid_methods)
         return resp
 
     @app.errorhandler(Exception)

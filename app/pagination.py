@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request, url_for
 
@@ -16,8 +17,9 @@ class Paged:
     total: int | None = None
 
     def _url(self, n: int) -> str:
-        args = dict(request.args)
+        args: dict[str, Any] = dict(request.args)
         args["page"] = n
+        assert request.endpoint is not None  # only called while rendering a routed request
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
     @property

@@ -247,7 +247,7 @@ def _table(
             ),
             columns=missing,
         )
-    rows = []
+    rows: list[tuple[int, dict[str, object]]] = []
     for number, cells in records:
         values = {f: (cells[i] if i < len(cells) else None) for f, i in positions.items()}
         if all(blank(v) for v in values.values()):

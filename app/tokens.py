@@ -246,7 +246,9 @@ def make_token(purpose: str, tenant_id: int, subject_id: int, now=None, *, secre
             raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
     parts = [VERSION, p.code, _b36(tenant_id), _b36(subject_id)]
     if p.step_seconds is not None:
-        parts.append(_b36(current_step(purpose, now)))
+        step = current_step(purpose, now)
+        assert step is not None  # the purpose has a time step
+        parts.append(_b36(step))
     body = ".".join(parts)
     return f"{body}.{_sign(_secret(secret), p, body)}"
 
@@ -291,7 +293,10 @@ def check_token(
     if expected.step_seconds is not None:
         window = expected.valid_steps if valid_steps is None else valid_steps
         _check_lifetime(expected.name, expected.step_seconds, window)
-        age = current_step(purpose, now) - claims.issued_step
+        step = current_step(purpose, now)
+        # A stepped purpose has a step, and its tokens carry one (checked against the purpose above).
+        assert step is not None and claims.issued_step is not None
+        age = step - claims.issued_step
         if age > window:
             raise TokenExpired(expected.expired_message)
         if age < -FUTURE_STEPS_ALLOWED:

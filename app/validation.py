@@ -9,6 +9,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from app.errors import AppError, ValidationFailed
 
@@ -127,7 +128,7 @@ def date_arg(args, name: str) -> date | None:
 # --- pydantic errors --------------------------------------------------------------------------------
 
 
-def _message(err: dict) -> tuple[str, str]:
+def _message(err: ErrorDetails) -> tuple[str, str]:
     t = err["type"]
     ctx = err.get("ctx") or {}
     if t == "value_error":

@@ -6,11 +6,13 @@ proceed in parallel: they never contend for a shared chain head.
 """
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 GENESIS = bytes(32)
 
 
-def entry_hash(prev: bytes, entry: dict, transfer: dict) -> bytes:
+def entry_hash(prev: bytes, entry: Mapping[Any, Any], transfer: Mapping[Any, Any]) -> bytes:
     """Hash of one entry. `entry` and `transfer` are column->value mappings as stored."""
     parts = (
         entry["account_id"],

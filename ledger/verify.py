@@ -32,7 +32,7 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
     unresolved = and_(
         transfers.c.phase == "pending", ~select(r.c.id).where(r.c.pending_transfer_id == transfers.c.id).exists()
     )
-    sums = defaultdict(lambda: [0, 0, 0, 0])  # dp, cp, dq, cq
+    sums: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # dp, cp, dq, cq
     jt = select(journals.c.id).where(journals.c.tenant_id == tenant)
     for side, idx in (("debit", 0), ("credit", 1)):
         col = transfers.c[f"{side}_account_id"]
@@ -68,7 +68,7 @@ def verify_book(conn: Connection, tenant: int) -> list[str]:
                 say(f"account {a.code} is marked no_overdraft but is overdrawn by {-room} {a.unit}")
 
     # 2. Debits equal credits per unit, from the transfers themselves.
-    per_unit = defaultdict(lambda: [0, 0])
+    per_unit: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for acct_id, a in accts.items():
         dp, cp, _, _ = sums.get(acct_id, [0, 0, 0, 0])
         per_unit[a.unit][0] += dp

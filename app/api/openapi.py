@@ -17,7 +17,7 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 from spectree import Response, SecurityScheme, SpecTree
-from spectree.models import SecuritySchemeData
+from spectree.models import InType, SecureType, SecuritySchemeData
 from werkzeug.exceptions import BadRequest
 
 from app.errors import AppError, ValidationFailed
@@ -71,23 +71,26 @@ api = SpecTree(
         SecurityScheme(
             name="session",
             data=SecuritySchemeData(
-                type="apiKey",
+                type=SecureType.API_KEY,
                 name="session",
-                field_in="cookie",
+                field_in=InType.COOKIE,
                 description="The signed-in session (sign in at /signin)",
             ),
         ),
         SecurityScheme(
             name="csrf",
             data=SecuritySchemeData(
-                type="apiKey", name="X-CSRFToken", field_in="header", description="From GET /api/v1/csrf-token"
+                type=SecureType.API_KEY,
+                name="X-CSRFToken",
+                field_in=InType.HEADER,
+                description="From GET /api/v1/csrf-token",
             ),
         ),
     ],
     security={"session": []},
 )
 
-WRITE_SECURITY = {"session": [], "csrf": []}
+WRITE_SECURITY: dict[str, list[str]] = {"session": [], "csrf": []}
 
 
 def responses(**codes) -> Response:

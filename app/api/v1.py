@@ -136,7 +136,7 @@ def create_org_unit():
 def update_org_unit(unit_id: int):
     """Rename, change the grid type, move (parent_id; null = to the top) or retire (retired: true)."""
     db = get_session()
-    patch: OrgUnitPatch = request.context.json
+    patch: OrgUnitPatch = request.context.json  # type: ignore[attr-defined]
     unit = places.get_unit(db, current_user.tenant_id, unit_id)
     require_change(current_user, unit)  # strictly below the top of the user's scope
     if patch.name is not None or patch.grid_type is not None:
@@ -210,7 +210,7 @@ def create_member():
 def update_member(member_id: int):
     """Change the fields given; moving a member to another grid needs the right to edit there too."""
     db = get_session()
-    patch: MemberPatch = request.context.json
+    patch: MemberPatch = request.context.json  # type: ignore[attr-defined]
     member = people.get_member(db, current_user.tenant_id, member_id)
     people.require_may_change(db, current_user, member)  # also: roles the member holds are within reach
     if patch.grid_id is not None and patch.grid_id != member.grid_id:

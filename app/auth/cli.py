@@ -16,7 +16,7 @@ auth_cli = AppGroup("auth", help="Sign-in links for members.")
 @click.option("--role", default=None, help="also grant this district-wide role first, e.g. district_admin")
 def invite(mobile: str, district: str, role: str | None) -> None:
     """Print a one-time link for the member to set their password (an existing password is reset)."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import false, or_, select
 
     from app.db import unit_of_work
     from app.errors import AppError
@@ -28,7 +28,7 @@ def invite(mobile: str, district: str, role: str | None) -> None:
 
     try:
         with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
-            by_id = District.id == int(district) if district.isdigit() and len(district) < 19 else False
+            by_id = District.id == int(district) if district.isdigit() and len(district) < 19 else false()
             d = session.scalar(select(District).where(or_(by_id, District.code == district)))
             if d is None:
                 raise click.ClickException(f"no district {district!r}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
@@ -57,7 +58,7 @@ def load_principal(
     if row is None:
         return None
     us, user, member = row
-    if us.revoked_at is not None or member.status != "active":
+    if us.revoked_at is not None or not member.is_active:
         return None
     if idle is not None or lifetime is not None:
         _check_and_touch(session, us, idle, lifetime, now or utcnow())
@@ -132,10 +133,15 @@ def sign_in(
     ).first()
     user, member = row if row else (None, None)
     ok = verify_password(user.password_hash if user else None, password)
-    if not ok or member.status != "active":
-        reason = "unknown_mobile" if user is None else ("wrong_password" if not ok else f"member_{member.status}")
+    if user is None or member is None or not ok or not member.is_active:  # no user: never ok
+        reason = (
+            "unknown_mobile"
+            if user is None or member is None
+            else ("wrong_password" if not ok else f"member_{member.status}")
+        )
         record_failure(session, tenant_id, user.id if user else None, mobile, reason, ip)
         raise SignInFailed(_("Wrong mobile number or password."))
+    assert user.password_hash is not None  # it verified the password
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     record(
@@ -163,7 +169,9 @@ def open_session(session: Session, user_id: int, *, ip: str | None = None, user_
     )
     session.add(us)
     session.flush()
-    return load_principal(session, us.token)
+    principal = load_principal(session, us.token)
+    assert principal is not None  # a fresh session, opened only for an active member
+    return principal
 
 
 def record_failure(
@@ -200,7 +208,7 @@ def revoke_sessions(session: Session, user_id: int, why: str, keep: str | None =
     q = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
     if keep:
         q = q.where(UserSession.token != keep)
-    return session.execute(q.values(revoked_at=utcnow(), revoked_why=why)).rowcount
+    return cast(CursorResult, session.execute(q.values(revoked_at=utcnow(), revoked_why=why))).rowcount
 
 
 def end_sessions_of_deactivated(session: Session, member: Member, status: str, **kwargs) -> None:
@@ -249,6 +257,7 @@ def change_password(
 ) -> Principal:
     """Every session of the user is revoked (a copied cookie stops working); this browser gets a new one."""
     user = session.get(User, principal.user_id)
+    assert user is not None  # the principal is signed in as this user
     if not verify_password(user.password_hash, current):
         raise ValidationFailed(_("The current password is not right."), field="current_password")
     if new == current:
@@ -256,12 +265,13 @@ def change_password(
             _("The new password is the same as the current one. Choose a different one."), field="new_password"
         )
     member = session.get(Member, principal.member_id)
+    assert member is not None  # the principal's own member record
     set_password(session, member, new, actor_user_id=user.id)
     return open_session(session, user.id, ip=ip, user_agent=user_agent)
 
 
 def grant_role(
-    session: Session, principal: Principal, member: Member, role: str, org_unit: OrgUnit | None = None
+    session: Session, principal: Principal | None, member: Member, role: str, org_unit: OrgUnit | None = None
 ) -> RoleGrant:
     kind = ROLE_KINDS.get(role)
     if kind is None:
@@ -350,11 +360,14 @@ def has_password(session: Session, member: Member) -> bool:
 
 
 def withdraw_invitations(session: Session, user_id: int, now: datetime | None = None) -> int:
-    return session.execute(
-        update(Invitation)
-        .where(Invitation.user_id == user_id, Invitation.used_at.is_(None), Invitation.withdrawn_at.is_(None))
-        .values(withdrawn_at=now or utcnow()),
-        execution_options={"synchronize_session": False},
+    return cast(
+        CursorResult,
+        session.execute(
+            update(Invitation)
+            .where(Invitation.user_id == user_id, Invitation.used_at.is_(None), Invitation.withdrawn_at.is_(None))
+            .values(withdrawn_at=now or utcnow()),
+            execution_options={"synchronize_session": False},
+        ),
     ).rowcount
 
 
@@ -365,7 +378,7 @@ def create_invitation(
 
     `activate` when the member has no password yet; otherwise a `reset`: the current password stops
     working and every session is revoked at once (the member sets a new one with the link)."""
-    if member.status != "active":
+    if not member.is_active:
         raise ValidationFailed(_("Only an active member can be given a sign-in link."))
     user = user_for_member(session, member)
     now = utcnow()
@@ -412,7 +425,7 @@ def find_invitation(session: Session, token: str, now: datetime | None = None) -
     if row is None:
         raise InvitationInvalid()
     inv, member = row
-    if inv.used_at is not None or inv.withdrawn_at is not None or inv.expires_at <= now or member.status != "active":
+    if inv.used_at is not None or inv.withdrawn_at is not None or inv.expires_at <= now or not member.is_active:
         raise InvitationInvalid()
     return inv, member
 
@@ -424,11 +437,14 @@ def accept_invitation(
     inv, member = find_invitation(session, token)
     # Claim the link first: of two simultaneous uses only one updates the row.
     now = utcnow()
-    claimed = session.execute(
-        update(Invitation)
-        .where(Invitation.id == inv.id, Invitation.used_at.is_(None), Invitation.withdrawn_at.is_(None))
-        .values(used_at=now),
-        execution_options={"synchronize_session": False},
+    claimed = cast(
+        CursorResult,
+        session.execute(
+            update(Invitation)
+            .where(Invitation.id == inv.id, Invitation.used_at.is_(None), Invitation.withdrawn_at.is_(None))
+            .values(used_at=now),
+            execution_options={"synchronize_session": False},
+        ),
     ).rowcount
     if claimed != 1:
         raise InvitationInvalid()

@@ -22,7 +22,7 @@ from app.db import utcnow
 from app.people import services as people
 from app.people.identity import hash_id_number
 from app.people.models import GridAssignment, Member
-from app.people.schemas import MemberIn
+from app.people.schemas import MemberIn, Status
 from app.places import services as places
 from app.places.models import District, OrgUnit
 from app.points.accounts import open_wallets
@@ -87,7 +87,7 @@ class PersonSpec:
     id_number: str | None
     grid: str
     community: str
-    status: str = "active"
+    status: Status = "active"
     is_volunteer: bool = True
     is_party_member: bool = False
     party_org: str | None = None
@@ -184,6 +184,7 @@ def _plan_units(rng: random.Random, p: Plan) -> None:
 
 def _party_org(rng: random.Random, p: Plan, person: PersonSpec) -> str:
     grid = p.unit(person.grid)
+    assert grid.area is not None and grid.street is not None  # a residence grid lies in an area and a street
     community = p.unit(person.community).name
     r = rng.random()
     if 0.45 <= r < 0.72:
@@ -204,11 +205,13 @@ def _plan_people(rng: random.Random, p: Plan, count: int) -> None:
     communities_of_street: dict[str, list[str]] = {}
     for u in p.units:
         if u.kind == "community":
+            assert u.parent is not None  # a community lies in a street
             communities_of_street.setdefault(u.parent, []).append(u.key)
     mobiles: set[str] = set(SIGNIN_MOBILES)
     id_numbers: set[str] = set()
     for _ in range(count):
         grid = rng.choice(residences)
+        assert grid.community is not None and grid.street is not None  # a residence lies in both
         sex = rng.choice("MF")
         born = fake.birth_date(rng)
         person = PersonSpec(
@@ -238,13 +241,17 @@ def _plan_assignments(rng: random.Random, p: Plan) -> None:
     party_by_community: dict[str, list[int]] = {}
     for i in active:
         person = p.people[i]
-        by_area.setdefault(p.unit(person.grid).area, []).append(i)
+        area = p.unit(person.grid).area
+        assert area is not None  # a residence grid lies in an area
+        by_area.setdefault(area, []).append(i)
         by_grid.setdefault(person.grid, []).append(i)
         if person.is_party_member:
+            assert person.checkin_community is not None  # set with is_party_member (_plan_people)
             party_by_community.setdefault(person.checkin_community, []).append(i)
     basics_of_area: dict[str, list[str]] = {}
     for u in p.units:
         if u.grid_type == "basic":
+            assert u.parent is not None  # a basic grid lies in an area grid
             basics_of_area.setdefault(u.parent, []).append(u.key)
     taken: set[int] = set()
 
@@ -301,6 +308,7 @@ def _plan_assignments(rng: random.Random, p: Plan) -> None:
     grids_of_community: dict[str, list[str]] = {}
     for u in p.units:
         if u.grid_type in ("basic", "micro"):
+            assert u.community is not None  # a residence grid lies in a community
             grids_of_community.setdefault(u.community, []).append(u.key)
     for community, members in party_by_community.items():
         for i in members:
@@ -356,14 +364,14 @@ def _insert_units(session: Session, tenant_id: int, p: Plan) -> dict[str, OrgUni
     levels: dict[int, list[UnitSpec]] = {}
     for spec in p.units:
         depth = 0
-        parent = spec.parent
-        while parent is not None:
-            depth, parent = depth + 1, p.unit(parent).parent
+        up = spec.parent
+        while up is not None:
+            depth, up = depth + 1, p.unit(up).parent
         levels.setdefault(depth, []).append(spec)
     for depth in sorted(levels):
         made = []
         for spec in levels[depth]:
-            parent = units.get(spec.parent)
+            parent = units.get(spec.parent) if spec.parent is not None else None
             unit = OrgUnit(
                 tenant_id=tenant_id,
                 parent_id=parent.id if parent else None,

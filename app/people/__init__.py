@@ -10,9 +10,11 @@ from app.signals import unit_retiring
 
 
 def _setup(app: Flask) -> None:
+    from .labels import STATUS_LABELS
     from .services import residents_keep_unit
 
     unit_retiring.connect(residents_keep_unit)
+    app.context_processor(lambda: {"MEMBER_STATUS_LABELS": STATUS_LABELS})
 
 
 AREA = Area(

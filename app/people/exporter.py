@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import IO
 
-from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from app.places.models import OrgUnit
 from app.spreadsheets import text_row
 
 from . import member_rows
+from .labels import STATUS_LABELS
 from .models import Member
 
 # The import's columns first, in its order (so an export can be corrected and imported back), then
@@ -60,7 +60,7 @@ def write_members_xlsx(session: Session, tenant_id: int, stmt, out: IO[bytes]) -
     """Write the members `stmt` selects (views.scoped_member_select) to `out` as .xlsx; return the row count.
 
     Rows are fetched in batches and written to a write-only sheet, so no list of members is held."""
-    status_labels = {"active": _("Active"), "suspended": _("Suspended"), "left": _("Left")}
+    status_labels = {k: str(v) for k, v in STATUS_LABELS.items()}
     yes_no = member_rows.yes_no_text
     places = _Places(session, tenant_id)
     wb = Workbook(write_only=True)

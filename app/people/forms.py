@@ -8,7 +8,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from app.forms import ConfirmForm, choices
 from app.places.fields import UnitPickField
 
-STATUS_CHOICES = [("active", _l("Active")), ("suspended", _l("Suspended")), ("left", _l("Left"))]
+from .labels import STATUS_LABELS
+
+STATUS_CHOICES = list(STATUS_LABELS.items())
 ROLE_CHOICES = [
     ("party_member", _l("Responsible party member (包格联户)")),
     ("grid_worker", _l("Grid worker")),

@@ -16,10 +16,13 @@ import io
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask_babel import gettext as _
+from sqlalchemy import Table as SqlTable
 from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,8 +110,9 @@ def scope_path_for(principal) -> str | None:
     paths = [s.path for s in scopes_for(principal, "member.edit")]
     if not paths or any(p is None for p in paths):
         return None
-    common = paths[0]
-    for p in paths[1:]:
+    known = [p for p in paths if p is not None]  # all of them: None was ruled out above
+    common = known[0]
+    for p in known[1:]:
         while not p.startswith(common):
             common = common[: common.rstrip("/").rfind("/") + 1]
     return common if common.strip("/") else None
@@ -178,16 +182,19 @@ def request_import(session: Session, principal, job: ImportJob) -> bool:
 
     False when the job cannot be imported now (problems, already queued or done). The conditional
     UPDATE makes a double click queue it once."""
-    queued = session.execute(
-        update(ImportJob)
-        .where(
-            ImportJob.id == job.id,
-            ImportJob.status.in_(WAITING),
-            ImportJob.error_count == 0,
-            ImportJob.content.is_not(None),
-        )
-        .values(status="queued", processed_rows=0, outcome=None, outcome_params=None)
-        .execution_options(synchronize_session=False)
+    queued = cast(
+        CursorResult,
+        session.execute(
+            update(ImportJob)
+            .where(
+                ImportJob.id == job.id,
+                ImportJob.status.in_(WAITING),
+                ImportJob.error_count == 0,
+                ImportJob.content.is_not(None),
+            )
+            .values(status="queued", processed_rows=0, outcome=None, outcome_params=None)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if queued != 1:
         return False
@@ -240,14 +247,18 @@ def import_queued_job(
     import's own write lock. Returns False when the job was not queued (another worker took it)."""
     with unit_of_work(factory) as s:
         now = utcnow()
-        claimed = s.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == "queued")
-            .values(status="importing", processed_rows=0, started_at=now, heartbeat_at=now)
+        claimed = cast(
+            CursorResult,
+            s.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id, ImportJob.status == "queued")
+                .values(status="importing", processed_rows=0, started_at=now, heartbeat_at=now)
+            ),
         ).rowcount
         if claimed != 1:
             return False
         job = s.get(ImportJob, job_id)
+        assert job is not None  # the row this transaction just claimed
         tenant_id, filename, content = job.tenant_id, job.filename, job.content
 
     def progress(n: int) -> None:
@@ -259,6 +270,8 @@ def import_queued_job(
             )
 
     try:
+        # A queued job keeps its file: every change that deletes it also moves the job out of "queued".
+        assert content is not None
         table = read_members_file(filename, content, progress=progress)
         progress(len(table.rows))
         with unit_of_work(factory) as s:
@@ -267,18 +280,21 @@ def import_queued_job(
                 raise ImportRejected(result.errors)
             ids = write_members(s, tenant_id, result.members, actor_user_id=actor_user_id, filename=filename)
             # Done, with the members, in one commit: a job cut off before this wrote nothing.
-            done = s.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job_id, ImportJob.status == "importing")
-                .values(
-                    status="done",
-                    processed_rows=len(ids),
-                    imported_count=len(ids),
-                    finished_at=utcnow(),
-                    content=None,
-                    outcome="imported",
-                    outcome_params={"n": len(ids)},
-                )
+            done = cast(
+                CursorResult,
+                s.execute(
+                    update(ImportJob)
+                    .where(ImportJob.id == job_id, ImportJob.status == "importing")
+                    .values(
+                        status="done",
+                        processed_rows=len(ids),
+                        imported_count=len(ids),
+                        finished_at=utcnow(),
+                        content=None,
+                        outcome="imported",
+                        outcome_params={"n": len(ids)},
+                    )
+                ),
             ).rowcount
             if done != 1:  # the sweep took it for dead meanwhile: give way, write nothing
                 raise _GaveWay()
@@ -322,22 +338,29 @@ def sweep(factory: sessionmaker, now: datetime | None = None) -> dict[str, int]:
     and jobs nobody ran (waiting longer than ABANDON_AFTER: abandoned, their file deleted)."""
     now = now or utcnow()
     with unit_of_work(factory) as s:
-        interrupted = s.execute(
-            update(ImportJob)
-            .where(
-                ImportJob.status == "importing",
-                func.coalesce(ImportJob.heartbeat_at, ImportJob.started_at, ImportJob.created_at) < now - STALE_AFTER,
-            )
-            .values(status="interrupted", outcome="interrupted", outcome_params={}, processed_rows=0)
+        interrupted = cast(
+            CursorResult,
+            s.execute(
+                update(ImportJob)
+                .where(
+                    ImportJob.status == "importing",
+                    func.coalesce(ImportJob.heartbeat_at, ImportJob.started_at, ImportJob.created_at)
+                    < now - STALE_AFTER,
+                )
+                .values(status="interrupted", outcome="interrupted", outcome_params={}, processed_rows=0)
+            ),
         ).rowcount
-        abandoned = s.execute(
-            update(ImportJob)
-            .where(
-                ImportJob.status.in_(("checked", "queued", "interrupted")),
-                ImportJob.content.is_not(None),
-                ImportJob.created_at < now - ABANDON_AFTER,
-            )
-            .values(status="abandoned", content=None, outcome="abandoned", outcome_params={}, finished_at=now)
+        abandoned = cast(
+            CursorResult,
+            s.execute(
+                update(ImportJob)
+                .where(
+                    ImportJob.status.in_(("checked", "queued", "interrupted")),
+                    ImportJob.content.is_not(None),
+                    ImportJob.created_at < now - ABANDON_AFTER,
+                )
+                .values(status="abandoned", content=None, outcome="abandoned", outcome_params={}, finished_at=now)
+            ),
         ).rowcount
     return {"interrupted": interrupted, "abandoned": abandoned}
 
@@ -445,7 +468,7 @@ def write_members(
 
 
 def _insert_many(session: Session, tenant_id: int, batch: list[dict], now) -> list[int]:
-    table = Member.__table__
+    table = cast(SqlTable, Member.__table__)
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     rows = [{**m, "tenant_id": tenant_id, "status": "active", "created_at": now, "updated_at": now} for m in batch]
     return list(session.execute(stmt, rows).scalars())
@@ -454,7 +477,7 @@ def _insert_many(session: Session, tenant_id: int, batch: list[dict], now) -> li
 def _insert_unnest(session: Session, tenant_id: int, batch: list[dict], now) -> list[int]:
     """PostgreSQL: one INSERT … SELECT unnest(array per column). psycopg then converts 12 parameters,
     not 12,000 as a multi-row VALUES list has: about six times faster for a 10,000-row import."""
-    table = Member.__table__
+    table = cast(SqlTable, Member.__table__)
     arrays = select(
         *[func.unnest(bindparam(c, type_=ARRAY(table.c[c].type))).label(c) for c in IMPORTED_COLUMNS]
     ).subquery()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from flask_babel import gettext as _
 from pydantic import ValidationError
@@ -228,7 +229,8 @@ def check_rows(
             grid, problem = None, "unknown"
         if grid is None:
             row_ok = False
-            err(number, "grid", {"missing": "missing", "ambiguous": "ambiguous_grid"}.get(problem, "unknown_grid"))
+            grid_codes: dict[str | None, str] = {"missing": "missing", "ambiguous": "ambiguous_grid"}
+            err(number, "grid", grid_codes.get(problem, "unknown_grid"))
         community_id = None
         if not blank(cells.get("checkin_community")):
             community, problem = units.find(cells["checkin_community"], ("community",), "community")
@@ -265,12 +267,17 @@ def check_rows(
                     params = {"n": (raw.get("ctx") or {}).get("max_length")} if d["code"] == "too_long" else {}
                     err(number, f, d["code"], **params)
         # Duplicates are looked for even in a row with other problems, so one pass reports them all.
+        mobile: str | None
+        id_number: str | None
         if member is not None:
             mobile, id_number = member.mobile, member.id_number
         else:
-            mobile = normalise_mobile(data["mobile"]) if "mobile" in data and "mobile" not in bad_fields else None
+            # data's mobile and id_number are text (cell_text above)
+            mobile = (
+                normalise_mobile(cast(str, data["mobile"])) if "mobile" in data and "mobile" not in bad_fields else None
+            )
             id_number = (
-                normalise_id_number(data["id_number"])
+                normalise_id_number(cast(str, data["id_number"]))
                 if "id_number" in data and "id_number" not in bad_fields
                 else None
             )

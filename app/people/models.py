@@ -84,6 +84,10 @@ class Member(Base):
         return wallet_code(self.id)
 
     @property
+    def is_active(self) -> bool:
+        return self.status == ACTIVE
+
+    @property
     def mobile_masked(self) -> str:
         return f"{self.mobile[:3]}****{self.mobile[-4:]}"
 

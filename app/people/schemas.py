@@ -10,7 +10,7 @@ from app.validation import MAX_ID, check_name
 
 from .identity import id_checksum_ok, normalise_id_number, normalise_mobile, valid_mobile
 
-Status = Literal["active", "suspended", "left"]
+Status = Literal["active", "suspended", "left"]  # labels.STATUSES (a test keeps the two the same)
 
 
 def _not_null(schema: dict) -> None:
@@ -68,18 +68,21 @@ class MemberPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    # `= None` without `| None`: absent is allowed (the field stays), an explicit null is a 422.
-    name: str = Field(default=None, min_length=1, max_length=64, json_schema_extra=_not_null)
-    mobile: str = Field(default=None, json_schema_extra=_not_null)
+    # `= None` without `| None`: absent is allowed (the field stays), an explicit null is a 422. Pydantic's
+    # typing has no way to say so, hence the type: ignore on those fields.
+    name: str = Field(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=64, json_schema_extra=_not_null
+    )
+    mobile: str = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
     id_number: str | None = None
-    grid_id: int = Field(default=None, ge=1, le=MAX_ID, json_schema_extra=_not_null)
-    status: Status = Field(default=None, json_schema_extra=_not_null)
-    is_volunteer: bool = Field(default=None, json_schema_extra=_not_null)
-    is_party_member: bool = Field(default=None, json_schema_extra=_not_null)
+    grid_id: int = Field(default=None, ge=1, le=MAX_ID, json_schema_extra=_not_null)  # type: ignore[assignment]
+    status: Status = Field(default=None, json_schema_extra=_not_null)  # type: ignore[arg-type]
+    is_volunteer: bool = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    is_party_member: bool = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
     party_org: str | None = Field(default=None, max_length=100)
     checkin_community_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    is_grid_worker: bool = Field(default=None, json_schema_extra=_not_null)
-    is_building_head: bool = Field(default=None, json_schema_extra=_not_null)
+    is_grid_worker: bool = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    is_building_head: bool = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
 
     _name = field_validator("name", "party_org")(check_name)
     _mobile = field_validator("mobile", mode="before")(lambda v: v if v is None else MemberIn._mobile(v))

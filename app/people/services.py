@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager, joinedload
+from sqlalchemy.sql.elements import UnaryExpression
 
 from app.access import ROLE_KINDS, require, scopes_for
 from app.audit.services import record
@@ -262,7 +264,7 @@ def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path:
         .where(Member.tenant_id == tenant_id, scope_condition)
     )
     text = (query.q or "").strip()
-    order = [Member.id.desc()]  # newest first
+    order: list[UnaryExpression[Any] | InstrumentedAttribute[Any]] = [Member.id.desc()]  # newest first
     if text:
         if text.isdigit() and len(text) == 4:
             stmt = stmt.where(Member.mobile_tail == text)
@@ -356,7 +358,7 @@ def end_assignment(
     return assignment
 
 
-def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, list]:
+def grid_people(session: Session, unit: OrgUnit, on: date) -> dict[str, Any]:
     """Who lives in and who serves a grid, as its page shows them."""
     residents = list(
         session.scalars(

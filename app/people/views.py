@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -171,7 +172,7 @@ def edit_member(member_id: int):
                 values.pop("id_number")  # blank keeps the stored number (it is never shown in full)
             if not (values["mobile"] or "").strip():
                 values.pop("mobile")
-            patch = parse(MemberPatch, values)
+            patch = cast(MemberPatch, parse(MemberPatch, values))
             if patch.grid_id is not None and patch.grid_id != member.grid_id:
                 require(current_user, "member.edit", places.get_unit(db, current_user.tenant_id, patch.grid_id))
             services.update_member(db, member, patch, actor=current_user)
@@ -283,6 +284,7 @@ def revoke(grant_id: int):
         raise NotFound(_("No such role grant."))
     require(current_user, "role.grant")
     member = db.get(Member, db.scalar(select(User.member_id).where(User.id == g.user_id)))
+    assert member is not None  # a grant's user always belongs to a member (non-null foreign keys)
     back = url_for("people.member_page", member_id=member.id)
     form = ConfirmForm()
     if form.validate_on_submit():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask_babel import gettext as _
 from sqlalchemy import case, func, literal, not_, select, update
+from sqlalchemy.engine import ScalarResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,30 +51,32 @@ def _check_placement(kind: str, grid_type: str | None, parent: OrgUnit | None) -
         )
     if parent is not None and parent.retired_at is not None:
         raise ValidationFailed(_("The parent unit is retired."), field="parent_id")
-    if (
-        kind == "grid"
-        and parent is not None
-        and parent.kind == "grid"
-        and GRID_RANKS[parent.grid_type] >= GRID_RANKS[grid_type]
-    ):
-        raise ValidationFailed(
-            _(
-                "A %(kind)s cannot be placed under a %(parent)s (片区网格 → 基础网格 → 微网格).",
-                kind=GRID_TYPE_LABELS[grid_type],
-                parent=GRID_TYPE_LABELS[parent.grid_type],
-            ),
-            field="parent_id",
-        )
+    if kind == "grid" and parent is not None and parent.kind == "grid":
+        # Checked above for the new grid; a grid always has a type (constraint grid_type_only_on_grids).
+        assert grid_type is not None and parent.grid_type is not None
+        if GRID_RANKS[parent.grid_type] >= GRID_RANKS[grid_type]:
+            raise ValidationFailed(
+                _(
+                    "A %(kind)s cannot be placed under a %(parent)s (片区网格 → 基础网格 → 微网格).",
+                    kind=GRID_TYPE_LABELS[grid_type],
+                    parent=GRID_TYPE_LABELS[parent.grid_type],
+                ),
+                field="parent_id",
+            )
 
 
 def _check_children_fit(session: Session, unit: OrgUnit, grid_type: str) -> None:
     """A grid whose type changes must still be coarser than the grids under it."""
     finer = [
         t
-        for t in session.scalars(
-            select(OrgUnit.grid_type).where(
-                OrgUnit.parent_id == unit.id, OrgUnit.kind == "grid", OrgUnit.retired_at.is_(None)
-            )
+        # Grids always have a type (constraint grid_type_only_on_grids).
+        for t in cast(
+            "ScalarResult[str]",
+            session.scalars(
+                select(OrgUnit.grid_type).where(
+                    OrgUnit.parent_id == unit.id, OrgUnit.kind == "grid", OrgUnit.retired_at.is_(None)
+                )
+            ),
         )
         if GRID_RANKS[t] <= GRID_RANKS[grid_type]
     ]
@@ -228,7 +233,9 @@ def move_unit(
         target_id=unit.id,
         detail={"from_parent_id": old_parent, "to_parent_id": unit.parent_id},
     )
-    return session.get(OrgUnit, unit.id)
+    moved = session.get(OrgUnit, unit.id)
+    assert moved is not None  # the unit was just updated, not deleted
+    return moved
 
 
 def retire_unit(session: Session, unit: OrgUnit, *, actor_user_id: int | None = None) -> OrgUnit:
@@ -370,5 +377,5 @@ def resolve_unit(
 
 def label(unit: OrgUnit) -> str:
     """The unit's name with its kind, e.g. "凤凰社区第3网格（片区网格）"."""
-    kind = GRID_TYPE_LABELS.get(unit.grid_type) if unit.kind == "grid" else KIND_LABELS.get(unit.kind)
+    kind = GRID_TYPE_LABELS.get(unit.grid_type or "") if unit.kind == "grid" else KIND_LABELS.get(unit.kind)
     return f"{unit.name}（{kind}）" if kind else unit.name
