@@ -1,5 +1,6 @@
-"""api: the JSON API under /api/v1 — the shared rules (app/api/blueprints.py), the OpenAPI document,
-the CSRF token, and the org-unit and member routes."""
+"""api: the JSON API under /api/v1 — the shared rules every area's API blueprint gets
+(app/api/blueprints.py), the shared schemas, the OpenAPI document and the CSRF token. The areas'
+own routes live in the areas (app/places/api.py, app/people/api.py)."""
 
 from app.area import Area
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
+from app.db import get_session
 from app.errors import AppError, error_response
 from app.extensions import csrf, login_manager
+from app.pagination import paginate
 
 from .openapi import check_body
+from .schemas import MAX_ID
 
 PREFIX = "/api/v1"
+# Ids beyond BIGINT cannot exist; the converter answers 404 instead of letting the driver overflow.
+ID = f"int(min=1, max={MAX_ID})"
 PUBLIC_ENDPOINTS = {"api_v1.openapi"}  # the document describes the API; it holds no data
 
 
@@ -34,6 +39,14 @@ def _app_error(e: AppError):
     # A service's single-field error (field=...) becomes the API's details list too.
     details = e.details or ([{"field": e.field, "code": e.code, "message": e.message}] if e.field else None)
     return error_response(e.code, e.message, e.status, details, e.field)
+
+
+def page_of(stmt, query, out, page_model):
+    """One page of `stmt` as the API answers it (`out.of` turns each row into its schema)."""
+    page = paginate(get_session(), stmt, size=query.page_size, number=query.page)
+    return page_model(
+        items=[out.of(x) for x in page.items], page=page.number, page_size=page.size, has_next=page.has_next
+    )
 
 
 def api_blueprint(name: str, import_name: str) -> Blueprint:

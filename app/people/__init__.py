@@ -19,7 +19,7 @@ def _setup(app: Flask) -> None:
 
 AREA = Area(
     name="people",
-    blueprints=["app.people.blueprint:bp"],
+    blueprints=["app.people.blueprint:bp", "app.people.blueprint:api_bp"],
     actions=[
         Action("member.view", read=True, own=True),
         Action("member.edit"),

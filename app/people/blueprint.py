@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import import_views, qr_views, views
+from app.api.blueprints import ID, api_blueprint
+
+from . import api, import_views, qr_views, views
 
 bp = Blueprint("people", "app.people", template_folder="templates")
 
@@ -27,3 +29,9 @@ bp.add_url_rule("/members/import/<int:job_id>/problems.xlsx", view_func=import_v
 bp.add_url_rule("/members/import/<int:job_id>/status.json", view_func=import_views.import_status_json, methods=["GET"])
 bp.add_url_rule("/members/import/<int:job_id>/run", view_func=import_views.run_import, methods=["POST"])
 bp.add_url_rule("/members/export.xlsx", view_func=import_views.export_members, methods=["GET"])
+
+api_bp = api_blueprint("people_api", __name__)
+api_bp.add_url_rule("/members", view_func=api.list_members, methods=["GET"])
+api_bp.add_url_rule(f"/members/<{ID}:member_id>", view_func=api.get_member, methods=["GET"])
+api_bp.add_url_rule("/members", view_func=api.create_member, methods=["POST"])
+api_bp.add_url_rule(f"/members/<{ID}:member_id>", view_func=api.update_member, methods=["PATCH"])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from app.api.schemas import Id, Page, PageQuery, utc
 from app.validation import MAX_ID, check_name
 
 from .identity import id_checksum_ok, normalise_id_number, normalise_mobile, valid_mobile
@@ -87,3 +88,61 @@ class MemberPatch(BaseModel):
     _name = field_validator("name", "party_org")(check_name)
     _mobile = field_validator("mobile", mode="before")(lambda v: v if v is None else MemberIn._mobile(v))
     _id_number = field_validator("id_number", mode="before")(lambda v: MemberIn._id_number(v))
+
+
+# --- the JSON API's member schemas (MemberIn and MemberPatch above are its input too) -------------
+
+Tag = Literal["volunteer", "party_member", "grid_worker", "building_head"]
+
+
+class MemberQuery(PageQuery):
+    q: str = Field(
+        default="", max_length=64, description="Name prefix, the last 4 digits of the mobile, or the whole mobile"
+    )
+    grid_id: Id | None = Field(default=None, description="Only members living in this unit's subtree")
+    tag: Tag | None = None
+    status: Status | None = None
+
+
+class MemberOut(BaseModel):
+    """A member as the API shows them: the mobile and 身份证 number masked, never in full."""
+
+    id: int
+    name: str
+    mobile_masked: str = Field(description="e.g. 139****1234")
+    id_number_masked: str | None = Field(description="e.g. 4403**********123X")
+    grid_id: int
+    status: Status
+    is_volunteer: bool
+    is_party_member: bool
+    party_org: str | None
+    checkin_community_id: int | None
+    is_grid_worker: bool
+    is_building_head: bool
+    tags: list[Tag]
+    created_at: AwareDatetime = Field(description="UTC, RFC 3339 (e.g. 2026-12-01T08:30:00Z)")
+    updated_at: AwareDatetime = Field(description="UTC, RFC 3339")
+
+    @classmethod
+    def of(cls, m) -> MemberOut:
+        return cls(
+            id=m.id,
+            name=m.name,
+            mobile_masked=m.mobile_masked,
+            id_number_masked=m.id_number_masked,
+            grid_id=m.grid_id,
+            status=m.status,
+            is_volunteer=m.is_volunteer,
+            is_party_member=m.is_party_member,
+            party_org=m.party_org,
+            checkin_community_id=m.checkin_community_id,
+            is_grid_worker=m.is_grid_worker,
+            is_building_head=m.is_building_head,
+            tags=m.tags,
+            created_at=utc(m.created_at),
+            updated_at=utc(m.updated_at),
+        )
+
+
+class MemberPage(Page):
+    items: list[MemberOut]

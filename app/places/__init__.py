@@ -19,7 +19,7 @@ def _setup(app: Flask) -> None:
 
 AREA = Area(
     name="places",
-    blueprints=["app.places.blueprint:bp"],
+    blueprints=["app.places.blueprint:bp", "app.places.blueprint:api_bp"],
     actions=[Action("org.view", read=True), Action("org.edit")],
     grants={
         "organiser": ["org.view"],
