@@ -75,6 +75,7 @@ def install(app: Flask, area: Area) -> None:
     if area.setup is not None:
         area.setup(app)
     app.extensions.setdefault("areas", {})[area.name] = area
+    app.extensions.pop("audit_labels", None)
 
 
 def area_of(package: str) -> Area:
@@ -82,10 +83,13 @@ def area_of(package: str) -> Area:
 
 
 def audit_labels(app: Flask) -> dict[str, object]:
-    """Every installed area's audit event labels."""
-    labels: dict[str, object] = {}
-    for area in app.extensions.get("areas", {}).values():
-        labels.update(area.audit_labels)
+    """Every installed area's audit event labels (gathered once per app)."""
+    labels = app.extensions.get("audit_labels")
+    if labels is None:
+        labels = {}
+        for area in app.extensions.get("areas", {}).values():
+            labels.update(area.audit_labels)
+        app.extensions["audit_labels"] = labels
     return labels
 
 
