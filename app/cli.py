@@ -10,8 +10,11 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select, union
 
+from app.places.models import District
 from ledger import Ledger, LedgerError
+from ledger.schema import accounts
 
 from .db import unit_of_work
 
@@ -24,9 +27,6 @@ tenant_option = click.option(
 def _tenant(session, tenant: int | None) -> int:
     if tenant is not None:
         return tenant
-    from sqlalchemy import select
-
-    from app.places.models import District
 
     ids = session.scalars(select(District.id).limit(2)).all()
     return ids[0] if len(ids) == 1 else 0
@@ -41,10 +41,6 @@ def _tenant(session, tenant: int | None) -> int:
 )
 def verify(tenant: int | None) -> None:
     """Re-derive balances and hash chains; exit 1 on any problem."""
-    from sqlalchemy import select, union
-
-    from app.places.models import District
-    from ledger.schema import accounts
 
     found = 0
     with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import time
 import traceback
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from flask import jsonify, make_response, render_template, request
+from flask import current_app, g, jsonify, make_response, render_template, request
+from flask_babel import format_time
+from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NotFoundHTTP
 from werkzeug.routing import RequestRedirect
 
+from app.extensions import login_manager
 from ledger import LedgerError
+
+from .extensions import limiter
 
 
 class AppError(Exception):
@@ -64,14 +72,6 @@ def error_response(code: str, message: str, status: int, details: list | None = 
 
 def _too_many_attempts() -> str:
     """The truth about a throttle: how long it still lasts (the limit's own window), in Beijing time."""
-    import math
-    import time
-    from datetime import UTC, datetime
-
-    from flask_babel import format_time
-    from flask_babel import gettext as _
-
-    from .extensions import limiter
 
     limit = limiter.current_limit
     if limit is None or not limit.breached:
@@ -92,7 +92,6 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(LedgerError)
     def _ledger_error(e: LedgerError):
         # The ledger speaks English to engineers; users get their language, with the detail after it.
-        from flask_babel import gettext as _
 
         said = {
             "insufficient_balance": _("Not enough points or funds available for this."),
@@ -106,7 +105,6 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
-        from flask_babel import gettext as _
 
         if e.code == 405:
             allowed = methods_that_match()
@@ -146,13 +144,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
-        from flask_babel import gettext as _
 
         if database_unavailable(e):
-            from flask import g
-
-            from app.extensions import login_manager
-
             # The page's header asks who is signed in, which needs the database: show it signed out.
             if "_login_user" not in g:
                 g._login_user = login_manager.anonymous_user()
@@ -170,7 +163,6 @@ def register_error_handlers(app) -> None:
 
 def methods_that_match() -> list[str]:
     """The methods for which this URL names something (its Allow header), re-matched per method."""
-    from flask import current_app
 
     adapter = current_app.url_map.bind_to_environ(request.environ)
     allowed = []

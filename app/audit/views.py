@@ -15,6 +15,7 @@ from app.area import audit_labels
 from app.db import get_session
 from app.validation import date_arg, int_arg
 
+from . import names as reader
 from . import services
 from .labels import PLACEHOLDERS, TARGET_LABELS, detail_key
 
@@ -39,7 +40,7 @@ def _utc_start_of(day) -> datetime:
     return datetime.combine(day, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
 
 
-def _value(key: str | None, value, names: services.Names, action: str | None = None) -> str:
+def _value(key: str | None, value, names: reader.Names, action: str | None = None) -> str:
     spec = detail_key(action, key) if key else None
     if value is None:
         return "—"
@@ -68,7 +69,7 @@ def _label(key: str, action: str | None) -> str:
     return str(spec.label) if spec else key
 
 
-def _items(detail: dict, names: services.Names, action: str | None = None) -> list[tuple[str, str]]:
+def _items(detail: dict, names: reader.Names, action: str | None = None) -> list[tuple[str, str]]:
     """(label, readable value) for each detail key; a "changed" map becomes one line per field."""
     items = []
     for key, value in detail.items():
@@ -79,7 +80,7 @@ def _items(detail: dict, names: services.Names, action: str | None = None) -> li
     return items
 
 
-def _present(e, names: services.Names) -> dict:
+def _present(e, names: reader.Names) -> dict:
     actor = names.users.get(e.actor_user_id) if e.actor_user_id else None
     target = None
     if e.target_type:
@@ -111,12 +112,12 @@ def list_events():
     since, until = date_arg(args, "since"), date_arg(args, "until")
     actor = int_arg(args, "actor")
     who = (args.get("who") or "").strip()[:64]
-    candidates: list[services.Person] = []
+    candidates: list[reader.Person] = []
     actor_ids = None
     if actor:
         actor_ids = [actor]
     elif who:
-        candidates = services.find_actors(db, current_user.tenant_id, who)
+        candidates = reader.find_actors(db, current_user.tenant_id, who)
         actor_ids = [p.user_id for p in candidates]
     events = services.search(
         db,
@@ -130,11 +131,11 @@ def list_events():
         before_id=int_arg(args, "before"),
         limit=PAGE,
     )
-    names = services.names_for(db, current_user.tenant_id, events)
+    names = reader.names_for(db, current_user.tenant_id, events)
     labels = audit_labels(current_app)  # what each installed area calls its events
     picked = names.users.get(actor) if actor else None
     if actor and picked is None:
-        picked = next(iter(services.names_for_users(db, current_user.tenant_id, [actor]).values()), None)
+        picked = next(iter(reader.names_for_users(db, current_user.tenant_id, [actor]).values()), None)
     keep = {k: v for k, v in args.items() if k != "before"}
     return render_template(
         "audit/list.html",

@@ -8,15 +8,16 @@ from flask_babel import lazy_gettext as _l
 
 from app.access import Action
 from app.area import Area, RoleDef
-from app.signals import member_deactivated
+from app.signals import member_changing, member_deactivated
 
 
 def _setup(app: Flask) -> None:
     from .login import init_login
-    from .services import end_sessions_of_deactivated
+    from .services import end_sessions_of_deactivated, refuse_change_beyond_reach
 
     init_login(app)
     member_deactivated.connect(end_sessions_of_deactivated)
+    member_changing.connect(refuse_change_beyond_reach)
 
 
 AREA = Area(

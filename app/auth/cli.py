@@ -6,6 +6,15 @@ from __future__ import annotations
 import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
+from sqlalchemy import false, or_, select
+
+from app.db import unit_of_work
+from app.errors import AppError
+from app.people.identity import normalise_mobile
+from app.people.models import Member
+from app.places.models import District
+
+from . import services
 
 auth_cli = AppGroup("auth", help="Sign-in links for members.")
 
@@ -16,15 +25,6 @@ auth_cli = AppGroup("auth", help="Sign-in links for members.")
 @click.option("--role", default=None, help="also grant this district-wide role first, e.g. district_admin")
 def invite(mobile: str, district: str, role: str | None) -> None:
     """Print a one-time link for the member to set their password (an existing password is reset)."""
-    from sqlalchemy import false, or_, select
-
-    from app.db import unit_of_work
-    from app.errors import AppError
-    from app.people.identity import normalise_mobile
-    from app.people.models import Member
-    from app.places.models import District
-
-    from . import services
 
     try:
         with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:

@@ -12,10 +12,10 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
-from app.access import ROLE_KINDS, Principal, Scope
+from app.access import ROLE_KINDS, Principal, Scope, scopes_for
 from app.audit.services import record
 from app.db import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.people.models import Member
 from app.places.models import OrgUnit
 
@@ -209,6 +209,36 @@ def revoke_sessions(session: Session, user_id: int, why: str, keep: str | None =
     if keep:
         q = q.where(UserSession.token != keep)
     return cast(CursorResult, session.execute(q.values(revoked_at=utcnow(), revoked_why=why))).rowcount
+
+
+def held_role_scopes(session: Session, member: Member) -> list[tuple[str, str | None]]:
+    """The member's live role grants as (role, subtree path or None for district-wide)."""
+    rows = session.execute(
+        select(RoleGrant.role, OrgUnit.path, OrgUnit.retired_at)
+        .join(User, User.id == RoleGrant.user_id)
+        .outerjoin(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
+        .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None))
+    )
+    # A grant on a retired unit confers nothing (load_principal ignores it), so it protects nothing either.
+    return [(role, path) for role, path, retired_at in rows if role in ROLE_KINDS and retired_at is None]
+
+
+def refuse_change_beyond_reach(session: Session, member: Member, actor, **kwargs) -> None:
+    """`member_changing` receiver: a member who holds roles may be changed only by someone whose
+    member.edit reach covers each role's scope — a district-wide role only by a district-wide editor, a
+    subtree role only by an editor whose subtree contains it."""
+    reach = [s.path for s in scopes_for(actor, "member.edit")]
+    for role, path in held_role_scopes(session, member):
+        covered = any(r is None or (path is not None and path.startswith(r)) for r in reach)
+        if not covered:
+            raise Forbidden(
+                _(
+                    "%(name)s holds the role “%(role)s”, which reaches beyond what you manage: only an "
+                    "administrator whose area covers that role may change this member.",
+                    name=member.name,
+                    role=str(ROLE_KINDS[role].label),
+                )
+            )
 
 
 def end_sessions_of_deactivated(session: Session, member: Member, status: str, **kwargs) -> None:

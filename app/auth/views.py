@@ -12,11 +12,14 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.access import require
-from app.db import get_session, keep_changes_on_error
+from app.audit.services import record
+from app.db import get_session, keep_changes_on_error, unit_of_work
 from app.errors import NotFound, ValidationFailed
 from app.extensions import limiter
 from app.forms import choices
 from app.people.identity import normalise_mobile
+from app.people.qr_views import qr_svg
+from app.people.services import get_member
 from app.places.models import District
 
 from . import services
@@ -51,8 +54,6 @@ def _account_key() -> str:
 
 
 def _throttled(limit) -> None:
-    from app.audit.services import record
-    from app.db import unit_of_work
 
     mobile = normalise_mobile(request.form.get("mobile") or "")
     district = request.form.get("district", type=int)
@@ -178,7 +179,6 @@ def _member_to_invite(member_id: int):
     """The member, if the signed-in user may give them a sign-in link: whoever may edit the member;
     for a member who holds a role, only whoever may also grant roles (else a grid administrator
     could reset a district administrator's password and take the account)."""
-    from app.people.services import get_member
 
     db = get_session()
     member = get_member(db, current_user.tenant_id, member_id)
@@ -191,7 +191,6 @@ def _member_to_invite(member_id: int):
 @login_required
 def invitation(member_id: int):
     """GET: what the link will do, and a button to make it (the confirmation). POST: make it, show it once."""
-    from app.people.qr_views import qr_svg
 
     member = _member_to_invite(member_id)
     db = get_session()

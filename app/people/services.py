@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager, joinedload
 from sqlalchemy.sql.elements import UnaryExpression
 
-from app.access import ROLE_KINDS, require, scopes_for
+from app.access import require
 from app.audit.services import record
 from app.db import starts_with, utcnow
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
 from app.points.accounts import open_wallets
-from app.signals import member_deactivated
+from app.signals import member_changing, member_deactivated
 from app.validation import MAX_ID
 
 from .identity import hash_id_number, mask_id_number
@@ -153,39 +153,13 @@ def create_member(
     return member
 
 
-def held_role_scopes(session: Session, member: Member) -> list[tuple[str, str | None]]:
-    """The member's live role grants as (role, subtree path or None for district-wide)."""
-    from app.auth.models import RoleGrant, User
-
-    rows = session.execute(
-        select(RoleGrant.role, OrgUnit.path, OrgUnit.retired_at)
-        .join(User, User.id == RoleGrant.user_id)
-        .outerjoin(OrgUnit, OrgUnit.id == RoleGrant.org_unit_id)
-        .where(User.member_id == member.id, RoleGrant.revoked_at.is_(None))
-    )
-    # A grant on a retired unit confers nothing (load_principal ignores it), so it protects nothing either.
-    return [(role, path) for role, path, retired_at in rows if role in ROLE_KINDS and retired_at is None]
-
-
 def require_may_change(session: Session, actor, member: Member) -> None:
-    """`actor` may edit `member` (member.edit over their grid) and, when the member holds roles, the
-    actor's member.edit reach covers each role's scope: a district-wide role is changed only by a
-    district-wide editor, a subtree role only by an editor whose subtree contains it. So a grid
-    administrator cannot suspend, or take over the mobile of, the district administrator who lives
-    in their grid. Raises NotFound / Forbidden."""
+    """`actor` may edit `member` (member.edit over their grid), and every area that has a say agrees
+    (`member_changing`: auth refuses when the member holds a role beyond the actor's reach, so a grid
+    administrator cannot suspend, or take over the mobile of, the district administrator who lives in
+    their grid). Raises NotFound / Forbidden."""
     require(actor, "member.edit", member)
-    reach = [s.path for s in scopes_for(actor, "member.edit")]
-    for role, path in held_role_scopes(session, member):
-        covered = any(r is None or (path is not None and path.startswith(r)) for r in reach)
-        if not covered:
-            raise Forbidden(
-                _(
-                    "%(name)s holds the role “%(role)s”, which reaches beyond what you manage: only an "
-                    "administrator whose area covers that role may change this member.",
-                    name=member.name,
-                    role=str(ROLE_KINDS[role].label),
-                )
-            )
+    member_changing.send(session, member=member, actor=actor)
 
 
 def update_member(
