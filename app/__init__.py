@@ -26,6 +26,8 @@ AREAS = [
     "app.points",
     "app.people",
     "app.auth",
+    "app.notices",
+    "app.activities",
     "app.api",
     "app.demo",
 ]

@@ -6,7 +6,7 @@ a version 3 QR):
     AX1.<P>.<tenant>.<subject>.<step>.<sig>     timed purposes
     AX1.<P>.<tenant>.<subject>.<sig>            member_card (no time step)
 
-<P> is the purpose code (M, AI, AO, S, C); tenant, subject and step are integers in base 36
+<P> is the purpose code (M, AI, AO, PI, PO, S, C); tenant, subject and step are integers in base 36
 (0-9A-Z); <sig> is HMAC-SHA256 over everything before it, truncated to 128 bits, in base 32
 without padding (26 chars). The HMAC key is derived from the secret with a purpose-specific salt,
 so a token of one purpose never verifies as another even if its code letter is edited.
@@ -94,6 +94,22 @@ PURPOSES: dict[str, Purpose] = {
             _l("This check-out code has expired. Scan the code on the organiser's screen again."),
             step_seconds=30,
             valid_steps=3,
+        ),
+        # The printed A4 posters of an activity. They carry no time step: the activity's own times
+        # bound them (accepted only from shortly before its start to shortly after its end).
+        Purpose(
+            "poster_checkin",
+            "PI",
+            _l("an activity's check-in poster"),
+            _l("This poster is not valid at this time. It works from shortly before the activity starts."),
+            step_seconds=None,
+        ),
+        Purpose(
+            "poster_checkout",
+            "PO",
+            _l("an activity's check-out poster"),
+            _l("This poster is not valid at this time. It works until shortly after the activity ends."),
+            step_seconds=None,
         ),
         # A community or grid site's code for party members' 报到 check-in.
         Purpose(

@@ -1,6 +1,18 @@
-"""points: 爱心积分 — the only area that posts points journals. Today it names the members' wallets;
-the earning issue adds rules, journal kinds and keys here."""
+"""points: 爱心积分 — the only area that posts points journals. It owns the account codes
+(accounts.py), journal kinds and idempotency keys (services.py), and the rules that price service
+hours (rules.py, versioned per district and category; the rules page for district admins)."""
 
+from flask_babel import lazy_gettext as _l
+
+from app.access import Action
 from app.area import Area
 
-AREA = Area(name="points")
+AREA = Area(
+    name="points",
+    actions=[
+        Action("points.rules.view", read=True),
+        Action("points.rules.edit"),
+    ],
+    grants={"organiser": ["points.rules.view"]},
+    audit_labels={"points.rule_change": _l("Points rule changed")},
+)

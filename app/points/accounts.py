@@ -1,4 +1,4 @@
-"""The points area's ledger account codes (one place spells them) and opening members' wallets."""
+"""The points area's ledger account codes (one place spells them) and opening accounts."""
 
 from __future__ import annotations
 
@@ -16,8 +16,19 @@ def wallet_code(member_id: int) -> str:
     return f"member:{member_id}"
 
 
+def hours_source_code(unit_id: int) -> str:
+    """Where the points for service hours come from: one source per host unit (a community or street),
+    so the books show which unit's activities issued how many points."""
+    return f"source:hours:{unit_id}"
+
+
 def open_wallets(session: Session, tenant_id: int, member_ids: Iterable[int]) -> None:
     """Open each member's wallet (credit-normal, never overdrawn) in the caller's transaction."""
     codes = [wallet_code(i) for i in member_ids]
     if codes:
         Ledger(session, tenant=tenant_id).open_accounts(codes, unit=POINTS, normal="credit", no_overdraft=True)
+
+
+def open_source(session: Session, tenant_id: int, code: str) -> None:
+    """Open a source account (debit-normal: its balance counts the points it has issued)."""
+    Ledger(session, tenant=tenant_id).open_accounts([code], unit=POINTS, normal="debit", no_overdraft=False)

@@ -1,0 +1,54 @@
+"""The activities area's vocabularies: activity status, who may join, sign-up and attendance states,
+how a check-in or check-out was recorded, review outcomes — with their labels."""
+
+from flask_babel import lazy_gettext as _l
+
+DRAFT, PUBLISHED, CANCELLED = "draft", "published", "cancelled"
+ACTIVITY_STATUSES = (DRAFT, PUBLISHED, CANCELLED)
+ACTIVITY_STATUS_LABELS = {DRAFT: _l("Draft"), PUBLISHED: _l("Published"), CANCELLED: _l("Cancelled")}
+
+# Who may sign up: everyone in the district, residents of one community, party members, members with a tag.
+ELIGIBILITY = ("district", "community", "party", "tag")
+ELIGIBILITY_LABELS = {
+    "district": _l("Everyone in the district"),
+    "community": _l("Residents of one community"),
+    "party": _l("Party members"),
+    "tag": _l("Members with a tag"),
+}
+
+CONFIRMED, WAITLISTED, WITHDRAWN = "confirmed", "waitlisted", "cancelled"
+SIGNUP_STATUSES = (CONFIRMED, WAITLISTED, WITHDRAWN)
+SIGNUP_STATUS_LABELS = {CONFIRMED: _l("Signed up"), WAITLISTED: _l("On the waiting list"), WITHDRAWN: _l("Cancelled")}
+
+# How a check-in or check-out came to be recorded.
+SCAN, POSTER, MANUAL, PAPER, AUTO = "scan", "poster", "manual", "paper", "auto"
+SOURCES = (SCAN, POSTER, MANUAL, PAPER, AUTO)
+SOURCE_LABELS = {
+    SCAN: _l("Scanned the organiser's code"),
+    POSTER: _l("Scanned the poster"),
+    MANUAL: _l("Recorded by the organiser"),
+    PAPER: _l("From the paper sign-in sheet"),
+    AUTO: _l("Closed automatically (no check-out)"),
+}
+
+# An attendance: in (checked in), awaiting review (checked out or closed), then approved, adjusted or rejected.
+IN, TO_REVIEW, APPROVED, ADJUSTED, REJECTED = "in", "to_review", "approved", "adjusted", "rejected"
+ATTENDANCE_STATUSES = (IN, TO_REVIEW, APPROVED, ADJUSTED, REJECTED)
+ATTENDANCE_STATUS_LABELS = {
+    IN: _l("Checked in"),
+    TO_REVIEW: _l("Waiting for review"),
+    APPROVED: _l("Approved"),
+    ADJUSTED: _l("Approved with adjusted time"),
+    REJECTED: _l("Rejected"),
+}
+REVIEWED = (APPROVED, ADJUSTED, REJECTED)
+
+# Why an attendance was credited nothing (rules.credit's zero reasons).
+ZERO_REASON_LABELS = {
+    "below_threshold": _l("Present for less than the required share of the activity"),
+    "missed_checkout": _l("Did not check out; confirm the time to credit it"),
+    "no_overlap": _l("Not present during the activity's time"),
+    "below_unit": _l("Present for less than one rounding unit"),
+}
+
+CHECKIN, CHECKOUT = "in", "out"

@@ -1,0 +1,268 @@
+"""Points use cases: hold service hours as a pending journal, post, adjust or void it on review, change
+the rules, and read a member's points in words. The only module that posts points journals.
+
+Idempotency keys (one convention, spelled here): the hours of attendance N are held under
+`hours:N`; the review's outcome is `hours:N:post`, `hours:N:void`, or, when the organiser credits more
+than was held (or nothing was held), `hours:N:credit`. A retried request therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.db import utcnow
+from ledger import Journal, Ledger, Transfer
+from ledger.schema import journals
+
+from .accounts import hours_source_code, open_source, wallet_code
+from .errors import RuleInvalid
+from .labels import CATEGORIES, KIND_HOURS, MISSED_CHECKOUT
+from .models import PointsRule
+from .rules import Rule
+
+
+@dataclass(frozen=True)
+class HoursClaim:
+    """One attendance's hours as the points area needs them."""
+
+    attendance_id: int
+    activity_id: int
+    member_id: int
+    host_unit_id: int
+    title: str
+    minutes: int
+    points: int
+    rule: Rule
+
+
+def _meta(claim: HoursClaim, minutes: int | None = None, reason: str | None = None) -> dict:
+    meta = {
+        "attendance_id": claim.attendance_id,
+        "activity_id": claim.activity_id,
+        "title": claim.title,
+        "minutes": claim.minutes if minutes is None else minutes,
+        **claim.rule.meta(),
+    }
+    if reason:
+        meta["reason"] = reason
+    return meta
+
+
+def hold_hours(session: Session, tenant_id: int, claim: HoursClaim) -> Journal | None:
+    """Reserve the points of one attendance as a pending journal (nothing when it earns nothing)."""
+    if claim.points <= 0:
+        return None
+    source = hours_source_code(claim.host_unit_id)
+    open_source(session, tenant_id, source)
+    return Ledger(session, tenant=tenant_id).post(
+        [Transfer(source, wallet_code(claim.member_id), claim.points)],
+        kind=KIND_HOURS,
+        key=f"hours:{claim.attendance_id}",
+        memo=claim.title[:200],
+        pending=True,
+        meta=_meta(claim),
+    )
+
+
+def approve_hours(session: Session, tenant_id: int, journal_id: int, attendance_id: int) -> Journal:
+    """Post the held points in full."""
+    return Ledger(session, tenant=tenant_id).post_pending(journal_id, key=f"hours:{attendance_id}:post")
+
+
+def reject_hours(session: Session, tenant_id: int, journal_id: int, attendance_id: int) -> Journal:
+    """Release the held points: nothing moves."""
+    return Ledger(session, tenant=tenant_id).void_pending(journal_id, key=f"hours:{attendance_id}:void")
+
+
+def credit_hours(
+    session: Session, tenant_id: int, claim: HoursClaim, held: Journal | None, held_points: int, reason: str
+) -> Journal | None:
+    """The organiser credits `claim.points` for `claim.minutes` (an adjustment, or a missed check-out
+    confirmed). Up to what was held: a partial post of the pending journal. More than was held, or
+    nothing held: the pending journal (if any) is voided and the whole amount is posted afresh."""
+    book = Ledger(session, tenant=tenant_id)
+    if held is not None and 0 < claim.points <= held_points:
+        if claim.points == held_points:
+            return book.post_pending(held.id, key=f"hours:{claim.attendance_id}:post")
+        return book.post_pending(held.id, amount=claim.points, key=f"hours:{claim.attendance_id}:post")
+    if held is not None:
+        book.void_pending(held.id, key=f"hours:{claim.attendance_id}:void")
+    if claim.points <= 0:
+        return None
+    source = hours_source_code(claim.host_unit_id)
+    open_source(session, tenant_id, source)
+    return book.post(
+        [Transfer(source, wallet_code(claim.member_id), claim.points)],
+        kind=KIND_HOURS,
+        key=f"hours:{claim.attendance_id}:credit",
+        memo=claim.title[:200],
+        meta=_meta(claim, reason=reason),
+    )
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+
+def rule_versions(session: Session, tenant_id: int) -> list[PointsRule]:
+    """Every version of every rule of the district, newest first within each category."""
+    return list(
+        session.scalars(
+            select(PointsRule)
+            .where(PointsRule.tenant_id == tenant_id)
+            .order_by(PointsRule.category, PointsRule.version.desc())
+        )
+    )
+
+
+def change_rule(
+    session: Session,
+    tenant_id: int,
+    *,
+    category: str,
+    points_per_hour: int,
+    rounding_minutes: int,
+    presence_percent: int,
+    missed_checkout: str,
+    grace_minutes: int,
+    effective_from: datetime | None,
+    reason: str = "",
+    actor_user_id: int | None = None,
+    now: datetime | None = None,
+) -> PointsRule:
+    """Add a new version of the district's rule for `category` ('' = the default for every category).
+    It takes effect at `effective_from` (default now), which may not be in the past: a rule never
+    prices service already given."""
+    now = now or utcnow()
+    effective_from = effective_from or now
+    problems = []
+    if category not in ("", *CATEGORIES):
+        problems.append(("category", "Choose one of the listed categories."))
+    if not 0 <= points_per_hour <= 1000:
+        problems.append(("points_per_hour", "Points per hour must be from 0 to 1000."))
+    if not 1 <= rounding_minutes <= 240:
+        problems.append(("rounding_minutes", "The rounding unit must be from 1 to 240 minutes."))
+    if not 0 <= presence_percent <= 100:
+        problems.append(("presence_percent", "The presence threshold must be from 0 to 100 per cent."))
+    if missed_checkout not in MISSED_CHECKOUT:
+        problems.append(("missed_checkout", "Choose what a missed check-out earns."))
+    if not 0 <= grace_minutes <= 1440:
+        problems.append(("grace_minutes", "The grace period must be from 0 to 1440 minutes."))
+    if effective_from < now.replace(second=0, microsecond=0):
+        problems.append(("effective_from", "A rule cannot take effect in the past; choose now or later."))
+    if problems:
+        field, message = problems[0]
+        raise RuleInvalid(
+            message, field=field, details=[{"field": f, "code": "rule_invalid", "message": m} for f, m in problems]
+        )
+    last = session.scalars(
+        select(PointsRule.version)
+        .where(PointsRule.tenant_id == tenant_id, PointsRule.category == category)
+        .order_by(PointsRule.version.desc())
+        .limit(1)
+    ).first()
+    rule = PointsRule(
+        tenant_id=tenant_id,
+        category=category,
+        version=(last or 0) + 1,
+        effective_from=max(effective_from, now),
+        points_per_hour=points_per_hour,
+        rounding_minutes=rounding_minutes,
+        presence_percent=presence_percent,
+        missed_checkout=missed_checkout,
+        grace_minutes=grace_minutes,
+        created_by_user_id=actor_user_id,
+        created_at=now,
+        reason=reason[:200],
+    )
+    session.add(rule)
+    session.flush()
+    record(
+        session,
+        "points.rule_change",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="points_rule",
+        target_id=rule.id,
+        detail={
+            "category": category or "default",
+            "version": rule.version,
+            "points_per_hour": points_per_hour,
+            "rounding_minutes": rounding_minutes,
+            "presence_percent": presence_percent,
+            "missed_checkout": missed_checkout,
+            "grace_minutes": grace_minutes,
+            "effective_from": rule.effective_from.isoformat(timespec="minutes"),
+        },
+    )
+    return rule
+
+
+# --- a member's points --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointsLine:
+    """One line of a member's history, with what a person needs to read it in words."""
+
+    time: datetime
+    kind: str
+    phase: str  # posted | pending | post | void
+    amount: int  # change to the available points (posted) ...
+    pending_amount: int  # ... and to the pending ones
+    title: str
+    minutes: int | None  # as held; an adjusted attendance's own row has the credited minutes
+    activity_id: int | None
+    attendance_id: int | None
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    available: int
+    pending: int
+    posted: int
+    lines: list[PointsLine]
+
+
+def member_points(session: Session, tenant_id: int, member_id: int, limit: int = 20) -> PointsSummary:
+    """A member's points: available, pending (held for review), posted, and the latest lines in words."""
+    book = Ledger(session, tenant=tenant_id)
+    code = wallet_code(member_id)
+    balance = book.balance(code)
+    page = book.statement(code, limit=limit)
+    ids = {line.journal_id for line in page.lines}
+    metas: dict[int, dict] = {}
+    if ids:
+        rows = session.execute(
+            select(journals.c.id, journals.c.meta, journals.c.resolves_id).where(journals.c.id.in_(ids))
+        ).all()
+        originals = {r.resolves_id for r in rows if r.resolves_id is not None}
+        orig_meta = {}
+        if originals:
+            orig_meta = {
+                r.id: r.meta
+                for r in session.execute(select(journals.c.id, journals.c.meta).where(journals.c.id.in_(originals)))
+            }
+        for r in rows:
+            metas[r.id] = (orig_meta.get(r.resolves_id) if r.resolves_id else r.meta) or {}
+    lines = []
+    for line in page.lines:
+        meta = metas.get(line.journal_id, {})
+        lines.append(
+            PointsLine(
+                time=line.time,
+                kind=line.kind,
+                phase=line.phase,
+                amount=line.amount,
+                pending_amount=line.pending_amount,
+                title=meta.get("title") or line.memo,
+                minutes=meta.get("minutes"),
+                activity_id=meta.get("activity_id"),
+                attendance_id=meta.get("attendance_id"),
+            )
+        )
+    return PointsSummary(balance.available, balance.pending_in, balance.posted, lines)
