@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
@@ -348,14 +349,17 @@ def upcoming_query(tenant_id: int, member: Member | None, browse: Browse, now: d
                 OrgUnit.path.like(f"%/{int(browse.community_id)}/%"),
             )
         )
-    order = []
+    order: list[Any] = []
     if member is not None and member.grid is not None:
         parts = [p for p in member.grid.path.strip("/").split("/") if p]
         # The member's grid path is /street/community/grid[/…]: nearest is the host unit that is an
         # ancestor-or-self of the member's grid with the longest path.
         ancestors = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-        whens = [(OrgUnit.path == p, len(ancestors) - i) for i, p in enumerate(ancestors)]
-        whens += [(starts_with(OrgUnit.path, p), len(ancestors) - i + 0.5) for i, p in enumerate(ancestors)]
+        whens: list[tuple[Any, float]] = [(OrgUnit.path == p, len(ancestors) - i) for i, p in enumerate(ancestors)]
+        # Then anything under one of them, the deepest first (a sibling grid before the rest of the street).
+        whens += [
+            (starts_with(OrgUnit.path, p), len(ancestors) - i + 0.5) for i, p in reversed(list(enumerate(ancestors)))
+        ]
         order.append(case(*whens, else_=99))
     order += [Activity.starts_at, Activity.id]
     return stmt.order_by(*order)
@@ -876,7 +880,7 @@ def review(
     adjust = {a[0]: (a[1], (a[2] or "").strip()) for a in decision.adjust}
     reject = {r[0]: (r[1] or "").strip() for r in decision.reject}
     wanted_all = decision.approve == "all"
-    approve = set() if wanted_all else set(decision.approve)  # type: ignore[arg-type]
+    approve: set[int] = set() if wanted_all else {int(i) for i in decision.approve}
     problems: list[tuple[str, object]] = []
     for minutes, reason in adjust.values():
         if not isinstance(minutes, int) or not 0 <= minutes <= 24 * 60:
