@@ -26,7 +26,7 @@ def _setup(app: Flask) -> None:
 
 AREA = Area(
     name="activities",
-    blueprints=[],
+    blueprints=["app.activities.blueprint:bp", "app.activities.blueprint:api_bp"],
     actions=[
         Action("activity.view", read=True),
         Action("activity.edit"),

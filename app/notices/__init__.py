@@ -6,5 +6,5 @@ from app.area import Area
 
 AREA = Area(
     name="notices",
-    blueprints=[],
+    blueprints=["app.notices.blueprint:bp", "app.notices.blueprint:api_bp"],
 )

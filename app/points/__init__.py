@@ -9,6 +9,7 @@ from app.area import Area
 
 AREA = Area(
     name="points",
+    blueprints=["app.points.blueprint:bp", "app.points.blueprint:api_bp"],
     actions=[
         Action("points.rules.view", read=True),
         Action("points.rules.edit"),

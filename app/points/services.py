@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -139,25 +140,27 @@ def change_rule(
     prices service already given."""
     now = now or utcnow()
     effective_from = effective_from or now
-    problems = []
+    problems: list[tuple[str, object]] = []
     if category not in ("", *CATEGORIES):
-        problems.append(("category", "Choose one of the listed categories."))
+        problems.append(("category", _l("Choose one of the listed categories.")))
     if not 0 <= points_per_hour <= 1000:
-        problems.append(("points_per_hour", "Points per hour must be from 0 to 1000."))
+        problems.append(("points_per_hour", _l("Points per hour must be from 0 to 1000.")))
     if not 1 <= rounding_minutes <= 240:
-        problems.append(("rounding_minutes", "The rounding unit must be from 1 to 240 minutes."))
+        problems.append(("rounding_minutes", _l("The rounding unit must be from 1 to 240 minutes.")))
     if not 0 <= presence_percent <= 100:
-        problems.append(("presence_percent", "The presence threshold must be from 0 to 100 per cent."))
+        problems.append(("presence_percent", _l("The presence threshold must be from 0 to 100 per cent.")))
     if missed_checkout not in MISSED_CHECKOUT:
-        problems.append(("missed_checkout", "Choose what a missed check-out earns."))
+        problems.append(("missed_checkout", _l("Choose what a missed check-out earns.")))
     if not 0 <= grace_minutes <= 1440:
-        problems.append(("grace_minutes", "The grace period must be from 0 to 1440 minutes."))
+        problems.append(("grace_minutes", _l("The grace period must be from 0 to 1440 minutes.")))
     if effective_from < now.replace(second=0, microsecond=0):
-        problems.append(("effective_from", "A rule cannot take effect in the past; choose now or later."))
+        problems.append(("effective_from", _l("A rule cannot take effect in the past; choose now or later.")))
     if problems:
         field, message = problems[0]
         raise RuleInvalid(
-            message, field=field, details=[{"field": f, "code": "rule_invalid", "message": m} for f, m in problems]
+            str(message),
+            field=field,
+            details=[{"field": f, "code": "rule_invalid", "message": str(m)} for f, m in problems],
         )
     last = session.scalars(
         select(PointsRule.version)

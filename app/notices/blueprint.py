@@ -1,0 +1,18 @@
+"""URL rules of the notices area (only URL rules): the notices page and API."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from app.api.blueprints import api_blueprint
+
+from . import api, views  # noqa: F401
+
+bp = Blueprint("notices", "app.notices", template_folder="templates")
+
+# --- pages (views) -------------------------------------------------------------------------------------------
+
+
+api_bp = api_blueprint("notices_api", __name__)
+
+# --- JSON API (api) ------------------------------------------------------------------------------------------

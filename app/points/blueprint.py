@@ -1,0 +1,18 @@
+"""URL rules of the points area (only URL rules): the rules page and the points API."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from app.api.blueprints import ID, api_blueprint  # noqa: F401
+
+from . import api, views  # noqa: F401
+
+bp = Blueprint("points", "app.points", template_folder="templates")
+
+# --- pages (views) -------------------------------------------------------------------------------------------
+
+
+api_bp = api_blueprint("points_api", __name__)
+
+# --- JSON API (api) ------------------------------------------------------------------------------------------
