@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
@@ -435,7 +435,8 @@ def cancel_signup(session: Session, activity_id: int, member: Member) -> Signup:
     if was == CONFIRMED:
         activity.confirmed_count -= 1
     session.flush()
-    if was == CONFIRMED and activity.status == PUBLISHED:
+    # A place freed before the end goes to the next in line; after the end, nobody is told of a place.
+    if was == CONFIRMED and activity.status == PUBLISHED and activity.ends_at > utcnow():
         _promote(session, activity)
     return signup
 
@@ -818,27 +819,37 @@ def close_missed_checkouts(session: Session, now: datetime | None = None, limit:
     volunteers never checked out: flagged, priced by the rule's missed check-out setting. Safe to run
     again; returns how many activities were closed."""
     now = now or utcnow()
-    due = list(
-        session.scalars(
-            select(Activity)
-            .where(Activity.closed_at.is_(None), Activity.status != DRAFT, Activity.ends_at < now)
-            .order_by(Activity.ends_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
     closed = 0
-    for activity in due:
-        rule = points_rules.rule_for(session, activity.tenant_id, activity.category, activity.starts_at)
-        if activity.ends_at + timedelta(minutes=rule.grace_minutes) > now:
-            continue
-        for attendance in session.scalars(
-            select(Attendance).where(Attendance.activity_id == activity.id, Attendance.status == IN)
-        ):
-            attendance.checkout_source = AUTO
-            _price(session, attendance, activity)
-        activity.closed_at = now
-        closed += 1
+    after: tuple[datetime, int] | None = None
+    # Candidates are every activity ended and not closed, oldest first; one still inside its grace
+    # period is passed over (keyset on ends_at, id), so a batch of those (a long grace on many recent
+    # activities) never holds back older ones that are due.
+    while closed < limit:
+        stmt = select(Activity).where(Activity.closed_at.is_(None), Activity.status != DRAFT, Activity.ends_at < now)
+        if after is not None:
+            stmt = stmt.where(tuple_(Activity.ends_at, Activity.id) > tuple_(*after))
+        due = list(
+            session.scalars(stmt.order_by(Activity.ends_at, Activity.id).limit(limit).with_for_update(skip_locked=True))
+        )
+        if not due:
+            break
+        for activity in due:
+            after = (activity.ends_at, activity.id)
+            rule = points_rules.rule_for(session, activity.tenant_id, activity.category, activity.starts_at)
+            if activity.ends_at + timedelta(minutes=rule.grace_minutes) > now:
+                continue
+            still_in = list(
+                session.scalars(
+                    select(Attendance).where(Attendance.activity_id == activity.id, Attendance.status == IN)
+                )
+            )
+            for attendance in still_in:
+                attendance.checkout_source = AUTO
+                _price(session, attendance, activity)
+            activity.closed_at = now
+            closed += 1
+            if closed >= limit:
+                break
     session.flush()
     return closed
 
@@ -888,7 +899,10 @@ def review(
     adjust = {a[0]: (a[1], (a[2] or "").strip()) for a in decision.adjust}
     reject = {r[0]: (r[1] or "").strip() for r in decision.reject}
     wanted_all = decision.approve == "all"
-    approve: set[int] = set() if wanted_all else {int(i) for i in decision.approve}
+    try:
+        approve: set[int] = set() if wanted_all else {int(i) for i in decision.approve}
+    except (TypeError, ValueError):
+        raise errors.ReviewInvalid(str(_l('Approve a list of attendance ids, or "all".')), field="approve") from None
     problems: list[tuple[str, object]] = []
     for minutes, reason in adjust.values():
         if not isinstance(minutes, int) or not 0 <= minutes <= 24 * 60:

@@ -464,8 +464,9 @@ def test_missed_check_outs_are_closed_after_the_grace_period(env, missed):
     env.scan(forgot, "activity_checkin", a, 0)
     env.attend(left, a, 0, 120)
 
-    assert act.close_missed_checkouts(env.s, now=env.at(120 + 59)) == 0
+    act.close_missed_checkouts(env.s, now=env.at(120 + 59))  # (the job runs over every district)
     assert act._attendance(env.s, a, forgot.id).status == IN
+    assert a.closed_at is None
 
     assert act.close_missed_checkouts(env.s, now=env.at(120 + 61)) >= 1
     att = act._attendance(env.s, a, forgot.id)
@@ -481,6 +482,28 @@ def test_missed_check_outs_are_closed_after_the_grace_period(env, missed):
     assert env.s.scalar(select(func.count()).select_from(journals).where(journals.c.tenant_id == env.tenant)) == count
     assert act._attendance(env.s, a, forgot.id).checkout_source == AUTO
     env.verify()
+
+
+def test_activities_inside_a_long_grace_period_do_not_hold_back_due_ones(env):
+    change_rule(env, category="elderly", grace_minutes=1440)
+    patient = [env.activity(category="elderly") for _ in range(3)]  # end first, closed a day later
+    due = env.activity(starts_at=env.at(10), ends_at=env.at(130))  # ends later, an hour's grace
+    v = env.member()
+    env.scan(v, "activity_checkin", due, 10)
+    now = env.at(130 + 61)
+    while act.close_missed_checkouts(env.s, now=now, limit=2) == 2:  # as the job's batches run
+        pass
+    assert due.closed_at == now and act._attendance(env.s, due, v.id).status == TO_REVIEW
+    assert [a.closed_at for a in patient] == [None] * 3
+    env.verify()
+
+
+def test_a_review_of_something_else_than_ids_is_refused(env):
+    a, _people, atts = _queue(env, 1)
+    for bad in ("some", ["x"], [None]):
+        with pytest.raises(errors.ReviewInvalid):
+            env.review(a, approve=bad)
+    assert atts[0].status == TO_REVIEW
 
 
 # --- review ---------------------------------------------------------------------------------------------
