@@ -22,7 +22,7 @@ def notify(
         return 0
     now = utcnow()
     session.execute(
-        insert(Notice),
+        insert(Notice.__table__),  # a Core executemany: no ORM bookkeeping per row
         [dict(tenant_id=tenant_id, member_id=m, kind=kind, params=params, link=link, created_at=now) for m in ids],
     )
     if CHANNELS:
@@ -44,7 +44,7 @@ def notify_many(session: Session, tenant_id: int, rows: Iterable[tuple[int, str,
         return 0
     now = utcnow()
     session.execute(
-        insert(Notice),
+        insert(Notice.__table__),  # a Core executemany: no ORM bookkeeping per row
         [
             dict(tenant_id=tenant_id, member_id=m, kind=kind, params=params, link=link, created_at=now)
             for m, kind, params, link in items

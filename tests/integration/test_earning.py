@@ -239,6 +239,26 @@ def test_a_stale_activity_in_the_session_does_not_oversell(env):
     assert act.sign_up(env.s, a.id, second).status == WAITLISTED
 
 
+def test_cancelling_or_moving_an_activity_tells_everyone_signed_up(env):
+    a = env.activity(capacity=1)
+    confirmed, waiting, gone = env.member("甲"), env.member("乙"), env.member("丙")
+    act.sign_up(env.s, a.id, gone)
+    act.cancel_signup(env.s, a.id, gone)
+    act.sign_up(env.s, a.id, confirmed)
+    act.sign_up(env.s, a.id, waiting)
+    data = act.ActivityData(
+        **{name: getattr(a, name) for name in act.FIELDS if name not in ("starts_at", "ends_at")},
+        starts_at=env.at(60),
+        ends_at=env.at(180),
+    )
+    act.update_activity(env.s, a, data, actor_user_id=env.organiser_user)
+    act.cancel_activity(env.s, a, "暴雨预警", actor_user_id=env.organiser_user)
+    for m in (confirmed, waiting):
+        assert [n.kind for n in env.notices(m)] == ["activity.moved", "activity.cancelled"]
+    assert env.notices(confirmed)[1].params["reason"] == "暴雨预警"
+    assert env.notices(gone) == []
+
+
 def test_who_may_join(env):
     t = env.town
     community = env.activity(eligibility="community", eligible_unit_id=t.community_a.id)
