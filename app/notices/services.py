@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, utcnow
 
 from .channels import CHANNELS, render
 from .models import Notice
+
+# Notices are written with a Core executemany (no ORM bookkeeping per row: a review tells thousands).
+_NOTICES = cast(Table, Notice.__table__)
 
 
 def notify(
@@ -22,7 +26,7 @@ def notify(
         return 0
     now = utcnow()
     session.execute(
-        insert(Notice.__table__),  # a Core executemany: no ORM bookkeeping per row
+        insert(_NOTICES),
         [dict(tenant_id=tenant_id, member_id=m, kind=kind, params=params, link=link, created_at=now) for m in ids],
     )
     if CHANNELS:
@@ -44,7 +48,7 @@ def notify_many(session: Session, tenant_id: int, rows: Iterable[tuple[int, str,
         return 0
     now = utcnow()
     session.execute(
-        insert(Notice.__table__),  # a Core executemany: no ORM bookkeeping per row
+        insert(_NOTICES),
         [
             dict(tenant_id=tenant_id, member_id=m, kind=kind, params=params, link=link, created_at=now)
             for m, kind, params, link in items
