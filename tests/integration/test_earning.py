@@ -40,7 +40,7 @@ from app.notices.models import Notice
 from app.points import services as points
 from app.points.errors import RuleInvalid
 from app.points.labels import MISSED_NOTHING, MISSED_UNTIL_END
-from app.tokens import TokenExpired, make_token
+from app.tokens import TokenExpired, TokenWrongDistrict, make_token
 from ledger import Ledger
 from ledger.schema import journals
 from tests.factories import make_member, make_town
@@ -347,6 +347,24 @@ def test_expired_and_early_codes(env):
     with pytest.raises(errors.NotCheckedIn):
         env.scan(v, "activity_checkout", a, 60)
     assert env.s.scalar(select(func.count()).select_from(Attendance).where(Attendance.activity_id == a.id)) == 0
+
+
+def test_signing_in_first_keeps_the_time_the_code_was_opened(env):
+    a = env.activity()
+    v = env.member()
+    token = make_token("activity_checkin", env.tenant, a.id, env.at(0))
+    with pytest.raises(TokenExpired):  # five minutes at the sign-in page: the code itself has expired
+        act.scan(env.s, v, token, now=env.at(5))
+    r = act.scan(env.s, v, token, now=env.at(5), seen_at=env.at(0))  # but it was opened while valid
+    assert (r.already, r.attendance.checked_in_at) == (False, env.at(5))
+
+
+def test_a_code_of_another_district_is_refused(env):
+    a = env.activity()
+    other_town = make_town(env.s)
+    stranger = make_member(env.s, other_town.district.id, other_town.grid_a1, name="外区")
+    with pytest.raises(TokenWrongDistrict):
+        env.scan(stranger, "activity_checkin", a, 0)
 
 
 def test_posters_work_only_around_the_activity(env):
