@@ -17,14 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import NotFound
-from app.notices.services import notify
+from app.notices.services import notify, notify_many
 from app.people.labels import TAGS
 from app.people.models import Member
 from app.places.models import OrgUnit
@@ -153,7 +153,10 @@ def _check(session: Session, tenant_id: int, data: ActivityData) -> None:
 def get_activity(session: Session, tenant_id: int, activity_id: int, lock: bool = False) -> Activity:
     stmt = select(Activity).where(Activity.id == activity_id, Activity.tenant_id == tenant_id)
     if lock:
-        stmt = stmt.with_for_update()
+        # populate_existing: an activity the session loaded before (a view's permission check) is
+        # refreshed from the locked row; otherwise its confirmed_count could be stale and two sign-ups
+        # would both count from the same number.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     activity = session.scalars(stmt).first()
     if activity is None:
         raise NotFound(str(_l("No such activity. It may have been removed, or the link is wrong.")))
@@ -376,9 +379,12 @@ def my_signup(session: Session, activity: Activity, member_id: int) -> Signup | 
 
 def sign_up(session: Session, activity_id: int, member: Member, now: datetime | None = None) -> Signup:
     """Sign `member` up: confirmed while places are left, else on the waiting list (as long as the
-    activity's capacity). Locks the activity's row for the count."""
-    now = now or utcnow()
+    activity's capacity). Locks the activity's row for the count.
+
+    The waiting list's order is the order in which sign-ups took the lock (the order that decided who
+    was confirmed), so `queued_at` is stamped once the lock is held, not when the request came in."""
     activity = get_activity(session, member.tenant_id, activity_id, lock=True)
+    now = now or utcnow()
     if activity.status != PUBLISHED:
         raise errors.NotOpen(str(_l("This activity is not open for sign-up.")))
     if activity.ends_at <= now or (activity.signup_closes_at and activity.signup_closes_at <= now):
@@ -429,7 +435,8 @@ def cancel_signup(session: Session, activity_id: int, member: Member) -> Signup:
     if was == CONFIRMED:
         activity.confirmed_count -= 1
     session.flush()
-    if was == CONFIRMED and activity.status == PUBLISHED:
+    # A place freed before the end goes to the next in line; after the end, nobody is told of a place.
+    if was == CONFIRMED and activity.status == PUBLISHED and activity.ends_at > utcnow():
         _promote(session, activity)
     return signup
 
@@ -769,7 +776,9 @@ def record_paper(
     reason = (reason or "").strip() or str(_l("Paper sign-in sheet"))
     if activity.status == DRAFT:
         raise errors.NotOpen(str(_l("This activity is not published yet.")))
-    if now < activity.ends_at - timedelta(minutes=0) and now < activity.starts_at:
+    if activity.status == CANCELLED:
+        raise errors.NotOpen(str(_l("This activity was cancelled.")))
+    if now < activity.starts_at:
         raise errors.NotOpen(str(_l("Attendance from a paper sheet can be entered once the activity has started.")))
     if now > activity.ends_at + timedelta(days=PAPER_ENTRY_DAYS):
         raise errors.NotOpen(
@@ -810,27 +819,37 @@ def close_missed_checkouts(session: Session, now: datetime | None = None, limit:
     volunteers never checked out: flagged, priced by the rule's missed check-out setting. Safe to run
     again; returns how many activities were closed."""
     now = now or utcnow()
-    due = list(
-        session.scalars(
-            select(Activity)
-            .where(Activity.closed_at.is_(None), Activity.status != DRAFT, Activity.ends_at < now)
-            .order_by(Activity.ends_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
     closed = 0
-    for activity in due:
-        rule = points_rules.rule_for(session, activity.tenant_id, activity.category, activity.starts_at)
-        if activity.ends_at + timedelta(minutes=rule.grace_minutes) > now:
-            continue
-        for attendance in session.scalars(
-            select(Attendance).where(Attendance.activity_id == activity.id, Attendance.status == IN)
-        ):
-            attendance.checkout_source = AUTO
-            _price(session, attendance, activity)
-        activity.closed_at = now
-        closed += 1
+    after: tuple[datetime, int] | None = None
+    # Candidates are every activity ended and not closed, oldest first; one still inside its grace
+    # period is passed over (keyset on ends_at, id), so a batch of those (a long grace on many recent
+    # activities) never holds back older ones that are due.
+    while closed < limit:
+        stmt = select(Activity).where(Activity.closed_at.is_(None), Activity.status != DRAFT, Activity.ends_at < now)
+        if after is not None:
+            stmt = stmt.where(tuple_(Activity.ends_at, Activity.id) > tuple_(*after))
+        due = list(
+            session.scalars(stmt.order_by(Activity.ends_at, Activity.id).limit(limit).with_for_update(skip_locked=True))
+        )
+        if not due:
+            break
+        for activity in due:
+            after = (activity.ends_at, activity.id)
+            rule = points_rules.rule_for(session, activity.tenant_id, activity.category, activity.starts_at)
+            if activity.ends_at + timedelta(minutes=rule.grace_minutes) > now:
+                continue
+            still_in = list(
+                session.scalars(
+                    select(Attendance).where(Attendance.activity_id == activity.id, Attendance.status == IN)
+                )
+            )
+            for attendance in still_in:
+                attendance.checkout_source = AUTO
+                _price(session, attendance, activity)
+            activity.closed_at = now
+            closed += 1
+            if closed >= limit:
+                break
     session.flush()
     return closed
 
@@ -880,7 +899,10 @@ def review(
     adjust = {a[0]: (a[1], (a[2] or "").strip()) for a in decision.adjust}
     reject = {r[0]: (r[1] or "").strip() for r in decision.reject}
     wanted_all = decision.approve == "all"
-    approve: set[int] = set() if wanted_all else {int(i) for i in decision.approve}
+    try:
+        approve: set[int] = set() if wanted_all else {int(i) for i in decision.approve}
+    except (TypeError, ValueError):
+        raise errors.ReviewInvalid(str(_l('Approve a list of attendance ids, or "all".')), field="approve") from None
     problems: list[tuple[str, object]] = []
     for minutes, reason in adjust.values():
         if not isinstance(minutes, int) or not 0 <= minutes <= 24 * 60:
@@ -906,7 +928,12 @@ def review(
         where.append(or_(Attendance.status == TO_REVIEW, Attendance.id.in_(named)))
     else:
         where.append(Attendance.status == TO_REVIEW)
-    rows = {a.id: a for a in session.scalars(select(Attendance).options(joinedload(Attendance.member)).where(*where))}
+    # One query for every row decided (no per-row loads); populate_existing: rows this session loaded
+    # before the lock (the queue a page showed) are re-read, so one reviewed a moment ago by another
+    # organiser is seen as reviewed.
+    rows = {
+        a.id: a for a in session.scalars(select(Attendance).where(*where).execution_options(populate_existing=True))
+    }
     missing = named - set(rows)
     if missing:
         raise errors.ReviewInvalid(
@@ -919,7 +946,13 @@ def review(
             field="approve",
         )
     if wanted_all:
-        approve = {aid for aid, a in rows.items() if a.status == TO_REVIEW} - set(adjust) - set(reject)
+        # "Approve all" leaves the reviewer's own attendance waiting for another organiser (naming it
+        # is refused below).
+        approve = (
+            {aid for aid, a in rows.items() if a.status == TO_REVIEW and a.member_id != actor_member_id}
+            - set(adjust)
+            - set(reject)
+        )
     decided = approve | set(adjust) | set(reject)
     for aid in decided:
         a = rows[aid]
@@ -931,27 +964,36 @@ def review(
                     _l(
                         "%(name)s's attendance is not waiting for review (it is checked in, or was already "
                         "reviewed). Reload the queue.",
-                        name=a.member.name,
+                        name=session.get(Member, a.member_id).name,  # type: ignore[union-attr]
                     )
                 )
             )
     out = ReviewOutcome()
     tenant = activity.tenant_id
-    told: dict[str, list[tuple[int, dict]]] = {"approved": [], "adjusted": [], "rejected": []}
+    told: list[tuple[int, str, dict, str | None]] = []  # (member id, notice kind, params, link)
+    to_post: list[tuple[int, int]] = []  # (held journal id, attendance id) approved in full
+    rules: dict[int | None, points_rules.Rule] = {}  # the rule versions that priced the rows, loaded once each
     for aid in sorted(decided):
         a = rows[aid]
         if aid in approve:
             if a.journal_id is not None:
-                points.approve_hours(session, tenant, a.journal_id, a.id)
+                to_post.append((a.journal_id, a.id))
             a.status = APPROVED
             out.approved += 1
             out.points += a.points
-            told["approved"].append(
-                (a.member_id, {"title": activity.title, "points": a.points, "hours": _hours(a.credited_minutes)})
+            told.append(
+                (
+                    a.member_id,
+                    "hours.approved",
+                    {"title": activity.title, "points": a.points, "hours": _hours(a.credited_minutes)},
+                    "/me/points",
+                )
             )
         elif aid in adjust:
             minutes, reason = adjust[aid]
-            rule = _rule_of(a)
+            if a.rule_id not in rules:
+                rules[a.rule_id] = _rule_of(a)
+            rule = rules[a.rule_id]
             pts = points_rules.points_for_minutes(rule, minutes)
             held = a.points if a.journal_id is not None else 0
             held_journal = Ledger(session, tenant=tenant).journal(a.journal_id) if a.journal_id else None
@@ -962,10 +1004,12 @@ def review(
             a.review_reason = reason[:200]
             out.adjusted += 1
             out.points += pts
-            told["adjusted"].append(
+            told.append(
                 (
                     a.member_id,
+                    "hours.adjusted",
                     {"title": activity.title, "points": pts, "hours": _hours(minutes), "reason": reason[:200]},
+                    "/me/points",
                 )
             )
         else:
@@ -974,14 +1018,15 @@ def review(
             a.status = REJECTED
             a.review_reason = reject[aid][:200]
             out.rejected += 1
-            told["rejected"].append((a.member_id, {"title": activity.title, "reason": a.review_reason}))
+            told.append(
+                (a.member_id, "hours.rejected", {"title": activity.title, "reason": a.review_reason}, "/me/points")
+            )
         a.reviewed_by_user_id = actor_user_id
         a.reviewed_at = now
         out.ids.append(aid)
+    points.approve_hours_many(session, tenant, to_post)
     session.flush()
-    for what, items in told.items():
-        for member_id, params in items:
-            notify(session, tenant, [member_id], f"hours.{what}", params, link="/me/points")
+    notify_many(session, tenant, told)
     record(
         session,
         "attendance.review",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, utcnow
 
 from .channels import CHANNELS, render
 from .models import Notice
+
+# Notices are written with a Core executemany (no ORM bookkeeping per row: a review tells thousands).
+_NOTICES = cast(Table, Notice.__table__)
 
 
 def notify(
@@ -22,7 +26,7 @@ def notify(
         return 0
     now = utcnow()
     session.execute(
-        insert(Notice),
+        insert(_NOTICES),
         [dict(tenant_id=tenant_id, member_id=m, kind=kind, params=params, link=link, created_at=now) for m in ids],
     )
     if CHANNELS:
@@ -34,6 +38,31 @@ def notify(
 
         after_commit(session, _send)
     return len(ids)
+
+
+def notify_many(session: Session, tenant_id: int, rows: Iterable[tuple[int, str, dict, str | None]]) -> int:
+    """Many notices, each with its own kind and params: rows of (member id, kind, params, link), inserted
+    in one statement (a review of 10,000 attendances tells 10,000 volunteers at once). Returns how many."""
+    items = list(rows)
+    if not items:
+        return 0
+    now = utcnow()
+    session.execute(
+        insert(_NOTICES),
+        [
+            dict(tenant_id=tenant_id, member_id=m, kind=kind, params=params, link=link, created_at=now)
+            for m, kind, params, link in items
+        ],
+    )
+    if CHANNELS:
+
+        def _send() -> None:
+            for channel in CHANNELS:
+                for m, kind, params, _link in items:
+                    channel(tenant_id, m, kind, params, render(kind, params))
+
+        after_commit(session, _send)
+    return len(items)
 
 
 def notices_of(session: Session, tenant_id: int, member_id: int, limit: int = 50) -> list[Notice]:

@@ -115,7 +115,9 @@ def credit(
         return Credit(present, 0, 0, percent, "below_threshold")
     credited = present - present % rule.rounding_minutes
     points = credited * rule.points_per_hour // 60
-    return Credit(present, credited, points, percent, None if points else "below_unit")
+    # Zero points with credited time (a rule of 0 points an hour, or too few minutes for one point) is
+    # not "below one rounding unit": only no credited time is.
+    return Credit(present, credited, points, percent, None if credited else "below_unit")
 
 
 def points_for_minutes(rule: Rule, minutes: int) -> int:
