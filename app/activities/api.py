@@ -111,7 +111,12 @@ def _start_of(day: date) -> datetime:
 FORBIDDEN = (ErrorOut, "Visible but not allowed")
 
 
-@api.validate(query=ActivityQuery, resp=responses(HTTP_200=ActivityPage), tags=TAGS, operation_id="listActivities")
+@api.validate(
+    query=ActivityQuery,
+    resp=responses(HTTP_200=ActivityPage, HTTP_403=FORBIDDEN),
+    tags=TAGS,
+    operation_id="listActivities",
+)
 def list_activities():
     """Upcoming published activities, nearest to your grid and community first, then soonest
     (`scope=manage`: every activity you may edit, drafts and past ones too, latest start first)."""
