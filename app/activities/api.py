@@ -354,14 +354,15 @@ def _missing(field: str, message: str) -> ValidationFailed:
 
 @api.validate(
     json=AttendanceIn,
-    resp=write_responses(HTTP_201=AttendanceOut),
+    resp=write_responses(HTTP_201=AttendanceOut, HTTP_200=(AttendanceOut, "Already recorded: nothing changed")),
     tags=TAGS,
     security=WRITE_SECURITY,
     operation_id="recordAttendance",
 )
 def record_attendance(activity_id: int):
     """Check a member in or out by hand (kind in / out, with a reason), or enter their attendance from
-    a paper sign-in sheet (kind paper, both times)."""
+    a paper sign-in sheet (kind paper, both times). 201 when recorded; 200 when the member was already
+    checked in (or out) and nothing changed."""
     data: AttendanceIn = request.context.json
     db = get_session()
     activity = _managed(activity_id, "attendance.manage")
@@ -386,19 +387,19 @@ def record_attendance(activity_id: int):
             reason=data.reason,
             actor_user_id=current_user.user_id,
         )
-    else:
-        if not data.reason:
-            raise _missing("reason", _("Say why you record this by hand (for example: phone battery empty)."))
-        attendance = services.record_by_hand(
-            db,
-            activity,
-            member,
-            direction=data.kind,
-            at=data.at or utcnow(),
-            reason=data.reason,
-            actor_user_id=current_user.user_id,
-        ).attendance
-    return AttendanceOut.of(attendance), 201
+        return AttendanceOut.of(attendance), 201
+    if not data.reason:
+        raise _missing("reason", _("Say why you record this by hand (for example: phone battery empty)."))
+    result = services.record_by_hand(
+        db,
+        activity,
+        member,
+        direction=data.kind,
+        at=data.at or utcnow(),
+        reason=data.reason,
+        actor_user_id=current_user.user_id,
+    )
+    return AttendanceOut.of(result.attendance), 200 if result.already else 201
 
 
 @api.validate(

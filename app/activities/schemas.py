@@ -40,13 +40,13 @@ MAX_REVIEW = 20_000  # services.MAX_REVIEW
 def _naive_utc(value: datetime) -> datetime:
     """An input time as stored: naive UTC. Without an offset it is Beijing time."""
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"Give a time between the years {MIN_YEAR} and {MAX_YEAR}.")
+        raise ValueError("out_of_range")  # a stable code (app/validation.py)
     return to_utc(value)
 
 
 def _day(value: date) -> date:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"Give a date between the years {MIN_YEAR} and {MAX_YEAR}.")
+        raise ValueError("out_of_range")
     return value
 
 

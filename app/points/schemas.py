@@ -89,7 +89,7 @@ class RuleList(BaseModel):
 
 def _naive_utc(value: datetime) -> datetime:
     if not 2000 <= value.year <= 2100:
-        raise ValueError("Give a time between the years 2000 and 2100.")
+        raise ValueError("out_of_range")  # a stable code (app/validation.py)
     return to_utc(value)
 
 

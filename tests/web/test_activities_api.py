@@ -3,6 +3,7 @@ through the real app, sessions, CSRF and permissions, on both databases."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from app.db import utcnow
@@ -134,19 +135,19 @@ def test_bad_activity_input_is_a_422_naming_the_field(app, town):
     c, token = _client(app, town, "organiser")
     cases = {
         "starts_at": _body(town, starts_at="0001-01-01T00:00:00+08:00"),
+        "ends_at": _body(town, ends_at="9999-12-31T23:59:59-12:00"),
         "capacity": _body(town, capacity=10**12),
-        "lat": _body(town, lat=float("inf")) | {"lng": 1},
+        "lat": _body(town, lat=float("inf"), lng=1.0),
         "title": _body(town, title="x" * 101),
         "host_unit_id": _body(town, host_unit_id=town.community_b.id),  # outside the organiser's scope
+        "eligible_unit_id": _body(town, eligibility="community", eligible_unit_id=town.grid_a1.id),
     }
     for field, body in cases.items():
-        if field == "lat":
-            r = c.post(A, data='{"lat": Infinity}', headers={"X-CSRFToken": token, "Content-Type": "application/json"})
-            assert r.status_code in (400, 422)
-            continue
-        r = post(c, A, body, token)
+        r = c.post(A, data=json.dumps(body), headers={"X-CSRFToken": token, "Content-Type": "application/json"})
         assert r.status_code == 422, (field, r.get_data(as_text=True))
         assert field in {d["field"] for d in r.get_json()["error"]["details"]}, (field, r.get_json())
+    assert c.get(f"{A}?scope=manage").get_json()["items"] == []
+    assert _error(c.get(f"{A}?from=0001-01-01"), 422) == "validation_failed"
 
 
 def test_an_activity_outside_the_organisers_scope_is_not_found(app, town):
@@ -275,6 +276,10 @@ def test_hand_and_paper_entries_review_and_the_volunteers_points(app, town):
     )
     r = post(c, f"{url}/attendances", {"member_id": second.id, "kind": "in", "reason": "手机没电"}, token)
     assert (r.status_code, r.get_json()["checkin_source"]) == (201, "manual")
+    r = post(c, f"{url}/attendances", {"member_id": second.id, "kind": "in", "reason": "再次登记"}, token)
+    assert (r.status_code, r.get_json()["manual_reason"]) == (200, "手机没电")  # already in: nothing changed
+    early = {"member_id": second.id, "kind": "out", "reason": "手机没电", "at": _iso(starts)}
+    assert _error(post(c, f"{url}/attendances", early, token), 422) == "activity_invalid"
     r = post(c, f"{url}/attendances", {"member_id": 99999999999, "kind": "in", "reason": "x"}, token)
     assert _error(r, 422) == "validation_failed"
     paper = {
