@@ -9,16 +9,14 @@ from datetime import UTC, datetime, timedelta
 from app.db import utcnow
 from app.tokens import make_token
 from tests.factories import PASSWORD, make_user
+from tests.web.test_api import commit, patch, post, signed_in
+
+A = "/api/v1/activities"
 
 
 def _make_token(app, purpose, tenant_id, subject_id, now=None):
     with app.app_context():
         return make_token(purpose, tenant_id, subject_id, now)
-
-
-from tests.web.test_api import commit, patch, post, signed_in
-
-A = "/api/v1/activities"
 
 
 def _iso(value: datetime) -> str:
