@@ -234,7 +234,7 @@ def publish_activity(activity_id: int):
 )
 def cancel_activity(activity_id: int):
     """Cancel with a reason; everyone signed up is told."""
-    data: CancelIn = request.context.json
+    data: CancelIn = request.context.json  # type: ignore[attr-defined]
     activity = _managed(activity_id, "activity.edit")
     activity = services.cancel_activity(get_session(), activity, data.reason, actor_user_id=current_user.user_id)
     return _out(activity)
@@ -272,7 +272,7 @@ def cancel_my_signup(activity_id: int):
 )
 def list_signups(activity_id: int):
     """Who signed up (organisers): confirmed first, then the waiting list in order, then those who cancelled."""
-    query: SignupQuery = request.context.query
+    query: SignupQuery = request.context.query  # type: ignore[attr-defined]
     activity = _managed(activity_id, "activity.view")
     stmt = select(Signup).options(joinedload(Signup.member)).where(Signup.activity_id == activity.id)
     if query.status:
@@ -334,7 +334,7 @@ def scan():
     data: ScanIn = request.context.json
     result = services.scan(get_session(), _me(), data.token, data.lat, data.lng)
     return ScanOut(
-        direction=result.direction,  # type: ignore[arg-type]
+        direction=result.direction,
         already=result.already,
         message=_scan_message(result),
         activity_id=result.activity.id,
@@ -363,7 +363,7 @@ def record_attendance(activity_id: int):
     """Check a member in or out by hand (kind in / out, with a reason), or enter their attendance from
     a paper sign-in sheet (kind paper, both times). 201 when recorded; 200 when the member was already
     checked in (or out) and nothing changed."""
-    data: AttendanceIn = request.context.json
+    data: AttendanceIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     activity = _managed(activity_id, "attendance.manage")
     try:
@@ -410,7 +410,7 @@ def record_attendance(activity_id: int):
 )
 def list_attendances(activity_id: int):
     """Attendances of the activity (organisers), in check-in order; `status` filters."""
-    query: AttendanceQuery = request.context.query
+    query: AttendanceQuery = request.context.query  # type: ignore[attr-defined]
     activity = _managed(activity_id, "activity.view")
     stmt = select(Attendance).options(joinedload(Attendance.member)).where(Attendance.activity_id == activity.id)
     if query.status:
@@ -429,7 +429,7 @@ def list_attendances(activity_id: int):
 def review(activity_id: int):
     """Approve, adjust and reject attendances, all or nothing; each volunteer is told. Nobody reviews
     their own attendance (own_attendance)."""
-    data: ReviewIn = request.context.json
+    data: ReviewIn = request.context.json  # type: ignore[attr-defined]
     activity = _managed(activity_id, "attendance.review")
     outcome = services.review(
         get_session(),

@@ -102,7 +102,7 @@ class ActivityPatch(BaseModel):
 
     title: str = Field(default=None, min_length=1, max_length=100, json_schema_extra=_not_null)  # type: ignore[assignment]
     description: str = Field(default=None, max_length=4000, json_schema_extra=_not_null)  # type: ignore[assignment]
-    category: Category = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    category: Category = Field(default=None, json_schema_extra=_not_null)  # type: ignore[arg-type]
     host_unit_id: Id = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
     place: str = Field(default=None, min_length=1, max_length=200, json_schema_extra=_not_null)  # type: ignore[assignment]
     lat: Latitude | None = None
@@ -113,7 +113,7 @@ class ActivityPatch(BaseModel):
     capacity: int = Field(default=None, ge=1, le=100_000, json_schema_extra=_not_null)  # type: ignore[assignment]
     signup_opens_at: InTime | None = None
     signup_closes_at: InTime | None = None
-    eligibility: Eligibility = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    eligibility: Eligibility = Field(default=None, json_schema_extra=_not_null)  # type: ignore[arg-type]
     eligible_unit_id: Id | None = None
     eligible_tag: Tag | None = None
     walk_ins: bool = Field(default=None, json_schema_extra=_not_null)  # type: ignore[assignment]
@@ -194,7 +194,7 @@ class ActivityOut(BaseModel):
             walk_ins=a.walk_ins,
             status=a.status,
             cancel_reason=a.cancel_reason,
-            my_signup=my_signup,
+            my_signup=my_signup,  # type: ignore[arg-type]
         )
 
 
