@@ -84,7 +84,13 @@ def test_writes_need_the_csrf_header(app, town):
     c, _token = _client(app, town, "organiser")
     r = c.post(A, json=_body(town))
     assert _error(r, 400) == "csrf_failed"
-    assert c.get(f"{A}?scope=manage").get_json()["items"] == []
+    activity_id = _published(app, town)
+    v, vtoken = _client(app, town, "volunteer")
+    assert _error(v.post(f"{A}/{activity_id}/signups", json={}), 400) == "csrf_failed"
+    assert post(v, f"{A}/{activity_id}/signups", {}, vtoken).status_code == 201
+    assert _error(v.delete(f"{A}/{activity_id}/signups/me"), 400) == "csrf_failed"
+    assert _error(v.post("/api/v1/me/notices/read", json={}), 400) == "csrf_failed"
+    assert [a["id"] for a in c.get(f"{A}?scope=manage").get_json()["items"]] == [activity_id]
 
 
 # --- activities ----------------------------------------------------------------------------------
