@@ -57,6 +57,7 @@ from .schemas import (
 )
 
 TAGS = ["activities"]
+FORBIDDEN = (ErrorOut, "Visible but not allowed")
 SCAN_PATH = "/scan/"  # the scan page (organiser_views) takes the token after this path
 
 
@@ -107,8 +108,6 @@ def _start_of(day: date) -> datetime:
 
 
 # --- activities ------------------------------------------------------------------------------------
-
-FORBIDDEN = (ErrorOut, "Visible but not allowed")
 
 
 @api.validate(
