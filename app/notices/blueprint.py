@@ -16,3 +16,5 @@ bp = Blueprint("notices", "app.notices", template_folder="templates")
 api_bp = api_blueprint("notices_api", __name__)
 
 # --- JSON API (api) ------------------------------------------------------------------------------------------
+api_bp.add_url_rule("/me/notices", view_func=api.my_notices, methods=["GET"])
+api_bp.add_url_rule("/me/notices/read", view_func=api.mark_read, methods=["POST"])

@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.access import path_filter, require
 from app.api.blueprints import page_of
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
+from app.api.schemas import ErrorOut
 from app.db import get_session
 from app.places import services as places
 from app.places.api import unit_in_body
@@ -19,7 +20,12 @@ from .schemas import MemberIn, MemberOut, MemberPage, MemberPatch, MemberQuery
 # --- members ---------------------------------------------------------------------------------------
 
 
-@api.validate(query=MemberQuery, resp=responses(HTTP_200=MemberPage), tags=["members"], operation_id="listMembers")
+@api.validate(
+    query=MemberQuery,
+    resp=responses(HTTP_200=MemberPage, HTTP_403=(ErrorOut, "Not allowed to list members")),
+    tags=["members"],
+    operation_id="listMembers",
+)
 def list_members():
     """Members the user may see, newest first; `q` is a name prefix or a mobile (tail)."""
     query: MemberQuery = request.context.query

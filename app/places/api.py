@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.access import path_filter, require
 from app.api.blueprints import page_of
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
+from app.api.schemas import ErrorOut
 from app.db import get_session
 from app.errors import NotFound, ValidationFailed
 
@@ -39,7 +40,12 @@ def unit_in_body(unit_id: int, field: str, action: str) -> OrgUnit:
 # --- org units -------------------------------------------------------------------------------------
 
 
-@api.validate(query=OrgUnitQuery, resp=responses(HTTP_200=OrgUnitPage), tags=["org-units"], operation_id="listOrgUnits")
+@api.validate(
+    query=OrgUnitQuery,
+    resp=responses(HTTP_200=OrgUnitPage, HTTP_403=(ErrorOut, "Not allowed to list org units")),
+    tags=["org-units"],
+    operation_id="listOrgUnits",
+)
 def list_org_units():
     """Org units the user may see, searched by part of the name; the top of the tree first, then by name."""
     query: OrgUnitQuery = request.context.query

@@ -16,3 +16,6 @@ bp = Blueprint("points", "app.points", template_folder="templates")
 api_bp = api_blueprint("points_api", __name__)
 
 # --- JSON API (api) ------------------------------------------------------------------------------------------
+api_bp.add_url_rule("/me/points", view_func=api.my_points, methods=["GET"])
+api_bp.add_url_rule("/points/rules", view_func=api.list_rules, methods=["GET"])
+api_bp.add_url_rule("/points/rules", view_func=api.create_rule, methods=["POST"])

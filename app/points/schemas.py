@@ -1,0 +1,112 @@
+"""The points API's schemas: a member's points and the points rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.api.schemas import utc
+from app.times import to_utc
+
+from .labels import CATEGORIES, MISSED_CHECKOUT
+
+Category = Literal["environment", "elderly", "safety", "culture", "civic", "other"]
+Missed = Literal["nothing", "until_end"]
+assert set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
+assert set(Missed.__args__) == set(MISSED_CHECKOUT)  # type: ignore[attr-defined]
+
+
+class PointsLineOut(BaseModel):
+    time: AwareDatetime = Field(description="UTC, RFC 3339")
+    kind: str = Field(description="Journal kind, e.g. hours")
+    phase: Literal["posted", "pending", "post", "void"] = Field(
+        description="pending: held for review; post: the review approved it; void: rejected; posted: final"
+    )
+    amount: int = Field(description="Change to the available points")
+    pending_amount: int = Field(description="Change to the pending points")
+    title: str = Field(description="In words, e.g. the activity's title")
+    minutes: int | None = Field(description="Service minutes, for hours")
+    activity_id: int | None
+    attendance_id: int | None
+
+    @classmethod
+    def of(cls, line) -> PointsLineOut:
+        return cls(
+            time=utc(line.time),
+            kind=line.kind,
+            phase=line.phase,
+            amount=line.amount,
+            pending_amount=line.pending_amount,
+            title=line.title or "",
+            minutes=line.minutes,
+            activity_id=line.activity_id,
+            attendance_id=line.attendance_id,
+        )
+
+
+class PointsOut(BaseModel):
+    available: int = Field(description="Points you can spend")
+    pending: int = Field(description="Points held until an organiser reviews your hours")
+    posted: int = Field(description="Points posted to your wallet")
+    lines: list[PointsLineOut] = Field(description="The latest lines, newest first")
+
+
+class RuleOut(BaseModel):
+    id: int
+    category: Category | Literal[""] = Field(description='"" is the district\'s default for every category')
+    version: int
+    effective_from: AwareDatetime
+    points_per_hour: int
+    rounding_minutes: int
+    presence_percent: int
+    missed_checkout: Missed
+    grace_minutes: int
+    reason: str
+    created_at: AwareDatetime
+
+    @classmethod
+    def of(cls, r) -> RuleOut:
+        return cls(
+            id=r.id,
+            category=r.category,
+            version=r.version,
+            effective_from=utc(r.effective_from),
+            points_per_hour=r.points_per_hour,
+            rounding_minutes=r.rounding_minutes,
+            presence_percent=r.presence_percent,
+            missed_checkout=r.missed_checkout,
+            grace_minutes=r.grace_minutes,
+            reason=r.reason or "",
+            created_at=utc(r.created_at),
+        )
+
+
+class RuleList(BaseModel):
+    items: list[RuleOut] = Field(description="Every version, by category, newest version first")
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("out_of_range")  # a stable code (app/validation.py)
+    return to_utc(value)
+
+
+class RuleIn(BaseModel):
+    """A new version of the district's rule for a category ("" = the default). It takes effect at
+    effective_from (default now), never in the past."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: Category | Literal[""] = ""
+    points_per_hour: int = Field(ge=0, le=1000)
+    rounding_minutes: int = Field(default=30, ge=1, le=240)
+    presence_percent: int = Field(default=60, ge=0, le=100, description="0 turns the threshold off")
+    missed_checkout: Missed = "nothing"
+    grace_minutes: int = Field(default=60, ge=0, le=1440)
+    effective_from: Annotated[datetime, AfterValidator(_naive_utc)] | None = Field(
+        default=None,
+        description="RFC 3339 date-time; with an offset it is that instant, without one Beijing time (UTC+8)",
+    )
+    reason: str = Field(default="", max_length=200)
