@@ -78,7 +78,7 @@ def my_upcoming_query(tenant_id: int, member_id: int, now: datetime | None = Non
 
 
 def my_upcoming(session: Session, tenant_id: int, member_id: int, limit: int = 3, now: datetime | None = None):
-    return list(session.execute(my_upcoming_query(tenant_id, member_id, now).limit(limit)).tuples())
+    return [(r[0], r[1]) for r in session.execute(my_upcoming_query(tenant_id, member_id, now).limit(limit))]
 
 
 def my_attendances_query(tenant_id: int, member_id: int):
