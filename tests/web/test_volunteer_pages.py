@@ -76,7 +76,7 @@ def test_browse_shows_the_members_own_community_first(app, client, town):
     own_grid = make_activity(app, town, "第一片区探访长者", town.grid_a1, starts_in=timedelta(days=6))
     sign_in(client, town, "volunteer")  # lives in grid A1 of community A
     html = page(client, "/activities/")
-    positions = [html.index(f"/activities/{i}\"") for i in (own_grid, near, far)]
+    positions = [html.index(f'/activities/{i}"') for i in (own_grid, near, far)]
     assert positions == sorted(positions), "own grid, then own community, then the other community"
     assert "凤凰社区垃圾分类宣传" in html and town.community_a.name in html
 
@@ -276,11 +276,14 @@ def _serve(app, town, aid: int, member_id: int, minutes: int) -> int:
         user_id = s.scalar(select(User.id).where(User.member_id == organiser.id))
         a = activities.get_activity(s, town.district.id, aid)
         m = s.get(type(organiser), member_id)
-        activities.record_by_hand(
-            s, a, m, direction=CHECKIN, at=a.starts_at, reason="现场登记", actor_user_id=user_id
-        )
+        activities.record_by_hand(s, a, m, direction=CHECKIN, at=a.starts_at, reason="现场登记", actor_user_id=user_id)
         r = activities.record_by_hand(
-            s, a, m, direction=CHECKOUT, at=a.starts_at + timedelta(minutes=minutes), reason="现场登记",
+            s,
+            a,
+            m,
+            direction=CHECKOUT,
+            at=a.starts_at + timedelta(minutes=minutes),
+            reason="现场登记",
             actor_user_id=user_id,
         )
         return r.attendance.id
