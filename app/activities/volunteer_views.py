@@ -51,7 +51,7 @@ def _me():
     return get_member(get_session(), current_user.tenant_id, current_user.member_id)
 
 
-def _browse_from_args(db) -> tuple[services.Browse, list[str]]:
+def _browse_from_args(communities) -> tuple[services.Browse, list[str]]:
     """The filters from the query string; a bad value is dropped with a message saying what to fix."""
     problems: list[str] = []
     browse = services.Browse(q=(request.args.get("q") or "").strip()[:100])
@@ -74,7 +74,7 @@ def _browse_from_args(db) -> tuple[services.Browse, list[str]]:
         problems.append(e.message)
         community_id = None
     if community_id is not None:
-        if any(c.id == community_id for c in volunteering.communities(db, current_user.tenant_id)):
+        if any(c.id == community_id for c in communities):
             browse.community_id = community_id
         else:
             problems.append(_("Choose one of the listed communities."))
@@ -86,7 +86,8 @@ def _browse_from_args(db) -> tuple[services.Browse, list[str]]:
 def browse():
     db = get_session()
     member = _me()
-    filters, problems = _browse_from_args(db)
+    communities = volunteering.communities(db, member.tenant_id)
+    filters, problems = _browse_from_args(communities)
     page = paginate(db, services.upcoming_query(member.tenant_id, member, filters), size=PAGE_SIZE)
     mine = volunteering.signups_of(db, member.id, [a.id for a in page.items])
     return render_template(
@@ -94,7 +95,7 @@ def browse():
         page=page,
         mine=mine,
         problems=problems,
-        communities=volunteering.communities(db, member.tenant_id),
+        communities=communities,
         CATEGORY_LABELS=CATEGORY_LABELS,
         args=request.args,
         CONFIRMED=CONFIRMED,

@@ -81,6 +81,17 @@ def test_volunteer_signs_up_and_cancels_on_a_phone(app, town, live_server, brows
     check_phone_layout(page)
     page.screenshot(path=str(SHOTS / "volunteer_browse_phone.png"), full_page=True)
 
+    # Filter by community, picked by its name.
+    page.click(".filters > summary")
+    page.select_option("select[name=community]", label=town.community_b.name)
+    check_phone_layout(page)
+    page.screenshot(path=str(SHOTS / "volunteer_filter_phone.png"), full_page=True)
+    page.click(".filter-form button[type=submit]")
+    page.wait_for_url(f"**/activities/?**community={town.community_b.id}**")
+    assert page.locator(".act-title").all_inner_texts() == ["塘家社区夜间巡逻"]
+    page.goto(f"{live_server}/activities/")
+    card = page.locator(".act-card", has_text="第二期")
+
     card.locator(".act-title").click()
     page.wait_for_url(f"**/activities/{aid}")
     check_phone_layout(page)
