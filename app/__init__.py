@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 from config import DEV_SECRET, Config, database_url
 
 from . import access
-from .area import area_of, install
+from .area import area_of, home_panels, install
 from .cli import register_cli
 from .db import make_engine, ping, register_session
 from .errors import error_response, register_error_handlers
@@ -92,7 +92,8 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
 
     @app.get("/")
     def home():
-        return render_template("home.html")
+        # Areas add their panels (app.area.register_home_panel); none is imported here.
+        return render_template("home.html", panels=home_panels(app) if current_user.is_authenticated else [])
 
     @app.before_request
     def _refuse_nul_characters():

@@ -96,3 +96,20 @@ def audit_labels(app: Flask) -> dict[str, object]:
 def model_modules(packages: Iterable[str]) -> list[str]:
     """The `models` module of each area that has one (for Alembic and the app)."""
     return [f"{p}.models" for p in packages if find_spec(f"{p}.models") is not None]
+
+
+def register_home_panel(app: Flask, template: str, context: Callable[[], dict | None]) -> None:
+    """Put a panel on the signed-in home page: `template` is included with `panel` set to what
+    `context()` returns, at request time; a context of None leaves the panel out. Areas call this
+    from their `setup`, so the home page (in app/__init__.py) never imports an area."""
+    app.extensions.setdefault("home_panels", []).append((template, context))
+
+
+def home_panels(app: Flask) -> list[tuple[str, dict]]:
+    """The panels to show on this request's home page, in the order the areas registered them."""
+    shown = []
+    for template, context in app.extensions.get("home_panels", []):
+        panel = context()
+        if panel is not None:
+            shown.append((template, panel))
+    return shown

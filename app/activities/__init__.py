@@ -10,10 +10,15 @@ from app.area import Area
 
 
 def _setup(app: Flask) -> None:
+    from app.area import register_home_panel
     from app.notices.channels import register_kind
     from app.times import beijing
 
+    from .volunteer_views import home_panel
+
     app.add_template_filter(beijing, "beijing")
+    register_home_panel(app, "activities/_home_panel.html", home_panel)
+    app.context_processor(lambda: {"volunteer_pages": True})  # the menu links to the volunteers' pages
     register_kind("activity.cancelled", _l("“%(title)s” (%(starts)s) was cancelled: %(reason)s"))
     register_kind("activity.moved", _l("“%(title)s” has moved: now %(starts)s at %(place)s"))
     register_kind("signup.promoted", _l("A place came free: you are now signed up for “%(title)s” (%(starts)s)"))

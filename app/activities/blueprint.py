@@ -14,6 +14,17 @@ from . import api, organiser_views, volunteer_views  # noqa: F401
 bp = Blueprint("activities", "app.activities", template_folder="templates")
 
 # --- volunteers' pages (volunteer_views) ---------------------------------------------------------------
+bp.add_url_rule("/activities/", "browse", volunteer_views.browse)
+bp.add_url_rule("/activities/<int:activity_id>", "activity_page", volunteer_views.activity_page)
+bp.add_url_rule("/activities/<int:activity_id>/signup", "sign_up", volunteer_views.sign_up, methods=["POST"])
+bp.add_url_rule(
+    "/activities/<int:activity_id>/cancel-signup",
+    "cancel_signup",
+    volunteer_views.cancel_signup,
+    methods=["GET", "POST"],
+)
+bp.add_url_rule("/me/points", "my_points", volunteer_views.my_points)
+bp.add_url_rule("/me/activities", "my_activities", volunteer_views.my_activities)
 
 
 # --- organisers' pages and the scan page (organiser_views) -------------------------------------------------

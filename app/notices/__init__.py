@@ -2,9 +2,24 @@
 came free, hours approved or rejected). Shown in the app; further channels (SMS, WeChat) plug in
 through `channels.register_channel` and are sent after the transaction commits."""
 
+from flask import Flask
+
 from app.area import Area
+
+
+def _setup(app: Flask) -> None:
+    from app.times import beijing
+
+    from .views import unread_notices
+
+    app.add_template_filter(beijing, "beijing")  # notice times (the activities area registers it too)
+
+    # The menu's unread badge: a function, so the count is read only where a page shows it.
+    app.context_processor(lambda: {"unread_notices": unread_notices})
+
 
 AREA = Area(
     name="notices",
     blueprints=["app.notices.blueprint:bp", "app.notices.blueprint:api_bp"],
+    setup=_setup,
 )

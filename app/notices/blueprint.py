@@ -11,6 +11,8 @@ from . import api, views  # noqa: F401
 bp = Blueprint("notices", "app.notices", template_folder="templates")
 
 # --- pages (views) -------------------------------------------------------------------------------------------
+bp.add_url_rule("/notices", "list_notices", views.list_notices)
+bp.add_url_rule("/notices/read", "mark_read", views.mark_read, methods=["POST"])
 
 
 api_bp = api_blueprint("notices_api", __name__)
