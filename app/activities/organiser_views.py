@@ -12,7 +12,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from openpyxl import Workbook
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
@@ -186,15 +186,14 @@ def edit_activity(activity_id: int):
     if request.method == "POST":
         form = ActivityForm()
     else:
-        form = ActivityForm(
-            obj=activity,
-            starts_at=to_beijing(activity.starts_at),
-            ends_at=to_beijing(activity.ends_at),
-            signup_opens_at=to_beijing(activity.signup_opens_at) if activity.signup_opens_at else None,
-            signup_closes_at=to_beijing(activity.signup_closes_at) if activity.signup_closes_at else None,
-            host_unit_id=activity.host_unit,
-            eligible_unit_id=activity.eligible_unit,
-        )
+        form = ActivityForm(obj=activity)
+        # The form shows Beijing time (obj= would give the stored UTC).
+        for name in ("starts_at", "ends_at", "signup_opens_at", "signup_closes_at"):
+            value = getattr(activity, name)
+            getattr(form, name).data = to_beijing(value) if value is not None else None
+        form.host_unit_id.set_unit(activity.host_unit)
+        form.eligible_unit_id.set_unit(activity.eligible_unit)
+        form.eligible_tag.data = activity.eligible_tag or ""
     if form.validate_on_submit():
         require(current_user, "activity.edit", form.host_unit_id.data)
         try:
@@ -296,6 +295,13 @@ def _scan_url(token: str) -> str:
     return url_for("activities.scan_page", token=token, _external=True)
 
 
+def _code_svg(token: str, title: str, **data: object) -> str:
+    """The scan page's URL for `token` as an inline QR <svg>; data-token holds the token itself (the
+    text under the code, and what static/js/qr.js keeps in step)."""
+    svg = qr_svg(_scan_url(token), title, **data)
+    return svg.replace(f'data-token="{escape(_scan_url(token))}"', f'data-token="{escape(token)}"', 1)
+
+
 def _live_code(activity: Activity, direction: str):
     purpose = CODE_PURPOSES[direction]
     now = time.time()
@@ -304,7 +310,7 @@ def _live_code(activity: Activity, direction: str):
     title = _("Check-in code of %(title)s", title=activity.title) if direction == "in" else _(
         "Check-out code of %(title)s", title=activity.title
     )
-    svg = qr_svg(_scan_url(token), title, token=token, refresh_in=refresh_in)
+    svg = _code_svg(token, title, refresh_in=refresh_in)
     return token, svg, refresh_in
 
 
@@ -344,7 +350,7 @@ def poster(activity_id: int, direction: str):
         activity=activity,
         direction=direction,
         token=token,
-        svg=Markup(qr_svg(_scan_url(token), title, token=token)),
+        svg=Markup(_code_svg(token, title)),
     )
 
 
