@@ -644,6 +644,8 @@ def _seen_at(token: str) -> datetime | None:
         return None
     if not isinstance(data, dict) or data.get("token") != token or not isinstance(data.get("t"), (int, float)):
         return None
+    if not 0 <= time.time() - data["t"] <= SCAN_SEEN_SECONDS:
+        return None
     return datetime.fromtimestamp(data["t"], UTC).replace(tzinfo=None)
 
 
