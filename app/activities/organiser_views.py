@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 from openpyxl import Workbook
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.access import can, path_filter, require
@@ -307,8 +307,10 @@ def _live_code(activity: Activity, direction: str):
     now = time.time()
     token = make_token(purpose, activity.tenant_id, activity.id, now)
     refresh_in = seconds_to_next_step(purpose, now)
-    title = _("Check-in code of %(title)s", title=activity.title) if direction == "in" else _(
-        "Check-out code of %(title)s", title=activity.title
+    title = (
+        _("Check-in code of %(title)s", title=activity.title)
+        if direction == "in"
+        else _("Check-out code of %(title)s", title=activity.title)
     )
     svg = _code_svg(token, title, refresh_in=refresh_in)
     return token, svg, refresh_in
@@ -326,7 +328,7 @@ def code_screen(activity_id: int, direction: str):
         token=token,
         svg=Markup(svg),
         refresh_in=refresh_in,
-        lifetime=purpose.step_seconds * (purpose.valid_steps + 1),
+        lifetime=(purpose.step_seconds or 30) * (purpose.valid_steps + 1),
     )
 
 
@@ -342,8 +344,10 @@ def code_svg(activity_id: int, direction: str):
 def poster(activity_id: int, direction: str):
     activity = _activity(activity_id, "attendance.manage")
     token = make_token(POSTER_PURPOSES[direction], activity.tenant_id, activity.id)
-    title = _("Check-in poster of %(title)s", title=activity.title) if direction == "in" else _(
-        "Check-out poster of %(title)s", title=activity.title
+    title = (
+        _("Check-in poster of %(title)s", title=activity.title)
+        if direction == "in"
+        else _("Check-out poster of %(title)s", title=activity.title)
     )
     return _render(
         "activities/manage/poster.html",
@@ -426,7 +430,10 @@ def by_hand(activity_id: int):
             if result.already:
                 flash(_("%(name)s already had this recorded; nothing changed.", name=member.name), "info")
             elif result.direction == CHECKIN:
-                flash(_("%(name)s checked in at %(time)s.", name=member.name, time=form.at.data.strftime("%H:%M")), "success")
+                flash(
+                    _("%(name)s checked in at %(time)s.", name=member.name, time=form.at.data.strftime("%H:%M")),
+                    "success",
+                )
             else:
                 flash(_("%(name)s checked out; waiting for review.", name=member.name), "success")
             return redirect(url_for("activities.by_hand", activity_id=activity.id))

@@ -22,14 +22,16 @@ class RuleForm(FlaskForm):
         _l("Presence threshold (%)"), validators=[InputRequired(_l("Enter the presence threshold."))]
     )
     missed_checkout = SelectField(_l("A missed check-out earns"), choices=choices(MISSED_CHECKOUT_LABELS.items()))
-    grace_minutes = IntegerField(_l("Grace period (minutes)"), validators=[InputRequired(_l("Enter the grace period."))])
+    grace_minutes = IntegerField(
+        _l("Grace period (minutes)"), validators=[InputRequired(_l("Enter the grace period."))]
+    )
     effective_from = DateTimeLocalField(
         _l("Takes effect (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
-    reason = StringField(
-        _l("Reason"), validators=[DataRequired(_l("Say why the rule changes.")), Length(max=200)]
-    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the rule changes.")), Length(max=200)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.category.choices = choices([("", _l("Default: every category without its own rule")), *CATEGORY_LABELS.items()])
+        self.category.choices = choices(
+            [("", _l("Default: every category without its own rule")), *CATEGORY_LABELS.items()]
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+
 from app.access import can, require
 from app.audit.names import names_for_users
 from app.db import get_session, utcnow
@@ -42,7 +43,10 @@ def rules_page():
                     reason=form.reason.data or "",
                     actor_user_id=current_user.user_id,
                 )
-                flash(_("The new rule version is saved; it prices activities starting from its effective time."), "success")
+                flash(
+                    _("The new rule version is saved; it prices activities starting from its effective time."),
+                    "success",
+                )
                 return redirect(url_for("points.rules_page"))
             except AppError as e:
                 show_errors(form, e)
@@ -59,7 +63,9 @@ def rules_page():
             grace_minutes=current.grace_minutes,
             effective_from=to_beijing(now).replace(second=0, microsecond=0),
         )
-    in_force = [("", rules.rule_for(db, tenant, "", now))] + [(c, rules.rule_for(db, tenant, c, now)) for c in CATEGORIES]
+    in_force = [("", rules.rule_for(db, tenant, "", now))] + [
+        (c, rules.rule_for(db, tenant, c, now)) for c in CATEGORIES
+    ]
     versions = services.rule_versions(db, tenant)
     people = names_for_users(db, tenant, sorted({v.created_by_user_id for v in versions if v.created_by_user_id}))
     names = {uid: p.name for uid, p in people.items()}

@@ -30,8 +30,19 @@ def _uow(app):
     return unit_of_work(app.extensions["db_sessionmaker"])
 
 
-def make_activity(app, town, *, title="社区清洁", starts_in=timedelta(minutes=-10), hours=2, radius=None,
-                  publish=True, done=0, signed_up=0, unit=None):
+def make_activity(
+    app,
+    town,
+    *,
+    title="社区清洁",
+    starts_in=timedelta(minutes=-10),
+    hours=2,
+    radius=None,
+    publish=True,
+    done=0,
+    signed_up=0,
+    unit=None,
+):
     """An activity hosted by community A; `done` volunteers checked in and out (waiting for review),
     `signed_up` signed up. Returns (activity id, [member ids of those done], [signed up ids])."""
     with app.test_request_context(), _uow(app) as s:
@@ -119,8 +130,15 @@ def test_menu_links_for_the_organiser_only(client, town):
     assert "/organise/" in home and "/points/rules" in home
 
 
-@pytest.mark.parametrize("url", ["/organise/activities/{aid}", "/organise/activities/{aid}/review",
-                                 "/organise/activities/{aid}/code/in", "/organise/activities/{aid}/attendances.xlsx"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/organise/activities/{aid}",
+        "/organise/activities/{aid}/review",
+        "/organise/activities/{aid}/code/in",
+        "/organise/activities/{aid}/attendances.xlsx",
+    ],
+)
 def test_a_volunteer_may_not_open_organisers_pages(app, client, town, url):
     aid, _d, _s = make_activity(app, town)
     sign_in(client, town, "volunteer")
@@ -179,7 +197,12 @@ def test_create_edit_publish_and_cancel_through_the_forms(app, client, town, eng
     aid = int(resp.headers["Location"].rstrip("/").split("/")[-1])
     with app.test_request_context(), _uow(app) as s:
         a = s.get(Activity, aid)
-        assert (a.title, a.category, a.status, a.host_unit_id) == ("敬老院探访", "elderly", "draft", town.community_a.id)
+        assert (a.title, a.category, a.status, a.host_unit_id) == (
+            "敬老院探访",
+            "elderly",
+            "draft",
+            town.community_a.id,
+        )
         assert to_beijing(a.starts_at).strftime("%H:%M") == "09:00"  # entered in Beijing time, stored UTC
         assert (a.ends_at - a.starts_at) == timedelta(hours=2, minutes=30)
     page = _text(client.get(f"/organise/activities/{aid}/edit"))
@@ -198,7 +221,8 @@ def test_create_edit_publish_and_cancel_through_the_forms(app, client, town, eng
     assert "cannot be undone" in _text(confirm) or "无法撤销" in _text(confirm) or "不能撤销" in _text(confirm)
     # Without a reason nothing happens.
     no_reason = client.post(
-        f"/organise/activities/{aid}/cancel", data={"csrf_token": csrf_from(_text(confirm)), "confirm": "yes", "reason": ""}
+        f"/organise/activities/{aid}/cancel",
+        data={"csrf_token": csrf_from(_text(confirm)), "confirm": "yes", "reason": ""},
     )
     assert no_reason.status_code == 422
     resp = client.post(
@@ -277,7 +301,9 @@ def test_nobody_reviews_their_own_attendance(app, client, town):
         att = services.check_out(s, a, me, a.ends_at, "manual").attendance.id
     sign_in(client, town, "organiser")
     page = _text(client.get(f"/organise/activities/{aid}/review"))
-    resp = client.post(f"/organise/activities/{aid}/review", data={"csrf_token": csrf_from(page), "approve": [str(att)]})
+    resp = client.post(
+        f"/organise/activities/{aid}/review", data={"csrf_token": csrf_from(page), "approve": [str(att)]}
+    )
     assert resp.status_code == 403
     assert "own attendance" in _text(resp) or "自己" in _text(resp)
 
@@ -292,11 +318,21 @@ def test_hand_entry_finds_by_mobile_tail_and_records(app, client, town):
     page = client.get(f"{url}?tail=5678")
     assert "吴磊" in _text(page) and "13912345678" not in _text(page)
     now_bj = to_beijing(utcnow()).strftime("%Y-%m-%dT%H:%M")
-    no_reason = client.post(f"{url}?tail=5678", data={"csrf_token": csrf_from(_text(page)), "member_id": mid,
-                                                       "direction": "in", "at": now_bj, "reason": ""})
+    no_reason = client.post(
+        f"{url}?tail=5678",
+        data={"csrf_token": csrf_from(_text(page)), "member_id": mid, "direction": "in", "at": now_bj, "reason": ""},
+    )
     assert no_reason.status_code == 422
-    resp = client.post(f"{url}?tail=5678", data={"csrf_token": csrf_from(_text(page)), "member_id": mid,
-                                                  "direction": "in", "at": now_bj, "reason": "手机没电"})
+    resp = client.post(
+        f"{url}?tail=5678",
+        data={
+            "csrf_token": csrf_from(_text(page)),
+            "member_id": mid,
+            "direction": "in",
+            "at": now_bj,
+            "reason": "手机没电",
+        },
+    )
     assert resp.status_code == 302, _text(resp)[:2000]
     with app.test_request_context(), _uow(app) as s:
         att = s.scalars(select(Attendance).where(Attendance.activity_id == aid, Attendance.member_id == mid)).one()
@@ -357,15 +393,27 @@ def test_rules_page_adds_a_version_and_audits_it(app, client, town):
         rule = s.scalars(select(PointsRule).where(PointsRule.tenant_id == town.district.id)).one()
         assert (rule.category, rule.points_per_hour, rule.version, rule.reason) == ("safety", 15, 1, "夜间巡逻加分")
         events = s.scalars(
-            select(AuditEvent).where(AuditEvent.tenant_id == town.district.id, AuditEvent.action == "points.rule_change")
+            select(AuditEvent).where(
+                AuditEvent.tenant_id == town.district.id, AuditEvent.action == "points.rule_change"
+            )
         ).all()
         assert len(events) == 1
     page = _text(client.get("/points/rules"))
     assert "夜间巡逻加分" in page and "赵敏" in page
     # A bad value comes back on its field.
-    bad = client.post("/points/rules", data={"csrf_token": csrf_from(page), "category": "", "points_per_hour": "5000",
-                                             "rounding_minutes": "30", "presence_percent": "60",
-                                             "missed_checkout": "nothing", "grace_minutes": "60", "reason": "x"})
+    bad = client.post(
+        "/points/rules",
+        data={
+            "csrf_token": csrf_from(page),
+            "category": "",
+            "points_per_hour": "5000",
+            "rounding_minutes": "30",
+            "presence_percent": "60",
+            "missed_checkout": "nothing",
+            "grace_minutes": "60",
+            "reason": "x",
+        },
+    )
     assert bad.status_code == 422 and ("1000" in _text(bad))
 
 

@@ -24,7 +24,9 @@ def _token(app, town, aid, purpose="activity_checkin", now=None):
 
 def _attendance(app, aid, member_id):
     with app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        a = s.scalars(select(Attendance).where(Attendance.activity_id == aid, Attendance.member_id == member_id)).first()
+        a = s.scalars(
+            select(Attendance).where(Attendance.activity_id == aid, Attendance.member_id == member_id)
+        ).first()
         return None if a is None else (a.status, a.checkin_source, a.credited_minutes, a.points, a.checked_in_at)
 
 
@@ -118,8 +120,12 @@ def _signin_then_follow(client, town, location):
     member, mobile, password = town.users["volunteer"]
     resp = client.post(
         location,
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "district": town.district.id,
-              "mobile": mobile, "password": password},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": password,
+        },
     )
     assert resp.status_code == 302
     assert unquote(resp.headers["Location"]).endswith(unquote(nxt))
@@ -184,7 +190,9 @@ def test_an_expired_code_is_not_remembered_before_sign_in(app, client, town):
     aid, _d, _s = make_activity(app, town)
     old = _token(app, town, aid, now=time.time() - 600)
     resp = client.get(f"/scan/{old}")
-    assert resp.status_code == 302 and "seen" not in unquote(resp.headers["Location"]).split("next=")[1].split("?", 1)[-1]
+    assert (
+        resp.status_code == 302 and "seen" not in unquote(resp.headers["Location"]).split("next=")[1].split("?", 1)[-1]
+    )
 
 
 def test_permissions_policy_allows_geolocation_for_the_site(client):
