@@ -54,9 +54,7 @@ def _scan_code(org, volunteer_page, activity_id: int, direction: str, tmp_path, 
     return url
 
 
-def test_organiser_publishes_volunteer_scans_in_and_out_and_earns_points(
-    app, town, live_server, browser, tmp_path
-):
+def test_organiser_publishes_volunteer_scans_in_and_out_and_earns_points(app, town, live_server, browser, tmp_path):
     sm = app.extensions["db_sessionmaker"]
     tenant = town.district.id
     volunteer, v_mobile, v_password = town.users["volunteer"]
