@@ -165,7 +165,7 @@ def _init_security_headers(app: Flask) -> None:
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        h.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(self)")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if app.config["ENV"] == "production":
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -28,6 +28,26 @@ bp.add_url_rule("/me/activities", "my_activities", volunteer_views.my_activities
 
 
 # --- organisers' pages and the scan page (organiser_views) -------------------------------------------------
+_o = organiser_views
+_A = "/organise/activities/<int:activity_id>"
+_D = "<any(in,out):direction>"
+bp.add_url_rule("/organise/", view_func=_o.organise_home)
+bp.add_url_rule("/organise/activities/new", view_func=_o.new_activity, methods=["GET", "POST"])
+bp.add_url_rule(_A, view_func=_o.manage_activity)
+bp.add_url_rule(f"{_A}/edit", view_func=_o.edit_activity, methods=["GET", "POST"])
+bp.add_url_rule(f"{_A}/publish", view_func=_o.publish_activity, methods=["POST"])
+bp.add_url_rule(f"{_A}/cancel", view_func=_o.cancel_activity, methods=["GET", "POST"])
+bp.add_url_rule(f"{_A}/code/{_D}", view_func=_o.code_screen)
+bp.add_url_rule(f"{_A}/code/{_D}.svg", view_func=_o.code_svg)
+bp.add_url_rule(f"{_A}/poster/{_D}", view_func=_o.poster)
+bp.add_url_rule(f"{_A}/live", view_func=_o.live)
+bp.add_url_rule(f"{_A}/by-hand", view_func=_o.by_hand, methods=["GET", "POST"])
+bp.add_url_rule(f"{_A}/paper", view_func=_o.paper, methods=["GET", "POST"])
+bp.add_url_rule(f"{_A}/review", view_func=_o.review, methods=["GET", "POST"])
+bp.add_url_rule(f"{_A}/review/all", view_func=_o.review_all, methods=["GET", "POST"])
+bp.add_url_rule(f"{_A}/attendances.xlsx", view_func=_o.export_attendances)
+bp.add_url_rule("/scan/<token>", view_func=_o.scan_page, endpoint="scan_page")
+bp.add_url_rule("/scan/<token>", view_func=_o.scan_record, methods=["POST"], endpoint="scan_record")
 
 
 api_bp = api_blueprint("activities_api", __name__)

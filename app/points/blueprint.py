@@ -11,6 +11,7 @@ from . import api, views  # noqa: F401
 bp = Blueprint("points", "app.points", template_folder="templates")
 
 # --- pages (views) -------------------------------------------------------------------------------------------
+bp.add_url_rule("/points/rules", view_func=views.rules_page, methods=["GET", "POST"])
 
 
 api_bp = api_blueprint("points_api", __name__)

@@ -1,0 +1,37 @@
+"""Forms of the points area's pages: a new version of a points rule."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app.forms import choices
+
+from .labels import CATEGORY_LABELS, MISSED_CHECKOUT_LABELS
+
+
+class RuleForm(FlaskForm):
+    category = SelectField(_l("Applies to"))
+    points_per_hour = IntegerField(_l("Points per hour"), validators=[InputRequired(_l("Enter the points per hour."))])
+    rounding_minutes = IntegerField(
+        _l("Rounding unit (minutes)"), validators=[InputRequired(_l("Enter the rounding unit."))]
+    )
+    presence_percent = IntegerField(
+        _l("Presence threshold (%)"), validators=[InputRequired(_l("Enter the presence threshold."))]
+    )
+    missed_checkout = SelectField(_l("A missed check-out earns"), choices=choices(MISSED_CHECKOUT_LABELS.items()))
+    grace_minutes = IntegerField(
+        _l("Grace period (minutes)"), validators=[InputRequired(_l("Enter the grace period."))]
+    )
+    effective_from = DateTimeLocalField(
+        _l("Takes effect (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the rule changes.")), Length(max=200)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = choices(
+            [("", _l("Default: every category without its own rule")), *CATEGORY_LABELS.items()]
+        )
