@@ -28,6 +28,7 @@ from app.places.models import District, OrgUnit
 from app.points.accounts import open_wallets
 
 from . import fake
+from .activities import load_life, read_back, summary_lines
 from .guangming import (
     AREA_GRIDS_PER_COMMUNITY,
     BIGGER_COMMUNITIES,
@@ -421,10 +422,23 @@ def _already_loaded(session: Session, district: District) -> list[str]:
         for (label, _role, scope), mobile in zip(SIGN_INS, SIGNIN_MOBILES, strict=False)
         if mobile in found
     ]
-    return [
-        f"The demo district {district.name} (code {district.code}) is already loaded "
-        f"({members} members); nothing changed."
-    ] + _sign_in_lines(district, rows, note=" — as first loaded, unless changed since")
+    by_mobile = {
+        m.mobile: m
+        for m in session.scalars(
+            select(Member).where(
+                Member.tenant_id == district.id, Member.mobile.in_((SIGNIN_MOBILES[0], SIGNIN_MOBILES[-1]))
+            )
+        )
+    }
+    life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), by_mobile.get(SIGNIN_MOBILES[-1]))
+    return (
+        [
+            f"The demo district {district.name} (code {district.code}) is already loaded "
+            f"({members} members); nothing changed."
+        ]
+        + life
+        + _sign_in_lines(district, rows, note=" — as first loaded, unless changed since")
+    )
 
 
 def load_demo(
@@ -496,6 +510,7 @@ def load_demo(
     )
 
     sign_in_rows = []
+    sign_in_members: dict[str, Member] = {}
     for s in p.sign_ins:
         member = rows[s.person]
         auth.set_password(session, member, DEMO_PASSWORD)
@@ -503,6 +518,9 @@ def load_demo(
         if s.role:
             auth.grant_role(session, None, member, s.role, scope)
         sign_in_rows.append((s.label, scope.name if scope else "", member.name, member.mobile))
+        sign_in_members[s.label] = member
+
+    life = load_life(session, t, rows, sign_in_members, seed)
 
     grids = {gt: sum(1 for u in p.units if u.grid_type == gt) for gt in ("area", "basic", "micro")}
     party = sum(1 for m in rows if m.is_party_member)
@@ -513,14 +531,24 @@ def load_demo(
         tenant_id=t,
         target_type="district",
         target_id=t,
-        detail={"seed": seed, "units": len(p.units), "members": len(rows), "assignments": len(p.assignments)},
+        detail={
+            "seed": seed,
+            "units": len(p.units),
+            "members": len(rows),
+            "assignments": len(p.assignments),
+            "activities": life.past + life.upcoming,
+        },
     )
     session.flush()
     streets = sum(1 for u in p.units if u.kind == "street")
     communities = sum(1 for u in p.units if u.kind == "community")
-    return [
-        f"Loaded the demo district {name} (code {code}): {streets} streets, {communities} communities, "
-        f"{grids['area']} area grids with {grids['basic']} basic and {grids['micro']} micro grids "
-        f"({len(p.units)} org units); {len(rows)} members ({party} party members, {with_id} with an ID number), "
-        f"each with a PT wallet; {len(p.assignments)} grid assignments.",
-    ] + _sign_in_lines(district, sign_in_rows)
+    return (
+        [
+            f"Loaded the demo district {name} (code {code}): {streets} streets, {communities} communities, "
+            f"{grids['area']} area grids with {grids['basic']} basic and {grids['micro']} micro grids "
+            f"({len(p.units)} org units); {len(rows)} members ({party} party members, {with_id} with an ID number), "
+            f"each with a PT wallet; {len(p.assignments)} grid assignments.",
+        ]
+        + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
+        + _sign_in_lines(district, sign_in_rows)
+    )

@@ -6,22 +6,31 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app.activities import services as activities
+from app.activities.labels import CONFIRMED, WAITLISTED, WITHDRAWN
+from app.activities.models import Activity, Attendance, Signup
+from app.audit.models import AuditEvent
 from app.auth import services as auth
 from app.auth.models import RoleGrant, User
 from app.auth.passwords import password_problem
-from app.db import unit_of_work
+from app.db import unit_of_work, utcnow
 from app.demo.loader import load_demo, plan
+from app.notices.models import Notice
+from app.notices.services import notices_of
 from app.people.identity import hash_id_number, id_checksum_ok, mask_id_number, valid_mobile
 from app.people.models import GridAssignment, Member
 from app.people.services import id_hash_key
 from app.places.models import District, OrgUnit
+from app.points.labels import CATEGORIES
+from app.points.models import PointsRule
+from app.points.services import member_points
 from ledger import Ledger
-from ledger.schema import accounts
+from ledger.schema import accounts, journals
 from tests.conftest import csrf_from
 
 # The demo loader's sign-ins are checked from fresh connections: its district must really commit.
@@ -74,7 +83,19 @@ def _counts(s, t: int) -> dict[str, int]:
         "assignments": n(GridAssignment),
         "users": n(User),
         "grants": n(RoleGrant),
-        "wallets": s.scalar(select(func.count()).select_from(accounts).where(accounts.c.tenant_id == t)),
+        "wallets": s.scalar(
+            select(func.count())
+            .select_from(accounts)
+            .where(accounts.c.tenant_id == t, accounts.c.code.startswith("member:"))
+        ),
+        "accounts": s.scalar(select(func.count()).select_from(accounts).where(accounts.c.tenant_id == t)),
+        "journals": s.scalar(select(func.count()).select_from(journals).where(journals.c.tenant_id == t)),
+        "activities": n(Activity),
+        "signups": n(Signup),
+        "attendances": n(Attendance),
+        "notices": n(Notice),
+        "rules": n(PointsRule),
+        "audit": n(AuditEvent),
         "districts": s.scalar(select(func.count()).select_from(District)),
     }
 
@@ -112,19 +133,24 @@ def test_demo_has_the_shape_of_guangming(app, demo):
         grid_types = dict(s.execute(select(OrgUnit.id, OrgUnit.grid_type).where(OrgUnit.tenant_id == t)).all())
         assert all(grid_types[m.grid_id] in ("basic", "micro") for m in members)
 
-        # Every member has a PT wallet, empty: all of them read from the accounts table, and a sample
-        # through the ledger's own API.
-        wallets = {r.code: r for r in s.execute(select(accounts).where(accounts.c.tenant_id == t))}
+        # Every member has a PT wallet, never overdrawn: all of them read from the accounts table, and
+        # a sample through the ledger's own API (the activities' points reached some of them).
+        wallets = {
+            r.code: r
+            for r in s.execute(select(accounts).where(accounts.c.tenant_id == t))
+            if r.code.startswith("member:")
+        }
         assert set(wallets) == {m.wallet_code for m in members}
         assert all(
             (w.unit, w.normal, w.no_overdraft, w.closed) == ("PT", "credit", True, False)
-            and w.debits_posted == w.credits_posted == w.debits_pending == w.credits_pending == 0
+            and w.debits_posted == w.debits_pending == 0
             for w in wallets.values()
         )
+        assert sum(1 for w in wallets.values() if w.credits_posted > 0) >= 300
         book = Ledger(s, tenant=t)
         for m in members[::60]:
             bal = book.balance(m.wallet_code)
-            assert (bal.posted, bal.pending_in, bal.pending_out, bal.available) == (0, 0, 0, 0)
+            assert bal.available == bal.posted >= 0 and bal.pending_out == 0
 
         # 包格联户 and the grid workers and building heads carry the matching tag and a current assignment.
         assignments = s.scalars(select(GridAssignment).where(GridAssignment.tenant_id == t)).all()
@@ -215,6 +241,8 @@ def test_loading_twice_changes_nothing(app, demo):
     again = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(lines).items()}
     first = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(demo.lines).items()}
     assert again == first and len(first) == 8
+    assert before["activities"] > 50 and before["attendances"] > 500 and before["journals"] > 500
+    assert any("waiting for review" in line for line in lines)
 
 
 def test_every_mobile_is_valid_and_unique(app, demo):
@@ -250,3 +278,88 @@ def test_every_id_number_was_valid_and_is_stored_only_masked_and_hashed(app, dem
         assert id_hash == hash_id_number(number, key)
     assert 0.55 <= with_id / len(rows) <= 0.65
     assert len({h for _, h, _ in rows if h}) == with_id
+
+
+def _member(s, t: int, mobile: str) -> Member:
+    return s.scalar(select(Member).where(Member.tenant_id == t, Member.mobile == mobile))
+
+
+def test_the_district_has_life_in_it(app, demo):
+    """Activities over three months and the next month, attendances recorded every way there is,
+    reviewed points in the ledger, a queue for the organiser and points for the volunteer."""
+    sign_ins = _sign_ins(demo.lines)
+    queue_line = next(line for line in demo.lines if "waiting for review" in line)
+    points_line = next(line for line in demo.lines if "points available" in line)
+    assert sign_ins["organiser"]["name"] in queue_line and sign_ins["volunteer"]["name"] in points_line
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        t = demo.district_id
+        now = utcnow()
+        acts = s.scalars(select(Activity).where(Activity.tenant_id == t)).all()
+        assert sum(a.ends_at < now for a in acts) >= 40 and sum(a.starts_at > now for a in acts) >= 8
+        assert min(a.starts_at for a in acts) < now - timedelta(days=80)
+        assert max(a.starts_at for a in acts) > now + timedelta(days=20)
+        assert all(10 <= a.capacity <= 80 for a in acts) and {a.category for a in acts} == set(CATEGORIES)
+        assert all(a.status == "published" for a in acts)
+        rows = s.scalars(select(Attendance).where(Attendance.tenant_id == t)).all()
+        sources = {a.checkin_source for a in rows} | {a.checkout_source for a in rows}
+        assert {"scan", "poster", "manual", "paper", "auto"} <= sources
+        assert {"approved", "adjusted", "to_review"} <= {a.status for a in rows}
+        assert any(a.zero_reason == "below_threshold" for a in rows)
+        assert any(a.checked_in_at < act.starts_at for a in rows for act in [s.get(Activity, a.activity_id)])
+        assert not any(a.status == "in" for a in rows)  # the missed check-outs were closed by the job
+
+        # The organiser's queue: yesterday's activity in their community.
+        organiser = _member(s, t, sign_ins["organiser"]["mobile"])
+        community = s.scalar(
+            select(OrgUnit).where(OrgUnit.tenant_id == t, OrgUnit.name == sign_ins["organiser"]["scope"])
+        )
+        waiting = activities.waiting_review_count(s, t, OrgUnit.path.startswith(community.path))
+        assert waiting > 5
+        assert f"has {waiting} attendances waiting" in queue_line
+        assert not any(a.member_id == organiser.id for a in rows)
+
+        # The volunteer: points to spend, points pending, notices, and activities to join.
+        volunteer = _member(s, t, sign_ins["volunteer"]["mobile"])
+        summary = member_points(s, t, volunteer.id)
+        assert summary.available > 0 and summary.pending > 0 and summary.lines
+        assert f"{summary.available} points available and {summary.pending} pending" in points_line
+        assert any(n.kind == "hours.approved" for n in notices_of(s, t, volunteer.id))
+        assert s.scalars(activities.upcoming_query(t, volunteer, activities.Browse()).limit(1)).first()
+        # Popular activities fill up: a waiting list, and places that came free went to the next in line.
+        statuses = set(s.scalars(select(Signup.status).where(Signup.tenant_id == t).distinct()))
+        assert {CONFIRMED, WAITLISTED, WITHDRAWN} <= statuses
+        kinds = set(s.scalars(select(Notice.kind).where(Notice.tenant_id == t).distinct()))
+        assert {"hours.approved", "hours.adjusted", "signup.promoted"} <= kinds
+
+
+def test_every_role_first_look_is_not_empty(app, demo):
+    """What each demo sign-in sees first has something in it: activities in their scope (hosted there),
+    the district's points journals and audit log for the district-wide roles, the volunteer's own
+    points and notices."""
+    sign_ins = _sign_ins(demo.lines)
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        t = demo.district_id
+        for label, row in sign_ins.items():
+            member = _member(s, t, row["mobile"])
+            if row["scope"]:
+                unit = s.scalar(select(OrgUnit).where(OrgUnit.tenant_id == t, OrgUnit.name == row["scope"]))
+                hosted = s.scalar(
+                    select(func.count())
+                    .select_from(Activity)
+                    .join(OrgUnit, OrgUnit.id == Activity.host_unit_id)
+                    .where(Activity.tenant_id == t, OrgUnit.path.startswith(unit.path))
+                )
+                assert hosted > 0, label
+            elif label == "volunteer":
+                assert member_points(s, t, member.id).lines, label
+                assert notices_of(s, t, member.id), label
+            else:
+                assert s.scalar(select(func.count()).select_from(journals).where(journals.c.tenant_id == t)) > 0
+                assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.tenant_id == t)) > 0
+            assert s.scalars(activities.upcoming_query(t, member, activities.Browse()).limit(1)).first(), label
+
+
+def test_the_ledger_verifies_clean_after_the_load(app, demo):
+    result = app.test_cli_runner().invoke(args=["ledger", "verify", "--tenant", str(demo.district_id)])
+    assert result.exit_code == 0, result.output
+    assert "sound" in result.output
