@@ -747,6 +747,11 @@ def record_by_hand(
         raise _invalid([("reason", _l("Say why you record this by hand (for example: phone battery empty)."))])
     if activity.status != PUBLISHED:
         raise errors.NotOpen(str(_l("This activity is not open.")))
+    if direction == CHECKIN and activity.closed_at is not None:
+        # Open check-ins were closed after the end: a check-in now would stay open for good.
+        raise errors.NotOpen(
+            str(_l("This activity is over and its check-ins were closed. Enter the attendance from the paper sheet."))
+        )
     if direction == CHECKIN:
         result = check_in(session, activity, member, at, MANUAL, reason=reason, actor_user_id=actor_user_id)
     else:

@@ -14,10 +14,13 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.db import utcnow
+from app.errors import Conflict
+from app.places.models import District
 from ledger import Journal, Ledger, Transfer
 from ledger.schema import journals
 
@@ -173,6 +176,8 @@ def change_rule(
             field=field,
             details=[{"field": f, "code": "rule_invalid", "message": str(m)} for f, m in problems],
         )
+    # Admins saving at once take turns (the district's row is locked), so each gets the next version.
+    session.execute(select(District.id).where(District.id == tenant_id).with_for_update())
     last = session.scalars(
         select(PointsRule.version)
         .where(PointsRule.tenant_id == tenant_id, PointsRule.category == category)
@@ -193,8 +198,15 @@ def change_rule(
         created_at=now,
         reason=reason[:200],
     )
-    session.add(rule)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(rule)
+            session.flush()
+    except IntegrityError:
+        # Belt and braces beside the lock above: never a 500 for a version number taken a moment ago.
+        raise Conflict(
+            str(_l("Someone else changed this rule a moment ago. Reload the page, check the rule and try again."))
+        ) from None
     record(
         session,
         "points.rule_change",

@@ -672,3 +672,28 @@ def test_a_checked_in_volunteer_is_not_reviewable(env):
     with pytest.raises(errors.AlreadyReviewed):
         env.review(a, approve=[att.id])
     assert env.review(a, approve="all").approved == 0
+
+
+def test_no_check_in_by_hand_once_the_job_has_closed_the_activity(env):
+    """A check-in after the missed check-outs were closed would stay open for good: the paper entry is the way."""
+    a = env.activity()
+    act.close_missed_checkouts(env.s, now=env.at(120 + 61))
+    assert a.closed_at is not None
+    v = env.member("晚来")
+    with pytest.raises(errors.NotOpen, match="paper"):
+        act.record_by_hand(
+            env.s, a, v, direction=CHECKIN, at=env.at(10), reason="补签", actor_user_id=env.organiser_user
+        )
+    assert act._attendance(env.s, a, v.id) is None
+    att = act.record_paper(
+        env.s,
+        a,
+        v,
+        checked_in_at=env.at(0),
+        checked_out_at=env.at(120),
+        reason="纸质签到表",
+        actor_user_id=env.organiser_user,
+        now=env.at(300),
+    )
+    assert (att.status, att.paper, att.points) == (TO_REVIEW, True, 20)
+    env.verify()

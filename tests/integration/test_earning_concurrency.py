@@ -244,3 +244,31 @@ def test_two_organisers_review_one_queue_at_once(pg_app, pg_engine, second):
     assert len(resolutions) == 30 and {n for _, n in resolutions} == {1}
     assert len(told) == 30 and set(told.values()) == {1}
     assert verified(pg_engine, tenant) == []
+
+
+def test_admins_changing_one_rule_at_once_each_get_their_own_version(pg_app, pg_engine):
+    """Ten district admins saving the default rule at the same moment: each save takes the next version
+    (the district's row is locked for it), none fails, none is lost."""
+    from app.points import services as points
+    from app.points.models import PointsRule
+
+    tenant = build(pg_app, pg_engine, lambda s: make_town(s).district.id)
+
+    def save(s, i):
+        return points.change_rule(
+            s,
+            tenant,
+            category="",
+            points_per_hour=10 + i,
+            rounding_minutes=30,
+            presence_percent=60,
+            missed_checkout="nothing",
+            grace_minutes=60,
+            effective_from=None,
+        ).version
+
+    results = run_together(pg_app, pg_engine, 10, save)
+    assert sorted(results) == list(range(1, 11)), results
+    with Session(pg_engine) as s:
+        rows = s.scalars(select(PointsRule).where(PointsRule.tenant_id == tenant)).all()
+        assert sorted(r.points_per_hour for r in rows) == list(range(10, 20))
