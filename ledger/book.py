@@ -43,7 +43,6 @@ _ACCOUNTS_BY_CODE = (
     .where(accounts.c.tenant_id == bindparam("tenant"), accounts.c.code.in_(bindparam("codes", expanding=True)))
     .order_by(accounts.c.code)
 )
-_ACCOUNTS_BY_CODE_LOCKED = _ACCOUNTS_BY_CODE.with_for_update()
 _KEY_USED = select(journals.c.id, journals.c.request_hash).where(
     journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key")
 )
@@ -66,13 +65,25 @@ _IDS_PG = (
     " FROM generate_series(1, %(nt)s)) AS tids"
 )
 _RESERVE_PG = _IDS_PG
+_RESERVE_WITH_LOCK = 16  # ids reserved in the locking statement up to this many rows
+_ACCOUNT_COLUMNS = (
+    "a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed, a.debits_posted, a.credits_posted,"
+    " a.debits_pending, a.credits_pending, a.entry_count, a.head_hash"
+)
 _LOCK_AND_RESERVE_PG = (
     f"WITH ids AS MATERIALIZED ({_IDS_PG})"
-    " SELECT a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed, a.debits_posted, a.credits_posted,"
-    " a.debits_pending, a.credits_pending, a.entry_count, a.head_hash, ids.jids, ids.tids"
-    " FROM ledger_accounts a CROSS JOIN ids"
+    f" SELECT {_ACCOUNT_COLUMNS}, ids.jids, ids.tids FROM ledger_accounts a CROSS JOIN ids"
     " WHERE a.tenant_id = %(tenant)s AND a.code = ANY(%(codes)s::varchar[])"
     " ORDER BY a.code FOR UPDATE OF a"
+)
+# One array parameter instead of a list of thousands of placeholders (a batch locks thousands).
+_LOCK_PG = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a"
+    " WHERE a.tenant_id = %(tenant)s AND a.code = ANY(%(codes)s::varchar[])"
+    " ORDER BY a.code FOR UPDATE OF a"
+)
+_KEYS_USED_PG = (
+    "SELECT id, key, request_hash FROM ledger_journals WHERE tenant_id = %(tenant)s AND key = ANY(%(keys)s::varchar[])"
 )
 # PostgreSQL: journals, transfers, entries and the accounts' new totals in one statement (one round
 # trip). The journals go in first with ON CONFLICT DO NOTHING; everything else is written only when
@@ -82,14 +93,13 @@ WITH j AS (
   INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,
                                resolves_id, resolution, reverses_id, request_hash, created_at)
   SELECT u.id, u.tenant_id, u.kind, u.key, u.memo, u.pending, u.expires_at, u.effective_at, u.meta::json,
-         u.resolves_id, u.resolution, u.reverses_id, u.request_hash, u.created_at
+         u.resolves_id, u.resolution, u.reverses_id, u.request_hash, %(now)s::timestamp
   FROM unnest(%(j_id)s::bigint[], %(j_tenant)s::bigint[], %(j_kind)s::varchar[], %(j_key)s::varchar[],
               %(j_memo)s::text[], %(j_pending)s::boolean[], %(j_expires)s::timestamp[],
               %(j_effective)s::timestamp[], %(j_meta)s::text[], %(j_resolves)s::bigint[],
-              %(j_resolution)s::varchar[], %(j_reverses)s::bigint[], %(j_request)s::bytea[],
-              %(j_at)s::timestamp[])
+              %(j_resolution)s::varchar[], %(j_reverses)s::bigint[], %(j_request)s::bytea[])
     AS u(id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta, resolves_id, resolution,
-         reverses_id, request_hash, created_at)
+         reverses_id, request_hash)
   ON CONFLICT DO NOTHING
   RETURNING id
 ), whole AS (
@@ -104,9 +114,10 @@ WITH j AS (
 ), e AS (
   INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,
                               balance_after, created_at, hash)
-  SELECT u.* FROM unnest(%(e_account)s::bigint[], %(e_seq)s::bigint[], %(e_transfer)s::bigint[],
-                         %(e_journal)s::bigint[], %(e_posted)s::bigint[], %(e_pending)s::bigint[],
-                         %(e_balance)s::bigint[], %(e_at)s::timestamp[], %(e_hash)s::bytea[]) AS u
+  SELECT u.a, u.seq, u.tr, u.j, u.pd, u.qd, u.bal, %(now)s::timestamp, u.h
+  FROM unnest(%(e_account)s::bigint[], %(e_seq)s::bigint[], %(e_transfer)s::bigint[], %(e_journal)s::bigint[],
+              %(e_posted)s::bigint[], %(e_pending)s::bigint[], %(e_balance)s::bigint[], %(e_hash)s::bytea[])
+    AS u(a, seq, tr, j, pd, qd, bal, h)
   WHERE (SELECT ok FROM whole)
 ), a AS (
   UPDATE ledger_accounts SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq,
@@ -244,7 +255,12 @@ class Ledger:
     def _lock_accounts(self, conn: Connection, codes: Iterable[str]) -> dict[str, _Acct]:
         ordered = sorted(set(codes))
         found: dict[str, _Acct] = {}
-        q = _ACCOUNTS_BY_CODE_LOCKED if self._locking(conn) else _ACCOUNTS_BY_CODE
+        if self._locking(conn):
+            for row in conn.exec_driver_sql(_LOCK_PG, {"tenant": self.tenant, "codes": ordered}):
+                found[row.code] = _Acct(row)
+            self._refuse_missing(ordered, found)
+            return found
+        q = _ACCOUNTS_BY_CODE
         for i in range(0, len(ordered), _CHUNK):
             for row in conn.execute(q, {"tenant": self.tenant, "codes": ordered[i : i + _CHUNK]}):
                 found[row.code] = _Acct(row)
@@ -1063,7 +1079,7 @@ class Ledger:
                     "j_resolution": [r["resolution"] for r in j],
                     "j_reverses": [r["reverses_id"] for r in j],
                     "j_request": [r["request_hash"] for r in j],
-                    "j_at": [r["created_at"] for r in j],
+                    "now": j[0]["created_at"],
                     "nj": len(j),
                     "t_id": [r["id"] for r in t],
                     "t_journal": [r["journal_id"] for r in t],
@@ -1080,7 +1096,6 @@ class Ledger:
                     "e_posted": [r["posted_delta"] for r in e],
                     "e_pending": [r["pending_delta"] for r in e],
                     "e_balance": [r["balance_after"] for r in e],
-                    "e_at": [r["created_at"] for r in e],
                     "e_hash": [r["hash"] for r in e],
                     "a_id": [a.id for a in accts],
                     "a_dp": [a.dp for a in accts],
@@ -1114,7 +1129,8 @@ class Ledger:
     ) -> tuple[dict[str, _Acct], list[int], list[int]]:
         """Lock the accounts (in code order) and reserve journal and transfer ids: on PostgreSQL one
         round trip for both."""
-        if not self._locking(conn):
+        if not self._locking(conn) or n_journals + n_transfers > _RESERVE_WITH_LOCK:
+            # (Every locked row carries the id arrays: for a batch they are fetched on their own.)
             accts = self._lock_accounts(conn, codes)
             return (accts, *self._reserve(conn, n_journals, n_transfers))
         ordered = sorted(set(codes))
@@ -1140,6 +1156,10 @@ class Ledger:
 
     def _keys_used(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, bytes]]:
         used: dict[str, tuple[int, bytes]] = {}
+        if self._locking(conn):
+            for r in conn.exec_driver_sql(_KEYS_USED_PG, {"tenant": self.tenant, "keys": keys}):
+                used[r.key] = (r.id, bytes(r.request_hash))
+            return used
         for i in range(0, len(keys), _CHUNK):
             for r in conn.execute(_KEYS_USED, {"tenant": self.tenant, "keys": keys[i : i + _CHUNK]}):
                 used[r.key] = (r.id, bytes(r.request_hash))
