@@ -1010,7 +1010,7 @@ def run_w2(drv, n, posts=False):
     if hasattr(drv, "key_prefix"):
         drv.key_prefix = {False: "w2", True: "w2p", "many": "w2b"}[posts]
     t0 = time.perf_counter()
-    {False: drv.batch, True: drv.batch_posts, "many": getattr(drv, "batch_many", None)}[posts](pairs)
+    getattr(drv, {False: "batch", True: "batch_posts", "many": "batch_many"}[posts])(pairs)
     dt = time.perf_counter() - t0
     return {"n": n, "seconds": dt, "value": dt, "unit": "s", "rate": n / dt,
             "commit_s": getattr(drv, "commit_s", None)}

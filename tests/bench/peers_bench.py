@@ -79,8 +79,13 @@ def bench_peers(ctx: Context) -> None:
         remove_dir(out)
     ctx.report.peers_table = table
     r = data["results"]
-    for system, err in ((s, v["error"]) for s, v in r.items() if "error" in v):
-        ctx.report.note(f"peers harness: {system} failed: {err[:200]}")
+    for system, res in r.items():
+        if "error" in res:
+            ctx.report.note(f"peers harness: {system} failed: {res['error'][:200]}")
+            continue
+        for w, x in res.items():
+            if isinstance(x, dict) and "error" in x:
+                ctx.report.note(f"peers harness: {system} {w} failed: {x['error'][-200:]}")
     _report(ctx, r, reps)
 
 
