@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench install migrate demo check-migrations clean translations
+.PHONY: run serve test lint format bench install migrate demo check-migrations clean translations
 CATALOG := translations/zh_Hans_CN/LC_MESSAGES/messages
 
 $(STAMP): pyproject.toml
@@ -34,6 +34,31 @@ run: migrate
 	@$(BIN)/huey_consumer app.worker.huey --workers 2 --logfile instance/worker.log & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
+
+# Production settings under gunicorn (README, "Running in production"): AIXIN_ENV=production, migrations
+# first, workers from WEB_CONCURRENCY or (2 x cores) + 1, one background worker beside it. SECRET_KEY and
+# ID_HASH_KEY come from the environment; any that is unset is generated once into $(SERVE_ENV_FILE)
+# (mode 600) and reused on every later start, so sessions and stored ID-number hashes survive a restart.
+SERVE_BIND ?= 127.0.0.1:8000
+SERVE_ENV_FILE ?= instance/serve.env
+serve: migrate
+	@set -e; umask 077; \
+	if [ -z "$$SECRET_KEY" ] || [ -z "$$ID_HASH_KEY" ]; then \
+	  if [ ! -f $(SERVE_ENV_FILE) ]; then \
+	    $(BIN)/python -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(48)); print("ID_HASH_KEY=" + secrets.token_urlsafe(48))' > $(SERVE_ENV_FILE); \
+	    echo "make serve: generated SECRET_KEY and ID_HASH_KEY into $(SERVE_ENV_FILE) (set them in the environment in a real deployment)"; \
+	  fi; \
+	  SECRET_KEY="$${SECRET_KEY:-$$(sed -n 's/^SECRET_KEY=//p' $(SERVE_ENV_FILE))}"; \
+	  ID_HASH_KEY="$${ID_HASH_KEY:-$$(sed -n 's/^ID_HASH_KEY=//p' $(SERVE_ENV_FILE))}"; \
+	fi; \
+	export SECRET_KEY ID_HASH_KEY AIXIN_ENV=production; \
+	workers="$${WEB_CONCURRENCY:-$$(( 2 * $$(nproc) + 1 ))}"; \
+	if [ "$${SERVE_JOBS:-1}" != 0 ]; then \
+	  $(BIN)/huey_consumer app.worker.huey --workers 2 --logfile instance/worker.log & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	fi; \
+	echo "make serve: gunicorn, $$workers workers, on http://$(SERVE_BIND)"; \
+	$(BIN)/gunicorn --workers "$$workers" --bind "$(SERVE_BIND)" --graceful-timeout 20 --no-control-socket $(GUNICORN_ARGS) 'app:create_app()'
 
 test: $(STAMP) $(CATALOG).mo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

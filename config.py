@@ -47,6 +47,9 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     RATELIMIT_HEADERS_ENABLED = True
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (README, "Behind a
+    # reverse proxy"). 0 trusts none of those headers: a client could otherwise forge its address.
+    PROXY_HOPS = int(os.environ.get("AIXIN_PROXY_HOPS", "0"))
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # member imports up to 20 MB
 
     @classmethod

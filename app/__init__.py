@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import DEV_SECRET, Config, database_url
@@ -55,6 +56,11 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
     if production:
         _refuse_weak_keys(app.config)
     app.config["SESSION_COOKIE_SECURE"] = app.config.get("SESSION_COOKIE_SECURE") or production
+    if app.config.get("PROXY_HOPS"):
+        # Behind nginx: the client's address (sign-in throttling, audit), scheme and host come from the
+        # proxy's X-Forwarded-* headers, trusting exactly PROXY_HOPS proxies.
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
 
     engine = app.config.get("ENGINE") or make_engine(app.config["DATABASE_URL"])

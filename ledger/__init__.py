@@ -20,12 +20,13 @@ from .errors import (
     UnknownJournal,
 )
 from .schema import metadata
-from .types import Account, Balance, Journal, Page, StatementLine, Transfer
+from .types import Account, Balance, Journal, JournalSpec, Page, StatementLine, Transfer
 
 __all__ = [
     "Ledger",
     "Transfer",
     "Journal",
+    "JournalSpec",
     "Account",
     "Balance",
     "Page",

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from . import errors
 from .chain import GENESIS, entry_hash
 from .schema import accounts, entries, journals, transfers
-from .types import Account, Balance, Journal, Page, StatementLine, Transfer
+from .types import Account, Balance, Journal, JournalSpec, Page, StatementLine, Transfer
 
 _UNIT = re.compile(r"^[A-Z]{2,8}$")
 _CHUNK = 2000  # bind parameters per IN (...) list; well under SQLite's limit
@@ -43,18 +43,125 @@ _ACCOUNTS_BY_CODE = (
     .where(accounts.c.tenant_id == bindparam("tenant"), accounts.c.code.in_(bindparam("codes", expanding=True)))
     .order_by(accounts.c.code)
 )
-_ACCOUNTS_BY_CODE_LOCKED = _ACCOUNTS_BY_CODE.with_for_update()
 _KEY_USED = select(journals.c.id, journals.c.request_hash).where(
     journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key")
 )
-_INSERT_JOURNAL = insert(journals).returning(journals.c.id)
-# PostgreSQL: a lost race on a unique index (key, resolution, reversal) returns no row instead of
-# aborting the transaction, so no savepoint is needed around it.
-_INSERT_JOURNAL_PG = pg_insert(journals).on_conflict_do_nothing().returning(journals.c.id)
-_NEXT_TRANSFER_IDS_PG = text(
-    "SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id')) FROM generate_series(1, :n)"
+_KEYS_USED = select(journals.c.id, journals.c.key, journals.c.request_hash).where(
+    journals.c.tenant_id == bindparam("tenant"), journals.c.key.in_(bindparam("keys", expanding=True))
 )
-_MAX_TRANSFER_ID = select(func.coalesce(func.max(transfers.c.id), 0))
+_INSERT_JOURNAL = insert(journals)
+# SQLite: a key taken already gives no row instead of an error (the caller then says which journal).
+_INSERT_JOURNAL_SQLITE = sqlite_insert(journals).on_conflict_do_nothing().returning(journals.c.id)
+_MAX_IDS = select(
+    select(func.coalesce(func.max(journals.c.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(transfers.c.id), 0)).scalar_subquery(),
+)
+
+# PostgreSQL: the accounts locked in code order and the new rows' ids reserved, in one round trip.
+_IDS_PG = (
+    "SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('ledger_journals', 'id'))"
+    " FROM generate_series(1, %(nj)s)) AS jids,"
+    " ARRAY(SELECT nextval(pg_get_serial_sequence('ledger_transfers', 'id'))"
+    " FROM generate_series(1, %(nt)s)) AS tids"
+)
+_RESERVE_PG = _IDS_PG
+_RESERVE_WITH_LOCK = 16  # ids reserved in the locking statement up to this many rows
+_ACCOUNT_COLUMNS = (
+    "a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed, a.debits_posted, a.credits_posted,"
+    " a.debits_pending, a.credits_pending, a.entry_count, a.head_hash"
+)
+_LOCK_AND_RESERVE_PG = (
+    f"WITH ids AS MATERIALIZED ({_IDS_PG})"
+    f" SELECT {_ACCOUNT_COLUMNS}, ids.jids, ids.tids FROM ledger_accounts a CROSS JOIN ids"
+    " WHERE a.tenant_id = %(tenant)s AND a.code = ANY(%(codes)s::varchar[])"
+    " ORDER BY a.code FOR UPDATE OF a"
+)
+# One array parameter instead of a list of thousands of placeholders (a batch locks thousands).
+_LOCK_PG = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts a"
+    " WHERE a.tenant_id = %(tenant)s AND a.code = ANY(%(codes)s::varchar[])"
+    " ORDER BY a.code FOR UPDATE OF a"
+)
+_KEYS_USED_PG = (
+    "SELECT id, key, request_hash FROM ledger_journals WHERE tenant_id = %(tenant)s AND key = ANY(%(keys)s::varchar[])"
+)
+# PostgreSQL: journals, transfers, entries and the accounts' new totals in one statement (one round
+# trip). The journals go in first with ON CONFLICT DO NOTHING; everything else is written only when
+# every journal went in, so a lost race on a key, a resolution or a reversal writes nothing at all.
+_WRITE_PG = """
+WITH j AS (
+  INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,
+                               resolves_id, resolution, reverses_id, request_hash, created_at)
+  SELECT u.id, u.tenant_id, u.kind, u.key, u.memo, u.pending, u.expires_at, u.effective_at, u.meta::json,
+         u.resolves_id, u.resolution, u.reverses_id, u.request_hash, %(now)s::timestamp
+  FROM unnest(%(j_id)s::bigint[], %(j_tenant)s::bigint[], %(j_kind)s::varchar[], %(j_key)s::varchar[],
+              %(j_memo)s::text[], %(j_pending)s::boolean[], %(j_expires)s::timestamp[],
+              %(j_effective)s::timestamp[], %(j_meta)s::text[], %(j_resolves)s::bigint[],
+              %(j_resolution)s::varchar[], %(j_reverses)s::bigint[], %(j_request)s::bytea[])
+    AS u(id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta, resolves_id, resolution,
+         reverses_id, request_hash)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+), whole AS (
+  SELECT count(*) = %(nj)s AS ok FROM j
+), t AS (
+  INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,
+                                pending_transfer_id)
+  SELECT u.* FROM unnest(%(t_id)s::bigint[], %(t_journal)s::bigint[], %(t_debit)s::bigint[],
+                         %(t_credit)s::bigint[], %(t_unit)s::varchar[], %(t_amount)s::bigint[],
+                         %(t_phase)s::varchar[], %(t_pending)s::bigint[]) AS u
+  WHERE (SELECT ok FROM whole)
+), e AS (
+  INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,
+                              balance_after, created_at, hash)
+  SELECT u.a, u.seq, u.tr, u.j, u.pd, u.qd, u.bal, %(now)s::timestamp, u.h
+  FROM unnest(%(e_account)s::bigint[], %(e_seq)s::bigint[], %(e_transfer)s::bigint[], %(e_journal)s::bigint[],
+              %(e_posted)s::bigint[], %(e_pending)s::bigint[], %(e_balance)s::bigint[], %(e_hash)s::bytea[])
+    AS u(a, seq, tr, j, pd, qd, bal, h)
+  WHERE (SELECT ok FROM whole)
+), a AS (
+  UPDATE ledger_accounts SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq,
+         credits_pending = u.cq, entry_count = u.n, head_hash = u.h
+  FROM unnest(%(a_id)s::bigint[], %(a_dp)s::bigint[], %(a_cp)s::bigint[], %(a_dq)s::bigint[],
+              %(a_cq)s::bigint[], %(a_n)s::bigint[], %(a_h)s::bytea[]) AS u(id, dp, cp, dq, cq, n, h)
+  WHERE ledger_accounts.id = u.id AND (SELECT ok FROM whole)
+)
+SELECT id FROM j
+"""
+# The same for the commonest journal, one transfer (two entries, two accounts), with plain parameters:
+# psycopg dumps a dozen scalars faster than three dozen one-element arrays.
+_WRITE_ONE_PG = """
+WITH j AS (
+  INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,
+                               resolves_id, resolution, reverses_id, request_hash, created_at)
+  VALUES (%(j_id)s, %(j_tenant)s, %(j_kind)s, %(j_key)s, %(j_memo)s, %(j_pending)s, %(j_expires)s::timestamp,
+          %(j_effective)s::timestamp, %(j_meta)s::json, %(j_resolves)s::bigint, %(j_resolution)s,
+          %(j_reverses)s::bigint, %(j_request)s, %(now)s)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+), t AS (
+  INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,
+                                pending_transfer_id)
+  SELECT %(t_id)s, j.id, %(t_debit)s, %(t_credit)s, %(t_unit)s, %(t_amount)s, %(t_phase)s,
+         %(t_pending)s::bigint FROM j
+), e AS (
+  INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,
+                              balance_after, created_at, hash)
+  SELECT v.a, v.seq, %(t_id)s, j.id, v.pd, v.qd, v.bal, %(now)s, v.h
+  FROM j, (VALUES (%(e1_a)s::bigint, %(e1_seq)s::bigint, %(e1_pd)s::bigint, %(e1_qd)s::bigint,
+                   %(e1_bal)s::bigint, %(e1_h)s::bytea),
+                  (%(e2_a)s, %(e2_seq)s, %(e2_pd)s, %(e2_qd)s, %(e2_bal)s, %(e2_h)s)) AS v(a, seq, pd, qd, bal, h)
+), a AS (
+  UPDATE ledger_accounts SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq,
+         credits_pending = v.cq, entry_count = v.n, head_hash = v.h
+  FROM j, (VALUES (%(a1_id)s::bigint, %(a1_dp)s::bigint, %(a1_cp)s::bigint, %(a1_dq)s::bigint,
+                   %(a1_cq)s::bigint, %(a1_n)s::bigint, %(a1_h)s::bytea),
+                  (%(a2_id)s, %(a2_dp)s, %(a2_cp)s, %(a2_dq)s, %(a2_cq)s, %(a2_n)s, %(a2_h)s))
+       AS v(id, dp, cp, dq, cq, n, h)
+  WHERE ledger_accounts.id = v.id
+)
+SELECT id FROM j
+"""
 # Plain executemany: psycopg sends one prepared statement for all rows, sqlite3 loops in C.
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_ENTRIES = insert(entries)
@@ -120,6 +227,41 @@ class _Acct:
         return self.posted - (self.dq if self.normal == "credit" else self.cq)
 
 
+class _Prepared:
+    """A post's checked arguments: its transfers, journal row (without id and time) and request hash."""
+
+    __slots__ = ("items", "row", "request")
+
+    def __init__(self, items: list[Transfer], row: dict, request: bytes):
+        self.items, self.row, self.request = items, row, request
+
+
+class _LostRace(Exception):
+    """A journal of a batch was not inserted: a concurrent writer took its key first."""
+
+
+def _touched(rows: list) -> dict[int, _Acct]:
+    return {a.id: a for d, c, *_ in rows for a in (d, c)}
+
+
+def _journal_out(row: dict) -> Journal:
+    return Journal(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["key"],
+        memo=row["memo"],
+        pending=row["pending"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        effective_at=row["effective_at"],
+        meta=row["meta"],
+        resolves_id=row["resolves_id"],
+        resolution=row["resolution"],
+        reverses_id=row["reverses_id"],
+        status="pending" if row["pending"] else "posted",
+    )
+
+
 class Ledger:
     """A double-entry book for one tenant, working inside a Session's or Connection's transaction."""
 
@@ -147,28 +289,24 @@ class Ledger:
     def _lock_accounts(self, conn: Connection, codes: Iterable[str]) -> dict[str, _Acct]:
         ordered = sorted(set(codes))
         found: dict[str, _Acct] = {}
-        q = _ACCOUNTS_BY_CODE_LOCKED if self._locking(conn) else _ACCOUNTS_BY_CODE
+        if self._locking(conn):
+            for row in conn.exec_driver_sql(_LOCK_PG, {"tenant": self.tenant, "codes": ordered}):
+                found[row.code] = _Acct(row)
+            self._refuse_missing(ordered, found)
+            return found
+        q = _ACCOUNTS_BY_CODE
         for i in range(0, len(ordered), _CHUNK):
             for row in conn.execute(q, {"tenant": self.tenant, "codes": ordered[i : i + _CHUNK]}):
                 found[row.code] = _Acct(row)
+        self._refuse_missing(ordered, found)
+        return found
+
+    @staticmethod
+    def _refuse_missing(ordered: list[str], found: dict[str, _Acct]) -> None:
         missing = [c for c in ordered if c not in found]
         if missing:
             shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
             raise errors.UnknownAccount(f"no such account: {shown}; open it with open_account() first")
-        return found
-
-    def _insert_transfers(self, conn: Connection, rows: list[dict]) -> list[int]:
-        """Give transfer rows their ids (the entries' hashes need them) and insert them."""
-        if self._locking(conn):
-            ids = [r[0] for r in conn.execute(_NEXT_TRANSFER_IDS_PG, {"n": len(rows)})]
-        else:
-            # SQLite: the writer holds the database lock, so max(id) cannot move under us.
-            top = conn.execute(_MAX_TRANSFER_ID).scalar_one()
-            ids = list(range(top + 1, top + 1 + len(rows)))
-        for tid, row in zip(ids, rows, strict=False):
-            row["id"] = tid
-        conn.execute(_INSERT_TRANSFERS, rows)
-        return ids
 
     def _journal_from_row(self, row, status: str | None = None) -> Journal:
         return Journal(
@@ -455,6 +593,141 @@ class Ledger:
         meta: Any = None,
     ) -> Journal:
         """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved."""
+        p = self._prepare(transfers_in, kind, key, memo, pending, expires_at, effective_at, meta)
+        conn = self._conn
+        codes = [c for t in p.items for c in (t.debit, t.credit)]
+        try:
+            accts, jids, tids = self._lock_and_reserve(conn, codes, 1, len(p.items))
+            rows = self._rows(p, accts)
+            before = self._apply(rows)
+        except errors.LedgerError:
+            # A retried request gets its original journal whatever the balances say now (the first
+            # attempt may have spent them); only a new request is refused. The key is looked up only
+            # here and when the insert finds it taken: the common path never pays for the lookup.
+            if key is not None and (found := self._by_key(conn, key, p.request)) is not None:
+                return found
+            raise
+        now = utcnow()
+        p.row["id"], p.row["created_at"] = jids[0], now
+        trows, erows = self._entries(rows, jids[0], tids, now, before)
+        if not self._insert(conn, [p.row], trows, erows, _touched(rows)):
+            return self._lost_race(conn, p.row, key, p.request)
+        return _journal_out(p.row)
+
+    def post_many(self, journals_in: Iterable[JournalSpec]) -> list[Journal]:
+        """Post many journals in one call (a bulk approval, a batch of scans): all or none for the
+        whole batch. Each journal keeps its own idempotency key: a journal whose key was already used
+        for the same request is not posted again (its original comes back in its place), a key used
+        for another request raises IdempotencyConflict, and a key given twice in the batch for the
+        same request is one journal. Journals are checked in order, each against the balances the
+        ones before it leave. Returns one Journal per spec, in order."""
+        specs = list(journals_in)
+        prepared = []
+        for n, s in enumerate(specs, 1):
+            if not isinstance(s, JournalSpec):
+                raise errors.InvalidTransfer(f"journal {n} is not a ledger.JournalSpec")
+            try:
+                prepared.append(
+                    self._prepare(s.transfers, s.kind, s.key, s.memo, s.pending, s.expires_at, s.effective_at, s.meta)
+                )
+            except errors.LedgerError as e:
+                raise type(e)(f"journal {n}: {e}") from None
+        first_of: dict[str, int] = {}  # key -> index of the first spec that carries it
+        for i, p in enumerate(prepared):
+            k = p.row["key"]
+            if k is None:
+                continue
+            if k not in first_of:
+                first_of[k] = i
+            elif prepared[first_of[k]].request != p.request:
+                raise errors.IdempotencyConflict(
+                    f"journal {i + 1}: key {k!r} is given twice in this batch for different requests "
+                    f"(journals {first_of[k] + 1} and {i + 1}); use a new key for a new request"
+                )
+        if not prepared:
+            return []
+        conn = self._conn
+        try:
+            return self._post_many(conn, prepared, first_of)
+        except _LostRace:
+            # A concurrent request committed one of these keys after we looked: look again, once.
+            return self._post_many(conn, prepared, first_of)
+
+    def _post_many(self, conn: Connection, prepared: list[_Prepared], first_of: dict[str, int]) -> list[Journal]:
+        codes = [c for p in prepared for t in p.items for c in (t.debit, t.credit)]
+        n_new_max = len(prepared)
+        accts, jids, tids = self._lock_and_reserve(conn, codes, n_new_max, sum(len(p.items) for p in prepared))
+        # Keys are looked up once the accounts are locked: a concurrent writer of the same journals
+        # has committed by now, and its rows are visible to this new statement.
+        used = self._keys_used(conn, list(first_of))
+        for k, (jid, request_hash) in used.items():
+            if request_hash != prepared[first_of[k]].request:
+                raise errors.IdempotencyConflict(
+                    f"journal {first_of[k] + 1}: key {k!r} was already used for a different request "
+                    f"(journal {jid}); use a new key for a new request"
+                )
+        now = utcnow()
+        new_rows: list[dict] = []
+        trows: list[dict] = []
+        erows: list[dict] = []
+        touched: dict[int, _Acct] = {}
+        out: list[Journal | int | None] = []  # a new Journal, an old journal's id, or None (a repeat)
+        ti = 0
+        for i, p in enumerate(prepared):
+            k = p.row["key"]
+            if k is not None and k in used:
+                out.append(used[k][0])
+                continue
+            if k is not None and first_of[k] != i:
+                out.append(None)
+                continue
+            try:
+                rows = self._rows(p, accts)
+                before = self._apply(rows)
+            except errors.LedgerError as e:
+                raise type(e)(f"journal {i + 1}: {e}") from None
+            jid = jids[len(new_rows)]
+            p.row["id"], p.row["created_at"] = jid, now
+            t_rows, e_rows = self._entries(rows, jid, tids[ti : ti + len(rows)], now, before)
+            ti += len(rows)
+            new_rows.append(p.row)
+            trows += t_rows
+            erows += e_rows
+            touched.update(_touched(rows))
+            out.append(_journal_out(p.row))
+        if new_rows:
+            if self._locking(conn):
+                # All or none: a journal that could not be inserted (a key taken a moment ago) rolls
+                # back the batch's rows to here, and the batch is looked at again.
+                with conn.begin_nested() as sp:
+                    if len(self._insert(conn, new_rows, trows, erows, touched)) != len(new_rows):
+                        sp.rollback()
+                        raise _LostRace
+            else:
+                self._insert(conn, new_rows, trows, erows, touched, checked=True)
+        olds = {j.id: j for j in self._journals_by_id(conn, [x for x in out if isinstance(x, int)])}
+        result: list[Journal] = []
+        for i, x in enumerate(out):
+            if isinstance(x, Journal):
+                result.append(x)
+            elif isinstance(x, int):
+                result.append(olds[x])
+            else:
+                result.append(result[first_of[prepared[i].row["key"]]])
+        return result
+
+    def _prepare(
+        self,
+        transfers_in: Iterable[Transfer],
+        kind: str,
+        key: str | None,
+        memo: str,
+        pending: bool,
+        expires_at: datetime | None,
+        effective_at: datetime | None,
+        meta: Any,
+    ) -> _Prepared:
+        """Check a post's arguments and build its journal row and request hash (no database)."""
         items = list(transfers_in)
         if not items:
             raise errors.InvalidTransfer("a journal needs at least one transfer")
@@ -494,24 +767,7 @@ class Ledger:
                 "t": [(t.debit, t.credit, t.amount) for t in items],
             }
         )
-        conn = self._conn
-        if key is not None and (found := self._by_key(conn, key, request)) is not None:
-            return found
-        accts = self._lock_accounts(conn, [c for t in items for c in (t.debit, t.credit)])
-        if (found := self._after_lock(conn, key, request)) is not None:
-            return found
-        rows = []
-        for i, t in enumerate(items, 1):
-            d, c = accts[t.debit], accts[t.credit]
-            for a in (d, c):
-                if a.closed:
-                    raise errors.AccountClosed(f"account {a.code} is closed and takes no new postings")
-            if d.unit != c.unit:
-                raise errors.UnitMismatch(
-                    f"transfer {i}: {d.code} holds {d.unit} but {c.code} holds {c.unit}; both sides need one unit"
-                )
-            rows.append((d, c, t.amount, "pending" if pending else "posted", None, t.amount))
-        journal_row = dict(
+        row = dict(
             tenant_id=self.tenant,
             kind=kind,
             key=key,
@@ -525,7 +781,23 @@ class Ledger:
             reverses_id=None,
             request_hash=request,
         )
-        return self._write(conn, journal_row, rows, key=key, request=request)
+        return _Prepared(items, row, request)
+
+    @staticmethod
+    def _rows(p: _Prepared, accts: dict[str, _Acct]) -> list[tuple]:
+        phase = "pending" if p.row["pending"] else "posted"
+        rows = []
+        for i, t in enumerate(p.items, 1):
+            d, c = accts[t.debit], accts[t.credit]
+            for a in (d, c):
+                if a.closed:
+                    raise errors.AccountClosed(f"account {a.code} is closed and takes no new postings")
+            if d.unit != c.unit:
+                raise errors.UnitMismatch(
+                    f"transfer {i}: {d.code} holds {d.unit} but {c.code} holds {c.unit}; both sides need one unit"
+                )
+            rows.append((d, c, t.amount, phase, None, t.amount))
+        return rows
 
     def post_pending(self, journal_id: int, amount: int | None = None, key: str | None = None) -> Journal:
         """Post a pending journal. `amount` (one-transfer journals only) posts part and releases the rest."""
@@ -722,14 +994,26 @@ class Ledger:
         request: bytes,
         now: datetime | None = None,
     ) -> Journal:
-        """Check no_overdraft, then append the journal, its transfers and entries, and update balances.
+        """Check and append one journal whose accounts are locked (resolutions and reversals)."""
+        before = self._apply(rows)
+        now = now or utcnow()
+        jids, tids = self._reserve(conn, 1, len(rows))
+        journal_row["id"], journal_row["created_at"] = jids[0], now
+        trows, erows = self._entries(rows, jids[0], tids, now, before)
+        if not self._insert(conn, [journal_row], trows, erows, _touched(rows)):
+            return self._lost_race(conn, journal_row, key, request)
+        return _journal_out(journal_row)
+
+    @staticmethod
+    def _apply(rows: list) -> dict[int, int]:
+        """Apply a journal's rows to the in-memory account copies and refuse an overdraft before anything
+        is written. Returns each touched account's posted balance before the journal.
 
         rows: (debit _Acct, credit _Acct, amount, phase, pending_transfer_id, pending_amount)
         """
-        # Apply to the in-memory copies first so an overdraft is refused before anything is written.
-        touched = {a.id: a for d, c, *_ in rows for a in (d, c)}
+        touched = _touched(rows)
         room_before = {i: a.room for i, a in touched.items()}
-        posted_now = {i: a.posted for i, a in touched.items()}  # walked forward below for balance_after
+        posted_before = {i: a.posted for i, a in touched.items()}
         for d, c, amount, phase, _pid, pamount in rows:
             if phase == "posted":
                 d.dp += amount
@@ -753,18 +1037,19 @@ class Ledger:
                     f"account {a.code} has {room_before[a.id]} {a.unit} available but this needs "
                     f"{room_before[a.id] - a.room}; it would be overdrawn by {-a.room}"
                 )
-        now = now or utcnow()
-        journal_row["created_at"] = now
-        if self._locking(conn):
-            journal_id = conn.execute(_INSERT_JOURNAL_PG, journal_row).scalar_one_or_none()
-            if journal_id is None:
-                return self._lost_race(conn, journal_row, key, request)
-        else:
-            # SQLite runs one writer at a time, and the checks above already looked for the key.
-            journal_id = conn.execute(_INSERT_JOURNAL, journal_row).scalar_one()
+        return posted_before
 
-        transfer_rows = [
-            dict(
+    @staticmethod
+    def _entries(
+        rows: list, journal_id: int, transfer_ids: list[int], now: datetime, posted_before: dict[int, int]
+    ) -> tuple[list[dict], list[dict]]:
+        """The journal's transfer rows and the entries on both accounts of each, hash-chained: walks the
+        transfers from the pre-journal balances to get each balance_after."""
+        posted_now = dict(posted_before)
+        transfer_rows, entry_rows = [], []
+        for tid, (d, c, amount, phase, pid, pamount) in zip(transfer_ids, rows, strict=True):
+            tr = dict(
+                id=tid,
                 journal_id=journal_id,
                 debit_account_id=d.id,
                 credit_account_id=c.id,
@@ -773,13 +1058,7 @@ class Ledger:
                 phase=phase,
                 pending_transfer_id=pid,
             )
-            for d, c, amount, phase, pid, _pamount in rows
-        ]
-        for tid, tr in zip(self._insert_transfers(conn, transfer_rows), transfer_rows, strict=False):
-            tr["id"] = tid
-        entry_rows = []
-        # Entries: walk the transfers from the pre-journal balances to get each balance_after.
-        for tr, (d, c, amount, phase, _pid, pamount) in zip(transfer_rows, rows, strict=False):
+            transfer_rows.append(tr)
             for acct, is_debit in ((d, True), (c, False)):
                 s = acct.sign(is_debit)
                 posted_delta = s * amount if phase in ("posted", "post") else 0
@@ -789,7 +1068,7 @@ class Ledger:
                 e = dict(
                     account_id=acct.id,
                     seq=acct.count,
-                    transfer_id=tr["id"],
+                    transfer_id=tid,
                     journal_id=journal_id,
                     posted_delta=posted_delta,
                     pending_delta=pending_delta,
@@ -798,27 +1077,195 @@ class Ledger:
                 )
                 acct.head = e["hash"] = entry_hash(acct.head, e, tr)
                 entry_rows.append(e)
+        return transfer_rows, entry_rows
+
+    def _insert(
+        self,
+        conn: Connection,
+        journal_rows: list[dict],
+        transfer_rows: list[dict],
+        entry_rows: list[dict],
+        touched: dict[int, _Acct],
+        checked: bool = False,
+    ) -> list[int]:
+        """Append journals (ids already reserved), their transfers and entries, and write the touched
+        accounts' new totals and chain heads. Returns the ids of the journals inserted: a journal whose
+        key, resolution or reversal a concurrent writer took first is not inserted, and then nothing
+        else is written either. `checked`: the keys were looked up under the write lock (SQLite)."""
+        accts = list(touched.values())
+        if self._locking(conn):
+            # PostgreSQL: one statement, one round trip. Every row goes through the same constraints,
+            # foreign keys and triggers as a plain INSERT / UPDATE would.
+            j, t, e = journal_rows, transfer_rows, entry_rows
+            if len(j) == 1 and len(t) == 1:
+                return self._insert_one_pg(conn, j[0], t[0], e, accts)
+            got = conn.exec_driver_sql(
+                _WRITE_PG,
+                {
+                    "j_id": [r["id"] for r in j],
+                    "j_tenant": [r["tenant_id"] for r in j],
+                    "j_kind": [r["kind"] for r in j],
+                    "j_key": [r["key"] for r in j],
+                    "j_memo": [r["memo"] for r in j],
+                    "j_pending": [r["pending"] for r in j],
+                    "j_expires": [r["expires_at"] for r in j],
+                    "j_effective": [r["effective_at"] for r in j],
+                    "j_meta": [json.dumps(r["meta"]) for r in j],
+                    "j_resolves": [r["resolves_id"] for r in j],
+                    "j_resolution": [r["resolution"] for r in j],
+                    "j_reverses": [r["reverses_id"] for r in j],
+                    "j_request": [r["request_hash"] for r in j],
+                    "now": j[0]["created_at"],
+                    "nj": len(j),
+                    "t_id": [r["id"] for r in t],
+                    "t_journal": [r["journal_id"] for r in t],
+                    "t_debit": [r["debit_account_id"] for r in t],
+                    "t_credit": [r["credit_account_id"] for r in t],
+                    "t_unit": [r["unit"] for r in t],
+                    "t_amount": [r["amount"] for r in t],
+                    "t_phase": [r["phase"] for r in t],
+                    "t_pending": [r["pending_transfer_id"] for r in t],
+                    "e_account": [r["account_id"] for r in e],
+                    "e_seq": [r["seq"] for r in e],
+                    "e_transfer": [r["transfer_id"] for r in e],
+                    "e_journal": [r["journal_id"] for r in e],
+                    "e_posted": [r["posted_delta"] for r in e],
+                    "e_pending": [r["pending_delta"] for r in e],
+                    "e_balance": [r["balance_after"] for r in e],
+                    "e_hash": [r["hash"] for r in e],
+                    "a_id": [a.id for a in accts],
+                    "a_dp": [a.dp for a in accts],
+                    "a_cp": [a.cp for a in accts],
+                    "a_dq": [a.dq for a in accts],
+                    "a_cq": [a.cq for a in accts],
+                    "a_n": [a.count for a in accts],
+                    "a_h": [a.head for a in accts],
+                },
+            )
+            return [r[0] for r in got]
+        # SQLite: one writer at a time (the write lock is held since BEGIN IMMEDIATE).
+        if checked:
+            conn.execute(_INSERT_JOURNAL, journal_rows)
+            inserted = [r["id"] for r in journal_rows]
+        else:
+            (row,) = journal_rows
+            got_id = conn.execute(_INSERT_JOURNAL_SQLITE, row).scalar_one_or_none()
+            if got_id is None:
+                return []
+            inserted = [got_id]
+        conn.execute(_INSERT_TRANSFERS, transfer_rows)
         conn.execute(_INSERT_ENTRIES, entry_rows)
         conn.execute(
-            _UPDATE_ACCOUNT,
-            [dict(a_id=a.id, dp=a.dp, cp=a.cp, dq=a.dq, cq=a.cq, n=a.count, h=a.head) for a in touched.values()],
+            _UPDATE_ACCOUNT, [dict(a_id=a.id, dp=a.dp, cp=a.cp, dq=a.dq, cq=a.cq, n=a.count, h=a.head) for a in accts]
         )
-        status = "pending" if journal_row["pending"] else "posted"
-        return Journal(
-            id=journal_id,
-            kind=journal_row["kind"],
-            key=key,
-            memo=journal_row["memo"],
-            pending=journal_row["pending"],
-            created_at=now,
-            expires_at=journal_row["expires_at"],
-            effective_at=journal_row["effective_at"],
-            meta=journal_row["meta"],
-            resolves_id=journal_row["resolves_id"],
-            resolution=journal_row["resolution"],
-            reverses_id=journal_row["reverses_id"],
-            status=status,
+        return inserted
+
+    @staticmethod
+    def _insert_one_pg(conn: Connection, j: dict, t: dict, e: list[dict], accts: list[_Acct]) -> list[int]:
+        (e1, e2), (a1, a2) = e, accts
+        got = conn.exec_driver_sql(
+            _WRITE_ONE_PG,
+            {
+                "j_id": j["id"],
+                "j_tenant": j["tenant_id"],
+                "j_kind": j["kind"],
+                "j_key": j["key"],
+                "j_memo": j["memo"],
+                "j_pending": j["pending"],
+                "j_expires": j["expires_at"],
+                "j_effective": j["effective_at"],
+                "j_meta": json.dumps(j["meta"]),
+                "j_resolves": j["resolves_id"],
+                "j_resolution": j["resolution"],
+                "j_reverses": j["reverses_id"],
+                "j_request": j["request_hash"],
+                "now": j["created_at"],
+                "t_id": t["id"],
+                "t_debit": t["debit_account_id"],
+                "t_credit": t["credit_account_id"],
+                "t_unit": t["unit"],
+                "t_amount": t["amount"],
+                "t_phase": t["phase"],
+                "t_pending": t["pending_transfer_id"],
+                "e1_a": e1["account_id"],
+                "e1_seq": e1["seq"],
+                "e1_pd": e1["posted_delta"],
+                "e1_qd": e1["pending_delta"],
+                "e1_bal": e1["balance_after"],
+                "e1_h": e1["hash"],
+                "e2_a": e2["account_id"],
+                "e2_seq": e2["seq"],
+                "e2_pd": e2["posted_delta"],
+                "e2_qd": e2["pending_delta"],
+                "e2_bal": e2["balance_after"],
+                "e2_h": e2["hash"],
+                "a1_id": a1.id,
+                "a1_dp": a1.dp,
+                "a1_cp": a1.cp,
+                "a1_dq": a1.dq,
+                "a1_cq": a1.cq,
+                "a1_n": a1.count,
+                "a1_h": a1.head,
+                "a2_id": a2.id,
+                "a2_dp": a2.dp,
+                "a2_cp": a2.cp,
+                "a2_dq": a2.dq,
+                "a2_cq": a2.cq,
+                "a2_n": a2.count,
+                "a2_h": a2.head,
+            },
         )
+        return [r[0] for r in got]
+
+    def _lock_and_reserve(
+        self, conn: Connection, codes: Iterable[str], n_journals: int, n_transfers: int
+    ) -> tuple[dict[str, _Acct], list[int], list[int]]:
+        """Lock the accounts (in code order) and reserve journal and transfer ids: on PostgreSQL one
+        round trip for both."""
+        if not self._locking(conn) or n_journals + n_transfers > _RESERVE_WITH_LOCK:
+            # (Every locked row carries the id arrays: for a batch they are fetched on their own.)
+            accts = self._lock_accounts(conn, codes)
+            return (accts, *self._reserve(conn, n_journals, n_transfers))
+        ordered = sorted(set(codes))
+        found: dict[str, _Acct] = {}
+        jids: list[int] = []
+        tids: list[int] = []
+        for row in conn.exec_driver_sql(
+            _LOCK_AND_RESERVE_PG, {"tenant": self.tenant, "codes": ordered, "nj": n_journals, "nt": n_transfers}
+        ):
+            found[row.code] = _Acct(row)
+            jids, tids = row.jids, row.tids
+        self._refuse_missing(ordered, found)
+        return found, jids, tids
+
+    def _reserve(self, conn: Connection, n_journals: int, n_transfers: int) -> tuple[list[int], list[int]]:
+        """Ids for the journals and transfers about to be inserted (the entries' hashes need them)."""
+        if self._locking(conn):
+            jids, tids = conn.exec_driver_sql(_RESERVE_PG, {"nj": n_journals, "nt": n_transfers}).one()
+            return list(jids), list(tids)
+        # SQLite: the writer holds the database lock, so max(id) cannot move under us.
+        j, t = conn.execute(_MAX_IDS).one()
+        return list(range(j + 1, j + 1 + n_journals)), list(range(t + 1, t + 1 + n_transfers))
+
+    def _keys_used(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, bytes]]:
+        used: dict[str, tuple[int, bytes]] = {}
+        if self._locking(conn):
+            for r in conn.exec_driver_sql(_KEYS_USED_PG, {"tenant": self.tenant, "keys": keys}):
+                used[r.key] = (r.id, bytes(r.request_hash))
+            return used
+        for i in range(0, len(keys), _CHUNK):
+            for r in conn.execute(_KEYS_USED, {"tenant": self.tenant, "keys": keys[i : i + _CHUNK]}):
+                used[r.key] = (r.id, bytes(r.request_hash))
+        return used
+
+    def _journals_by_id(self, conn: Connection, ids: list[int]) -> list[Journal]:
+        out = []
+        for i in range(0, len(ids), _CHUNK):
+            for row in conn.execute(
+                select(journals).where(journals.c.tenant_id == self.tenant, journals.c.id.in_(ids[i : i + _CHUNK]))
+            ):
+                out.append(self._journal_from_row(row, self._status(conn, row)))
+        return out
 
     def _lost_race(self, conn: Connection, journal_row: dict, key: str | None, request: bytes) -> Journal:
         """A concurrent writer committed the same key, resolution or reversal first: say which."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,20 @@ class Transfer:
     debit: str
     credit: str
     amount: int
+
+
+@dataclass(frozen=True)
+class JournalSpec:
+    """One journal of a batch for `Ledger.post_many`: the arguments `Ledger.post` takes."""
+
+    transfers: Sequence[Transfer]
+    kind: str
+    key: str | None = None
+    memo: str = ""
+    pending: bool = False
+    expires_at: datetime | None = None
+    effective_at: datetime | None = None
+    meta: Any = None
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, bindparam, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from app.access import ROLE_KINDS, Principal, Scope, scopes_for
 from app.audit.services import record
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.people.labels import ACTIVE
 from app.people.models import Member
 from app.places.models import OrgUnit
 
@@ -39,6 +40,36 @@ class SessionExpired(Exception):
 TOUCH_EVERY = timedelta(minutes=1)
 
 
+# The signed-in request's one query: session, user, member and live grants (with their units) in one
+# round trip, in Core (no ORM objects to build). Built once; SQLAlchemy caches its compiled form.
+_us, _u, _m = UserSession.__table__, User.__table__, Member.__table__
+_g, _ou = RoleGrant.__table__, OrgUnit.__table__
+_PRINCIPAL = (
+    select(
+        _us.c.created_at,
+        _us.c.last_seen_at,
+        _us.c.revoked_at,
+        _u.c.id.label("user_id"),
+        _u.c.tenant_id,
+        _m.c.id.label("member_id"),
+        _m.c.name,
+        _m.c.status,
+        _g.c.role,
+        _g.c.org_unit_id,
+        _ou.c.path,
+        _ou.c.retired_at,
+    )
+    .select_from(
+        _us.join(_u, _u.c.id == _us.c.user_id)
+        .join(_m, _m.c.id == _u.c.member_id)
+        .outerjoin(_g, and_(_g.c.user_id == _u.c.id, _g.c.revoked_at.is_(None)))
+        .outerjoin(_ou, _ou.c.id == _g.c.org_unit_id)
+    )
+    .where(_us.c.token == bindparam("token"))
+    .order_by(_g.c.id)
+)
+
+
 def load_principal(
     session: Session,
     token: str,
@@ -48,37 +79,38 @@ def load_principal(
     now: datetime | None = None,
 ) -> Principal | None:
     """The signed-in user for a session token, or None. With `idle` / `lifetime`, a session unused for
-    `idle` or opened more than `lifetime` ago is revoked and SessionExpired raised."""
-    row = session.execute(
-        select(UserSession, User, Member)
-        .join(User, User.id == UserSession.user_id)
-        .join(Member, Member.id == User.member_id)
-        .where(UserSession.token == token)
-    ).first()
-    if row is None:
+    `idle` or opened more than `lifetime` ago is revoked and SessionExpired raised.
+
+    Every call reads the session row, the member's status and the live grants from the database (one
+    query), so a sign-out, a suspension or a revoked role stops the very next request in every process:
+    nothing about who may do what is cached between requests."""
+    rows = session.connection().execute(_PRINCIPAL, {"token": token}).all()
+    if not rows:
         return None
-    us, user, member = row
-    if us.revoked_at is not None or not member.is_active:
+    first = rows[0]
+    if first.revoked_at is not None or first.status != ACTIVE:
         return None
     if idle is not None or lifetime is not None:
-        _check_and_touch(session, us, idle, lifetime, now or utcnow())
+        _check_and_touch(session, token, first, idle, lifetime, now or utcnow())
     scopes = [
-        Scope(g.role, g.org_unit.path if g.org_unit is not None else None)
-        for g in session.scalars(
-            select(RoleGrant)
-            .options(selectinload(RoleGrant.org_unit))
-            .where(RoleGrant.user_id == user.id, RoleGrant.revoked_at.is_(None))
-        )
-        if g.role in ROLE_KINDS and (g.org_unit is None or g.org_unit.retired_at is None)
+        Scope(r.role, r.path if r.org_unit_id is not None else None)
+        for r in rows
+        if r.role is not None and r.role in ROLE_KINDS and (r.org_unit_id is None or r.retired_at is None)
     ]
     return Principal(
-        token=token, user_id=user.id, member_id=member.id, tenant_id=user.tenant_id, name=member.name, scopes=scopes
+        token=token,
+        user_id=first.user_id,
+        member_id=first.member_id,
+        tenant_id=first.tenant_id,
+        name=first.name,
+        scopes=scopes,
     )
 
 
 def _check_and_touch(
-    session: Session, us: UserSession, idle: timedelta | None, lifetime: timedelta | None, now: datetime
+    session: Session, token: str, us, idle: timedelta | None, lifetime: timedelta | None, now: datetime
 ) -> None:
+    """`us`: the session's created_at and last_seen_at, its user_id and tenant_id."""
     last_seen = us.last_seen_at or us.created_at
     why = (
         "lifetime"
@@ -96,7 +128,7 @@ def _check_and_touch(
         with session.begin_nested():
             session.execute(
                 update(UserSession)
-                .where(UserSession.token == us.token, UserSession.revoked_at.is_(None))
+                .where(UserSession.token == token, UserSession.revoked_at.is_(None))
                 .values(**values),
                 execution_options={"synchronize_session": False},
             )
@@ -104,7 +136,7 @@ def _check_and_touch(
                 record(
                     session,
                     "session.expired",
-                    tenant_id=us.user.tenant_id,
+                    tenant_id=us.tenant_id,
                     actor_user_id=us.user_id,
                     target_type="user",
                     target_id=us.user_id,

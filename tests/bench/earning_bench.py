@@ -31,8 +31,8 @@ from ledger import Ledger
 from .harness import Context, Section, Stopwatch, Target, ms
 from .people_bench import _app, _bulk_members
 
-REVIEW = "9. Review of 10,000 attendances in one request"
-SIGNUP = "10. Sign-up under contention (200 clients, 50 places)"
+REVIEW = "11. Review of 10,000 attendances in one request"
+SIGNUP = "12. Sign-up under contention (200 clients, 50 places)"
 
 
 def _district(s: Session, code: str):

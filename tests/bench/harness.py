@@ -202,6 +202,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     load: list[tuple[str, float, float | None, float]] = field(default_factory=list)  # section, s, PSI %, load
     verified: list[bool] = field(default_factory=list)  # one per tenant Ledger.verify() checked: sound?
+    peers_table: str = ""  # section 10: the shared harness's own table, as it printed it
 
     def add(self, section: str, measure: str, db: str, value: str) -> None:
         self.values.setdefault((section, measure), {})[db] = value
@@ -367,6 +368,13 @@ def write_doc(
             "raises it by itself.",
             "",
             *load_table(report),
+            "",
+        ]
+    if report.peers_table:
+        out += [
+            "## Side by side with the peers (section 10), as the shared harness printed it",
+            "",
+            report.peers_table,
             "",
         ]
     if report.notes:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from config import ROOT
 
-from . import earning_bench, ledger_bench, people_bench
+from . import earning_bench, http_bench, ledger_bench, peers_bench, people_bench
 from .harness import (
     DEFAULT_PG,
     Context,
@@ -35,7 +35,13 @@ from .harness import (
     write_doc,
 )
 
-SECTIONS: list[Section] = [*ledger_bench.SECTIONS, *people_bench.SECTIONS, *earning_bench.SECTIONS]
+SECTIONS: list[Section] = [
+    *ledger_bench.SECTIONS,
+    *people_bench.SECTIONS,
+    *http_bench.SECTIONS,
+    *peers_bench.SECTIONS,
+    *earning_bench.SECTIONS,
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Usage: python crash_child.py URL TENANT KEY MODE, with {"kind": ..., "transfers": [[debit, credit, amount], ...]}
 on stdin. MODE is
-  stall   print WRITING once the first INSERT INTO ledger_transfers has run, then wait (transaction open);
+  stall   print WRITING once the statement that inserts into ledger_transfers has run, then wait (transaction
+          open);
   commit  print WRITING as the journal's COMMIT is sent and carry on, so the kill lands around it;
   finish  just post.
 After committing it prints "JOURNAL <id>".
@@ -28,7 +29,8 @@ def main() -> None:
     posting = False
 
     def writing_transfers(statement: str) -> bool:
-        return statement.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSFERS")
+        # On PostgreSQL the transfers go in inside the one statement that writes the journal's rows.
+        return "INSERT INTO LEDGER_TRANSFERS" in statement.upper()
 
     if mode == "commit":
 

@@ -135,7 +135,8 @@ def test_killed_writer_leaves_all_or_nothing_and_retry_completes_once(db_url, en
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    # "stall" is killed with the journal row and its transfers written but not its entries; "commit"
+    # "stall" is killed with the journal row and its transfers written but not committed (on SQLite not its
+    # entries yet either; on PostgreSQL one statement writes them all); "commit"
     # as its COMMIT is on its way, so the journal may or may not have been committed.
     if mode == "stall":
         assert code == -signal.SIGKILL, rest

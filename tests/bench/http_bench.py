@@ -1,0 +1,263 @@
+"""A signed-in request's fixed cost, beside /healthz (the floor: one database round trip, no session):
+in-process with Flask's test client, and over HTTP under `make serve` (gunicorn, production settings)
+with wrk and 50 connections — on the demo district, as the issue measured it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app import create_app
+from config import ROOT
+
+from .harness import Context, Section, Target, temp_dir
+
+TITLE = "9. Signed-in requests"
+ADMIN_MOBILE, DEMO_PASSWORD = "13800138006", "aixin-demo-2026"  # the demo's district administrator
+PATHS = [
+    ("/healthz", "healthz (floor)"),
+    ("/api/v1/members?q=1286", "members API, signed in"),
+    ("/me", "/me, signed in"),
+]
+CONNECTIONS = 50
+
+
+def _load_demo(target: Target) -> int:
+    """The demo district in the target's database (once per run); returns its id."""
+    from app.places.models import District
+
+    with target.engine.connect() as conn:
+        found = conn.execute(select(District.id).where(District.code == "guangming")).scalar()
+        conn.rollback()
+    if found:
+        return found
+    env = dict(os.environ, DATABASE_URL=target.url)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "demo", "load"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    with target.engine.connect() as conn:
+        got = conn.execute(select(District.id).where(District.code == "guangming")).scalar_one()
+        conn.commit()
+        # As autovacuum would soon after a bulk load: plans from statistics, not from an empty table.
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    return got
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert m, "no CSRF token on the sign-in page"
+    return m.group(1)
+
+
+# -- in-process ------------------------------------------------------------------------------------
+def _in_process(ctx: Context, target: Target, district: int) -> None:
+    app = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "bench-secret-" + "x" * 32,
+            "DATABASE_URL": target.url,
+            "ENGINE": target.engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    client = app.test_client()
+    page = client.get("/signin").get_data(as_text=True)
+    resp = client.post(
+        "/signin",
+        data={"csrf_token": _csrf(page), "district": district, "mobile": ADMIN_MOBILE, "password": DEMO_PASSWORD},
+    )
+    assert resp.status_code == 302, resp.status_code
+    rounds = ctx.size(600, 100)
+    times: dict[str, list[float]] = {p: [] for p, _ in PATHS}
+    for _ in range(20):  # warm the statement caches and the pool
+        for p, _label in PATHS:
+            client.get(p)
+    for _ in range(rounds):  # interleaved, so drift in the machine's load hits every path alike
+        for p, _label in PATHS:
+            t0 = time.perf_counter()
+            r = client.get(p)
+            times[p].append(time.perf_counter() - t0)
+            assert r.status_code in (200, 302), (p, r.status_code)
+    floor = statistics.median(times["/healthz"])
+    for p, label in PATHS:
+        m = statistics.median(times[p])
+        ratio = "" if p == "/healthz" else f" ({m / floor:.2f}× healthz)"
+        ctx.report.add(TITLE, f"in-process {label}, median", target.name, f"{m * 1000:.2f} ms{ratio}")
+    worst = max(statistics.median(times[p]) for p, _ in PATHS[1:]) / floor
+    ctx.report.goal("in-process: a signed-in API read <= 2x /healthz", target.name, worst, worst <= 2.0)
+
+
+# -- under make serve ------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    """`make serve` on 127.0.0.1 and a free port, stopped (its whole process group) on exit."""
+
+    def __init__(self, url: str, workdir: Path):
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ID_HASH_KEY", "AIXIN_ENV")}
+        env.update(
+            DATABASE_URL=url,
+            SERVE_BIND=f"127.0.0.1:{self.port}",
+            SERVE_ENV_FILE=str(workdir / "serve.env"),
+            SERVE_JOBS="0",
+        )
+        self.workers = env.get("WEB_CONCURRENCY") or str(2 * (os.cpu_count() or 1) + 1)
+        self.log = open(workdir / "serve.log", "wb")  # noqa: SIM115 (closed in __exit__)
+        self.proc = subprocess.Popen(
+            ["make", "--no-print-directory", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def __enter__(self):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"make serve exited with {self.proc.returncode}; see its log")
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("make serve did not answer /healthz within 90 s")
+
+    def __exit__(self, *exc):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def _sign_in_over_http(base: str, district: int) -> str:
+    """Sign in as the demo's district administrator; returns the Cookie header value. (The cookie is
+    Secure in production; the load generator sends it over plain HTTP to 127.0.0.1 regardless.)"""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    with opener.open(base + "/signin", timeout=10) as r:
+        cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+        html = r.read().decode()
+    body = urllib.parse.urlencode(
+        {"csrf_token": _csrf(html), "district": district, "mobile": ADMIN_MOBILE, "password": DEMO_PASSWORD}
+    ).encode()
+    req = urllib.request.Request(base + "/signin", data=body, headers={"Cookie": cookie})
+    try:
+        opener.open(req, timeout=30)
+        raise RuntimeError("sign-in did not redirect")
+    except urllib.error.HTTPError as e:  # the 302 after a successful sign-in
+        if e.code != 302:
+            raise
+        return e.headers["Set-Cookie"].split(";", 1)[0]
+
+
+def _wrk(url: str, seconds: int, cookie: str | None) -> dict[str, float]:
+    assert url.startswith("http://127.0.0.1:"), url  # never anything but this machine
+    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+
+    def dur(s: str) -> float:
+        n, unit = re.match(r"([\d.]+)(us|ms|s)", s).groups()  # type: ignore[union-attr]
+        return float(n) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    got = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    for pct in ("50", "99"):
+        got[f"p{pct}"] = dur(re.search(rf"\s{pct}%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    got["bad"] = float(bad.group(1)) if bad else 0.0
+    return got
+
+
+def _under_serve(ctx: Context, target: Target, district: int) -> None:
+    if shutil.which("wrk") is None:
+        ctx.report.note("HTTP under make serve not measured: wrk is not installed (apt-get install wrk).")
+        return
+    seconds = ctx.size(15, 4)
+    workdir = temp_dir()
+    try:
+        with _Server(target.url, workdir) as server:
+            cookie = _sign_in_over_http(server.base, district)
+            results = {}
+            for p, label in PATHS:
+                _wrk(server.base + p, 2, cookie if p != "/healthz" else None)  # warm every worker
+                r = results[p] = _wrk(server.base + p, seconds, cookie if p != "/healthz" else None)
+                shown = f"{r['rps']:,.0f} req/s, p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms"
+                if r["bad"]:
+                    shown += f", {r['bad']:.0f} errors"
+                ctx.report.add(
+                    TITLE, f"make serve ({server.workers} workers), wrk {CONNECTIONS} conn: {label}", target.name, shown
+                )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    floor = results["/healthz"]["rps"]
+    api = results["/api/v1/members?q=1286"]
+    ctx.report.goal(
+        "make serve: signed-in members API >= 0.5x /healthz req/s",
+        target.name,
+        api["rps"] / floor,
+        api["rps"] >= 0.5 * floor,
+    )
+    ctx.report.goal("make serve: signed-in members API p99 < 150 ms", target.name, api["p99"], api["p99"] < 150)
+
+
+def bench_signed_in(ctx: Context) -> None:
+    for target in ctx.targets:
+        district = _load_demo(target)
+        _in_process(ctx, target, district)
+    pg = ctx.pg
+    if pg is None:
+        ctx.report.note("HTTP under make serve measured on PostgreSQL only: " + (ctx.pg_missing or "not reachable"))
+        return
+    _under_serve(ctx, pg, _load_demo(pg))
+
+
+SECTIONS = [
+    Section(
+        "http",
+        TITLE,
+        bench_signed_in,
+        f"""The demo district (`flask demo load`, about 3,000 members) in the benchmark's database, signed in
+as its district administrator. **In-process**: Flask's test client, {PATHS[0][0]}, a member search by
+mobile tail (`GET /api/v1/members?q=1286`) and `/me` (a redirect to one's own page) interleaved, 600
+rounds after 20 warm-up rounds; the median of each, and its ratio to /healthz, which opens a
+connection and sends one query but reads no session. **Under `make serve`** (PostgreSQL): the real
+target — gunicorn with `AIXIN_ENV=production`, workers from `WEB_CONCURRENCY` or (2 × cores) + 1,
+migrations first, bound to 127.0.0.1 on a free port, stopped when done — and `wrk -t2 -c{CONNECTIONS}
+--latency` for 15 s per path (after 2 s of warm-up) with the signed-in cookie; requests per second
+and the 50th and 99th latency percentiles. The load generator shares the machine's cores with the
+server and the database.""",
+    )
+]
