@@ -702,7 +702,14 @@ def scan_record(token: str):
     db = get_session()
     form = ScanForm()
     if not form.validate_on_submit():
-        return redirect(url_for("activities.scan_page", token=token, seen=request.args.get("seen")))
+        # Not back to the page that sends itself: without cookies that would loop. Say what to do.
+        return _render(
+            "activities/scan_result.html",
+            400,
+            ok=False,
+            message=_("The form expired. Scan the code again."),
+            token=token,
+        )
     member = people.get_member(db, current_user.tenant_id, current_user.member_id)
     try:
         result = services.scan(
