@@ -32,7 +32,7 @@ from app.times import beijing, to_beijing, to_utc
 from app.tokens import PURPOSES, TokenInvalid, make_token, seconds_to_next_step
 
 from . import errors, services
-from .forms import ActivityForm, ByHandForm, CancelActivityForm, PaperForm, ReviewForm, ScanForm
+from .forms import TAG_LABELS, ActivityForm, ByHandForm, CancelActivityForm, PaperForm, ReviewForm, ScanForm
 from .labels import (
     ACTIVITY_STATUS_LABELS,
     ATTENDANCE_STATUS_LABELS,
@@ -61,6 +61,7 @@ LABELS = {
     "zero": ZERO_REASON_LABELS,
     "category": CATEGORY_LABELS,
     "eligibility": ELIGIBILITY_LABELS,
+    "tag": TAG_LABELS,
 }
 
 
