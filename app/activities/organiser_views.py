@@ -32,7 +32,7 @@ from app.times import beijing, to_beijing, to_utc
 from app.tokens import PURPOSES, TokenInvalid, make_token, seconds_to_next_step
 
 from . import errors, services
-from .forms import ActivityForm, ByHandForm, CancelActivityForm, PaperForm, ReviewForm, ScanForm
+from .forms import TAG_LABELS, ActivityForm, ByHandForm, CancelActivityForm, PaperForm, ReviewForm, ScanForm
 from .labels import (
     ACTIVITY_STATUS_LABELS,
     ATTENDANCE_STATUS_LABELS,
@@ -61,6 +61,7 @@ LABELS = {
     "zero": ZERO_REASON_LABELS,
     "category": CATEGORY_LABELS,
     "eligibility": ELIGIBILITY_LABELS,
+    "tag": TAG_LABELS,
 }
 
 
@@ -702,7 +703,14 @@ def scan_record(token: str):
     db = get_session()
     form = ScanForm()
     if not form.validate_on_submit():
-        return redirect(url_for("activities.scan_page", token=token, seen=request.args.get("seen")))
+        # Not back to the page that sends itself: without cookies that would loop. Say what to do.
+        return _render(
+            "activities/scan_result.html",
+            400,
+            ok=False,
+            message=_("The form expired. Scan the code again."),
+            token=token,
+        )
     member = people.get_member(db, current_user.tenant_id, current_user.member_id)
     try:
         result = services.scan(

@@ -439,3 +439,24 @@ def test_attendance_export_opens_as_a_spreadsheet(app, client, town):
     assert names == {"志愿者0", "志愿者1"}
     assert all("*" in r[1] for r in rows[1:])  # masked mobiles
     assert all(r[8] == 20 for r in rows[1:])
+
+
+def test_who_may_join_is_chosen_on_the_form(app, client, town):
+    sign_in(client, town, "organiser")
+    missing = _post(client, "/organise/activities/new", _form_data(eligibility="community"))
+    assert missing.status_code == 422  # the community is not named: said on its field
+    assert 'class="field unit-pick has-error"' in _text(missing)
+    resp = _post(
+        client,
+        "/organise/activities/new",
+        _form_data(eligibility="community", **{"eligible_unit_id-text": "凤凰社区"}),
+    )
+    assert resp.status_code == 302, _text(resp)[:2000]
+    tagged = _post(client, "/organise/activities/new", _form_data(eligibility="tag", eligible_tag="party_member"))
+    assert tagged.status_code == 302
+    with app.test_request_context(), _uow(app) as s:
+        rows = s.scalars(select(Activity).where(Activity.tenant_id == town.district.id).order_by(Activity.id)).all()
+        assert [(a.eligibility, a.eligible_unit_id, a.eligible_tag) for a in rows] == [
+            ("community", town.community_a.id, None),
+            ("tag", None, "party_member"),
+        ]
