@@ -58,7 +58,6 @@ from .schemas import (
 
 TAGS = ["activities"]
 FORBIDDEN = (ErrorOut, "Visible but not allowed")
-SCAN_PATH = "/scan/"  # the scan page (organiser_views) takes the token after this path
 
 
 def _me():
@@ -286,7 +285,7 @@ def list_signups(activity_id: int):
 
 def _code(purpose: str, activity: Activity) -> CodeOut:
     token = make_token(purpose, activity.tenant_id, activity.id)
-    return CodeOut(token=token, url=request.host_url.rstrip("/") + SCAN_PATH + token)
+    return CodeOut(token=token, url=url_for("activities.scan_page", token=token, _external=True))
 
 
 @api.validate(resp=responses(HTTP_200=CodesOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="getActivityCodes")
