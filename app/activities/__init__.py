@@ -14,9 +14,11 @@ def _setup(app: Flask) -> None:
     from app.notices.channels import register_kind
     from app.times import beijing
 
+    from .organiser_views import organiser_panel
     from .volunteer_views import home_panel
 
     app.add_template_filter(beijing, "beijing")
+    register_home_panel(app, "activities/_organiser_panel.html", organiser_panel)
     register_home_panel(app, "activities/_home_panel.html", home_panel)
     app.context_processor(lambda: {"volunteer_pages": True})  # the menu links to the volunteers' pages
     register_kind("activity.cancelled", _l("“%(title)s” (%(starts)s) was cancelled: %(reason)s"))

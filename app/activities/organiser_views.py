@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -85,6 +85,22 @@ def _activity(activity_id: int, action: str = "activity.view") -> Activity:
 
 
 @login_required
+def organiser_panel() -> dict | None:
+    """The organiser's panel on the home page: today's activities with live counts, and how many
+    attendances wait for their review (registered in the area's setup)."""
+    if not current_user.is_authenticated or not can(current_user, "activity.view"):
+        return None
+    db = get_session()
+    scope = path_filter(current_user, "activity.view", OrgUnit.path)
+    today = services.todays_activities(db, current_user.tenant_id, scope)
+    waiting = 0
+    if can(current_user, "attendance.review"):
+        waiting = services.waiting_review_count(
+            db, current_user.tenant_id, path_filter(current_user, "attendance.review", OrgUnit.path)
+        )
+    return {"today": today, "counts": services.live_counts(db, [a.id for a in today]), "waiting": waiting}
+
+
 def organise_home():
     if not (can(current_user, "activity.view") or can(current_user, "activity.edit")):
         raise Forbidden(_("You do not have permission to do this."))
@@ -92,20 +108,8 @@ def organise_home():
     tenant = current_user.tenant_id
     scope = path_filter(current_user, "activity.view", OrgUnit.path)
     now = utcnow()
-    day_start = to_utc(to_beijing(now).replace(hour=0, minute=0, second=0, microsecond=0))
-    base = (
-        select(Activity)
-        .join(OrgUnit, OrgUnit.id == Activity.host_unit_id)
-        .options(joinedload(Activity.host_unit))
-        .where(Activity.tenant_id == tenant, scope)
-    )
-    today = list(
-        db.scalars(
-            base.where(Activity.starts_at < day_start + timedelta(days=1), Activity.ends_at >= day_start).order_by(
-                Activity.starts_at, Activity.id
-            )
-        )
-    )
+    base = services.managed_query(tenant, scope)
+    today = services.todays_activities(db, tenant, scope, now)
     counts = services.live_counts(db, [a.id for a in today])
     waiting = services.waiting_review_count(db, tenant, path_filter(current_user, "attendance.review", OrgUnit.path))
     q = (request.args.get("q") or "").strip()[:100]

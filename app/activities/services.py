@@ -32,7 +32,7 @@ from app.points import rules as points_rules
 from app.points import services as points
 from app.points.labels import CATEGORIES
 from app.points.models import PointsRule
-from app.times import beijing
+from app.times import beijing, to_beijing, to_utc
 from app.tokens import TokenMalformed, check_token
 from ledger import Ledger
 
@@ -1089,6 +1089,26 @@ def live_counts(session: Session, activity_ids: Iterable[int]) -> dict[int, dict
             if status == TO_REVIEW:
                 c["to_review"] += n
     return counts
+
+
+def managed_query(tenant_id: int, scope_condition):
+    """Activities in the user's scope (scope_condition on OrgUnit.path of the host unit), host units loaded."""
+    return (
+        select(Activity)
+        .join(OrgUnit, OrgUnit.id == Activity.host_unit_id)
+        .options(joinedload(Activity.host_unit))
+        .where(Activity.tenant_id == tenant_id, scope_condition)
+    )
+
+
+def todays_activities(session: Session, tenant_id: int, scope_condition, now: datetime | None = None) -> list[Activity]:
+    """Activities in scope running on the Beijing calendar day of `now` (default: today)."""
+    now = now or utcnow()
+    day_start = to_utc(to_beijing(now).replace(hour=0, minute=0, second=0, microsecond=0))
+    stmt = managed_query(tenant_id, scope_condition).where(
+        Activity.starts_at < day_start + timedelta(days=1), Activity.ends_at >= day_start
+    )
+    return list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id)))
 
 
 def waiting_review_count(session: Session, tenant_id: int, scope_condition) -> int:

@@ -460,3 +460,18 @@ def test_who_may_join_is_chosen_on_the_form(app, client, town):
             ("community", town.community_a.id, None),
             ("tag", None, "party_member"),
         ]
+
+
+def test_the_organisers_home_shows_todays_activities_and_the_review_queue(app, client, town):
+    """The first thing an organiser sees on "/": today's activity with its live counts and how many
+    attendances wait for review; a volunteer's home has no such panel."""
+    make_activity(app, town, title="今日垃圾分类", done=2)
+    sign_in(client, town, "organiser")
+    html = client.get("/").get_data(as_text=True)
+    assert "今日垃圾分类" in html
+    assert "有 2 条签到记录等待您审核。" in html
+    assert "待审核：2" in html
+    assert "/organise/activities/" in html
+    client.post("/signout", data={"csrf_token": csrf_from(html)})
+    sign_in(client, town, "volunteer")
+    assert "今日垃圾分类" not in client.get("/").get_data(as_text=True)
