@@ -680,7 +680,7 @@ def test_no_check_in_by_hand_once_the_job_has_closed_the_activity(env):
     act.close_missed_checkouts(env.s, now=env.at(120 + 61))
     assert a.closed_at is not None
     v = env.member("晚来")
-    with pytest.raises(errors.NotOpen, match="paper"):
+    with pytest.raises(errors.NotOpen, match="paper|纸质"):
         act.record_by_hand(
             env.s, a, v, direction=CHECKIN, at=env.at(10), reason="补签", actor_user_id=env.organiser_user
         )
