@@ -310,13 +310,16 @@ def test_hand_and_paper_entries_review_and_the_volunteers_points(app, town):
     assert (points["available"], points["pending"]) == (0, 30)
     assert points["lines"][0]["title"] == "垃圾分类宣传" and points["lines"][0]["minutes"] == 180
 
-    # Nobody approves their own attendance; the whole review is refused.
-    assert _error(post(c, f"{url}/review", {"approve": "all"}, token), 403) == "own_attendance"
+    # Nobody approves their own attendance: naming it refuses the whole review, and "all" leaves it
+    # for another organiser.
+    r = post(c, f"{url}/review", {"approve": [mine["id"], own]}, token)
+    assert _error(r, 403) == "own_attendance"
     assert _error(post(c, f"{url}/review", {"approve": [1] * 20_001}, token), 422) == "validation_failed"
     r = post(c, f"{url}/review", {"reject": [{"id": own, "reason": ""}]}, token)
     assert _error(r, 422) == "validation_failed"
-    r = post(c, f"{url}/review", {"approve": [mine["id"]]}, token)
+    r = post(c, f"{url}/review", {"approve": "all"}, token)
     assert r.get_json() == {"approved": 1, "adjusted": 0, "rejected": 0, "points": 30}
+    assert [a["id"] for a in c.get(f"{url}/attendances?status=to_review").get_json()["items"]] == [own]
     assert _error(post(c, f"{url}/review", {"approve": [mine["id"]]}, token), 409) == "already_reviewed"
     points = v.get("/api/v1/me/points").get_json()
     assert (points["available"], points["pending"]) == (30, 0)
