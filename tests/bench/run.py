@@ -1,5 +1,5 @@
-"""`make bench`: time the ledger, member search and import on SQLite and PostgreSQL, print a table and
-write docs/benchmarks.md.
+"""`make bench`: time the ledger, member search and import on SQLite and PostgreSQL, and a check-in burst
+against a real server on PostgreSQL; print a table and write docs/benchmarks.md.
 
 Usage: python -m tests.bench.run [--quick] [--only NAME ...] [--doc PATH | --no-doc]
 A section is a function taking a Context; add one by appending a Section to SECTIONS.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from config import ROOT
 
-from . import ledger_bench, people_bench
+from . import checkin_bench, ledger_bench, people_bench
 from .harness import (
     DEFAULT_PG,
     Context,
@@ -35,7 +35,7 @@ from .harness import (
     write_doc,
 )
 
-SECTIONS: list[Section] = [*ledger_bench.SECTIONS, *people_bench.SECTIONS]
+SECTIONS: list[Section] = [*ledger_bench.SECTIONS, *people_bench.SECTIONS, *checkin_bench.SECTIONS]
 
 
 def main(argv: list[str] | None = None) -> int:
