@@ -277,7 +277,7 @@ def bench_checkin_burst(ctx: Context) -> None:
             recorded = s.scalar(
                 select(func.count())
                 .select_from(Scan)
-                .where(Scan.activity_id == activity_id, Scan.outcome == "recorded")
+                .where(Scan.activity_id == activity_id, Scan.outcome == "recorded", Scan.distance_m.is_not(None))
             )
             assert s.get(Activity, activity_id) is not None
     finally:
@@ -303,7 +303,8 @@ def bench_checkin_burst(ctx: Context) -> None:
     ctx.report.note(
         f"{BURST}: server gunicorn, {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
         f"ENV=production; wrk {WRK_THREADS} threads; {scans['extra']} repeat scans after the last volunteer "
-        f"(each answered as already checked in); scans recorded {recorded:,}; first error: {scans['first_error'] or 'none'}."
+        f"(each answered as already checked in); check-in scans logged {recorded:,}; "
+        f"first error: {scans['first_error'] or 'none'}."
     )
     for k in ("scan", "floor"):
         r = scans if k == "scan" else floor
