@@ -18,7 +18,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from app.audit.services import record
@@ -618,11 +619,22 @@ def check_in(
     """Check `member` in at `at`. A second check-in changes nothing and says so."""
     if source in (SCAN, POSTER):
         _open_for_checkin(activity, at, poster)
-    existing = _attendance(session, activity, member.id)
-    if existing is not None:
+    # One round trip for both questions: checked in already? signed up?
+    attended_id, signup_status = session.execute(
+        select(
+            select(Attendance.id)
+            .where(Attendance.activity_id == activity.id, Attendance.member_id == member.id)
+            .scalar_subquery(),
+            select(Signup.status)
+            .where(Signup.activity_id == activity.id, Signup.member_id == member.id)
+            .scalar_subquery(),
+        )
+    ).one()
+    if attended_id is not None:
+        existing = session.get(Attendance, attended_id)
+        assert existing is not None  # just seen; attendances are never deleted
         return ScanResult(existing, CHECKIN, True, activity)
-    signup = my_signup(session, activity, member.id)
-    if source in (SCAN, POSTER) and (signup is None or signup.status != CONFIRMED):
+    if source in (SCAN, POSTER) and signup_status != CONFIRMED:
         if not activity.walk_ins:
             raise errors.NotSignedUp(
                 str(_l("Only volunteers signed up for this activity may check in. Ask the organiser."))
@@ -630,26 +642,30 @@ def check_in(
         problem = eligibility_problem(activity, member)
         if problem:
             raise errors.NotEligible(problem)
-    attendance = Attendance(
-        tenant_id=activity.tenant_id,
-        activity_id=activity.id,
-        member_id=member.id,
-        status=IN,
-        checked_in_at=at,
-        checkin_source=source,
-        manual_reason=reason,
-        recorded_by_user_id=actor_user_id,
-        created_at=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(attendance)
-            session.flush()
-    except IntegrityError:
-        # A simultaneous scan of the same member won the insert: this one changes nothing.
+    # INSERT … ON CONFLICT DO NOTHING RETURNING: one statement, no savepoint. A simultaneous scan of
+    # the same member that won the insert leaves nothing returned, and this one changes nothing.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    attendance = session.scalars(
+        insert(Attendance)
+        .values(
+            tenant_id=activity.tenant_id,
+            activity_id=activity.id,
+            member_id=member.id,
+            status=IN,
+            checked_in_at=at,
+            checkin_source=source,
+            paper=False,
+            manual_reason=reason,
+            recorded_by_user_id=actor_user_id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[Attendance.activity_id, Attendance.member_id])
+        .returning(Attendance),
+        execution_options={"populate_existing": True},
+    ).first()
+    if attendance is None:
         won = _attendance(session, activity, member.id)
-        if won is None:
-            raise
+        assert won is not None  # the conflicting row is there (attendances are never deleted)
         return ScanResult(won, CHECKIN, True, activity)
     return ScanResult(attendance, CHECKIN, False, activity)
 

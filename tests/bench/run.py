@@ -1,5 +1,6 @@
-"""`make bench`: time the ledger, member search and import, and earning (review, sign-up) on SQLite and
-PostgreSQL, print a table and write docs/benchmarks.md.
+"""`make bench`: time the ledger, member search and import, signed-in requests, the side-by-side peers, and
+earning (review, sign-up, a check-in burst against a real server) on SQLite and PostgreSQL; print a table and
+write docs/benchmarks.md.
 
 Usage: python -m tests.bench.run [--quick] [--only NAME ...] [--doc PATH | --no-doc]
 A section is a function taking a Context; add one by appending a Section to SECTIONS.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from config import ROOT
 
-from . import earning_bench, http_bench, ledger_bench, peers_bench, people_bench
+from . import checkin_bench, earning_bench, http_bench, ledger_bench, peers_bench, people_bench
 from .harness import (
     DEFAULT_PG,
     Context,
@@ -41,6 +42,7 @@ SECTIONS: list[Section] = [
     *http_bench.SECTIONS,
     *peers_bench.SECTIONS,
     *earning_bench.SECTIONS,
+    *checkin_bench.SECTIONS,
 ]
 
 
