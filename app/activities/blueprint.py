@@ -46,6 +46,7 @@ bp.add_url_rule(f"{_A}/paper", view_func=_o.paper, methods=["GET", "POST"])
 bp.add_url_rule(f"{_A}/review", view_func=_o.review, methods=["GET", "POST"])
 bp.add_url_rule(f"{_A}/review/all", view_func=_o.review_all, methods=["GET", "POST"])
 bp.add_url_rule(f"{_A}/attendances.xlsx", view_func=_o.export_attendances)
+bp.add_url_rule("/scan/", view_func=_o.scan_enter, endpoint="scan_enter")
 bp.add_url_rule("/scan/<token>", view_func=_o.scan_page, endpoint="scan_page")
 bp.add_url_rule("/scan/<token>", view_func=_o.scan_record, methods=["POST"], endpoint="scan_record")
 

@@ -4,6 +4,8 @@ queue and the attendance export; and the scan page volunteers land on from a cod
 
 from __future__ import annotations
 
+import re
+
 import io
 import time
 from datetime import UTC, datetime
@@ -663,6 +665,15 @@ def _seen_at(token: str) -> datetime | None:
 
 def _scan_error(e: AppError, token: str):
     return _render("activities/scan_result.html", e.status, ok=False, message=e.message, token=token)
+
+
+def scan_enter():
+    """Where a volunteer types the code shown under the QR code (a camera that will not scan, a code read
+    out): GET with ?code= goes to that code's scan page; it changes nothing."""
+    code = re.sub(r"\s+", "", request.args.get("code") or "").upper()[:120]
+    if code:
+        return redirect(url_for("activities.scan_page", token=code))
+    return _render("activities/scan_enter.html")
 
 
 def scan_page(token: str):

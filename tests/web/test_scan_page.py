@@ -197,3 +197,13 @@ def test_an_expired_code_is_not_remembered_before_sign_in(app, client, town):
 
 def test_permissions_policy_allows_geolocation_for_the_site(client):
     assert "geolocation=(self)" in client.get("/signin").headers["Permissions-Policy"]
+
+
+def test_a_typed_code_leads_to_its_scan_page(client, town):
+    """A volunteer whose camera will not read the QR code types the code under it (spaces and case do not matter)."""
+    sign_in(client, town, "volunteer")
+    page = client.get("/scan/")
+    assert page.status_code == 200 and 'name="code"' in page.get_data(as_text=True)
+    r = client.get("/scan/?code=ax1.ai.1. abc")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/scan/AX1.AI.1.ABC")
+    assert "/scan/" in client.get("/").get_data(as_text=True)
