@@ -4,9 +4,8 @@ queue and the attendance export; and the scan page volunteers land on from a cod
 
 from __future__ import annotations
 
-import re
-
 import io
+import re
 import time
 from datetime import UTC, datetime
 
