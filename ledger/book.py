@@ -996,15 +996,19 @@ class Ledger:
     def _resolve_many(
         self, conn: Connection, items: list[Resolution], requests: list[bytes], first_of: dict[str, int]
     ) -> list[Journal]:
-        ids = sorted({r.journal_id for r in items})
+        # Ids no journal can have (out of BIGINT's range) are simply not found: UnknownJournal below.
+        ids = sorted({r.journal_id for r in items if 0 < r.journal_id < 2**63})
         originals, done, used = self._resolution_state(conn, ids, list(first_of), with_originals=True)
         repeat: dict[int, int] = {}  # item index -> id of the journal that already answers it
         self._repeats(items, requests, first_of, used, repeat)
+        todo = [  # indexes of the items to write, in order
+            i for i, r in enumerate(items) if not (r.key is not None and first_of[r.key] != i) and i not in repeat
+        ]
+        pend = self._pending_transfers(conn, [items[i].journal_id for i in todo if items[i].journal_id in originals])
         now = utcnow()
-        todo: list[int] = []  # indexes of the items to write, in order
-        for i, r in enumerate(items):
-            if (r.key is not None and first_of[r.key] != i) or i in repeat:
-                continue
+        codes: set[str] = set()
+        for i in todo:  # the checks of _resolve, in its order, item by item
+            r = items[i]
             n, jid = i + 1, r.journal_id
             orig = originals.get(jid)
             if orig is None:
@@ -1017,22 +1021,17 @@ class Ledger:
                     f"resolution {n}: journal {jid} expired at {orig.expires_at:%Y-%m-%d %H:%M:%S} UTC "
                     "and can no longer be posted"
                 )
-            todo.append(i)
-        pend = self._pending_transfers(conn, [items[i].journal_id for i in todo])
-        codes: set[str] = set()
-        for i in todo:
-            r = items[i]
-            mine = pend.get(r.journal_id, [])
+            mine = pend.get(jid, [])
             if r.amount is not None:
                 if len(mine) != 1:
                     raise errors.InvalidTransfer(
-                        f"resolution {i + 1}: journal {r.journal_id} has {len(mine)} transfers; "
+                        f"resolution {n}: journal {jid} has {len(mine)} transfers; "
                         "a partial amount needs a one-transfer journal"
                     )
                 a = r.amount
                 if not isinstance(a, int) or isinstance(a, bool) or not 0 < a <= mine[0].amount:
                     raise errors.InvalidTransfer(
-                        f"resolution {i + 1}: journal {r.journal_id}: amount must be a whole number from 1 to "
+                        f"resolution {n}: journal {jid}: amount must be a whole number from 1 to "
                         f"the pending {mine[0].amount}, not {a!r}"
                     )
             codes.update(c for t in mine for c in (t.debit_code, t.credit_code))

@@ -141,6 +141,11 @@ BAD = {
         UnknownJournal,
         "resolution 3: no journal 1000000000000",
     ),
+    "id beyond any journal": (
+        lambda ids, extra: Resolution(2**70),
+        UnknownJournal,
+        f"resolution 3: no journal {2**70}",
+    ),
     "never pending": (
         lambda ids, extra: Resolution(extra["plain"]),
         NotPending,
@@ -218,6 +223,14 @@ def test_one_bad_item_anywhere_refuses_the_batch_and_writes_nothing(held, case):
     # The caller's transaction is as it was and goes on.
     assert book.resolve_many([Resolution(ids[0], key="after")])[0].key == "after"
     assert book.verify() == []
+
+
+def test_of_several_bad_items_the_first_is_named_as_one_by_one_would_stop_there(held):
+    book, ids = held
+    with pytest.raises(InvalidTransfer, match=r"^resolution 2: journal \d+: amount must be"):
+        book.resolve_many([Resolution(ids[0]), Resolution(ids[1], amount=99), Resolution(ids[2]), Resolution(10**12)])
+    with pytest.raises(UnknownJournal, match=r"^resolution 2: no journal"):
+        book.resolve_many([Resolution(ids[0]), Resolution(10**12), Resolution(ids[1], amount=99)])
 
 
 # -- idempotency ---------------------------------------------------------------------------------------
