@@ -954,32 +954,36 @@ class Ledger:
             requests.append(_digest({"op": r.how, "journal": r.journal_id, "amount": r.amount}))
         first_of: dict[str, int] = {}  # key -> index of the first item that carries it
         named: dict[int, int] = {}  # journal id -> index of the item that resolves it
+        # Refusals found here are raised at their item's turn, so the first bad item is the one named.
+        refusals: dict[int, errors.LedgerError] = {}
         for i, r in enumerate(items):
             if r.key is not None:
                 if r.key not in first_of:
                     first_of[r.key] = i
                 elif requests[first_of[r.key]] != requests[i]:
-                    raise errors.IdempotencyConflict(
+                    refusals[i] = errors.IdempotencyConflict(
                         f"resolution {i + 1}: key {r.key!r} is given twice in this batch for different requests "
                         f"(resolutions {first_of[r.key] + 1} and {i + 1}); use a new key for a new request"
                     )
+                    continue
                 else:
                     continue  # the same request twice: one resolution
             if r.journal_id in named:
-                raise errors.NotPending(
+                refusals[i] = errors.NotPending(
                     f"resolution {i + 1}: journal {r.journal_id} is resolved twice in this batch "
                     f"(resolutions {named[r.journal_id] + 1} and {i + 1}); a pending journal is resolved once"
                 )
+                continue
             named[r.journal_id] = i
         if not items:
             return []
         conn = self._conn
         try:
-            return self._resolve_many(conn, items, requests, first_of)
+            return self._resolve_many(conn, items, requests, first_of, refusals)
         except _LostRace:
             # A concurrent request committed one of these keys after we looked: look again, once.
             try:
-                return self._resolve_many(conn, items, requests, first_of)
+                return self._resolve_many(conn, items, requests, first_of, refusals)
             except _LostRace:
                 raise errors.LedgerError("the batch could not be written; retry the request") from None
 
@@ -994,21 +998,32 @@ class Ledger:
         Ledger._check_key(r.key)
 
     def _resolve_many(
-        self, conn: Connection, items: list[Resolution], requests: list[bytes], first_of: dict[str, int]
+        self,
+        conn: Connection,
+        items: list[Resolution],
+        requests: list[bytes],
+        first_of: dict[str, int],
+        refusals: dict[int, errors.LedgerError],
     ) -> list[Journal]:
         # Ids no journal can have (out of BIGINT's range) are simply not found: UnknownJournal below.
         ids = sorted({r.journal_id for r in items if 0 < r.journal_id < 2**63})
         originals, done, used = self._resolution_state(conn, ids, list(first_of), with_originals=True)
         repeat: dict[int, int] = {}  # item index -> id of the journal that already answers it
-        self._repeats(items, requests, first_of, used, repeat)
+        refusals = {**refusals, **self._repeats(items, requests, first_of, used, repeat)}
         todo = [  # indexes of the items to write, in order
-            i for i, r in enumerate(items) if not (r.key is not None and first_of[r.key] != i) and i not in repeat
+            i
+            for i, r in enumerate(items)
+            if not (r.key is not None and first_of[r.key] != i) and i not in repeat and i not in refusals
         ]
         pend = self._pending_transfers(conn, [items[i].journal_id for i in todo if items[i].journal_id in originals])
         now = utcnow()
         codes: set[str] = set()
-        for i in todo:  # the checks of _resolve, in its order, item by item
-            r = items[i]
+        waiting = set(todo)
+        for i, r in enumerate(items):  # the checks of _resolve, in its order, item by item
+            if i in refusals:
+                raise refusals[i]
+            if i not in waiting:
+                continue
             n, jid = i + 1, r.journal_id
             orig = originals.get(jid)
             if orig is None:
@@ -1045,11 +1060,11 @@ class Ledger:
             if self._locking(conn):
                 # Look again under the locks: a concurrent writer of one of these resolutions (which
                 # locks the same accounts) has committed by now, and a new statement sees it.
-                waiting = set(todo)
                 _, done, used = self._resolution_state(
                     conn, [items[i].journal_id for i in todo], [k for k, i in first_of.items() if i in waiting]
                 )
-                self._repeats(items, requests, first_of, used, repeat)
+                if late := self._repeats(items, requests, first_of, used, repeat):
+                    raise late[min(late)]
                 todo = [i for i in todo if i not in repeat]
                 for i in todo:
                     self._refuse_resolved(i + 1, items[i].journal_id, done)
@@ -1123,17 +1138,20 @@ class Ledger:
     @staticmethod
     def _repeats(
         items: list[Resolution], requests: list[bytes], first_of: dict[str, int], used: dict, repeat: dict[int, int]
-    ) -> None:
-        """Items whose key is taken: the same request is a repeat (answered by that journal), another
-        request is refused."""
+    ) -> dict[int, errors.LedgerError]:
+        """Items whose key is taken: the same request is a repeat (answered by that journal, added to
+        `repeat`), another request is refused (returned by item index)."""
+        refused: dict[int, errors.LedgerError] = {}
         for k, row in used.items():
             i = first_of[k]
             if bytes(row.request_hash) != requests[i]:
-                raise errors.IdempotencyConflict(
+                refused[i] = errors.IdempotencyConflict(
                     f"resolution {i + 1}: key {k!r} was already used for a different request (journal {row.id}); "
                     "use a new key for a new request"
                 )
-            repeat[i] = row.id
+            else:
+                repeat[i] = row.id
+        return refused
 
     @staticmethod
     def _refuse_resolved(n: int, journal_id: int, done: dict) -> None:

@@ -231,6 +231,13 @@ def test_of_several_bad_items_the_first_is_named_as_one_by_one_would_stop_there(
         book.resolve_many([Resolution(ids[0]), Resolution(ids[1], amount=99), Resolution(ids[2]), Resolution(10**12)])
     with pytest.raises(UnknownJournal, match=r"^resolution 2: no journal"):
         book.resolve_many([Resolution(ids[0]), Resolution(10**12), Resolution(ids[1], amount=99)])
+    book.void_pending(ids[5], key="used")
+    with pytest.raises(NotPending, match=r"^resolution 2: journal \d+ is no longer pending"):
+        book.resolve_many([Resolution(ids[0]), Resolution(ids[5]), Resolution(ids[1], key="used")])
+    with pytest.raises(IdempotencyConflict, match=r"^resolution 2: key 'used'"):
+        book.resolve_many([Resolution(ids[0]), Resolution(ids[1], key="used"), Resolution(ids[5])])
+    with pytest.raises(NotPending, match=r"^resolution 2: journal \d+ is resolved twice"):
+        book.resolve_many([Resolution(ids[0]), Resolution(ids[0], "void"), Resolution(ids[1], key="used")])
 
 
 # -- idempotency ---------------------------------------------------------------------------------------
