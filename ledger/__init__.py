@@ -20,13 +20,14 @@ from .errors import (
     UnknownJournal,
 )
 from .schema import metadata
-from .types import Account, Balance, Journal, JournalSpec, Page, StatementLine, Transfer
+from .types import Account, Balance, Journal, JournalSpec, Page, Resolution, StatementLine, Transfer
 
 __all__ = [
     "Ledger",
     "Transfer",
     "Journal",
     "JournalSpec",
+    "Resolution",
     "Account",
     "Balance",
     "Page",

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from . import errors
 from .chain import GENESIS, entry_hash
 from .schema import accounts, entries, journals, transfers
-from .types import Account, Balance, Journal, JournalSpec, Page, StatementLine, Transfer
+from .types import Account, Balance, Journal, JournalSpec, Page, Resolution, StatementLine, Transfer
 
 _UNIT = re.compile(r"^[A-Z]{2,8}$")
 _CHUNK = 2000  # bind parameters per IN (...) list; well under SQLite's limit
@@ -84,6 +84,49 @@ _LOCK_PG = (
 )
 _KEYS_USED_PG = (
     "SELECT id, key, request_hash FROM ledger_journals WHERE tenant_id = %(tenant)s AND key = ANY(%(keys)s::varchar[])"
+)
+# Batch resolution (PostgreSQL): in one statement each, the pending journals named, the journals that
+# already resolve them and the journals holding the batch's keys; then their pending transfers with both
+# accounts' codes; and, once the accounts are locked, what a concurrent writer committed meanwhile.
+_JOURNAL_COLUMNS = (
+    "id, kind, key, memo, pending, created_at, expires_at, effective_at, meta, resolves_id, resolution,"
+    " reverses_id, request_hash"
+)
+# One index per part (UNION ALL, not OR: an OR of three arrays makes the planner filter every journal of
+# the tenant against them). A row found twice (a resolution holding one of the keys) is harmless.
+_RESOLVES_OR_KEYS_PG = (
+    f"SELECT {_JOURNAL_COLUMNS} FROM ledger_journals"
+    " WHERE tenant_id = %(tenant)s AND resolves_id = ANY(%(ids)s::bigint[])"
+    f" UNION ALL SELECT {_JOURNAL_COLUMNS} FROM ledger_journals"
+    " WHERE tenant_id = %(tenant)s AND key = ANY(%(keys)s::varchar[])"
+)
+_RESOLVE_READ_PG = (
+    f"SELECT {_JOURNAL_COLUMNS} FROM ledger_journals WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s::bigint[])"
+    f" UNION ALL {_RESOLVES_OR_KEYS_PG}"
+)
+_RESOLVE_RECHECK_PG = _RESOLVES_OR_KEYS_PG
+_PENDING_TRANSFERS_PG = (
+    "SELECT t.id, t.journal_id, t.amount, t.debit_account_id, t.credit_account_id,"
+    " d.code AS debit_code, c.code AS credit_code"
+    " FROM ledger_transfers t JOIN ledger_accounts d ON d.id = t.debit_account_id"
+    " JOIN ledger_accounts c ON c.id = t.credit_account_id"
+    " WHERE t.journal_id = ANY(%(ids)s::bigint[]) ORDER BY t.id"
+)
+_DEBIT, _CREDIT = accounts.alias("d"), accounts.alias("c")
+_PENDING_TRANSFERS = (
+    select(
+        transfers.c.id,
+        transfers.c.journal_id,
+        transfers.c.amount,
+        transfers.c.debit_account_id,
+        transfers.c.credit_account_id,
+        _DEBIT.c.code.label("debit_code"),
+        _CREDIT.c.code.label("credit_code"),
+    )
+    .join(_DEBIT, _DEBIT.c.id == transfers.c.debit_account_id)
+    .join(_CREDIT, _CREDIT.c.id == transfers.c.credit_account_id)
+    .where(transfers.c.journal_id.in_(bindparam("ids", expanding=True)))
+    .order_by(transfers.c.id)
 )
 # PostgreSQL: journals, transfers, entries and the accounts' new totals in one statement (one round
 # trip). The journals go in first with ON CONFLICT DO NOTHING; everything else is written only when
@@ -881,6 +924,289 @@ class Ledger:
             request_hash=request,
         )
         return self._write(conn, journal_row, rows, key=key, request=request, now=now)
+
+    # -- resolving many pending journals at once ----------------------------------------------
+    def post_pending_many(self, items: Iterable[tuple[int, int | None, str | None]]) -> list[Journal]:
+        """Post many pending journals in one call: (journal id, amount or None for all of it, key) each,
+        as post_pending would. All or none; see resolve_many."""
+        return self.resolve_many(Resolution(j, "post", amount, key) for j, amount, key in items)
+
+    def void_pending_many(self, items: Iterable[tuple[int, str | None]]) -> list[Journal]:
+        """Release many pending journals in one call: (journal id, key) each, as void_pending would.
+        All or none; see resolve_many."""
+        return self.resolve_many(Resolution(j, "void", None, key) for j, key in items)
+
+    def resolve_many(self, items_in: Iterable[Resolution]) -> list[Journal]:
+        """Post or void many pending journals in one call (a review approving thousands of hours): all
+        or none for the whole batch, with a handful of statements in all instead of a dozen per journal.
+
+        Each item is what post_pending / void_pending would do alone, with its own idempotency key: an
+        item whose key was already used for the same request is not resolved again (its original comes
+        back in its place); a key used for another request raises IdempotencyConflict; a key given twice
+        in the batch for the same request is one resolution. A journal not pending (never, or resolved
+        already), expired (for a post), unknown, or named twice in the batch refuses the whole batch,
+        and the error names the item and the journal (`resolution 7: journal 123 …`). Returns one
+        Journal per item, in order."""
+        items = list(items_in)
+        requests: list[bytes] = []
+        for n, r in enumerate(items, 1):
+            if not isinstance(r, Resolution):
+                raise errors.InvalidTransfer(f"resolution {n} is not a ledger.Resolution")
+            try:
+                self._check_resolution(r)
+            except errors.LedgerError as e:
+                raise type(e)(f"resolution {n}: {e}") from None
+            requests.append(_digest({"op": r.how, "journal": r.journal_id, "amount": r.amount}))
+        first_of: dict[str, int] = {}  # key -> index of the first item that carries it
+        named: dict[int, int] = {}  # journal id -> index of the item that resolves it
+        # Refusals found here are raised at their item's turn, so the first bad item is the one named.
+        refusals: dict[int, errors.LedgerError] = {}
+        for i, r in enumerate(items):
+            if r.key is not None:
+                if r.key not in first_of:
+                    first_of[r.key] = i
+                elif requests[first_of[r.key]] != requests[i]:
+                    refusals[i] = errors.IdempotencyConflict(
+                        f"resolution {i + 1}: key {r.key!r} is given twice in this batch for different requests "
+                        f"(resolutions {first_of[r.key] + 1} and {i + 1}); use a new key for a new request"
+                    )
+                    continue
+                else:
+                    continue  # the same request twice: one resolution
+            if r.journal_id in named:
+                refusals[i] = errors.NotPending(
+                    f"resolution {i + 1}: journal {r.journal_id} is resolved twice in this batch "
+                    f"(resolutions {named[r.journal_id] + 1} and {i + 1}); a pending journal is resolved once"
+                )
+                continue
+            named[r.journal_id] = i
+        if not items:
+            return []
+        conn = self._conn
+        try:
+            return self._resolve_many(conn, items, requests, first_of, refusals)
+        except _LostRace:
+            # A concurrent request committed one of these keys after we looked: look again, once.
+            try:
+                return self._resolve_many(conn, items, requests, first_of, refusals)
+            except _LostRace:
+                raise errors.LedgerError("the batch could not be written; retry the request") from None
+
+    @staticmethod
+    def _check_resolution(r: Resolution) -> None:
+        if not isinstance(r.journal_id, int) or isinstance(r.journal_id, bool):
+            raise errors.InvalidTransfer(f"a journal id must be a whole number, not {r.journal_id!r}")
+        if r.how not in ("post", "void"):
+            raise errors.InvalidTransfer(f"a resolution is 'post' or 'void', not {r.how!r}")
+        if r.how == "void" and r.amount is not None:
+            raise errors.InvalidTransfer(f"journal {r.journal_id}: a void releases the whole journal; give no amount")
+        Ledger._check_key(r.key)
+
+    def _resolve_many(
+        self,
+        conn: Connection,
+        items: list[Resolution],
+        requests: list[bytes],
+        first_of: dict[str, int],
+        refusals: dict[int, errors.LedgerError],
+    ) -> list[Journal]:
+        # Ids no journal can have (out of BIGINT's range) are simply not found: UnknownJournal below.
+        ids = sorted({r.journal_id for r in items if 0 < r.journal_id < 2**63})
+        originals, done, used = self._resolution_state(conn, ids, list(first_of), with_originals=True)
+        repeat: dict[int, int] = {}  # item index -> id of the journal that already answers it
+        refusals = {**refusals, **self._repeats(items, requests, first_of, used, repeat)}
+        todo = [  # indexes of the items to write, in order
+            i
+            for i, r in enumerate(items)
+            if not (r.key is not None and first_of[r.key] != i) and i not in repeat and i not in refusals
+        ]
+        pend = self._pending_transfers(conn, [items[i].journal_id for i in todo if items[i].journal_id in originals])
+        now = utcnow()
+        codes: set[str] = set()
+        waiting = set(todo)
+        for i, r in enumerate(items):  # the checks of _resolve, in its order, item by item
+            if i in refusals:
+                raise refusals[i]
+            if i not in waiting:
+                continue
+            n, jid = i + 1, r.journal_id
+            orig = originals.get(jid)
+            if orig is None:
+                raise errors.UnknownJournal(f"resolution {n}: no journal {jid} in this district's ledger")
+            if not orig.pending:
+                raise errors.NotPending(f"resolution {n}: journal {jid} was never pending; reverse it instead")
+            self._refuse_resolved(n, jid, done)
+            if r.how == "post" and orig.expires_at is not None and orig.expires_at <= now:
+                raise errors.PendingExpired(
+                    f"resolution {n}: journal {jid} expired at {orig.expires_at:%Y-%m-%d %H:%M:%S} UTC "
+                    "and can no longer be posted"
+                )
+            mine = pend.get(jid, [])
+            if r.amount is not None:
+                if len(mine) != 1:
+                    raise errors.InvalidTransfer(
+                        f"resolution {n}: journal {jid} has {len(mine)} transfers; "
+                        "a partial amount needs a one-transfer journal"
+                    )
+                a = r.amount
+                if not isinstance(a, int) or isinstance(a, bool) or not 0 < a <= mine[0].amount:
+                    raise errors.InvalidTransfer(
+                        f"resolution {n}: journal {jid}: amount must be a whole number from 1 to "
+                        f"the pending {mine[0].amount}, not {a!r}"
+                    )
+            codes.update(c for t in mine for c in (t.debit_code, t.credit_code))
+        new_rows: list[dict] = []
+        trows: list[dict] = []
+        erows: list[dict] = []
+        made: dict[int, Journal] = {}
+        if todo:
+            n_transfers = sum(len(pend[items[i].journal_id]) for i in todo)
+            accts, jids, tids = self._lock_and_reserve(conn, codes, len(todo), n_transfers)
+            if self._locking(conn):
+                # Look again under the locks: a concurrent writer of one of these resolutions (which
+                # locks the same accounts) has committed by now, and a new statement sees it.
+                _, done, used = self._resolution_state(
+                    conn, [items[i].journal_id for i in todo], [k for k, i in first_of.items() if i in waiting]
+                )
+                if late := self._repeats(items, requests, first_of, used, repeat):
+                    raise late[min(late)]
+                todo = [i for i in todo if i not in repeat]
+                for i in todo:
+                    self._refuse_resolved(i + 1, items[i].journal_id, done)
+            by_id = {a.id: a for a in accts.values()}
+            touched: dict[int, _Acct] = {}
+            now = utcnow()
+            ti = 0
+            for i in todo:
+                r = items[i]
+                orig = originals[r.journal_id]
+                rows = [
+                    (
+                        by_id[t.debit_account_id],
+                        by_id[t.credit_account_id],
+                        (r.amount if r.amount is not None else t.amount) if r.how == "post" else t.amount,
+                        r.how,
+                        t.id,
+                        t.amount,
+                    )
+                    for t in pend[r.journal_id]
+                ]
+                try:
+                    before = self._apply(rows)
+                except errors.LedgerError as e:
+                    raise type(e)(f"resolution {i + 1}: {e}") from None
+                jid = jids[len(new_rows)]
+                row = dict(
+                    id=jid,
+                    tenant_id=self.tenant,
+                    kind=orig.kind,
+                    key=r.key,
+                    memo=orig.memo,
+                    pending=False,
+                    expires_at=None,
+                    effective_at=None,
+                    meta=None,
+                    resolves_id=r.journal_id,
+                    resolution=r.how,
+                    reverses_id=None,
+                    request_hash=requests[i],
+                    created_at=now,
+                )
+                t_rows, e_rows = self._entries(rows, jid, tids[ti : ti + len(rows)], now, before)
+                ti += len(rows)
+                new_rows.append(row)
+                trows += t_rows
+                erows += e_rows
+                touched.update(_touched(rows))
+                made[i] = _journal_out(row)
+            if new_rows:
+                if self._locking(conn):
+                    # All or none: a journal that could not be inserted (a key taken a moment ago) rolls
+                    # back the batch's rows to here, and the batch is looked at again.
+                    with conn.begin_nested() as sp:
+                        if len(self._insert(conn, new_rows, trows, erows, touched)) != len(new_rows):
+                            sp.rollback()
+                            raise _LostRace
+                else:
+                    self._insert(conn, new_rows, trows, erows, touched, checked=True)
+        olds = {j.id: j for j in self._journals_by_id(conn, sorted(set(repeat.values())))}
+        result: list[Journal] = []
+        for i, r in enumerate(items):
+            if i in made:
+                result.append(made[i])
+            elif i in repeat:
+                result.append(olds[repeat[i]])
+            else:  # the same key and request as an earlier item
+                result.append(result[first_of[r.key]])  # type: ignore[index]
+        return result
+
+    @staticmethod
+    def _repeats(
+        items: list[Resolution], requests: list[bytes], first_of: dict[str, int], used: dict, repeat: dict[int, int]
+    ) -> dict[int, errors.LedgerError]:
+        """Items whose key is taken: the same request is a repeat (answered by that journal, added to
+        `repeat`), another request is refused (returned by item index)."""
+        refused: dict[int, errors.LedgerError] = {}
+        for k, row in used.items():
+            i = first_of[k]
+            if bytes(row.request_hash) != requests[i]:
+                refused[i] = errors.IdempotencyConflict(
+                    f"resolution {i + 1}: key {k!r} was already used for a different request (journal {row.id}); "
+                    "use a new key for a new request"
+                )
+            else:
+                repeat[i] = row.id
+        return refused
+
+    @staticmethod
+    def _refuse_resolved(n: int, journal_id: int, done: dict) -> None:
+        d = done.get(journal_id)
+        if d is not None:
+            state = "posted" if d.resolution == "post" else "voided"
+            raise errors.NotPending(
+                f"resolution {n}: journal {journal_id} is no longer pending: it was {state} by journal {d.id}"
+            )
+
+    def _resolution_state(
+        self, conn: Connection, ids: list[int], keys: list[str], with_originals: bool = False
+    ) -> tuple[dict[int, Any], dict[int, Any], dict[str, Any]]:
+        """The journals `ids` (with_originals), the journals resolving them, and the journals holding
+        `keys`, each by what it was looked up by."""
+        idset, keyset = set(ids), set(keys)
+        got: list = []
+        if self._locking(conn):
+            sql = _RESOLVE_READ_PG if with_originals else _RESOLVE_RECHECK_PG
+            got = list(conn.exec_driver_sql(sql, {"tenant": self.tenant, "ids": ids, "keys": keys}))
+        else:
+            lookups: list[tuple[Any, list]] = [(journals.c.resolves_id, ids), (journals.c.key, keys)]
+            if with_originals:
+                lookups.append((journals.c.id, ids))
+            for column, values in lookups:
+                for i in range(0, len(values), _CHUNK):
+                    got += conn.execute(
+                        select(journals).where(journals.c.tenant_id == self.tenant, column.in_(values[i : i + _CHUNK]))
+                    )
+        originals = {r.id: r for r in got if r.id in idset} if with_originals else {}
+        done = {r.resolves_id: r for r in got if r.resolves_id in idset}
+        used = {r.key: r for r in got if r.key in keyset}
+        return originals, done, used
+
+    def _pending_transfers(self, conn: Connection, ids: list[int]) -> dict[int, list]:
+        """The transfers of journals `ids`, by journal, in order, with both accounts' codes."""
+        out: dict[int, list] = {}
+        if not ids:
+            return out
+        if self._locking(conn):
+            got = conn.exec_driver_sql(_PENDING_TRANSFERS_PG, {"ids": ids})
+            for r in got:
+                out.setdefault(r.journal_id, []).append(r)
+            return out
+        for i in range(0, len(ids), _CHUNK):
+            for r in conn.execute(_PENDING_TRANSFERS, {"ids": ids[i : i + _CHUNK]}):
+                out.setdefault(r.journal_id, []).append(r)
+        for rows in out.values():
+            rows.sort(key=lambda r: r.id)
+        return out
 
     def reverse(self, journal_id: int, key: str | None = None, memo: str = "") -> Journal:
         """Post a new journal that undoes a posted one, every transfer swapped. Once per journal."""

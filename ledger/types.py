@@ -32,6 +32,17 @@ class JournalSpec:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """One item of a batch for `Ledger.resolve_many`: post (in full, or `amount` of a one-transfer
+    journal) or void the pending journal `journal_id`, as `post_pending` / `void_pending` would."""
+
+    journal_id: int
+    how: str = "post"  # post | void
+    amount: int | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class Journal:
     id: int
     kind: str

@@ -998,6 +998,7 @@ def review(
     tenant = activity.tenant_id
     told: list[tuple[int, str, dict, str | None]] = []  # (member id, notice kind, params, link)
     to_post: list[tuple[int, int]] = []  # (held journal id, attendance id) approved in full
+    to_void: list[tuple[int, int]] = []  # (held journal id, attendance id) rejected
     rules: dict[int | None, points_rules.Rule] = {}  # the rule versions that priced the rows, loaded once each
     for aid in sorted(decided):
         a = rows[aid]
@@ -1040,7 +1041,7 @@ def review(
             )
         else:
             if a.journal_id is not None:
-                points.reject_hours(session, tenant, a.journal_id, a.id)
+                to_void.append((a.journal_id, a.id))
             a.status = REJECTED
             a.review_reason = reject[aid][:200]
             out.rejected += 1
@@ -1050,7 +1051,9 @@ def review(
         a.reviewed_by_user_id = actor_user_id
         a.reviewed_at = now
         out.ids.append(aid)
+    # Approvals and rejections reach the ledger in batches (a handful of statements, not a dozen each).
     points.approve_hours_many(session, tenant, to_post)
+    points.reject_hours_many(session, tenant, to_void)
     session.flush()
     notify_many(session, tenant, told)
     record(

@@ -167,7 +167,7 @@ def bench_review(ctx: Context) -> None:
         ctx.report.add(REVIEW, f"approve all {n:,} (one call, commit included)", target.name, ms(took))
         ctx.report.add(
             REVIEW,
-            "of which the ledger (Ledger.post_pending per attendance)",
+            "of which the ledger (Ledger.post_pending_many, chunks of 2,000)",
             target.name,
             f"{ms(ledger_time.total)} ({ledger_time.total / n * 1000:.2f} ms per attendance)",
         )
@@ -250,9 +250,9 @@ One activity with 10,000 attendances, each checked out and priced, its points he
 journal (rows inserted in bulk, journals through `points.hold_hours` as check-out makes them). The
 measure is one call of `activities.services.review(Review(approve="all"))` and its commit: the rows
 in one query, statuses, one notice per volunteer in one insert, one audit event, and every held
-journal posted through `points.approve_hours_many`, whose time is shown on its own line (today one
-`Ledger.post_pending` per attendance; the ledger's batch API replaces that loop). The ledger is
-verified afterwards.""",
+journal posted through `points.approve_hours_many`, whose time is shown on its own line (the ledger's
+batch resolution, `Ledger.post_pending_many`, in chunks of 2,000: a handful of statements per chunk,
+where one `Ledger.post_pending` per attendance took a dozen each). The ledger is verified afterwards.""",
     ),
     Section(
         "signup",

@@ -29,6 +29,7 @@ from ledger import (
     Ledger,
     LedgerError,
     NotPending,
+    Resolution,
     Transfer,
     UnitMismatch,
     UnknownAccount,
@@ -453,6 +454,89 @@ def test_ledger_matches_reference_model(engine):
         @rule(data=st.data())
         def void_pending(self, data):
             self.do_resolve("void", self.draw_resolve_target(data), None, self.draw_key(data))
+
+        @precondition(lambda self: self.model.journals)
+        @rule(data=st.data())
+        def resolve_batch(self, data):
+            """resolve_many over a few items: the model resolves them one by one, in order, on a copy; the
+            first refusal is the batch's (nothing changes), else every item is as post_pending /
+            void_pending alone would make it."""
+            items = []
+            for _ in range(data.draw(st.integers(1, 4))):
+                how = data.draw(st.sampled_from(["post", "post", "void"]))
+                jid = self.draw_resolve_target(data)
+                j = self.model.journals.get(jid)
+                amount = None
+                if how == "post" and j is not None and data.draw(st.integers(0, 3)) == 0:
+                    amount = data.draw(st.sampled_from([1, j.transfers[0][2], j.transfers[0][2] + 1, 0]))
+                key = self.draw_key(data)
+                if items and data.draw(st.integers(0, 5)) == 0:
+                    how, jid, amount, key = items[-1]  # the same item twice (one resolution if it has a key)
+                items.append((how, jid, amount, key))
+            m = self.model
+            saved = m.accounts
+            m.accounts = dict(saved)
+            expected, plan = None, []
+            first: dict[str, int] = {}
+            named: set[int] = set()
+            for n, (how, jid, amount, key) in enumerate(items):
+                request = ("post_pending" if how == "post" else "void_pending", jid, amount)
+                if key is not None and key in first:
+                    if plan[first[key]][1] != request:
+                        expected = IdempotencyConflict
+                        break
+                    plan.append(("same", request, first[key]))
+                    continue
+                if key is not None:
+                    first[key] = n
+                outcome = m.key_outcome(key, request)
+                if outcome is IdempotencyConflict:
+                    expected = outcome
+                    break
+                if jid in named:
+                    expected = NotPending
+                    break
+                named.add(jid)
+                if outcome is not None:
+                    plan.append(("replay", request, outcome))
+                    continue
+                orig = m.journals.get(jid)
+                if orig is None:
+                    expected = UnknownJournal
+                elif orig.role != "pending" or orig.status != "pending":
+                    expected = NotPending
+                elif amount is not None and (len(orig.transfers) != 1 or not 0 < amount <= orig.transfers[0][2]):
+                    expected = InvalidTransfer
+                if expected is not None:
+                    break
+                rows = [(d, c, amount if amount is not None else amt, how, amt) for d, c, amt in orig.transfers]
+                touched = m.apply(rows)
+                assert touched is not InsufficientBalance, "resolving a hold only ever frees room"
+                m.accounts.update(touched)
+                plan.append(("new", request, (how, jid, amount, key)))
+            batch = [Resolution(jid, how, amount, key) for how, jid, amount, key in items]
+            got = self.expect(expected, lambda: self.book.resolve_many(batch))
+            if expected is not None:
+                m.accounts = saved
+                for *_, key in items:
+                    self.remember_key(key, None, None, ok=False)
+                return
+            for n, (what, request, x) in enumerate(plan):
+                j = got[n]
+                if what == "same":
+                    assert j.id == got[x].id
+                elif what == "replay":
+                    assert (j.id, j.status) == (x, m.journals[x].status), "retry must return the original"
+                else:
+                    how, jid, amount, key = x
+                    orig = m.journals[jid]
+                    assert (j.resolves_id, j.resolution, j.pending, j.key) == (jid, how, False, key)
+                    orig.status = "posted" if how == "post" else "voided"
+                    moved = [(d, c, amount if amount is not None else amt) for d, c, amt in orig.transfers]
+                    m.journals[j.id] = MJournal(j.id, moved if how == "post" else list(orig.transfers), how, "posted")
+                    self.remember_key(key, request, j.id, ok=True)
+                    self.check_rows(j.id)
+                    assert self.book.journal(jid).status == orig.status
 
         # -- reversal ---------------------------------------------------------------------------
         def do_reverse(self, jid, key, memo=""):
