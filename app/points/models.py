@@ -44,3 +44,6 @@ class PointsRule(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+from .caps import PointsCounter  # noqa: E402,F401  (the caps' counter rows, app/points/caps.py)
