@@ -47,3 +47,4 @@ class PointsRule(Base):
 
 
 from .caps import PointsCounter  # noqa: E402,F401  (the caps' counter rows, app/points/caps.py)
+from .checkin_rules import CheckinRule  # noqa: E402,F401  (party check-ins' rule, app/points/checkin_rules.py)
