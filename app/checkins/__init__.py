@@ -2,10 +2,17 @@
 rotating code; party members' check-ins (once a day per site, points by the check-in rule within a
 monthly cap, posted by app/points); and 包格联户 household visits the grid admin confirms."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
 from app.area import Area
+
+def _setup(app: Flask) -> None:
+    from .views import party_member
+
+    app.context_processor(lambda: {"party_member": party_member})  # the menu's party members' links
+
 
 AREA = Area(
     name="checkins",
@@ -23,4 +30,5 @@ AREA = Area(
         "checkin.site_create": _l("Check-in site created"),
         "checkin.visit_decide": _l("Household visit confirmed or rejected"),
     },
+    setup=_setup,
 )

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from app.access import can, path_filter, require
 from app.db import get_session
@@ -19,6 +20,7 @@ from app.errors import AppError
 from app.forms import show_errors
 from app.pagination import paginate
 from app.people import services as people
+from app.people.models import Member
 from app.people.qr_views import qr_svg
 from app.places.models import OrgUnit
 from app.points import caps
@@ -48,6 +50,15 @@ def _site(site_id: int, action: str = "checkin.site.view") -> CheckinSite:
 
 def _me():
     return people.get_member(get_session(), current_user.tenant_id, current_user.member_id)
+
+
+def party_member() -> bool:
+    """Whether the signed-in user is a party member (the menu shows them the check-in links)."""
+    if not current_user.is_authenticated or not getattr(current_user, "member_id", None):
+        return False
+    return bool(
+        get_session().scalar(select(Member.is_party_member).where(Member.id == current_user.member_id))
+    )
 
 
 # --- sites -----------------------------------------------------------------------------------------------

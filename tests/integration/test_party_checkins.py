@@ -1,0 +1,192 @@
+"""Party check-ins (报到) and household visits through the services, on SQLite and PostgreSQL: once a day
+per site, the monthly cap (what it cut is recorded), another community's site earning by its own rule,
+refusals (not a party member, outside the radius), visits confirmed or rejected only by the grid's admin.
+On PostgreSQL, real concurrency: 30 simultaneous scans give one check-in and one posting, and
+simultaneous check-ins at different sites never pass the monthly cap. The ledger verifies clean."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.access import can
+from app.auth import services as auth
+from app.auth.services import open_session, user_for_member
+from app.checkins import errors
+from app.checkins import services as chk
+from app.checkins.labels import CONFIRMED, REJECTED, SUBMITTED
+from app.checkins.models import PartyCheckin
+from app.people import services as people
+from app.points import caps
+from app.points.checkin_rules import change_checkin_rule
+from app.points.services import member_points
+from app.tokens import TokenInvalid, make_token
+from ledger import Ledger
+from ledger.schema import journals
+from tests.factories import make_member, make_town
+
+PLACE = (22.7780, 113.9360)
+# 2026-12-05 10:00 Beijing = 02:00 UTC
+DAY1 = datetime(2026, 12, 5, 2, 0)
+
+
+@dataclass
+class Env:
+    s: Session
+    town: object
+    tenant: int
+    admin_user: int
+
+    def site(self, unit=None, **kw):
+        return chk.create_site(self.s, self.tenant, self.admin_user, unit or self.town.community_a, "", **kw)
+
+    def party(self, name="党员甲", community=None, **kw):
+        community = community or self.town.community_a
+        return make_member(
+            self.s, self.tenant, self.town.grid_a1, name=name, is_party_member=True,
+            checkin_community_id=community.id, **kw,
+        )
+
+    def check_in(self, member, site, at=DAY1, **kw):
+        token = make_token("site_poster", self.tenant, site.id)
+        return chk.check_in(self.s, member, token, now=at, **kw).checkin
+
+    def wallet(self, member) -> int:
+        return member_points(self.s, self.tenant, member.id).available
+
+    def verify(self):
+        assert Ledger(self.s, tenant=self.tenant).verify() == []
+
+
+@pytest.fixture
+def env(app):
+    with app.app_context(), app.test_request_context():
+        s = app.extensions["db_sessionmaker"]()
+        town = make_town(s)
+        admin = town.users["district_admin"][0]
+        yield Env(s, town, town.district.id, user_for_member(s, admin).id)
+        s.close()
+
+
+def test_once_a_day_per_site_beijing_day(env):
+    site = env.site()
+    other = env.site(env.town.grid_a1)
+    m = env.party()
+    first = env.check_in(m, site)
+    assert (first.points, first.points_cut, first.day) == (2, 0, date(2026, 12, 5))
+    with pytest.raises(errors.AlreadyCheckedInToday) as e:
+        env.check_in(m, site, DAY1 + timedelta(hours=12))  # 22:00 Beijing, same day
+    assert e.value.code == "already_checked_in_today"
+    # Another site the same day, and the same site after Beijing midnight (16:00 UTC), are new check-ins.
+    assert env.check_in(m, other).points == 2
+    assert env.check_in(m, site, DAY1 + timedelta(hours=14)).day == date(2026, 12, 6)
+    assert env.s.scalar(select(func.count()).select_from(PartyCheckin).where(PartyCheckin.member_id == m.id)) == 3
+    assert env.wallet(m) == 6
+    env.verify()
+
+
+def test_monthly_cap_cuts_and_records_what_it_cut(env):
+    change_checkin_rule(env.s, env.tenant, env.admin_user, points_per_checkin=3, monthly_cap=10, now=DAY1 - timedelta(days=10))
+    site = env.site()
+    m = env.party()
+    got = [env.check_in(m, site, DAY1 + timedelta(days=i)) for i in range(5)]  # 5 days in December
+    assert [(c.points, c.points_cut) for c in got] == [(3, 0), (3, 0), (3, 0), (1, 2), (0, 3)]
+    assert all(c.monthly_cap == 10 for c in got)
+    assert got[4].journal_id is None
+    assert env.wallet(m) == 10
+    assert caps.used(env.s, env.tenant, m.id, "checkin", "2026-12") == 10
+    # A new month starts afresh (Beijing calendar: 2027-01-01 00:30 Beijing is still 2026-12-31 UTC).
+    jan = env.check_in(m, site, datetime(2026, 12, 31, 16, 30))
+    assert (jan.points, jan.points_cut, jan.day) == (3, 0, date(2027, 1, 1))
+    keys = env.s.scalars(select(journals.c.key).where(journals.c.tenant_id == env.tenant, journals.c.kind == "checkin"))
+    assert sorted(keys) == sorted(f"checkin:{c.id}" for c in [*got[:4], jan])
+    env.verify()
+
+
+def test_other_community_site_earns_by_its_own_rule(env):
+    own, elsewhere, grid_site = env.site(), env.site(env.town.community_b), env.site(env.town.grid_a2)
+    m = env.party()
+    c = env.check_in(m, elsewhere)
+    assert (c.own_community, c.points, c.points_cut) == (False, 0, 0)  # recorded, earns nothing by default
+    assert env.check_in(m, grid_site).own_community is True  # a grid under the own community
+    assert env.check_in(m, own).points == 2
+    change_checkin_rule(env.s, env.tenant, env.admin_user, points_per_checkin=2, other_site_points=1, now=DAY1)
+    assert env.check_in(m, elsewhere, DAY1 + timedelta(days=1)).points == 1
+    env.verify()
+
+
+def test_not_a_party_member_is_refused(env):
+    site = env.site()
+    v = make_member(env.s, env.tenant, env.town.grid_a1, name="群众乙")
+    with pytest.raises(errors.NotAPartyMember) as e:
+        env.check_in(v, site)
+    assert e.value.code == "not_a_party_member"
+    assert env.s.scalar(select(func.count()).select_from(PartyCheckin).where(PartyCheckin.member_id == v.id)) == 0
+
+
+def test_radius(env):
+    site = env.site(lat=PLACE[0], lng=PLACE[1], radius_m=200)
+    m = env.party()
+    with pytest.raises(errors.LocationRequired):
+        env.check_in(m, site)
+    with pytest.raises(errors.OutsideRadius) as e:
+        env.check_in(m, site, lat=PLACE[0] + 0.01, lng=PLACE[1])  # about 1.1 km north
+    assert e.value.code == "outside_radius"
+    c = env.check_in(m, site, lat=PLACE[0] + 0.0005, lng=PLACE[1])
+    assert c.distance_m is not None and 40 < c.distance_m < 70 and c.points == 2
+
+
+def test_rotating_site_code_and_wrong_tokens(env):
+    site = env.site()
+    m = env.party()
+    ts = calendar.timegm(DAY1.timetuple())
+    token = make_token("checkin_site", env.tenant, site.id, ts)
+    assert chk.check_in(env.s, m, token, now=DAY1).checkin.source == "code"
+    stale = make_token("checkin_site", env.tenant, site.id, ts - 600)
+    with pytest.raises(TokenInvalid) as e:
+        chk.check_in(env.s, m, stale, now=DAY1 + timedelta(days=1))
+    assert e.value.code == "token_expired"
+
+
+def test_site_only_for_community_or_area_grid_once(env):
+    with pytest.raises(errors.SiteInvalid):
+        env.site(env.town.street)
+    env.site()
+    with pytest.raises(errors.SiteExists):
+        env.site()
+
+
+def test_visits_confirmed_or_rejected_only_by_the_grids_admin(env, app):
+    m = env.party()
+    people.assign(env.s, m, env.town.grid_a1, "party_member", effective_from=date(2026, 11, 1))
+    with pytest.raises(errors.NotResponsible):
+        chk.log_visit(env.s, m, env.town.grid_b1.id, date(2026, 12, 4), 5, today=date(2026, 12, 5))
+    with pytest.raises(errors.NotResponsible):  # before the assignment began
+        chk.log_visit(env.s, m, env.town.grid_a1.id, date(2026, 10, 30), 5, today=date(2026, 12, 5))
+    with pytest.raises(errors.VisitInvalid):
+        chk.log_visit(env.s, m, env.town.grid_a1.id, date(2026, 12, 4), 0, today=date(2026, 12, 5))
+    v1 = chk.log_visit(env.s, m, env.town.grid_a1.id, date(2026, 12, 4), 12, "送温暖", today=date(2026, 12, 5))
+    v2 = chk.log_visit(env.s, m, env.town.grid_a1.id, date(2026, 12, 5), 3, today=date(2026, 12, 5))
+    assert v1.status == SUBMITTED
+
+    grid_admin = open_session(env.s, user_for_member(env.s, env.town.users["grid_admin"][0]).id)
+    volunteer = open_session(env.s, user_for_member(env.s, env.town.users["volunteer"][0]).id)
+    assert can(grid_admin, "visit.confirm", v1)
+    assert not can(volunteer, "visit.confirm", v1)
+    # A grid admin of the other community may not.
+    other = make_member(env.s, env.tenant, env.town.grid_b1, name="他格管理员")
+    auth.set_password(env.s, other, "Passw0rd-long-enough")
+    auth.grant_role(env.s, None, other, "grid_admin", env.town.community_b)
+    assert not can(open_session(env.s, user_for_member(env.s, other).id), "visit.confirm", v1)
+
+    with pytest.raises(errors.VisitInvalid):
+        chk.decide_visit(env.s, v2, 1, confirm=False, reason="")
+    assert chk.decide_visit(env.s, v1, None, confirm=True).status == CONFIRMED
+    assert chk.decide_visit(env.s, v2, None, confirm=False, reason="日期不对").status == REJECTED
+    with pytest.raises(errors.AlreadyDecided):
+        chk.decide_visit(env.s, v1, None, confirm=False, reason="x")
