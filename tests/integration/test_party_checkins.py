@@ -7,6 +7,9 @@ simultaneous check-ins at different sites never pass the monthly cap. The ledger
 from __future__ import annotations
 
 import calendar
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -22,6 +25,8 @@ from app.checkins import services as chk
 from app.checkins.labels import CONFIRMED, REJECTED, SUBMITTED
 from app.checkins.models import PartyCheckin
 from app.people import services as people
+from app.people.models import Member
+from app.places import services as places
 from app.points import caps
 from app.points.checkin_rules import change_checkin_rule
 from app.points.services import member_points
@@ -190,3 +195,127 @@ def test_visits_confirmed_or_rejected_only_by_the_grids_admin(env, app):
     assert chk.decide_visit(env.s, v2, None, confirm=False, reason="日期不对").status == REJECTED
     with pytest.raises(errors.AlreadyDecided):
         chk.decide_visit(env.s, v1, None, confirm=False, reason="x")
+
+
+# --- real concurrency on PostgreSQL ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_app(pg_engine, postgres_url):
+    from app import create_app  # noqa: PLC0415  (the app on its own engine, committing for real)
+    from tests.conftest import TEST_CONFIG  # noqa: PLC0415
+
+    return create_app({**TEST_CONFIG, "DATABASE_URL": postgres_url, "ENGINE": pg_engine})
+
+
+def _build(app, fn):
+    from app.db import unit_of_work  # noqa: PLC0415
+
+    with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        return fn(s)
+
+
+def _together(app, engine, n: int, work) -> list:
+    """work(session, i) in n threads, each in its own committed transaction, released together."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int):
+        barrier.wait(timeout=60)
+        with app.app_context(), app.test_request_context():
+            try:
+                with Session(engine) as s:
+                    result = work(s, i)
+                    s.commit()
+                    return result
+            except Exception as exc:  # noqa: BLE001  (the caller asserts on every outcome)
+                return exc
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return [f.result() for f in [pool.submit(one, i) for i in range(n)]]
+
+
+def _outcome(r) -> str:
+    return type(r).__name__ if isinstance(r, Exception) else "ok"
+
+
+@pytest.mark.postgres
+@pytest.mark.commits
+def test_30_simultaneous_scans_make_one_checkin_and_one_posting(pg_app, pg_engine):
+    def setup(s):
+        town = make_town(s)
+        site = chk.create_site(s, town.district.id, None, town.community_a, "")
+        m = make_member(
+            s, town.district.id, town.grid_a1, name="党员丙", is_party_member=True,
+            checkin_community_id=town.community_a.id,
+        )
+        return town.district.id, site.id, m.id
+
+    tenant, site_id, member_id = _build(pg_app, setup)
+    with pg_app.app_context():
+        token = make_token("site_poster", tenant, site_id)
+
+    def scan(s, i):
+        return chk.check_in(s, s.get(Member, member_id), token, now=DAY1).checkin.points
+
+    results = _together(pg_app, pg_engine, 30, scan)
+    assert Counter(map(_outcome, results)) == {"ok": 1, "AlreadyCheckedInToday": 29}
+    with Session(pg_engine) as s:
+        assert s.scalar(select(func.count()).select_from(PartyCheckin).where(PartyCheckin.member_id == member_id)) == 1
+        posted = s.scalars(
+            select(journals.c.key).where(journals.c.tenant_id == tenant, journals.c.kind == "checkin")
+        ).all()
+        assert len(posted) == 1
+        assert Ledger(s, tenant=tenant).verify() == []
+        assert member_points(s, tenant, member_id).available == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.commits
+def test_simultaneous_checkins_at_different_sites_never_pass_the_monthly_cap(pg_app, pg_engine):
+    n = 12
+
+    def setup(s):
+        town = make_town(s)
+        change_checkin_rule(s, town.district.id, None, points_per_checkin=3, monthly_cap=20, now=DAY1 - timedelta(days=1))
+        units = [town.community_a, town.grid_a1, town.grid_a2]
+        for i in range(n - 3):
+            units.append(places.create_unit(s, town.district.id, name=f"凤凰第{i + 3}片区", kind="grid",
+                                            grid_type="area", parent=town.community_a))
+        sites = [chk.create_site(s, town.district.id, None, u, "").id for u in units]
+        m = make_member(
+            s, town.district.id, town.grid_a1, name="党员丁", is_party_member=True,
+            checkin_community_id=town.community_a.id,
+        )
+        return town.district.id, sites, m.id
+
+    tenant, sites, member_id = _build(pg_app, setup)
+
+    def scan(s, i):
+        token = make_token("site_poster", tenant, sites[i])
+        c = chk.check_in(s, s.get(Member, member_id), token, now=DAY1)
+        return c.checkin.points, c.checkin.points_cut
+
+    results = _together(pg_app, pg_engine, n, scan)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sum(p for p, _ in results) == 20  # 12 × 3 = 36 asked, the cap holds at 20
+    assert sum(c for _, c in results) == 16
+    with Session(pg_engine) as s:
+        assert member_points(s, tenant, member_id).available == 20
+        assert caps.used(s, tenant, member_id, "checkin", "2026-12") == 20
+        assert Ledger(s, tenant=tenant).verify() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.commits
+def test_caps_take_under_concurrency(pg_app, pg_engine):
+    """The general counter other kinds use (hours caps): 40 takes of 7 against a cap of 100."""
+
+    def setup(s):
+        town = make_town(s)
+        return town.district.id, make_member(s, town.district.id, town.grid_a1, name="志愿者戊").id
+
+    tenant, member_id = _build(pg_app, setup)
+    results = _together(pg_app, pg_engine, 40, lambda s, i: caps.take(s, tenant, member_id, "hours", "2026-12-05", 7, 100))
+    assert sorted(results) == [0] * 25 + [2] + [7] * 14
+    with Session(pg_engine) as s:
+        assert caps.used(s, tenant, member_id, "hours", "2026-12-05") == 100
