@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from app.access import Action
 from app.area import Area
 
+
 def _setup(app: Flask) -> None:
     from .views import party_member
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
-
 from sqlalchemy.orm import joinedload
 
 from app.access import path_filter, require
@@ -137,11 +136,8 @@ def list_visits():
 )
 def decide_visit(visit_id: int):
     """Confirm a visit, or reject it with a reason (the grid's admin only). Error: `already_decided`."""
-    data: DecisionIn = request.context.json
+    data: DecisionIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     visit = services.get_visit(db, current_user.tenant_id, visit_id)
     require(current_user, "visit.confirm", visit)
     return VisitOut.of(services.decide_visit(db, visit, current_user.user_id, data.confirm, data.reason))
-
-
-

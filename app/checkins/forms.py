@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, FloatField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 
 from app.places.fields import UnitPickField
 
@@ -37,5 +37,5 @@ class VisitForm(FlaskForm):
 
 
 class DecideForm(FlaskForm):
-    decision = SelectField(choices=[("confirm", _l("Confirm")), ("reject", _l("Reject"))])
+    decision = StringField(validators=[AnyOf(("confirm", "reject"))])
     reason = StringField(_l("Reason (needed to reject)"), validators=[Optional(), Length(max=200)])

@@ -154,6 +154,3 @@ class DecisionIn(BaseModel):
 
     confirm: bool
     reason: str = Field(default="", max_length=200, description="Needed to reject")
-
-
-

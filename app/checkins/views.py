@@ -56,9 +56,7 @@ def party_member() -> bool:
     """Whether the signed-in user is a party member (the menu shows them the check-in links)."""
     if not current_user.is_authenticated or not getattr(current_user, "member_id", None):
         return False
-    return bool(
-        get_session().scalar(select(Member.is_party_member).where(Member.id == current_user.member_id))
-    )
+    return bool(get_session().scalar(select(Member.is_party_member).where(Member.id == current_user.member_id)))
 
 
 # --- sites -----------------------------------------------------------------------------------------------
@@ -200,9 +198,7 @@ def scan_page(token: str):
         site = services.get_site(get_session(), current_user.tenant_id, site_id)
     except AppError as e:
         return _scan_error(e, token)
-    return _render(
-        "checkins/scan.html", site=site, form=ScanForm(formdata=None), action=request.full_path.rstrip("?")
-    )
+    return _render("checkins/scan.html", site=site, form=ScanForm(formdata=None), action=request.full_path.rstrip("?"))
 
 
 def _coordinate(raw) -> float | None:
@@ -316,7 +312,8 @@ def decide_visit(visit_id: int):
             ),
             size=30,
         )
-        return _render("checkins/visit_queue.html", e.status, page=page, form=DecideForm(formdata=None), problem=e.message)
+        return _render(
+            "checkins/visit_queue.html", e.status, page=page, form=DecideForm(formdata=None), problem=e.message
+        )
     flash(_("Visit confirmed.") if form.decision.data == "confirm" else _("Visit rejected."))
     return redirect(url_for("checkins.visit_queue"))
-

@@ -53,8 +53,13 @@ class Env:
     def party(self, name="党员甲", community=None, **kw):
         community = community or self.town.community_a
         return make_member(
-            self.s, self.tenant, self.town.grid_a1, name=name, is_party_member=True,
-            checkin_community_id=community.id, **kw,
+            self.s,
+            self.tenant,
+            self.town.grid_a1,
+            name=name,
+            is_party_member=True,
+            checkin_community_id=community.id,
+            **kw,
         )
 
     def check_in(self, member, site, at=DAY1, **kw):
@@ -96,7 +101,9 @@ def test_once_a_day_per_site_beijing_day(env):
 
 
 def test_monthly_cap_cuts_and_records_what_it_cut(env):
-    change_checkin_rule(env.s, env.tenant, env.admin_user, points_per_checkin=3, monthly_cap=10, now=DAY1 - timedelta(days=10))
+    change_checkin_rule(
+        env.s, env.tenant, env.admin_user, points_per_checkin=3, monthly_cap=10, now=DAY1 - timedelta(days=10)
+    )
     site = env.site()
     m = env.party()
     got = [env.check_in(m, site, DAY1 + timedelta(days=i)) for i in range(5)]  # 5 days in December
@@ -245,7 +252,11 @@ def test_30_simultaneous_scans_make_one_checkin_and_one_posting(pg_app, pg_engin
         town = make_town(s)
         site = chk.create_site(s, town.district.id, None, town.community_a, "")
         m = make_member(
-            s, town.district.id, town.grid_a1, name="党员丙", is_party_member=True,
+            s,
+            town.district.id,
+            town.grid_a1,
+            name="党员丙",
+            is_party_member=True,
             checkin_community_id=town.community_a.id,
         )
         return town.district.id, site.id, m.id
@@ -276,14 +287,28 @@ def test_simultaneous_checkins_at_different_sites_never_pass_the_monthly_cap(pg_
 
     def setup(s):
         town = make_town(s)
-        change_checkin_rule(s, town.district.id, None, points_per_checkin=3, monthly_cap=20, now=DAY1 - timedelta(days=1))
+        change_checkin_rule(
+            s, town.district.id, None, points_per_checkin=3, monthly_cap=20, now=DAY1 - timedelta(days=1)
+        )
         units = [town.community_a, town.grid_a1, town.grid_a2]
         for i in range(n - 3):
-            units.append(places.create_unit(s, town.district.id, name=f"凤凰第{i + 3}片区", kind="grid",
-                                            grid_type="area", parent=town.community_a))
+            units.append(
+                places.create_unit(
+                    s,
+                    town.district.id,
+                    name=f"凤凰第{i + 3}片区",
+                    kind="grid",
+                    grid_type="area",
+                    parent=town.community_a,
+                )
+            )
         sites = [chk.create_site(s, town.district.id, None, u, "").id for u in units]
         m = make_member(
-            s, town.district.id, town.grid_a1, name="党员丁", is_party_member=True,
+            s,
+            town.district.id,
+            town.grid_a1,
+            name="党员丁",
+            is_party_member=True,
             checkin_community_id=town.community_a.id,
         )
         return town.district.id, sites, m.id
@@ -315,7 +340,9 @@ def test_caps_take_under_concurrency(pg_app, pg_engine):
         return town.district.id, make_member(s, town.district.id, town.grid_a1, name="志愿者戊").id
 
     tenant, member_id = _build(pg_app, setup)
-    results = _together(pg_app, pg_engine, 40, lambda s, i: caps.take(s, tenant, member_id, "hours", "2026-12-05", 7, 100))
+    results = _together(
+        pg_app, pg_engine, 40, lambda s, i: caps.take(s, tenant, member_id, "hours", "2026-12-05", 7, 100)
+    )
     assert sorted(results) == [0] * 25 + [2] + [7] * 14
     with Session(pg_engine) as s:
         assert caps.used(s, tenant, member_id, "hours", "2026-12-05") == 100
