@@ -24,6 +24,7 @@ bp.add_url_rule("/me/checkins", view_func=views.my_checkins)
 bp.add_url_rule("/me/visits", view_func=views.my_visits, methods=["GET", "POST"])
 bp.add_url_rule("/checkins/visits/", view_func=views.visit_queue)
 bp.add_url_rule("/checkins/visits/<int:visit_id>/decide", view_func=views.decide_visit, methods=["POST"])
+bp.add_url_rule("/checkins/rule", view_func=views.checkin_rule, methods=["GET", "POST"])
 
 
 api_bp = api_blueprint("checkins_api", __name__)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, FloatField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    FloatField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 
 from app.places.fields import UnitPickField
@@ -39,3 +48,19 @@ class VisitForm(FlaskForm):
 class DecideForm(FlaskForm):
     decision = StringField(validators=[AnyOf(("confirm", "reject"))])
     reason = StringField(_l("Reason (needed to reject)"), validators=[Optional(), Length(max=200)])
+
+
+class CheckinRuleForm(FlaskForm):
+    points_per_checkin = IntegerField(
+        _l("Points per check-in at the member's own community"),
+        validators=[InputRequired(_l("Give the points.")), NumberRange(0, 1000)],
+    )
+    other_site_points = IntegerField(
+        _l("Points per check-in at another community's site"),
+        validators=[InputRequired(_l("Give the points.")), NumberRange(0, 1000)],
+    )
+    monthly_cap = IntegerField(_l("Most check-in points a month (empty: no cap)"), validators=[Optional()])
+    effective_from = DateTimeLocalField(
+        _l("Takes effect (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    reason = StringField(_l("Reason"), validators=[InputRequired(_l("Say why the rule changes.")), Length(max=200)])

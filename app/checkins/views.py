@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from app.access import can, path_filter, require
-from app.db import get_session
+from app.db import get_session, utcnow
 from app.errors import AppError
 from app.forms import show_errors
 from app.pagination import paginate
@@ -24,13 +24,13 @@ from app.people.models import Member
 from app.people.qr_views import qr_svg
 from app.places.models import OrgUnit
 from app.points import caps
-from app.points.checkin_rules import checkin_rule_for
+from app.points.checkin_rules import CheckinRule, change_checkin_rule, checkin_rule_for
 from app.points.labels import KIND_CHECKIN
-from app.times import to_beijing
+from app.times import to_beijing, to_utc
 from app.tokens import PURPOSES, TokenInvalid, make_token, seconds_to_next_step
 
 from . import services
-from .forms import DecideForm, ScanForm, SiteForm, VisitForm
+from .forms import CheckinRuleForm, DecideForm, ScanForm, SiteForm, VisitForm
 from .labels import SOURCE_LABELS, VISIT_STATUS_LABELS
 from .models import CheckinSite
 
@@ -317,3 +317,54 @@ def decide_visit(visit_id: int):
         )
     flash(_("Visit confirmed.") if form.decision.data == "confirm" else _("Visit rejected."))
     return redirect(url_for("checkins.visit_queue"))
+
+
+# --- the check-in points rule (district admins; the rule itself lives in app/points/checkin_rules.py) -------
+
+
+@login_required
+def checkin_rule():
+    require(current_user, "points.rules.view")
+    db = get_session()
+    tenant = current_user.tenant_id
+    status = 200
+    if request.method == "POST":
+        require(current_user, "points.rules.edit")
+        form = CheckinRuleForm()
+        if form.validate():
+            try:
+                change_checkin_rule(
+                    db,
+                    tenant,
+                    current_user.user_id,
+                    points_per_checkin=form.points_per_checkin.data or 0,
+                    other_site_points=form.other_site_points.data or 0,
+                    monthly_cap=form.monthly_cap.data,
+                    effective_from=to_utc(form.effective_from.data) if form.effective_from.data else None,
+                    reason=form.reason.data or "",
+                )
+                flash(_("The new check-in rule version is saved."), "success")
+                return redirect(url_for("checkins.checkin_rule"))
+            except AppError as e:
+                show_errors(form, e)
+        status = 422
+    current = checkin_rule_for(db, tenant, utcnow())
+    if request.method != "POST":
+        form = CheckinRuleForm(
+            formdata=None,
+            points_per_checkin=current.points_per_checkin,
+            other_site_points=current.other_site_points,
+            monthly_cap=current.monthly_cap,
+        )
+    versions = db.scalars(
+        select(CheckinRule).where(CheckinRule.tenant_id == tenant).order_by(CheckinRule.version.desc()).limit(50)
+    ).all()
+    return _render(
+        "checkins/rule.html",
+        status,
+        form=form,
+        current=current,
+        versions=versions,
+        now=utcnow(),
+        may_edit=can(current_user, "points.rules.edit"),
+    )

@@ -278,3 +278,33 @@ def test_api_sites_scans_checkins_visits(app, town):
 def test_member_pages_render_for_anyone_signed_in(app, client, town, path):
     sign_in(client, town, "volunteer")
     assert client.get(path).status_code == 200
+
+
+def test_district_admin_sets_a_new_checkin_rule_version(app, client, town):
+    client.get("/?lang=en")
+    sign_in(client, town, "district_admin")
+    page = client.get("/checkins/rule")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "At most 20 check-in points a month" in html and "Built-in default" in html
+    resp = client.post(
+        "/checkins/rule",
+        data={
+            "csrf_token": csrf_from(html),
+            "points_per_checkin": "3",
+            "other_site_points": "1",
+            "monthly_cap": "",
+            "reason": "试行",
+        },
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
+    html = client.get("/checkins/rule").get_data(as_text=True)
+    assert "3 points per check-in" in html and "No monthly cap" in html and "Version 1" in html
+    bad = client.post(
+        "/checkins/rule",
+        data={"csrf_token": csrf_from(html), "points_per_checkin": "5000", "other_site_points": "0", "reason": "x"},
+    )
+    assert bad.status_code == 422
+    # Only district admins change it; an organiser may not even open it.
+    other = app.test_client()
+    sign_in(other, town, "grid_admin")
+    assert other.get("/checkins/rule").status_code in (403, 404)
