@@ -80,6 +80,23 @@ def test_party_member_scans_a_site_poster_signs_in_and_sees_the_points(app, town
     assert "凤凰社区党群服务中心" in text and "+2" in text
     phone.screenshot(path=str(SHOTS / "my_checkins_phone.png"), full_page=True)
 
+    # Every page of the area fits a phone (no sideways scrolling).
+    admin_phone = browser.new_context(**PHONE).new_page()
+    sign_in_in_browser(admin_phone, live_server, tenant, a_mobile, a_password)
+    for who, pg, path in [
+        ("party", phone, "/me/visits"),
+        ("admin", admin_phone, "/checkins/sites/"),
+        ("admin", admin_phone, "/checkins/sites/new"),
+        ("admin", admin_phone, f"/checkins/sites/{site_id}"),
+        ("admin", admin_phone, f"/checkins/sites/{site_id}/code"),
+        ("admin", admin_phone, "/checkins/visits/"),
+    ]:
+        pg.goto(f"{live_server}{path}")
+        width = pg.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways on a phone for the {who} ({width} px)"
+    admin_phone.goto(f"{live_server}/checkins/sites/new")
+    admin_phone.screenshot(path=str(SHOTS / "checkin_site_new_phone.png"), full_page=True)
+
     with unit_of_work(sm) as s:
         c = s.scalars(select(PartyCheckin).where(PartyCheckin.member_id == member.id)).one()
         assert (c.site_id, c.source, c.points, c.points_cut) == (site_id, "poster", 2, 0)
