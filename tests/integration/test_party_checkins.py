@@ -204,6 +204,40 @@ def test_visits_confirmed_or_rejected_only_by_the_grids_admin(env, app):
         chk.decide_visit(env.s, v1, None, confirm=False, reason="x")
 
 
+@pytest.mark.parametrize(
+    ("takes", "cap", "granted"),
+    [
+        ([5, 5, 5], 12, [5, 5, 2]),  # the third is cut to what is left
+        ([5, 5, 5], None, [5, 5, 5]),  # no cap: counted, never cut
+        ([0, 3, -2], 10, [0, 3, 0]),  # nothing asked, nothing taken
+        ([4, 4], 0, [0, 0]),  # a cap of 0 grants nothing
+        ([20], 15, [15]),
+    ],
+)
+def test_caps_take_table(env, takes, cap, granted):
+    m = make_member(env.s, env.tenant, env.town.grid_a1, name="志愿者己")
+    assert [caps.take(env.s, env.tenant, m.id, "hours", "2026-12-05", t, cap) for t in takes] == granted
+    assert caps.used(env.s, env.tenant, m.id, "hours", "2026-12-05") == sum(granted)
+    # Another period, kind or member has its own counter.
+    assert caps.take(env.s, env.tenant, m.id, "hours", "2026-12-06", 1, cap) == (0 if cap == 0 else 1)
+    assert caps.take(env.s, env.tenant, m.id, "checkin", "2026-12-05", 1, cap) == (0 if cap == 0 else 1)
+
+
+def test_a_rule_change_mid_month_keeps_the_months_counter(env):
+    site, grid_site = env.site(), env.site(env.town.grid_a1)
+    m = env.party()
+    change_checkin_rule(env.s, env.tenant, env.admin_user, points_per_checkin=8, monthly_cap=30, now=DAY1)
+    assert env.check_in(m, site).points == 8
+    assert env.check_in(m, grid_site).points == 8
+    # From the 10th: 10 a check-in, cap 20 — what was earned before counts against it.
+    change_checkin_rule(
+        env.s, env.tenant, env.admin_user, points_per_checkin=10, monthly_cap=20, now=DAY1 + timedelta(days=5)
+    )
+    c = env.check_in(m, site, DAY1 + timedelta(days=5, hours=1))
+    assert (c.points, c.points_cut, c.monthly_cap) == (4, 6, 20)
+    env.verify()
+
+
 # --- real concurrency on PostgreSQL ------------------------------------------------------------------------
 
 
