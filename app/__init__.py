@@ -29,6 +29,7 @@ AREAS = [
     "app.auth",
     "app.notices",
     "app.activities",
+    "app.checkins",
     "app.api",
     "app.demo",
 ]

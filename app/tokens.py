@@ -6,7 +6,7 @@ a version 3 QR):
     AX1.<P>.<tenant>.<subject>.<step>.<sig>     timed purposes
     AX1.<P>.<tenant>.<subject>.<sig>            member_card (no time step)
 
-<P> is the purpose code (M, AI, AO, PI, PO, S, C); tenant, subject and step are integers in base 36
+<P> is the purpose code (M, AI, AO, PI, PO, S, SP, C); tenant, subject and step are integers in base 36
 (0-9A-Z); <sig> is HMAC-SHA256 over everything before it, truncated to 128 bits, in base 32
 without padding (26 chars). The HMAC key is derived from the secret with a purpose-specific salt,
 so a token of one purpose never verifies as another even if its code letter is edited.
@@ -119,6 +119,15 @@ PURPOSES: dict[str, Purpose] = {
             _l("This site code has expired. Scan the code on the site's screen again."),
             step_seconds=30,
             valid_steps=3,
+        ),
+        # A check-in site's printed A4 poster (报到点). No time step: a site is always open; once a
+        # day per member per site is enforced by the check-in itself.
+        Purpose(
+            "site_poster",
+            "SP",
+            _l("a check-in site's poster"),
+            _l("This site poster is no longer valid. Ask the community for the current poster."),
+            step_seconds=None,
         ),
         # The printed member card. It never expires, so it only IDENTIFIES the member (like the name and
         # number printed beside it); it must never authorise spending on its own. Redemption must ask for

@@ -15,5 +15,8 @@ AREA = Area(
         Action("points.rules.edit"),
     ],
     grants={"organiser": ["points.rules.view"]},
-    audit_labels={"points.rule_change": _l("Points rule changed")},
+    audit_labels={
+        "points.rule_change": _l("Points rule changed"),
+        "points.checkin_rule_change": _l("Check-in points rule changed"),
+    },
 )

@@ -22,6 +22,11 @@ def hours_source_code(unit_id: int) -> str:
     return f"source:hours:{unit_id}"
 
 
+def checkin_source_code(unit_id: int) -> str:
+    """Where the points for party check-ins come from: one source per site's unit (community or grid)."""
+    return f"source:checkin:{unit_id}"
+
+
 def open_wallets(session: Session, tenant_id: int, member_ids: Iterable[int]) -> None:
     """Open each member's wallet (credit-normal, never overdrawn) in the caller's transaction."""
     codes = [wallet_code(i) for i in member_ids]

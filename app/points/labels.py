@@ -27,4 +27,5 @@ MISSED_CHECKOUT_LABELS = {
 
 # Journal kinds the points area posts.
 KIND_HOURS = "hours"  # service hours at an activity (pending until the organiser reviews them)
-KINDS = (KIND_HOURS,)
+KIND_CHECKIN = "checkin"  # a party member's check-in (报到) at a site, priced by app/points/checkin_rules.py
+KINDS = (KIND_HOURS, KIND_CHECKIN)

@@ -44,3 +44,7 @@ class PointsRule(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+from .caps import PointsCounter  # noqa: E402,F401  (the caps' counter rows, app/points/caps.py)
+from .checkin_rules import CheckinRule  # noqa: E402,F401  (party check-ins' rule, app/points/checkin_rules.py)

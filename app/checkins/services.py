@@ -1,0 +1,362 @@
+"""Check-in use cases: sites (create, list, read a site's code), a party member's check-in (once a day
+per site, radius, points by the check-in rule within the monthly cap — posted by app/points), and
+household visits (log against a grid the member is responsible for; the grid admin confirms or
+rejects). Services take plain values and the actor, flush, never commit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, joinedload
+
+from app.audit.services import record
+from app.db import utcnow
+from app.errors import NotFound
+from app.people.models import GridAssignment, Member
+from app.places.models import OrgUnit
+from app.points.checkins import credit_checkin
+from app.times import to_beijing
+from app.tokens import TokenMalformed, check_token
+
+from . import errors
+from .labels import CODE, CONFIRMED, POSTER, REJECTED, SUBMITTED
+from .models import CheckinSite, HouseholdVisit, PartyCheckin
+
+TOKEN_KINDS = {"SP": ("site_poster", POSTER), "S": ("checkin_site", CODE)}
+
+
+# --- sites -----------------------------------------------------------------------------------------------
+
+
+def create_site(
+    session: Session,
+    tenant_id: int,
+    actor_user_id: int | None,
+    unit: OrgUnit,
+    name: str,
+    lat: float | None = None,
+    lng: float | None = None,
+    radius_m: int | None = None,
+) -> CheckinSite:
+    """A check-in site for a community or a 片区网格 (one per unit)."""
+    name = (name or "").strip() or unit.name
+    if unit.tenant_id != tenant_id or not unit.active:
+        raise NotFound(str(_l("No such place.")))
+    if not (unit.kind == "community" or (unit.kind == "grid" and unit.grid_type == "area")):
+        raise errors.SiteInvalid(str(_l("A check-in site belongs to a community or an area grid (片区网格).")), "unit")
+    if len(name) > 100:
+        raise errors.SiteInvalid(str(_l("The name may have at most 100 characters.")), "name")
+    if (lat is None) != (lng is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180)):  # type: ignore[operator]
+        raise errors.SiteInvalid(str(_l("Give both latitude and longitude, or neither.")), "lat")
+    if radius_m is not None:
+        if lat is None:
+            raise errors.SiteInvalid(str(_l("A radius needs the site's latitude and longitude.")), "radius_m")
+        if not 10 <= radius_m <= 5000:
+            raise errors.SiteInvalid(str(_l("The radius must be from 10 to 5000 metres.")), "radius_m")
+    if session.scalar(select(CheckinSite.id).where(CheckinSite.org_unit_id == unit.id)) is not None:
+        raise errors.SiteExists(str(_l("%(unit)s already has a check-in site.", unit=unit.name)), "unit")
+    site = CheckinSite(
+        tenant_id=tenant_id,
+        org_unit_id=unit.id,
+        org_unit=unit,
+        name=name,
+        lat=lat,
+        lng=lng,
+        radius_m=radius_m,
+        active=True,
+        created_by_user_id=actor_user_id,
+        created_at=utcnow(),
+    )
+    session.add(site)
+    session.flush()
+    record(
+        session,
+        "checkin.site_create",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="checkin_site",
+        target_id=site.id,
+        detail={"unit_id": unit.id, "name": name, "radius_m": radius_m},
+    )
+    return site
+
+
+def get_site(session: Session, tenant_id: int, site_id: int) -> CheckinSite:
+    site = session.scalars(
+        select(CheckinSite).options(joinedload(CheckinSite.org_unit)).where(CheckinSite.id == site_id)
+    ).first()
+    if site is None or site.tenant_id != tenant_id:
+        raise NotFound(str(_l("No such check-in site.")))
+    return site
+
+
+def sites_query(tenant_id: int):
+    """Every site of the district by name (the caller adds the permission's path filter on OrgUnit.path)."""
+    return (
+        select(CheckinSite)
+        .join(OrgUnit, OrgUnit.id == CheckinSite.org_unit_id)
+        .options(joinedload(CheckinSite.org_unit))
+        .where(CheckinSite.tenant_id == tenant_id)
+        .order_by(OrgUnit.path, CheckinSite.id)
+    )
+
+
+def read_site_token(token: str, tenant_id: int | None = None, now: float | None = None) -> tuple[int, str, int]:
+    """(site id, source, tenant id) of a genuine site poster or site code; raises a TokenInvalid subclass."""
+    text = (token or "").strip().upper()
+    parts = text.split(".")
+    kind = TOKEN_KINDS.get(parts[1]) if len(parts) > 2 else None
+    if kind is None:
+        raise TokenMalformed()
+    purpose, source = kind
+    claims = check_token(text, purpose, now, tenant_id=tenant_id)
+    return claims.subject_id, source, claims.tenant_id
+
+
+# --- check-ins -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    checkin: PartyCheckin
+    site: CheckinSite
+
+
+def _distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    r = 6_371_000.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def is_own_community(session: Session, member: Member, site: CheckinSite) -> bool:
+    """The site is at the member's own 报到 community or a grid under it."""
+    if member.checkin_community_id is None:
+        return False
+    community = session.get(OrgUnit, member.checkin_community_id)
+    return community is not None and community.contains(site.org_unit)
+
+
+def check_in(
+    session: Session,
+    member: Member,
+    token: str,
+    lat: float | None = None,
+    lng: float | None = None,
+    now: datetime | None = None,
+    seen_at: datetime | None = None,
+) -> CheckinResult:
+    """Record the signed-in party member's check-in at the site the code stands for, and credit its
+    points (within the monthly cap). `seen_at`: when the code was opened before signing in."""
+    now = now or utcnow()
+    token_time = (seen_at or now).replace(tzinfo=None)
+    site_id, source, _t = read_site_token(token, member.tenant_id, token_time.replace(tzinfo=UTC).timestamp())
+    site = get_site(session, member.tenant_id, site_id)
+    if not site.active:
+        raise errors.SiteClosed(str(_l("This check-in site is closed.")))
+    if not member.is_party_member or not member.is_active:
+        raise errors.NotAPartyMember(
+            str(_l("Check-in at this site is for party members. If you are one, ask your community to record it."))
+        )
+    distance = None
+    if site.radius_m is not None:
+        if lat is None or lng is None:
+            raise errors.LocationRequired(
+                str(_l("This site checks where you are. Allow the page to use your location, then try again."))
+            )
+        assert site.lat is not None and site.lng is not None
+        distance = int(_distance_m(lat, lng, site.lat, site.lng))
+        if distance > site.radius_m:
+            raise errors.OutsideRadius(
+                str(
+                    _l(
+                        "You are %(distance)s m from the site; check in within %(radius)s m of it.",
+                        distance=distance,
+                        radius=site.radius_m,
+                    )
+                )
+            )
+    day = to_beijing(now).date()
+    own = is_own_community(session, member, site)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # INSERT … ON CONFLICT DO NOTHING RETURNING: of simultaneous scans, exactly one makes the row (and
+    # goes on to the points); the others find it taken.
+    checkin = session.scalars(
+        insert(PartyCheckin)
+        .values(
+            tenant_id=member.tenant_id,
+            member_id=member.id,
+            site_id=site.id,
+            day=day,
+            checked_in_at=now.replace(tzinfo=None),
+            source=source,
+            lat=lat,
+            lng=lng,
+            distance_m=distance,
+            own_community=own,
+            points=0,
+            points_cut=0,
+        )
+        .on_conflict_do_nothing(index_elements=[PartyCheckin.member_id, PartyCheckin.site_id, PartyCheckin.day])
+        .returning(PartyCheckin),
+        execution_options={"populate_existing": True},
+    ).first()
+    if checkin is None:
+        raise errors.AlreadyCheckedInToday(
+            str(_l("You have already checked in at %(site)s today. Come again tomorrow.", site=site.name))
+        )
+    credit = credit_checkin(
+        session,
+        member.tenant_id,
+        checkin.id,
+        member.id,
+        site.org_unit_id,
+        checkin.checked_in_at,
+        own,
+        memo=site.name,
+    )
+    checkin.points = credit.points
+    checkin.points_cut = credit.cut
+    checkin.monthly_cap = credit.cap
+    checkin.journal_id = credit.journal_id
+    session.flush()
+    return CheckinResult(checkin, site)
+
+
+def my_checkins_query(member: Member):
+    return (
+        select(PartyCheckin)
+        .options(joinedload(PartyCheckin.site))
+        .where(PartyCheckin.tenant_id == member.tenant_id, PartyCheckin.member_id == member.id)
+        .order_by(PartyCheckin.checked_in_at.desc(), PartyCheckin.id.desc())
+    )
+
+
+# --- household visits ------------------------------------------------------------------------------------
+
+
+def responsible_grids(session: Session, member: Member, on: date) -> list[OrgUnit]:
+    """The grids the member is responsible for (包格联户) on `on`."""
+    rows = session.scalars(
+        select(GridAssignment)
+        .options(joinedload(GridAssignment.org_unit))
+        .where(GridAssignment.tenant_id == member.tenant_id, GridAssignment.member_id == member.id)
+    ).all()
+    seen: dict[int, OrgUnit] = {}
+    for a in rows:
+        if a.current(on):
+            seen.setdefault(a.org_unit_id, a.org_unit)
+    return sorted(seen.values(), key=lambda u: u.name)
+
+
+def log_visit(
+    session: Session,
+    member: Member,
+    grid_id: int,
+    visit_date: date,
+    households: int,
+    note: str = "",
+    today: date | None = None,
+) -> HouseholdVisit:
+    today = today or to_beijing(utcnow()).date()
+    note = (note or "").strip()
+    if visit_date > today:
+        raise errors.VisitInvalid(str(_l("The visit date cannot be in the future.")), "visit_date")
+    if not 1 <= households <= 200:
+        raise errors.VisitInvalid(str(_l("Households visited must be from 1 to 200.")), "households")
+    if len(note) > 200:
+        raise errors.VisitInvalid(str(_l("The note may have at most 200 characters.")), "note")
+    grid = next((g for g in responsible_grids(session, member, visit_date) if g.id == grid_id), None)
+    if grid is None:
+        raise errors.NotResponsible(
+            str(_l("You were not responsible for that grid on that date. Choose one of your grids.")), "grid"
+        )
+    visit = HouseholdVisit(
+        tenant_id=member.tenant_id,
+        member_id=member.id,
+        grid_id=grid.id,
+        grid=grid,
+        visit_date=visit_date,
+        households=households,
+        note=note,
+        status=SUBMITTED,
+        created_at=utcnow(),
+    )
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def get_visit(session: Session, tenant_id: int, visit_id: int) -> HouseholdVisit:
+    visit = session.scalars(
+        select(HouseholdVisit)
+        .options(joinedload(HouseholdVisit.grid), joinedload(HouseholdVisit.member))
+        .where(HouseholdVisit.id == visit_id)
+    ).first()
+    if visit is None or visit.tenant_id != tenant_id:
+        raise NotFound(str(_l("No such visit.")))
+    return visit
+
+
+def decide_visit(
+    session: Session, visit: HouseholdVisit, actor_user_id: int | None, confirm: bool, reason: str = ""
+) -> HouseholdVisit:
+    """The grid admin confirms the visit, or rejects it with a reason (the caller checked the permission)."""
+    reason = (reason or "").strip()
+    if not confirm and not reason:
+        raise errors.VisitInvalid(str(_l("Say why the visit is rejected.")), "reason")
+    if len(reason) > 200:
+        raise errors.VisitInvalid(str(_l("The reason may have at most 200 characters.")), "reason")
+    locked = session.scalars(
+        select(HouseholdVisit)
+        .where(HouseholdVisit.id == visit.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if locked.status != SUBMITTED:
+        raise errors.AlreadyDecided(str(_l("This visit was already decided.")))
+    locked.status = CONFIRMED if confirm else REJECTED
+    locked.reason = reason
+    locked.decided_by_user_id = actor_user_id
+    locked.decided_at = utcnow()
+    session.flush()
+    record(
+        session,
+        "checkin.visit_decide",
+        tenant_id=locked.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="household_visit",
+        target_id=locked.id,
+        detail={"status": locked.status, "reason": reason, "households": locked.households},
+    )
+    return locked
+
+
+def my_visits_query(member: Member):
+    return (
+        select(HouseholdVisit)
+        .options(joinedload(HouseholdVisit.grid))
+        .where(HouseholdVisit.tenant_id == member.tenant_id, HouseholdVisit.member_id == member.id)
+        .order_by(HouseholdVisit.visit_date.desc(), HouseholdVisit.id.desc())
+    )
+
+
+def visit_queue_query(tenant_id: int, status: str | None = SUBMITTED):
+    """Visits of the district (the caller adds the permission's path filter on OrgUnit.path)."""
+    q = (
+        select(HouseholdVisit)
+        .join(OrgUnit, OrgUnit.id == HouseholdVisit.grid_id)
+        .options(joinedload(HouseholdVisit.grid), joinedload(HouseholdVisit.member))
+        .where(HouseholdVisit.tenant_id == tenant_id)
+        .order_by(HouseholdVisit.visit_date, HouseholdVisit.id)
+    )
+    if status:
+        q = q.where(HouseholdVisit.status == status)
+    return q
