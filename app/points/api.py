@@ -63,5 +63,8 @@ def create_rule():
         effective_from=data.effective_from,
         reason=data.reason,
         actor_user_id=current_user.user_id,
+        max_minutes_per_activity=data.max_minutes_per_activity,
+        daily_points_cap=data.daily_points_cap,
+        monthly_points_cap=data.monthly_points_cap,
     )
     return RuleOut.of(rule), 201

@@ -28,3 +28,14 @@ MISSED_CHECKOUT_LABELS = {
 # Journal kinds the points area posts.
 KIND_HOURS = "hours"  # service hours at an activity (pending until the organiser reviews them)
 KINDS = (KIND_HOURS,)
+
+# Issue 9: manual awards (奖励积分) from the district's award source, and caps.
+KIND_AWARD = "award"
+KINDS = (*KINDS, KIND_AWARD)
+AWARD_SOURCE = "source:award"  # district-wide: the books show how many points awards issued
+AWARD_STATUS_LABELS = {
+    "pending": _l("Waiting for a second administrator"),
+    "posted": _l("Posted"),
+    "rejected": _l("Rejected"),
+    "reversed": _l("Reversed"),
+}

@@ -65,6 +65,9 @@ class RuleOut(BaseModel):
     grace_minutes: int
     reason: str
     created_at: AwareDatetime
+    max_minutes_per_activity: int | None = Field(default=None, description="Minutes credited per activity at most")
+    daily_points_cap: int | None = Field(default=None, description="Points of hours per member per day at most")
+    monthly_points_cap: int | None = Field(default=None, description="Points of hours per member per month at most")
 
     @classmethod
     def of(cls, r) -> RuleOut:
@@ -80,6 +83,9 @@ class RuleOut(BaseModel):
             grace_minutes=r.grace_minutes,
             reason=r.reason or "",
             created_at=utc(r.created_at),
+            max_minutes_per_activity=r.max_minutes_per_activity,
+            daily_points_cap=r.daily_points_cap,
+            monthly_points_cap=r.monthly_points_cap,
         )
 
 
@@ -110,3 +116,6 @@ class RuleIn(BaseModel):
         description="RFC 3339 date-time; with an offset it is that instant, without one Beijing time (UTC+8)",
     )
     reason: str = Field(default="", max_length=200)
+    max_minutes_per_activity: int | None = Field(default=None, ge=1, le=1440, description="null: no cap")
+    daily_points_cap: int | None = Field(default=None, ge=0, le=100_000, description="null: no cap")
+    monthly_points_cap: int | None = Field(default=None, ge=0, le=100_000, description="null: no cap")

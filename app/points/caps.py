@@ -1,0 +1,117 @@
+"""Caps that hold under concurrency: a counter row per (district, member, kind, period), taken in the
+posting's own transaction. `take` inserts the row if missing (an insert that ignores a duplicate) and
+then reads it FOR UPDATE (on PostgreSQL; SQLite serialises writers anyway), so two approvals at once
+queue on the row and the second sees what the first used: never a read-then-write race in Python.
+
+kind: what is counted, e.g. 'hours' (every category), 'hours:elderly'; period: '2026-12' or '2026-12-05'
+(Beijing time, see `month_of` / `day_of`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.times import to_beijing
+
+from .models import PointsCounter
+
+
+def month_of(at: datetime) -> str:
+    """The Beijing month of a UTC time: '2026-12'."""
+    return to_beijing(at).strftime("%Y-%m")
+
+
+def day_of(at: datetime) -> str:
+    """The Beijing day of a UTC time: '2026-12-05'."""
+    return to_beijing(at).strftime("%Y-%m-%d")
+
+
+def take(session: Session, tenant_id: int, member_id: int, kind: str, period: str, amount: int, cap: int | None) -> int:
+    """Use up to `amount` of the member's `cap` for (kind, period) and return what was granted (0 to
+    amount). cap None means no cap: everything is granted (and still counted). Negative amounts are
+    refused; give back with `give_back`."""
+    if amount < 0:
+        raise ValueError("amount must not be negative")
+    table = PointsCounter.__table__
+    values = dict(tenant_id=tenant_id, member_id=member_id, kind=kind, period=period, used=0)
+    dialect = session.get_bind().dialect.name
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(**values)
+    session.execute(ins.on_conflict_do_nothing(index_elements=["tenant_id", "member_id", "kind", "period"]))
+    key = (
+        PointsCounter.tenant_id == tenant_id,
+        PointsCounter.member_id == member_id,
+        PointsCounter.kind == kind,
+        PointsCounter.period == period,
+    )
+    used = session.execute(select(PointsCounter.used).where(*key).with_for_update()).scalar_one()
+    granted = amount if cap is None else max(0, min(amount, cap - used))
+    if granted:
+        session.execute(update(PointsCounter).where(*key).values(used=PointsCounter.used + granted).execution_options(synchronize_session=False))
+    return granted
+
+
+def give_back(session: Session, tenant_id: int, member_id: int, kind: str, period: str, amount: int) -> None:
+    """Return `amount` to the counter (a reversed posting frees its share of the cap)."""
+    if amount <= 0:
+        return
+    session.execute(
+        update(PointsCounter)
+        .where(
+            PointsCounter.tenant_id == tenant_id,
+            PointsCounter.member_id == member_id,
+            PointsCounter.kind == kind,
+            PointsCounter.period == period,
+        )
+        .values(used=PointsCounter.used - amount)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def used(session: Session, tenant_id: int, member_id: int, kind: str, period: str) -> int:
+    """What the member has used of (kind, period): for pages, never for deciding."""
+    return (
+        session.scalar(
+            select(PointsCounter.used).where(
+                PointsCounter.tenant_id == tenant_id,
+                PointsCounter.member_id == member_id,
+                PointsCounter.kind == kind,
+                PointsCounter.period == period,
+            )
+        )
+        or 0
+    )
+
+
+def hours_kind(category: str) -> str:
+    """The counter a rule's caps count on: its own category's, or every category's for a default rule."""
+    return f"hours:{category}" if category else "hours"
+
+
+def take_hours(
+    session: Session,
+    tenant_id: int,
+    member_id: int,
+    category: str,
+    daily_cap: int | None,
+    monthly_cap: int | None,
+    at: datetime,
+    amount: int,
+) -> int:
+    """Points of service hours a member may be credited now, under the rule's daily and monthly caps
+    (the day and month of `at`, an activity's start, in Beijing time); the counters are taken in the
+    caller's transaction. Without caps everything is granted (nothing is counted)."""
+    if amount <= 0 or (daily_cap is None and monthly_cap is None):
+        return max(amount, 0)
+    kind = hours_kind(category)
+    day, month = day_of(at), month_of(at)
+    # The month's row is locked first, always (one lock order: two approvals never deadlock).
+    granted = take(session, tenant_id, member_id, kind, month, amount, monthly_cap)
+    if daily_cap is not None and granted:
+        by_day = take(session, tenant_id, member_id, kind, day, granted, daily_cap)
+        give_back(session, tenant_id, member_id, kind, month, granted - by_day)
+        granted = by_day
+    return granted
