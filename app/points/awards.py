@@ -56,6 +56,11 @@ def register_teller(teller: Callable) -> None:
     _hooks["tell"] = teller
 
 
+def lookup_mobiles(session: Session, tenant_id: int, mobiles: list[str]) -> dict[str, tuple[int, str]]:
+    """Active members of the district by mobile: {mobile: (member id, name)}."""
+    return _hooks["find_by_mobile"](session, tenant_id, mobiles) if mobiles and "find_by_mobile" in _hooks else {}
+
+
 def member_names(session: Session, tenant_id: int, ids: Iterable[int]) -> dict[int, str]:
     ids = list(set(ids))
     return _hooks["names"](session, tenant_id, ids) if ids and "names" in _hooks else {}
@@ -284,7 +289,9 @@ def reject(session: Session, tenant_id: int, award_id: int, *, actor_user_id: in
     return award
 
 
-def awards(session: Session, tenant_id: int, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Award]:
+def awards(
+    session: Session, tenant_id: int, status: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Award]:
     q = select(Award).where(Award.tenant_id == tenant_id)
     if status:
         q = q.where(Award.status == status)
@@ -328,9 +335,7 @@ def _reverse(session: Session, tenant_id: int, journal_id: int, key: str, member
         raise AwardDecided(str(_l("This was already reversed. Reload the page."))) from None
 
 
-def reverse_award_line(
-    session: Session, tenant_id: int, line_id: int, *, reason: str, actor_user_id: int
-) -> AwardLine:
+def reverse_award_line(session: Session, tenant_id: int, line_id: int, *, reason: str, actor_user_id: int) -> AwardLine:
     """Take back one posted award line (a correction): its journal is reversed; the member is told."""
     reason = (reason or "").strip()
     if not reason:
@@ -358,11 +363,11 @@ def reverse_award_line(
     return line
 
 
-def reverse_hours(
-    session: Session, tenant_id: int, attendance_id: int, member_id: int, *, reason: str, actor_user_id: int
-) -> list[Journal]:
+def reverse_hours(session: Session, tenant_id: int, attendance_id: int, *, reason: str, actor_user_id: int) -> int:
     """Take back the posted points of one attendance's hours (a correction of wrongly approved hours):
-    the journals posted under `hours:<id>:post` / `hours:<id>:credit` are reversed."""
+        the journals posted under `hours:<id>:post` / `hours:<id>:credit` are reversed. Returns the points
+    taken back. The attendance itself keeps its review (history is append-only); its points page shows the
+    reversal line."""
     reason = (reason or "").strip()
     if not reason:
         raise AwardInvalid(str(_l("Say why the points are taken back.")), field="reason")
@@ -372,13 +377,11 @@ def reverse_hours(
     ).all()
     if not rows:
         raise AwardDecided(str(_l("No posted points for these hours: nothing to reverse.")))
+    book = Ledger(session, tenant=tenant_id)
+    wallet = next(c for r in rows for _d, c, _a, _s in book.journal_transfers(r.id) if c.startswith("member:"))
+    member_id = int(wallet.split(":")[1])
     out = [_reverse(session, tenant_id, r.id, r.key, member_id, reason) for r in rows]
-    points = sum(
-        a
-        for j in out
-        for _d, c, a, _s in Ledger(session, tenant=tenant_id).journal_transfers(j.id)
-        if _d == wallet_code(member_id)
-    )
+    points = sum(a for j in out for d, _c, a, _s in book.journal_transfers(j.id) if d == wallet)
     record(
         session,
         "points.hours_reversed",
@@ -389,4 +392,4 @@ def reverse_hours(
         detail={"points": points, "reason": reason[:200]},
     )
     _tell(session, tenant_id, [(member_id, "points.reversed", {"points": points, "reason": reason}, None)])
-    return out
+    return points

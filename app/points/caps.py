@@ -50,7 +50,12 @@ def take(session: Session, tenant_id: int, member_id: int, kind: str, period: st
     used = session.execute(select(PointsCounter.used).where(*key).with_for_update()).scalar_one()
     granted = amount if cap is None else max(0, min(amount, cap - used))
     if granted:
-        session.execute(update(PointsCounter).where(*key).values(used=PointsCounter.used + granted).execution_options(synchronize_session=False))
+        session.execute(
+            update(PointsCounter)
+            .where(*key)
+            .values(used=PointsCounter.used + granted)
+            .execution_options(synchronize_session=False)
+        )
     return granted
 
 
