@@ -6,12 +6,17 @@ from flask import Blueprint
 
 from app.api.blueprints import ID, api_blueprint  # noqa: F401
 
-from . import api, views  # noqa: F401
+from . import api, award_views, views  # noqa: F401
 
 bp = Blueprint("points", "app.points", template_folder="templates")
 
 # --- pages (views) -------------------------------------------------------------------------------------------
 bp.add_url_rule("/points/rules", view_func=views.rules_page, methods=["GET", "POST"])
+# awards and corrections (issue 9)
+bp.add_url_rule("/points/awards", view_func=award_views.awards_page, methods=["GET", "POST"])
+bp.add_url_rule("/points/awards/upload", view_func=award_views.award_upload_page, methods=["GET", "POST"])
+bp.add_url_rule("/points/awards/template.xlsx", view_func=award_views.award_list_template, methods=["GET"])
+bp.add_url_rule(f"/points/awards/<{ID}:award_id>", view_func=award_views.award_page, methods=["GET", "POST"])
 
 
 api_bp = api_blueprint("points_api", __name__)
