@@ -1028,9 +1028,9 @@ def review(
                 to_post.append((a.journal_id, a.id))
             elif a.journal_id is not None:
                 # A cap cut it: a partial post of the held journal (or a void when nothing is left).
-                held_journal = Ledger(session, tenant=tenant).journal(a.journal_id)
+                capped_held = Ledger(session, tenant=tenant).journal(a.journal_id)
                 claim = _claim(a, activity, rule, pts=granted)
-                points.credit_hours(session, tenant, claim, held_journal, a.points, "cap")
+                points.credit_hours(session, tenant, claim, capped_held, a.points, "cap")
                 a.points_cut += a.points - granted
                 a.points = granted
             a.status = APPROVED

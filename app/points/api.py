@@ -127,7 +127,7 @@ def list_awards():
 
 
 @api.validate(resp=responses(HTTP_200=AwardOut, HTTP_403=FORBIDDEN), tags=["points"], operation_id="getAward")
-def get_award(award_id: int):
+def get_award(award_id):
     """One award with its lines."""
     _district_admin("points.awards.view")
     award = awards.get_award(get_session(), current_user.tenant_id, award_id)
@@ -141,7 +141,7 @@ def get_award(award_id: int):
     security=WRITE_SECURITY,
     operation_id="approveAward",
 )
-def approve_award(award_id: int):
+def approve_award(award_id):
     """Approve a pending award (another district administrator than its proposer: else 403 own_award)."""
     data: DecisionIn = request.context.json
     _district_admin("points.awards.edit")
@@ -158,7 +158,7 @@ def approve_award(award_id: int):
     security=WRITE_SECURITY,
     operation_id="rejectAward",
 )
-def reject_award(award_id: int):
+def reject_award(award_id):
     """Reject a pending award, with a reason: nothing posts."""
     data: DecisionIn = request.context.json
     _district_admin("points.awards.edit")
@@ -175,7 +175,7 @@ def reject_award(award_id: int):
     security=WRITE_SECURITY,
     operation_id="reverseAwardLine",
 )
-def reverse_award_line(line_id: int):
+def reverse_award_line(line_id):
     """Take back one member's posted award (a correction), with a reason. 409 insufficient_balance when
     the wallet no longer holds the points (the message says the shortfall)."""
     data: DecisionIn = request.context.json
@@ -193,7 +193,7 @@ def reverse_award_line(line_id: int):
     security=WRITE_SECURITY,
     operation_id="reverseHours",
 )
-def reverse_hours(attendance_id: int):
+def reverse_hours(attendance_id):
     """Take back the posted points of one attendance's hours (a correction), with a reason."""
     data: DecisionIn = request.context.json
     _district_admin("points.awards.edit")

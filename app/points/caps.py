@@ -36,10 +36,9 @@ def take(session: Session, tenant_id: int, member_id: int, kind: str, period: st
     refused; give back with `give_back`."""
     if amount < 0:
         raise ValueError("amount must not be negative")
-    table = PointsCounter.__table__
     values = dict(tenant_id=tenant_id, member_id=member_id, kind=kind, period=period, used=0)
     dialect = session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(**values)
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PointsCounter).values(**values)
     session.execute(ins.on_conflict_do_nothing(index_elements=["tenant_id", "member_id", "kind", "period"]))
     key = (
         PointsCounter.tenant_id == tenant_id,

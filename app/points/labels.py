@@ -31,7 +31,7 @@ KINDS = (KIND_HOURS,)
 
 # Issue 9: manual awards (奖励积分) from the district's award source, and caps.
 KIND_AWARD = "award"
-KINDS = (*KINDS, KIND_AWARD)
+KINDS = (*KINDS, KIND_AWARD)  # type: ignore[assignment]
 AWARD_SOURCE = "source:award"  # district-wide: the books show how many points awards issued
 AWARD_STATUS_LABELS = {
     "pending": _l("Waiting for a second administrator"),

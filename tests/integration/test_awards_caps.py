@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.activities.labels import APPROVED
-from app.activities.models import Attendance
 from app.audit.models import AuditEvent
 from app.auth.services import user_for_member
 from app.points import awards, caps
@@ -24,7 +23,10 @@ from app.points.models import Award, AwardLine
 from ledger import Ledger
 from ledger.schema import journals
 from tests.factories import make_user
-from tests.integration.test_earning import Env, change_rule, env  # noqa: F401  (the fixture)
+from tests.integration import test_earning
+from tests.integration.test_earning import Env, change_rule
+
+env = test_earning.env  # the fixture: a district, an organiser, tomorrow
 
 
 def two_activities(env: Env):

@@ -17,7 +17,10 @@ from app.points import caps
 from app.points import services as points
 from ledger import Ledger
 from tests.factories import make_member, make_town
-from tests.integration.test_earning_concurrency import _activity, build, outcome, pg_app, run_together, verified  # noqa: F401
+from tests.integration import test_earning_concurrency as conc
+from tests.integration.test_earning_concurrency import _activity, build, outcome, run_together, verified
+
+pg_app = conc.pg_app  # the fixture
 
 pytestmark = [pytest.mark.postgres, pytest.mark.commits]
 

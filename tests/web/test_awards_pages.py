@@ -7,6 +7,7 @@ import io
 import re
 
 from openpyxl import Workbook, load_workbook
+
 from tests.conftest import csrf_from, sign_in
 from tests.web.test_activities_api import _extra_user
 from tests.web.test_api import commit
