@@ -155,6 +155,10 @@ def propose(
         problems.append(("category", _l("Choose one of the listed categories.")))
     if not reason:
         problems.append(("reason", _l("Say why the points are awarded.")))
+    if not problems and "names" in _hooks:
+        known = member_names(session, tenant_id, [i.member_id for i in items])
+        if any(i.member_id not in known for i in items):
+            problems.append(("members", _l("A member in the award is not a member of this district.")))
     if problems:
         field, message = problems[0]
         raise AwardInvalid(

@@ -4,7 +4,7 @@ threshold (never the proposer: 403 own_award), rejects with a reason, and correc
 from __future__ import annotations
 
 from tests.web.test_activities_api import _client, _error, _extra_user
-from tests.web.test_api import post
+from tests.web.test_api import commit, post
 
 AW = "/api/v1/points/awards"
 
@@ -59,8 +59,6 @@ def test_bad_awards_and_rejections_say_what_to_fix(app, town):
 
 
 def test_a_reversal_the_wallet_cannot_cover_is_409_with_the_shortfall(app, town):
-    from tests.web.test_api import commit
-
     maker, mtoken = _client(app, town, "district_admin")
     volunteer = town.users["volunteer"][0]
     r = post(
@@ -79,3 +77,14 @@ def test_a_reversal_the_wallet_cannot_cover_is_409_with_the_shortfall(app, town)
     r = post(maker, f"/api/v1/points/award-lines/{line_id}/reverse", {"reason": "重复"}, mtoken)
     assert _error(r, 409) == "insufficient_balance"
     assert "25" in r.get_json()["error"]["message"]
+
+
+def test_an_award_to_someone_outside_the_district_is_refused(app, town):
+    from tests.factories import make_town
+
+    other = commit(app, lambda s: make_town(s).users["volunteer"][0].id)
+    maker, mtoken = _client(app, town, "district_admin")
+    body = {"category": "civic", "reason": "x", "items": [{"member_id": other, "points": 5}]}
+    assert _error(post(maker, AW, body, mtoken), 422) == "award_invalid"
+    body["items"][0]["member_id"] = 2**62
+    assert _error(post(maker, AW, body, mtoken), 422) == "award_invalid"
