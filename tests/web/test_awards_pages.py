@@ -141,3 +141,11 @@ def test_the_queue_the_proposer_cannot_approve_and_a_reversal(app, client, town)
 def test_volunteers_and_organisers_do_not_see_awards(app, client, town):
     sign_in(client, town, "organiser")
     assert client.get("/points/awards").status_code == 403
+
+
+def test_the_auditor_reads_awards_without_the_forms(app, client, town):
+    sign_in(client, town, "auditor")
+    page = client.get("/points/awards")
+    assert page.status_code == 200
+    assert 'name="one-points"' not in page.get_data(as_text=True)
+    assert client.get("/points/awards/upload").status_code == 403
