@@ -149,3 +149,27 @@ def test_the_auditor_reads_awards_without_the_forms(app, client, town):
     assert page.status_code == 200
     assert 'name="one-points"' not in page.get_data(as_text=True)
     assert client.get("/points/awards/upload").status_code == 403
+
+
+def test_the_member_reads_the_award_and_its_reversal_in_words(app, client, town):
+    volunteer, mobile, _pw = town.users["volunteer"]
+    sign_in(client, town, "district_admin")
+    page = client.get("/points/awards")
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "form": "single",
+        "one-name": volunteer.name,
+        "one-mobile": mobile,
+        "one-points": "30",
+        "one-category": "civic",
+        "one-reason": "创文表彰",
+    }
+    url = client.post("/points/awards", data=data).headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    line = re.search(r'name="line" value="(\d+)"', page).group(1)
+    client.post(url, data={"csrf_token": csrf_from(page), "action": "reverse", "line": line, "decision_reason": "重复"})
+    member = app.test_client()
+    sign_in(member, town, "volunteer")
+    text = member.get("/notices").get_data(as_text=True)
+    assert "30" in text and "创文表彰" in text and "重复" in text
+    assert "创文表彰" in member.get("/me/points").get_data(as_text=True)
