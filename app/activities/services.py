@@ -692,16 +692,7 @@ def _price(session: Session, attendance: Attendance, activity: Activity) -> None
 def _capped(session: Session, activity: Activity, a: Attendance, rule: points_rules.Rule, pts: int) -> int:
     """What the rule's daily and monthly caps let the member be credited of `pts` (counted in this
     transaction, under the counters' row locks: app/points/caps.py)."""
-    return caps.take_hours(
-        session,
-        activity.tenant_id,
-        a.member_id,
-        rule.category,
-        rule.daily_points_cap,
-        rule.monthly_points_cap,
-        activity.starts_at,
-        pts,
-    )
+    return caps.take_for_rule(session, activity.tenant_id, a.member_id, rule, activity.starts_at, pts)
 
 
 def _claim(attendance: Attendance, activity: Activity, rule=None, minutes=None, pts=None) -> points.HoursClaim:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.times import to_beijing
 
 from .models import PointsCounter
+from .rules import rule_for
 
 
 def month_of(at: datetime) -> str:
@@ -119,3 +120,25 @@ def take_hours(
         give_back(session, tenant_id, member_id, kind, month, granted - by_day)
         granted = by_day
     return granted
+
+
+def take_for_rule(session: Session, tenant_id: int, member_id: int, rule, at: datetime, amount: int) -> int:
+    """What the caps let a member be credited of `amount` points of hours priced by `rule` (a
+    rules.Rule): the rule's own caps on its category's counters and, for a category's rule, the
+    district default's caps on the overall counters as well (every category together). What the
+    overall caps refuse is given back to the category's counters."""
+    granted = take_hours(
+        session, tenant_id, member_id, rule.category, rule.daily_points_cap, rule.monthly_points_cap, at, amount
+    )
+    if not rule.category or granted <= 0:
+        return granted
+    overall = rule_for(session, tenant_id, "", at)
+    allowed = take_hours(
+        session, tenant_id, member_id, "", overall.daily_points_cap, overall.monthly_points_cap, at, granted
+    )
+    if allowed < granted and (rule.daily_points_cap is not None or rule.monthly_points_cap is not None):
+        kind = hours_kind(rule.category)
+        give_back(session, tenant_id, member_id, kind, month_of(at), granted - allowed)
+        if rule.daily_points_cap is not None:
+            give_back(session, tenant_id, member_id, kind, day_of(at), granted - allowed)
+    return allowed

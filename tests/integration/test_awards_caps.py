@@ -151,6 +151,40 @@ def test_daily_cap_cuts_an_adjustment_to_nothing(env):
     env.verify()
 
 
+@pytest.mark.parametrize(
+    "category_caps, overall_caps, asks, grants, category_used",
+    [
+        # (daily, monthly) of the elderly rule and of the district default; 120 points per activity
+        ((None, None), (None, 200), [120, 120], [120, 80], None),  # the overall cap counts every category
+        ((None, 150), (None, None), [120, 120], [120, 30], 150),
+        ((None, 150), (None, 100), [120, 120], [100, 0], 100),  # overall refused 20: given back to elderly
+        ((60, None), (None, 100), [120, 120], [60, 0], 60),
+    ],
+)
+def test_a_category_rule_counts_its_category_and_the_default_counts_overall(
+    env, category_caps, overall_caps, asks, grants, category_used
+):
+    change_rule(env, points_per_hour=60, daily_points_cap=overall_caps[0], monthly_points_cap=overall_caps[1])
+    change_rule(
+        env,
+        category="elderly",
+        points_per_hour=60,
+        daily_points_cap=category_caps[0],
+        monthly_points_cap=category_caps[1],
+    )
+    member = env.member()
+    from app.points.rules import rule_for
+
+    rule = rule_for(env.s, env.tenant, "elderly", env.start)
+    got = [caps.take_for_rule(env.s, env.tenant, member.id, rule, env.start, a) for a in asks]
+    assert got == grants
+    month = caps.month_of(env.start)
+    overall_used = caps.used(env.s, env.tenant, member.id, "hours", month)
+    assert overall_used == (sum(grants) if overall_caps != (None, None) else 0)  # counted only under a cap
+    if category_used is not None:
+        assert caps.used(env.s, env.tenant, member.id, "hours:elderly", month) == category_used
+
+
 # --- awards -------------------------------------------------------------------------------------------
 
 
