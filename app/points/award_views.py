@@ -237,3 +237,48 @@ def award_page(award_id: int):
         ),
         status,
     )
+
+
+@login_required
+def corrections_page():
+    """Correct a member's approved hours: find the member by name and mobile, see their posted hours,
+    and reverse one with a reason (never an edit). Awards are reversed on the award's page."""
+    _admin()
+    db = get_session()
+    tenant = current_user.tenant_id
+    name = (request.values.get("name") or "").strip()
+    mobile = (request.values.get("mobile") or "").strip()
+    form = DecisionForm()
+    problem = None
+    member = None
+    status = 200
+    if name or mobile:
+        found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile) if mobile else None
+        if found is None:
+            problem = _("No active member of this district has this mobile number.")
+        elif found[1] != name:
+            problem = _("This mobile number belongs to %(name)s, not to the name given.", name=found[1])
+        else:
+            member = found
+    if request.method == "POST" and member is not None:
+        if form.validate():
+            try:
+                taken = awards.reverse_hours(
+                    db,
+                    tenant,
+                    request.form.get("attendance", type=int) or 0,
+                    reason=form.decision_reason.data or "",
+                    actor_user_id=current_user.user_id,
+                )
+                flash(_("Reversed: %(n)s points taken back and the member told.", n=taken), "success")
+                return redirect(url_for("points.corrections_page", name=name, mobile=mobile))
+            except AppError as e:
+                show_errors(form, e)
+        status = 422
+    lines = awards.posted_hours(db, tenant, member[0]) if member else []
+    return (
+        render_template(
+            "points/corrections.html", name=name, mobile=mobile, member=member, problem=problem, lines=lines, form=form
+        ),
+        status,
+    )

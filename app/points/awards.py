@@ -397,3 +397,50 @@ def reverse_hours(session: Session, tenant_id: int, attendance_id: int, *, reaso
     )
     _tell(session, tenant_id, [(member_id, "points.reversed", {"points": points, "reason": reason}, None)])
     return points
+
+
+@dataclass(frozen=True)
+class PostedHours:
+    attendance_id: int
+    title: str
+    minutes: int | None
+    points: int
+    time: datetime
+    reversed: bool
+
+
+def posted_hours(session: Session, tenant_id: int, member_id: int, limit: int = 50) -> list[PostedHours]:
+    """A member's latest posted hours (what a correction can reverse), newest first, with whether each
+    was already reversed."""
+    wallet = wallet_code(member_id)
+    book = Ledger(session, tenant=tenant_id)
+    page = book.statement(wallet, limit=limit * 3)
+    out: list[PostedHours] = []
+    seen: set[int] = set()
+    for line in page.lines:
+        row = session.execute(
+            select(journals.c.key, journals.c.meta, journals.c.resolves_id).where(journals.c.id == line.journal_id)
+        ).first()
+        if row is None or not row.key or not row.key.startswith("hours:") or line.amount <= 0:
+            continue
+        parts = row.key.split(":")
+        if len(parts) != 3 or parts[2] not in ("post", "credit"):
+            continue
+        attendance_id = int(parts[1])
+        if attendance_id in seen:
+            continue
+        seen.add(attendance_id)
+        meta = row.meta or {}
+        if row.resolves_id is not None:
+            meta = session.scalar(select(journals.c.meta).where(journals.c.id == row.resolves_id)) or meta
+        done = session.scalar(
+            select(journals.c.id).where(journals.c.tenant_id == tenant_id, journals.c.key == f"{row.key}:reverse")
+        )
+        out.append(
+            PostedHours(
+                attendance_id, meta.get("title") or "", meta.get("minutes"), line.amount, line.time, done is not None
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out

@@ -173,3 +173,49 @@ def test_the_member_reads_the_award_and_its_reversal_in_words(app, client, town)
     text = member.get("/notices").get_data(as_text=True)
     assert "30" in text and "创文表彰" in text and "重复" in text
     assert "创文表彰" in member.get("/me/points").get_data(as_text=True)
+
+
+def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town):
+    from datetime import timedelta
+
+    from app.activities import services as act
+    from app.activities.labels import MANUAL
+    from app.auth.services import user_for_member
+    from app.db import utcnow
+
+    volunteer, mobile, _pw = town.users["volunteer"]
+
+    def serve(s):
+        organiser = town.users["organiser"][0]
+        user = user_for_member(s, organiser).id
+        start = (utcnow() + timedelta(days=1)).replace(second=0, microsecond=0)
+        data = act.ActivityData(
+            title="敬老院探访",
+            category="elderly",
+            host_unit_id=town.community_a.id,
+            place="敬老院",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            capacity=10,
+        )
+        a = act.publish_activity(
+            s, act.create_activity(s, town.district.id, data, actor_user_id=user), actor_user_id=user
+        )
+        member = s.get(type(volunteer), volunteer.id)
+        act.check_in(s, a, member, start, MANUAL, reason="测试")
+        act.check_out(s, a, member, start + timedelta(hours=2), MANUAL, reason="测试")
+        act.review(s, a, act.Review(approve="all"), actor_user_id=user, actor_member_id=organiser.id)
+
+    commit(app, serve)
+    assert _bal(app, volunteer.id) == 20
+    sign_in(client, town, "district_admin")
+    page = client.get(f"/points/corrections?name={volunteer.name}&mobile={mobile}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "敬老院探访" in html
+    attendance = re.search(r'name="attendance" value="(\d+)"', html).group(1)
+    url = f"/points/corrections?name={volunteer.name}&mobile={mobile}"
+    r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": ""})
+    assert r.status_code == 422 and _bal(app, volunteer.id) == 20
+    r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": "代签到"})
+    assert r.status_code == 302 and _bal(app, volunteer.id) == 0
+    assert 'name="attendance"' not in client.get(url).get_data(as_text=True)  # shown as reversed
