@@ -149,6 +149,7 @@ class Attendance(Base):
     rule_id: Mapped[int | None] = mapped_column(Integer)
     rule_version: Mapped[int | None] = mapped_column(Integer)
     journal_id: Mapped[int | None] = mapped_column(Integer)  # the pending points journal (ledger id)
+    points_cut: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # what a cap cut off
     review_reason: Mapped[str | None] = mapped_column(String(200))
     reviewed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -29,6 +29,7 @@ from app.notices.services import notify, notify_many
 from app.people.labels import TAGS
 from app.people.models import Member
 from app.places.models import OrgUnit
+from app.points import caps
 from app.points import rules as points_rules
 from app.points import services as points
 from app.points.labels import CATEGORIES
@@ -680,11 +681,18 @@ def _price(session: Session, attendance: Attendance, activity: Activity) -> None
     attendance.credited_minutes = c.credited_minutes
     attendance.points = c.points
     attendance.zero_reason = c.zero_reason
+    attendance.points_cut = c.points_cut
     attendance.rule_id = rule.id
     attendance.rule_version = rule.version
     attendance.status = TO_REVIEW
     journal = points.hold_hours(session, activity.tenant_id, _claim(attendance, activity, rule))
     attendance.journal_id = journal.id if journal is not None else None
+
+
+def _capped(session: Session, activity: Activity, a: Attendance, rule: points_rules.Rule, pts: int) -> int:
+    """What the rule's daily and monthly caps let the member be credited of `pts` (counted in this
+    transaction, under the counters' row locks: app/points/caps.py)."""
+    return caps.take_for_rule(session, activity.tenant_id, a.member_id, rule, activity.starts_at, pts)
 
 
 def _claim(attendance: Attendance, activity: Activity, rule=None, minutes=None, pts=None) -> points.HoursClaim:
@@ -1003,8 +1011,19 @@ def review(
     for aid in sorted(decided):
         a = rows[aid]
         if aid in approve:
-            if a.journal_id is not None:
+            if a.rule_id not in rules:
+                rules[a.rule_id] = _rule_of(a)
+            rule = rules[a.rule_id]
+            granted = _capped(session, activity, a, rule, a.points)
+            if a.journal_id is not None and granted == a.points:
                 to_post.append((a.journal_id, a.id))
+            elif a.journal_id is not None:
+                # A cap cut it: a partial post of the held journal (or a void when nothing is left).
+                capped_held = Ledger(session, tenant=tenant).journal(a.journal_id)
+                claim = _claim(a, activity, rule, pts=granted)
+                points.credit_hours(session, tenant, claim, capped_held, a.points, "cap")
+                a.points_cut += a.points - granted
+                a.points = granted
             a.status = APPROVED
             out.approved += 1
             out.points += a.points
@@ -1021,7 +1040,14 @@ def review(
             if a.rule_id not in rules:
                 rules[a.rule_id] = _rule_of(a)
             rule = rules[a.rule_id]
+            cut = 0
+            if rule.max_minutes_per_activity is not None and minutes > rule.max_minutes_per_activity:
+                cut = points_rules.points_for_minutes(rule, minutes - rule.max_minutes_per_activity)
+                minutes = rule.max_minutes_per_activity
             pts = points_rules.points_for_minutes(rule, minutes)
+            granted = _capped(session, activity, a, rule, pts)
+            cut, pts = cut + pts - granted, granted
+            a.points_cut = cut
             held = a.points if a.journal_id is not None else 0
             held_journal = Ledger(session, tenant=tenant).journal(a.journal_id) if a.journal_id else None
             points.credit_hours(session, tenant, _claim(a, activity, rule, minutes, pts), held_journal, held, reason)

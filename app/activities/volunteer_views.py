@@ -196,6 +196,7 @@ def cancel_signup(activity_id: int):
 def points_lines(db, member_id: int, lines) -> list[dict]:
     """A member's points lines in words: what, how long, how much, and its state."""
     adjusted = volunteering.credited_minutes(db, member_id, [ln.attendance_id for ln in lines if ln.phase == "post"])
+    cuts = volunteering.points_cut(db, member_id, [ln.attendance_id for ln in lines if ln.phase == "post"])
     out = []
     for ln in lines:
         minutes = adjusted.get(ln.attendance_id, ln.minutes) if ln.phase == "post" else ln.minutes
@@ -213,6 +214,7 @@ def points_lines(db, member_id: int, lines) -> list[dict]:
                 "amount": amount,
                 "state": state,
                 "activity_id": ln.activity_id,
+                "cut": cuts.get(ln.attendance_id, 0) if ln.phase == "post" else 0,  # what a cap held back
             }
         )
     return out

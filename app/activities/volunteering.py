@@ -104,6 +104,19 @@ def credited_minutes(session: Session, member_id: int, attendance_ids: Iterable[
     return {r.id: r.credited_minutes for r in rows}
 
 
+def points_cut(session: Session, member_id: int, attendance_ids: Iterable[int]) -> dict[int, int]:
+    """Points a cap held back from these attendances of the member, where any (one query)."""
+    ids = sorted({i for i in attendance_ids if i})
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Attendance.id, Attendance.points_cut).where(
+            Attendance.id.in_(ids), Attendance.member_id == member_id, Attendance.points_cut > 0
+        )
+    )
+    return {r.id: r.points_cut for r in rows}
+
+
 def communities(session: Session, tenant_id: int) -> list[OrgUnit]:
     """The district's communities by name (to filter activities by one)."""
     return list(

@@ -17,6 +17,18 @@ def _setup(app: Flask) -> None:
     # The menu's unread badge: a function, so the count is read only where a page shows it.
     app.context_processor(lambda: {"unread_notices": unread_notices})
 
+    # The points area (below this one) tells members about awards and corrections through a hook.
+    from flask_babel import lazy_gettext as _l
+
+    from app.points.awards import register_teller
+
+    from .channels import register_kind
+    from .services import notify_many
+
+    register_teller(notify_many)
+    register_kind("points.awarded", _l("You were awarded %(points)s points: %(reason)s"))
+    register_kind("points.reversed", _l("%(points)s points were taken back (a correction): %(reason)s"))
+
 
 AREA = Area(
     name="notices",

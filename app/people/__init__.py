@@ -14,6 +14,11 @@ def _setup(app: Flask) -> None:
     from .services import residents_keep_unit
 
     unit_retiring.connect(residents_keep_unit)
+    from app.points.awards import register_directory
+
+    from .award_directory import members_by_mobile, names_of
+
+    register_directory(members_by_mobile, names_of)  # awards: lists by mobile, names on pages
     app.context_processor(lambda: {"MEMBER_STATUS_LABELS": STATUS_LABELS})
 
 

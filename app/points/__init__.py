@@ -13,10 +13,18 @@ AREA = Area(
     actions=[
         Action("points.rules.view", read=True),
         Action("points.rules.edit"),
+        Action("points.awards.view", read=True),
+        Action("points.awards.edit"),  # propose, approve, reject, reverse: district administrators only
     ],
     grants={"organiser": ["points.rules.view"]},
     audit_labels={
         "points.rule_change": _l("Points rule changed"),
         "points.checkin_rule_change": _l("Check-in points rule changed"),
+        "points.award_threshold": _l("Award approval threshold changed"),
+        "points.award_proposed": _l("Points award proposed"),
+        "points.award_approved": _l("Points award approved"),
+        "points.award_rejected": _l("Points award rejected"),
+        "points.award_reversed": _l("Points award reversed"),
+        "points.hours_reversed": _l("Points for hours reversed"),
     },
 )

@@ -13,8 +13,21 @@ from app.api.schemas import ErrorOut
 from app.db import get_session
 from app.errors import Forbidden
 
+from . import awards
 from . import services as points
-from .schemas import PointsLineOut, PointsOut, RuleIn, RuleList, RuleOut
+from .schemas import (
+    AwardIn,
+    AwardList,
+    AwardOut,
+    AwardQuery,
+    DecisionIn,
+    PointsLineOut,
+    PointsOut,
+    ReversalOut,
+    RuleIn,
+    RuleList,
+    RuleOut,
+)
 
 FORBIDDEN = (ErrorOut, "Visible but not allowed")
 
@@ -63,5 +76,128 @@ def create_rule():
         effective_from=data.effective_from,
         reason=data.reason,
         actor_user_id=current_user.user_id,
+        max_minutes_per_activity=data.max_minutes_per_activity,
+        daily_points_cap=data.daily_points_cap,
+        monthly_points_cap=data.monthly_points_cap,
     )
     return RuleOut.of(rule), 201
+
+
+# --- awards (issue 9) -----------------------------------------------------------------------------------
+
+
+def _district_admin(action: str) -> None:
+    require(current_user, action)
+    if not any(s.path is None for s in scopes_for(current_user, action)):
+        raise Forbidden(_("Only a district administrator may award points or correct them."))
+
+
+@api.validate(
+    json=AwardIn,
+    resp=write_responses(HTTP_201=AwardOut, HTTP_422=(ErrorOut, "What to fix (code award_invalid)")),
+    tags=["points"],
+    security=WRITE_SECURITY,
+    operation_id="createAward",
+)
+def create_award():
+    """Award points to one member or a list, with a reason and a category. Posted at once when the total
+    is at most the district's threshold, else pending until a second district administrator approves."""
+    data: AwardIn = request.context.json
+    _district_admin("points.awards.edit")
+    award = awards.propose(
+        get_session(),
+        current_user.tenant_id,
+        [awards.AwardItem(i.member_id, i.points) for i in data.items],
+        category=data.category,
+        reason=data.reason,
+        actor_user_id=current_user.user_id,
+    )
+    return AwardOut.of(award, awards.lines_of(get_session(), award.id)), 201
+
+
+@api.validate(
+    query=AwardQuery, resp=responses(HTTP_200=AwardList, HTTP_403=FORBIDDEN), tags=["points"], operation_id="listAwards"
+)
+def list_awards():
+    """The district's awards, newest first (the latest 100), optionally only those with one status."""
+    query: AwardQuery = request.context.query
+    _district_admin("points.awards.view")
+    items = awards.awards(get_session(), current_user.tenant_id, status=query.status, limit=100)
+    return AwardList(items=[AwardOut.of(a) for a in items])
+
+
+@api.validate(resp=responses(HTTP_200=AwardOut, HTTP_403=FORBIDDEN), tags=["points"], operation_id="getAward")
+def get_award(award_id):
+    """One award with its lines."""
+    _district_admin("points.awards.view")
+    award = awards.get_award(get_session(), current_user.tenant_id, award_id)
+    return AwardOut.of(award, awards.lines_of(get_session(), award.id))
+
+
+@api.validate(
+    json=DecisionIn,
+    resp=write_responses(HTTP_200=AwardOut, HTTP_422=(ErrorOut, "What to fix")),
+    tags=["points"],
+    security=WRITE_SECURITY,
+    operation_id="approveAward",
+)
+def approve_award(award_id):
+    """Approve a pending award (another district administrator than its proposer: else 403 own_award)."""
+    data: DecisionIn = request.context.json
+    _district_admin("points.awards.edit")
+    award = awards.approve(
+        get_session(), current_user.tenant_id, award_id, actor_user_id=current_user.user_id, reason=data.reason
+    )
+    return AwardOut.of(award, awards.lines_of(get_session(), award.id))
+
+
+@api.validate(
+    json=DecisionIn,
+    resp=write_responses(HTTP_200=AwardOut, HTTP_422=(ErrorOut, "What to fix")),
+    tags=["points"],
+    security=WRITE_SECURITY,
+    operation_id="rejectAward",
+)
+def reject_award(award_id):
+    """Reject a pending award, with a reason: nothing posts."""
+    data: DecisionIn = request.context.json
+    _district_admin("points.awards.edit")
+    award = awards.reject(
+        get_session(), current_user.tenant_id, award_id, actor_user_id=current_user.user_id, reason=data.reason
+    )
+    return AwardOut.of(award, awards.lines_of(get_session(), award.id))
+
+
+@api.validate(
+    json=DecisionIn,
+    resp=write_responses(HTTP_200=ReversalOut, HTTP_422=(ErrorOut, "What to fix")),
+    tags=["points"],
+    security=WRITE_SECURITY,
+    operation_id="reverseAwardLine",
+)
+def reverse_award_line(line_id):
+    """Take back one member's posted award (a correction), with a reason. 409 insufficient_balance when
+    the wallet no longer holds the points (the message says the shortfall)."""
+    data: DecisionIn = request.context.json
+    _district_admin("points.awards.edit")
+    line = awards.reverse_award_line(
+        get_session(), current_user.tenant_id, line_id, reason=data.reason, actor_user_id=current_user.user_id
+    )
+    return ReversalOut(points=line.points)
+
+
+@api.validate(
+    json=DecisionIn,
+    resp=write_responses(HTTP_200=ReversalOut, HTTP_422=(ErrorOut, "What to fix")),
+    tags=["points"],
+    security=WRITE_SECURITY,
+    operation_id="reverseHours",
+)
+def reverse_hours(attendance_id):
+    """Take back the posted points of one attendance's hours (a correction), with a reason."""
+    data: DecisionIn = request.context.json
+    _district_admin("points.awards.edit")
+    taken = awards.reverse_hours(
+        get_session(), current_user.tenant_id, attendance_id, reason=data.reason, actor_user_id=current_user.user_id
+    )
+    return ReversalOut(points=taken)

@@ -10,3 +10,21 @@ class RuleInvalid(AppError):
 
 class AlreadyReviewed(Conflict):
     code = "already_reviewed"
+
+
+class OwnAward(AppError):
+    code = "own_award"
+    status = 403
+
+
+class AwardInvalid(AppError):
+    code = "award_invalid"
+    status = 422
+
+
+class AwardDecided(Conflict):
+    code = "award_decided"
+
+
+class CorrectionRefused(Conflict):
+    code = "insufficient_balance"

@@ -29,6 +29,10 @@ class RuleForm(FlaskForm):
         _l("Takes effect (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the rule changes.")), Length(max=200)])
+    # Caps (issue 9): empty = no cap.
+    max_minutes_per_activity = IntegerField(_l("At most minutes credited per activity"), validators=[Optional()])
+    daily_points_cap = IntegerField(_l("At most points of hours per member per day"), validators=[Optional()])
+    monthly_points_cap = IntegerField(_l("At most points of hours per member per month"), validators=[Optional()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

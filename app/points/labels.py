@@ -28,4 +28,13 @@ MISSED_CHECKOUT_LABELS = {
 # Journal kinds the points area posts.
 KIND_HOURS = "hours"  # service hours at an activity (pending until the organiser reviews them)
 KIND_CHECKIN = "checkin"  # a party member's check-in (报到) at a site, priced by app/points/checkin_rules.py
-KINDS = (KIND_HOURS, KIND_CHECKIN)
+KIND_AWARD = "award"  # a manual award (奖励积分), app/points/awards.py
+KINDS = (KIND_HOURS, KIND_CHECKIN, KIND_AWARD)
+
+AWARD_SOURCE = "source:award"  # district-wide: the books show how many points awards issued
+AWARD_STATUS_LABELS = {
+    "pending": _l("Waiting for a second administrator"),
+    "posted": _l("Posted"),
+    "rejected": _l("Rejected"),
+    "reversed": _l("Reversed"),
+}

@@ -35,6 +35,10 @@ class Rule:
     presence_percent: int
     missed_checkout: str
     grace_minutes: int
+    # Caps (issue 9; None = no cap): see app/points/caps.py and docs/points.md "Caps".
+    max_minutes_per_activity: int | None = None
+    daily_points_cap: int | None = None
+    monthly_points_cap: int | None = None
 
     @classmethod
     def of(cls, row: PointsRule) -> Rule:
@@ -47,6 +51,9 @@ class Rule:
             row.presence_percent,
             row.missed_checkout,
             row.grace_minutes,
+            row.max_minutes_per_activity,
+            row.daily_points_cap,
+            row.monthly_points_cap,
         )
 
     def meta(self) -> dict:
@@ -86,6 +93,7 @@ class Credit:
     points: int
     presence_percent: int  # of the activity's length, rounded down
     zero_reason: str | None = None
+    points_cut: int = 0  # what the rule's per-activity cap cut off
 
 
 def _minutes(seconds: float) -> int:
@@ -115,6 +123,10 @@ def credit(
         return Credit(present, 0, 0, percent, "below_threshold")
     credited = present - present % rule.rounding_minutes
     points = credited * rule.points_per_hour // 60
+    if rule.max_minutes_per_activity is not None and credited > rule.max_minutes_per_activity:
+        credited = rule.max_minutes_per_activity
+        capped = credited * rule.points_per_hour // 60
+        return Credit(present, credited, capped, percent, None if credited else "below_unit", points - capped)
     # Zero points with credited time (a rule of 0 points an hour, or too few minutes for one point) is
     # not "below one rounding unit": only no credited time is.
     return Credit(present, credited, points, percent, None if credited else "below_unit")

@@ -65,6 +65,9 @@ class RuleOut(BaseModel):
     grace_minutes: int
     reason: str
     created_at: AwareDatetime
+    max_minutes_per_activity: int | None = Field(default=None, description="Minutes credited per activity at most")
+    daily_points_cap: int | None = Field(default=None, description="Points of hours per member per day at most")
+    monthly_points_cap: int | None = Field(default=None, description="Points of hours per member per month at most")
 
     @classmethod
     def of(cls, r) -> RuleOut:
@@ -80,6 +83,9 @@ class RuleOut(BaseModel):
             grace_minutes=r.grace_minutes,
             reason=r.reason or "",
             created_at=utc(r.created_at),
+            max_minutes_per_activity=r.max_minutes_per_activity,
+            daily_points_cap=r.daily_points_cap,
+            monthly_points_cap=r.monthly_points_cap,
         )
 
 
@@ -110,3 +116,97 @@ class RuleIn(BaseModel):
         description="RFC 3339 date-time; with an offset it is that instant, without one Beijing time (UTC+8)",
     )
     reason: str = Field(default="", max_length=200)
+    max_minutes_per_activity: int | None = Field(default=None, ge=1, le=1440, description="null: no cap")
+    daily_points_cap: int | None = Field(default=None, ge=0, le=100_000, description="null: no cap")
+    monthly_points_cap: int | None = Field(default=None, ge=0, le=100_000, description="null: no cap")
+
+
+# --- awards (issue 9) ----------------------------------------------------------------------------------
+
+
+class AwardItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: int = Field(ge=1, le=2**63 - 1)
+    points: int = Field(ge=1, le=100_000)
+
+
+class AwardIn(BaseModel):
+    """Award points to one member or a list (all or none). Posted at once when the total is at most the
+    district's threshold; otherwise pending until another district administrator approves."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: Category
+    reason: str = Field(min_length=1, max_length=200)
+    items: list[AwardItemIn] = Field(min_length=1, max_length=5000)
+
+
+class AwardLineOut(BaseModel):
+    id: int
+    member_id: int
+    points: int
+    status: Literal["pending", "posted", "rejected", "reversed"]
+    reversal_reason: str | None = None
+
+    @classmethod
+    def of(cls, line) -> AwardLineOut:
+        return cls(
+            id=line.id,
+            member_id=line.member_id,
+            points=line.points,
+            status=line.status,
+            reversal_reason=line.reversal_reason,
+        )
+
+
+class AwardOut(BaseModel):
+    id: int
+    category: Category
+    reason: str
+    status: Literal["pending", "posted", "rejected"]
+    total: int
+    member_count: int
+    threshold: int = Field(description="The district's threshold when it was proposed")
+    proposer_user_id: int
+    approver_user_id: int | None
+    proposed_at: AwareDatetime
+    decided_at: AwareDatetime | None
+    decision_reason: str | None
+    lines: list[AwardLineOut] | None = Field(default=None, description="Only when one award is read")
+
+    @classmethod
+    def of(cls, a, lines=None) -> AwardOut:
+        return cls(
+            id=a.id,
+            category=a.category,
+            reason=a.reason,
+            status=a.status,
+            total=a.total,
+            member_count=a.member_count,
+            threshold=a.threshold,
+            proposer_user_id=a.proposer_user_id,
+            approver_user_id=a.approver_user_id,
+            proposed_at=utc(a.proposed_at),
+            decided_at=utc(a.decided_at) if a.decided_at else None,
+            decision_reason=a.decision_reason,
+            lines=[AwardLineOut.of(x) for x in lines] if lines is not None else None,
+        )
+
+
+class AwardList(BaseModel):
+    items: list[AwardOut] = Field(description="Newest first")
+
+
+class AwardQuery(BaseModel):
+    status: Literal["pending", "posted", "rejected"] | None = None
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(default="", max_length=200, description="Required to reject or reverse")
+
+
+class ReversalOut(BaseModel):
+    points: int = Field(description="Points taken back")

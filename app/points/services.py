@@ -165,6 +165,9 @@ def change_rule(
     reason: str = "",
     actor_user_id: int | None = None,
     now: datetime | None = None,
+    max_minutes_per_activity: int | None = None,
+    daily_points_cap: int | None = None,
+    monthly_points_cap: int | None = None,
 ) -> PointsRule:
     """Add a new version of the district's rule for `category` ('' = the default for every category).
     It takes effect at `effective_from` (default now), which may not be in the past: a rule never
@@ -184,6 +187,11 @@ def change_rule(
         problems.append(("missed_checkout", _l("Choose what a missed check-out earns.")))
     if not 0 <= grace_minutes <= 1440:
         problems.append(("grace_minutes", _l("The grace period must be from 0 to 1440 minutes.")))
+    if max_minutes_per_activity is not None and not 1 <= max_minutes_per_activity <= 1440:
+        problems.append(("max_minutes_per_activity", _l("Minutes per activity must be from 1 to 1440, or empty.")))
+    for field, cap in (("daily_points_cap", daily_points_cap), ("monthly_points_cap", monthly_points_cap)):
+        if cap is not None and not 0 <= cap <= 100_000:
+            problems.append((field, _l("A points cap must be from 0 to 100,000, or empty for no cap.")))
     if effective_from < now.replace(second=0, microsecond=0):
         problems.append(("effective_from", _l("A rule cannot take effect in the past; choose now or later.")))
     if problems:
@@ -214,6 +222,9 @@ def change_rule(
         created_by_user_id=actor_user_id,
         created_at=now,
         reason=reason[:200],
+        max_minutes_per_activity=max_minutes_per_activity,
+        daily_points_cap=daily_points_cap,
+        monthly_points_cap=monthly_points_cap,
     )
     try:
         with session.begin_nested():
@@ -240,6 +251,9 @@ def change_rule(
             "missed_checkout": missed_checkout,
             "grace_minutes": grace_minutes,
             "effective_from": rule.effective_from.isoformat(timespec="minutes"),
+            "max_minutes_per_activity": max_minutes_per_activity,
+            "daily_points_cap": daily_points_cap,
+            "monthly_points_cap": monthly_points_cap,
         },
     )
     return rule

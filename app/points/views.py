@@ -42,6 +42,9 @@ def rules_page():
                     effective_from=to_utc(form.effective_from.data) if form.effective_from.data else None,
                     reason=form.reason.data or "",
                     actor_user_id=current_user.user_id,
+                    max_minutes_per_activity=form.max_minutes_per_activity.data,
+                    daily_points_cap=form.daily_points_cap.data,
+                    monthly_points_cap=form.monthly_points_cap.data,
                 )
                 flash(
                     _("The new rule version is saved; it prices activities starting from its effective time."),
@@ -61,6 +64,9 @@ def rules_page():
             presence_percent=current.presence_percent,
             missed_checkout=current.missed_checkout,
             grace_minutes=current.grace_minutes,
+            max_minutes_per_activity=current.max_minutes_per_activity,
+            daily_points_cap=current.daily_points_cap,
+            monthly_points_cap=current.monthly_points_cap,
             effective_from=to_beijing(now).replace(second=0, microsecond=0),
         )
     in_force = [("", rules.rule_for(db, tenant, "", now))] + [

@@ -1,0 +1,60 @@
+"""Forms of the awards pages: the threshold, one member's award, a list upload, and decisions."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from app.forms import choices
+
+from .labels import CATEGORY_LABELS
+
+REASON = _l("Say why.")
+
+
+class ThresholdForm(FlaskForm):
+    approval_threshold = IntegerField(
+        _l("Approval threshold (points, an award's total)"),
+        validators=[InputRequired(_l("Enter the threshold.")), NumberRange(0, 1_000_000)],
+    )
+    threshold_reason = StringField(_l("Reason"), validators=[DataRequired(REASON), Length(max=200)])
+
+
+class _AwardFields(FlaskForm):
+    category = SelectField(_l("Category"))
+    reason = StringField(
+        _l("Reason for the award"), validators=[DataRequired(_l("Say why the points are awarded.")), Length(max=200)]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = choices(CATEGORY_LABELS.items())
+
+
+class SingleAwardForm(_AwardFields):
+    name = StringField(_l("Member's name"), validators=[DataRequired(_l("Enter the member's name.")), Length(max=64)])
+    mobile = StringField(
+        _l("Member's mobile number"), validators=[DataRequired(_l("Enter the member's mobile number.")), Length(max=11)]
+    )
+    points = IntegerField(
+        _l("Points"),
+        validators=[
+            InputRequired(_l("Enter the points.")),
+            NumberRange(1, 100_000, _l("Points must be a whole number from 1 to 100,000.")),
+        ],
+    )
+
+
+class ListUploadForm(_AwardFields):
+    file = FileField(_l("Excel (.xlsx) or CSV file"), validators=[FileRequired(_l("Choose a file to upload."))])
+
+
+class ListConfirmForm(_AwardFields):
+    rows = HiddenField()  # signed: the checked rows of the dry run
+
+
+class DecisionForm(FlaskForm):
+    decision_reason = StringField(_l("Reason"), validators=[Length(max=200)])

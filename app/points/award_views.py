@@ -1,0 +1,284 @@
+"""The awards pages (/points/awards): the threshold, awarding one member, uploading a list with a dry
+run (all or none), the approval queue, the history, and corrections (reversals)."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from app.access import require, scopes_for
+from app.audit.names import names_for_users
+from app.db import get_session
+from app.errors import AppError, Forbidden
+from app.forms import show_errors
+from app.spreadsheets import XLSX_MIMETYPE, SpreadsheetError
+
+from . import award_list, awards
+from .award_forms import DecisionForm, ListConfirmForm, ListUploadForm, SingleAwardForm, ThresholdForm
+from .labels import AWARD_STATUS_LABELS, CATEGORY_LABELS
+
+
+def _admin(action: str = "points.awards.edit") -> None:
+    require(current_user, action)
+    if not any(s.path is None for s in scopes_for(current_user, action)):
+        raise Forbidden(_("Only a district administrator may award points or correct them."))
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="award-list")
+
+
+def _user_names(db, ids) -> dict[int, str]:
+    people = names_for_users(db, current_user.tenant_id, sorted({i for i in ids if i}))
+    return {uid: p.name for uid, p in people.items()}
+
+
+@login_required
+def awards_page():
+    _admin("points.awards.view")
+    db = get_session()
+    tenant = current_user.tenant_id
+    single = SingleAwardForm(prefix="one")
+    limit = ThresholdForm(prefix="t")
+    status = 200
+    if request.method == "POST":
+        _admin()
+        which = request.form.get("form")
+        if which == "threshold" and limit.validate():
+            try:
+                awards.set_threshold(
+                    db,
+                    tenant,
+                    limit.approval_threshold.data or 0,
+                    reason=limit.threshold_reason.data or "",
+                    actor_user_id=current_user.user_id,
+                )
+                flash(_("The approval threshold is saved."), "success")
+                return redirect(url_for("points.awards_page"))
+            except AppError as e:
+                show_errors(limit, e)
+        elif which == "single" and single.validate():
+            mobile = (single.mobile.data or "").strip()
+            found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile)
+            if found is None:
+                single.mobile.errors = [_("No active member of this district has this mobile number.")]
+            elif found[1] != (single.name.data or "").strip():
+                single.name.errors = [
+                    _("This mobile number belongs to %(name)s, not to the name given.", name=found[1])
+                ]
+            else:
+                try:
+                    award = awards.propose(
+                        db,
+                        tenant,
+                        [awards.AwardItem(found[0], single.points.data or 0)],
+                        category=single.category.data or "",
+                        reason=single.reason.data or "",
+                        actor_user_id=current_user.user_id,
+                    )
+                    flash(_posted_text(award), "success")
+                    return redirect(url_for("points.award_page", award_id=award.id))
+                except AppError as e:
+                    show_errors(single, e)
+        status = 422
+    else:
+        limit.approval_threshold.data = awards.threshold(db, tenant)
+    pending = awards.awards(db, tenant, status="pending", limit=100)
+    history = awards.awards(db, tenant, limit=50)
+    names = _user_names(db, [a.proposer_user_id for a in history + pending] + [a.approver_user_id for a in history])
+    return (
+        render_template(
+            "points/awards.html",
+            single=single,
+            limit=limit,
+            threshold=awards.threshold(db, tenant),
+            pending=pending,
+            history=history,
+            names=names,
+            CATEGORY_LABELS=CATEGORY_LABELS,
+            AWARD_STATUS_LABELS=AWARD_STATUS_LABELS,
+        ),
+        status,
+    )
+
+
+def _posted_text(award) -> str:
+    if award.status == "posted":
+        return _("Awarded: %(total)s points to %(n)s members, posted now.", total=award.total, n=award.member_count)
+    return _(
+        "Proposed: %(total)s points to %(n)s members. Above the threshold of %(limit)s, it waits for another "
+        "district administrator to approve it.",
+        total=award.total,
+        n=award.member_count,
+        limit=award.threshold,
+    )
+
+
+@login_required
+def award_list_template():
+    _admin()
+    return Response(
+        award_list.template_xlsx(),
+        mimetype=XLSX_MIMETYPE,
+        headers={"Content-Disposition": "attachment; filename=award-list.xlsx"},
+    )
+
+
+@login_required
+def award_upload_page():
+    """Step 1: upload and dry run (every row's problem). Step 2: confirm the checked rows (all or none)."""
+    _admin()
+    db = get_session()
+    tenant = current_user.tenant_id
+    check = None
+    confirm = None
+    status = 200
+    if request.method == "POST" and request.form.get("step") == "confirm":
+        confirm = ListConfirmForm()
+        if confirm.validate():
+            try:
+                rows = _signer().loads(confirm.rows.data or "")
+                award = awards.propose(
+                    db,
+                    tenant,
+                    [awards.AwardItem(int(m), int(p)) for m, p in rows],
+                    category=confirm.category.data or "",
+                    reason=confirm.reason.data or "",
+                    actor_user_id=current_user.user_id,
+                )
+                flash(_posted_text(award), "success")
+                return redirect(url_for("points.award_page", award_id=award.id))
+            except BadSignature:
+                confirm.form_errors.append(_("The checked list was changed; upload the file again."))
+            except AppError as e:
+                show_errors(confirm, e)
+        status = 422
+        form = ListUploadForm(formdata=None, category=confirm.category.data, reason=confirm.reason.data)
+    else:
+        form = ListUploadForm()
+        if request.method == "POST":
+            if form.validate():
+                upload = form.file.data
+                try:
+                    check = award_list.check_list(db, tenant, upload.filename or "", upload.read())
+                except SpreadsheetError as e:
+                    form.file.errors = [e.message]
+                    status = 422
+                else:
+                    if check.problems:
+                        status = 422
+                    else:
+                        confirm = ListConfirmForm(
+                            formdata=None,
+                            category=form.category.data,
+                            reason=form.reason.data,
+                            rows=_signer().dumps([[r.member_id, r.points] for r in check.rows]),
+                        )
+            else:
+                status = 422
+    return (
+        render_template(
+            "points/award_upload.html",
+            form=form,
+            check=check,
+            confirm=confirm,
+            threshold=awards.threshold(db, tenant),
+            CATEGORY_LABELS=CATEGORY_LABELS,
+        ),
+        status,
+    )
+
+
+@login_required
+def award_page(award_id: int):
+    """One award: its lines with names; approve or reject it while pending; reverse a posted line."""
+    _admin("points.awards.view")
+    db = get_session()
+    tenant = current_user.tenant_id
+    award = awards.get_award(db, tenant, award_id)
+    form = DecisionForm()
+    status = 200
+    if request.method == "POST":
+        _admin()
+        action = request.form.get("action")
+        reason = form.decision_reason.data or ""
+        if form.validate():
+            try:
+                if action == "approve":
+                    awards.approve(db, tenant, award.id, actor_user_id=current_user.user_id, reason=reason)
+                    flash(_("Approved: the points are posted and the members told."), "success")
+                elif action == "reject":
+                    awards.reject(db, tenant, award.id, actor_user_id=current_user.user_id, reason=reason)
+                    flash(_("Rejected: nothing was posted."), "success")
+                elif action == "reverse":
+                    line_id = request.form.get("line", type=int) or 0
+                    awards.reverse_award_line(db, tenant, line_id, reason=reason, actor_user_id=current_user.user_id)
+                    flash(_("Reversed: the points are taken back and the member told."), "success")
+                return redirect(url_for("points.award_page", award_id=award.id))
+            except AppError as e:
+                show_errors(form, e)
+        status = 422
+    lines = awards.lines_of(db, award.id)
+    members = awards.member_names(db, tenant, [x.member_id for x in lines])
+    names = _user_names(db, [award.proposer_user_id, award.approver_user_id])
+    return (
+        render_template(
+            "points/award.html",
+            award=award,
+            lines=lines,
+            members=members,
+            names=names,
+            form=form,
+            own=award.proposer_user_id == current_user.user_id,
+            CATEGORY_LABELS=CATEGORY_LABELS,
+            AWARD_STATUS_LABELS=AWARD_STATUS_LABELS,
+        ),
+        status,
+    )
+
+
+@login_required
+def corrections_page():
+    """Correct a member's approved hours: find the member by name and mobile, see their posted hours,
+    and reverse one with a reason (never an edit). Awards are reversed on the award's page."""
+    _admin()
+    db = get_session()
+    tenant = current_user.tenant_id
+    name = (request.values.get("name") or "").strip()
+    mobile = (request.values.get("mobile") or "").strip()
+    form = DecisionForm()
+    problem = None
+    member = None
+    status = 200
+    if name or mobile:
+        found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile) if mobile else None
+        if found is None:
+            problem = _("No active member of this district has this mobile number.")
+        elif found[1] != name:
+            problem = _("This mobile number belongs to %(name)s, not to the name given.", name=found[1])
+        else:
+            member = found
+    if request.method == "POST" and member is not None:
+        if form.validate():
+            try:
+                taken = awards.reverse_hours(
+                    db,
+                    tenant,
+                    request.form.get("attendance", type=int) or 0,
+                    reason=form.decision_reason.data or "",
+                    actor_user_id=current_user.user_id,
+                )
+                flash(_("Reversed: %(n)s points taken back and the member told.", n=taken), "success")
+                return redirect(url_for("points.corrections_page", name=name, mobile=mobile))
+            except AppError as e:
+                show_errors(form, e)
+        status = 422
+    lines = awards.posted_hours(db, tenant, member[0]) if member else []
+    return (
+        render_template(
+            "points/corrections.html", name=name, mobile=mobile, member=member, problem=problem, lines=lines, form=form
+        ),
+        status,
+    )

@@ -1,0 +1,221 @@
+"""The awards pages: award one member, upload a list (dry run with every row's problem, then all or
+none), the approval queue with maker-checker, and reversing a posted line."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from openpyxl import Workbook, load_workbook
+
+from tests.conftest import csrf_from, sign_in
+from tests.web.test_activities_api import _extra_user
+from tests.web.test_api import commit
+
+
+def workbook(rows) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["姓名", "手机号", "积分"])
+    for r in rows:
+        ws.append(r)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _bal(app, member_id: int) -> int:
+    from app.people.models import Member
+    from ledger import Ledger
+
+    def read(s):
+        m = s.get(Member, member_id)
+        return Ledger(s, tenant=m.tenant_id).balance(f"member:{member_id}").available
+
+    return commit(app, read)
+
+
+def test_one_member_award_posts_and_the_list_dry_run_names_every_problem(app, client, town):
+    sign_in(client, town, "district_admin")
+    page = client.get("/points/awards")
+    assert page.status_code == 200
+    volunteer, mobile, _pw = town.users["volunteer"]
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "form": "single",
+        "one-name": volunteer.name,
+        "one-mobile": mobile,
+        "one-points": "30",
+        "one-category": "civic",
+        "one-reason": "创文表彰",
+    }
+    r = client.post("/points/awards", data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    assert _bal(app, volunteer.id) == 30
+    r = client.post("/points/awards", data={**data, "one-name": "别人"})
+    assert r.status_code == 422 and volunteer.name in r.get_data(as_text=True)
+
+    template = client.get("/points/awards/template.xlsx")
+    assert template.status_code == 200
+    assert list(load_workbook(io.BytesIO(template.data)).active.iter_rows(values_only=True))[0] == (
+        "姓名",
+        "手机号",
+        "积分",
+    )
+
+    organiser, omobile, _ = town.users["organiser"]
+    bad = workbook([[volunteer.name, mobile, "abc"], ["谁", "13900000000", 5], [organiser.name, omobile, 10]])
+    up = client.get("/points/awards/upload")
+    form = {"csrf_token": csrf_from(up.get_data(as_text=True)), "step": "check", "category": "civic", "reason": "表彰"}
+    r = client.post(
+        "/points/awards/upload",
+        data={**form, "file": (io.BytesIO(bad), "list.xlsx")},
+        content_type="multipart/form-data",
+    )
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "100,000" in text  # "Points must be a whole number from 1 to 100,000." in either language
+    assert text.count("<tr><td>2</td>") == 1 and "<tr><td>3</td>" in text
+    assert _bal(app, organiser.id) == 0  # all or none: the good row was not awarded
+
+    good = workbook([[volunteer.name, mobile, 20], [organiser.name, omobile, 10]])
+    r = client.post(
+        "/points/awards/upload",
+        data={**form, "file": (io.BytesIO(good), "list.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    rows = re.search(r'name="rows"[^>]*value="([^"]+)"', html) or re.search(r'value="([^"]+)"[^>]*name="rows"', html)
+    assert rows
+    confirm = {
+        "csrf_token": csrf_from(html),
+        "step": "confirm",
+        "category": "civic",
+        "reason": "表彰",
+        "rows": rows.group(1),
+    }
+    r = client.post("/points/awards/upload", data={**confirm, "rows": rows.group(1)[:-2] + "xx"})
+    assert r.status_code == 422 and _bal(app, organiser.id) == 0
+    r = client.post("/points/awards/upload", data=confirm)
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    assert (_bal(app, volunteer.id), _bal(app, organiser.id)) == (50, 10)
+
+
+def test_the_queue_the_proposer_cannot_approve_and_a_reversal(app, client, town):
+    _extra_user(app, town, "district_admin2", "孙丽", roles=[("district_admin", None)])
+    volunteer, mobile, _pw = town.users["volunteer"]
+    sign_in(client, town, "district_admin")
+    page = client.get("/points/awards")
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "form": "single",
+        "one-name": volunteer.name,
+        "one-mobile": mobile,
+        "one-points": "500",
+        "one-category": "safety",
+        "one-reason": "见义勇为",
+    }
+    r = client.post("/points/awards", data=data)
+    assert r.status_code == 302
+    url = r.headers["Location"]
+    own = client.get(url).get_data(as_text=True)
+    assert 'value="approve"' not in own
+    r = client.post(url, data={"csrf_token": csrf_from(own), "action": "approve", "decision_reason": ""})
+    assert r.status_code == 422 and _bal(app, volunteer.id) == 0
+    assert "见义勇为" in client.get("/points/awards").get_data(as_text=True)
+
+    other = app.test_client()
+    sign_in(other, town, "district_admin2")
+    page = other.get(url).get_data(as_text=True)
+    r = other.post(url, data={"csrf_token": csrf_from(page), "action": "approve", "decision_reason": "核实"})
+    assert r.status_code == 302 and _bal(app, volunteer.id) == 500
+    page = other.get(url).get_data(as_text=True)
+    line = re.search(r'name="line" value="(\d+)"', page).group(1)
+    r = other.post(
+        url, data={"csrf_token": csrf_from(page), "action": "reverse", "line": line, "decision_reason": "重复"}
+    )
+    assert r.status_code == 302 and _bal(app, volunteer.id) == 0
+
+
+def test_volunteers_and_organisers_do_not_see_awards(app, client, town):
+    sign_in(client, town, "organiser")
+    assert client.get("/points/awards").status_code == 403
+
+
+def test_the_auditor_reads_awards_without_the_forms(app, client, town):
+    sign_in(client, town, "auditor")
+    page = client.get("/points/awards")
+    assert page.status_code == 200
+    assert 'name="one-points"' not in page.get_data(as_text=True)
+    assert client.get("/points/awards/upload").status_code == 403
+
+
+def test_the_member_reads_the_award_and_its_reversal_in_words(app, client, town):
+    volunteer, mobile, _pw = town.users["volunteer"]
+    sign_in(client, town, "district_admin")
+    page = client.get("/points/awards")
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "form": "single",
+        "one-name": volunteer.name,
+        "one-mobile": mobile,
+        "one-points": "30",
+        "one-category": "civic",
+        "one-reason": "创文表彰",
+    }
+    url = client.post("/points/awards", data=data).headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    line = re.search(r'name="line" value="(\d+)"', page).group(1)
+    client.post(url, data={"csrf_token": csrf_from(page), "action": "reverse", "line": line, "decision_reason": "重复"})
+    member = app.test_client()
+    sign_in(member, town, "volunteer")
+    text = member.get("/notices").get_data(as_text=True)
+    assert "30" in text and "创文表彰" in text and "重复" in text
+    assert "创文表彰" in member.get("/me/points").get_data(as_text=True)
+
+
+def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town):
+    from datetime import timedelta
+
+    from app.activities import services as act
+    from app.activities.labels import MANUAL
+    from app.auth.services import user_for_member
+    from app.db import utcnow
+
+    volunteer, mobile, _pw = town.users["volunteer"]
+
+    def serve(s):
+        organiser = town.users["organiser"][0]
+        user = user_for_member(s, organiser).id
+        start = (utcnow() + timedelta(days=1)).replace(second=0, microsecond=0)
+        data = act.ActivityData(
+            title="敬老院探访",
+            category="elderly",
+            host_unit_id=town.community_a.id,
+            place="敬老院",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            capacity=10,
+        )
+        a = act.publish_activity(
+            s, act.create_activity(s, town.district.id, data, actor_user_id=user), actor_user_id=user
+        )
+        member = s.get(type(volunteer), volunteer.id)
+        act.check_in(s, a, member, start, MANUAL, reason="测试")
+        act.check_out(s, a, member, start + timedelta(hours=2), MANUAL, reason="测试")
+        act.review(s, a, act.Review(approve="all"), actor_user_id=user, actor_member_id=organiser.id)
+
+    commit(app, serve)
+    assert _bal(app, volunteer.id) == 20
+    sign_in(client, town, "district_admin")
+    page = client.get(f"/points/corrections?name={volunteer.name}&mobile={mobile}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "敬老院探访" in html
+    attendance = re.search(r'name="attendance" value="(\d+)"', html).group(1)
+    url = f"/points/corrections?name={volunteer.name}&mobile={mobile}"
+    r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": ""})
+    assert r.status_code == 422 and _bal(app, volunteer.id) == 20
+    r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": "代签到"})
+    assert r.status_code == 302 and _bal(app, volunteer.id) == 0
+    assert 'name="attendance"' not in client.get(url).get_data(as_text=True)  # shown as reversed
