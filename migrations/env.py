@@ -11,7 +11,9 @@ target_metadata = metadatas()
 
 
 def _url() -> str:
-    return database_url(context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url"))
+    return database_url(
+        context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    )
 
 
 def run_migrations_offline() -> None:

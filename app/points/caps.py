@@ -33,10 +33,10 @@ def day_of(at: datetime) -> str:
 
 def take(session: Session, tenant_id: int, member_id: int, kind: str, period: str, amount: int, cap: int | None) -> int:
     """Use up to `amount` of the member's `cap` for (kind, period) and return what was granted (0 to
-    amount). cap None means no cap: everything is granted (and still counted). Negative amounts are
-    refused; give back with `give_back`."""
-    if amount < 0:
-        raise ValueError("amount must not be negative")
+    amount). cap None means no cap: everything is granted (and still counted). Nothing asked (0 or
+    less) grants nothing; give back with `give_back`."""
+    if amount <= 0:
+        return 0
     values = dict(tenant_id=tenant_id, member_id=member_id, kind=kind, period=period, used=0)
     dialect = session.get_bind().dialect.name
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PointsCounter).values(**values)
