@@ -449,6 +449,20 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/me/notices/read", "post"),
         ("/api/v1/points/rules", "get"),
         ("/api/v1/points/rules", "post"),
+        ("/api/v1/points/awards", "get"),
+        ("/api/v1/points/awards", "post"),
+        ("/api/v1/points/awards/{award_id}", "get"),
+        ("/api/v1/points/awards/{award_id}/approve", "post"),
+        ("/api/v1/points/awards/{award_id}/reject", "post"),
+        ("/api/v1/points/award-lines/{line_id}/reverse", "post"),
+        ("/api/v1/points/hours/{attendance_id}/reverse", "post"),
+        ("/api/v1/checkin-sites", "get"),
+        ("/api/v1/checkin-sites", "post"),
+        ("/api/v1/site-scans", "post"),
+        ("/api/v1/me/checkins", "get"),
+        ("/api/v1/household-visits", "get"),
+        ("/api/v1/household-visits", "post"),
+        ("/api/v1/household-visits/{visit_id}/decision", "post"),
     }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
