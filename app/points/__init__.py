@@ -15,5 +15,10 @@ AREA = Area(
         Action("points.rules.edit"),
     ],
     grants={"organiser": ["points.rules.view"]},
-    audit_labels={"points.rule_change": _l("Points rule changed")},
+    audit_labels={
+        "points.rule_change": _l("Points rule changed"),
+        "points.expiry_change": _l("Points expiry setting changed"),
+    },
+    commands=["app.points.expiry_jobs:points_cli"],
+    tasks=["app.points.expiry_jobs"],
 )

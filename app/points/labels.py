@@ -27,4 +27,5 @@ MISSED_CHECKOUT_LABELS = {
 
 # Journal kinds the points area posts.
 KIND_HOURS = "hours"  # service hours at an activity (pending until the organiser reviews them)
-KINDS = (KIND_HOURS,)
+KIND_EXPIRY = "expiry"  # points that expired (app/points/expiry.py), wallet -> `expired`
+KINDS = (KIND_HOURS, KIND_EXPIRY)

@@ -44,3 +44,6 @@ class PointsRule(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(String(200), default="")
+
+# The expiry setting and the lots cache live beside their logic (app/points/expiry.py).
+from .expiry import ExpiryPolicy, LotMark, PointsLot  # noqa: E402, F401
