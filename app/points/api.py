@@ -10,11 +10,12 @@ from flask_login import current_user
 from app.access import require, scopes_for
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
 from app.api.schemas import ErrorOut
-from app.db import get_session
+from app.db import get_session, utcnow
 from app.errors import Forbidden
 
+from . import lots
 from . import services as points
-from .schemas import PointsLineOut, PointsOut, RuleIn, RuleList, RuleOut
+from .schemas import ExpiringOut, PointsLineOut, PointsOut, RuleIn, RuleList, RuleOut
 
 FORBIDDEN = (ErrorOut, "Visible but not allowed")
 
@@ -28,6 +29,10 @@ def my_points():
         pending=summary.pending,
         posted=summary.posted,
         lines=[PointsLineOut.of(line) for line in summary.lines],
+        expiring=[
+            ExpiringOut(points=p, expires_on=d)
+            for p, d in lots.expiring_soon(get_session(), current_user.tenant_id, current_user.member_id, utcnow())
+        ],
     )
 
 

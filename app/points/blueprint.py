@@ -6,12 +6,13 @@ from flask import Blueprint
 
 from app.api.blueprints import ID, api_blueprint  # noqa: F401
 
-from . import api, views  # noqa: F401
+from . import api, expiry_views, views  # noqa: F401
 
 bp = Blueprint("points", "app.points", template_folder="templates")
 
 # --- pages (views) -------------------------------------------------------------------------------------------
 bp.add_url_rule("/points/rules", view_func=views.rules_page, methods=["GET", "POST"])
+bp.add_url_rule("/points/expiry", view_func=expiry_views.expiry_page, methods=["GET", "POST"])
 
 
 api_bp = api_blueprint("points_api", __name__)
