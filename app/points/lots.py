@@ -200,10 +200,11 @@ def _write_cache(
         for m, (_, _, d) in derived.items()
         for lot in d.lots
     ]
+    # Core inserts (executemany), not the ORM's bulk path: a page writes thousands of rows.
     if lot_rows:
-        session.execute(insert(PointsLot), lot_rows)
+        session.execute(insert(PointsLot.__table__), lot_rows)
     session.execute(
-        insert(LotMark),
+        insert(LotMark.__table__),
         [
             {"tenant_id": tenant_id, "member_id": m, "account_id": a, "entry_count": n}
             for m, (a, n, _) in derived.items()
