@@ -41,8 +41,10 @@ points_cli = AppGroup("points", help="Points expiry and lots.")
 def expire_command(page: int) -> None:
     """Expire every due lot now (what the daily job does)."""
     for t, run in expire_all(current_app.extensions["db_sessionmaker"], page=page).items():
-        click.echo(f"district {t}: {run.lots} lot(s), {run.points} points expired for {run.members} member(s)"
-                   f"; {run.skipped} wallet(s) left for the next run")
+        click.echo(
+            f"district {t}: {run.lots} lot(s), {run.points} points expired for {run.members} member(s)"
+            f"; {run.skipped} wallet(s) left for the next run"
+        )
 
 
 @points_cli.command("verify-lots")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import Table, and_, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import record
@@ -46,6 +46,8 @@ from .expiry import (
 )
 
 WALLET_PREFIX = "member:"
+_LOTS: Table = PointsLot.__table__  # type: ignore[assignment]
+_MARKS: Table = LotMark.__table__  # type: ignore[assignment]
 
 # --- the setting ----------------------------------------------------------------------------------------
 
@@ -69,9 +71,7 @@ def policy_in_force(session: Session, tenant_id: int, now: datetime) -> ExpiryPo
 
 
 def _rule(session: Session, tenant_id: int) -> Callable[[datetime], date | None]:
-    return expiry_rule(
-        PolicyVersion(p.effective_from, p.mode, p.months) for p in policy_versions(session, tenant_id)
-    )
+    return expiry_rule(PolicyVersion(p.effective_from, p.mode, p.months) for p in policy_versions(session, tenant_id))
 
 
 def change_expiry(
@@ -161,9 +161,7 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
             )
             continue
         lot = (r.meta or {}).get("lot") if r.kind == KIND_EXPIRY and isinstance(r.meta, dict) else None
-        rows.append(
-            WalletRow(r.journal_id, r.posted_delta, r.effective_at or r.created_at, r.kind, r.reverses_id, lot)
-        )
+        rows.append(WalletRow(r.journal_id, r.posted_delta, r.effective_at or r.created_at, r.kind, r.reverses_id, lot))
     return out
 
 
@@ -177,9 +175,7 @@ def derive_wallet(session: Session, tenant_id: int, member_id: int) -> Derived:
     return derive_lots(wallet_rows(session, [acct.id])[acct.id], _rule(session, tenant_id))
 
 
-def _write_cache(
-    session: Session, tenant_id: int, derived: dict[int, tuple[int, int, Derived]]
-) -> None:
+def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int, int, Derived]]) -> None:
     """Replace the cached lots of the given members: {member id: (account id, entry count, derived)}."""
     if not derived:
         return
@@ -202,9 +198,9 @@ def _write_cache(
     ]
     # Core inserts (executemany), not the ORM's bulk path: a page writes thousands of rows.
     if lot_rows:
-        session.execute(insert(PointsLot.__table__), lot_rows)
+        session.execute(insert(_LOTS), lot_rows)
     session.execute(
-        insert(LotMark.__table__),
+        insert(_MARKS),
         [
             {"tenant_id": tenant_id, "member_id": m, "account_id": a, "entry_count": n}
             for m, (a, n, _) in derived.items()
@@ -335,9 +331,7 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
     _write_cache(session, tenant_id, derived)
 
 
-def expire_due(
-    factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 500
-) -> ExpiryRun:
+def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 500) -> ExpiryRun:
     """The expiry run for one district, each page its own transaction (a run killed mid-way loses at
     most its open page; the next run starts again from the lots still open). Memory holds one page."""
     today = today_in_beijing(now or utcnow())
@@ -364,9 +358,9 @@ def expire_due(
 def expiry_tenants(session: Session) -> list[int]:
     """Districts that have ever switched expiry on (lots given an expiry keep it after it is off)."""
     return list(
-        session.scalars(select(ExpiryPolicy.tenant_id).where(ExpiryPolicy.mode != OFF).distinct().order_by(
-            ExpiryPolicy.tenant_id
-        ))
+        session.scalars(
+            select(ExpiryPolicy.tenant_id).where(ExpiryPolicy.mode != OFF).distinct().order_by(ExpiryPolicy.tenant_id)
+        )
     )
 
 
@@ -399,7 +393,8 @@ def expiring_soon(session: Session, tenant_id: int, member_id: int, now: datetim
                 PointsLot.expires_on <= horizon,
             )
         ):
-            sums[on] += remaining
+            if on is not None:
+                sums[on] += remaining
     else:
         for lot in derive_wallet(session, tenant_id, member_id).lots:
             if lot.remaining > 0 and lot.expires_on is not None and today <= lot.expires_on <= horizon:
@@ -420,7 +415,11 @@ def verify_lots(session: Session, tenant_id: int, page: int = 1000) -> list[str]
     while True:
         page_rows = session.execute(
             select(
-                accounts.c.id, accounts.c.code, accounts.c.entry_count, accounts.c.credits_posted, accounts.c.debits_posted
+                accounts.c.id,
+                accounts.c.code,
+                accounts.c.entry_count,
+                accounts.c.credits_posted,
+                accounts.c.debits_posted,
             )
             .where(
                 accounts.c.tenant_id == tenant_id,
@@ -462,9 +461,14 @@ def verify_lots(session: Session, tenant_id: int, page: int = 1000) -> list[str]
             if d.shortfall:
                 problems.append(f"{r.code}: {d.shortfall} points left the wallet that no lot held")
             if open_sum != posted:
-                problems.append(f"{r.code}: open lots hold {open_sum} points but the wallet's posted balance is {posted}")
+                problems.append(
+                    f"{r.code}: open lots hold {open_sum} points but the wallet's posted balance is {posted}"
+                )
             if marks.get(m) == r.entry_count:
-                want = {(lot.lot_id, lot.earned_at, lot.expires_on, lot.amount, lot.remaining, lot.expired) for lot in d.lots}
+                want = {
+                    (lot.lot_id, lot.earned_at, lot.expires_on, lot.amount, lot.remaining, lot.expired)
+                    for lot in d.lots
+                }
                 if want != cached.get(m, set()):
                     problems.append(f"{r.code}: the cached lots differ from the lots derived from the ledger")
             elif m in marks and marks[m] > r.entry_count:
@@ -475,9 +479,10 @@ def verify_lots(session: Session, tenant_id: int, page: int = 1000) -> list[str]
 def tenants_with_wallets(session: Session) -> list[int]:
     return list(
         session.scalars(
-            select(accounts.c.tenant_id).where(accounts.c.code.like(WALLET_PREFIX + "%")).distinct().order_by(
-                accounts.c.tenant_id
-            )
+            select(accounts.c.tenant_id)
+            .where(accounts.c.code.like(WALLET_PREFIX + "%"))
+            .distinct()
+            .order_by(accounts.c.tenant_id)
         )
     )
 

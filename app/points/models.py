@@ -45,5 +45,6 @@ class PointsRule(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(String(200), default="")
 
+
 # The expiry setting and the lots cache live beside their logic (app/points/expiry.py).
 from .expiry import ExpiryPolicy, LotMark, PointsLot  # noqa: E402, F401

@@ -105,9 +105,7 @@ def bench_expiry(ctx: Context) -> None:
         peaks = {}
         for members in (small, big):
             tenant, setup, n = _district(target, ctx, members)
-            ctx.report.note(
-                f"{target.name}: {members:,} members, {n:,} journals of history set up in {setup:.0f} s"
-            )
+            ctx.report.note(f"{target.name}: {members:,} members, {n:,} journals of history set up in {setup:.0f} s")
             first, took1, _ = _run(target, tenant, FIRST_RUN, trace=False)
             again, took2, _ = _run(target, tenant, FIRST_RUN, trace=False)
             assert again.lots == 0, again

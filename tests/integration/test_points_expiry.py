@@ -12,13 +12,13 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.db import unit_of_work
 from app.places import services as places
 from app.points import lots
 from app.points.accounts import open_wallets, wallet_code
-from app.points.expiry import EXPIRED_ACCOUNT, KIND_EXPIRY, MONTH_END, PointsLot
+from app.points.expiry import EXPIRED_ACCOUNT, KIND_EXPIRY, MONTH_END, LotMark, PointsLot
 from config import ROOT
 from ledger import JournalSpec, Ledger, Transfer
 from ledger.schema import journals
@@ -138,6 +138,15 @@ def test_verify_lots_finds_a_tampered_cache(app):
     with unit_of_work(factory) as s:
         problems = lots.verify_lots(s, tenant)
     assert problems == ["member:2: the cached lots differ from the lots derived from the ledger"]
+    out = app.test_cli_runner().invoke(args=["points", "verify-lots", "--tenant", str(tenant)])
+    assert out.exit_code == 1 and "member:2: the cached lots differ" in out.output
+    # The next run derives the stale-looking wallet again only if its history grew; a rebuild from the
+    # ledger (marks dropped) repairs the cache.
+    with unit_of_work(factory) as s:
+        s.execute(delete(LotMark).where(LotMark.tenant_id == tenant))
+    lots.expire_due(factory, tenant, RUN_AT)
+    out = app.test_cli_runner().invoke(args=["points", "verify-lots", "--tenant", str(tenant)])
+    assert out.exit_code == 0, out.output
 
 
 def run_child(url: str, tenant: int, mode: str) -> subprocess.Popen:

@@ -63,26 +63,45 @@ CASES = [
         id="partial lot spent twice keeps its place",
     ),
     pytest.param(
-        [earn(1, 30, "2026-01-10"), earn(2, 50, "2026-02-10"), spend(3, 40, "2026-03-01"),
-         refund(4, 40, "2026-03-02", reverses=3)],
+        [
+            earn(1, 30, "2026-01-10"),
+            earn(2, 50, "2026-02-10"),
+            spend(3, 40, "2026-03-01"),
+            refund(4, 40, "2026-03-02", reverses=3),
+        ],
         [(1, 30, "2027-01-31"), (2, 50, "2027-02-28")],
         id="a refund restores the lots the spend took",
     ),
     pytest.param(
-        [earn(1, 30, "2026-01-10"), earn(2, 50, "2026-02-10"), spend(3, 40, "2026-03-01"),
-         refund(5, 40, "2027-02-05", reverses=3), expire(6, 30, "2027-02-06", lot=1)],
+        [
+            earn(1, 30, "2026-01-10"),
+            earn(2, 50, "2026-02-10"),
+            spend(3, 40, "2026-03-01"),
+            refund(5, 40, "2027-02-05", reverses=3),
+            expire(6, 30, "2027-02-06", lot=1),
+        ],
         [(1, 0, "2027-01-31"), (2, 50, "2027-02-28")],
         id="refunded into a lot that has passed its day: the next run expires it",
     ),
     pytest.param(
-        [earn(1, 30, "2026-01-10"), earn(2, 50, "2026-02-10"), spend(3, 40, "2026-03-01"),
-         earn(7, 5, "2026-03-01"), spend(8, 5, "2026-03-02")],
+        [
+            earn(1, 30, "2026-01-10"),
+            earn(2, 50, "2026-02-10"),
+            spend(3, 40, "2026-03-01"),
+            earn(7, 5, "2026-03-01"),
+            spend(8, 5, "2026-03-02"),
+        ],
         [(1, 0, "2027-01-31"), (2, 35, "2027-02-28"), (7, 5, "2027-03-31")],
         id="a later spend takes the oldest open lot, not the newest",
     ),
     pytest.param(
-        [earn(1, 30, "2026-01-10"), earn(2, 50, "2026-02-10"), spend(3, 40, "2026-03-01"),
-         expire(4, 40, "2027-03-01", lot=2), refund(5, 40, "2027-03-02", reverses=3)],
+        [
+            earn(1, 30, "2026-01-10"),
+            earn(2, 50, "2026-02-10"),
+            spend(3, 40, "2026-03-01"),
+            expire(4, 40, "2027-03-01", lot=2),
+            refund(5, 40, "2027-03-02", reverses=3),
+        ],
         [(1, 30, "2027-01-31"), (2, 0, "2027-02-28"), (5, 10, "2027-02-28")],
         id="refund after expiry: lot 1 restored; what lot 2 gave back forms a lot with lot 2's day",
     ),
@@ -105,8 +124,12 @@ def test_lots_derived_from_a_wallet_history(rows, want):
 
 
 def test_open_lots_sum_to_the_balance_and_expiry_is_counted_on_its_lot():
-    rows = [earn(1, 30, "2026-01-10"), earn(2, 50, "2026-02-10"), spend(3, 40, "2026-03-01"),
-            expire(4, 40, "2027-03-01", lot=2)]
+    rows = [
+        earn(1, 30, "2026-01-10"),
+        earn(2, 50, "2026-02-10"),
+        spend(3, 40, "2026-03-01"),
+        expire(4, 40, "2027-03-01", lot=2),
+    ]
     d = derive_lots(rows, TWELVE_MONTHS)
     assert sum(lot.remaining for lot in d.lots) == sum(r.amount for r in rows) == 0
     assert [(lot.lot_id, lot.expired) for lot in d.lots] == [(1, 0), (2, 40)]
