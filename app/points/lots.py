@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, and_, delete, func, insert, select
+from sqlalchemy import Table, and_, case, delete, func, insert, null, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import record
@@ -146,7 +146,8 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
             journals.c.effective_at,
             journals.c.kind,
             journals.c.reverses_id,
-            journals.c.meta,
+            # Only an expiry journal's meta is needed (the lot it names): others' meta is not sent.
+            case((journals.c.kind == KIND_EXPIRY, journals.c.meta), else_=null()).label("meta"),
         )
         .join(journals, journals.c.id == entries.c.journal_id)
         .where(entries.c.account_id.in_(account_ids), entries.c.posted_delta != 0)
