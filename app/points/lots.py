@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, and_, case, delete, func, insert, null, select
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import record
@@ -277,8 +277,10 @@ def _due_members(session: Session, tenant_id: int, today: date, after: int, limi
 
 def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: date, run: ExpiryRun) -> None:
     """Expire the due lots of these members in the caller's transaction: lock their wallets (in code
-    order, with the `expired` account, as the ledger would), derive their lots again under the lock,
-    post one expiry journal per due lot in one batch, and write the cache."""
+    order, with the `expired` account, as the ledger would); under the lock, a wallet whose cache mark
+    equals its entry count is read from the cache, any other is derived again from its history (so a
+    posting that raced the refresh is accounted for); post one expiry journal per due lot in one batch,
+    and bring the cache up to date in the same transaction."""
     book = Ledger(session, tenant=tenant_id)
     book.open_accounts([EXPIRED_ACCOUNT], unit=POINTS, normal="credit", no_overdraft=False)
     codes = sorted([wallet_code(m) for m in member_ids] + [EXPIRED_ACCOUNT])
@@ -296,39 +298,91 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
         .with_for_update()
     ).all()
     wallets = [r for r in locked if r.code != EXPIRED_ACCOUNT]
-    rule = _rule(session, tenant_id)
-    history = wallet_rows(session, [r.id for r in wallets])
-    specs: list[JournalSpec] = []
+    marks = dict(
+        session.execute(
+            select(LotMark.member_id, LotMark.entry_count).where(
+                LotMark.tenant_id == tenant_id, LotMark.member_id.in_([_member_of(w.code) for w in wallets])
+            )
+        ).all()
+    )
+    current = [w for w in wallets if marks.get(_member_of(w.code)) == w.entry_count]
+    stale = [w for w in wallets if marks.get(_member_of(w.code)) != w.entry_count]
+    # Due lots per member: (lot id, remaining, last day, cache row id or None when derived afresh).
+    due_of: dict[int, list[tuple[int, int, date, int | None]]] = defaultdict(list)
+    if current:
+        for row in session.execute(
+            select(PointsLot.id, PointsLot.member_id, PointsLot.lot_id, PointsLot.remaining, PointsLot.expires_on)
+            .where(
+                PointsLot.tenant_id == tenant_id,
+                PointsLot.member_id.in_([_member_of(w.code) for w in current]),
+                PointsLot.remaining > 0,
+                PointsLot.expires_on < today,
+            )
+            .order_by(PointsLot.member_id, PointsLot.earned_at, PointsLot.lot_id)
+        ):
+            due_of[row.member_id].append((row.lot_id, row.remaining, row.expires_on, row.id))
     derived: dict[int, tuple[int, int, Derived]] = {}
+    if stale:
+        rule = _rule(session, tenant_id)
+        history = wallet_rows(session, [w.id for w in stale])
+        for w in stale:
+            d = derive_lots(history[w.id], rule)
+            derived[_member_of(w.code)] = (w.id, w.entry_count, d)
+            for lot in d.lots:
+                if lot.remaining > 0 and lot.expires_on is not None and lot.expires_on < today:
+                    due_of[_member_of(w.code)].append((lot.lot_id, lot.remaining, lot.expires_on, None))
+    specs: list[JournalSpec] = []
+    spent_rows: list[dict] = []  # cache rows of current wallets to mark expired
+    new_marks: list[dict] = []
     for w in wallets:
         member = _member_of(w.code)
-        d = derive_lots(history[w.id], rule)
-        due = [lot for lot in d.lots if lot.remaining > 0 and lot.expires_on is not None and lot.expires_on < today]
-        available = w.credits_posted - w.debits_posted - w.debits_pending
-        total = sum(lot.remaining for lot in due)
-        if due and total > available:
-            run.skipped += 1
-            derived[member] = (w.id, w.entry_count, d)
+        due = due_of.get(member, [])
+        if not due:
             continue
-        for lot in due:
+        available = w.credits_posted - w.debits_posted - w.debits_pending
+        if sum(remaining for _, remaining, _, _ in due) > available:
+            run.skipped += 1
+            continue
+        for lot_id, remaining, on, row_id in due:
             specs.append(
                 JournalSpec(
-                    [Transfer(w.code, EXPIRED_ACCOUNT, lot.remaining)],
+                    [Transfer(w.code, EXPIRED_ACCOUNT, remaining)],
                     kind=KIND_EXPIRY,
-                    key=f"expiry:{member}:{lot.lot_id}",
-                    memo=f"积分到期 {lot.expires_on.isoformat()}",  # type: ignore[union-attr]
-                    meta={"lot": lot.lot_id, "expires_on": lot.expires_on.isoformat()},  # type: ignore[union-attr]
+                    key=f"expiry:{member}:{lot_id}",
+                    memo=f"积分到期 {on.isoformat()}",
+                    meta={"lot": lot_id, "expires_on": on.isoformat()},
                 )
             )
-            run.points += lot.remaining
+            run.points += remaining
             run.lots += 1
-            lot.expired += lot.remaining
-            lot.remaining = 0
-        if due:
-            run.members += 1
-        derived[member] = (w.id, w.entry_count + len(due), d)
+            if row_id is not None:
+                spent_rows.append({"i": row_id, "n": remaining})
+        run.members += 1
+        if member in derived:
+            account_id, count, d = derived[member]
+            for lot in d.lots:
+                if lot.remaining > 0 and lot.expires_on is not None and lot.expires_on < today:
+                    lot.expired += lot.remaining
+                    lot.remaining = 0
+            derived[member] = (account_id, count + len(due), d)
+        else:
+            new_marks.append({"m": member, "n": w.entry_count + len(due)})
     if specs:
         book.post_many(specs)
+    if spent_rows:
+        session.execute(
+            update(_LOTS)
+            .where(_LOTS.c.id == bindparam("i"))
+            .values(expired=_LOTS.c.expired + bindparam("n"), remaining=0),
+            spent_rows,
+        )
+    if new_marks:
+        session.execute(
+            update(_MARKS)
+            .where(_MARKS.c.tenant_id == tenant_id, _MARKS.c.member_id == bindparam("m"))
+            .values(entry_count=bindparam("n")),
+            new_marks,
+        )
     _write_cache(session, tenant_id, derived)
 
 

@@ -39,7 +39,7 @@ def main() -> None:
             upper = statement.upper()
             if "INSERT INTO LEDGER_JOURNALS" in upper:
                 journals_in_txn = True
-            elif "INSERT INTO POINTS_LOT_MARKS" in upper and journals_in_txn:
+            elif ("INSERT INTO POINTS_LOT_MARKS" in upper or "UPDATE POINTS_LOT_MARKS" in upper) and journals_in_txn:
                 pages += 1  # an expiry page has posted its journals and written its cache
                 if pages == 3:
                     print("WRITING", flush=True)

@@ -190,3 +190,20 @@ def test_killed_mid_run_and_run_again_expires_each_lot_exactly_once(app, db_url)
         assert lots.verify_lots(s, tenant) == []
         n = s.scalar(select(func.count()).select_from(PointsLot).where(PointsLot.tenant_id == tenant))
     assert n == members * 3  # January, June, February — every lot once
+
+
+def test_a_wallet_that_changed_after_the_refresh_is_derived_again_under_the_lock(app):
+    factory = app.extensions["db_sessionmaker"]
+    tenant = seed(factory, 2)
+    lots.expire_due(factory, tenant, datetime(2026, 6, 5))  # cache built; nothing due yet
+    with unit_of_work(factory) as s:
+        spend = s.scalar(select(journals.c.id).where(journals.c.tenant_id == tenant, journals.c.key == "seed:1:2"))
+        Ledger(s, tenant=tenant).reverse(spend, key="refund:1")  # member 1's cache is now behind
+    run = lots.ExpiryRun()
+    with unit_of_work(factory) as s:
+        lots.expire_page(s, tenant, [1, 2], date(2026, 12, 5), run)
+    # Member 1 (derived afresh): January's 30 and June's 50; member 2 (from the cache): June's 40.
+    assert (run.members, run.lots, run.points) == (2, 3, 120)
+    assert balances(factory, tenant, 2) == ([20, 20], 120)
+    with unit_of_work(factory) as s:
+        assert lots.verify_lots(s, tenant) == []
