@@ -186,7 +186,7 @@ whole history and posts one expiry journal per due lot in pages of 500 members; 
 (nothing to do: a page's cache and journals commit together); and a run six months later with the cache
 current. Beside each time: how much the process's resident memory grew during the run (sampled every
 20 ms from /proc; flat: the same at both sizes, one page of members at a time). The issue's size,
-300,000 members, would take about 20 minutes just to set up through the ledger on this machine; the
-run is linear in the number of members and due lots (see docs/points.md, "Expiry and lots").""",
+300,000 members, would take about 10 minutes just to set up through the ledger on this machine; the
+run grows with the number of stale wallets and due lots (see docs/points.md, "Expiry and lots").""",
     ),
 ]
