@@ -34,6 +34,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, Id, utcnow
 from app.times import to_beijing
 
+from .labels import KIND_EXPIRY  # noqa: F401  (journal kind: wallet -> the district's `expired` account)
+
 # --- the setting ----------------------------------------------------------------------------------------
 
 OFF, MONTHS, MONTH_END, YEAR_END = "off", "months", "month_end", "year_end"
@@ -44,7 +46,6 @@ MODE_LABELS = {
     MONTH_END: _l("At the end of the month, N months after they were earned"),
     YEAR_END: _l("At the end of the year, N months after they were earned"),
 }
-KIND_EXPIRY = "expiry"  # journal kind: points that expired, from the wallet to the district's `expired` account
 EXPIRED_ACCOUNT = "expired"
 NOTICE_DAYS = 30  # members see what expires within this many days
 
