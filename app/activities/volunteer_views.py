@@ -19,6 +19,7 @@ from app.pagination import paginate
 from app.people.services import get_member
 from app.points import services as points
 from app.points.labels import CATEGORIES, CATEGORY_LABELS
+from app.points.lots import expiring_soon
 from app.times import to_utc
 from app.validation import BadArgument, date_arg, int_arg
 
@@ -229,8 +230,13 @@ def my_points():
     summary = points.member_points(db, current_user.tenant_id, current_user.member_id, limit=n + 1)
     lines = points_lines(db, current_user.member_id, summary.lines[:n])
     more = len(summary.lines) > n and n < POINTS_MAX
+    expiring = expiring_soon(db, current_user.tenant_id, current_user.member_id, utcnow())
     return render_template(
-        "activities/my_points.html", summary=summary, lines=lines, more_n=n + POINTS_STEP if more else None
+        "activities/my_points.html",
+        summary=summary,
+        lines=lines,
+        more_n=n + POINTS_STEP if more else None,
+        expiring=expiring,
     )
 
 
@@ -269,4 +275,5 @@ def home_panel() -> dict | None:
         "unread": unread,
         "latest_notices": [(n, render_notice(n.kind, n.params or {})) for n in latest],
         "WAITLISTED": WAITLISTED,
+        "expiring": expiring_soon(db, t, m, utcnow()),
     }

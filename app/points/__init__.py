@@ -26,5 +26,8 @@ AREA = Area(
         "points.award_rejected": _l("Points award rejected"),
         "points.award_reversed": _l("Points award reversed"),
         "points.hours_reversed": _l("Points for hours reversed"),
+        "points.expiry_change": _l("Points expiry setting changed"),
     },
+    commands=["app.points.expiry_jobs:points_cli"],
+    tasks=["app.points.expiry_jobs"],
 )

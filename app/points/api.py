@@ -10,10 +10,10 @@ from flask_login import current_user
 from app.access import require, scopes_for
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
 from app.api.schemas import ErrorOut
-from app.db import get_session
+from app.db import get_session, utcnow
 from app.errors import Forbidden
 
-from . import awards
+from . import awards, lots
 from . import services as points
 from .schemas import (
     AwardIn,
@@ -21,6 +21,7 @@ from .schemas import (
     AwardOut,
     AwardQuery,
     DecisionIn,
+    ExpiringOut,
     PointsLineOut,
     PointsOut,
     ReversalOut,
@@ -41,6 +42,10 @@ def my_points():
         pending=summary.pending,
         posted=summary.posted,
         lines=[PointsLineOut.of(line) for line in summary.lines],
+        expiring=[
+            ExpiringOut(points=p, expires_on=d)
+            for p, d in lots.expiring_soon(get_session(), current_user.tenant_id, current_user.member_id, utcnow())
+        ],
     )
 
 

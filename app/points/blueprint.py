@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from app.api.blueprints import ID, api_blueprint  # noqa: F401
 
-from . import api, award_views, views  # noqa: F401
+from . import api, award_views, expiry_views, views  # noqa: F401
 
 bp = Blueprint("points", "app.points", template_folder="templates")
 
@@ -18,6 +18,7 @@ bp.add_url_rule("/points/corrections", view_func=award_views.corrections_page, m
 bp.add_url_rule("/points/awards/upload", view_func=award_views.award_upload_page, methods=["GET", "POST"])
 bp.add_url_rule("/points/awards/template.xlsx", view_func=award_views.award_list_template, methods=["GET"])
 bp.add_url_rule(f"/points/awards/<{ID}:award_id>", view_func=award_views.award_page, methods=["GET", "POST"])
+bp.add_url_rule("/points/expiry", view_func=expiry_views.expiry_page, methods=["GET", "POST"])
 
 
 api_bp = api_blueprint("points_api", __name__)

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.forms import choices
 
+from .expiry import MODE_LABELS
 from .labels import CATEGORY_LABELS, MISSED_CHECKOUT_LABELS
 
 
@@ -39,3 +40,15 @@ class RuleForm(FlaskForm):
         self.category.choices = choices(
             [("", _l("Default: every category without its own rule")), *CATEGORY_LABELS.items()]
         )
+
+
+class ExpiryForm(FlaskForm):
+    """A new version of the district's expiry setting (app/points/lots.change_expiry)."""
+
+    mode = SelectField(_l("Points expire"))
+    months = IntegerField(_l("Months (N)"), validators=[Optional()])
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the setting changes.")), Length(max=200)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mode.choices = choices(MODE_LABELS.items())

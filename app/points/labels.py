@@ -29,7 +29,8 @@ MISSED_CHECKOUT_LABELS = {
 KIND_HOURS = "hours"  # service hours at an activity (pending until the organiser reviews them)
 KIND_CHECKIN = "checkin"  # a party member's check-in (报到) at a site, priced by app/points/checkin_rules.py
 KIND_AWARD = "award"  # a manual award (奖励积分), app/points/awards.py
-KINDS = (KIND_HOURS, KIND_CHECKIN, KIND_AWARD)
+KIND_EXPIRY = "expiry"  # points that expired (app/points/expiry.py), wallet -> `expired`
+KINDS = (KIND_HOURS, KIND_CHECKIN, KIND_AWARD, KIND_EXPIRY)
 
 AWARD_SOURCE = "source:award"  # district-wide: the books show how many points awards issued
 AWARD_STATUS_LABELS = {

@@ -152,3 +152,6 @@ class AwardLine(Base):
 
 
 from .checkin_rules import CheckinRule  # noqa: E402,F401  (party check-ins' rule, app/points/checkin_rules.py)
+
+# The expiry setting and the lots cache live beside their logic (app/points/expiry.py).
+from .expiry import ExpiryPolicy, LotMark, PointsLot  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -46,11 +46,20 @@ class PointsLineOut(BaseModel):
         )
 
 
+class ExpiringOut(BaseModel):
+    points: int = Field(description="Points that expire at the end of that day unless spent first")
+    expires_on: date = Field(description="The last day (Beijing) these points can be spent")
+
+
 class PointsOut(BaseModel):
     available: int = Field(description="Points you can spend")
     pending: int = Field(description="Points held until an organiser reviews your hours")
     posted: int = Field(description="Points posted to your wallet")
     lines: list[PointsLineOut] = Field(description="The latest lines, newest first")
+    expiring: list[ExpiringOut] = Field(
+        default_factory=list,
+        description="Points that expire within 30 days, soonest first (the oldest points are spent first)",
+    )
 
 
 class RuleOut(BaseModel):

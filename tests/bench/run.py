@@ -18,7 +18,7 @@ from pathlib import Path
 
 from config import ROOT
 
-from . import checkin_bench, earning_bench, http_bench, ledger_bench, peers_bench, people_bench
+from . import checkin_bench, earning_bench, expiry_bench, http_bench, ledger_bench, peers_bench, people_bench
 from .harness import (
     DEFAULT_PG,
     Context,
@@ -43,6 +43,7 @@ SECTIONS: list[Section] = [
     *peers_bench.SECTIONS,
     *earning_bench.SECTIONS,
     *checkin_bench.SECTIONS,
+    *expiry_bench.SECTIONS,
 ]
 
 
