@@ -29,6 +29,7 @@ AREAS = [
     "app.auth",
     "app.notices",
     "app.activities",
+    "app.certificates",
     "app.api",
     "app.demo",
 ]
