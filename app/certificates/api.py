@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from app.access import require
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
-from app.api.schemas import ErrorOut
+from app.api.schemas import ErrorOut, utc
 from app.db import get_session
 from app.errors import NotFound
 from app.extensions import limiter
@@ -35,8 +35,11 @@ def _out(cert: Certificate) -> CertificateOut:
         period_to=cert.period_to,
         total_minutes=cert.total_minutes,
         total_hours=hours(cert.total_minutes),
-        lines=[CertificateLineOut(date=x["date"], title=x["title"], place=x["place"], minutes=x["minutes"]) for x in cert.lines],
-        issued_at=cert.issued_at,
+        lines=[
+            CertificateLineOut(date=x["date"], title=x["title"], place=x["place"], minutes=x["minutes"])
+            for x in cert.lines
+        ],
+        issued_at=utc(cert.issued_at),
         pdf_sha256=cert.pdf_sha256,
         download_url=url_for("certificates.download", code=cert.code, _external=True),
         verify_url=cert.verify_url,
@@ -53,7 +56,7 @@ def _out(cert: Certificate) -> CertificateOut:
 def issue_certificate():
     """Issue a service record certificate (志愿服务记录证明) of approved hours in the period; download
     the PDF from `download_url` (signed in)."""
-    data: CertificateIn = request.context.json  # type: ignore[attr-defined]
+    data: CertificateIn = request.context.json
     db = get_session()
     member = people.get_member(db, current_user.tenant_id, data.member_id or current_user.member_id)
     require(current_user, "certificate.issue", member)

@@ -171,9 +171,7 @@ def render(content: Content, font_path: str | None = None) -> bytes:
     story.append(check)
     story.append(Spacer(1, 4 * mm))
     story.append(
-        Paragraph(
-            "本证明依据民政部《志愿服务记录与证明出具办法》出具，服务时长仅统计经组织者审核确认的记录。", small
-        )
+        Paragraph("本证明依据民政部《志愿服务记录与证明出具办法》出具，服务时长仅统计经组织者审核确认的记录。", small)
     )
 
     out = io.BytesIO()

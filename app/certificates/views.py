@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 from app.access import can, require
 from app.db import get_session
 from app.errors import AppError, NotFound
-from app.forms import show_errors
 from app.extensions import limiter
+from app.forms import show_errors
 from app.people import services as people
 
 from . import codes, services

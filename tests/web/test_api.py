@@ -449,6 +449,8 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/me/notices/read", "post"),
         ("/api/v1/points/rules", "get"),
         ("/api/v1/points/rules", "post"),
+        ("/api/v1/certificates", "post"),
+        ("/api/v1/certificates/{code}", "get"),
     }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]

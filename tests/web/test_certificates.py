@@ -12,9 +12,8 @@ from datetime import timedelta
 
 import pytest
 import zxingcpp
-from pdfminer.high_level import extract_text
+from pdfminer.high_level import extract_pages, extract_text
 from pdfminer.layout import LTFigure, LTImage
-from pdfminer.high_level import extract_pages
 from PIL import Image
 from sqlalchemy import select
 
@@ -25,6 +24,7 @@ from app.auth.services import user_for_member
 from app.certificates import codes
 from app.certificates.models import Certificate
 from app.db import unit_of_work, utcnow
+from app.people.models import Member
 from app.times import to_beijing
 from tests.conftest import csrf_from, sign_in
 from tests.factories import make_member, valid_id_number
@@ -52,8 +52,6 @@ def serve(app, town, member_id: int, title: str, minutes: int, decision: str, da
             capacity=20,
         )
         a = act.publish_activity(s, act.create_activity(s, town.district.id, data, actor_user_id=ou), actor_user_id=ou)
-        from app.people.models import Member
-
         m = s.get(Member, member_id)
         act.check_in(s, a, m, start, SCAN)
         att = act.check_out(s, a, m, start + timedelta(minutes=minutes), SCAN).attendance
