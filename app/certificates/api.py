@@ -4,6 +4,7 @@ check one by its code."""
 from __future__ import annotations
 
 from flask import request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import require
@@ -77,7 +78,7 @@ def verify_certificate(code: str):
     """Whether a certificate with this code was issued, and what it certified (the masked name only)."""
     cert = services.find_by_code(get_session(), code)
     if cert is None:
-        raise NotFound("No certificate has this code. Check the code and try again.")
+        raise NotFound(_("No certificate has this code. Check the code and try again."))
     v = services.verified(cert)
     return VerifiedOut(
         genuine=True,
