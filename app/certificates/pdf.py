@@ -112,8 +112,8 @@ def render(content: Content, font_path: str | None = None) -> bytes:
     story.append(
         Paragraph(
             f"兹证明 <b>{esc(content.holder_name)}</b>（身份证号：{esc(content.holder_id_masked or '未登记')}）"
-            f"于 {_cn_date(content.period_from)} 至 {_cn_date(content.period_to)} 期间，"
-            f"在 {esc(content.issuer_name)} 参加志愿服务 {len(content.lines)} 次，"
+            f"于 {_cn_date(content.period_from)} 至 {_cn_date(content.period_to)} 期间"
+            f"参加志愿服务 {len(content.lines)} 次，"
             f"累计志愿服务时长 <b>{hours(content.total_minutes)}</b> 小时。具体记录如下：",
             base,
         )
@@ -133,7 +133,7 @@ def render(content: Content, font_path: str | None = None) -> bytes:
     if not content.lines:
         rows.append(["—", "", Paragraph("本期间内无经审核确认的志愿服务记录", cell), "", "0"])
     rows.append(["合计", "", "", "", hours(content.total_minutes)])
-    table = Table(rows, colWidths=[12 * mm, 24 * mm, 62 * mm, 50 * mm, 26 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[12 * mm, 24 * mm, 58 * mm, 48 * mm, 32 * mm], repeatRows=1)
     table.setStyle(
         TableStyle(
             [
