@@ -30,6 +30,7 @@ AREAS = [
     "app.notices",
     "app.activities",
     "app.checkins",
+    "app.certificates",
     "app.api",
     "app.demo",
 ]

@@ -463,6 +463,8 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/household-visits", "get"),
         ("/api/v1/household-visits", "post"),
         ("/api/v1/household-visits/{visit_id}/decision", "post"),
+        ("/api/v1/certificates", "post"),
+        ("/api/v1/certificates/{code}", "get"),
     }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]

@@ -54,7 +54,7 @@ def _schema(app, town, role: str):
 def test_every_operation_answers_as_documented_and_never_5xx(app, town, role):
     schema = _schema(app, town, role)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 42  # 28 (earning and before) + 7 check-ins + 7 awards and corrections (issue 9)
+    assert len(operations) == 44  # 28 (earning and before) + 7 check-ins + 7 awards and corrections + 2 certificates
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -72,7 +72,10 @@ def test_every_operation_answers_as_documented_and_never_5xx(app, town, role):
 @pytest.mark.parametrize("role", ["district_admin", "grid_admin", "organiser", "volunteer"])
 def test_linked_sequences_answer_as_documented(app, town, role):
     """Stateful: links the document's response schemas allow (an id created, then read or patched)."""
-    schema = _schema(app, town, role)
+    # Left out: verifying a certificate. Its path parameter is the random code of a certificate issued a
+    # step before, new on every replay, so Hypothesis sees the data change between runs of one example
+    # (FlakyStrategyDefinition). It is called one by one above and in tests/web/test_certificates.py.
+    schema = _schema(app, town, role).exclude(path="/api/v1/certificates/{code}")
     answered: Counter = Counter()
 
     class APIWorkflow(schema.as_state_machine()):
