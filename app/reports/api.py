@@ -92,5 +92,8 @@ def grid_coverage():
         grids=len(rows),
         covered_grids=sum(1 for r in rows if r.covered),
         households=sum(r.households for r in rows),
-        items=[GridOut(grid_id=r.grid_id, name=r.name, party_members=r.party_members, households=r.households) for r in rows],
+        items=[
+            GridOut(grid_id=r.grid_id, name=r.name, party_members=r.party_members, households=r.households)
+            for r in rows
+        ],
     )

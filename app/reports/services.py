@@ -200,7 +200,9 @@ def grid_coverage(
     in the period, in tree order. One query (two grouped subqueries joined to the grids)."""
     today = today or beijing_today()
     assigned = (
-        select(GridAssignment.org_unit_id.label("grid_id"), func.count(func.distinct(GridAssignment.member_id)).label("n"))
+        select(
+            GridAssignment.org_unit_id.label("grid_id"), func.count(func.distinct(GridAssignment.member_id)).label("n")
+        )
         .where(
             GridAssignment.tenant_id == unit.tenant_id,
             GridAssignment.role == PARTY_MEMBER_ROLE,

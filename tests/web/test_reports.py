@@ -12,12 +12,9 @@ from io import BytesIO
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
 
 from app.checkins import services as chk
-from app.checkins.models import HouseholdVisit
 from app.people import services as people
-from app.people.models import Member
 from app.reports import services as rep
 from app.tokens import make_token
 from tests.conftest import sign_in
@@ -84,9 +81,7 @@ def world(app, town) -> World:
         v4 = chk.log_visit(s, p1, town.grid_a1.id, today - timedelta(days=4), 9, today=today)
         for v, ok in ((v1, True), (v3, True), (v4, False)):
             chk.decide_visit(s, v, None, ok, "" if ok else "没有走访记录")
-        return World(
-            today, since, p1.id, p2.id, p3.id, p4.id, p5.id, [d for _m, d in days_a], [d for _m, d in days_b]
-        )
+        return World(today, since, p1.id, p2.id, p3.id, p4.id, p5.id, [d for _m, d in days_a], [d for _m, d in days_b])
 
     return commit(app, build)
 
@@ -128,16 +123,12 @@ def test_absent_list_at_the_boundary(app, town, world):
 
 
 def test_grid_coverage_counts_current_party_members_and_confirmed_households(app, town, world):
-    rows = commit(
-        app, lambda s: rep.grid_coverage(s, town.community_a, world.today - timedelta(days=90), world.today)
-    )
+    rows = commit(app, lambda s: rep.grid_coverage(s, town.community_a, world.today - timedelta(days=90), world.today))
     assert [(r.grid_id, r.party_members, r.households) for r in rows] == [
         (town.grid_a1.id, 1, 5),
         (town.grid_a2.id, 0, 4),
     ]
-    narrow = commit(
-        app, lambda s: rep.grid_coverage(s, town.community_a, world.today - timedelta(days=5), world.today)
-    )
+    narrow = commit(app, lambda s: rep.grid_coverage(s, town.community_a, world.today - timedelta(days=5), world.today))
     assert [r.households for r in narrow] == [5, 0]
 
 
@@ -171,7 +162,9 @@ def test_scope_auditor_and_volunteer(app, client, town, world):
     other = client.application.test_client()
     sign_in(other, town, "auditor")
     assert other.get(f"/reports/units/{town.street.id}/party-checkins").status_code == 200
-    assert other.get("/api/v1/reports/absent-party-members", query_string={"unit_id": town.street.id}).status_code == 200
+    assert (
+        other.get("/api/v1/reports/absent-party-members", query_string={"unit_id": town.street.id}).status_code == 200
+    )
 
     vol = client.application.test_client()
     sign_in(vol, town, "volunteer")
@@ -195,7 +188,10 @@ def test_xlsx_exports_have_the_same_numbers(app, client, town, world):
     assert rows[0] == ["Month", "Check-ins", "Party members who checked in"]
     assert {r[0]: r[1] for r in rows[1:] if r[1]} == dict(_months(world.checkin_days_a))
     rows = _sheet(client.get(f"/reports/units/{u}/absent.xlsx", query_string={"months": 6}))
-    assert [(r[0], r[3]) for r in rows[1:]] == [("丁党员", "Never"), ("丙党员", (world.since - timedelta(days=1)).isoformat())]
+    assert [(r[0], r[3]) for r in rows[1:]] == [
+        ("丁党员", "Never"),
+        ("丙党员", (world.since - timedelta(days=1)).isoformat()),
+    ]
     start = (world.today - timedelta(days=90)).isoformat()
     rows = _sheet(client.get(f"/reports/units/{u}/grid-coverage.xlsx", query_string={"from": start}))
     assert [r[1:] for r in rows[1:]] == [[1, 5], [0, 4]]
