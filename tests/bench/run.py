@@ -18,7 +18,16 @@ from pathlib import Path
 
 from config import ROOT
 
-from . import checkin_bench, earning_bench, expiry_bench, http_bench, ledger_bench, peers_bench, people_bench
+from . import (
+    checkin_bench,
+    earning_bench,
+    expiry_bench,
+    http_bench,
+    ledger_bench,
+    peers_bench,
+    people_bench,
+    report_bench,
+)
 from .harness import (
     DEFAULT_PG,
     Context,
@@ -44,6 +53,7 @@ SECTIONS: list[Section] = [
     *earning_bench.SECTIONS,
     *checkin_bench.SECTIONS,
     *expiry_bench.SECTIONS,
+    *report_bench.SECTIONS,
 ]
 
 

@@ -465,6 +465,9 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/household-visits/{visit_id}/decision", "post"),
         ("/api/v1/certificates", "post"),
         ("/api/v1/certificates/{code}", "get"),
+        ("/api/v1/reports/party-checkins", "get"),
+        ("/api/v1/reports/absent-party-members", "get"),
+        ("/api/v1/reports/grid-coverage", "get"),
     }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
