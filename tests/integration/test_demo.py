@@ -37,7 +37,7 @@ from tests.conftest import csrf_from
 pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 SIGN_IN_LINE = re.compile(
-    r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)"
+    r"^\s+(?P<label>\S+(?: \((?:community|street|second)\))?)\s+(?P<name>\S+)"
     r"\s+mobile (?P<mobile>\d{11})\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$"
 )
 # One demo per database per test session: loading 3,000 members is the slow part.
@@ -178,6 +178,7 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "district_admin",
         "auditor",
         "volunteer",
+        "district_admin (second)",
     }
     assert any("DEMO-ONLY" in line for line in demo.lines)
     expected = {
@@ -185,6 +186,7 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "grid_admin (community)": (["grid_admin"], "community"),
         "grid_admin (street)": (["grid_admin"], "street"),
         "volunteer": ([], None),
+        "district_admin (second)": (["district_admin"], None),
     }
     members = set()
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
@@ -240,7 +242,7 @@ def test_loading_twice_changes_nothing(app, demo):
     # The same sign-ins are printed again.
     again = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(lines).items()}
     first = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(demo.lines).items()}
-    assert again == first and len(first) == 8
+    assert again == first and len(first) == 9
     assert before["activities"] > 50 and before["attendances"] > 500 and before["journals"] > 500
     assert any("waiting for review" in line for line in lines)
 
