@@ -26,6 +26,7 @@ from app.people.schemas import MemberIn, Status
 from app.places import services as places
 from app.places.models import District, OrgUnit
 from app.points.accounts import open_wallets
+from app.points.services import member_points
 
 from . import fake
 from . import party as party_life
@@ -530,6 +531,8 @@ def load_demo(
     first_sign_ins = {k: m for k, m in sign_in_members.items() if k != "district_admin (second)"}
     life = load_life(session, t, rows, first_sign_ins, seed)
     made = party_life.load_party(session, t, rows, sign_in_members, seed)
+    after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
+    life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
     grids = {gt: sum(1 for u in p.units if u.grid_type == gt) for gt in ("area", "basic", "micro")}
     party = sum(1 for m in rows if m.is_party_member)
