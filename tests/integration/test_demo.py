@@ -15,11 +15,11 @@ from app.activities import services as activities
 from app.activities.labels import CONFIRMED, WAITLISTED, WITHDRAWN
 from app.activities.models import Activity, Attendance, Signup
 from app.audit.models import AuditEvent
-from app.certificates.models import Certificate
-from app.checkins.models import CheckinSite, HouseholdVisit, PartyCheckin
 from app.auth import services as auth
 from app.auth.models import RoleGrant, User
 from app.auth.passwords import password_problem
+from app.certificates.models import Certificate
+from app.checkins.models import CheckinSite, HouseholdVisit, PartyCheckin
 from app.db import unit_of_work, utcnow
 from app.demo.loader import load_demo, plan
 from app.notices.models import Notice
@@ -402,9 +402,7 @@ def test_the_party_side_has_life_in_it(app, client, demo):
         now = utcnow()
         sites = s.scalars(select(CheckinSite).where(CheckinSite.tenant_id == t)).all()
         site_units = {s.get(OrgUnit, x.org_unit_id) for x in sites}
-        communities = s.scalar(
-            select(func.count()).where(OrgUnit.tenant_id == t, OrgUnit.kind == "community")
-        )
+        communities = s.scalar(select(func.count()).where(OrgUnit.tenant_id == t, OrgUnit.kind == "community"))
         assert sum(u.kind == "community" for u in site_units) == communities
         assert any(u.grid_type == "area" for u in site_units)
         assert s.scalar(select(func.count()).where(CheckinRule.tenant_id == t)) == 1
@@ -445,7 +443,9 @@ def test_the_party_side_has_life_in_it(app, client, demo):
         assert lots.verify_lots(s, t) == []
         code = s.scalar(select(Certificate.code).where(Certificate.member_id == volunteer.id))
         admin_user = s.scalar(
-            select(User.id).join(Member).where(Member.tenant_id == t, Member.mobile == sign_ins["district_admin"]["mobile"])
+            select(User.id)
+            .join(Member)
+            .where(Member.tenant_id == t, Member.mobile == sign_ins["district_admin"]["mobile"])
         )
         pending_id = waiting[0].id
     assert code and f"/verify/{code}" in "\n".join(demo.lines)
