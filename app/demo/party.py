@@ -238,7 +238,10 @@ def load_party(
     )
     party.award_pending = (
         f"{award.total} points to {award.member_count} members ({award.reason}), above the threshold of "
-        f"{award.threshold}: waiting for a second district admin"
+        f"{award.threshold}: proposed by the second district admin, waiting for the district_admin sign-in "
+        f"to approve or reject it"
+        if second is not None
+        else f"{award.threshold}: waiting for a second district admin"
     )
 
     # From now on: points expire at the end of the year after 12 months.
@@ -303,7 +306,9 @@ def summary_lines(party: Party, volunteer: Member) -> list[str]:
         f"  visits: {party.visits} logged by party members ({party.confirmed} confirmed, {party.rejected} rejected, "
         f"{party.submitted} waiting for the grid admins)",
         f"  awards: {party.award_posted}; {party.award_pending}",
-        f"  expiring within 30 days: {party.expiring_members} members' points; volunteer {volunteer.name}: {soon}",
+        f"  expiry: one month while the party points and the first award were posted, then the end of the year "
+        f"after 12 months; expiring within 30 days: {party.expiring_members} members' points; "
+        f"volunteer {volunteer.name}: {soon}",
         f"  certificate issued for volunteer {volunteer.name}: /verify/{party.certificate}",
     ]
 
