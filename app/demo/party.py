@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -187,7 +187,7 @@ def load_party(
             GridAssignment.tenant_id == tenant_id,
             GridAssignment.role == "party_member",
             GridAssignment.effective_to.is_(None),
-            OrgUnit.path.startswith(street.path),
+            or_(OrgUnit.path.startswith(street.path), OrgUnit.path.startswith(community.path)),
         )
         .order_by(GridAssignment.id)
     ).all()
