@@ -26,8 +26,10 @@ from app.people.schemas import MemberIn, Status
 from app.places import services as places
 from app.places.models import District, OrgUnit
 from app.points.accounts import open_wallets
+from app.points.services import member_points
 
 from . import fake
+from . import party as party_life
 from .activities import load_life, read_back, summary_lines
 from .guangming import (
     AREA_GRIDS_PER_COMMUNITY,
@@ -59,9 +61,12 @@ SIGN_INS = (
     ("district_admin", "district_admin", None),
     ("auditor", "auditor", None),
     ("volunteer", None, None),
+    # Approves what the first proposes (an award above the threshold needs another district admin).
+    ("district_admin (second)", "district_admin", None),
 )
 # Easy-to-type mobiles for the demo sign-ins (valid numbers; the random ones never take them).
-SIGNIN_MOBILES = tuple(f"1380013800{i}" for i in range(1, len(SIGN_INS) + 1))
+SIGNIN_MOBILES = tuple(f"138001380{i:02d}" for i in range(1, len(SIGN_INS) + 1))
+VOLUNTEER_MOBILE = SIGNIN_MOBILES[[label for label, _r, _s in SIGN_INS].index("volunteer")]
 
 PARTY_SHARE = 0.30
 ID_NUMBER_SHARE = 0.60
@@ -426,11 +431,13 @@ def _already_loaded(session: Session, district: District) -> list[str]:
         m.mobile: m
         for m in session.scalars(
             select(Member).where(
-                Member.tenant_id == district.id, Member.mobile.in_((SIGNIN_MOBILES[0], SIGNIN_MOBILES[-1]))
+                Member.tenant_id == district.id, Member.mobile.in_((SIGNIN_MOBILES[0], VOLUNTEER_MOBILE))
             )
         )
     }
-    life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), by_mobile.get(SIGNIN_MOBILES[-1]))
+    volunteer = by_mobile.get(VOLUNTEER_MOBILE)
+    life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), volunteer)
+    life += party_life.read_back(session, district.id, volunteer)
     return (
         [
             f"The demo district {district.name} (code {district.code}) is already loaded "
@@ -520,7 +527,12 @@ def load_demo(
         sign_in_rows.append((s.label, scope.name if scope else "", member.name, member.mobile))
         sign_in_members[s.label] = member
 
-    life = load_life(session, t, rows, sign_in_members, seed)
+    # The activities were planned before the second district admin existed: the same life as before.
+    first_sign_ins = {k: m for k, m in sign_in_members.items() if k != "district_admin (second)"}
+    life = load_life(session, t, rows, first_sign_ins, seed)
+    made = party_life.load_party(session, t, rows, sign_in_members, seed)
+    after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
+    life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
     grids = {gt: sum(1 for u in p.units if u.grid_type == gt) for gt in ("area", "basic", "micro")}
     party = sum(1 for m in rows if m.is_party_member)
@@ -550,5 +562,6 @@ def load_demo(
             f"each with a PT wallet; {len(p.assignments)} grid assignments.",
         ]
         + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
+        + party_life.summary_lines(made, sign_in_members["volunteer"])
         + _sign_in_lines(district, sign_in_rows)
     )

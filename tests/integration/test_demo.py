@@ -18,6 +18,8 @@ from app.audit.models import AuditEvent
 from app.auth import services as auth
 from app.auth.models import RoleGrant, User
 from app.auth.passwords import password_problem
+from app.certificates.models import Certificate
+from app.checkins.models import CheckinSite, HouseholdVisit, PartyCheckin
 from app.db import unit_of_work, utcnow
 from app.demo.loader import load_demo, plan
 from app.notices.models import Notice
@@ -26,9 +28,13 @@ from app.people.identity import hash_id_number, id_checksum_ok, mask_id_number, 
 from app.people.models import GridAssignment, Member
 from app.people.services import id_hash_key
 from app.places.models import District, OrgUnit
+from app.points import awards, lots
+from app.points.checkin_rules import CheckinRule
+from app.points.expiry import ExpiryPolicy, PointsLot
 from app.points.labels import CATEGORIES
-from app.points.models import PointsRule
+from app.points.models import Award, AwardLine, PointsRule
 from app.points.services import member_points
+from app.times import to_beijing
 from ledger import Ledger
 from ledger.schema import accounts, journals
 from tests.conftest import csrf_from
@@ -37,7 +43,7 @@ from tests.conftest import csrf_from
 pytestmark = [pytest.mark.slow, pytest.mark.commits]
 
 SIGN_IN_LINE = re.compile(
-    r"^\s+(?P<label>\S+(?: \((?:community|street)\))?)\s+(?P<name>\S+)"
+    r"^\s+(?P<label>\S+(?: \((?:community|street|second)\))?)\s+(?P<name>\S+)"
     r"\s+mobile (?P<mobile>\d{11})\s+password (?P<password>\S+)(?:\s+scope (?P<scope>\S+))?$"
 )
 # One demo per database per test session: loading 3,000 members is the slow part.
@@ -95,6 +101,15 @@ def _counts(s, t: int) -> dict[str, int]:
         "attendances": n(Attendance),
         "notices": n(Notice),
         "rules": n(PointsRule),
+        "sites": n(CheckinSite),
+        "checkins": n(PartyCheckin),
+        "visits": n(HouseholdVisit),
+        "awards": n(Award),
+        "award_lines": n(AwardLine),
+        "checkin_rules": n(CheckinRule),
+        "expiry_policies": n(ExpiryPolicy),
+        "lots": n(PointsLot),
+        "certificates": n(Certificate),
         "audit": n(AuditEvent),
         "districts": s.scalar(select(func.count()).select_from(District)),
     }
@@ -178,6 +193,7 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "district_admin",
         "auditor",
         "volunteer",
+        "district_admin (second)",
     }
     assert any("DEMO-ONLY" in line for line in demo.lines)
     expected = {
@@ -185,6 +201,7 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "grid_admin (community)": (["grid_admin"], "community"),
         "grid_admin (street)": (["grid_admin"], "street"),
         "volunteer": ([], None),
+        "district_admin (second)": (["district_admin"], None),
     }
     members = set()
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
@@ -240,9 +257,12 @@ def test_loading_twice_changes_nothing(app, demo):
     # The same sign-ins are printed again.
     again = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(lines).items()}
     first = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(demo.lines).items()}
-    assert again == first and len(first) == 8
+    assert again == first and len(first) == 9
     assert before["activities"] > 50 and before["attendances"] > 500 and before["journals"] > 500
     assert any("waiting for review" in line for line in lines)
+    assert before["checkins"] > 500 and before["visits"] > 20 and before["awards"] == 2 and before["lots"] > 0
+    assert before["certificates"] == 1 and before["expiry_policies"] == 2 and before["checkin_rules"] == 1
+    assert any("not seen for 6 months" in line for line in lines)
 
 
 def test_every_mobile_is_valid_and_unique(app, demo):
@@ -363,3 +383,81 @@ def test_the_ledger_verifies_clean_after_the_load(app, demo):
     result = app.test_cli_runner().invoke(args=["ledger", "verify", "--tenant", str(demo.district_id)])
     assert result.exit_code == 0, result.output
     assert "sound" in result.output
+
+
+def test_points_lots_verify_clean_after_the_load(app, demo):
+    result = app.test_cli_runner().invoke(args=["points", "verify-lots", "--tenant", str(demo.district_id)])
+    assert result.exit_code == 0, result.output
+    assert "sound" in result.output
+
+
+def test_the_party_side_has_life_in_it(app, client, demo):
+    """Issue 9 in the demo: sites, six months of party check-ins with members not seen for 6 months,
+    visits the grid admins decided, an award waiting for the second admin, points expiring within 30
+    days for the volunteer, and a certificate /verify finds."""
+    sign_ins = _sign_ins(demo.lines)
+    party_line = next(line for line in demo.lines if line.startswith("Party:"))
+    t = demo.district_id
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        now = utcnow()
+        sites = s.scalars(select(CheckinSite).where(CheckinSite.tenant_id == t)).all()
+        site_units = {s.get(OrgUnit, x.org_unit_id) for x in sites}
+        communities = s.scalar(select(func.count()).where(OrgUnit.tenant_id == t, OrgUnit.kind == "community"))
+        assert sum(u.kind == "community" for u in site_units) == communities
+        assert any(u.grid_type == "area" for u in site_units)
+        assert s.scalar(select(func.count()).where(CheckinRule.tenant_id == t)) == 1
+
+        rows = s.execute(
+            select(PartyCheckin.member_id, PartyCheckin.day, PartyCheckin.points).where(PartyCheckin.tenant_id == t)
+        ).all()
+        today = to_beijing(now).date()
+        assert len(rows) > 500 and min(r.day for r in rows) < today - timedelta(days=150)
+        assert max(r.day for r in rows) < today + timedelta(days=1) and sum(r.points for r in rows) > 0
+        per_member: dict[int, int] = {}
+        for r in rows:
+            per_member[r.member_id] = per_member.get(r.member_id, 0) + 1
+        assert max(per_member.values()) >= 4 and min(per_member.values()) <= 2  # monthly, and rarely
+        party = s.scalars(
+            select(Member.id).where(Member.tenant_id == t, Member.is_party_member.is_(True), Member.status == "active")
+        ).all()
+        absent = [i for i in party if i not in per_member]
+        assert len(absent) > 20
+        assert f"{len(absent)} party members not seen for 6 months" in party_line
+
+        visits = s.scalars(select(HouseholdVisit).where(HouseholdVisit.tenant_id == t)).all()
+        assert {"confirmed", "rejected", "submitted"} <= {v.status for v in visits}
+        deciders = {v.decided_by_user_id for v in visits if v.decided_by_user_id}
+        grid_admins = {
+            s.scalar(select(User.id).join(Member).where(Member.tenant_id == t, Member.mobile == sign_ins[k]["mobile"]))
+            for k in ("grid_admin (community)", "grid_admin (street)")
+        }
+        assert deciders == grid_admins  # each grid admin decided visits in their scope
+
+        waiting = s.scalars(select(Award).where(Award.tenant_id == t, Award.status == "pending")).all()
+        assert len(waiting) == 1 and waiting[0].total > awards.threshold(s, t)
+        assert s.scalar(select(func.count()).where(Award.tenant_id == t, Award.status == "posted")) == 1
+
+        volunteer = _member(s, t, sign_ins["volunteer"]["mobile"])
+        soon = lots.expiring_soon(s, t, volunteer.id, now)
+        assert soon and all(0 <= (d - today).days <= 31 for _p, d in soon)
+        assert lots.verify_lots(s, t) == []
+        code = s.scalar(select(Certificate.code).where(Certificate.member_id == volunteer.id))
+        admin_user = s.scalar(
+            select(User.id)
+            .join(Member)
+            .where(Member.tenant_id == t, Member.mobile == sign_ins["district_admin"]["mobile"])
+        )
+        pending_id = waiting[0].id
+    assert code and f"/verify/{code}" in "\n".join(demo.lines)
+    page = client.get(f"/verify/{code}")
+    assert page.status_code == 200 and volunteer.name[0] in page.get_data(as_text=True)
+
+    # The first district admin can approve what the second proposed (tried, then rolled back).
+    with app.app_context():
+        s = app.extensions["db_sessionmaker"]()
+        try:
+            approved = awards.approve(s, t, pending_id, actor_user_id=admin_user, now=now)
+            assert approved.status == "posted"
+        finally:
+            s.rollback()
+            s.close()
