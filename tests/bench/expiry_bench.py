@@ -22,7 +22,7 @@ from ledger.schema import journals
 from .harness import Context, Section, Target, ms
 from .people_bench import _app
 
-EXPIRY = "13. Points expiry run (lots, oldest first)"
+EXPIRY = "14. Points expiry run (lots, oldest first)"
 FIRST_RUN = datetime(2026, 12, 5, 2)  # lots whose last day is before 5 December 2026 (Beijing)
 LATER_RUN = datetime(2027, 6, 5, 2)  # six months on: the next lots fall due, the cache is current
 

@@ -20,7 +20,7 @@ from app.reports import services as rep
 from .harness import Context, Section, ms
 from .people_bench import _app, _bulk_members
 
-REPORTS = "14. Compliance report for a street of 2,000 party members: p95"
+REPORTS = "15. Compliance report for a street of 2,000 party members: p95"
 
 
 def _street(s: Session, code: str, communities: int = 10, grids_each: int = 5):
