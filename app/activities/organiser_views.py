@@ -22,6 +22,7 @@ from app.access import can, path_filter, require
 from app.db import get_session, keep_changes_on_error, utcnow
 from app.errors import AppError, Forbidden
 from app.forms import ConfirmForm, show_errors
+from app.geo import coordinate
 from app.pagination import paginate
 from app.people import services as people
 from app.people.models import Member
@@ -704,14 +705,6 @@ def scan_page(token: str):
     )
 
 
-def _coordinate(raw) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if value == value and abs(value) <= 180 else None  # not NaN, in range
-
-
 @login_required
 def scan_record(token: str):
     db = get_session()
@@ -731,8 +724,8 @@ def scan_record(token: str):
             db,
             member,
             token,
-            lat=_coordinate(form.lat.data),
-            lng=_coordinate(form.lng.data),
+            lat=coordinate(form.lat.data),
+            lng=coordinate(form.lng.data),
             seen_at=_seen_at(token),
         )
     except AppError as e:

@@ -10,7 +10,6 @@ check-in relies on the unique (activity, member) key, so fifty simultaneous scan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, joinedload, object_session
 from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import NotFound
+from app.geo import distance_m
 from app.notices.services import notify, notify_many
 from app.people.labels import TAGS
 from app.people.models import Member
@@ -486,15 +486,6 @@ class ScanResult:
     direction: str  # in | out
     already: bool  # the scan changed nothing (a second scan)
     activity: Activity
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    r = 6_371_000.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
 
 
 TOKEN_KINDS = {

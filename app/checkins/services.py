@@ -5,7 +5,6 @@ rejects). Services take plain values and the actor, flush, never commit."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.audit.services import record
 from app.db import utcnow
 from app.errors import NotFound
+from app.geo import distance_m
 from app.people.models import GridAssignment, Member
 from app.places.models import OrgUnit
 from app.points.checkins import credit_checkin
@@ -128,14 +128,6 @@ class CheckinResult:
     site: CheckinSite
 
 
-def _distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    r = 6_371_000.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
 def is_own_community(session: Session, member: Member, site: CheckinSite) -> bool:
     """The site is at the member's own 报到 community or a grid under it."""
     if member.checkin_community_id is None:
@@ -172,7 +164,7 @@ def check_in(
                 str(_l("This site checks where you are. Allow the page to use your location, then try again."))
             )
         assert site.lat is not None and site.lng is not None
-        distance = int(_distance_m(lat, lng, site.lat, site.lng))
+        distance = int(distance_m(lat, lng, site.lat, site.lng))
         if distance > site.radius_m:
             raise errors.OutsideRadius(
                 str(

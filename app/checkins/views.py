@@ -18,6 +18,7 @@ from app.access import can, path_filter, require
 from app.db import get_session, utcnow
 from app.errors import AppError
 from app.forms import show_errors
+from app.geo import coordinate
 from app.pagination import paginate
 from app.people import services as people
 from app.people.models import Member
@@ -201,14 +202,6 @@ def scan_page(token: str):
     return _render("checkins/scan.html", site=site, form=ScanForm(formdata=None), action=request.full_path.rstrip("?"))
 
 
-def _coordinate(raw) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if value == value and abs(value) <= 180 else None
-
-
 @login_required
 def scan_record(token: str):
     form = ScanForm()
@@ -221,8 +214,8 @@ def scan_record(token: str):
             get_session(),
             _me(),
             token,
-            lat=_coordinate(form.lat.data),
-            lng=_coordinate(form.lng.data),
+            lat=coordinate(form.lat.data),
+            lng=coordinate(form.lng.data),
             seen_at=_seen_at(token),
         )
     except AppError as e:
