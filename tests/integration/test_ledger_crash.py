@@ -76,8 +76,13 @@ def finish_in_child(url: str, tenant: int) -> int:
 
 
 def snapshot(engine, tenant: int, audit: bool = True) -> dict:
-    """What the parent can see of this tenant: the journal with KEY, row counts, balances, verify()."""
+    """What the parent can see of this tenant: the journal with KEY, row counts, balances, verify() — all in
+    one snapshot. A child killed as its COMMIT was on its way may still be committed by the server while
+    these reads run; separate READ COMMITTED statements could then see the journal missing and the
+    balances already moved, so PostgreSQL reads them in one REPEATABLE READ transaction."""
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         book = Ledger(conn, tenant=tenant)
         jt = sql_select(journals.c.id).where(journals.c.tenant_id == tenant)
         keyed = (
