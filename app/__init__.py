@@ -24,6 +24,7 @@ from .extensions import babel, csrf, limiter, select_locale
 AREAS = [
     "app.audit",
     "app.places",
+    "app.statements",
     "app.points",
     "app.people",
     "app.auth",
