@@ -51,6 +51,10 @@ class Config:
     # reverse proxy"). 0 trusts none of those headers: a client could otherwise forge its address.
     PROXY_HOPS = int(os.environ.get("AIXIN_PROXY_HOPS", "0"))
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # member imports up to 20 MB
+    # The Ed25519 key that signs ledger statements (app/statements; docs/ledger.md, "Signed statements"):
+    # a PEM file, mode 600. Default instance/statement-signing.key, generated on first use outside
+    # production; in production it must exist (`flask ledger statement-key --generate`).
+    STATEMENT_KEY_FILE = os.environ.get("STATEMENT_KEY_FILE")
 
     @classmethod
     def as_dict(cls) -> dict:

@@ -212,11 +212,12 @@ def _repeatable_read(session: Session) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def build(session: Session, tenant: int, public_key: Ed25519PublicKey, *, kind: str, period: str | None, now=None):
-    """The unsigned statement of one tenant at this moment (a dict), after the ledger verified clean."""
+def build(session: Session, tenant: int, public_key: Ed25519PublicKey, *, kind: str, period: str | None):
+    """The unsigned statement of one tenant at this moment (a dict), after the ledger verified clean. The
+    cut-off is always the moment the heads are read, never a time the caller names."""
     _repeatable_read(session)
     conn = session.connection()
-    cutoff = now or utcnow()
+    cutoff = utcnow()
     heads = chain_heads(conn, tenant)
     problems = verify_book(conn, tenant)
     if problems:
@@ -288,10 +289,9 @@ def issue(
     kind: str = "on_demand",
     period: str | None = None,
     actor_user_id: int | None = None,
-    now: datetime | None = None,
 ) -> LedgerStatement:
     """Make, sign and store one district's statement (flushes; the caller commits)."""
-    statement = build(session, tenant, key.public_key(), kind=kind, period=period, now=now)
+    statement = build(session, tenant, key.public_key(), kind=kind, period=period)
     document = sign(statement, key)
     row = LedgerStatement(
         tenant_id=tenant,
@@ -336,7 +336,8 @@ def issue_month_end(
     factory: sessionmaker, config, now: datetime | None = None, tenants: list[int] | None = None
 ) -> dict[int, str]:
     """The month-end statement of the last ended Beijing month for every tenant that has none yet, each in
-    its own transaction. Returns {tenant: "issued" | "exists" | the reason it was refused}. Safe to run
+    its own transaction (`now` picks the month; each cut-off is when its heads are read). Returns
+    {tenant: "issued" | "exists" | the reason it was refused}. Safe to run
     any number of times, and by two workers at once (the unique index keeps one)."""
     now = now or utcnow()
     period = last_ended_month(now)
