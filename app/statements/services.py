@@ -349,6 +349,7 @@ def issue_month_end(
     for t in tenants:
         try:
             with unit_of_work(factory) as s:
+                _repeatable_read(s)
                 done = s.scalar(
                     select(LedgerStatement.id).where(
                         LedgerStatement.tenant_id == t,

@@ -367,3 +367,15 @@ def test_the_signing_key_is_made_once_private_and_refused_in_production_when_mis
     assert not (tmp_path / "none.key").exists()
     assert statements.signing_key(production, create=True)  # what `statement-key --generate` does
     assert (tmp_path / "none.key").exists()
+
+
+def test_the_job_in_production_without_a_key_signs_nothing_and_says_why(app, tmp_path, caplog):
+    from app.statements.jobs import month_end_statements_task
+
+    app.config.update(ENV="production", STATEMENT_KEY_FILE=str(tmp_path / "missing.key"))
+    with app.app_context():
+        assert month_end_statements_task.call_local() == 0
+    assert "month-end statements not signed" in caplog.text and "statement-key --generate" in caplog.text
+    assert not (tmp_path / "missing.key").exists()
+    with app.app_context(), unit_of_work(factory(app)) as s:
+        assert s.scalar(select(LedgerStatement.id).where(LedgerStatement.key_fingerprint == "")) is None
