@@ -21,6 +21,32 @@ def load() -> None:
         lines = load_demo(session)
     for line in lines:
         click.echo(line)
+    _first_statement()
+
+
+def _first_statement() -> None:
+    """The demo district's first signed ledger statement, so the auditor's statements page has one (made
+    after everything else the demo loads; once)."""
+    from sqlalchemy import select
+
+    from app.places.models import District
+    from app.statements import services as statements
+    from app.statements.models import LedgerStatement
+
+    from .loader import DEFAULT_CODE
+
+    factory = current_app.extensions["db_sessionmaker"]
+    with unit_of_work(factory) as session:
+        tenant = session.scalar(select(District.id).where(District.code == DEFAULT_CODE))
+        if tenant is None or session.scalar(select(LedgerStatement.id).where(LedgerStatement.tenant_id == tenant)):
+            return
+    try:
+        key = statements.signing_key(current_app.config)
+        with unit_of_work(factory) as session:
+            row = statements.issue(session, tenant, key)
+            click.echo(f"Signed the first ledger statement of the district (key {row.key_fingerprint}).")
+    except statements.StatementError as e:
+        click.echo(f"No ledger statement signed: {e}")
 
 
 AREA = Area(name="demo", commands=[demo_cli], audit_labels={"demo.load": _l("Demo data loaded")})
