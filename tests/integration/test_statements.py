@@ -379,3 +379,13 @@ def test_the_job_in_production_without_a_key_signs_nothing_and_says_why(app, tmp
     assert not (tmp_path / "missing.key").exists()
     with app.app_context(), unit_of_work(factory(app)) as s:
         assert s.scalar(select(LedgerStatement.id).where(LedgerStatement.key_fingerprint == "")) is None
+
+
+def test_a_statement_can_go_to_standard_output(app, cli, tenant):
+    history(app, tenant)
+    result = cli.invoke(args=["ledger", "statement", "--tenant", str(tenant), "--out", "-"])
+    assert result.exit_code == 0, result.output
+    document = result.stdout.strip().encode()
+    env = statements.parse(document)
+    assert statements.check_signature(env) == [] and env["statement"]["tenant_id"] == tenant
+    assert "ledger statement: tenant" in result.stderr  # the summary stays out of the document
