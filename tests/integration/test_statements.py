@@ -20,7 +20,10 @@ from app.statements.models import LedgerStatement
 from ledger import Ledger, Transfer
 from ledger.chain import GENESIS, entry_hash
 from ledger.schema import accounts, entries, transfers
+from tests.integration import test_earning_concurrency as conc
 from tests.integration.test_ledger_tamper import disable_guards
+
+pg_app = conc.pg_app  # the fixture, for the PostgreSQL race below
 
 ALLOCATIONS = "fund:allocations"  # CNY, debit-normal: what the fund was given
 FUND = "fund:safety"  # CNY, credit-normal, never overdrawn
@@ -389,3 +392,29 @@ def test_a_statement_can_go_to_standard_output(app, cli, tenant):
     env = statements.parse(document)
     assert statements.check_signature(env) == [] and env["statement"]["tenant_id"] == tenant
     assert "ledger statement: tenant" in result.stderr  # the summary stays out of the document
+
+
+@pytest.mark.postgres
+@pytest.mark.commits
+def test_workers_running_the_month_end_job_at_once_sign_one_statement(pg_app, tenant, tmp_path):
+    """On PostgreSQL with real connections: five workers at the same moment, one statement for the month."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    pg_app.config["STATEMENT_KEY_FILE"] = str(tmp_path / "statement-signing.key")
+    history(pg_app, tenant)
+    statements.signing_key(pg_app.config)  # made once, before the race (as in production)
+    barrier = threading.Barrier(5)
+
+    def worker(_):
+        barrier.wait(timeout=60)
+        with pg_app.app_context():
+            return statements.issue_month_end(
+                factory(pg_app), pg_app.config, datetime(2026, 11, 30, 16, 5), tenants=[tenant]
+            )[tenant]
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        outcomes = list(pool.map(worker, range(5)))
+    assert sorted(outcomes) == ["exists"] * 4 + ["issued"]
+    with pg_app.app_context(), unit_of_work(factory(pg_app)) as s:
+        assert len(s.scalars(select(LedgerStatement).where(LedgerStatement.tenant_id == tenant)).all()) == 1
