@@ -123,10 +123,13 @@ def verify(tenant: int | None, against: tuple[str, ...], public_key_file: str | 
                 click.echo(f"ledger verify: {label}: {len(problems)} problem(s) found", err=True)
                 for p in problems:
                     click.echo(f"  - {p}", err=True)
+        compared = []
         for path, env in checks:
             st = env["statement"]
             try:
-                problems = statements.check_ledger(session, env)
+                changed = statements.check_ledger_by_account(session, env)
+                problems = [p for code in sorted(changed) for p in changed[code]][:200]
+                compared.append((env, changed))
             except statements.StatementError as e:
                 problems = [str(e)]
             when = f"{str(st.get('cutoff_beijing'))[:19].replace('T', ' ')} Beijing time"
@@ -145,6 +148,11 @@ def verify(tenant: int | None, against: tuple[str, ...], public_key_file: str | 
                     f"ledger verify: {path}: signed by {st['public_key']['fingerprint']}{who}; "
                     f"all {len(st['accounts'])} account(s) unchanged up to the statement of {when}"
                 )
+        hints = statements.narrowed(compared)
+        if hints:
+            click.echo("ledger verify: the statements together narrow it down:", err=True)
+            for h in hints:
+                click.echo(f"  - {h}", err=True)
     if not_authentic:
         sys.exit(EXIT_NOT_AUTHENTIC)
     if found:

@@ -165,11 +165,11 @@ def check_account(rows: Iterable, code: str, recorded: Recorded) -> list[str]:
     return problems
 
 
-def check_against(conn: Connection, tenant: int, recorded: Mapping[str, Recorded]) -> list[str]:
-    """Check every recorded account of `tenant` against its chain as stored now; [] when nothing recorded
-    was changed. Accounts opened after the cut-off are not in `recorded` and are not checked. One streaming
-    read of the tenant's entries, as `verify()`."""
-    problems: list[str] = []
+def changed_accounts(conn: Connection, tenant: int, recorded: Mapping[str, Recorded]) -> dict[str, list[str]]:
+    """Every recorded account of `tenant` whose chain, as stored now, no longer matches the record, with what
+    differs; {} when nothing recorded was changed. Accounts opened after the cut-off are not in `recorded`
+    and are not checked. One streaming read of the tenant's entries, as `verify()`."""
+    changed: dict[str, list[str]] = {}
     codes = dict(conn.execute(select(accounts.c.id, accounts.c.code).where(accounts.c.tenant_id == tenant)).all())
     seen: set[str] = set()
     for account_id, rows in groupby(_tenant_rows(conn, tenant), key=attrgetter("account_id")):
@@ -177,15 +177,21 @@ def check_against(conn: Connection, tenant: int, recorded: Mapping[str, Recorded
         if code is None or code not in recorded:
             continue
         seen.add(code)
-        problems += check_account(rows, code, recorded[code])
-        if len(problems) >= _LIMIT:
-            return problems[:_LIMIT]
+        problems = check_account(rows, code, recorded[code])
+        if problems:
+            changed[code] = problems
     for code in sorted(set(recorded) - seen):
         rec = recorded[code]
         if not rec.entry_count:
             continue
         if code in codes.values():
-            problems.append(f"account {code}: the statement recorded {rec.entry_count} entries; none are left")
+            changed[code] = [f"account {code}: the statement recorded {rec.entry_count} entries; none are left"]
         else:
-            problems.append(f"account {code}: the statement recorded {rec.entry_count} entries; the account is gone")
-    return problems[:_LIMIT]
+            changed[code] = [f"account {code}: the statement recorded {rec.entry_count} entries; the account is gone"]
+    return changed
+
+
+def check_against(conn: Connection, tenant: int, recorded: Mapping[str, Recorded]) -> list[str]:
+    """`changed_accounts` as one list of problems, by account code; [] when nothing recorded was changed."""
+    changed = changed_accounts(conn, tenant, recorded)
+    return [p for code in sorted(changed) for p in changed[code]][:_LIMIT]

@@ -35,7 +35,7 @@ from app.db import unit_of_work, utcnow
 from app.places.models import District
 from app.times import BEIJING
 from config import ROOT
-from ledger.anchor import Recorded, chain_heads, check_against
+from ledger.anchor import Recorded, chain_heads, changed_accounts
 from ledger.schema import accounts
 from ledger.verify import verify_book
 
@@ -409,18 +409,55 @@ def check_signature(env: dict, trusted: Ed25519PublicKey | None = None) -> list[
     return problems
 
 
-def check_ledger(session: Session, env: dict) -> list[str]:
-    """Re-walk every account the statement recorded, up to its recorded position."""
-    st = env["statement"]
+def recorded_accounts(env: dict) -> dict[str, Recorded]:
     try:
-        tenant = int(st["tenant_id"])
-        recorded = {
+        return {
             code: Recorded(int(a["entries"]), bytes.fromhex(a["head"]), int(a["posted"]))
-            for code, a in st["accounts"].items()
+            for code, a in env["statement"]["accounts"].items()
         }
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise StatementError(f"the statement's accounts are unreadable ({e})") from e
-    return check_against(session.connection(), tenant, recorded)
+
+
+def check_ledger_by_account(session: Session, env: dict) -> dict[str, list[str]]:
+    """Re-walk every account the statement recorded, up to its recorded position: {account code: what
+    differs} for each account changed since."""
+    try:
+        tenant = int(env["statement"]["tenant_id"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise StatementError(f"the statement names no tenant ({e})") from e
+    return changed_accounts(session.connection(), tenant, recorded_accounts(env))
+
+
+def check_ledger(session: Session, env: dict) -> list[str]:
+    """check_ledger_by_account as one list, by account code."""
+    changed = check_ledger_by_account(session, env)
+    return [p for code in sorted(changed) for p in changed[code]]
+
+
+def narrowed(checked: list[tuple[dict, dict[str, list[str]]]]) -> list[str]:
+    """With several statements of one district: for each account changed since a statement, the latest
+    earlier statement under which it is still unchanged bounds the rewrite from below ("the change is
+    among entries 4–7"). `checked` is [(envelope, check_ledger_by_account result)]."""
+    hints = []
+    by_time = sorted(checked, key=lambda c: (c[0]["statement"]["tenant_id"], c[0]["statement"]["cutoff_utc"]))
+    for i, (env, changed) in enumerate(by_time):
+        st = env["statement"]
+        for code in sorted(changed):
+            upto = int(st["accounts"][code]["entries"])
+            for earlier, earlier_changed in reversed(by_time[:i]):
+                e = earlier["statement"]
+                if e["tenant_id"] != st["tenant_id"] or code not in e["accounts"] or code in earlier_changed:
+                    continue
+                kept = int(e["accounts"][code]["entries"])
+                if kept < upto:
+                    hints.append(
+                        f"account {code}: unchanged up to entry {kept} (statement of "
+                        f"{e['cutoff_beijing'][:19].replace('T', ' ')} Beijing time), so what changed is among "
+                        f"entries {kept + 1}–{upto}"
+                    )
+                break
+    return hints
 
 
 def verify_file(session: Session, document: bytes, trusted: Ed25519PublicKey | None = None) -> Check:

@@ -418,3 +418,28 @@ def test_workers_running_the_month_end_job_at_once_sign_one_statement(pg_app, te
     assert sorted(outcomes) == ["exists"] * 4 + ["issued"]
     with pg_app.app_context(), unit_of_work(factory(pg_app)) as s:
         assert len(s.scalars(select(LedgerStatement).where(LedgerStatement.tenant_id == tenant)).all()) == 1
+
+
+def test_two_statements_narrow_a_recomputed_rewrite_down_to_the_entries_between_them(app, cli, tenant, tmp_path):
+    history(app, tenant)
+    issue(cli, tenant, tmp_path / "october.json")  # Alice: 2 entries
+    with app.app_context(), unit_of_work(factory(app)) as s:
+        book = Ledger(s, tenant=tenant)
+        for points in (5, 6, 7):
+            book.post([Transfer(SRC, ALICE, points)], kind="earn.hours")
+    issue(cli, tenant, tmp_path / "november.json")  # Alice: 5 entries
+    with app.app_context(), unit_of_work(factory(app)) as s:
+        conn = s.connection()
+        disable_guards(conn)
+        ids = dict(conn.execute(select(accounts.c.code, accounts.c.id).where(accounts.c.tenant_id == tenant)).all())
+        fourth = conn.execute(
+            select(entries.c.transfer_id).where(entries.c.account_id == ids[ALICE], entries.c.seq == 4)
+        ).scalar_one()
+        for account_id in change_amount(conn, fourth, 1_000):
+            recompute_chain(conn, account_id)
+    result = verify(cli, tmp_path / "october.json", tmp_path / "november.json")
+    assert result.exit_code == 1, result.output
+    assert "october.json: signed by" in result.output  # nothing before October's cut-off changed
+    assert f"account {ALICE}: entries 1–5 no longer lead to the head the statement recorded" in result.output
+    assert f"account {ALICE}: unchanged up to entry 2 (statement of " in result.output
+    assert "so what changed is among entries 3–5" in result.output
