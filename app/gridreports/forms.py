@@ -60,7 +60,8 @@ class ReportForm(FlaskForm):
         _l("What and where"),
         validators=[
             InputRequired(_l("Say what the problem is and where (at least 5 characters).")),
-            Length(min=5, max=MAX_TEXT, message=_l("Write from 5 to 1000 characters.")),
+            Length(min=5, message=_l("Say what the problem is and where (at least 5 characters).")),
+            Length(max=MAX_TEXT, message=_l("The description may have at most 1000 characters.")),
         ],
     )
     grid = GridPickField(_l("Grid"), required=False)

@@ -9,7 +9,7 @@ import os
 from datetime import date, datetime, timedelta
 from io import BytesIO
 
-from flask import Response, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from openpyxl import Workbook
@@ -172,8 +172,12 @@ def photo(report_id: int, position: int):
     path = photo_path(upload_dir(), p.sha256)
     if not path.exists():
         raise NotFound(_("This photo is no longer stored."))
-    resp = send_file(path, mimetype="image/jpeg", etag=p.sha256, max_age=PHOTO_MAX_AGE, conditional=True)
-    resp.headers["Cache-Control"] = f"private, max-age={PHOTO_MAX_AGE}, immutable"
+    cache = f"private, max-age={PHOTO_MAX_AGE}, immutable"
+    if request.if_none_match.contains(p.sha256):
+        return Response(status=304, headers={"ETag": f'"{p.sha256}"', "Cache-Control": cache})
+    resp = Response(path.read_bytes(), mimetype="image/jpeg")
+    resp.set_etag(p.sha256)
+    resp.headers["Cache-Control"] = cache
     return resp
 
 
