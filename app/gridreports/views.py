@@ -25,7 +25,7 @@ from app.people import services as people
 from app.places.labels import GRID_TYPE_LABELS
 from app.places.models import OrgUnit
 from app.places.services import get_unit, path_label, path_labels, search_units
-from app.points.grid_reports import change_report_rule, report_rule_for
+from app.points.grid_report_rules import change_report_rule, report_rule_for
 from app.spreadsheets import append_text_row
 from app.times import to_beijing, to_utc
 
