@@ -27,13 +27,16 @@
         previews.appendChild(warn);
       }
       files.slice(0, 3).forEach(function (f) {
-        if (!window.URL || !f.type || f.type.indexOf("image/") !== 0) { return; }
+        if (!window.FileReader || !f.type || f.type.indexOf("image/") !== 0) { return; }
         var li = document.createElement("li");
         var img = document.createElement("img");
         img.alt = f.name;
-        img.src = window.URL.createObjectURL(f);
         li.appendChild(img);
         previews.appendChild(li);
+        // A data: URL, not a blob: one: the page's CSP allows images from 'self' and data: only.
+        var reader = new FileReader();
+        reader.onload = function () { img.src = String(reader.result); };
+        reader.readAsDataURL(f);
       });
     });
   }
