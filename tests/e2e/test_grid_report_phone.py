@@ -17,7 +17,7 @@ from ledger import Ledger
 from tests.e2e.conftest import PHONE, SHOTS, sign_in_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.commits]
-LOADED = "(() => { const i = document.querySelector('.gr-photos img'); return i && i.complete && i.naturalWidth > 0; })()"
+LOADED = "(() => { const i = document.querySelector('%s'); return i && i.complete && i.naturalWidth > 0; })()"
 
 
 def _photo(path) -> None:
@@ -32,7 +32,9 @@ def _db(app, fn):
         return fn(s)
 
 
-def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(app, town, live_server, browser, tmp_path):
+def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(
+    app, town, live_server, browser, tmp_path
+):
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     photo = tmp_path / "hazard.jpg"
     _photo(photo)
@@ -50,7 +52,7 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     page.check("input[name=category][value=hazard]")
     page.fill("textarea[name=text]", "3栋楼道堆放纸箱，堵住了消防通道")
     file_input.set_input_files(str(photo))
-    page.wait_for_function("(() => { const i = document.querySelector('#gr-previews img'); return i && i.complete && i.naturalWidth > 0; })()")
+    page.wait_for_function(LOADED % "#gr-previews img")
     # The phone already allows the location: the script fills it in by itself.
     page.wait_for_function("document.querySelector('#gr-form input[name=lat]').value !== ''")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -60,7 +62,7 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     report_id = int(page.url.rsplit("/", 1)[1])
     img = page.locator(".gr-photos img").first
     img.wait_for()
-    page.wait_for_function(LOADED)
+    page.wait_for_function(LOADED % ".gr-photos img")
     assert page.evaluate("document.querySelector('.gr-photos img').naturalWidth") == 1600
     assert page.locator(".tag.gr-submitted").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -78,7 +80,7 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     apage.wait_for_url("**/grid-reports/triage")
     apage.click(f"a[href='/me/grid-reports/{report_id}']")
     apage.wait_for_url(f"**/me/grid-reports/{report_id}")
-    apage.wait_for_function(LOADED)
+    apage.wait_for_function(LOADED % ".gr-photos img")
     assert apage.evaluate("document.querySelector('.gr-photos img').naturalWidth") == 1600
     apage.click("button[name=decision][value=verify]")
     confirm = apage.locator("button.danger")
