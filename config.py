@@ -55,6 +55,8 @@ class Config:
     # a PEM file, mode 600. Default instance/statement-signing.key, generated on first use outside
     # production; in production it must exist (`flask ledger statement-key --generate`).
     STATEMENT_KEY_FILE = os.environ.get("STATEMENT_KEY_FILE")
+    # Where grid report photos are kept (files named by content); empty: instance/uploads.
+    UPLOAD_DIR = os.environ.get("AIXIN_UPLOAD_DIR") or None
 
     @classmethod
     def as_dict(cls) -> dict:

@@ -29,6 +29,7 @@ from app.points.accounts import open_wallets
 from app.points.services import member_points
 
 from . import fake
+from . import gridreports as grid_reports
 from . import party as party_life
 from .activities import load_life, read_back, summary_lines
 from .guangming import (
@@ -438,6 +439,7 @@ def _already_loaded(session: Session, district: District) -> list[str]:
     volunteer = by_mobile.get(VOLUNTEER_MOBILE)
     life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), volunteer)
     life += party_life.read_back(session, district.id, volunteer)
+    life += grid_reports.read_back(session, district.id)
     return (
         [
             f"The demo district {district.name} (code {district.code}) is already loaded "
@@ -531,6 +533,7 @@ def load_demo(
     first_sign_ins = {k: m for k, m in sign_in_members.items() if k != "district_admin (second)"}
     life = load_life(session, t, rows, first_sign_ins, seed)
     made = party_life.load_party(session, t, rows, sign_in_members, seed)
+    reported = grid_reports.load_gridreports(session, t, rows, sign_in_members, seed)
     after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
     life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
@@ -563,5 +566,6 @@ def load_demo(
         ]
         + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
         + party_life.summary_lines(made, sign_in_members["volunteer"])
+        + grid_reports.summary_lines(reported)
         + _sign_in_lines(district, sign_in_rows)
     )

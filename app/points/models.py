@@ -155,3 +155,4 @@ from .checkin_rules import CheckinRule  # noqa: E402,F401  (party check-ins' rul
 
 # The expiry setting and the lots cache live beside their logic (app/points/expiry.py).
 from .expiry import ExpiryPolicy, LotMark, PointsLot  # noqa: E402, F401
+from .grid_report_rules import GridReportRule  # noqa: E402,F401  (verified grid reports' rule, app/points/grid_report_rules.py)
