@@ -32,6 +32,7 @@ AREAS = [
     "app.checkins",
     "app.certificates",
     "app.reports",
+    "app.fund",
     "app.api",
     "app.demo",
 ]
