@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -54,11 +55,15 @@ def sweep(factory: sessionmaker, tenant_id: int, now: datetime | None = None, pa
     run = SweepRun()
     with unit_of_work(factory) as s:
         r = rules(s, tenant_id)
+    # The reason is kept with the payout, in the district's language (a job has no request to choose one).
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")):
+        expired_reason = _("Not approved within %(days)s days; the money was released.", days=r.approval_days)
+        returned_reason = _("Not paid within %(days)s days of approval; returned to the fund.", days=r.unclaimed_days)
     jobs = [
         (PROPOSED, FundPayout.proposed_at, now - timedelta(days=r.approval_days), EXPIRED, "fund.expired",
-         _("Not approved within %(days)s days; the money was released.", days=r.approval_days)),
+         expired_reason),
         (APPROVED, FundPayout.approved_at, now - timedelta(days=r.unclaimed_days), RETURNED, "fund.returned",
-         _("Not paid within %(days)s days of approval; returned to the fund.", days=r.unclaimed_days)),
+         returned_reason),
     ]
     pages = 0
     for status, column, before, end, audit, reason in jobs:
