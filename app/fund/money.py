@@ -55,6 +55,11 @@ def yuan_text(fen: int) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
+def decimal_text(fen: int) -> str:
+    """Fen as a machine-readable yuan string, two decimals, no separators: 123450 -> "1234.50" (the API)."""
+    return yuan_text(fen).replace(",", "")
+
+
 def format_yuan(fen: int) -> str:
     """Fen for people: 123450 -> "¥1,234.50" (negative: "-¥1,234.50")."""
     text = yuan_text(fen)
