@@ -18,8 +18,9 @@ api_bp = api_blueprint("fund_api", __name__)
 api_bp.add_url_rule("/fund/funds", view_func=api.list_funds, methods=["GET"])
 api_bp.add_url_rule("/fund/funds", view_func=api.create_fund, methods=["POST"])
 api_bp.add_url_rule(f"/fund/funds/<{ID}:fund_id>", view_func=api.get_fund, methods=["GET"])
-api_bp.add_url_rule(f"/fund/funds/<{ID}:fund_id>/budgets/<int(min=2000,max=2200):year>", view_func=api.set_budget,
-                    methods=["PUT"])
+api_bp.add_url_rule(
+    f"/fund/funds/<{ID}:fund_id>/budgets/<int(min=2000,max=2200):year>", view_func=api.set_budget, methods=["PUT"]
+)
 api_bp.add_url_rule(f"/fund/funds/<{ID}:fund_id>/incomes", view_func=api.list_incomes, methods=["GET"])
 api_bp.add_url_rule(f"/fund/funds/<{ID}:fund_id>/incomes", view_func=api.create_income, methods=["POST"])
 api_bp.add_url_rule("/fund/payouts", view_func=api.list_payouts, methods=["GET"])

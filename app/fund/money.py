@@ -34,8 +34,12 @@ def parse_yuan(text: object, *, field: str = "amount", allow_zero: bool = False)
     m = _YUAN.match(s)
     if m is None:
         raise AmountInvalid(
-            str(_l("%(value)s is not an amount in yuan: use digits with at most two decimals, for example 1,234.50.",
-                   value=s[:20])),
+            str(
+                _l(
+                    "%(value)s is not an amount in yuan: use digits with at most two decimals, for example 1,234.50.",
+                    value=s[:20],
+                )
+            ),
             field=field,
         )
     whole = int(m.group(1).replace(",", ""))

@@ -59,13 +59,29 @@ class FundOut(BaseModel):
     @classmethod
     def of(cls, fund, bal, budgets) -> FundOut:
         return cls(
-            id=fund.id, name=fund.name, created_at=utc(fund.created_at),
+            id=fund.id,
+            name=fund.name,
+            created_at=utc(fund.created_at),
             balance=BalanceOut(
-                allocations_fen=bal.allocations, donations_fen=bal.donations, allocated_fen=bal.allocated,
-                reserved_fen=bal.reserved, paid_fen=bal.paid, remaining_fen=bal.remaining,
-                returned_fen=bal.returned, remaining=_yuan(bal.remaining)),
-            budgets=[BudgetOut(year=b.year, amount_fen=b.amount, committed_fen=b.committed, amount=_yuan(b.amount),
-                               note=b.note or "") for b in budgets],
+                allocations_fen=bal.allocations,
+                donations_fen=bal.donations,
+                allocated_fen=bal.allocated,
+                reserved_fen=bal.reserved,
+                paid_fen=bal.paid,
+                remaining_fen=bal.remaining,
+                returned_fen=bal.returned,
+                remaining=_yuan(bal.remaining),
+            ),
+            budgets=[
+                BudgetOut(
+                    year=b.year,
+                    amount_fen=b.amount,
+                    committed_fen=b.committed,
+                    amount=_yuan(b.amount),
+                    note=b.note or "",
+                )
+                for b in budgets
+            ],
         )
 
 
@@ -117,9 +133,19 @@ class IncomeOut(BaseModel):
 
     @classmethod
     def of(cls, i) -> IncomeOut:
-        return cls(id=i.id, fund_id=i.fund_id, kind=i.kind, amount_fen=i.amount, amount=_yuan(i.amount),
-                   source=i.source, document_ref=i.document_ref, received_on=i.received_on, note=i.note or "",
-                   attachment_id=i.attachment_id, created_at=utc(i.created_at))
+        return cls(
+            id=i.id,
+            fund_id=i.fund_id,
+            kind=i.kind,
+            amount_fen=i.amount,
+            amount=_yuan(i.amount),
+            source=i.source,
+            document_ref=i.document_ref,
+            received_on=i.received_on,
+            note=i.note or "",
+            attachment_id=i.attachment_id,
+            created_at=utc(i.created_at),
+        )
 
 
 class IncomeList(BaseModel):
@@ -197,20 +223,47 @@ class PayoutOut(BaseModel):
     @classmethod
     def of(cls, p, approvals=None, disbursement=None) -> PayoutOut:
         return cls(
-            id=p.id, fund_id=p.fund_id, payee_member_id=p.payee_member_id, amount_fen=p.amount,
-            amount=_yuan(p.amount), reason_category=p.reason_category, reason=p.reason,
-            grid_report_id=p.grid_report_id, activity_id=p.activity_id, evidence=p.evidence or "",
-            attachment_id=p.attachment_id, status=p.status, required_approvals=p.required_approvals,
-            approvals=p.approvals, proposer_user_id=p.proposer_user_id, proposed_at=utc(p.proposed_at),
+            id=p.id,
+            fund_id=p.fund_id,
+            payee_member_id=p.payee_member_id,
+            amount_fen=p.amount,
+            amount=_yuan(p.amount),
+            reason_category=p.reason_category,
+            reason=p.reason,
+            grid_report_id=p.grid_report_id,
+            activity_id=p.activity_id,
+            evidence=p.evidence or "",
+            attachment_id=p.attachment_id,
+            status=p.status,
+            required_approvals=p.required_approvals,
+            approvals=p.approvals,
+            proposer_user_id=p.proposer_user_id,
+            proposed_at=utc(p.proposed_at),
             approved_at=utc(p.approved_at) if p.approved_at else None,
-            closed_at=utc(p.closed_at) if p.closed_at else None, close_reason=p.close_reason,
-            approvers=None if approvals is None else [
-                ApprovalOut(seq=a.seq, approver_member_id=a.approver_member_id, reason=a.reason or "",
-                            created_at=utc(a.created_at)) for a in approvals],
-            disbursement=None if disbursement is None else DisbursementOut(
-                channel=disbursement.channel, reference=disbursement.reference, paid_on=disbursement.paid_on,
-                paid_by=disbursement.paid_by, note=disbursement.note or "",
-                recorded_by_user_id=disbursement.recorded_by_user_id, recorded_at=utc(disbursement.recorded_at)),
+            closed_at=utc(p.closed_at) if p.closed_at else None,
+            close_reason=p.close_reason,
+            approvers=None
+            if approvals is None
+            else [
+                ApprovalOut(
+                    seq=a.seq,
+                    approver_member_id=a.approver_member_id,
+                    reason=a.reason or "",
+                    created_at=utc(a.created_at),
+                )
+                for a in approvals
+            ],
+            disbursement=None
+            if disbursement is None
+            else DisbursementOut(
+                channel=disbursement.channel,
+                reference=disbursement.reference,
+                paid_on=disbursement.paid_on,
+                paid_by=disbursement.paid_by,
+                note=disbursement.note or "",
+                recorded_by_user_id=disbursement.recorded_by_user_id,
+                recorded_at=utc(disbursement.recorded_at),
+            ),
         )
 
 

@@ -28,8 +28,17 @@ def world(app, town):
         approver = user_for_member(s, town.users["fund_approver"][0]).id
         admin = user_for_member(s, town.users["district_admin"][0]).id
         fund = budget.open_fund(s, t, "平安志愿者奖励基金", actor_user_id=manager)
-        budget.record_income(s, t, fund.id, kind="allocation", amount=100_000_00, source="区财政局",
-                             document_ref="深财〔2026〕1号", received_on=date(2026, 1, 5), actor_user_id=manager)
+        budget.record_income(
+            s,
+            t,
+            fund.id,
+            kind="allocation",
+            amount=100_000_00,
+            source="区财政局",
+            document_ref="深财〔2026〕1号",
+            received_on=date(2026, 1, 5),
+            actor_user_id=manager,
+        )
         payee = town.users["volunteer"][0]
         other = make_member(s, t, town.grid_a1, name="周一")
 
@@ -52,8 +61,13 @@ def world(app, town):
 
 def act(client, token, world, action: str, target: str):
     if action == "propose":
-        body = {"fund_id": world["fund"], "payee_member_id": world["other"], "amount": "300.00",
-                "reason_category": "patrol", "reason": "夜间巡逻"}
+        body = {
+            "fund_id": world["fund"],
+            "payee_member_id": world["other"],
+            "amount": "300.00",
+            "reason_category": "patrol",
+            "reason": "夜间巡逻",
+        }
         return post(client, "/api/v1/fund/payouts", body, token)
     url = f"/api/v1/fund/payouts/{world[target]}"
     if action == "approve":
@@ -119,8 +133,11 @@ MATRIX = [
 ]
 
 
-@pytest.mark.parametrize(("who", "action", "target", "status", "outcome"), MATRIX,
-                         ids=[f"{w}-{a}-{t or 'new'}" for w, a, t, _s, _o in MATRIX])
+@pytest.mark.parametrize(
+    ("who", "action", "target", "status", "outcome"),
+    MATRIX,
+    ids=[f"{w}-{a}-{t or 'new'}" for w, a, t, _s, _o in MATRIX],
+)
 def test_maker_checker_matrix(app, town, world, who, action, target, status, outcome):
     client = app.test_client()
     token = signed_in(client, town, who)
@@ -134,8 +151,14 @@ def test_maker_checker_matrix(app, town, world, who, action, target, status, out
 
 
 def test_who_reads_what(app, town, world):
-    readers = {"fund_manager": 200, "fund_approver": 200, "district_admin": 200, "auditor": 200, "grid_admin": 403,
-               "volunteer": 403}
+    readers = {
+        "fund_manager": 200,
+        "fund_approver": 200,
+        "district_admin": 200,
+        "auditor": 200,
+        "grid_admin": 403,
+        "volunteer": 403,
+    }
     for who, status in readers.items():
         client = app.test_client()
         signed_in(client, town, who)
@@ -157,17 +180,48 @@ def test_the_fund_story_through_the_api(app, town):
     r = post(client, "/api/v1/fund/funds", {"name": "平安志愿者奖励基金"}, token)
     assert r.status_code == 201, r.get_data(as_text=True)
     fund = r.get_json()["id"]
-    r = post(client, f"/api/v1/fund/funds/{fund}/incomes", {"kind": "allocation", "amount": "1,000.00",
-             "source": "区财政局", "document_ref": "深财〔2026〕1号", "received_on": "2026-01-05"}, token)
+    r = post(
+        client,
+        f"/api/v1/fund/funds/{fund}/incomes",
+        {
+            "kind": "allocation",
+            "amount": "1,000.00",
+            "source": "区财政局",
+            "document_ref": "深财〔2026〕1号",
+            "received_on": "2026-01-05",
+        },
+        token,
+    )
     assert r.status_code == 201 and r.get_json()["amount_fen"] == 1_000_00
     r = client.put(f"/api/v1/fund/funds/{fund}/budgets/2026", json={"amount": "800"}, headers={"X-CSRFToken": token})
     assert r.status_code == 200 and r.get_json()["budgets"][0]["amount_fen"] == 800_00
-    r = post(client, "/api/v1/fund/payouts", {"fund_id": fund, "payee_member_id": town.users["volunteer"][0].id,
-             "amount": "12.345", "reason_category": "patrol", "reason": "巡逻"}, token)
+    r = post(
+        client,
+        "/api/v1/fund/payouts",
+        {
+            "fund_id": fund,
+            "payee_member_id": town.users["volunteer"][0].id,
+            "amount": "12.345",
+            "reason_category": "patrol",
+            "reason": "巡逻",
+        },
+        token,
+    )
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "amount_invalid"
-    items = [{"payee_member_id": town.users["volunteer"][0].id, "amount": "600", "reason_category": "patrol",
-              "reason": "巡逻"}, {"payee_member_id": town.users["auditor"][0].id, "amount": "600",
-                                 "reason_category": "mediation", "reason": "调解"}]
+    items = [
+        {
+            "payee_member_id": town.users["volunteer"][0].id,
+            "amount": "600",
+            "reason_category": "patrol",
+            "reason": "巡逻",
+        },
+        {
+            "payee_member_id": town.users["auditor"][0].id,
+            "amount": "600",
+            "reason_category": "mediation",
+            "reason": "调解",
+        },
+    ]
     r = post(client, "/api/v1/fund/payouts/batch", {"fund_id": fund, "items": items}, token)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "budget_exceeded"
     r = post(client, "/api/v1/fund/payouts/batch", {"fund_id": fund, "items": items[:1]}, token)
@@ -175,18 +229,29 @@ def test_the_fund_story_through_the_api(app, town):
     payout = r.get_json()["items"][0]["id"]
     body = client.get(f"/api/v1/fund/funds/{fund}").get_json()["balance"]
     assert (body["allocated_fen"], body["reserved_fen"], body["paid_fen"], body["remaining"]) == (
-        1_000_00, 600_00, 0, "400.00")
+        1_000_00,
+        600_00,
+        0,
+        "400.00",
+    )
     approver = app.test_client()
     atoken = signed_in(approver, town, "fund_approver")
     r = post(approver, "/api/v1/fund/payouts/approve", {"payout_ids": [payout]}, atoken)
     assert r.status_code == 200 and r.get_json()["items"][0]["status"] == "approved"
-    r = post(client, f"/api/v1/fund/payouts/{payout}/disbursement", {"channel": "wechat", "reference": "WX1",
-             "paid_on": date.today().isoformat(), "paid_by": "陈静"}, token)
+    r = post(
+        client,
+        f"/api/v1/fund/payouts/{payout}/disbursement",
+        {"channel": "wechat", "reference": "WX1", "paid_on": date.today().isoformat(), "paid_by": "陈静"},
+        token,
+    )
     assert r.status_code == 201 and r.get_json()["disbursement"]["reference"] == "WX1"
     body = client.get(f"/api/v1/fund/funds/{fund}").get_json()["balance"]
     assert (body["reserved_fen"], body["paid_fen"], body["remaining_fen"]) == (0, 600_00, 400_00)
     r = client.get("/api/v1/fund/rules").get_json()
     assert (r["approval_threshold"], r["unclaimed_days"]) == ("3000.00", 30)
-    r = client.put("/api/v1/fund/rules", json={"approval_threshold": "1000", "approval_days": 7, "unclaimed_days": 30},
-                   headers={"X-CSRFToken": token})
+    r = client.put(
+        "/api/v1/fund/rules",
+        json={"approval_threshold": "1000", "approval_days": 7, "unclaimed_days": 30},
+        headers={"X-CSRFToken": token},
+    )
     assert r.status_code == 403  # district administrators only
