@@ -34,6 +34,7 @@ AREAS = [
     "app.gridreports",
     "app.certificates",
     "app.reports",
+    "app.fund",
     "app.api",
     "app.demo",
 ]

@@ -1,0 +1,50 @@
+"""fund: the reward fund (平安志愿者奖励基金) — money in yuan, kept as integer fen in the ledger (unit CNY).
+
+Fund managers record allocations and donations, set the year's budget, propose payouts (which reserve
+the money) and record payments made outside the system; fund approvers approve or reject payouts
+(maker-checker: never their own proposal, never to themselves; above the district's threshold two
+different approvers). Both role kinds are district-wide (no org-unit scope): a fund belongs to the
+district. District administrators have every action; auditors read everything and change nothing.
+Each payee sees their own rewards (the `own` read action on a payout)."""
+
+from flask_babel import lazy_gettext as _l
+
+from app.access import Action
+from app.area import Area, RoleDef
+
+FUND_MANAGER = "fund_manager"
+FUND_APPROVER = "fund_approver"
+
+AREA = Area(
+    name="fund",
+    blueprints=["app.fund.blueprint:bp", "app.fund.blueprint:api_bp"],
+    actions=[
+        Action("fund.view", read=True, own=True),  # funds, balances, payouts, reports; a payee their own
+        Action("fund.manage"),  # allocations, donations, budgets, proposals, payments, returns
+        Action("fund.approve"),  # approve or reject payouts
+        Action("fund.settings"),  # the approval threshold and periods: district administrators only
+    ],
+    roles=[
+        RoleDef(FUND_MANAGER, _l("Fund manager")),
+        RoleDef(FUND_APPROVER, _l("Fund approver")),
+    ],
+    grants={
+        FUND_MANAGER: ["fund.view", "fund.manage"],
+        FUND_APPROVER: ["fund.view", "fund.approve"],
+    },
+    audit_labels={
+        "fund.created": _l("Fund opened"),
+        "fund.settings": _l("Fund rules changed"),
+        "fund.budget": _l("Fund budget set"),
+        "fund.income": _l("Fund income recorded"),
+        "fund.proposed": _l("Payout proposed"),
+        "fund.approved": _l("Payout approved"),
+        "fund.rejected": _l("Payout rejected"),
+        "fund.withdrawn": _l("Payout withdrawn"),
+        "fund.expired": _l("Payout released: not approved in time"),
+        "fund.paid": _l("Payout paid"),
+        "fund.returned": _l("Payout returned to the fund"),
+    },
+    commands=["app.fund.jobs:fund_cli"],
+    tasks=["app.fund.jobs"],
+)
