@@ -46,7 +46,11 @@ def issue_codes(s, tenant: int, member_id: int, n: int) -> list[str]:
     codes = []
     for i in range(n):
         code = f"Q{member_id % 1000:03d}{i:02d}".translate(str.maketrans("01", "AB"))
-        s.add(MemberCode(tenant_id=tenant, member_id=member_id, code=code, issued_at=now, expires_at=now + timedelta(minutes=10)))
+        s.add(
+            MemberCode(
+                tenant_id=tenant, member_id=member_id, code=code, issued_at=now, expires_at=now + timedelta(minutes=10)
+            )
+        )
         codes.append(code)
     s.flush()
     return codes
@@ -193,9 +197,14 @@ def test_a_double_tapped_confirm_redeems_once(pg_app, pg_engine):
     assert len(set(results)) == 1
     with Session(pg_engine) as s:
         assert available_points(s, tenant, member_id) == 60
-        assert s.scalar(
-            select(func.count()).select_from(journals).where(journals.c.tenant_id == tenant, journals.c.kind == "redemption")
-        ) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(journals)
+                .where(journals.c.tenant_id == tenant, journals.c.kind == "redemption")
+            )
+            == 1
+        )
     assert checked(pg_engine, tenant) == []
 
 
@@ -208,7 +217,9 @@ def test_two_supervisors_refunding_one_redemption_at_once_refund_it_once(pg_app,
         town = make_town(s)
         shop = make_shop(s, town)
         m = member_with_points(s, town, 100)
-        r = counter.redeem(s, shop.a, None, [(shop.oil.id, 2)], "buy", member_token=make_token("member", shop.tenant, m.id))
+        r = counter.redeem(
+            s, shop.a, None, [(shop.oil.id, 2)], "buy", member_token=make_token("member", shop.tenant, m.id)
+        )
         other = make_staff(s, town, shop.a, "冯雪", OUTLET_SUPERVISOR)
         sups = [shop.people["supervisor_a"], other]
         return shop.tenant, r.id, m.id, [(user_for_member(s, x).id, x.id) for x in sups]

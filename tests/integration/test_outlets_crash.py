@@ -54,9 +54,15 @@ def seen(engine, tenant: int, outlet_id: int, item_ids) -> dict:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with Session(bind=conn) as s:
             movements = s.scalars(select(StockMovement.id).where(StockMovement.tenant_id == tenant)).all()
-            lines = s.scalar(
-                select(func.count()).select_from(StockMovementLine).where(StockMovementLine.movement_id.in_(movements))
-            ) if movements else 0
+            lines = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(StockMovementLine)
+                    .where(StockMovementLine.movement_id.in_(movements))
+                )
+                if movements
+                else 0
+            )
             codes = [shelf_code(outlet_id, i) for i in item_ids]
             shelves = {
                 r.code: r.debits_posted - r.credits_posted
@@ -66,7 +72,12 @@ def seen(engine, tenant: int, outlet_id: int, item_ids) -> dict:
                     )
                 )
             }
-            return {"movements": movements, "lines": lines, "pieces": sum(shelves.values()), "problems": sound(s, tenant)}
+            return {
+                "movements": movements,
+                "lines": lines,
+                "pieces": sum(shelves.values()),
+                "problems": sound(s, tenant),
+            }
 
 
 @pytest.mark.parametrize("mode", ["stall", "commit"])
