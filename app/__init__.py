@@ -33,6 +33,7 @@ AREAS = [
     "app.checkins",
     "app.gridreports",
     "app.certificates",
+    "app.outlets",
     "app.reports",
     "app.fund",
     "app.api",
