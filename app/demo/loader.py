@@ -29,6 +29,7 @@ from app.points.accounts import open_wallets
 from app.points.services import member_points
 
 from . import fake
+from . import outlets as outlet_life
 from . import party as party_life
 from .activities import load_life, read_back, summary_lines
 from .guangming import (
@@ -63,6 +64,9 @@ SIGN_INS = (
     ("volunteer", None, None),
     # Approves what the first proposes (an award above the threshold needs another district admin).
     ("district_admin (second)", "district_admin", None),
+    # Work at 凤凰社区爱心超市 (granted on that one outlet once the outlets exist: app/demo/outlets.py).
+    ("outlet_staff", "outlet_staff", "凤凰社区"),
+    ("outlet_supervisor", "outlet_supervisor", "凤凰社区"),
 )
 # Easy-to-type mobiles for the demo sign-ins (valid numbers; the random ones never take them).
 SIGNIN_MOBILES = tuple(f"138001380{i:02d}" for i in range(1, len(SIGN_INS) + 1))
@@ -438,6 +442,7 @@ def _already_loaded(session: Session, district: District) -> list[str]:
     volunteer = by_mobile.get(VOLUNTEER_MOBILE)
     life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), volunteer)
     life += party_life.read_back(session, district.id, volunteer)
+    life += outlet_life.read_back(session, district.id)
     return (
         [
             f"The demo district {district.name} (code {district.code}) is already loaded "
@@ -522,7 +527,7 @@ def load_demo(
         member = rows[s.person]
         auth.set_password(session, member, DEMO_PASSWORD)
         scope = units[s.scope] if s.scope else None
-        if s.role:
+        if s.role and s.role not in outlet_life.OUTLET_ROLES:
             auth.grant_role(session, None, member, s.role, scope)
         sign_in_rows.append((s.label, scope.name if scope else "", member.name, member.mobile))
         sign_in_members[s.label] = member
@@ -531,6 +536,7 @@ def load_demo(
     first_sign_ins = {k: m for k, m in sign_in_members.items() if k != "district_admin (second)"}
     life = load_life(session, t, rows, first_sign_ins, seed)
     made = party_life.load_party(session, t, rows, sign_in_members, seed)
+    shops = outlet_life.load_outlets(session, t, rows, sign_in_members, seed)
     after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
     life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
@@ -563,5 +569,6 @@ def load_demo(
         ]
         + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
         + party_life.summary_lines(made, sign_in_members["volunteer"])
+        + outlet_life.summary_lines(shops)
         + _sign_in_lines(district, sign_in_rows)
     )
