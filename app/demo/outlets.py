@@ -169,9 +169,9 @@ def load_outlets(
     # A month of redemptions by members with points (their QR code made at the time, as if scanned).
     balances = dict(
         session.execute(
-            select(accounts.c.code, accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending).where(
-                accounts.c.tenant_id == tenant_id, accounts.c.code.like("member:%")
-            )
+            select(
+                accounts.c.code, accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending
+            ).where(accounts.c.tenant_id == tenant_id, accounts.c.code.like("member:%"))
         ).all()
     )
     rich = [m for m in members if m.status == "active" and balances.get(wallet_code(m.id), 0) >= 20]

@@ -27,7 +27,9 @@ def find_members(text: str, tenant_id: int, limit: int = 10) -> list[Member]:
     text = (text or "").strip()[:50]
     if not text:
         return []
-    cond = Member.mobile_tail == text if text.isdigit() and len(text) == 4 else Member.name.contains(text, autoescape=True)
+    cond = (
+        Member.mobile_tail == text if text.isdigit() and len(text) == 4 else Member.name.contains(text, autoescape=True)
+    )
     return list(
         get_session().scalars(
             select(Member)
@@ -69,7 +71,10 @@ def new_outlet():
                 form.address.data or "",
                 form.opening_hours.data or "",
             )
-            flash(_("Outlet %(name)s created. Now choose what it offers and who works there.", name=outlet.name), "success")
+            flash(
+                _("Outlet %(name)s created. Now choose what it offers and who works there.", name=outlet.name),
+                "success",
+            )
             return redirect(url_for("outlets.outlet_home", outlet_id=outlet.id))
         except AppError as e:
             show_errors(form, e)
@@ -86,7 +91,9 @@ def edit_outlet(outlet_id: int):
     if form.validate_on_submit():
         try:
             if form.unit.data is not None and form.unit.data.id != outlet.org_unit_id:
-                raise AppError(_("An outlet stays with its community or street; create a new outlet elsewhere."), field="unit")
+                raise AppError(
+                    _("An outlet stays with its community or street; create a new outlet elsewhere."), field="unit"
+                )
             outlet_services.update_outlet(
                 get_session(),
                 outlet,

@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from app.api.blueprints import ID, api_blueprint
 
-from . import admin_views, api, catalogue_views, district_views, home_views, photos, stock_views
+from . import admin_views, catalogue_views, district_views, home_views, photos, stock_views
 
 bp = Blueprint("outlets", "app.outlets", template_folder="templates")
 

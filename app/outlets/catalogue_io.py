@@ -126,7 +126,9 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
         elif len(name) > 100:
             bad.append(_("the name is longer than 100 characters: shorten it"))
         elif name in seen:
-            bad.append(_("the item %(name)s is already on row %(row)d: keep one row per item", name=name, row=seen[name]))
+            bad.append(
+                _("the item %(name)s is already on row %(row)d: keep one row per item", name=name, row=seen[name])
+            )
         else:
             seen[name] = number
         item = items.get(name)
@@ -168,7 +170,9 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
         elif KIND_WORDS.get(kind_raw.lower()) in ITEM_KINDS:
             values["kind"] = KIND_WORDS[kind_raw.lower()]
         else:
-            bad.append(_("%(column)s must be 商品 or 服务 (it says “%(value)s”)", column=table.headers["kind"], value=kind_raw))
+            bad.append(
+                _("%(column)s must be 商品 or 服务 (it says “%(value)s”)", column=table.headers["kind"], value=kind_raw)
+            )
 
         qty_raw = text("limit_qty", 20)
         period_raw = text("limit_period", 20)
@@ -187,7 +191,9 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
                     )
                 )
             elif period not in LIMIT_PERIODS:
-                bad.append(_("the limit period must be 每天, 每周, 每月 or 每年 (it says “%(value)s”)", value=period_raw or ""))
+                bad.append(
+                    _("the limit period must be 每天, 每周, 每月 or 每年 (it says “%(value)s”)", value=period_raw or "")
+                )
             values["limit_qty"], values["limit_period"] = qty, period
 
         value_raw = text("value_yuan", 20)
@@ -197,7 +203,11 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
             fen = _yuan_to_fen(value_raw)
             if fen is None:
                 bad.append(
-                    _("%(column)s must be an amount in yuan such as 25 or 25.50 (it says “%(value)s”)", column=table.headers["value_yuan"], value=value_raw)
+                    _(
+                        "%(column)s must be an amount in yuan such as 25 or 25.50 (it says “%(value)s”)",
+                        column=table.headers["value_yuan"],
+                        value=value_raw,
+                    )
                 )
             values["value_fen"] = fen
 
@@ -209,7 +219,9 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
         elif active_raw.lower() in NO:
             values["active"] = False
         else:
-            bad.append(_("%(column)s must be 是 or 否 (it says “%(value)s”)", column=table.headers["active"], value=active_raw))
+            bad.append(
+                _("%(column)s must be 是 or 否 (it says “%(value)s”)", column=table.headers["active"], value=active_raw)
+            )
 
         outlet_ids = None
         outlets_raw = text("outlets", 1000)
@@ -237,7 +249,16 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
             current = item.prices[0].points if item.prices else None
             if current != points:
                 plan.price_changes = (current, points)
-            for key in ("category", "unit_name", "description", "kind", "limit_qty", "limit_period", "value_fen", "active"):
+            for key in (
+                "category",
+                "unit_name",
+                "description",
+                "kind",
+                "limit_qty",
+                "limit_period",
+                "value_fen",
+                "active",
+            ):
                 if getattr(item, key) != values[key]:
                     plan.changes.append(key)
         else:

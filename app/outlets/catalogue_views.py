@@ -85,7 +85,9 @@ def _item_values(form: ItemForm) -> dict:
     period = form.limit_period.data or None
     qty = form.limit_qty.data
     if qty is not None and period is None:
-        raise ValidationFailed(_("Choose the limit’s period (per day, week, month or year), or clear the number."), field="limit_period")
+        raise ValidationFailed(
+            _("Choose the limit’s period (per day, week, month or year), or clear the number."), field="limit_period"
+        )
     if period is not None and qty is None:
         raise ValidationFailed(_("Give the limit’s number of pieces, or choose “No limit”."), field="limit_qty")
     return dict(
@@ -139,7 +141,9 @@ def new_item():
                 db, current_user.tenant_id, current_user.user_id, points=int(form.points.data or 0), **values
             )
             set_photo(db, item, photo)
-            flash(_("%(name)s is in the catalogue. Offer it at outlets on each outlet’s page.", name=item.name), "success")
+            flash(
+                _("%(name)s is in the catalogue. Offer it at outlets on each outlet’s page.", name=item.name), "success"
+            )
             return redirect(url_for("outlets.edit_item", item_id=item.id))
         except AppError as e:
             show_errors(form, e)
@@ -200,7 +204,12 @@ def change_price(item_id: int):
                 db, item, current_user.user_id, int(form.points.data or 0), reason=form.reason.data or ""
             )
             flash(
-                _("The price of %(name)s is now %(points)d points (version %(v)d). Redemptions already made keep their price.", name=item.name, points=price.points, v=price.version),
+                _(
+                    "The price of %(name)s is now %(points)d points (version %(v)d). Redemptions already made keep their price.",
+                    name=item.name,
+                    points=price.points,
+                    v=price.version,
+                ),
                 "success",
             )
             return redirect(url_for("outlets.edit_item", item_id=item.id))
@@ -241,7 +250,9 @@ def availability(outlet_id: int):
         for item in items:
             raw = (request.form.get(f"low-{item.id}") or "").strip()
             if raw and (not raw.isdigit() or int(raw) > 100_000):
-                problems.append(_("%(name)s: the low-stock level must be a whole number from 0 to 100,000.", name=item.name))
+                problems.append(
+                    _("%(name)s: the low-stock level must be a whole number from 0 to 100,000.", name=item.name)
+                )
             lows[item.id] = int(raw) if raw.isdigit() else (rows[item.id].low_stock_at if item.id in rows else 5)
         if not problems:
             changed = 0
@@ -252,7 +263,9 @@ def availability(outlet_id: int):
                     continue
                 if row is not None and row.available == want and row.low_stock_at == lows[item.id]:
                     continue
-                catalogue_services.set_availability(db, outlet, item, available=want, low_stock_at=min(lows[item.id], 100_000))
+                catalogue_services.set_availability(
+                    db, outlet, item, available=want, low_stock_at=min(lows[item.id], 100_000)
+                )
                 changed += 1
             flash(_("Saved: %(n)d items changed.", n=changed), "success")
             return redirect(url_for("outlets.availability", outlet_id=outlet.id))
@@ -284,9 +297,7 @@ def export_catalogue():
 @login_required
 def import_template():
     require(current_user, "outlet.catalogue.edit")
-    data = catalogue_io.workbook(
-        [["大米 5kg", "粮油", "商品", "袋", 50, 1, "每月", "35.00", "东北大米", "是", "全部"]]
-    )
+    data = catalogue_io.workbook([["大米 5kg", "粮油", "商品", "袋", 50, 1, "每月", "35.00", "东北大米", "是", "全部"]])
     return Response(
         data,
         mimetype=XLSX_MIMETYPE,
@@ -295,7 +306,9 @@ def import_template():
 
 
 def _stash_dir() -> Path:
-    path = Path(current_app.config.get("OUTLET_IMPORT_DIR") or os.path.join(current_app.instance_path, "catalogue-imports"))
+    path = Path(
+        current_app.config.get("OUTLET_IMPORT_DIR") or os.path.join(current_app.instance_path, "catalogue-imports")
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -327,7 +340,9 @@ def apply_import(db, check: catalogue_io.ImportCheck) -> None:
         v = dict(plan.values)
         points, active = v.pop("points"), v.pop("active")
         if plan.item_id is None:
-            item = catalogue_services.create_item(db, current_user.tenant_id, current_user.user_id, name=plan.name, points=points, **v)
+            item = catalogue_services.create_item(
+                db, current_user.tenant_id, current_user.user_id, name=plan.name, points=points, **v
+            )
             if not active:
                 catalogue_services.update_item(db, item, current_user.user_id, name=plan.name, active=False, **v)
         else:
@@ -338,15 +353,17 @@ def apply_import(db, check: catalogue_io.ImportCheck) -> None:
                 catalogue_services.change_price(db, item, current_user.user_id, points, reason=_("Catalogue import"))
         if plan.outlet_ids is not None:
             want = set(plan.outlet_ids)
-            current = {
-                r.outlet_id: r for r in db.scalars(select(OutletItem).where(OutletItem.item_id == item.id))
-            }
+            current = {r.outlet_id: r for r in db.scalars(select(OutletItem).where(OutletItem.item_id == item.id))}
             for oid, outlet in outlets.items():
                 row = current.get(oid)
                 if oid in want and (row is None or not row.available):
-                    catalogue_services.set_availability(db, outlet, item, available=True, low_stock_at=row.low_stock_at if row else 5)
+                    catalogue_services.set_availability(
+                        db, outlet, item, available=True, low_stock_at=row.low_stock_at if row else 5
+                    )
                 elif oid not in want and row is not None and row.available:
-                    catalogue_services.set_availability(db, outlet, item, available=False, low_stock_at=row.low_stock_at)
+                    catalogue_services.set_availability(
+                        db, outlet, item, available=False, low_stock_at=row.low_stock_at
+                    )
 
 
 @login_required
@@ -390,7 +407,14 @@ def import_catalogue():
                         target_id=current_user.tenant_id,
                         detail={"import": True, "added": check.added, "changed": check.changed},
                     )
-                    flash(_("Imported: %(added)d items added, %(changed)d changed.", added=check.added, changed=check.changed), "success")
+                    flash(
+                        _(
+                            "Imported: %(added)d items added, %(changed)d changed.",
+                            added=check.added,
+                            changed=check.changed,
+                        ),
+                        "success",
+                    )
                     return redirect(url_for("outlets.catalogue"))
         else:
             upload = request.files.get("file")

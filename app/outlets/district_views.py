@@ -117,7 +117,9 @@ def district_xlsx():
         )
     for title, rows in ((_("Popular items"), view.popular), (_("Slow movers"), view.slow)):
         sheet = wb.create_sheet(title[:31])
-        append_text_row(sheet, [_("Item"), _("Category"), _("Pieces redeemed"), _("Points"), _("Pieces on the shelves")])
+        append_text_row(
+            sheet, [_("Item"), _("Category"), _("Pieces redeemed"), _("Points"), _("Pieces on the shelves")]
+        )
         for it in rows:
             append_text_row(sheet, [it.item.name, it.item.category, it.qty, it.points, it.on_shelf])
     out = BytesIO()

@@ -52,7 +52,9 @@ class ItemForm(FlaskForm):
             NumberRange(1, 100_000, _l("A price must be from 1 to 100,000 points.")),
         ],
     )
-    value_yuan = StringField(_l("Worth per piece, in yuan (for the stock value)"), validators=[Optional(), Length(max=12)])
+    value_yuan = StringField(
+        _l("Worth per piece, in yuan (for the stock value)"), validators=[Optional(), Length(max=12)]
+    )
     limit_qty = IntegerField(
         _l("Limit per member"),
         validators=[Optional(), NumberRange(1, 10_000, _l("A limit must be from 1 to 10,000 pieces."))],

@@ -23,7 +23,6 @@ from .models import (
     Redemption,
     RedemptionLine,
     Refund,
-    RefundLine,
     StockCount,
     StockCountLine,
 )
@@ -116,10 +115,10 @@ class StockLine:
 
 def stock_lines(session: Session, outlet: Outlet, at: datetime | None = None) -> list[StockLine]:
     """Every item the outlet offers or holds, with its pieces on the shelf (now, or just before `at`)."""
-    shelf = shelf_at(session, outlet.tenant_id, at, outlet.id) if at else shelf_now(session, outlet.tenant_id, outlet.id)
-    offered = {
-        oi.item_id: oi for oi in session.scalars(select(OutletItem).where(OutletItem.outlet_id == outlet.id))
-    }
+    shelf = (
+        shelf_at(session, outlet.tenant_id, at, outlet.id) if at else shelf_now(session, outlet.tenant_id, outlet.id)
+    )
+    offered = {oi.item_id: oi for oi in session.scalars(select(OutletItem).where(OutletItem.outlet_id == outlet.id))}
     ids = set(offered) | {i for (_o, i) in shelf}
     items = session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.category, Item.name)) if ids else []
     lines = []
@@ -301,7 +300,9 @@ def district_view(session: Session, tenant_id: int, outlets: list[Outlet], start
     items = {i.id: i for i in session.scalars(select(Item).where(Item.tenant_id == tenant_id))}
     low_at = {
         (oi.outlet_id, oi.item_id): oi.low_stock_at
-        for oi in session.scalars(select(OutletItem).where(OutletItem.tenant_id == tenant_id, OutletItem.available.is_(True)))
+        for oi in session.scalars(
+            select(OutletItem).where(OutletItem.tenant_id == tenant_id, OutletItem.available.is_(True))
+        )
     }
     view = DistrictView()
     for o in outlets:

@@ -31,7 +31,9 @@ from .stock import out_of_stock
 def _outlet_account(db: Session, redemption: Redemption) -> str:
     """The points account the redemption paid into (read from its journal)."""
     wallet = wallet_code(redemption.member_id)
-    for debit, credit, _amount, _phase in Ledger(db, tenant=redemption.tenant_id).journal_transfers(redemption.journal_id):
+    for debit, credit, _amount, _phase in Ledger(db, tenant=redemption.tenant_id).journal_transfers(
+        redemption.journal_id
+    ):
         if debit == wallet:
             return credit
     raise ValueError(f"redemption {redemption.id}: its journal moves no points")
@@ -79,7 +81,13 @@ def refund(
     ends = locked.created_at + timedelta(days=days)
     if now > ends:
         raise RefundPeriodOver(
-            str(_l("Refunds are possible for %(days)s days; this redemption's period ended on %(when)s.", days=days, when=beijing(ends)))
+            str(
+                _l(
+                    "Refunds are possible for %(days)s days; this redemption's period ended on %(when)s.",
+                    days=days,
+                    when=beijing(ends),
+                )
+            )
         )
     if not 1 <= len(reason) <= 200:
         raise OutletInvalid(str(_l("Say why the redemption is refunded (up to 200 characters).")), field="reason")

@@ -36,7 +36,7 @@ from .labels import (
     WRITE_OFF_REASON_LABELS,
 )
 from .models import Outlet, StockCount, StockMovement
-from .page_queries import beijing_today, day_end, month_bounds, day_start, stock_lines
+from .page_queries import beijing_today, day_end, day_start, month_bounds, stock_lines
 
 KINDS = (DONATION, PURCHASE, TRANSFER, WRITE_OFF)
 MAX_QTY = 1_000_000
@@ -55,7 +55,9 @@ def _quantities(items, prefix: str = "qty", allow_zero: bool = False) -> tuple[l
         if raw == "":
             continue
         if not raw.isdigit() or len(raw) > 7 or int(raw) > MAX_QTY:
-            problems.append(_("%(name)s: write a whole number of pieces (it says “%(value)s”).", name=item.name, value=raw[:20]))
+            problems.append(
+                _("%(name)s: write a whole number of pieces (it says “%(value)s”).", name=item.name, value=raw[:20])
+            )
             continue
         qty = int(raw)
         if qty or allow_zero:
@@ -77,7 +79,9 @@ def stock(outlet_id: int):
         )
     )
     pending = db.scalars(
-        select(StockCount).where(StockCount.outlet_id == outlet.id, StockCount.status == PENDING).order_by(StockCount.id)
+        select(StockCount)
+        .where(StockCount.outlet_id == outlet.id, StockCount.status == PENDING)
+        .order_by(StockCount.id)
     ).all()
     return render_template(
         "outlets/stock.html",
@@ -106,9 +110,15 @@ def _resolve_outlet(db, text: str, source: Outlet) -> Outlet:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise ValidationFailed(_("No other open outlet is called “%(text)s”. Try fewer characters.", text=text), field="to_outlet")
+        raise ValidationFailed(
+            _("No other open outlet is called “%(text)s”. Try fewer characters.", text=text), field="to_outlet"
+        )
     raise ValidationFailed(
-        _("Several outlets match “%(text)s”: %(names)s. Type more of the name.", text=text, names="、".join(o.name for o in found)),
+        _(
+            "Several outlets match “%(text)s”: %(names)s. Type more of the name.",
+            text=text,
+            names="、".join(o.name for o in found),
+        ),
         field="to_outlet",
     )
 
@@ -134,7 +144,9 @@ def movement(outlet_id: int, kind: str):
             pairs, problems = _quantities([line.item for line in goods])
             try:
                 if problems:
-                    raise ValidationFailed(problems[0], field="lines", details=[{"field": "lines", "message": p} for p in problems])
+                    raise ValidationFailed(
+                        problems[0], field="lines", details=[{"field": "lines", "message": p} for p in problems]
+                    )
                 if not pairs:
                     raise ValidationFailed(_("Write how many pieces of at least one item."), field="lines")
                 if kind == WRITE_OFF:
@@ -143,7 +155,11 @@ def movement(outlet_id: int, kind: str):
                     if short:
                         names = {line.item.id: line.item.name for line in goods}
                         raise ValidationFailed(
-                            _("%(name)s: only %(n)d on the shelf.", name=names[short[0][0]], n=shelf.get(short[0][0], 0)),
+                            _(
+                                "%(name)s: only %(n)d on the shelf.",
+                                name=names[short[0][0]],
+                                n=shelf.get(short[0][0], 0),
+                            ),
                             field="lines",
                         )
                 value_fen = _fen(form.value_yuan.data) if kind in (DONATION, PURCHASE) else None
@@ -171,8 +187,13 @@ def movement(outlet_id: int, kind: str):
                         assert target is not None
                         stock_services.transfer(db, outlet, target, current_user.user_id, pairs, **common)
                     else:
-                        stock_services.write_off(db, outlet, current_user.user_id, pairs, reason=form.reason.data or "", **common)
-                    flash(_("%(what)s recorded: %(n)d pieces.", what=MOVEMENT_LABELS[kind], n=sum(q for _i, q in pairs)), "success")
+                        stock_services.write_off(
+                            db, outlet, current_user.user_id, pairs, reason=form.reason.data or "", **common
+                        )
+                    flash(
+                        _("%(what)s recorded: %(n)d pieces.", what=MOVEMENT_LABELS[kind], n=sum(q for _i, q in pairs)),
+                        "success",
+                    )
                     return redirect(url_for("outlets.stock", outlet_id=outlet.id))
                 names = {line.item.id: line.item for line in goods}
                 summary = [(names[i], q) for i, q in pairs]
@@ -222,24 +243,42 @@ def stock_count(outlet_id: int):
             pairs, problems = _quantities([line.item for line in goods], prefix="counted", allow_zero=True)
             try:
                 if problems:
-                    raise ValidationFailed(problems[0], field="lines", details=[{"field": "lines", "message": p} for p in problems])
+                    raise ValidationFailed(
+                        problems[0], field="lines", details=[{"field": "lines", "message": p} for p in problems]
+                    )
                 missing = [line.item.name for line in goods if line.item.id not in {i for i, _q in pairs}]
                 if not pairs:
-                    raise ValidationFailed(_("Write the counted number of at least one item (0 when none is there)."), field="lines")
+                    raise ValidationFailed(
+                        _("Write the counted number of at least one item (0 when none is there)."), field="lines"
+                    )
                 count = stock_services.record_count(db, outlet, current_user.user_id, pairs, note=form.note.data or "")
                 if missing:
-                    flash(_("Not counted this time: %(names)s.", names="、".join(missing[:10]) + ("…" if len(missing) > 10 else "")), "info")
+                    flash(
+                        _(
+                            "Not counted this time: %(names)s.",
+                            names="、".join(missing[:10]) + ("…" if len(missing) > 10 else ""),
+                        ),
+                        "info",
+                    )
                 return redirect(url_for("outlets.count_page", outlet_id=outlet.id, count_id=count.id))
             except AppError as e:
                 show_errors(form, e)
     pending = db.scalars(
-        select(StockCount).where(StockCount.outlet_id == outlet.id, StockCount.status == PENDING).order_by(StockCount.id)
+        select(StockCount)
+        .where(StockCount.outlet_id == outlet.id, StockCount.status == PENDING)
+        .order_by(StockCount.id)
     ).all()
     recent = db.scalars(
         select(StockCount).where(StockCount.outlet_id == outlet.id).order_by(StockCount.counted_at.desc()).limit(10)
     ).all()
     return render_template(
-        "outlets/count_form.html", outlet=outlet, goods=goods, form=form, pending=pending, recent=recent, statuses=COUNT_STATUS_LABELS
+        "outlets/count_form.html",
+        outlet=outlet,
+        goods=goods,
+        form=form,
+        pending=pending,
+        recent=recent,
+        statuses=COUNT_STATUS_LABELS,
     ), status
 
 
@@ -332,9 +371,7 @@ def stock_report(outlet_id: int):
     if start > at:
         start = month_bounds(at)[0]
     report = stock_services.stock_report(db, outlet, at=day_end(at), since=day_start(start))
-    return render_template(
-        "outlets/stock_report.html", outlet=outlet, report=report, at=at, start=start, today=today
-    )
+    return render_template("outlets/stock_report.html", outlet=outlet, report=report, at=at, start=start, today=today)
 
 
 @login_required
@@ -351,4 +388,3 @@ def reconciliation():
         last = max((line.counted_at for line in r.lines if line.counted_at), default=None)
         rows.append((o, r, last))
     return render_template("outlets/reconciliation.html", rows=rows, at=at, today=today)
-
