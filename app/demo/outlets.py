@@ -190,10 +190,10 @@ def load_outlets(
             continue
         cart, total = [], 0
         for item in rng.sample(pick, k=min(len(pick), rng.choice((1, 1, 2, 2, 3)))):
-            price = price[item.id]
-            if total + price <= left:
+            cost = price[item.id]
+            if total + cost <= left:
                 cart.append((item.id, 1))
-                total += price
+                total += cost
         day = rng.randrange(DAYS)
         if not cart or (member.id, day) in used_at:
             continue
