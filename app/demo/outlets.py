@@ -238,10 +238,10 @@ def load_outlets(
 
     # The outlet sign-ins work at 凤凰社区爱心超市.
     for label in OUTLET_ROLES:
-        member = sign_ins.get(label)
-        if member is not None:
-            outlet_services.grant_outlet_role(session, None, home, member, label)
-            made.staff.append((label, member.name))
+        worker = sign_ins.get(label)
+        if worker is not None:
+            outlet_services.grant_outlet_role(session, None, home, worker, label)
+            made.staff.append((label, worker.name))
     session.flush()
     return made
 

@@ -57,8 +57,8 @@ PERIOD_OUT = {"day": "每天", "week": "每周", "month": "每月", "year": "每
 YES = {"是", "1", "yes", "y", "true", "在售", "上架"}
 NO = {"否", "0", "no", "n", "false", "停售", "下架"}
 ALL_OUTLETS = {"全部", "all", "所有"}
-MAX_POINTS = 1_000_000
-MAX_LIMIT = 1000
+MAX_POINTS = 100_000
+MAX_LIMIT = 10_000
 
 
 @dataclass
@@ -69,7 +69,7 @@ class RowPlan:
     name: str
     values: dict
     item_id: int | None = None
-    price_changes: tuple[int | None, int] | None = None  # (old points, new points)
+    price_changes: tuple[int | None, int | None] | None = None  # (old points, new points)
     changes: list[str] = field(default_factory=list)
     outlet_ids: list[int] | None = None  # None: availability left as it is
 
@@ -146,7 +146,7 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
             )
         values["points"] = points
 
-        def text(field_name: str, limit: int, default=None):
+        def text(field_name: str, limit: int, default=None, cells=cells, bad=bad):
             if field_name not in table.headers or blank(cells.get(field_name)):
                 return default
             value = cell_text(cells.get(field_name))
@@ -186,7 +186,8 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
             if qty is None or not 1 <= qty <= MAX_LIMIT:
                 bad.append(
                     _(
-                        "the limit must be a whole number from 1 to %(max)d, with a period (每天, 每周, 每月 or 每年); leave both empty for no limit",
+                        "the limit must be a whole number from 1 to %(max)d, with a period "
+                        "(每天, 每周, 每月 or 每年); leave both empty for no limit",
                         max=MAX_LIMIT,
                     )
                 )
@@ -234,7 +235,8 @@ def check_import(session: Session, tenant_id: int, filename: str, content: bytes
                 if unknown:
                     bad.append(
                         _(
-                            "no outlet is called %(names)s: write the outlet names as the outlet list shows them, or 全部",
+                            "no outlet is called %(names)s: "
+                            "write the outlet names as the outlet list shows them, or 全部",
                             names="、".join(unknown),
                         )
                     )

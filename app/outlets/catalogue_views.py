@@ -205,7 +205,8 @@ def change_price(item_id: int):
             )
             flash(
                 _(
-                    "The price of %(name)s is now %(points)d points (version %(v)d). Redemptions already made keep their price.",
+                    "The price of %(name)s is now %(points)d points (version %(v)d). "
+                    "Redemptions already made keep their price.",
                     name=item.name,
                     points=price.points,
                     v=price.version,

@@ -120,7 +120,9 @@ def stock_lines(session: Session, outlet: Outlet, at: datetime | None = None) ->
     )
     offered = {oi.item_id: oi for oi in session.scalars(select(OutletItem).where(OutletItem.outlet_id == outlet.id))}
     ids = set(offered) | {i for (_o, i) in shelf}
-    items = session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.category, Item.name)) if ids else []
+    items: list[Item] = (
+        list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.category, Item.name))) if ids else []
+    )
     lines = []
     for item in items:
         oi = offered.get(item.id)

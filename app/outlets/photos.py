@@ -48,7 +48,7 @@ def resize(content: bytes) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(content))
+            img: Image.Image = Image.open(io.BytesIO(content))
             if img.format not in FORMATS:
                 raise _refuse(_("Upload a photo as JPEG, PNG, WebP or GIF."))
             if img.width * img.height > MAX_PIXELS:

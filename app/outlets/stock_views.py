@@ -170,7 +170,7 @@ def movement(outlet_id: int, kind: str):
                 if kind == WRITE_OFF and form.reason.data == "other" and not (form.note.data or "").strip():
                     raise ValidationFailed(_("Say why the goods are written off."), field="note")
                 if request.form.get("confirm") == "yes":
-                    common = dict(key=f"page:{key}"[:100], note=form.note.data or "")
+                    mkey, note = f"page:{key}"[:100], form.note.data or ""
                     if kind in (DONATION, PURCHASE):
                         stock_services.receive(
                             db,
@@ -181,14 +181,15 @@ def movement(outlet_id: int, kind: str):
                             donor=form.donor.data or "",
                             supplier=form.supplier.data or "",
                             estimated_value_fen=value_fen,
-                            **common,
+                            key=mkey,
+                            note=note,
                         )
                     elif kind == TRANSFER:
                         assert target is not None
-                        stock_services.transfer(db, outlet, target, current_user.user_id, pairs, **common)
+                        stock_services.transfer(db, outlet, target, current_user.user_id, pairs, key=mkey, note=note)
                     else:
                         stock_services.write_off(
-                            db, outlet, current_user.user_id, pairs, reason=form.reason.data or "", **common
+                            db, outlet, current_user.user_id, pairs, reason=form.reason.data or "", key=mkey, note=note
                         )
                     flash(
                         _("%(what)s recorded: %(n)d pieces.", what=MOVEMENT_LABELS[kind], n=sum(q for _i, q in pairs)),

@@ -73,7 +73,12 @@ def test_district_admin_creates_an_outlet_by_typing_its_community_and_gives_it_s
     resp = post(
         client,
         "/outlets/new",
-        {"unit-text": "塘家社区", "name": "塘家社区爱心超市（二店）", "address": "塘家路8号", "opening_hours": "周六 9:00-12:00"},
+        {
+            "unit-text": "塘家社区",
+            "name": "塘家社区爱心超市（二店）",
+            "address": "塘家路8号",
+            "opening_hours": "周六 9:00-12:00",
+        },
     )
     assert resp.status_code == 302, text(resp)[:3000]
     with app.app_context(), db(app) as s:
@@ -86,7 +91,9 @@ def test_district_admin_creates_an_outlet_by_typing_its_community_and_gives_it_s
     volunteer = town.users["volunteer"][0]
     found = client.get(f"/outlets/{outlet.id}/staff?who={volunteer.name[:1]}")
     assert volunteer.name in text(found)
-    resp = post(client, f"/outlets/{outlet.id}/staff?who={volunteer.name}", {"member_id": volunteer.id, "role": "outlet_staff"})
+    resp = post(
+        client, f"/outlets/{outlet.id}/staff?who={volunteer.name}", {"member_id": volunteer.id, "role": "outlet_staff"}
+    )
     assert resp.status_code == 302
     assert volunteer.name in text(client.get(f"/outlets/{outlet.id}/staff"))
     # Nobody chosen: says what to do.
@@ -163,7 +170,9 @@ def test_bad_item_input_says_what_to_fix_and_writes_nothing(app, client, town, s
     assert resp.status_code == 422 and "1 to 100,000 points" in text(resp)
     resp = post(client, "/outlets/catalogue/new", {"name": "矿泉水", "kind": "goods", "points": "5", "limit_qty": "2"})
     assert resp.status_code == 422 and "period" in text(resp)
-    resp = post(client, "/outlets/catalogue/new", {"name": "矿泉水", "kind": "goods", "points": "5", "value_yuan": "abc"})
+    resp = post(
+        client, "/outlets/catalogue/new", {"name": "矿泉水", "kind": "goods", "points": "5", "value_yuan": "abc"}
+    )
     assert resp.status_code == 422 and "25.50" in text(resp)
     resp = post(
         client,
@@ -179,14 +188,26 @@ def test_bad_item_input_says_what_to_fix_and_writes_nothing(app, client, town, s
 
 def test_a_price_change_is_a_new_version(app, client, town, shop):
     sign_in(client, town, "district_admin")
-    resp = post(client, f"/outlets/catalogue/{shop.rice.id}/price", {"points": "55", "reason": "进价上涨"}, form_url=f"/outlets/catalogue/{shop.rice.id}")
+    resp = post(
+        client,
+        f"/outlets/catalogue/{shop.rice.id}/price",
+        {"points": "55", "reason": "进价上涨"},
+        form_url=f"/outlets/catalogue/{shop.rice.id}",
+    )
     assert resp.status_code == 302
     page = text(client.get(f"/outlets/catalogue/{shop.rice.id}"))
     assert "进价上涨" in page and "55" in page
     with app.app_context(), db(app) as s:
-        versions = s.scalars(select(ItemPrice.points).where(ItemPrice.item_id == shop.rice.id).order_by(ItemPrice.version)).all()
+        versions = s.scalars(
+            select(ItemPrice.points).where(ItemPrice.item_id == shop.rice.id).order_by(ItemPrice.version)
+        ).all()
     assert versions == [50, 55]
-    bad = post(client, f"/outlets/catalogue/{shop.rice.id}/price", {"points": "-3"}, form_url=f"/outlets/catalogue/{shop.rice.id}")
+    bad = post(
+        client,
+        f"/outlets/catalogue/{shop.rice.id}/price",
+        {"points": "-3"},
+        form_url=f"/outlets/catalogue/{shop.rice.id}",
+    )
     assert bad.status_code == 422
 
 
@@ -283,11 +304,19 @@ def test_import_dry_run_then_all_rows(app, client, town, shop):
         items = {i.name: i for i in s.scalars(select(Item).where(Item.tenant_id == town.district.id))}
         assert set(items) >= {"食用油 5L", "理发服务", "大米 5kg"}
         assert items["食用油 5L"].value_fen == 6990 and items["理发服务"].kind == "service"
-        rice_prices = s.scalars(select(ItemPrice.points).where(ItemPrice.item_id == shop.rice.id).order_by(ItemPrice.version)).all()
+        rice_prices = s.scalars(
+            select(ItemPrice.points).where(ItemPrice.item_id == shop.rice.id).order_by(ItemPrice.version)
+        ).all()
         assert rice_prices == [50, 60]
-        oil_at = s.scalars(select(OutletItem.outlet_id).where(OutletItem.item_id == items["食用油 5L"].id, OutletItem.available.is_(True))).all()
+        oil_at = s.scalars(
+            select(OutletItem.outlet_id).where(
+                OutletItem.item_id == items["食用油 5L"].id, OutletItem.available.is_(True)
+            )
+        ).all()
         assert set(oil_at) == {shop.a.id, shop.b.id}
-        rice_at = s.scalars(select(OutletItem.outlet_id).where(OutletItem.item_id == shop.rice.id, OutletItem.available.is_(True))).all()
+        rice_at = s.scalars(
+            select(OutletItem.outlet_id).where(OutletItem.item_id == shop.rice.id, OutletItem.available.is_(True))
+        ).all()
         assert rice_at == [shop.a.id]
     # The same token again does nothing (the stash is gone).
     again = client.post(
@@ -346,19 +375,37 @@ def test_bad_stock_input_says_what_to_fix(app, client, town, shop):
     assert resp.status_code == 422 and "whole number of pieces" in text(resp)
     resp = post(client, url, {"donor": "X"})
     assert resp.status_code == 422 and "at least one item" in text(resp)
-    resp = post(client, f"/outlets/{shop.a.id}/stock/write_off", {"reason": "damaged", f"qty-{shop.rice.id}": "999", "confirm": "yes"})
+    resp = post(
+        client,
+        f"/outlets/{shop.a.id}/stock/write_off",
+        {"reason": "damaged", f"qty-{shop.rice.id}": "999", "confirm": "yes"},
+    )
     assert resp.status_code == 422 and "only 20 on the shelf" in text(resp)
-    resp = post(client, f"/outlets/{shop.a.id}/stock/transfer", {"to_outlet": "不存在", f"qty-{shop.rice.id}": "2", "confirm": "yes"})
+    resp = post(
+        client,
+        f"/outlets/{shop.a.id}/stock/transfer",
+        {"to_outlet": "不存在", f"qty-{shop.rice.id}": "2", "confirm": "yes"},
+    )
     assert resp.status_code == 422 and "No other open outlet" in text(resp)
     with app.app_context(), db(app) as s:
-        assert s.scalar(select(func.count()).select_from(StockMovement).where(StockMovement.outlet_id == shop.a.id)) == 2
+        assert (
+            s.scalar(select(func.count()).select_from(StockMovement).where(StockMovement.outlet_id == shop.a.id)) == 2
+        )
 
 
 def test_transfer_by_typed_outlet_name_and_write_off_with_reason(app, client, town, shop):
     sign_in_as(client, town, shop.people["supervisor_a"])
-    resp = post(client, f"/outlets/{shop.a.id}/stock/transfer", {"to_outlet": "塘家", f"qty-{shop.rice.id}": "3", "confirm": "yes"})
+    resp = post(
+        client,
+        f"/outlets/{shop.a.id}/stock/transfer",
+        {"to_outlet": "塘家", f"qty-{shop.rice.id}": "3", "confirm": "yes"},
+    )
     assert resp.status_code == 302, text(resp)[:2000]
-    resp = post(client, f"/outlets/{shop.a.id}/stock/write_off", {"reason": "expired", f"qty-{shop.oil.id}": "2", "confirm": "yes"})
+    resp = post(
+        client,
+        f"/outlets/{shop.a.id}/stock/write_off",
+        {"reason": "expired", f"qty-{shop.oil.id}": "2", "confirm": "yes"},
+    )
     assert resp.status_code == 302
     with app.app_context(), db(app) as s:
         shelf = shelf_now(s, town.district.id)
@@ -377,7 +424,9 @@ def test_supervisor_counts_stock_and_records_the_difference(app, client, town, s
     page = client.get(f"/outlets/{shop.a.id}/count")
     assert page.status_code == 200 and "大米 5kg" in text(page)
     assert f'name="counted-{shop.haircut.id}"' not in text(page)  # services have no stock
-    resp = post(client, f"/outlets/{shop.a.id}/count", {f"counted-{shop.rice.id}": "18", f"counted-{shop.oil.id}": "20"})
+    resp = post(
+        client, f"/outlets/{shop.a.id}/count", {f"counted-{shop.rice.id}": "18", f"counted-{shop.oil.id}": "20"}
+    )
     assert resp.status_code == 302
     count_url = resp.headers["Location"]
     shown = text(client.get(count_url))
