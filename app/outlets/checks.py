@@ -58,7 +58,7 @@ def verify_stock(db: Session, tenant_id: int) -> list[str]:
         .where(StockMovement.tenant_id == tenant_id)
     ):
         records[(outlet_id, item_id)] += qty
-        if kind == TRANSFER:
+        if kind == TRANSFER and to_outlet_id is not None:
             records[(to_outlet_id, item_id)] -= qty
     goods = set(db.scalars(select(Item.id).where(Item.tenant_id == tenant_id, Item.kind == GOODS)))
     for outlet_id, item_id, qty in db.execute(

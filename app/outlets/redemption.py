@@ -115,11 +115,7 @@ def identify(
         raise MemberUnknown(str(_l("This code names no member of this district. Ask the member to show it again.")))
     if member.status != ACTIVE:
         raise MemberSuspended(
-            str(
-                _l(
-                    "This member's account is suspended, so points cannot be spent. Ask them to contact their community."
-                )
-            )
+            str(_l("This member's account is suspended, so points cannot be spent. Ask them to call their community."))
         )
     return Identified(member, digest, code_row)
 

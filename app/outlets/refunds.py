@@ -102,18 +102,18 @@ def refund(
             raise OutletInvalid(str(_l("Choose at least one line to refund.")), field="lines")
         seen = set()
         for line_id, qty in wanted:
-            line = by_id.get(line_id)
-            if line is None or line_id in seen:
+            this = by_id.get(line_id)
+            if this is None or line_id in seen:
                 raise OutletInvalid(str(_l("Choose lines of this redemption, each once.")), field="lines")
             seen.add(line_id)
             if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
                 raise OutletInvalid(str(_l("Each quantity to refund must be 1 or more.")), field="lines")
-            left = line.qty - line.refunded_qty
+            left = this.qty - this.refunded_qty
             if left == 0:
-                raise AlreadyRefunded(str(_l("%(item)s has already been refunded.", item=line.item_name)))
+                raise AlreadyRefunded(str(_l("%(item)s has already been refunded.", item=this.item_name)))
             if qty > left:
                 raise OutletInvalid(
-                    str(_l("Only %(left)s of %(item)s can still be refunded.", left=left, item=line.item_name)),
+                    str(_l("Only %(left)s of %(item)s can still be refunded.", left=left, item=this.item_name)),
                     field="lines",
                 )
     kinds = dict(db.execute(select(Item.id, Item.kind).where(Item.id.in_([by_id[i].item_id for i, _ in wanted]))).all())

@@ -562,13 +562,13 @@ def stock_report(db: Session, outlet: Outlet, at: datetime | None = None, since:
     moved: dict[tuple[str, int], int] = {}
     transfers_net: dict[int, int] = {}
     if since is not None and ids:
-        for r in db.execute(
+        for account_id, delta in db.execute(
             select(entries.c.account_id, func.sum(entries.c.posted_delta))
             .where(entries.c.account_id.in_(list(ids)), entries.c.created_at > since, entries.c.created_at <= at)
             .group_by(entries.c.account_id)
-        ):
-            moved[ids[r[0]]] = int(r[1] or 0)
-        for r in db.execute(
+        ).all():
+            moved[ids[account_id]] = int(delta or 0)
+        for item_id, from_outlet, qty in db.execute(
             select(StockMovementLine.item_id, StockMovement.outlet_id, func.sum(StockMovementLine.qty))
             .join(StockMovement, StockMovement.id == StockMovementLine.movement_id)
             .where(
@@ -578,9 +578,9 @@ def stock_report(db: Session, outlet: Outlet, at: datetime | None = None, since:
                 StockMovement.created_at <= at,
             )
             .group_by(StockMovementLine.item_id, StockMovement.outlet_id)
-        ):
-            sign = 1 if r[1] == outlet.id else -1  # lines are the source's change; the target sees the opposite
-            transfers_net[r[0]] = transfers_net.get(r[0], 0) + sign * int(r[2] or 0)
+        ).all():
+            sign = 1 if from_outlet == outlet.id else -1  # lines are the source's change; the target sees the opposite
+            transfers_net[item_id] = transfers_net.get(item_id, 0) + sign * int(qty or 0)
     counts: dict[int, tuple[int, int, datetime, str]] = {}
     for line, count in db.execute(
         select(StockCountLine, StockCount)
