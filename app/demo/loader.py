@@ -30,6 +30,7 @@ from app.points.services import member_points
 
 from . import fake
 from . import gridreports as grid_reports
+from . import outlets as outlet_life
 from . import party as party_life
 from .activities import load_life, read_back, summary_lines
 from .guangming import (
@@ -64,6 +65,9 @@ SIGN_INS = (
     ("volunteer", None, None),
     # Approves what the first proposes (an award above the threshold needs another district admin).
     ("district_admin (second)", "district_admin", None),
+    # Work at 凤凰社区爱心超市 (granted on that one outlet once the outlets exist: app/demo/outlets.py).
+    ("outlet_staff", "outlet_staff", "凤凰社区"),
+    ("outlet_supervisor", "outlet_supervisor", "凤凰社区"),
 )
 # Easy-to-type mobiles for the demo sign-ins (valid numbers; the random ones never take them).
 SIGNIN_MOBILES = tuple(f"138001380{i:02d}" for i in range(1, len(SIGN_INS) + 1))
@@ -440,6 +444,7 @@ def _already_loaded(session: Session, district: District) -> list[str]:
     life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), volunteer)
     life += party_life.read_back(session, district.id, volunteer)
     life += grid_reports.read_back(session, district.id)
+    life += outlet_life.read_back(session, district.id)
     return (
         [
             f"The demo district {district.name} (code {district.code}) is already loaded "
@@ -524,7 +529,7 @@ def load_demo(
         member = rows[s.person]
         auth.set_password(session, member, DEMO_PASSWORD)
         scope = units[s.scope] if s.scope else None
-        if s.role:
+        if s.role and s.role not in outlet_life.OUTLET_ROLES:
             auth.grant_role(session, None, member, s.role, scope)
         sign_in_rows.append((s.label, scope.name if scope else "", member.name, member.mobile))
         sign_in_members[s.label] = member
@@ -534,6 +539,7 @@ def load_demo(
     life = load_life(session, t, rows, first_sign_ins, seed)
     made = party_life.load_party(session, t, rows, sign_in_members, seed)
     reported = grid_reports.load_gridreports(session, t, rows, sign_in_members, seed)
+    shops = outlet_life.load_outlets(session, t, rows, sign_in_members, seed)
     after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
     life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
@@ -567,5 +573,6 @@ def load_demo(
         + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
         + party_life.summary_lines(made, sign_in_members["volunteer"])
         + grid_reports.summary_lines(reported)
+        + outlet_life.summary_lines(shops)
         + _sign_in_lines(district, sign_in_rows)
     )

@@ -7,11 +7,37 @@ from flask import Blueprint
 
 from app.api.blueprints import ID, api_blueprint
 
-from . import api
+from . import admin_views, api, catalogue_views, district_views, home_views, photos, stock_views
 
 bp = Blueprint("outlets", "app.outlets", template_folder="templates")
 
 # --- pages (counter, catalogue, stock, outlet and district views) ---------------------------------
+
+# Outlet management, catalogue, stock, the outlet's home and the district view (outlet pages).
+_P = "/outlets/<int:outlet_id>"
+bp.add_url_rule("/outlets/", view_func=admin_views.list_outlets)
+bp.add_url_rule("/outlets/new", view_func=admin_views.new_outlet, methods=["GET", "POST"])
+bp.add_url_rule(_P, view_func=home_views.outlet_home)
+bp.add_url_rule(f"{_P}/edit", view_func=admin_views.edit_outlet, methods=["GET", "POST"])
+bp.add_url_rule(f"{_P}/staff", view_func=admin_views.outlet_staff, methods=["GET", "POST"])
+bp.add_url_rule(f"{_P}/offer", view_func=catalogue_views.availability, methods=["GET", "POST"])
+bp.add_url_rule(f"{_P}/stock", view_func=stock_views.stock)
+bp.add_url_rule(f"{_P}/stock/<kind>", view_func=stock_views.movement, methods=["GET", "POST"])
+bp.add_url_rule(f"{_P}/count", view_func=stock_views.stock_count, methods=["GET", "POST"])
+bp.add_url_rule(f"{_P}/counts/<int:count_id>", view_func=stock_views.count_page, methods=["GET", "POST"])
+bp.add_url_rule(f"{_P}/stock-report", view_func=stock_views.stock_report)
+bp.add_url_rule("/outlets/reconciliation", view_func=stock_views.reconciliation)
+bp.add_url_rule("/outlets/district", view_func=district_views.district_page, endpoint="district_view")
+bp.add_url_rule("/outlets/district.xlsx", view_func=district_views.district_xlsx)
+bp.add_url_rule("/outlets/catalogue/", view_func=catalogue_views.catalogue)
+bp.add_url_rule("/outlets/catalogue/new", view_func=catalogue_views.new_item, methods=["GET", "POST"])
+bp.add_url_rule("/outlets/catalogue/<int:item_id>", view_func=catalogue_views.edit_item, methods=["GET", "POST"])
+bp.add_url_rule("/outlets/catalogue/<int:item_id>/price", view_func=catalogue_views.change_price, methods=["POST"])
+bp.add_url_rule("/outlets/catalogue.xlsx", view_func=catalogue_views.export_catalogue)
+bp.add_url_rule("/outlets/catalogue/import", view_func=catalogue_views.import_catalogue, methods=["GET", "POST"])
+bp.add_url_rule("/outlets/catalogue/template.xlsx", view_func=catalogue_views.import_template)
+bp.add_url_rule("/outlets/photos/<name>", view_func=photos.serve_photo, endpoint="photo")
+bp.record_once(home_views.install_panel)  # the outlet staff's home page panel
 
 
 # --- JSON API ---------------------------------------------------------------------------------------

@@ -194,6 +194,8 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "auditor",
         "volunteer",
         "district_admin (second)",
+        "outlet_staff",
+        "outlet_supervisor",
     }
     assert any("DEMO-ONLY" in line for line in demo.lines)
     expected = {
@@ -202,6 +204,8 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "grid_admin (street)": (["grid_admin"], "street"),
         "volunteer": ([], None),
         "district_admin (second)": (["district_admin"], None),
+        "outlet_staff": (["outlet_staff"], "outlet"),
+        "outlet_supervisor": (["outlet_supervisor"], "outlet"),
     }
     members = set()
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
@@ -212,7 +216,12 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
             assert principal.roles == roles, label
             assert principal.name == row["name"]
             for scope in principal.scopes:
-                if scope_kind:
+                if scope_kind == "outlet":  # one outlet of the named community: its path + "o<id>/"
+                    unit = s.scalar(
+                        select(OrgUnit).where(OrgUnit.tenant_id == demo.district_id, OrgUnit.name == row["scope"])
+                    )
+                    assert scope.path and scope.path.startswith(unit.path) and scope.path != unit.path, label
+                elif scope_kind:
                     unit = s.scalar(
                         select(OrgUnit).where(OrgUnit.tenant_id == demo.district_id, OrgUnit.path == scope.path)
                     )
@@ -257,7 +266,7 @@ def test_loading_twice_changes_nothing(app, demo):
     # The same sign-ins are printed again.
     again = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(lines).items()}
     first = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(demo.lines).items()}
-    assert again == first and len(first) == 9
+    assert again == first and len(first) == 11
     assert before["activities"] > 50 and before["attendances"] > 500 and before["journals"] > 500
     assert any("waiting for review" in line for line in lines)
     assert before["checkins"] > 500 and before["visits"] > 20 and before["awards"] == 2 and before["lots"] > 0
