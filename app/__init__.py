@@ -31,6 +31,7 @@ AREAS = [
     "app.activities",
     "app.checkins",
     "app.certificates",
+    "app.outlets",
     "app.reports",
     "app.api",
     "app.demo",

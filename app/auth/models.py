@@ -63,6 +63,9 @@ class RoleGrant(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     role: Mapped[str] = mapped_column(String(32))
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    # A place below the unit that narrows the grant (an outlet: "o7/"), appended to the unit's path; the
+    # area that owns such places grants these (app/outlets). None: the whole subtree of the unit.
+    scope_suffix: Mapped[str | None] = mapped_column(String(40))
     granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

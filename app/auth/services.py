@@ -56,6 +56,7 @@ _PRINCIPAL = (
         _m.c.status,
         _g.c.role,
         _g.c.org_unit_id,
+        _g.c.scope_suffix,
         _ou.c.path,
         _ou.c.retired_at,
     )
@@ -93,7 +94,7 @@ def load_principal(
     if idle is not None or lifetime is not None:
         _check_and_touch(session, token, first, idle, lifetime, now or utcnow())
     scopes = [
-        Scope(r.role, r.path if r.org_unit_id is not None else None)
+        Scope(r.role, (r.path + (r.scope_suffix or "")) if r.org_unit_id is not None else None)
         for r in rows
         if r.role is not None and r.role in ROLE_KINDS and (r.org_unit_id is None or r.retired_at is None)
     ]
@@ -333,11 +334,23 @@ def change_password(
 
 
 def grant_role(
-    session: Session, principal: Principal | None, member: Member, role: str, org_unit: OrgUnit | None = None
+    session: Session,
+    principal: Principal | None,
+    member: Member,
+    role: str,
+    org_unit: OrgUnit | None = None,
+    scope_suffix: str | None = None,
 ) -> RoleGrant:
+    """Give `member` the role `role`, scoped to `org_unit`'s subtree for scoped kinds. A kind scoped
+    to a place below a unit (scope "outlet") needs `scope_suffix`, the place's segment under the unit,
+    which only the area owning the place passes (app/outlets)."""
     kind = ROLE_KINDS.get(role)
     if kind is None:
         raise ValidationFailed(_("Unknown role %(role)s.", role=role), field="role")
+    if kind.scope not in (None, "org_unit") and (org_unit is None or not scope_suffix):
+        raise ValidationFailed(_("This role is granted on its outlet's page."), field="role")
+    if kind.scope in (None, "org_unit"):
+        scope_suffix = None
     if kind.scope == "org_unit" and org_unit is None:
         raise ValidationFailed(_("This role needs an org unit as its scope."), field="org_unit_id")
     if kind.scope is None:
@@ -349,9 +362,14 @@ def grant_role(
     # administrator may invite a volunteer): it must not become a way into the new role.
     withdraw_invitations(session, user.id)
     same_scope = RoleGrant.org_unit_id == org_unit.id if org_unit else RoleGrant.org_unit_id.is_(None)
+    same_suffix = RoleGrant.scope_suffix == scope_suffix if scope_suffix else RoleGrant.scope_suffix.is_(None)
     existing = session.scalar(
         select(RoleGrant).where(
-            RoleGrant.user_id == user.id, RoleGrant.role == role, RoleGrant.revoked_at.is_(None), same_scope
+            RoleGrant.user_id == user.id,
+            RoleGrant.role == role,
+            RoleGrant.revoked_at.is_(None),
+            same_scope,
+            same_suffix,
         )
     )
     if existing is not None:
@@ -361,6 +379,7 @@ def grant_role(
         user_id=user.id,
         role=role,
         org_unit_id=org_unit.id if org_unit else None,
+        scope_suffix=scope_suffix,
         granted_by_user_id=principal.user_id if principal else None,
         granted_at=utcnow(),
     )
@@ -373,7 +392,12 @@ def grant_role(
         actor_user_id=principal.user_id if principal else None,
         target_type="user",
         target_id=user.id,
-        detail={"role": role, "org_unit_id": grant.org_unit_id, "member_id": member.id},
+        detail={
+            "role": role,
+            "org_unit_id": grant.org_unit_id,
+            "member_id": member.id,
+            **({"scope": scope_suffix} if scope_suffix else {}),
+        },
     )
     return grant
 

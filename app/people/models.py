@@ -25,7 +25,7 @@ from app.points.accounts import wallet_code
 
 from .labels import ACTIVE, ASSIGNMENT_ROLES, STATUSES
 
-__all__ = ["ASSIGNMENT_ROLES", "STATUSES", "GridAssignment", "ImportJob", "Member"]
+__all__ = ["ASSIGNMENT_ROLES", "STATUSES", "GridAssignment", "ImportJob", "Member", "MemberCode"]
 
 
 class Member(Base):
@@ -176,3 +176,25 @@ class ImportJob(Base):
 
     # For the permission check (app/access.py): a job sits where it was created (scope_path, a column).
     view_action = "member.import"
+
+
+class MemberCode(Base):
+    """A short code (6 characters, no look-alike characters) a member reads out at an outlet counter
+    instead of showing the QR code. Issued on the member's QR page, valid for minutes, used once:
+    `used_at` is set by the redemption that consumes it. Unique per district for all time, so an old
+    code can never name someone else."""
+
+    __tablename__ = "member_codes"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        CheckConstraint("expires_at > issued_at", name="expires_after_issued"),
+        Index("ix_member_codes_member", "member_id", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    code: Mapped[str] = mapped_column(String(8))
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
