@@ -4,7 +4,6 @@ outlet and item (donations, purchases, transfers, write-offs, stock counts), red
 counter by a member's QR code or short code (points and goods in one journal, posted by app/points),
 and refunds. See docs/outlets.md."""
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
@@ -27,12 +26,6 @@ _SUPERVISOR_ACTIONS = [
     "outlet.stock.count",
     "outlet.stock.adjust",
 ]
-
-
-def _setup(app: Flask) -> None:
-    from .cli import outlets_cli
-
-    app.cli.add_command(outlets_cli)
 
 
 AREA = Area(
@@ -75,5 +68,5 @@ AREA = Area(
         "outlet.refund": _l("Redemption refunded"),
         "outlet.settings_change": _l("Outlet settings changed"),
     },
-    setup=_setup,
+    commands=["app.outlets.cli:outlets_cli"],
 )

@@ -18,6 +18,23 @@ bp = Blueprint("outlets", "app.outlets", template_folder="templates")
 api_bp = api_blueprint("outlets_api", __name__)
 
 _O = f"/outlets/<{ID}:outlet_id>"
+api_bp.add_url_rule("/outlets", view_func=api.list_outlets, methods=["GET"])
+api_bp.add_url_rule("/outlets", view_func=api.create_outlet, methods=["POST"])
+api_bp.add_url_rule(_O, view_func=api.get_outlet, methods=["GET"])
+api_bp.add_url_rule(f"{_O}/catalogue", view_func=api.outlet_catalogue, methods=["GET"])
+api_bp.add_url_rule(f"{_O}/availability", view_func=api.set_availability, methods=["POST"])
+api_bp.add_url_rule("/catalogue/items", view_func=api.list_items, methods=["GET"])
+api_bp.add_url_rule("/catalogue/items", view_func=api.create_item, methods=["POST"])
+api_bp.add_url_rule(f"/catalogue/items/<{ID}:item_id>/prices", view_func=api.change_price, methods=["POST"])
+api_bp.add_url_rule(f"{_O}/stock-movements", view_func=api.create_movement, methods=["POST"])
+api_bp.add_url_rule(f"{_O}/stock-movements", view_func=api.list_movements, methods=["GET"])
+api_bp.add_url_rule(f"{_O}/stock-counts", view_func=api.record_count, methods=["POST"])
+api_bp.add_url_rule(f"/stock-counts/<{ID}:count_id>/apply", view_func=api.apply_count, methods=["POST"])
+api_bp.add_url_rule(f"{_O}/stock-report", view_func=api.stock_report, methods=["GET"])
+api_bp.add_url_rule(f"{_O}/member-lookup", view_func=api.lookup_member, methods=["POST"])
+api_bp.add_url_rule(f"{_O}/redemptions", view_func=api.redeem, methods=["POST"])
+api_bp.add_url_rule(f"/redemptions/<{ID}:redemption_id>", view_func=api.get_redemption, methods=["GET"])
+api_bp.add_url_rule(f"/redemptions/<{ID}:redemption_id>/refund", view_func=api.refund_redemption, methods=["POST"])
 
 # --- the counter, receipts, refunds and the member's "just redeemed" (outlets-counter) ----------------
 from . import counter_views  # noqa: E402

@@ -212,9 +212,16 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
             if took:
                 left = r.amount
                 leftover, earliest, first_earned = 0, None, None
-                for lot_id, amt in took:
-                    amt = min(amt, left)
+                # A partial refund gives back part of what the debit took; what is left of `took` is
+                # what a later refund of the same debit may still give back.
+                rest: list[tuple[int, int]] = []
+                for lot_id, took_amt in took:
+                    amt = min(took_amt, left)
                     left -= amt
+                    if took_amt > amt:
+                        rest.append((lot_id, took_amt - amt))
+                    if amt == 0:
+                        continue
                     lot = by_id[lot_id]
                     if lot.expired == 0:
                         lot.remaining += amt
@@ -223,6 +230,7 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
                         if lot.expires_on is not None and (earliest is None or lot.expires_on < earliest):
                             earliest = lot.expires_on
                         first_earned = lot.earned_at if first_earned is None else min(first_earned, lot.earned_at)
+                consumed[r.reverses_id] = rest  # type: ignore[index]
                 leftover += left
                 if leftover:
                     new = Lot(r.journal_id, first_earned or r.time, earliest, leftover, leftover)

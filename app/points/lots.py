@@ -29,6 +29,7 @@ from ledger.schema import accounts, entries, journals
 
 from .accounts import POINTS, wallet_code
 from .errors import RuleInvalid
+from .spending import KIND_REFUND
 from .expiry import (
     EXPIRED_ACCOUNT,
     KIND_EXPIRY,
@@ -146,8 +147,9 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
             journals.c.effective_at,
             journals.c.kind,
             journals.c.reverses_id,
-            # Only an expiry journal's meta is needed (the lot it names): others' meta is not sent.
-            case((journals.c.kind == KIND_EXPIRY, journals.c.meta), else_=null()).label("meta"),
+            # Only an expiry journal's meta (the lot it names) and a refund's (the redemption it gives
+            # back) are needed: others' meta is not sent.
+            case((journals.c.kind.in_((KIND_EXPIRY, KIND_REFUND)), journals.c.meta), else_=null()).label("meta"),
         )
         .join(journals, journals.c.id == entries.c.journal_id)
         .where(entries.c.account_id.in_(account_ids), entries.c.posted_delta != 0)
@@ -162,7 +164,10 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
             )
             continue
         lot = (r.meta or {}).get("lot") if r.kind == KIND_EXPIRY and isinstance(r.meta, dict) else None
-        rows.append(WalletRow(r.journal_id, r.posted_delta, r.effective_at or r.created_at, r.kind, r.reverses_id, lot))
+        reverses = r.reverses_id
+        if reverses is None and r.kind == KIND_REFUND and isinstance(r.meta, dict):
+            reverses = r.meta.get("refund_of")  # a (partial) refund gives back to the redemption's lots
+        rows.append(WalletRow(r.journal_id, r.posted_delta, r.effective_at or r.created_at, r.kind, reverses, lot))
     return out
 
 

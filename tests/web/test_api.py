@@ -468,6 +468,23 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/reports/party-checkins", "get"),
         ("/api/v1/reports/absent-party-members", "get"),
         ("/api/v1/reports/grid-coverage", "get"),
+        ("/api/v1/outlets", "get"),
+        ("/api/v1/outlets", "post"),
+        ("/api/v1/outlets/{outlet_id}", "get"),
+        ("/api/v1/outlets/{outlet_id}/catalogue", "get"),
+        ("/api/v1/outlets/{outlet_id}/availability", "post"),
+        ("/api/v1/catalogue/items", "get"),
+        ("/api/v1/catalogue/items", "post"),
+        ("/api/v1/catalogue/items/{item_id}/prices", "post"),
+        ("/api/v1/outlets/{outlet_id}/stock-movements", "get"),
+        ("/api/v1/outlets/{outlet_id}/stock-movements", "post"),
+        ("/api/v1/outlets/{outlet_id}/stock-counts", "post"),
+        ("/api/v1/stock-counts/{count_id}/apply", "post"),
+        ("/api/v1/outlets/{outlet_id}/stock-report", "get"),
+        ("/api/v1/outlets/{outlet_id}/member-lookup", "post"),
+        ("/api/v1/outlets/{outlet_id}/redemptions", "post"),
+        ("/api/v1/redemptions/{redemption_id}", "get"),
+        ("/api/v1/redemptions/{redemption_id}/refund", "post"),
     }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
