@@ -31,10 +31,20 @@ def make_shop(app, town, points: int = 200) -> Shop:
     shelf), 洗衣液 (20, none on the shelf) and 理发 (a service, 15); outlet B with 大米 only."""
     tenant = town.district.id
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        a = outlets.create_outlet(s, tenant, None, s.merge(town.community_a), "凤凰社区爱心超市", "凤凰路1号", "周六 9:00-17:00")
+        a = outlets.create_outlet(
+            s, tenant, None, s.merge(town.community_a), "凤凰社区爱心超市", "凤凰路1号", "周六 9:00-17:00"
+        )
         b = outlets.create_outlet(s, tenant, None, s.merge(town.community_b), "塘家社区爱心超市")
         rice = catalogue.create_item(
-            s, tenant, None, name="大米 5kg", points=50, category="粮油", unit_name="袋", limit_qty=2, limit_period="month"
+            s,
+            tenant,
+            None,
+            name="大米 5kg",
+            points=50,
+            category="粮油",
+            unit_name="袋",
+            limit_qty=2,
+            limit_period="month",
         )
         oil = catalogue.create_item(s, tenant, None, name="食用油 1.8L", points=30, category="粮油", unit_name="瓶")
         soap = catalogue.create_item(s, tenant, None, name="洗衣液", points=20, category="日用品", unit_name="瓶")

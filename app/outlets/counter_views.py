@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 from app.access import can
 from app.db import get_session, utcnow
 from app.errors import AppError, NotFound, ValidationFailed
-from app.points.spending import KIND_REDEMPTION, KIND_REFUND, available_points
 from app.people.models import Member
+from app.points.spending import KIND_REDEMPTION, KIND_REFUND, available_points
 from app.times import beijing
 
 from . import catalogue, outlets, refunds
@@ -43,18 +43,22 @@ def _outlet(outlet_id: int, action: str = "outlet.redeem") -> Outlet:
 
 
 def _redemption(outlet: Outlet, redemption_id: int) -> Redemption:
-    r = _db().scalars(
-        select(Redemption)
-        .options(selectinload(Redemption.lines), selectinload(Redemption.refunds).selectinload(Refund.lines))
-        .where(Redemption.id == redemption_id, Redemption.outlet_id == outlet.id)
-    ).first()
+    r = (
+        _db()
+        .scalars(
+            select(Redemption)
+            .options(selectinload(Redemption.lines), selectinload(Redemption.refunds).selectinload(Refund.lines))
+            .where(Redemption.id == redemption_id, Redemption.outlet_id == outlet.id)
+        )
+        .first()
+    )
     if r is None:
         raise NotFound(_("Not found. It may have been moved, or you may not have access to it."))
     return r
 
 
 def limit_text(item: Item) -> str:
-    """"2 per month"."""
+    """The limit in words: "2 per month"."""
     if not item.limit_qty or not item.limit_period:
         return ""
     return _("%(n)s %(period)s", n=item.limit_qty, period=LIMIT_PERIOD_LABELS[item.limit_period])
@@ -91,21 +95,23 @@ def counter_member(outlet_id: int):
         raise ValidationFailed(_("Type the 6-character code the member reads out."), field="code")
     db = _db()
     now = utcnow()
-    who = redeeming.member_at_counter(db, outlet.tenant_id, now=now, **_member_ref(code))
+    token, short = _member_ref(code)
+    who = redeeming.member_at_counter(db, outlet.tenant_id, member_token=token, member_code=short, now=now)
+    member = db.get(Member, who.member_id)
     return jsonify(
         member={
             "name": who.name_masked,
-            "mobile": db.get(Member, who.member_id).mobile_masked,
+            "mobile": member.mobile_masked if member is not None else "",
             "available": who.available_points,
         },
         limits=_limits_left(db, outlet, who.member_id, now),
     )
 
 
-def _member_ref(code: str) -> dict[str, str]:
-    """A scanned QR token ("AX1.M…") or the short code the member read out."""
+def _member_ref(code: str) -> tuple[str | None, str | None]:
+    """(QR token, short code): a scanned token ("AX1.M…") or the short code the member read out."""
     code = code.strip()
-    return {"member_token": code} if code.upper().startswith("AX1.") else {"member_code": code}
+    return (code, None) if code.upper().startswith("AX1.") else (None, code)
 
 
 def _limits_left(db: Session, outlet: Outlet, member_id: int, now) -> dict[str, dict]:
@@ -135,17 +141,27 @@ def _limits_left(db: Session, outlet: Outlet, member_id: int, now) -> dict[str, 
     return out
 
 
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _lines(raw) -> list[tuple[int, int]]:
     if not isinstance(raw, list) or not raw:
         raise ValidationFailed(_("The cart is empty. Add at least one item."), field="lines")
     if len(raw) > MAX_LINES:
         raise ValidationFailed(_("A cart holds at most %(n)s different items.", n=MAX_LINES), field="lines")
-    out = []
+    out: list[tuple[int, int]] = []
     for line in raw:
         item_id = line.get("item_id") if isinstance(line, dict) else None
         qty = line.get("qty") if isinstance(line, dict) else None
-        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (item_id, qty))
-        if not ok or not (1 <= item_id < 2**63) or not (1 <= qty <= 99):  # type: ignore[operator]
+        if not (
+            isinstance(item_id, int)
+            and isinstance(qty, int)
+            and _whole(item_id)
+            and _whole(qty)
+            and 1 <= item_id < 2**63
+            and 1 <= qty <= 99
+        ):
             raise ValidationFailed(
                 _("Each line needs an item and a quantity from 1 to 99. Reload the page and build the cart again."),
                 field="lines",
@@ -164,12 +180,14 @@ def counter_redeem(outlet_id: int):
         raise ValidationFailed(_("Scan the member’s code or type it first."), field="code")
     if not isinstance(key, str) or not 8 <= len(key) <= 100:
         raise ValidationFailed(_("Reload the counter page and build the cart again."), field="key")
+    token, short = _member_ref(code)
+    lines = _lines(body.get("lines"))
     redemption = redeeming.redeem(
-        _db(), outlet, current_user.user_id, _lines(body.get("lines")), key, **_member_ref(code)
+        _db(), outlet, current_user.user_id, lines, key, member_token=token, member_code=short
     )
     return jsonify(
         redemption_id=redemption.id,
-        receipt_url=url_for("outlets.counter_receipt", outlet_id=outlet.id, redemption_id=redemption.id),
+        receipt_url=url_for("outlets.counter_receipt", outlet_id=outlet.id, redemption_id=redemption.id, new=1),
     )
 
 
@@ -317,7 +335,11 @@ def my_latest_redemptions():
                 "outlet": r.outlet.name,
                 "time": beijing(r.created_at, "%H:%M"),
                 "lines": [
-                    {"text": _("%(name)s ×%(qty)s · %(points)s points", name=ln.item_name, qty=ln.qty, points=ln.points)}
+                    {
+                        "text": _(
+                            "%(name)s ×%(qty)s · %(points)s points", name=ln.item_name, qty=ln.qty, points=ln.points
+                        )
+                    }
                     for ln in r.lines
                 ],
                 "total_text": _("%(n)s points spent", n=r.total_points),
@@ -349,7 +371,7 @@ def describe_redemptions(db: Session, tenant_id: int, metas: Mapping[int, dict])
 
 
 def describe_refunds(db: Session, tenant_id: int, metas: Mapping[int, dict]) -> dict[int, str]:
-    """"退还 · 凤凰社区爱心超市 · 大米 5kg ×1"."""
+    """Refund lines in words: "退货 · 凤凰社区爱心超市 · 大米 5kg ×1"."""
     rows = db.scalars(
         select(Refund)
         .options(
@@ -359,9 +381,9 @@ def describe_refunds(db: Session, tenant_id: int, metas: Mapping[int, dict]) -> 
         .where(Refund.tenant_id == tenant_id, Refund.journal_id.in_(list(metas)))
     ).all()
     return {
-        f.journal_id: _("Refund") + " · " + _said(
-            f.redemption.outlet.name, [(ln.redemption_line.item_name, ln.qty) for ln in f.lines]
-        )
+        f.journal_id: _("Refund")
+        + " · "
+        + _said(f.redemption.outlet.name, [(ln.redemption_line.item_name, ln.qty) for ln in f.lines])
         for f in rows
     }
 

@@ -24,7 +24,12 @@ def _sign_in_as(client, town, user) -> None:
     page = client.get("/signin")
     r = client.post(
         "/signin",
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "district": town.district.id, "mobile": mobile, "password": password},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "district": town.district.id,
+            "mobile": mobile,
+            "password": password,
+        },
     )
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
 
@@ -54,7 +59,11 @@ class Counter:
         return self.post("member", {"code": code})
 
     def redeem(self, code: str, lines, key: str | None = None):
-        body = {"code": code, "key": key or f"cart-{uuid.uuid4().hex}", "lines": [{"item_id": i, "qty": q} for i, q in lines]}
+        body = {
+            "code": code,
+            "key": key or f"cart-{uuid.uuid4().hex}",
+            "lines": [{"item_id": i, "qty": q} for i, q in lines],
+        }
         return self.post("redeem", body)
 
 
@@ -187,7 +196,11 @@ def test_another_outlets_staff_get_404_and_volunteers_get_nothing(app, client, t
     c = Counter(client, shop.outlet_b)
     r = client.post(
         f"/outlets/{shop.outlet_a}/counter/redeem",
-        json={"code": _token(app, town), "key": "cart-0123456789", "lines": [{"item_id": shop.items["rice"], "qty": 1}]},
+        json={
+            "code": _token(app, town),
+            "key": "cart-0123456789",
+            "lines": [{"item_id": shop.items["rice"], "qty": 1}],
+        },
         headers={"X-CSRFToken": c.csrf, "Accept": "application/json"},
     )
     assert r.status_code == 404
@@ -205,7 +218,11 @@ def test_another_outlets_staff_get_404_and_volunteers_get_nothing(app, client, t
 def test_counter_writes_need_the_csrf_token(app, client, town, shop):
     _sign_in_as(client, town, shop.users["staff"])
     c = Counter(client, shop.outlet_a)
-    r = c.post("redeem", {"code": _token(app, town), "key": "cart-0123456789", "lines": [{"item_id": shop.items["oil"], "qty": 1}]}, csrf=False)
+    r = c.post(
+        "redeem",
+        {"code": _token(app, town), "key": "cart-0123456789", "lines": [{"item_id": shop.items["oil"], "qty": 1}]},
+        csrf=False,
+    )
     assert r.status_code == 400
     assert c.post("member", {"code": _token(app, town)}, csrf=False).status_code == 400
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
@@ -261,7 +278,8 @@ def test_a_supervisor_refunds_one_line_after_a_check_and_the_member_sees_it(app,
     form = {"csrf_token": csrf, "confirm": "yes", "key": key, "reason": "袋子破了", f"qty-{rice_line}": "1"}
     done = client.post(f"/outlets/{shop.outlet_a}/counter/redemptions/{rid}/refund", data=form)
     assert done.status_code == 302
-    again = client.post(f"/outlets/{shop.outlet_a}/counter/redemptions/{rid}/refund", data=form)  # the same confirm twice
+    # The same confirm sent twice refunds once.
+    again = client.post(f"/outlets/{shop.outlet_a}/counter/redemptions/{rid}/refund", data=form)
     assert again.status_code == 302
     receipt = _text(client.get(done.headers["Location"]))
     assert "50" in receipt and "袋子破了" in receipt
