@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.auth import services as auth
-from app.outlets import OUTLET_STAFF, OUTLET_SUPERVISOR
-from app.outlets import catalogue, stock
+from app.outlets import OUTLET_STAFF, OUTLET_SUPERVISOR, catalogue, stock
 from app.outlets import outlets as outlet_services
 from app.outlets.checks import verify_stock
 from app.outlets.labels import DONATION
@@ -100,4 +99,16 @@ def member_with_points(s, town, points: int, name: str = "张伟"):
     return m
 
 
-__all__ = ["PASSWORD", "Shop", "auth", "give_points", "make_item", "make_outlet", "make_shop", "make_staff", "member_with_points", "sound", "stock_up"]
+__all__ = [
+    "PASSWORD",
+    "Shop",
+    "auth",
+    "give_points",
+    "make_item",
+    "make_outlet",
+    "make_shop",
+    "make_staff",
+    "member_with_points",
+    "sound",
+    "stock_up",
+]

@@ -76,4 +76,6 @@ def open_goods_accounts(session: Session, tenant_id: int, outlet_id: int, item_i
     for item_id in sorted(set(item_ids)):
         unit = item_unit(item_id)
         for kind, (normal, no_overdraft) in _SETTINGS.items():
-            book.open_accounts([goods_code(outlet_id, kind, item_id)], unit=unit, normal=normal, no_overdraft=no_overdraft)
+            book.open_accounts(
+                [goods_code(outlet_id, kind, item_id)], unit=unit, normal=normal, no_overdraft=no_overdraft
+            )

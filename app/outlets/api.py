@@ -80,7 +80,11 @@ def list_outlets():
 
 
 @api.validate(
-    json=OutletIn, resp=write_responses(HTTP_201=OutletOut), tags=TAGS, security=WRITE_SECURITY, operation_id="createOutlet"
+    json=OutletIn,
+    resp=write_responses(HTTP_201=OutletOut),
+    tags=TAGS,
+    security=WRITE_SECURITY,
+    operation_id="createOutlet",
 )
 def create_outlet():
     """A new outlet of a community or street you administer."""
@@ -114,7 +118,7 @@ def outlet_catalogue(outlet_id: int):
 )
 def set_availability(outlet_id: int):
     """Offer an item at the outlet (or stop offering it), with its low-stock level."""
-    data: AvailabilityIn = request.context.json
+    data: AvailabilityIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     outlet = _outlet(outlet_id, "outlet.view")
     _district_wide("outlet.catalogue.edit")
@@ -136,7 +140,9 @@ def _item_in_body(item_id: int) -> Item:
         ) from None
 
 
-@api.validate(query=ItemQuery, resp=responses(HTTP_200=ItemPage, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="listItems")
+@api.validate(
+    query=ItemQuery, resp=responses(HTTP_200=ItemPage, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="listItems"
+)
 def list_items():
     """The district's catalogue, by category and name, with each item's price now."""
     access.require(current_user, "outlet.catalogue.view")
@@ -179,7 +185,7 @@ def create_item():
 )
 def change_price(item_id: int):
     """A new price version from `effective_from` (default now); redemptions keep the price they were made at."""
-    data: PriceIn = request.context.json
+    data: PriceIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     access.require(current_user, "outlet.catalogue.view")
     item = catalogue.get_item(db, current_user.tenant_id, item_id)
@@ -203,15 +209,23 @@ def change_price(item_id: int):
 def create_movement(outlet_id: int):
     """Goods in (donation, purchase), out to another outlet (transfer) or written off, in one journal.
     Errors: `out_of_stock`, `outlet_invalid`, `outlet_closed`."""
-    data: MovementIn = request.context.json
+    data: MovementIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     lines = [(x.item_id, x.qty) for x in data.lines]
     uid = current_user.user_id
     if data.kind in (DONATION, PURCHASE):
         outlet = _outlet(outlet_id, "outlet.stock.receive")
         m = stock.receive(
-            db, outlet, uid, data.kind, lines, donor=data.donor, supplier=data.supplier,
-            estimated_value_fen=data.estimated_value_fen, note=data.note, key=data.key,
+            db,
+            outlet,
+            uid,
+            data.kind,
+            lines,
+            donor=data.donor,
+            supplier=data.supplier,
+            estimated_value_fen=data.estimated_value_fen,
+            note=data.note,
+            key=data.key,
         )
     elif data.kind == TRANSFER:
         outlet = _outlet(outlet_id, "outlet.stock.receive")
@@ -228,7 +242,12 @@ def create_movement(outlet_id: int):
     return MovementOut.of(m), 201
 
 
-@api.validate(query=PageQuery, resp=responses(HTTP_200=MovementPage, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="listStockMovements")
+@api.validate(
+    query=PageQuery,
+    resp=responses(HTTP_200=MovementPage, HTTP_403=FORBIDDEN),
+    tags=TAGS,
+    operation_id="listStockMovements",
+)
 def list_movements(outlet_id: int):
     """The outlet's stock movements (in, out, transfers either way, adjustments), newest first."""
     outlet = _outlet(outlet_id, "outlet.stock.view")
@@ -238,7 +257,7 @@ def list_movements(outlet_id: int):
         .where(or_(StockMovement.outlet_id == outlet.id, StockMovement.to_outlet_id == outlet.id))
         .order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
     )
-    return page_of(stmt, request.context.query, MovementOut, MovementPage)
+    return page_of(stmt, request.context.query, MovementOut, MovementPage)  # type: ignore[attr-defined]
 
 
 @api.validate(
@@ -251,7 +270,7 @@ def list_movements(outlet_id: int):
 def record_count(outlet_id: int):
     """A stock count (盘点): counted pieces per item against the books. It waits for a supervisor unless
     `apply` (each difference then becomes an adjustment with its reason)."""
-    data: CountIn = request.context.json
+    data: CountIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     outlet = _outlet(outlet_id, "outlet.stock.count")
     if data.apply:
@@ -278,7 +297,7 @@ def record_count(outlet_id: int):
 )
 def apply_count(count_id: int):
     """Apply a pending count's differences as adjustments (supervisors). Error: `count_not_pending`."""
-    data: ApplyCountIn = request.context.json
+    data: ApplyCountIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     count = stock.get_count(db, current_user.tenant_id, count_id)
     _outlet(count.outlet_id, "outlet.stock.adjust")
@@ -291,11 +310,13 @@ def apply_count(count_id: int):
     return CountOut.of(count)
 
 
-@api.validate(query=ReportQuery, resp=responses(HTTP_200=ReportOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="stockReport")
+@api.validate(
+    query=ReportQuery, resp=responses(HTTP_200=ReportOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="stockReport"
+)
 def stock_report(outlet_id: int):
     """账物相符: per item, the pieces on the shelf by the books at `at`, the movements since `since`,
     and the latest count with its difference."""
-    query: ReportQuery = request.context.query
+    query: ReportQuery = request.context.query  # type: ignore[attr-defined]
     outlet = _outlet(outlet_id, "outlet.stock.view")
     return ReportOut.of(stock.stock_report(get_session(), outlet, at=naive(query.at), since=naive(query.since)))
 
@@ -313,7 +334,7 @@ def stock_report(outlet_id: int):
 def lookup_member(outlet_id: int):
     """Who a scanned QR code or a short code names (masked name) and their available points; consumes
     nothing. Errors: `token_expired`, `token_used`, `member_suspended`, `member_unknown`."""
-    data: LookupIn = request.context.json
+    data: LookupIn = request.context.json  # type: ignore[attr-defined]
     _outlet(outlet_id, "outlet.redeem")
     seen = counter.member_at_counter(
         get_session(), current_user.tenant_id, member_token=data.member_token, member_code=data.member_code
@@ -333,7 +354,7 @@ def redeem(outlet_id: int):
     goods; the same `key` again returns the same receipt. Errors: `insufficient_points` (details:
     shortfall), `out_of_stock`, `limit_reached` (details: resets_at), `item_unavailable`, `token_used`,
     `token_expired`, `member_suspended`, `cart_key_reused`, `not_outlet_staff`."""
-    data: RedemptionIn = request.context.json
+    data: RedemptionIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     outlet = _outlet(outlet_id, "outlet.redeem")
     r = counter.redeem(
@@ -375,7 +396,7 @@ def get_redemption(redemption_id: int):
 def refund_redemption(redemption_id: int):
     """Refund a whole redemption or some lines, with a reason (supervisors; within the district's
     refund period). Errors: `already_refunded`, `refund_period_over`, `own_redemption`, `not_outlet_staff`."""
-    data: RefundIn = request.context.json
+    data: RefundIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     r = _redemption(redemption_id)
     _outlet(r.outlet_id, "outlet.refund")

@@ -188,7 +188,9 @@ def change_price(
     _check_points(points)
     effective_from = effective_from or now
     if effective_from < now - timedelta(minutes=1):
-        raise OutletInvalid(str(_l("A price cannot take effect in the past; choose now or later.")), field="effective_from")
+        raise OutletInvalid(
+            str(_l("A price cannot take effect in the past; choose now or later.")), field="effective_from"
+        )
     db.execute(select(Item.id).where(Item.id == item.id).with_for_update())  # one version number at a time
     last = db.scalar(select(func.max(ItemPrice.version)).where(ItemPrice.item_id == item.id)) or 0
     price = ItemPrice(
@@ -331,7 +333,9 @@ def limit_window(period: str, now: datetime) -> tuple[datetime, datetime]:
     return to_utc(start), to_utc(end)
 
 
-def redeemed_since(db: Session, tenant_id: int, member_id: int, item_ids: Iterable[int], since: datetime) -> dict[int, int]:
+def redeemed_since(
+    db: Session, tenant_id: int, member_id: int, item_ids: Iterable[int], since: datetime
+) -> dict[int, int]:
     """Pieces of each item the member redeemed (anywhere in the district) from `since`, less refunds."""
     ids = sorted(set(item_ids))
     if not ids:

@@ -20,9 +20,9 @@ def verify_stock(db: Session, tenant_id: int) -> list[str]:
     """Every disagreement found in the district's stock, in words; [] when shelf = postings = records."""
     problems: list[str] = []
     shelves = db.execute(
-        select(accounts.c.id, accounts.c.code, accounts.c.unit, accounts.c.debits_posted, accounts.c.credits_posted).where(
-            accounts.c.tenant_id == tenant_id, accounts.c.code.like("outlet:%:shelf:%")
-        )
+        select(
+            accounts.c.id, accounts.c.code, accounts.c.unit, accounts.c.debits_posted, accounts.c.credits_posted
+        ).where(accounts.c.tenant_id == tenant_id, accounts.c.code.like("outlet:%:shelf:%"))
     ).all()
     sums = dict(
         db.execute(
@@ -48,13 +48,17 @@ def verify_stock(db: Session, tenant_id: int) -> list[str]:
     records: defaultdict[tuple[int, int], int] = defaultdict(int)
     for outlet_id, to_outlet_id, kind, item_id, qty in db.execute(
         select(
-            StockMovement.outlet_id, StockMovement.to_outlet_id, StockMovement.kind, StockMovementLine.item_id, StockMovementLine.qty
+            StockMovement.outlet_id,
+            StockMovement.to_outlet_id,
+            StockMovement.kind,
+            StockMovementLine.item_id,
+            StockMovementLine.qty,
         )
         .join(StockMovementLine, StockMovementLine.movement_id == StockMovement.id)
         .where(StockMovement.tenant_id == tenant_id)
     ):
         records[(outlet_id, item_id)] += qty
-        if kind == TRANSFER:
+        if kind == TRANSFER and to_outlet_id is not None:
             records[(to_outlet_id, item_id)] -= qty
     goods = set(db.scalars(select(Item.id).where(Item.tenant_id == tenant_id, Item.kind == GOODS)))
     for outlet_id, item_id, qty in db.execute(

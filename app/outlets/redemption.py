@@ -81,14 +81,21 @@ class Identified:
 
 
 def identify(
-    db: Session, tenant_id: int, *, member_token: str | None = None, member_code: str | None = None, now: datetime | None = None
+    db: Session,
+    tenant_id: int,
+    *,
+    member_token: str | None = None,
+    member_code: str | None = None,
+    now: datetime | None = None,
 ) -> Identified:
     """The member a live QR token (purpose "member") or short code names, checked: genuine, this
     district's, not expired, not used, member active. Raises the token's own errors (token_expired,
     token_invalid…), TokenUsed, MemberUnknown or MemberSuspended, each saying what to do."""
     now = now or utcnow()
     if bool(member_token) == bool(member_code):
-        raise OutletInvalid(str(_l("Scan the member's QR code or type their short code (one of the two).")), field="member_token")
+        raise OutletInvalid(
+            str(_l("Scan the member's QR code or type their short code (one of the two).")), field="member_token"
+        )
     code_row = None
     digest = None
     if member_token:
@@ -108,7 +115,7 @@ def identify(
         raise MemberUnknown(str(_l("This code names no member of this district. Ask the member to show it again.")))
     if member.status != ACTIVE:
         raise MemberSuspended(
-            str(_l("This member's account is suspended, so points cannot be spent. Ask them to contact their community."))
+            str(_l("This member's account is suspended, so points cannot be spent. Ask them to call their community."))
         )
     return Identified(member, digest, code_row)
 
@@ -123,7 +130,12 @@ class AtCounter:
 
 
 def member_at_counter(
-    db: Session, tenant_id: int, *, member_token: str | None = None, member_code: str | None = None, now: datetime | None = None
+    db: Session,
+    tenant_id: int,
+    *,
+    member_token: str | None = None,
+    member_code: str | None = None,
+    now: datetime | None = None,
 ) -> AtCounter:
     """Identify the member (as `identify`, consuming nothing) and say their masked name and points."""
     who = identify(db, tenant_id, member_token=member_token, member_code=member_code, now=now)
@@ -350,7 +362,15 @@ def redeem(
                     short=total - have,
                 )
             ),
-            details=[{"field": "lines", "code": "insufficient_points", "needed": total, "available": have, "shortfall": total - have}],
+            details=[
+                {
+                    "field": "lines",
+                    "code": "insufficient_points",
+                    "needed": total,
+                    "available": have,
+                    "shortfall": total - have,
+                }
+            ],
         )
 
     goods = [
@@ -407,7 +427,9 @@ def redeem(
     return redemption
 
 
-def member_redemptions(db: Session, tenant_id: int, member_id: int, since: datetime | None = None, limit: int = 20) -> list[Redemption]:
+def member_redemptions(
+    db: Session, tenant_id: int, member_id: int, since: datetime | None = None, limit: int = 20
+) -> list[Redemption]:
     """The member's latest redemptions (newest first), for their history and their QR page's
     "just redeemed" panel (pass `since`)."""
     q = (

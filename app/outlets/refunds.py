@@ -31,7 +31,9 @@ from .stock import out_of_stock
 def _outlet_account(db: Session, redemption: Redemption) -> str:
     """The points account the redemption paid into (read from its journal)."""
     wallet = wallet_code(redemption.member_id)
-    for debit, credit, _amount, _phase in Ledger(db, tenant=redemption.tenant_id).journal_transfers(redemption.journal_id):
+    for debit, credit, _amount, _phase in Ledger(db, tenant=redemption.tenant_id).journal_transfers(
+        redemption.journal_id
+    ):
         if debit == wallet:
             return credit
     raise ValueError(f"redemption {redemption.id}: its journal moves no points")
@@ -79,7 +81,13 @@ def refund(
     ends = locked.created_at + timedelta(days=days)
     if now > ends:
         raise RefundPeriodOver(
-            str(_l("Refunds are possible for %(days)s days; this redemption's period ended on %(when)s.", days=days, when=beijing(ends)))
+            str(
+                _l(
+                    "Refunds are possible for %(days)s days; this redemption's period ended on %(when)s.",
+                    days=days,
+                    when=beijing(ends),
+                )
+            )
         )
     if not 1 <= len(reason) <= 200:
         raise OutletInvalid(str(_l("Say why the redemption is refunded (up to 200 characters).")), field="reason")
@@ -94,18 +102,18 @@ def refund(
             raise OutletInvalid(str(_l("Choose at least one line to refund.")), field="lines")
         seen = set()
         for line_id, qty in wanted:
-            line = by_id.get(line_id)
-            if line is None or line_id in seen:
+            this = by_id.get(line_id)
+            if this is None or line_id in seen:
                 raise OutletInvalid(str(_l("Choose lines of this redemption, each once.")), field="lines")
             seen.add(line_id)
             if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
                 raise OutletInvalid(str(_l("Each quantity to refund must be 1 or more.")), field="lines")
-            left = line.qty - line.refunded_qty
+            left = this.qty - this.refunded_qty
             if left == 0:
-                raise AlreadyRefunded(str(_l("%(item)s has already been refunded.", item=line.item_name)))
+                raise AlreadyRefunded(str(_l("%(item)s has already been refunded.", item=this.item_name)))
             if qty > left:
                 raise OutletInvalid(
-                    str(_l("Only %(left)s of %(item)s can still be refunded.", left=left, item=line.item_name)),
+                    str(_l("Only %(left)s of %(item)s can still be refunded.", left=left, item=this.item_name)),
                     field="lines",
                 )
     kinds = dict(db.execute(select(Item.id, Item.kind).where(Item.id.in_([by_id[i].item_id for i, _ in wanted]))).all())

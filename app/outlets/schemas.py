@@ -436,7 +436,9 @@ class RefundLineIn(_In):
 
 class RefundIn(_In):
     reason: str = Field(min_length=1, max_length=200)
-    lines: list[RefundLineIn] | None = Field(default=None, min_length=1, max_length=50, description="Omit: everything not yet refunded")
+    lines: list[RefundLineIn] | None = Field(
+        default=None, min_length=1, max_length=50, description="Omit: everything not yet refunded"
+    )
     key: str | None = Field(default=None, min_length=1, max_length=100)
 
 

@@ -78,7 +78,9 @@ def out_of_stock(db: Session, e: InsufficientBalance, names: dict[int, str]) -> 
     return OutOfStock(str(_l("Not enough stock on the shelf for this. Take fewer, or receive stock first.")))
 
 
-def _lines(db: Session, tenant_id: int, lines: Iterable[tuple[int, int]], *, allow_zero: bool = False) -> tuple[list[tuple[Item, int]], dict[int, str]]:
+def _lines(
+    db: Session, tenant_id: int, lines: Iterable[tuple[int, int]], *, allow_zero: bool = False
+) -> tuple[list[tuple[Item, int]], dict[int, str]]:
     """Check (item id, qty) pairs: goods of the district, whole positive pieces, each item once."""
     pairs = list(lines)
     if not pairs:
@@ -201,7 +203,9 @@ def receive(
     if len(supplier) > 100:
         raise OutletInvalid(str(_l("The supplier can be at most 100 characters.")), field="supplier")
     if estimated_value_fen is not None and not 0 <= estimated_value_fen <= 10**12:
-        raise OutletInvalid(str(_l("The estimated value must be from 0 to 10,000,000,000 yuan.")), field="estimated_value")
+        raise OutletInvalid(
+            str(_l("The estimated value must be from 0 to 10,000,000,000 yuan.")), field="estimated_value"
+        )
     checked, names = _lines(db, outlet.tenant_id, lines)
     open_goods_accounts(db, outlet.tenant_id, outlet.id, [i.id for i, _ in checked])
     source = DONATED if kind == DONATION else PURCHASED
@@ -361,7 +365,11 @@ def record_count(
         actor_user_id=actor_user_id,
         target_type="outlet_stock_count",
         target_id=count.id,
-        detail={"outlet_id": outlet.id, "items": len(checked), "differences": sum(1 for x in count.lines if x.difference)},
+        detail={
+            "outlet_id": outlet.id,
+            "items": len(checked),
+            "differences": sum(1 for x in count.lines if x.difference),
+        },
     )
     return count
 
@@ -473,7 +481,9 @@ class ReportLine:
     @property
     def difference(self) -> int | None:
         """Counted − books at the time of the latest count."""
-        return None if self.counted_qty is None or self.count_book_qty is None else self.counted_qty - self.count_book_qty
+        return (
+            None if self.counted_qty is None or self.count_book_qty is None else self.counted_qty - self.count_book_qty
+        )
 
     @property
     def reconciled(self) -> bool:
@@ -502,9 +512,7 @@ class StockReport:
         return sum(line.value or 0 for line in self.lines)
 
 
-def stock_report(
-    db: Session, outlet: Outlet, at: datetime | None = None, since: datetime | None = None
-) -> StockReport:
+def stock_report(db: Session, outlet: Outlet, at: datetime | None = None, since: datetime | None = None) -> StockReport:
     """Per goods item of the outlet: pieces on the shelf by the books at `at` (default now), the
     movements from `since` to `at` by kind, and the latest stock count at or before `at` with its
     difference. A few indexed statements whatever the history's length."""
@@ -533,7 +541,9 @@ def stock_report(
     ids: dict[int, tuple[str, int]] = {}
     if codes:
         for r in db.execute(
-            select(accounts.c.id, accounts.c.code).where(accounts.c.tenant_id == tenant, accounts.c.code.in_(list(codes)))
+            select(accounts.c.id, accounts.c.code).where(
+                accounts.c.tenant_id == tenant, accounts.c.code.in_(list(codes))
+            )
         ):
             ids[r.id] = codes[r.code]
     shelf_ids = [a for a, (k, _) in ids.items() if k == SHELF]
@@ -552,13 +562,13 @@ def stock_report(
     moved: dict[tuple[str, int], int] = {}
     transfers_net: dict[int, int] = {}
     if since is not None and ids:
-        for r in db.execute(
+        for account_id, delta in db.execute(
             select(entries.c.account_id, func.sum(entries.c.posted_delta))
             .where(entries.c.account_id.in_(list(ids)), entries.c.created_at > since, entries.c.created_at <= at)
             .group_by(entries.c.account_id)
-        ):
-            moved[ids[r[0]]] = int(r[1] or 0)
-        for r in db.execute(
+        ).all():
+            moved[ids[account_id]] = int(delta or 0)
+        for item_id, from_outlet, qty in db.execute(
             select(StockMovementLine.item_id, StockMovement.outlet_id, func.sum(StockMovementLine.qty))
             .join(StockMovement, StockMovement.id == StockMovementLine.movement_id)
             .where(
@@ -568,9 +578,9 @@ def stock_report(
                 StockMovement.created_at <= at,
             )
             .group_by(StockMovementLine.item_id, StockMovement.outlet_id)
-        ):
-            sign = 1 if r[1] == outlet.id else -1  # lines are the source's change; the target sees the opposite
-            transfers_net[r[0]] = transfers_net.get(r[0], 0) + sign * int(r[2] or 0)
+        ).all():
+            sign = 1 if from_outlet == outlet.id else -1  # lines are the source's change; the target sees the opposite
+            transfers_net[item_id] = transfers_net.get(item_id, 0) + sign * int(qty or 0)
     counts: dict[int, tuple[int, int, datetime, str]] = {}
     for line, count in db.execute(
         select(StockCountLine, StockCount)

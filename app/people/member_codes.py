@@ -97,7 +97,9 @@ def resolve_code(db: Session, tenant_id: int, typed: str, now: datetime) -> Memb
             field="member_code",
         )
     if row.used_at is not None:
-        raise MemberCodeUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
+        raise MemberCodeUsed(
+            str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one."))
+        )
     if row.expires_at <= now:
         raise MemberCodeExpired(str(_l("This code has expired. Ask the member to reopen “My QR code” for a new one.")))
     return row
@@ -112,5 +114,7 @@ def consume_code(db: Session, row: MemberCode, now: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise MemberCodeUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
+        raise MemberCodeUsed(
+            str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one."))
+        )
     row.used_at = now

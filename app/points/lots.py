@@ -29,7 +29,6 @@ from ledger.schema import accounts, entries, journals
 
 from .accounts import POINTS, wallet_code
 from .errors import RuleInvalid
-from .spending import KIND_REFUND
 from .expiry import (
     EXPIRED_ACCOUNT,
     KIND_EXPIRY,
@@ -45,6 +44,7 @@ from .expiry import (
     derive_lots,
     expiry_rule,
 )
+from .spending import KIND_REFUND
 
 WALLET_PREFIX = "member:"
 _LOTS: Table = PointsLot.__table__  # type: ignore[assignment]

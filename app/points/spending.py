@@ -79,9 +79,7 @@ def post_redemption(
     journal comes back."""
     transfers = [Transfer(wallet_code(member_id), outlet_account, points)] if points > 0 else []
     transfers += _goods_only(goods)
-    return Ledger(session, tenant=tenant_id).post(
-        transfers, kind=KIND_REDEMPTION, key=key, memo=memo[:200], meta=meta
-    )
+    return Ledger(session, tenant=tenant_id).post(transfers, kind=KIND_REDEMPTION, key=key, memo=memo[:200], meta=meta)
 
 
 def post_refund(

@@ -10,16 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from app import access
 from app.auth.services import load_principal, open_session, user_for_member
 from app.db import utcnow
 from app.errors import NotFound
-from app.outlets import errors
+from app.outlets import errors, refunds, stock
 from app.outlets import outlets as outlet_services
 from app.outlets import redemption as counter
-from app.outlets import refunds, stock
 from app.outlets.accounts import REDEEMED, goods_code, item_unit, shelf_code
 from app.outlets.catalogue import change_price, limit_window, offers
 from app.outlets.labels import PURCHASE
@@ -60,8 +58,13 @@ def test_redemption_moves_points_and_goods_in_one_journal_and_prints_a_receipt(e
     now = utcnow()
     m = member_with_points(s, shop.town, 200)
     r = counter.redeem(
-        s, shop.a, staff_user(s, shop), [(shop.rice.id, 1), (shop.haircut.id, 2)], "cart-1",
-        member_token=token_for(shop, m, now), now=now,
+        s,
+        shop.a,
+        staff_user(s, shop),
+        [(shop.rice.id, 1), (shop.haircut.id, 2)],
+        "cart-1",
+        member_token=token_for(shop, m, now),
+        now=now,
     )
     assert r.total_points == 50 + 2 * 10
     rows = Ledger(s, tenant=shop.tenant).journal_transfers(r.journal_id)
@@ -102,7 +105,15 @@ def test_a_qr_token_pays_for_one_redemption_only(env):
         counter.redeem(s, shop.b, None, [(shop.oil.id, 1)], "k2", member_token=tok, now=now)
     assert e.value.code == "token_used"
     with pytest.raises(TokenExpired):
-        counter.redeem(s, shop.a, None, [(shop.oil.id, 1)], "k3", member_token=token_for(shop, m, now - timedelta(minutes=5)), now=now)
+        counter.redeem(
+            s,
+            shop.a,
+            None,
+            [(shop.oil.id, 1)],
+            "k3",
+            member_token=token_for(shop, m, now - timedelta(minutes=5)),
+            now=now,
+        )
 
 
 def test_a_short_code_names_the_member_once_and_expires(env):
@@ -121,7 +132,9 @@ def test_a_short_code_names_the_member_once_and_expires(env):
     fresh = member_codes.current_code(s, shop.tenant, m.id, now)
     assert fresh.code != code.code
     with pytest.raises(member_codes.MemberCodeExpired) as e:
-        counter.redeem(s, shop.a, None, [(shop.oil.id, 1)], "c3", member_code=fresh.code, now=now + timedelta(minutes=11))
+        counter.redeem(
+            s, shop.a, None, [(shop.oil.id, 1)], "c3", member_code=fresh.code, now=now + timedelta(minutes=11)
+        )
     assert e.value.code == "token_expired"
     with pytest.raises(member_codes.MemberCodeUnknown):
         counter.member_at_counter(s, shop.tenant, member_code="ZZZZZZ", now=now)
@@ -132,7 +145,15 @@ def test_the_counter_says_what_is_wrong(env):
     now = utcnow()
     poor = member_with_points(s, shop.town, 60, name="钱多多")
     with pytest.raises(errors.InsufficientPoints) as e:
-        counter.redeem(s, shop.a, None, [(shop.rice.id, 1), (shop.oil.id, 1)], "p", member_token=token_for(shop, poor, now), now=now)
+        counter.redeem(
+            s,
+            shop.a,
+            None,
+            [(shop.rice.id, 1), (shop.oil.id, 1)],
+            "p",
+            member_token=token_for(shop, poor, now),
+            now=now,
+        )
     assert e.value.details[0]["shortfall"] == 30 and "30" in e.value.message
     rich = member_with_points(s, shop.town, 10_000, name="李富贵")
     with pytest.raises(errors.OutOfStock) as e:
@@ -140,13 +161,29 @@ def test_the_counter_says_what_is_wrong(env):
     assert e.value.details[0]["available"] == 20
     counter.redeem(s, shop.a, None, [(shop.rice.id, 2)], "l1", member_token=token_for(shop, rich, now), now=now)
     with pytest.raises(errors.LimitReached) as e:
-        counter.redeem(s, shop.b, None, [(shop.rice.id, 1)], "l2", member_token=token_for(shop, rich, now - timedelta(seconds=30)), now=now)
+        counter.redeem(
+            s,
+            shop.b,
+            None,
+            [(shop.rice.id, 1)],
+            "l2",
+            member_token=token_for(shop, rich, now - timedelta(seconds=30)),
+            now=now,
+        )
     _start, resets = limit_window("month", now)
     assert e.value.details[0]["resets_at"] == resets.isoformat() + "Z"
     rich.status = SUSPENDED
     s.flush()
     with pytest.raises(errors.MemberSuspended):
-        counter.redeem(s, shop.a, None, [(shop.oil.id, 1)], "susp", member_token=token_for(shop, rich, now - timedelta(seconds=60)), now=now)
+        counter.redeem(
+            s,
+            shop.a,
+            None,
+            [(shop.oil.id, 1)],
+            "susp",
+            member_token=token_for(shop, rich, now - timedelta(seconds=60)),
+            now=now,
+        )
     assert available_points(s, shop.tenant, poor.id) == 60
 
 
@@ -167,12 +204,20 @@ def test_refunds_some_lines_then_the_rest_then_never_again(env):
     now = utcnow()
     m = member_with_points(s, shop.town, 300)
     r = counter.redeem(
-        s, shop.a, staff_user(s, shop), [(shop.rice.id, 2), (shop.oil.id, 1)], "r", member_token=token_for(shop, m, now), now=now
+        s,
+        shop.a,
+        staff_user(s, shop),
+        [(shop.rice.id, 2), (shop.oil.id, 1)],
+        "r",
+        member_token=token_for(shop, m, now),
+        now=now,
     )
     assert available_points(s, shop.tenant, m.id) == 160
     sup = shop.people["supervisor_a"]
     rice_line = next(line for line in r.lines if line.item_id == shop.rice.id)
-    first = refunds.refund(s, r, user_for_member(s, sup).id, sup.id, lines=[(rice_line.id, 1)], reason="包装破损", now=now)
+    first = refunds.refund(
+        s, r, user_for_member(s, sup).id, sup.id, lines=[(rice_line.id, 1)], reason="包装破损", now=now
+    )
     assert first.points == 50 and available_points(s, shop.tenant, m.id) == 210
     assert Ledger(s, tenant=shop.tenant).balance(shelf_code(shop.a.id, shop.rice.id)).posted == 19
     # The points go back to the lot they came from: one lot, 300 earned, 160 + 50 left in it.
@@ -196,12 +241,16 @@ def test_nobody_refunds_their_own_redemption_and_the_period_ends(env):
     with pytest.raises(errors.OwnRedemption):
         refunds.refund(s, own, user_for_member(s, sup).id, sup.id, reason="自己退", now=now)
     m = member_with_points(s, shop.town, 100)
-    made_by_sup = counter.redeem(s, shop.a, user_for_member(s, sup).id, [(shop.oil.id, 1)], "mine", member_token=token_for(shop, m, now), now=now)
+    made_by_sup = counter.redeem(
+        s, shop.a, user_for_member(s, sup).id, [(shop.oil.id, 1)], "mine", member_token=token_for(shop, m, now), now=now
+    )
     with pytest.raises(errors.OwnRedemption):
         refunds.refund(s, made_by_sup, user_for_member(s, sup).id, sup.id, reason="我做的", now=now)
     other = shop.people["supervisor_b"]  # a supervisor elsewhere; the scope check is the caller's (API tests)
     with pytest.raises(errors.RefundPeriodOver):
-        refunds.refund(s, made_by_sup, user_for_member(s, other).id, other.id, reason="太晚", now=now + timedelta(days=8))
+        refunds.refund(
+            s, made_by_sup, user_for_member(s, other).id, other.id, reason="太晚", now=now + timedelta(days=8)
+        )
     outlet_services.change_settings(s, shop.tenant, None, refund_days=10)
     refunds.refund(s, made_by_sup, user_for_member(s, other).id, other.id, reason="十天内", now=now + timedelta(days=8))
 
@@ -211,7 +260,10 @@ def test_stock_moves_in_between_and_out_and_a_count_is_applied_with_reasons(env)
     t0 = utcnow()
     a, b, rice, oil = shop.a, shop.b, shop.rice, shop.oil
     bought = stock.receive(s, a, None, PURCHASE, [(rice.id, 10), (oil.id, 5)], supplier="光明粮油店", key="buy-1")
-    assert stock.receive(s, a, None, PURCHASE, [(rice.id, 10), (oil.id, 5)], supplier="光明粮油店", key="buy-1").id == bought.id
+    assert (
+        stock.receive(s, a, None, PURCHASE, [(rice.id, 10), (oil.id, 5)], supplier="光明粮油店", key="buy-1").id
+        == bought.id
+    )
     stock.transfer(s, a, b, None, [(rice.id, 7)])
     with pytest.raises(errors.OutOfStock):
         stock.transfer(s, a, b, None, [(oil.id, 26)])
@@ -245,7 +297,10 @@ def test_one_ledger_unit_per_item_refuses_moving_rice_as_oil(env):
     book = Ledger(s, tenant=shop.tenant)
     assert book.account(shelf_code(shop.a.id, shop.rice.id)).unit == item_unit(shop.rice.id)
     with pytest.raises(UnitMismatch):
-        book.post([Transfer(goods_code(shop.a.id, REDEEMED, shop.oil.id), shelf_code(shop.a.id, shop.rice.id), 1)], kind="test")
+        book.post(
+            [Transfer(goods_code(shop.a.id, REDEEMED, shop.oil.id), shelf_code(shop.a.id, shop.rice.id), 1)],
+            kind="test",
+        )
 
 
 def test_outlet_staff_reach_their_own_outlet_only(env):

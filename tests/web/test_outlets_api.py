@@ -39,7 +39,11 @@ def test_staff_redeem_once_per_cart_and_the_receipt_says_what_left(app, client, 
     r = post(client, f"/api/v1/outlets/{shop.a.id}/member-lookup", {"member_token": tok}, csrf)
     assert r.status_code == 200 and r.get_json()["available_points"] == 200
     assert r.get_json()["name_masked"] == "李*"
-    body = {"member_token": tok, "lines": [{"item_id": shop.rice.id, "qty": 1}, {"item_id": shop.haircut.id, "qty": 1}], "key": "cart-1"}
+    body = {
+        "member_token": tok,
+        "lines": [{"item_id": shop.rice.id, "qty": 1}, {"item_id": shop.haircut.id, "qty": 1}],
+        "key": "cart-1",
+    }
     first = post(client, f"/api/v1/outlets/{shop.a.id}/redemptions", body, csrf)
     assert first.status_code == 201, first.get_data(as_text=True)
     receipt = first.get_json()
@@ -65,9 +69,19 @@ def test_the_counter_refuses_with_codes_that_say_what_to_do(app, client, town):
     assert r.status_code == 409
     err = r.get_json()["error"]
     assert err["code"] == "insufficient_points" and err["details"][0]["shortfall"] == 20
-    r = post(client, f"/api/v1/outlets/{shop.a.id}/redemptions", {"member_code": "ABCDEF", "lines": [{"item_id": shop.oil.id, "qty": 1}], "key": "q"}, csrf)
+    r = post(
+        client,
+        f"/api/v1/outlets/{shop.a.id}/redemptions",
+        {"member_code": "ABCDEF", "lines": [{"item_id": shop.oil.id, "qty": 1}], "key": "q"},
+        csrf,
+    )
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "member_unknown"
-    r = post(client, f"/api/v1/outlets/{shop.a.id}/redemptions", {"lines": [{"item_id": shop.oil.id, "qty": 1}], "key": "q"}, csrf)
+    r = post(
+        client,
+        f"/api/v1/outlets/{shop.a.id}/redemptions",
+        {"lines": [{"item_id": shop.oil.id, "qty": 1}], "key": "q"},
+        csrf,
+    )
     assert r.status_code == 422
 
 
@@ -77,7 +91,15 @@ def test_staff_of_one_outlet_get_404_at_another_and_refund_only_as_supervisors(a
     csrf = signed_in(client, town, "staff_a")
     body = {"member_token": _token(app, town, volunteer), "lines": [{"item_id": shop.rice.id, "qty": 2}], "key": "x"}
     assert post(client, f"/api/v1/outlets/{shop.b.id}/redemptions", body, csrf).status_code == 404
-    assert post(client, f"/api/v1/outlets/{shop.b.id}/stock-counts", {"lines": [{"item_id": shop.rice.id, "counted_qty": 1}]}, csrf).status_code == 404
+    assert (
+        post(
+            client,
+            f"/api/v1/outlets/{shop.b.id}/stock-counts",
+            {"lines": [{"item_id": shop.rice.id, "counted_qty": 1}]},
+            csrf,
+        ).status_code
+        == 404
+    )
     assert client.get(f"/api/v1/outlets/{shop.b.id}").status_code == 404
     assert [o["id"] for o in client.get("/api/v1/outlets").get_json()["items"]] == [shop.a.id]
     made = post(client, f"/api/v1/outlets/{shop.a.id}/redemptions", body, csrf)
@@ -94,7 +116,12 @@ def test_staff_of_one_outlet_get_404_at_another_and_refund_only_as_supervisors(a
 
     csrf = signed_in(client, town, "supervisor_a")
     line_id = client.get(f"/api/v1/redemptions/{rid}").get_json()["lines"][0]["line_id"]
-    r = post(client, f"/api/v1/redemptions/{rid}/refund", {"reason": "包装破损", "lines": [{"line_id": line_id, "qty": 1}]}, csrf)
+    r = post(
+        client,
+        f"/api/v1/redemptions/{rid}/refund",
+        {"reason": "包装破损", "lines": [{"line_id": line_id, "qty": 1}]},
+        csrf,
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     assert r.get_json()["points"] == 50 and r.get_json()["receipt"]["refunded_points"] == 50
     assert post(client, f"/api/v1/redemptions/{rid}/refund", {"reason": "全部退"}, csrf).status_code == 201
@@ -126,18 +153,40 @@ def test_stock_in_count_and_report_through_the_api(app, client, town):
     r = post(
         client,
         f"/api/v1/outlets/{shop.a.id}/stock-movements",
-        {"kind": "donation", "donor": "光明爱心企业", "estimated_value_fen": 50000, "lines": [{"item_id": shop.oil.id, "qty": 10}]},
+        {
+            "kind": "donation",
+            "donor": "光明爱心企业",
+            "estimated_value_fen": 50000,
+            "lines": [{"item_id": shop.oil.id, "qty": 10}],
+        },
         csrf,
     )
-    assert r.status_code == 201 and r.get_json()["lines"] == [{"item_id": shop.oil.id, "name": "花生油 1.8L", "qty": 10}]
-    r = post(client, f"/api/v1/outlets/{shop.a.id}/stock-movements", {"kind": "write_off", "reason": "damaged", "lines": [{"item_id": shop.oil.id, "qty": 1}]}, csrf)
+    assert r.status_code == 201 and r.get_json()["lines"] == [
+        {"item_id": shop.oil.id, "name": "花生油 1.8L", "qty": 10}
+    ]
+    r = post(
+        client,
+        f"/api/v1/outlets/{shop.a.id}/stock-movements",
+        {"kind": "write_off", "reason": "damaged", "lines": [{"item_id": shop.oil.id, "qty": 1}]},
+        csrf,
+    )
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "not_outlet_staff"
-    r = post(client, f"/api/v1/outlets/{shop.a.id}/stock-movements", {"kind": "transfer", "to_outlet_id": shop.b.id, "lines": [{"item_id": shop.oil.id, "qty": 31}]}, csrf)
+    r = post(
+        client,
+        f"/api/v1/outlets/{shop.a.id}/stock-movements",
+        {"kind": "transfer", "to_outlet_id": shop.b.id, "lines": [{"item_id": shop.oil.id, "qty": 31}]},
+        csrf,
+    )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "out_of_stock"
     client.post("/signout")
 
     csrf = signed_in(client, town, "supervisor_a")
-    r = post(client, f"/api/v1/outlets/{shop.a.id}/stock-counts", {"lines": [{"item_id": shop.oil.id, "counted_qty": 29, "reason": "一瓶漏油"}]}, csrf)
+    r = post(
+        client,
+        f"/api/v1/outlets/{shop.a.id}/stock-counts",
+        {"lines": [{"item_id": shop.oil.id, "counted_qty": 29, "reason": "一瓶漏油"}]},
+        csrf,
+    )
     assert r.status_code == 201 and r.get_json()["status"] == "pending"
     count_id = r.get_json()["id"]
     report = client.get(f"/api/v1/outlets/{shop.a.id}/stock-report").get_json()
@@ -147,16 +196,29 @@ def test_stock_in_count_and_report_through_the_api(app, client, town):
     report = client.get(f"/api/v1/outlets/{shop.a.id}/stock-report").get_json()
     oil = next(x for x in report["lines"] if x["item_id"] == shop.oil.id)
     assert report["matches"] is True and oil["book_qty"] == 29
-    assert post(client, f"/api/v1/stock-counts/{count_id}/apply", {}, csrf).get_json()["error"]["code"] == "count_not_pending"
+    assert (
+        post(client, f"/api/v1/stock-counts/{count_id}/apply", {}, csrf).get_json()["error"]["code"]
+        == "count_not_pending"
+    )
 
 
 def test_the_district_keeps_the_catalogue_and_opens_outlets(app, client, town):
     shop = _shop(app, town)
     csrf = signed_in(client, town, "district_admin")
-    r = post(client, "/api/v1/outlets", {"unit_id": town.community_b.id, "name": "塘家第二爱心超市", "address": "塘家路8号"}, csrf)
+    r = post(
+        client,
+        "/api/v1/outlets",
+        {"unit_id": town.community_b.id, "name": "塘家第二爱心超市", "address": "塘家路8号"},
+        csrf,
+    )
     assert r.status_code == 201
     new_outlet = r.get_json()["id"]
-    r = post(client, "/api/v1/catalogue/items", {"name": "洗衣液 2kg", "points": 30, "category": "日用品", "limit_qty": 1, "limit_period": "week"}, csrf)
+    r = post(
+        client,
+        "/api/v1/catalogue/items",
+        {"name": "洗衣液 2kg", "points": 30, "category": "日用品", "limit_qty": 1, "limit_period": "week"},
+        csrf,
+    )
     assert r.status_code == 201
     item = r.get_json()["id"]
     assert post(client, "/api/v1/catalogue/items", {"name": "洗衣液 2kg", "points": 30}, csrf).status_code == 409
