@@ -144,7 +144,7 @@ def test_redeeming_a_cart_gives_a_receipt_and_a_double_tap_redeems_once(app, cli
     assert "李*" in text and "李娜" not in text
     assert "85" in text  # points available now
     with client.get("/static/css/counter.css") as css:
-        assert "size: 58mm" in css.get_data(as_text=True)  # a receipt printer's paper
+        assert "max-width: 80mm" in css.get_data(as_text=True)  # printed: a receipt printer's paper
     history = _text(client.get(f"/outlets/{shop.outlet_a}/counter/redemptions"))
     assert "大米 5kg ×2" in history
 
