@@ -113,3 +113,21 @@ def home_panels(app: Flask) -> list[tuple[str, dict]]:
         if panel is not None:
             shown.append((template, panel))
     return shown
+
+
+def register_page_slot(app: Flask, slot: str, template: str, context: Callable[[], dict | None]) -> None:
+    """Put a piece of a higher area into a named place (`slot`) of a lower area's page, the way
+    `register_home_panel` does for the home page: the page includes `template` with `panel` set to
+    what `context()` returns at request time (None leaves it out). Slots in use: "member_qr" (the
+    member's own QR page, app/people/qr_views.py)."""
+    app.extensions.setdefault("page_slots", {}).setdefault(slot, []).append((template, context))
+
+
+def page_slots(app: Flask, slot: str) -> list[tuple[str, dict]]:
+    """The pieces to show in `slot` on this request, in the order the areas registered them."""
+    shown = []
+    for template, context in app.extensions.get("page_slots", {}).get(slot, []):
+        panel = context()
+        if panel is not None:
+            shown.append((template, panel))
+    return shown

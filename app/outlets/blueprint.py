@@ -61,3 +61,25 @@ api_bp.add_url_rule(f"{_O}/member-lookup", view_func=api.lookup_member, methods=
 api_bp.add_url_rule(f"{_O}/redemptions", view_func=api.redeem, methods=["POST"])
 api_bp.add_url_rule(f"/redemptions/<{ID}:redemption_id>", view_func=api.get_redemption, methods=["GET"])
 api_bp.add_url_rule(f"/redemptions/<{ID}:redemption_id>/refund", view_func=api.refund_redemption, methods=["POST"])
+
+# --- the counter, receipts, refunds and the member's "just redeemed" (outlets-counter) ----------------
+from . import counter_views  # noqa: E402
+
+_C = "/outlets/<int:outlet_id>/counter"
+bp.add_url_rule(_C, view_func=counter_views.counter, endpoint="counter")
+bp.add_url_rule(f"{_C}/member", view_func=counter_views.counter_member, methods=["POST"], endpoint="counter_member")
+bp.add_url_rule(f"{_C}/redeem", view_func=counter_views.counter_redeem, methods=["POST"], endpoint="counter_redeem")
+bp.add_url_rule(f"{_C}/redemptions", view_func=counter_views.counter_history, endpoint="counter_history")
+bp.add_url_rule(
+    f"{_C}/redemptions/<int:redemption_id>", view_func=counter_views.counter_receipt, endpoint="counter_receipt"
+)
+bp.add_url_rule(
+    f"{_C}/redemptions/<int:redemption_id>/refund",
+    view_func=counter_views.counter_refund,
+    methods=["GET", "POST"],
+    endpoint="counter_refund",
+)
+bp.add_url_rule("/me/redeemed.json", view_func=counter_views.my_latest_redemptions, endpoint="my_latest_redemptions")
+# The member's side, wired when the pages are registered: the QR page's "just redeemed" panel and the
+# points history's words for redemptions and refunds (counter_views.setup_counter).
+bp.record_once(lambda state: counter_views.setup_counter(state.app))

@@ -7,18 +7,19 @@ from xml.etree import ElementTree
 
 import qrcode
 import qrcode.image.svg
-from flask import Response, render_template
+from flask import Response, current_app, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from qrcode.constants import ERROR_CORRECT_M
 
 from app.access import require
-from app.db import get_session
+from app.area import page_slots
+from app.db import get_session, utcnow
 from app.places.models import District
 from app.tokens import PURPOSES, make_token, seconds_to_next_step
 
-from . import services
+from . import member_codes, services
 
 
 def member_number(member) -> str:
@@ -42,24 +43,31 @@ def qr_svg(token: str, title: str, **data: object) -> str:
 
 
 def _my_live_code():
-    member = services.get_member(get_session(), current_user.tenant_id, current_user.member_id)
+    db = get_session()
+    member = services.get_member(db, current_user.tenant_id, current_user.member_id)
     now = time.time()
     token = make_token("member", member.tenant_id, member.id, now)
     refresh_in = seconds_to_next_step("member", now)  # a fresh code is due when the next time step starts
-    svg = qr_svg(token, _("QR code of %(name)s", name=member.name), refresh_in=refresh_in)
-    return member, token, svg, refresh_in
+    # The short code staff type when the camera cannot read the QR code: it lives longer than a QR
+    # token and pays once, so each refresh shows the member's current one (a new one once it is used).
+    short = member_codes.current_code(db, member.tenant_id, member.id, utcnow()).code
+    svg = qr_svg(token, _("QR code of %(name)s", name=member.name), refresh_in=refresh_in, short_code=short)
+    return member, token, svg, refresh_in, short
 
 
 @login_required
 def my_qr():
-    member, token, svg, refresh_in = _my_live_code()
+    member, token, svg, refresh_in, short = _my_live_code()
     return render_template(
         "people/qr.html",
         member=member,
         token=token,
+        short_code=short,
         svg=Markup(svg),
         refresh_in=refresh_in,
         lifetime=PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1),
+        # Pieces of higher areas (an outlet's "just redeemed" panel) through app.area.register_page_slot.
+        slots=page_slots(current_app, "member_qr"),
     )
 
 

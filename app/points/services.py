@@ -24,6 +24,7 @@ from app.places.models import District
 from ledger import Journal, Ledger, Transfer
 from ledger.schema import journals
 
+from . import history
 from .accounts import hours_source_code, open_source, wallet_code
 from .errors import RuleInvalid
 from .labels import CATEGORIES, KIND_HOURS, MISSED_CHECKOUT
@@ -306,6 +307,8 @@ def member_points(session: Session, tenant_id: int, member_id: int, limit: int =
             }
         for r in rows:
             metas[r.id] = (orig_meta.get(r.resolves_id) if r.resolves_id else r.meta) or {}
+    # Journals posted for a higher area (an outlet's redemption) are said in words by that area.
+    described = history.describe(session, tenant_id, {ln.journal_id: ln.kind for ln in page.lines}, metas)
     lines = []
     for line in page.lines:
         meta = metas.get(line.journal_id, {})
@@ -316,7 +319,7 @@ def member_points(session: Session, tenant_id: int, member_id: int, limit: int =
                 phase=line.phase,
                 amount=line.amount,
                 pending_amount=line.pending_amount,
-                title=meta.get("title") or line.memo,
+                title=described.get(line.journal_id) or meta.get("title") or line.memo,
                 minutes=meta.get("minutes"),
                 activity_id=meta.get("activity_id"),
                 attendance_id=meta.get("attendance_id"),

@@ -39,7 +39,9 @@ def test_signed_in_volunteer_sees_their_live_qr(app, client, town):
     token = data_token(html)
     claims = check_token(token, "member", secret=app.config["SECRET_KEY"])
     assert (claims.tenant_id, claims.subject_id) == (town.district.id, me.id)
-    assert token in re.sub(r"<[^>]+>", " ", html)  # printed for staff to type when a scanner fails
+    # For staff to type when a scanner fails: the short code (6 characters), not the long token.
+    assert re.search(r'id="qr-short-code">[2-9A-HJKMNP-Z]{6}<', html)
+    assert token not in re.sub(r"<[^>]+>", " ", html)
     assert "/static/js/qr.js" in html
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline scripts break under CSP script-src 'self'"
     with client.get("/static/js/qr.js") as js:
@@ -57,6 +59,7 @@ def test_qr_svg_refresh_is_an_uncached_svg_of_a_fresh_member_token(app, client, 
     assert 1 <= int(root.get("data-refresh-in")) <= 30
     claims = check_token(root.get("data-token"), "member", secret=app.config["SECRET_KEY"])
     assert claims.subject_id == me.id
+    assert re.fullmatch(r"[2-9A-HJKMNP-Z]{6}", root.get("data-short-code"))  # the page's short code, kept in step
 
 
 def test_my_qr_needs_sign_in(client, town):
