@@ -14,7 +14,6 @@ from app.access import Action
 from app.area import Area, RoleDef
 
 
-
 def _setup(app: Flask) -> None:
     # The fund's pages (fund-pages): home panels, the `yuan` filter, the menu's links.
     from .page_setup import setup_pages

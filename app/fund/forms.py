@@ -13,8 +13,8 @@ from app.forms import choices
 
 from . import money
 from .errors import AmountInvalid
-from .pick_field import PickField
 from .labels import CHANNEL_LABELS, INCOME_KIND_LABELS, REASON_LABELS
+from .pick_field import PickField
 from .picks import (
     activity_found,
     grid_report_found,

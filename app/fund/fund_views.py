@@ -16,9 +16,9 @@ from app.forms import show_errors
 
 from . import attachments, budget, picks, proposals
 from .forms import BudgetForm, IncomeForm, OpenFundForm
-from .money import format_yuan
 from .labels import APPROVED, INCOME_KIND_LABELS, PROPOSED, REASON_LABELS, STATUS_LABELS
 from .models import Fund, FundApproval, FundPayout
+from .money import format_yuan
 from .view_helpers import attachment_id_from, payee_names, this_year, user_names
 
 

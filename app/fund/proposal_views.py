@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.access import can, path_filter, require
+from app.access import can, path_filter, require, scopes_for
 from app.db import get_session
 from app.errors import AppError
 from app.forms import show_errors
@@ -246,15 +246,18 @@ def payout_page(payout_id: int):
     t = current_user.tenant_id
     payout = proposals.get_payout(db, t, payout_id)
     require(current_user, "fund.view", payout)
+    if not scopes_for(current_user, "fund.view"):
+        return redirect(url_for("fund.my_rewards_page"))  # the payee: their rewards page says it all
     form = DecisionForm()
     status = 200
     if request.method == "POST":
         action = request.form.get("action")
         reason = (form.decision_reason.data or "").strip()
+        needs = {"approve": "fund.approve", "reject": "fund.approve", "withdraw": "fund.manage", "return": "fund.manage"}
+        require(current_user, needs.get(action or "", "fund.manage"), payout)
         if form.validate():
             try:
                 if action == "approve":
-                    require(current_user, "fund.approve", payout)
                     done = approvals.approve_payout(db, t, payout.id, actor_user_id=current_user.user_id, reason=reason)
                     flash(
                         _("Approved: the payout can now be paid.")
@@ -263,15 +266,12 @@ def payout_page(payout_id: int):
                         "success",
                     )
                 elif action == "reject":
-                    require(current_user, "fund.approve", payout)
                     approvals.reject_payout(db, t, payout.id, actor_user_id=current_user.user_id, reason=reason)
                     flash(_("Rejected: the reserved money is back in the fund."), "success")
                 elif action == "withdraw":
-                    require(current_user, "fund.manage", payout)
                     approvals.withdraw_payout(db, t, payout.id, actor_user_id=current_user.user_id, reason=reason)
                     flash(_("Withdrawn: the reserved money is back in the fund."), "success")
                 elif action == "return":
-                    require(current_user, "fund.manage", payout)
                     disbursement.return_payout(db, t, payout.id, reason=reason, actor_user_id=current_user.user_id)
                     flash(_("Returned: the money is back in the fund; the record is kept."), "success")
                 else:

@@ -19,7 +19,6 @@ from app.spreadsheets import XLSX_MIMETYPE, append_text_row
 from . import reports
 from .fund_views import get_fund
 from .labels import REASON_LABELS
-from .money import yuan_text
 from .view_helpers import this_year
 
 BREAKDOWNS = ("month", "street", "community", "reason")
