@@ -29,6 +29,7 @@ from app.points.accounts import open_wallets
 from app.points.services import member_points
 
 from . import fake
+from . import fund as fund_life
 from . import party as party_life
 from .activities import load_life, read_back, summary_lines
 from .guangming import (
@@ -63,6 +64,8 @@ SIGN_INS = (
     ("volunteer", None, None),
     # Approves what the first proposes (an award above the threshold needs another district admin).
     ("district_admin (second)", "district_admin", None),
+    # The reward fund's second approver: payouts above the threshold need two different approvers.
+    ("fund_approver (second)", "fund_approver", None),
 )
 # Easy-to-type mobiles for the demo sign-ins (valid numbers; the random ones never take them).
 SIGNIN_MOBILES = tuple(f"138001380{i:02d}" for i in range(1, len(SIGN_INS) + 1))
@@ -438,6 +441,7 @@ def _already_loaded(session: Session, district: District) -> list[str]:
     volunteer = by_mobile.get(VOLUNTEER_MOBILE)
     life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), volunteer)
     life += party_life.read_back(session, district.id, volunteer)
+    life += fund_life.summary_lines(fund_life.count(session, district.id, fund_life.FundLife(), volunteer), volunteer)
     return (
         [
             f"The demo district {district.name} (code {district.code}) is already loaded "
@@ -528,9 +532,13 @@ def load_demo(
         sign_in_members[s.label] = member
 
     # The activities were planned before the second district admin existed: the same life as before.
-    first_sign_ins = {k: m for k, m in sign_in_members.items() if k != "district_admin (second)"}
+    later = ("district_admin (second)", "fund_approver (second)")
+    first_sign_ins = {k: m for k, m in sign_in_members.items() if k not in later}
     life = load_life(session, t, rows, first_sign_ins, seed)
-    made = party_life.load_party(session, t, rows, sign_in_members, seed)
+    made = party_life.load_party(
+        session, t, rows, {k: m for k, m in sign_in_members.items() if k != "fund_approver (second)"}, seed
+    )
+    funded = fund_life.load_fund(session, t, rows, sign_in_members, seed)
     after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
     life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
@@ -563,5 +571,6 @@ def load_demo(
         ]
         + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
         + party_life.summary_lines(made, sign_in_members["volunteer"])
+        + fund_life.summary_lines(funded, sign_in_members["volunteer"])
         + _sign_in_lines(district, sign_in_rows)
     )
