@@ -30,6 +30,7 @@ AREAS = [
     "app.notices",
     "app.activities",
     "app.checkins",
+    "app.gridreports",
     "app.certificates",
     "app.reports",
     "app.fund",

@@ -30,6 +30,7 @@ from app.points.services import member_points
 
 from . import fake
 from . import fund as fund_life
+from . import gridreports as grid_reports
 from . import party as party_life
 from .activities import load_life, read_back, summary_lines
 from .guangming import (
@@ -441,6 +442,7 @@ def _already_loaded(session: Session, district: District) -> list[str]:
     volunteer = by_mobile.get(VOLUNTEER_MOBILE)
     life = read_back(session, district.id, by_mobile.get(SIGNIN_MOBILES[0]), volunteer)
     life += party_life.read_back(session, district.id, volunteer)
+    life += grid_reports.read_back(session, district.id)
     life += fund_life.summary_lines(fund_life.count(session, district.id, fund_life.FundLife(), volunteer), volunteer)
     return (
         [
@@ -535,9 +537,9 @@ def load_demo(
     later = ("district_admin (second)", "fund_approver (second)")
     first_sign_ins = {k: m for k, m in sign_in_members.items() if k not in later}
     life = load_life(session, t, rows, first_sign_ins, seed)
-    made = party_life.load_party(
-        session, t, rows, {k: m for k, m in sign_in_members.items() if k != "fund_approver (second)"}, seed
-    )
+    before_fund = {k: m for k, m in sign_in_members.items() if k != "fund_approver (second)"}
+    made = party_life.load_party(session, t, rows, before_fund, seed)
+    reported = grid_reports.load_gridreports(session, t, rows, before_fund, seed)
     funded = fund_life.load_fund(session, t, rows, sign_in_members, seed)
     after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
     life.volunteer_available, life.volunteer_pending = after.available, after.pending
@@ -571,6 +573,7 @@ def load_demo(
         ]
         + summary_lines(life, sign_in_members["organiser"], sign_in_members["volunteer"])
         + party_life.summary_lines(made, sign_in_members["volunteer"])
+        + grid_reports.summary_lines(reported)
         + fund_life.summary_lines(funded, sign_in_members["volunteer"])
         + _sign_in_lines(district, sign_in_rows)
     )

@@ -20,6 +20,7 @@ AREA = Area(
     audit_labels={
         "points.rule_change": _l("Points rule changed"),
         "points.checkin_rule_change": _l("Check-in points rule changed"),
+        "points.report_rule_change": _l("Grid report points rule changed"),
         "points.award_threshold": _l("Award approval threshold changed"),
         "points.award_proposed": _l("Points award proposed"),
         "points.award_approved": _l("Points award approved"),

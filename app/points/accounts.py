@@ -27,6 +27,11 @@ def checkin_source_code(unit_id: int) -> str:
     return f"source:checkin:{unit_id}"
 
 
+def report_source_code(grid_id: int) -> str:
+    """Where the points for verified grid reports come from: one source per grid."""
+    return f"source:report:{grid_id}"
+
+
 def open_wallets(session: Session, tenant_id: int, member_ids: Iterable[int]) -> None:
     """Open each member's wallet (credit-normal, never overdrawn) in the caller's transaction."""
     codes = [wallet_code(i) for i in member_ids]

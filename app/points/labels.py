@@ -30,7 +30,8 @@ KIND_HOURS = "hours"  # service hours at an activity (pending until the organise
 KIND_CHECKIN = "checkin"  # a party member's check-in (报到) at a site, priced by app/points/checkin_rules.py
 KIND_AWARD = "award"  # a manual award (奖励积分), app/points/awards.py
 KIND_EXPIRY = "expiry"  # points that expired (app/points/expiry.py), wallet -> `expired`
-KINDS = (KIND_HOURS, KIND_CHECKIN, KIND_AWARD, KIND_EXPIRY)
+KIND_REPORT = "report"  # a verified grid report (网格事件上报), priced by app/points/grid_reports.py
+KINDS = (KIND_HOURS, KIND_CHECKIN, KIND_AWARD, KIND_EXPIRY, KIND_REPORT)
 
 AWARD_SOURCE = "source:award"  # district-wide: the books show how many points awards issued
 AWARD_STATUS_LABELS = {
