@@ -29,6 +29,7 @@ from app.points.accounts import open_wallets
 from app.points.services import member_points
 
 from . import fake
+from . import fund as fund_life
 from . import gridreports as grid_reports
 from . import outlets as outlet_life
 from . import party as party_life
@@ -68,6 +69,8 @@ SIGN_INS = (
     # Work at 凤凰社区爱心超市 (granted on that one outlet once the outlets exist: app/demo/outlets.py).
     ("outlet_staff", "outlet_staff", "凤凰社区"),
     ("outlet_supervisor", "outlet_supervisor", "凤凰社区"),
+    # The reward fund's second approver: payouts above the threshold need two different approvers.
+    ("fund_approver (second)", "fund_approver", None),
 )
 # Easy-to-type mobiles for the demo sign-ins (valid numbers; the random ones never take them).
 SIGNIN_MOBILES = tuple(f"138001380{i:02d}" for i in range(1, len(SIGN_INS) + 1))
@@ -445,6 +448,7 @@ def _already_loaded(session: Session, district: District) -> list[str]:
     life += party_life.read_back(session, district.id, volunteer)
     life += grid_reports.read_back(session, district.id)
     life += outlet_life.read_back(session, district.id)
+    life += fund_life.summary_lines(fund_life.count(session, district.id, fund_life.FundLife(), volunteer), volunteer)
     return (
         [
             f"The demo district {district.name} (code {district.code}) is already loaded "
@@ -535,11 +539,14 @@ def load_demo(
         sign_in_members[s.label] = member
 
     # The activities were planned before the second district admin existed: the same life as before.
-    first_sign_ins = {k: m for k, m in sign_in_members.items() if k != "district_admin (second)"}
+    later = ("district_admin (second)", "fund_approver (second)")
+    first_sign_ins = {k: m for k, m in sign_in_members.items() if k not in later}
     life = load_life(session, t, rows, first_sign_ins, seed)
-    made = party_life.load_party(session, t, rows, sign_in_members, seed)
-    reported = grid_reports.load_gridreports(session, t, rows, sign_in_members, seed)
-    shops = outlet_life.load_outlets(session, t, rows, sign_in_members, seed)
+    before_fund = {k: m for k, m in sign_in_members.items() if k != "fund_approver (second)"}
+    made = party_life.load_party(session, t, rows, before_fund, seed)
+    reported = grid_reports.load_gridreports(session, t, rows, before_fund, seed)
+    shops = outlet_life.load_outlets(session, t, rows, before_fund, seed)
+    funded = fund_life.load_fund(session, t, rows, sign_in_members, seed)
     after = member_points(session, t, sign_in_members["volunteer"].id)  # with the award the party life gave
     life.volunteer_available, life.volunteer_pending = after.available, after.pending
 
@@ -574,5 +581,6 @@ def load_demo(
         + party_life.summary_lines(made, sign_in_members["volunteer"])
         + grid_reports.summary_lines(reported)
         + outlet_life.summary_lines(shops)
+        + fund_life.summary_lines(funded, sign_in_members["volunteer"])
         + _sign_in_lines(district, sign_in_rows)
     )

@@ -7,10 +7,19 @@ different approvers). Both role kinds are district-wide (no org-unit scope): a f
 district. District administrators have every action; auditors read everything and change nothing.
 Each payee sees their own rewards (the `own` read action on a payout)."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
 from app.area import Area, RoleDef
+
+
+def _setup(app: Flask) -> None:
+    # The fund's pages (fund-pages): home panels, the `yuan` filter, the menu's links.
+    from .page_setup import setup_pages
+
+    setup_pages(app)
+
 
 FUND_MANAGER = "fund_manager"
 FUND_APPROVER = "fund_approver"
@@ -47,4 +56,5 @@ AREA = Area(
     },
     commands=["app.fund.jobs:fund_cli"],
     tasks=["app.fund.jobs"],
+    setup=_setup,
 )

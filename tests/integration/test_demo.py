@@ -196,6 +196,7 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "district_admin (second)",
         "outlet_staff",
         "outlet_supervisor",
+        "fund_approver (second)",
     }
     assert any("DEMO-ONLY" in line for line in demo.lines)
     expected = {
@@ -206,6 +207,7 @@ def test_every_printed_sign_in_works_with_its_role(app, demo):
         "district_admin (second)": (["district_admin"], None),
         "outlet_staff": (["outlet_staff"], "outlet"),
         "outlet_supervisor": (["outlet_supervisor"], "outlet"),
+        "fund_approver (second)": (["fund_approver"], None),
     }
     members = set()
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
@@ -266,7 +268,7 @@ def test_loading_twice_changes_nothing(app, demo):
     # The same sign-ins are printed again.
     again = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(lines).items()}
     first = {label: (row["name"], row["mobile"], row["password"]) for label, row in _sign_ins(demo.lines).items()}
-    assert again == first and len(first) == 11
+    assert again == first and len(first) == 12
     assert before["activities"] > 50 and before["attendances"] > 500 and before["journals"] > 500
     assert any("waiting for review" in line for line in lines)
     assert before["checkins"] > 500 and before["visits"] > 20 and before["awards"] == 2 and before["lots"] > 0
@@ -470,3 +472,31 @@ def test_the_party_side_has_life_in_it(app, client, demo):
         finally:
             s.rollback()
             s.close()
+
+
+def test_the_reward_fund_has_a_year_in_it(app, demo):
+    """平安志愿者奖励基金: 1,000,000 yuan in, about 295,000 paid, proposals waiting for one approver and
+    for two (one already approved once), approved payouts to pay, and the volunteer's own rewards."""
+    from app.fund import budget
+    from app.fund.models import Fund, FundPayout
+
+    sign_ins = _sign_ins(demo.lines)
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        t = demo.district_id
+        fund = s.scalar(select(Fund).where(Fund.tenant_id == t))
+        b = budget.balance(s, t, fund.id)
+        assert b.allocated == 100_000_000
+        assert 27_000_000 <= b.paid <= 32_000_000
+        assert b.remaining == b.allocated - b.reserved - b.paid
+        waiting = s.scalars(select(FundPayout).where(FundPayout.tenant_id == t, FundPayout.status == "proposed")).all()
+        assert any(p.required_approvals == 1 for p in waiting)
+        assert any(p.required_approvals == 2 and p.approvals == 0 for p in waiting)
+        assert any(p.required_approvals == 2 and p.approvals == 1 for p in waiting)
+        assert s.scalar(select(func.count()).where(FundPayout.tenant_id == t, FundPayout.status == "approved")) >= 1
+        volunteer = _member(s, t, sign_ins["volunteer"]["mobile"])
+        assert s.scalar(
+            select(func.count()).where(FundPayout.payee_member_id == volunteer.id, FundPayout.status == "paid")
+        )
+        staff = {_member(s, t, sign_ins[k]["mobile"]).id for k in ("fund_manager", "fund_approver", "fund_approver (second)")}
+        assert not s.scalar(select(func.count()).where(FundPayout.tenant_id == t, FundPayout.payee_member_id.in_(staff)))
+    assert any(line.startswith("Fund 平安志愿者奖励基金") for line in demo.lines)
