@@ -999,6 +999,20 @@ def review(
     to_post: list[tuple[int, int]] = []  # (held journal id, attendance id) approved in full
     to_void: list[tuple[int, int]] = []  # (held journal id, attendance id) rejected
     rules: dict[int | None, points_rules.Rule] = {}  # the rule versions that priced the rows, loaded once each
+    for aid in approve | set(adjust):
+        if rows[aid].rule_id not in rules:
+            rules[rows[aid].rule_id] = _rule_of(rows[aid])
+    # Every cap counter and ledger account this review may take, locked first in one global order
+    # (sorted keys), so two reviews over overlapping members never deadlock.
+    points.lock_for_review(
+        session,
+        tenant,
+        activity.host_unit_id,
+        [
+            (rows[aid].member_id, rules.get(rows[aid].rule_id) if aid not in reject else None, activity.starts_at)
+            for aid in decided
+        ],
+    )
     for aid in sorted(decided):
         a = rows[aid]
         if aid in approve:

@@ -14,11 +14,12 @@ def _setup(app: Flask) -> None:
     from .services import residents_keep_unit
 
     unit_retiring.connect(residents_keep_unit)
-    from app.points.awards import register_directory
+    from app.points.awards import register_directory, register_member_search
 
-    from .award_directory import members_by_mobile, names_of
+    from .award_directory import member_card, members_by_mobile, names_of, search_members
 
     register_directory(members_by_mobile, names_of)  # awards: lists by mobile, names on pages
+    register_member_search(search_members, member_card)  # awards: pick a member by part of a name
     app.context_processor(lambda: {"MEMBER_STATUS_LABELS": STATUS_LABELS})
 
 

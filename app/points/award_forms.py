@@ -35,10 +35,12 @@ class _AwardFields(FlaskForm):
 
 
 class SingleAwardForm(_AwardFields):
-    name = StringField(_l("Member's name"), validators=[DataRequired(_l("Enter the member's name.")), Length(max=64)])
-    mobile = StringField(
-        _l("Member's mobile number"), validators=[DataRequired(_l("Enter the member's mobile number.")), Length(max=11)]
+    # Picked by typing part of the name (or the mobile's last 4 digits): static/js/member-pick.js fills
+    # member_id from the suggestions; without it the view resolves the typed text.
+    member = StringField(
+        _l("Member"), validators=[DataRequired(_l("Type part of the member's name and choose them.")), Length(max=64)]
     )
+    member_id = HiddenField()
     points = IntegerField(
         _l("Points"),
         validators=[

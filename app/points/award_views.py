@@ -3,7 +3,7 @@ run (all or none), the approval queue, the history, and corrections (reversals).
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -60,20 +60,13 @@ def awards_page():
             except AppError as e:
                 show_errors(limit, e)
         elif which == "single" and single.validate():
-            mobile = (single.mobile.data or "").strip()
-            found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile)
-            if found is None:
-                single.mobile.errors = [_("No active member of this district has this mobile number.")]
-            elif found[1] != (single.name.data or "").strip():
-                single.name.errors = [
-                    _("This mobile number belongs to %(name)s, not to the name given.", name=found[1])
-                ]
-            else:
+            found = _picked_member(db, tenant, single)
+            if found is not None:
                 try:
                     award = awards.propose(
                         db,
                         tenant,
-                        [awards.AwardItem(found[0], single.points.data or 0)],
+                        [awards.AwardItem(found["id"], single.points.data or 0)],
                         category=single.category.data or "",
                         reason=single.reason.data or "",
                         actor_user_id=current_user.user_id,
@@ -102,6 +95,46 @@ def awards_page():
         ),
         status,
     )
+
+
+def _picked_member(db, tenant: int, form: SingleAwardForm) -> dict | None:
+    """The member the form names: the one picked from the suggestions (its id, with the text still
+    naming them), else the only active member the typed text finds. None with an error on the field
+    when nobody or several match (the several are listed to choose from)."""
+    text = " ".join((form.member.data or "").split())
+    raw = (form.member_id.data or "").strip()
+    if raw.isdigit() and len(raw) < 19:
+        card = awards.member_card(db, tenant, int(raw))
+        if card is not None and text in (card["name"], _member_label(card)):
+            return card
+    found = awards.search_members(db, tenant, text, limit=10)
+    if raw.isdigit() and request.form.get(f"{form.member_id.name}-choosing"):
+        picked = [c for c in found if str(c["id"]) == raw]  # chosen from the matches the form listed
+        if picked:
+            return picked[0]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        form.member.errors = [
+            _("No active member of this district matches “%(text)s”. Try fewer characters.", text=text)
+        ]
+    else:
+        form.member.errors = [_("Several members match “%(text)s”: choose one.", text=text)]
+        form.matches = found  # type: ignore[attr-defined]
+    return None
+
+
+def _member_label(card: dict) -> str:
+    return f"{card['name']} · {card['mobile']} · {card['place']}"
+
+
+@login_required
+def member_search():
+    """Suggestions for the award form's member field (static/js/member-pick.js): active members of the
+    district by part of the name or the mobile's last 4 digits; only for those who may award points."""
+    _admin()
+    found = awards.search_members(get_session(), current_user.tenant_id, request.args.get("q", ""), limit=10)
+    return jsonify({"items": [dict(c, label=_member_label(c)) for c in found]})
 
 
 def _posted_text(award) -> str:

@@ -52,6 +52,20 @@ def register_directory(find_by_mobile: Callable, names: Callable) -> None:
     _hooks["find_by_mobile"], _hooks["names"] = find_by_mobile, names
 
 
+def register_member_search(search: Callable, card: Callable) -> None:
+    _hooks["search_members"], _hooks["member_card"] = search, card
+
+
+def search_members(session: Session, tenant_id: int, text: str, limit: int = 10) -> list[dict]:
+    """Active members of the district by part of the name or the mobile (tail):
+    [{id, name, mobile (masked), place}]."""
+    return _hooks["search_members"](session, tenant_id, text, limit) if "search_members" in _hooks else []
+
+
+def member_card(session: Session, tenant_id: int, member_id: int) -> dict | None:
+    return _hooks["member_card"](session, tenant_id, member_id) if "member_card" in _hooks else None
+
+
 def register_teller(teller: Callable) -> None:
     _hooks["tell"] = teller
 

@@ -15,6 +15,7 @@ bp.add_url_rule("/points/rules", view_func=views.rules_page, methods=["GET", "PO
 # awards and corrections (issue 9)
 bp.add_url_rule("/points/awards", view_func=award_views.awards_page, methods=["GET", "POST"])
 bp.add_url_rule("/points/corrections", view_func=award_views.corrections_page, methods=["GET", "POST"])
+bp.add_url_rule("/points/awards/members", view_func=award_views.member_search, methods=["GET"])
 bp.add_url_rule("/points/awards/upload", view_func=award_views.award_upload_page, methods=["GET", "POST"])
 bp.add_url_rule("/points/awards/template.xlsx", view_func=award_views.award_list_template, methods=["GET"])
 bp.add_url_rule(f"/points/awards/<{ID}:award_id>", view_func=award_views.award_page, methods=["GET", "POST"])

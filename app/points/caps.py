@@ -8,9 +8,10 @@ kind: what is counted, e.g. 'hours' (every category), 'hours:elderly'; period: '
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -57,6 +58,50 @@ def take(session: Session, tenant_id: int, member_id: int, kind: str, period: st
             .execution_options(synchronize_session=False)
         )
     return granted
+
+
+def lock_counters(session: Session, tenant_id: int, keys: Iterable[tuple[int, str, str]]) -> None:
+    """Create (if missing) and lock the counters (member id, kind, period) in one order, sorted by
+    key, before any of them is taken: a review that caps several members takes all their counters
+    here first, so two reviews over overlapping members queue instead of each holding a counter the
+    other waits for (a deadlock). The later `take`s find their rows locked by this transaction."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    dialect = session.get_bind().dialect.name
+    # One insert in key order: a row another transaction inserted but has not committed makes this
+    # one wait, and that wait follows the same order as the locks.
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PointsCounter).values(
+        [dict(tenant_id=tenant_id, member_id=m, kind=k, period=p, used=0) for m, k, p in wanted]
+    )
+    session.execute(ins.on_conflict_do_nothing(index_elements=["tenant_id", "member_id", "kind", "period"]))
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        session.execute(
+            select(PointsCounter.id)
+            .where(
+                PointsCounter.tenant_id == tenant_id,
+                tuple_(PointsCounter.member_id, PointsCounter.kind, PointsCounter.period).in_(chunk),
+            )
+            .order_by(PointsCounter.member_id, PointsCounter.kind, PointsCounter.period)
+            .with_for_update()
+        ).all()
+
+
+def hours_counter_keys(
+    session: Session, tenant_id: int, member_id: int, rule, at: datetime
+) -> list[tuple[int, str, str]]:
+    """The counters `take_for_rule` may take for this member, rule and time (none when no cap applies)."""
+    keys: list[tuple[int, str, str]] = []
+    rules = [rule] + ([rule_for(session, tenant_id, "", at)] if rule.category else [])
+    for r in rules:
+        if r.daily_points_cap is None and r.monthly_points_cap is None:
+            continue
+        kind = hours_kind(r.category)
+        keys.append((member_id, kind, month_of(at)))
+        if r.daily_points_cap is not None:
+            keys.append((member_id, kind, day_of(at)))
+    return keys
 
 
 def give_back(session: Session, tenant_id: int, member_id: int, kind: str, period: str, amount: int) -> None:

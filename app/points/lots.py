@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, null, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, null, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import record
@@ -132,6 +132,27 @@ def _member_of(code: str) -> int:
     return int(code[len(WALLET_PREFIX) :])
 
 
+# PostgreSQL: one index range read per wallet and one primary-key read per journal, whatever the planner
+# believes. The plain join above, given a list of 500 accounts and statistics that lag behind (a large
+# import, autovacuum off), was planned as a scan of the whole ledger per page.
+_WALLET_ROWS_PG = text(
+    """
+    SELECT a.id AS account_id, e.seq, e.journal_id, e.posted_delta, e.created_at,
+           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind = :expiry THEN j.meta END AS meta
+    FROM unnest(CAST(:ids AS BIGINT[])) AS a(id)
+    CROSS JOIN LATERAL (
+        SELECT le.seq, le.journal_id, le.posted_delta, le.created_at FROM ledger_entries le
+        WHERE le.account_id = a.id AND le.posted_delta <> 0 OFFSET 0
+    ) AS e
+    CROSS JOIN LATERAL (
+        SELECT lj.effective_at, lj.kind, lj.reverses_id, lj.meta FROM ledger_journals lj
+        WHERE lj.id = e.journal_id OFFSET 0
+    ) AS j
+    ORDER BY a.id, e.seq
+    """
+)
+
+
 def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[WalletRow]]:
     """The posted history of the given wallet accounts, per account, one row per journal, in order."""
     out: dict[int, list[WalletRow]] = {a: [] for a in account_ids}
@@ -155,7 +176,12 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
         .where(entries.c.account_id.in_(account_ids), entries.c.posted_delta != 0)
         .order_by(entries.c.account_id, entries.c.seq)
     )
-    for r in session.execute(q):
+    result = (
+        session.execute(_WALLET_ROWS_PG, {"ids": account_ids, "expiry": KIND_EXPIRY})
+        if session.get_bind().dialect.name == "postgresql"
+        else session.execute(q)
+    )
+    for r in result:
         rows = out[r.account_id]
         if rows and rows[-1].journal_id == r.journal_id:  # two transfers of one journal: one change
             last = rows[-1]
@@ -181,13 +207,38 @@ def derive_wallet(session: Session, tenant_id: int, member_id: int) -> Derived:
     return derive_lots(wallet_rows(session, [acct.id])[acct.id], _rule(session, tenant_id))
 
 
+_LOT_ARRAYS = {
+    "m": "member_id",
+    "l": "lot_id",
+    "e": "earned_at",
+    "x": "expires_on",
+    "a": "amount",
+    "r": "remaining",
+    "d": "expired",
+}
+_INSERT_LOTS_PG = text(
+    """
+    INSERT INTO points_lots (tenant_id, member_id, lot_id, earned_at, expires_on, amount, remaining, expired)
+    SELECT :t, * FROM unnest(CAST(:m AS BIGINT[]), CAST(:l AS BIGINT[]), CAST(:e AS TIMESTAMP[]),
+                             CAST(:x AS DATE[]), CAST(:a AS BIGINT[]), CAST(:r AS BIGINT[]), CAST(:d AS BIGINT[]))
+    """
+)
+
+
 def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int, int, Derived]]) -> None:
-    """Replace the cached lots of the given members: {member id: (account id, entry count, derived)}."""
+    """Replace the cached lots of the given members: {member id: (account id, entry count, derived)}.
+
+    The old rows go one member at a time (an equality on the whole (tenant, member) index prefix, sent
+    as one pipelined batch): a single `member_id IN (…)` over a page that is not a contiguous id range
+    lets the planner, whose statistics lag behind a table the run itself fills, scan every lot of the
+    district per page — the cost that grew faster than the number of members."""
     if not derived:
         return
-    ids = list(derived)
-    session.execute(delete(PointsLot).where(PointsLot.tenant_id == tenant_id, PointsLot.member_id.in_(ids)))
-    session.execute(delete(LotMark).where(LotMark.tenant_id == tenant_id, LotMark.member_id.in_(ids)))
+    ids = [{"t": tenant_id, "m": m} for m in derived]
+    session.execute(delete(_LOTS).where(_LOTS.c.tenant_id == bindparam("t"), _LOTS.c.member_id == bindparam("m")), ids)
+    session.execute(
+        delete(_MARKS).where(_MARKS.c.tenant_id == bindparam("t"), _MARKS.c.member_id == bindparam("m")), ids
+    )
     lot_rows = [
         {
             "tenant_id": tenant_id,
@@ -202,8 +253,17 @@ def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int,
         for m, (_, _, d) in derived.items()
         for lot in d.lots
     ]
-    # Core inserts (executemany), not the ORM's bulk path: a page writes thousands of rows.
-    if lot_rows:
+    # Core inserts, not the ORM's bulk path: a page writes thousands of rows (PostgreSQL: one statement
+    # over arrays; SQLite: executemany).
+    if lot_rows and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            _INSERT_LOTS_PG,
+            {
+                "t": tenant_id,
+                **{k: [r[c] for r in lot_rows] for k, c in _LOT_ARRAYS.items()},
+            },
+        )
+    elif lot_rows:
         session.execute(insert(_LOTS), lot_rows)
     session.execute(
         insert(_MARKS),
@@ -263,33 +323,57 @@ def today_in_beijing(now: datetime) -> date:
     return to_beijing(now).date()
 
 
-def _due_members(session: Session, tenant_id: int, today: date, after: int, limit: int) -> list[int]:
+def _member_span(session: Session, tenant_id: int) -> tuple[int, int] | None:
+    """The lowest and highest member id with a cached wallet (every wallet has a mark after the
+    refresh; a wallet opened since has no lot due)."""
+    lo, hi = session.execute(
+        select(func.min(LotMark.member_id), func.max(LotMark.member_id)).where(LotMark.tenant_id == tenant_id)
+    ).one()
+    return None if lo is None else (lo, hi)
+
+
+def _due_members(session: Session, tenant_id: int, today: date, lo: int, hi: int) -> list[int]:
+    """Members with id in [lo, hi] that hold an open lot whose last day is before `today`: a range read
+    of the partial index on open lots, bounded by the window whatever the planner believes (a query
+    “after the cursor” read every open lot past it on each page)."""
     return list(
         session.scalars(
             select(PointsLot.member_id)
             .where(
                 PointsLot.tenant_id == tenant_id,
                 PointsLot.remaining > 0,
+                PointsLot.member_id >= lo,
+                PointsLot.member_id <= hi,
                 PointsLot.expires_on < today,
-                PointsLot.member_id > after,
             )
             .group_by(PointsLot.member_id)
             .order_by(PointsLot.member_id)
-            .limit(limit)
         )
     )
 
 
 def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: date, run: ExpiryRun) -> None:
     """Expire the due lots of these members in the caller's transaction: lock their wallets (in code
-    order, with the `expired` account, as the ledger would); under the lock, a wallet whose cache mark
+    order, after the `expired` account, as the ledger would); under the lock, a wallet whose cache mark
     equals its entry count is read from the cache, any other is derived again from its history (so a
     posting that raced the refresh is accounted for); post one expiry journal per due lot in one batch,
-    and bring the cache up to date in the same transaction."""
+    and bring the cache up to date in the same transaction, with set-based statements.
+
+    Every read of the page is bounded by the page's member-id range (and its code range) as well as
+    its list, so the database reads the page's rows however stale its statistics are."""
+    if not member_ids:
+        return
+    lo, hi = min(member_ids), max(member_ids)
     book = Ledger(session, tenant=tenant_id)
     book.open_accounts([EXPIRED_ACCOUNT], unit=POINTS, normal="credit", no_overdraft=False)
-    codes = sorted([wallet_code(m) for m in member_ids] + [EXPIRED_ACCOUNT])
-    locked = session.execute(
+    # 'expired' sorts before every 'member:' code: locking it first keeps the ledger's code order.
+    session.execute(
+        select(accounts.c.id)
+        .where(accounts.c.tenant_id == tenant_id, accounts.c.code == EXPIRED_ACCOUNT)
+        .with_for_update()
+    )
+    codes = sorted(wallet_code(m) for m in member_ids)
+    wallets = session.execute(
         select(
             accounts.c.id,
             accounts.c.code,
@@ -298,34 +382,44 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
             accounts.c.debits_posted,
             accounts.c.debits_pending,
         )
-        .where(accounts.c.tenant_id == tenant_id, accounts.c.code.in_(codes))
+        .where(
+            accounts.c.tenant_id == tenant_id,
+            accounts.c.code >= codes[0],
+            accounts.c.code <= codes[-1],
+            accounts.c.code.in_(codes),
+        )
         .order_by(accounts.c.code)
         .with_for_update()
     ).all()
-    wallets = [r for r in locked if r.code != EXPIRED_ACCOUNT]
-    marks = dict(
-        session.execute(
-            select(LotMark.member_id, LotMark.entry_count).where(
-                LotMark.tenant_id == tenant_id, LotMark.member_id.in_([_member_of(w.code) for w in wallets])
-            )
-        ).all()
+    in_page = (
+        LotMark.tenant_id == tenant_id,
+        LotMark.member_id >= lo,
+        LotMark.member_id <= hi,
+        LotMark.member_id.in_([_member_of(w.code) for w in wallets]),
     )
+    marks = dict(session.execute(select(LotMark.member_id, LotMark.entry_count).where(*in_page)).all())
     current = [w for w in wallets if marks.get(_member_of(w.code)) == w.entry_count]
     stale = [w for w in wallets if marks.get(_member_of(w.code)) != w.entry_count]
-    # Due lots per member: (lot id, remaining, last day, cache row id or None when derived afresh).
-    due_of: dict[int, list[tuple[int, int, date, int | None]]] = defaultdict(list)
+
+    def due_lots_of(members: list[int]):
+        return (
+            _LOTS.c.tenant_id == tenant_id,
+            _LOTS.c.member_id >= lo,
+            _LOTS.c.member_id <= hi,
+            _LOTS.c.member_id.in_(members),
+            _LOTS.c.remaining > 0,
+            _LOTS.c.expires_on < today,
+        )
+
+    # Due lots per member: (lot id, remaining, last day).
+    due_of: dict[int, list[tuple[int, int, date]]] = defaultdict(list)
     if current:
         for row in session.execute(
-            select(PointsLot.id, PointsLot.member_id, PointsLot.lot_id, PointsLot.remaining, PointsLot.expires_on)
-            .where(
-                PointsLot.tenant_id == tenant_id,
-                PointsLot.member_id.in_([_member_of(w.code) for w in current]),
-                PointsLot.remaining > 0,
-                PointsLot.expires_on < today,
-            )
-            .order_by(PointsLot.member_id, PointsLot.earned_at, PointsLot.lot_id)
+            select(_LOTS.c.member_id, _LOTS.c.lot_id, _LOTS.c.remaining, _LOTS.c.expires_on)
+            .where(*due_lots_of([_member_of(w.code) for w in current]))
+            .order_by(_LOTS.c.member_id, _LOTS.c.earned_at, _LOTS.c.lot_id)
         ):
-            due_of[row.member_id].append((row.lot_id, row.remaining, row.expires_on, row.id))
+            due_of[row.member_id].append((row.lot_id, row.remaining, row.expires_on))
     derived: dict[int, tuple[int, int, Derived]] = {}
     if stale:
         rule = _rule(session, tenant_id)
@@ -335,20 +429,19 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
             derived[_member_of(w.code)] = (w.id, w.entry_count, d)
             for lot in d.lots:
                 if lot.remaining > 0 and lot.expires_on is not None and lot.expires_on < today:
-                    due_of[_member_of(w.code)].append((lot.lot_id, lot.remaining, lot.expires_on, None))
+                    due_of[_member_of(w.code)].append((lot.lot_id, lot.remaining, lot.expires_on))
     specs: list[JournalSpec] = []
-    spent_rows: list[dict] = []  # cache rows of current wallets to mark expired
-    new_marks: list[dict] = []
+    expired_current: list[int] = []  # current wallets whose due cache rows are now expired
     for w in wallets:
         member = _member_of(w.code)
         due = due_of.get(member, [])
         if not due:
             continue
         available = w.credits_posted - w.debits_posted - w.debits_pending
-        if sum(remaining for _, remaining, _, _ in due) > available:
+        if sum(remaining for _, remaining, _ in due) > available:
             run.skipped += 1
             continue
-        for lot_id, remaining, on, row_id in due:
+        for lot_id, remaining, on in due:
             specs.append(
                 JournalSpec(
                     [Transfer(w.code, EXPIRED_ACCOUNT, remaining)],
@@ -360,8 +453,6 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
             )
             run.points += remaining
             run.lots += 1
-            if row_id is not None:
-                spent_rows.append({"i": row_id, "n": remaining})
         run.members += 1
         if member in derived:
             account_id, count, d = derived[member]
@@ -371,29 +462,39 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
                     lot.remaining = 0
             derived[member] = (account_id, count + len(due), d)
         else:
-            new_marks.append({"m": member, "n": w.entry_count + len(due)})
+            expired_current.append(member)
     if specs:
         book.post_many(specs)
-    if spent_rows:
+    if expired_current:
+        # The wallets are locked and their cache was read under the lock: exactly the rows read above.
         session.execute(
             update(_LOTS)
-            .where(_LOTS.c.id == bindparam("i"))
-            .values(expired=_LOTS.c.expired + bindparam("n"), remaining=0),
-            spent_rows,
+            .where(*due_lots_of(expired_current))
+            .values(expired=_LOTS.c.expired + _LOTS.c.remaining, remaining=0)
         )
-    if new_marks:
+        # One expiry journal adds one entry per lot: the mark is the wallet's entry count now.
         session.execute(
             update(_MARKS)
-            .where(_MARKS.c.tenant_id == tenant_id, _MARKS.c.member_id == bindparam("m"))
-            .values(entry_count=bindparam("n")),
-            new_marks,
+            .where(
+                _MARKS.c.tenant_id == tenant_id,
+                _MARKS.c.member_id >= lo,
+                _MARKS.c.member_id <= hi,
+                _MARKS.c.member_id.in_(expired_current),
+            )
+            .values(
+                entry_count=select(accounts.c.entry_count).where(accounts.c.id == _MARKS.c.account_id).scalar_subquery()
+            )
         )
     _write_cache(session, tenant_id, derived)
 
 
 def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 500) -> ExpiryRun:
     """The expiry run for one district, each page its own transaction (a run killed mid-way loses at
-    most its open page; the next run starts again from the lots still open). Memory holds one page."""
+    most its open page; the next run starts again from the lots still open). Memory holds one page.
+
+    Pages of the second step are windows of `page` consecutive member ids over the district's cached
+    wallets (at most `page` members each): every statement reads one window's rows, so a run costs
+    what its members and due lots cost, with no read repeated per page."""
     today = today_in_beijing(now or utcnow())
     run = ExpiryRun()
     after = ""
@@ -404,15 +505,19 @@ def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = Non
         if nxt is None:
             break
         after = nxt
-    last = 0
-    while True:
+    with unit_of_work(factory) as s:
+        span = _member_span(s, tenant_id)
+    if span is None:
+        return run
+    lo, last = span
+    while lo <= last:
+        hi = lo + page - 1
         with unit_of_work(factory) as s:
-            ids = _due_members(s, tenant_id, today, last, page)
+            ids = _due_members(s, tenant_id, today, lo, hi)
             if ids:
                 expire_page(s, tenant_id, ids, today, run)
-        if len(ids) < page:
-            return run
-        last = ids[-1]
+        lo = hi + 1
+    return run
 
 
 def expiry_tenants(session: Session) -> list[int]:

@@ -22,9 +22,10 @@ from app.db import utcnow
 from app.errors import Conflict
 from app.places.models import District
 from ledger import Journal, Ledger, Transfer
-from ledger.schema import journals
+from ledger.schema import accounts, journals
 
 from . import history
+from . import caps
 from .accounts import hours_source_code, open_source, wallet_code
 from .errors import RuleInvalid
 from .labels import CATEGORIES, KIND_HOURS, MISSED_CHECKOUT
@@ -95,6 +96,31 @@ def approve_hours_many(session: Session, tenant_id: int, pairs: Iterable[tuple[i
     for i in range(0, len(items), REVIEW_CHUNK):
         out += book.post_pending_many(items[i : i + REVIEW_CHUNK])
     return out
+
+
+def lock_for_review(
+    session: Session, tenant_id: int, host_unit_id: int, items: Iterable[tuple[int, Rule | None, datetime]]
+) -> None:
+    """Before a review touches anything: lock, in one global order, every cap counter and every ledger
+    account it may take — first the counters (sorted by member, kind, period), then the wallets and the
+    host's hours source (sorted by code, the ledger's own order). items: (member id, rule, activity
+    start) per attendance decided; rule None for one rejected (it takes no cap).
+    Two reviews over overlapping members in any order then wait for
+    each other instead of deadlocking; what they take later is already theirs."""
+    items = list(items)
+    keys = [
+        k for m, rule, at in items if rule is not None for k in caps.hours_counter_keys(session, tenant_id, m, rule, at)
+    ]
+    caps.lock_counters(session, tenant_id, keys)
+    codes = sorted({wallet_code(m) for m, _, _ in items} | {hours_source_code(host_unit_id)})
+    for i in range(0, len(codes), 1000):
+        chunk = codes[i : i + 1000]
+        session.execute(
+            select(accounts.c.id)
+            .where(accounts.c.tenant_id == tenant_id, accounts.c.code.in_(chunk))
+            .order_by(accounts.c.code)
+            .with_for_update()
+        ).all()
 
 
 def reject_hours(session: Session, tenant_id: int, journal_id: int, attendance_id: int) -> Journal:

@@ -83,3 +83,63 @@ def test_simultaneous_approvals_for_one_member_never_pass_the_monthly_cap(pg_app
         assert (balance.available, balance.pending_in) == (300, 0)
         assert caps.used(s, tenant, member_id, "hours", caps.month_of(start)) == 300
     assert verified(pg_engine, tenant) == []
+
+
+def test_two_reviews_over_the_same_members_in_opposite_orders_both_finish(pg_app, pg_engine):
+    # Two activities with the same 30 volunteers under a monthly cap: one activity's attendances run
+    # from the first volunteer to the last, the other's the other way round. Each review takes every
+    # volunteer's cap counter; taken one by one in attendance order, the two would each hold counters
+    # the other waits for (PostgreSQL kills one with a deadlock). Counters and accounts are locked
+    # first in one sorted order, so both reviews finish, three times over.
+    start = (utcnow() + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    rounds, people = 3, 30
+
+    def setup(s):
+        town = make_town(s)
+        org_member = town.users["organiser"][0]
+        org_user = user_for_member(s, org_member).id
+        points.change_rule(
+            s,
+            town.district.id,
+            category="",
+            points_per_hour=60,
+            rounding_minutes=30,
+            presence_percent=60,
+            missed_checkout="nothing",
+            grace_minutes=60,
+            effective_from=None,
+            daily_points_cap=100_000,
+            monthly_points_cap=100_000,
+        )
+        volunteers = [make_member(s, town.district.id, town.grid_a1, name=f"志愿者{i}") for i in range(people)]
+        pairs = []
+        for r in range(rounds):
+            pair = []
+            for order in (volunteers, volunteers[::-1]):
+                a = _activity(s, town, org_user, start, title=f"活动{r}-{len(pair)}")
+                for v in order:  # attendance ids follow this order, and so does a review's loop
+                    act.check_in(s, a, v, start, MANUAL, reason="测试")
+                    act.check_out(s, a, v, start + timedelta(hours=2), MANUAL, reason="测试")
+                pair.append(a.id)
+            pairs.append(pair)
+        return town.district.id, pairs, [v.id for v in volunteers], (org_user, org_member.id)
+
+    tenant, pairs, members, (user_id, reviewer_member) = build(pg_app, pg_engine, setup)
+    for pair in pairs:
+
+        def review(s, i, pair=pair):
+            activity = act.get_activity(s, tenant, pair[i])
+            out = act.review(
+                s, activity, act.Review(approve="all"), actor_user_id=user_id, actor_member_id=reviewer_member
+            )
+            return out.points
+
+        results = run_together(pg_app, pg_engine, 2, review)
+        assert all(not isinstance(r, Exception) for r in results), results
+        assert results == [120 * people, 120 * people]
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        for m in members:
+            assert book.balance(f"member:{m}").available == 120 * 2 * rounds
+            assert caps.used(s, tenant, m, "hours", caps.month_of(start)) == 120 * 2 * rounds
+    assert verified(pg_engine, tenant) == []

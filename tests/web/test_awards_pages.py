@@ -43,8 +43,7 @@ def test_one_member_award_posts_and_the_list_dry_run_names_every_problem(app, cl
     data = {
         "csrf_token": csrf_from(page.get_data(as_text=True)),
         "form": "single",
-        "one-name": volunteer.name,
-        "one-mobile": mobile,
+        "one-member": volunteer.name,
         "one-points": "30",
         "one-category": "civic",
         "one-reason": "创文表彰",
@@ -52,8 +51,9 @@ def test_one_member_award_posts_and_the_list_dry_run_names_every_problem(app, cl
     r = client.post("/points/awards", data=data)
     assert r.status_code == 302, r.get_data(as_text=True)[:3000]
     assert _bal(app, volunteer.id) == 30
-    r = client.post("/points/awards", data={**data, "one-name": "别人"})
-    assert r.status_code == 422 and volunteer.name in r.get_data(as_text=True)
+    r = client.post("/points/awards", data={**data, "one-member": "别人"})
+    assert r.status_code == 422 and "别人" in r.get_data(as_text=True)
+    assert _bal(app, volunteer.id) == 30
 
     template = client.get("/points/awards/template.xlsx")
     assert template.status_code == 200
@@ -110,8 +110,7 @@ def test_the_queue_the_proposer_cannot_approve_and_a_reversal(app, client, town)
     data = {
         "csrf_token": csrf_from(page.get_data(as_text=True)),
         "form": "single",
-        "one-name": volunteer.name,
-        "one-mobile": mobile,
+        "one-member": volunteer.name,
         "one-points": "500",
         "one-category": "safety",
         "one-reason": "见义勇为",
@@ -158,8 +157,7 @@ def test_the_member_reads_the_award_and_its_reversal_in_words(app, client, town)
     data = {
         "csrf_token": csrf_from(page.get_data(as_text=True)),
         "form": "single",
-        "one-name": volunteer.name,
-        "one-mobile": mobile,
+        "one-member": volunteer.name,
         "one-points": "30",
         "one-category": "civic",
         "one-reason": "创文表彰",
@@ -219,3 +217,61 @@ def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town)
     r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": "代签到"})
     assert r.status_code == 302 and _bal(app, volunteer.id) == 0
     assert 'name="attendance"' not in client.get(url).get_data(as_text=True)  # shown as reversed
+
+
+def test_the_member_is_picked_by_part_of_the_name(app, client, town):
+    from app.people.models import Member
+    from tests.factories import make_member
+
+    volunteer, mobile, _pw = town.users["volunteer"]
+    twins = commit(
+        app,
+        lambda s: [make_member(s, town.district.id, town.grid_a1, name=n).id for n in ("欧阳明月", "欧阳明日")],
+    )
+    sign_in(client, town, "district_admin")
+    # The suggestions: part of a name, or the mobile's last 4 digits; the mobile is masked.
+    found = client.get("/points/awards/members?q=" + volunteer.name[1:]).get_json()["items"]
+    assert volunteer.id in [f["id"] for f in found]
+    card = next(f for f in found if f["id"] == volunteer.id)
+    assert card["name"] == volunteer.name and mobile not in str(card) and mobile[-4:] in card["mobile"]
+    assert volunteer.id in [f["id"] for f in client.get(f"/points/awards/members?q={mobile[-4:]}").get_json()["items"]]
+    assert sorted(f["id"] for f in client.get("/points/awards/members?q=欧阳明").get_json()["items"]) == sorted(twins)
+
+    page = client.get("/points/awards")
+    html = page.get_data(as_text=True)
+    assert "data-member-pick" in html and "js/member-pick.js" in html
+    data = {
+        "csrf_token": csrf_from(html),
+        "form": "single",
+        "one-points": "12",
+        "one-category": "civic",
+        "one-reason": "表彰",
+    }
+    # Typed without picking: two match, the form lists them to choose from; nothing is awarded.
+    r = client.post("/points/awards", data={**data, "one-member": "欧阳明"})
+    text = r.get_data(as_text=True)
+    assert (
+        r.status_code == 422 and "欧阳明月" in text and "欧阳明日" in text and 'name="one-member_id-choosing"' in text
+    )
+    assert commit(app, lambda s: s.get(Member, twins[0]).name) == "欧阳明月"
+    # Chosen from that list: the second one gets the points.
+    r = client.post(
+        "/points/awards",
+        data={**data, "one-member": "欧阳明", "one-member_id": str(twins[1]), "one-member_id-choosing": "1"},
+    )
+    assert r.status_code == 302 and (_bal(app, twins[0]), _bal(app, twins[1])) == (0, 12)
+    # Picked from the suggestions (the id and the label the script puts in the field).
+    label = f"{card['name']} · {card['mobile']} · {card['place']}"
+    r = client.post("/points/awards", data={**data, "one-member": label, "one-member_id": str(volunteer.id)})
+    assert r.status_code == 302 and _bal(app, volunteer.id) == 12
+    # An id whose member the text does not name is not trusted: the text decides.
+    r = client.post("/points/awards", data={**data, "one-member": "欧阳明月", "one-member_id": str(volunteer.id)})
+    assert r.status_code == 302 and (_bal(app, twins[0]), _bal(app, volunteer.id)) == (12, 12)
+
+
+def test_only_those_who_may_award_search_members(app, client, town):
+    volunteer, _mobile, _pw = town.users["volunteer"]
+    sign_in(client, town, "auditor")
+    assert client.get("/points/awards/members?q=" + volunteer.name).status_code == 403
+    sign_in(client, town, "organiser")
+    assert client.get("/points/awards/members?q=" + volunteer.name).status_code == 403
