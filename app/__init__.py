@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 from config import DEV_SECRET, Config, database_url
 
 from . import access
-from .area import area_of, home_panels, install
+from .area import area_of, home_panels, install, menu_links
 from .cli import register_cli
 from .db import make_engine, ping, register_session
 from .errors import error_response, register_error_handlers
@@ -93,6 +93,8 @@ def create_app(config: dict | None = None, areas: list[str] | None = None) -> Fl
     def _template_helpers():
         return {
             "can": lambda action, target=None: access.can(current_user, action, target),
+            # The signed-in menu: each area lists its links in its AREA record (app/area.py, MenuLink).
+            "menu_links": lambda: menu_links(app, current_user),
             "get_locale": get_locale,
             "ROLE_LABELS": {k: v.label for k, v in access.ROLE_KINDS.items()},
         }

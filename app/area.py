@@ -14,7 +14,7 @@ from importlib import import_module
 from importlib.util import find_spec
 
 import click
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, url_for
 
 from app import access
 
@@ -26,6 +26,24 @@ class RoleDef:
     name: str
     label: object
     scope: str | None = None
+
+
+@dataclass(frozen=True)
+class MenuLink:
+    """One link of the signed-in menu (the same links head the home page). An area lists its own in
+    `Area.menu`, so a new area never edits the shared menu template."""
+
+    endpoint: str
+    label: object
+    # Shown to those who may do any of these actions (on anything in their scope); empty: everyone signed in.
+    actions: Sequence[str] = ()
+    # A further condition read at request time, e.g. "the member is a party member".
+    when: Callable[[], bool] | None = None
+    # A number shown beside the label (e.g. unread notices), and its spoken label with %(n)d.
+    badge: Callable[[], int] | None = None
+    badge_label: object = None
+    # The user's own pages (my points, my rewards) come before the pages of their roles.
+    personal: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,7 @@ class Area:
     tasks: Sequence[str] = ()
     # Anything else the area wires up once per app: signal receivers, template filters.
     setup: Callable[[Flask], None] | None = None
+    menu: Sequence[MenuLink] = ()
 
 
 def _resolve(ref):
@@ -74,6 +93,7 @@ def install(app: Flask, area: Area) -> None:
         import_module(module)
     if area.setup is not None:
         area.setup(app)
+    app.extensions.setdefault("menu", []).extend(area.menu)
     app.extensions.setdefault("areas", {})[area.name] = area
     app.extensions.pop("audit_labels", None)
 
@@ -130,4 +150,30 @@ def page_slots(app: Flask, slot: str) -> list[tuple[str, dict]]:
         panel = context()
         if panel is not None:
             shown.append((template, panel))
+    return shown
+
+
+@dataclass(frozen=True)
+class ShownLink:
+    url: str
+    label: object
+    badge: int = 0
+    badge_label: object = None
+
+
+def menu_links(app: Flask, principal) -> list[ShownLink]:
+    """The menu links `principal` may see on this request: their own pages first, then their roles'
+    pages, each group in the order of AREAS. A link to a page of an area that is not installed (a test
+    app with fewer areas) is left out."""
+    links = app.extensions.get("menu", [])
+    shown = []
+    for link in sorted(links, key=lambda link: not link.personal):  # stable: AREAS order within a group
+        if link.endpoint not in app.view_functions:
+            continue
+        if link.actions and not any(access.can(principal, action) for action in link.actions):
+            continue
+        if link.when is not None and not link.when():
+            continue
+        badge = link.badge() if link.badge is not None else 0
+        shown.append(ShownLink(url_for(link.endpoint), link.label, badge, link.badge_label))
     return shown

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 
 
 def _setup(app: Flask) -> None:
@@ -20,7 +20,6 @@ def _setup(app: Flask) -> None:
     app.add_template_filter(beijing, "beijing")
     register_home_panel(app, "activities/_organiser_panel.html", organiser_panel)
     register_home_panel(app, "activities/_home_panel.html", home_panel)
-    app.context_processor(lambda: {"volunteer_pages": True})  # the menu links to the volunteers' pages
     register_kind("activity.cancelled", _l("“%(title)s” (%(starts)s) was cancelled: %(reason)s"))
     register_kind("activity.moved", _l("“%(title)s” has moved: now %(starts)s at %(place)s"))
     register_kind("signup.promoted", _l("A place came free: you are now signed up for “%(title)s” (%(starts)s)"))
@@ -57,4 +56,9 @@ AREA = Area(
     },
     tasks=["app.activities.jobs"],
     setup=_setup,
+    menu=[
+        MenuLink("activities.browse", _l("Activities"), personal=True),
+        MenuLink("activities.my_points", _l("My points"), personal=True),
+        MenuLink("activities.organise_home", _l("Activity management"), actions=["activity.view", "activity.edit"]),
+    ],
 )

@@ -1,9 +1,10 @@
 """audit: the append-only audit log of sign-ins, role grants and changes, and the page that reads it."""
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 
 
 def _setup(app: Flask) -> None:
@@ -18,4 +19,5 @@ AREA = Area(
     blueprints=["app.audit.blueprint:bp"],
     actions=[Action("audit.view", read=True)],
     setup=_setup,
+    menu=[MenuLink("audit.list_events", _l("Audit log"), actions=["audit.view"])],
 )

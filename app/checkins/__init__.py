@@ -2,17 +2,17 @@
 rotating code; party members' check-ins (once a day per site, points by the check-in rule within a
 monthly cap, posted by app/points); and 包格联户 household visits the grid admin confirms."""
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 
 
-def _setup(app: Flask) -> None:
+def _party_member() -> bool:
+    """The menu's party members' links: shown to party members only."""
     from .views import party_member
 
-    app.context_processor(lambda: {"party_member": party_member})  # the menu's party members' links
+    return party_member()
 
 
 AREA = Area(
@@ -31,5 +31,11 @@ AREA = Area(
         "checkin.site_create": _l("Check-in site created"),
         "checkin.visit_decide": _l("Household visit confirmed or rejected"),
     },
-    setup=_setup,
+    menu=[
+        MenuLink("checkins.my_checkins", _l("My check-ins"), when=_party_member, personal=True),
+        MenuLink("checkins.my_visits", _l("Household visits"), when=_party_member, personal=True),
+        MenuLink("checkins.list_sites", _l("Check-in sites"), actions=["checkin.site.view"]),
+        MenuLink("checkins.visit_queue", _l("Visits to confirm"), actions=["visit.confirm"]),
+        MenuLink("checkins.checkin_rule", _l("Check-in points rule"), actions=["points.rules.edit"]),
+    ],
 )

@@ -11,7 +11,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area, RoleDef
+from app.area import Area, MenuLink, RoleDef
 
 
 def _setup(app: Flask) -> None:
@@ -57,4 +57,9 @@ AREA = Area(
     commands=["app.fund.jobs:fund_cli"],
     tasks=["app.fund.jobs"],
     setup=_setup,
+    menu=[
+        MenuLink("fund.my_rewards_page", _l("My rewards"), personal=True),
+        MenuLink("fund.index", _l("Reward fund"), actions=["fund.view"]),
+        MenuLink("fund.approvals_page", _l("Payouts to approve"), actions=["fund.approve"]),
+    ],
 )

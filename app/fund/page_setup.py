@@ -14,7 +14,6 @@ def setup_pages(app: Flask) -> None:
     from .fund_views import approver_panel, manager_panel, payee_panel
 
     app.add_template_filter(format_yuan, "yuan")
-    app.context_processor(lambda: {"fund_pages": True})  # the menu links to the fund's pages
     register_home_panel(app, "fund/_manager_panel.html", manager_panel)
     register_home_panel(app, "fund/_approver_panel.html", approver_panel)
     register_home_panel(app, "fund/_payee_panel.html", payee_panel)

@@ -8,7 +8,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 
 
 def register_report_action(app: Flask, template: str) -> None:
@@ -26,7 +26,6 @@ def _setup(app: Flask) -> None:
 
     register_home_panel(app, "gridreports/_admin_panel.html", admin_panel)
     register_home_panel(app, "gridreports/_reporter_panel.html", reporter_panel)
-    app.context_processor(lambda: {"gridreport_pages": True})  # the menu links to the grid report pages
     register_kind("gridreport.verified", _l("Your grid report No. %(id)s was verified: +%(points)s points"))
     register_kind("gridreport.rejected", _l("Your grid report No. %(id)s was not accepted: %(reason)s"))
     register_kind("gridreport.duplicate", _l("Your grid report No. %(id)s repeats report No. %(original)s"))
@@ -47,4 +46,9 @@ AREA = Area(
         "gridreport.setting_change": _l("Grid report triage period changed"),
     },
     setup=_setup,
+    menu=[
+        MenuLink("gridreports.my_reports", _l("My grid reports"), personal=True),
+        MenuLink("gridreports.queue", _l("Grid reports to triage"), actions=["gridreport.triage"]),
+        MenuLink("gridreports.settings", _l("Grid report settings"), actions=["gridreport.settings"]),
+    ],
 )

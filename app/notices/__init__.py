@@ -3,22 +3,17 @@ came free, hours approved or rejected). Shown in the app; further channels (SMS,
 through `channels.register_channel` and are sent after the transaction commits."""
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
-from app.area import Area
+from app.area import Area, MenuLink
 
 
 def _setup(app: Flask) -> None:
     from app.times import beijing
 
-    from .views import unread_notices
-
     app.add_template_filter(beijing, "beijing")  # notice times (the activities area registers it too)
 
-    # The menu's unread badge: a function, so the count is read only where a page shows it.
-    app.context_processor(lambda: {"unread_notices": unread_notices})
-
     # The points area (below this one) tells members about awards and corrections through a hook.
-    from flask_babel import lazy_gettext as _l
 
     from app.points.awards import register_teller
 
@@ -30,8 +25,24 @@ def _setup(app: Flask) -> None:
     register_kind("points.reversed", _l("%(points)s points were taken back (a correction): %(reason)s"))
 
 
+def _unread_notices() -> int:
+    """The menu's unread badge (read only where a page shows the menu)."""
+    from .views import unread_notices
+
+    return unread_notices()
+
+
 AREA = Area(
     name="notices",
     blueprints=["app.notices.blueprint:bp", "app.notices.blueprint:api_bp"],
     setup=_setup,
+    menu=[
+        MenuLink(
+            "notices.list_notices",
+            _l("Notices"),
+            badge=_unread_notices,
+            badge_label=_l("%(n)d unread"),
+            personal=True,
+        )
+    ],
 )

@@ -7,7 +7,7 @@ and refunds. See docs/outlets.md."""
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area, RoleDef
+from app.area import Area, MenuLink, RoleDef
 
 OUTLET_STAFF, OUTLET_SUPERVISOR = "outlet_staff", "outlet_supervisor"
 OUTLET_SCOPE = "outlet"  # granted on one outlet (app/outlets/staff.py), not on an org-unit subtree
@@ -69,4 +69,5 @@ AREA = Area(
         "outlet.settings_change": _l("Outlet settings changed"),
     },
     commands=["app.outlets.cli:outlets_cli"],
+    menu=[MenuLink("outlets.list_outlets", _l("Outlets (爱心超市)"), actions=["outlet.view"])],
 )

@@ -5,7 +5,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 from app.signals import unit_retiring
 
 
@@ -50,4 +50,9 @@ AREA = Area(
     },
     tasks=["app.people.import_job"],
     setup=_setup,
+    menu=[
+        MenuLink("people.my_page", _l("My page"), personal=True),
+        MenuLink("people.list_members", _l("Members"), actions=["member.view"]),
+        MenuLink("people.import_members", _l("Import members"), actions=["member.import"]),
+    ],
 )

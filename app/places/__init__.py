@@ -4,7 +4,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 from app.audit.labels import register_detail
 
 
@@ -34,4 +34,5 @@ AREA = Area(
         "org.retire": _l("Unit retired"),
     },
     setup=_setup,
+    menu=[MenuLink("places.tree", _l("Grid"), actions=["org.view"])],
 )

@@ -5,7 +5,7 @@ hours (rules.py, versioned per district and category; the rules page for distric
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 
 AREA = Area(
     name="points",
@@ -31,4 +31,8 @@ AREA = Area(
     },
     commands=["app.points.expiry_jobs:points_cli"],
     tasks=["app.points.expiry_jobs"],
+    menu=[
+        MenuLink("points.rules_page", _l("Points rules"), actions=["points.rules.view"]),
+        MenuLink("points.awards_page", _l("Awards"), actions=["points.awards.view"]),
+    ],
 )

@@ -24,8 +24,7 @@ from app.places.models import District
 from ledger import Journal, Ledger, Transfer
 from ledger.schema import accounts, journals
 
-from . import history
-from . import caps
+from . import caps, history
 from .accounts import hours_source_code, open_source, wallet_code
 from .errors import RuleInvalid
 from .labels import CATEGORIES, KIND_HOURS, MISSED_CHECKOUT

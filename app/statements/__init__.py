@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
-from app.area import Area
+from app.area import Area, MenuLink
 
 
 def _setup(app: Flask) -> None:
@@ -28,4 +28,5 @@ AREA = Area(
     audit_labels={"ledger.statement": _l("Ledger statement signed")},
     tasks=["app.statements.jobs"],
     setup=_setup,
+    menu=[MenuLink("statements.list_statements", _l("Ledger statements"), actions=["statements.view"])],
 )

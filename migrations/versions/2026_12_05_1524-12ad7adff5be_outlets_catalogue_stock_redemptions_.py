@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '12ad7adff5be'
-down_revision: Union[str, Sequence[str], None] = 'c2db0824b3e1'
+down_revision: Union[str, Sequence[str], None] = '96a500477bc7'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '5d0979e058c8'
-down_revision: Union[str, Sequence[str], None] = 'c2db0824b3e1'
+down_revision: Union[str, Sequence[str], None] = '12ad7adff5be'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

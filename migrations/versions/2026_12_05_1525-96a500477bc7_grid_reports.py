@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '96a500477bc7'
-down_revision: Union[str, Sequence[str], None] = 'c2db0824b3e1'
+down_revision: Union[str, Sequence[str], None] = '76413615d0ee'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
