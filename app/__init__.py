@@ -24,7 +24,6 @@ from .extensions import babel, csrf, limiter, select_locale
 AREAS = [
     "app.audit",
     "app.places",
-    "app.statements",
     "app.points",
     "app.people",
     "app.auth",
@@ -33,6 +32,7 @@ AREAS = [
     "app.checkins",
     "app.certificates",
     "app.reports",
+    "app.statements",
     "app.api",
     "app.demo",
 ]
