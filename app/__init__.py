@@ -24,7 +24,6 @@ from .extensions import babel, csrf, limiter, select_locale
 AREAS = [
     "app.audit",
     "app.places",
-    "app.statements",
     "app.points",
     "app.people",
     "app.auth",
@@ -36,6 +35,7 @@ AREAS = [
     "app.outlets",
     "app.reports",
     "app.fund",
+    "app.statements",
     "app.api",
     "app.demo",
 ]

@@ -171,12 +171,12 @@ def signing_key(config, *, create: bool | None = None) -> Ed25519PrivateKey:
     return key
 
 
-def current_public_key(config) -> Ed25519PublicKey | None:
-    """The public half of the signing key, or None while there is none yet (never creates one)."""
+def embedded_public_key(env: dict) -> Ed25519PublicKey:
+    """The key a statement names (which proves nothing about who signed it: see check_signature)."""
     try:
-        return signing_key(config, create=False).public_key()
-    except StatementError:
-        return None
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(env["statement"]["public_key"]["base64"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise StatementError(f"the statement's public key is unreadable ({e})") from e
 
 
 def load_public_key(data: bytes) -> Ed25519PublicKey:

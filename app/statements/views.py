@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -27,7 +27,7 @@ def list_statements():
     if before:
         q = q.where(LedgerStatement.id < before)
     rows = list(db.scalars(q.order_by(LedgerStatement.id.desc()).limit(PAGE)))
-    key = services.current_public_key(current_app.config)
+    key = _latest_key(db)
     return render_template(
         "statements/list.html",
         statements=rows,
@@ -55,10 +55,22 @@ def download(statement_id: int):
     )
 
 
+def _latest_key(db):
+    """The public key of the district's newest statement. Read from the statement, not the key file: the
+    web server never needs the private key (only the worker and the CLI that sign do)."""
+    document = db.scalar(
+        select(LedgerStatement.document)
+        .where(LedgerStatement.tenant_id == current_user.tenant_id)
+        .order_by(LedgerStatement.id.desc())
+        .limit(1)
+    )
+    return services.embedded_public_key(services.parse(document)) if document else None
+
+
 @login_required
 def public_key():
     require(current_user, "statements.view")
-    key = services.current_public_key(current_app.config)
+    key = _latest_key(get_session())
     if key is None:
         raise NotFound(_("No statement has been signed yet, so there is no public key to download."))
     return Response(
