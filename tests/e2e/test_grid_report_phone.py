@@ -103,3 +103,34 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(
     page.screenshot(path=str(SHOTS / "grid_report_verified_phone.png"), full_page=True)
     assert _db(app, lambda s: s.scalar(select(GridReport.id).where(GridReport.reporter_member_id == resident.id)))
     ctx.close()
+
+
+def test_grid_admin_reads_the_summary_per_grid_on_a_desktop(app, town, live_server, browser, tmp_path):
+    """At 1280 px: the summary of the admin's community draws its chart (vendored Chart.js) and offers
+    the .xlsx; the queue lists the waiting report."""
+    from app.gridreports import services
+
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    resident = town.users["volunteer"][0]
+    _db(
+        app,
+        lambda s: services.submit_report(
+            s, s.get(type(resident), resident.id), category="facility", text="路灯不亮已有一周"
+        ),
+    )
+    _admin, mobile, password = town.users["grid_admin"]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    sign_in_in_browser(page, live_server, town.district.id, mobile, password)
+    page.goto(f"{live_server}/grid-reports/summary/{town.community_a.id}")
+    page.wait_for_function(
+        "(() => { const c = document.getElementById('report-chart');"
+        " return c && c.width > 0 && window.Chart && window.Chart.getChart(c); })()"
+    )
+    assert page.locator(f"a[href^='/grid-reports/summary/{town.community_a.id}.xlsx']").is_visible()
+    assert "凤凰第一片区网格" in page.inner_text("main")
+    page.screenshot(path=str(SHOTS / "grid_report_summary_desktop.png"), full_page=True)
+    page.goto(f"{live_server}/grid-reports/triage")
+    assert "路灯不亮已有一周" in page.inner_text("main")
+    page.screenshot(path=str(SHOTS / "grid_report_queue_desktop.png"), full_page=True)
+    ctx.close()
