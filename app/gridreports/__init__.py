@@ -49,6 +49,7 @@ AREA = Area(
     menu=[
         MenuLink("gridreports.my_reports", _l("My grid reports"), personal=True),
         MenuLink("gridreports.queue", _l("Grid reports to triage"), actions=["gridreport.triage"]),
+        MenuLink("gridreports.summary_index", _l("Grid reports by grid"), actions=["gridreport.view"]),
         MenuLink("gridreports.settings", _l("Grid report settings"), actions=["gridreport.settings"]),
     ],
 )

@@ -118,6 +118,8 @@ def test_member_reports_with_photos_and_grid_admin_verifies_once(app, client, to
     assert _balance(app, town, member.id) == 5
     mine = client.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
     assert "Verified" in mine and "+5 points" in mine
+    notices = client.get("/notices").get_data(as_text=True)
+    assert f"Your grid report No. {report_id} was verified: +5 points" in notices
 
 
 def test_grid_chosen_by_typing_its_name_and_bad_input_kept(app, client, town):
