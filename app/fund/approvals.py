@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.errors import NotFound
 from ledger import Ledger
 
-from .budget import release_from_budget
+from .budget import record_many, release_from_budget
 from .errors import (
     AlreadyApprovedByYou,
     AlreadyDecided,
@@ -122,16 +122,17 @@ def approve_payouts(
         if p.approvals >= p.required_approvals:
             p.status, p.approved_at = APPROVED, now
     session.flush()
-    for p in rows:
-        record(
-            session,
-            "fund.approved",
-            tenant_id=tenant_id,
-            actor_user_id=actor_user_id,
-            target_type="fund_payout",
-            target_id=p.id,
-            detail={"amount": p.amount, "approval": p.approvals, "of": p.required_approvals, "reason": reason},
-        )
+    record_many(
+        session,
+        "fund.approved",
+        tenant_id,
+        actor_user_id,
+        "fund_payout",
+        [
+            (p.id, {"amount": p.amount, "approval": p.approvals, "of": p.required_approvals, "reason": reason})
+            for p in rows
+        ],
+    )
     return rows
 
 

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.activities.models import Activity
-from app.audit.services import record
 from app.auth.models import User
 from app.db import utcnow
 from app.errors import NotFound
@@ -31,7 +30,16 @@ from app.spreadsheets import Limits, append_text_row, blank, cell_text, read_tab
 from ledger import JournalSpec, Ledger, Transfer
 from ledger.errors import InsufficientBalance
 
-from .budget import available_code, budget_year, commit_to_budget, get_fund, open_payee_accounts, payee_code, rules
+from .budget import (
+    available_code,
+    budget_year,
+    commit_to_budget,
+    get_fund,
+    open_payee_accounts,
+    payee_code,
+    record_many,
+    rules,
+)
 from .errors import BudgetExceeded, FundInvalid, ImportRefused, PayeeCannotPropose
 from .labels import KIND_PAYOUT, PROPOSED, REASON_LABELS, REASONS
 from .models import FundAttachment, FundPayout
@@ -216,23 +224,27 @@ def propose_payouts(
     for p, j in zip(payouts, journals, strict=True):
         p.reserve_journal_id = j.id
     session.flush()
-    for p in payouts:
-        record(
-            session,
-            "fund.proposed",
-            tenant_id=tenant_id,
-            actor_user_id=actor_user_id,
-            target_type="fund_payout",
-            target_id=p.id,
-            detail={
-                "fund_id": fund.id,
-                "payee_member_id": p.payee_member_id,
-                "amount": p.amount,
-                "reason_category": p.reason_category,
-                "required_approvals": p.required_approvals,
-                "batch_ref": batch_ref,
-            },
-        )
+    record_many(
+        session,
+        "fund.proposed",
+        tenant_id,
+        actor_user_id,
+        "fund_payout",
+        [
+            (
+                p.id,
+                {
+                    "fund_id": fund.id,
+                    "payee_member_id": p.payee_member_id,
+                    "amount": p.amount,
+                    "reason_category": p.reason_category,
+                    "required_approvals": p.required_approvals,
+                    "batch_ref": batch_ref,
+                },
+            )
+            for p in payouts
+        ],
+    )
     return payouts
 
 

@@ -22,6 +22,7 @@ from . import (
     checkin_bench,
     earning_bench,
     expiry_bench,
+    fund_bench,
     http_bench,
     ledger_bench,
     peers_bench,
@@ -54,6 +55,7 @@ SECTIONS: list[Section] = [
     *checkin_bench.SECTIONS,
     *expiry_bench.SECTIONS,
     *report_bench.SECTIONS,
+    *fund_bench.SECTIONS,
 ]
 
 
