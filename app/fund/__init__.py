@@ -7,10 +7,22 @@ different approvers). Both role kinds are district-wide (no org-unit scope): a f
 district. District administrators have every action; auditors read everything and change nothing.
 Each payee sees their own rewards (the `own` read action on a payout)."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
 from app.area import Area, RoleDef
+
+
+def _setup(app: Flask) -> None:
+    """The words of the notices a payee gets (app/fund/payees.py `tell`)."""
+    from app.notices.channels import register_kind
+
+    register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
+    register_kind("fund.paid", _l("Your reward of %(amount)s was paid (%(channel)s, %(paid_on)s): %(reason)s"))
+    register_kind("fund.rejected", _l("A proposed reward of %(amount)s for you was not approved: %(why)s"))
+    register_kind("fund.returned", _l("Your reward of %(amount)s was not claimed and went back to the fund: %(why)s"))
+
 
 FUND_MANAGER = "fund_manager"
 FUND_APPROVER = "fund_approver"
@@ -47,4 +59,5 @@ AREA = Area(
     },
     commands=["app.fund.jobs:fund_cli"],
     tasks=["app.fund.jobs"],
+    setup=_setup,
 )

@@ -24,8 +24,9 @@ from ledger import Ledger
 
 from .approvals import release
 from .errors import AlreadyPaid, FundInvalid, NotApproved, PayeeCannotApprove
-from .labels import APPROVED, CHANNELS, PAID, RETURNED
+from .labels import APPROVED, CHANNEL_LABELS, CHANNELS, PAID, RETURNED
 from .models import FundDisbursement, FundPayout
+from .payees import tell
 from .proposals import actor_member_id, get_payout
 
 
@@ -110,6 +111,7 @@ def record_payment(
             "paid_by": paid_by[:64],
         },
     )
+    tell(session, "fund.paid", [payout], channel=str(CHANNEL_LABELS[channel]), paid_on=paid_on.isoformat())
     return row
 
 

@@ -31,6 +31,8 @@ from app.fund.errors import (
 )
 from app.fund.models import FundApproval, FundDisbursement, FundPayout
 from app.fund.proposals import PayoutItem
+from app.notices.channels import render
+from app.notices.services import notices_of
 from tests.integration.fund_env import FundEnv, make_fund_env
 
 
@@ -281,6 +283,11 @@ def test_the_payee_sees_each_reward_with_its_status_and_reason(fx: FundEnv):
     assert mine.lines[1].status_reason == "证据不足"
     assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == date.today()
     assert payees.my_rewards(fx.s, fx.tenant, fx.town.users["auditor"][0].id).lines == []
+    # And is told: approved, paid, not approved (with why).
+    told = [(n.kind, n.params["amount"]) for n in notices_of(fx.s, fx.tenant, fx.payee.id)]
+    assert sorted(told) == [("fund.approved", "¥500.00"), ("fund.paid", "¥500.00"), ("fund.rejected", "¥50.00")]
+    rejected_notice = next(n for n in notices_of(fx.s, fx.tenant, fx.payee.id) if n.kind == "fund.rejected")
+    assert "证据不足" in render(rejected_notice.kind, rejected_notice.params)
 
 
 def test_batch_approval_is_all_or_none(fx: FundEnv):
