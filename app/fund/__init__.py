@@ -15,10 +15,18 @@ from app.area import Area, MenuLink, RoleDef
 
 
 def _setup(app: Flask) -> None:
-    # The fund's pages (fund-pages): home panels, the `yuan` filter, the menu's links.
+    """The fund's pages (home panels, the `yuan` filter: page_setup.py) and the words of the notices a
+    payee gets (app/fund/payees.py `tell`)."""
+    from app.notices.channels import register_kind
+
     from .page_setup import setup_pages
 
     setup_pages(app)
+
+    register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
+    register_kind("fund.paid", _l("Your reward of %(amount)s was paid (%(channel)s, %(paid_on)s): %(reason)s"))
+    register_kind("fund.rejected", _l("A proposed reward of %(amount)s for you was not approved: %(why)s"))
+    register_kind("fund.returned", _l("Your reward of %(amount)s was not claimed and went back to the fund: %(why)s"))
 
 
 FUND_MANAGER = "fund_manager"

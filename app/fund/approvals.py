@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.errors import NotFound
 from ledger import Ledger
 
-from .budget import release_from_budget
+from .budget import record_many, release_from_budget
 from .errors import (
     AlreadyApprovedByYou,
     AlreadyDecided,
@@ -31,8 +31,9 @@ from .errors import (
     OwnProposal,
     PayeeCannotApprove,
 )
-from .labels import APPROVED, OPEN_STATUSES, PROPOSED, REJECTED
+from .labels import APPROVED, OPEN_STATUSES, PROPOSED, REJECTED, RETURNED
 from .models import FundApproval, FundPayout
+from .payees import tell
 from .proposals import actor_member_id, get_payout
 
 MAX_BATCH = 2_000
@@ -122,16 +123,18 @@ def approve_payouts(
         if p.approvals >= p.required_approvals:
             p.status, p.approved_at = APPROVED, now
     session.flush()
-    for p in rows:
-        record(
-            session,
-            "fund.approved",
-            tenant_id=tenant_id,
-            actor_user_id=actor_user_id,
-            target_type="fund_payout",
-            target_id=p.id,
-            detail={"amount": p.amount, "approval": p.approvals, "of": p.required_approvals, "reason": reason},
-        )
+    record_many(
+        session,
+        "fund.approved",
+        tenant_id,
+        actor_user_id,
+        "fund_payout",
+        [
+            (p.id, {"amount": p.amount, "approval": p.approvals, "of": p.required_approvals, "reason": reason})
+            for p in rows
+        ],
+    )
+    tell(session, "fund.approved", [p for p in rows if p.status == APPROVED])
     return rows
 
 
@@ -183,6 +186,8 @@ def release(
         target_id=payout.id,
         detail={"amount": payout.amount, "reason": reason[:200]},
     )
+    if status in (REJECTED, RETURNED):
+        tell(session, f"fund.{status}", [payout])
     return payout
 
 

@@ -46,6 +46,40 @@ DEFAULT_APPROVAL_DAYS = 14
 DEFAULT_UNCLAIMED_DAYS = 30
 
 
+def record_many(
+    session: Session,
+    action: str,
+    tenant_id: int,
+    actor_user_id: int | None,
+    target_type: str,
+    rows: list[tuple[int, dict]],
+) -> None:
+    """Append one audit event per (target id, detail) in one statement (a batch of 1,000 payouts would
+    otherwise flush 1,000 times)."""
+    from sqlalchemy import insert
+
+    from app.audit.models import AuditEvent
+
+    if rows:
+        at = utcnow()
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "at": at,
+                    "actor_user_id": actor_user_id,
+                    "action": action,
+                    "target_type": target_type,
+                    "target_id": target_id,
+                    "ip": None,
+                    "detail": detail,
+                }
+                for target_id, detail in rows
+            ],
+        )
+
+
 # --- ledger account codes -------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from . import (
     earning_bench,
     expiry_bench,
     fund_report_bench,
+    fund_bench,
     http_bench,
     ledger_bench,
     peers_bench,
@@ -56,6 +57,7 @@ SECTIONS: list[Section] = [
     *expiry_bench.SECTIONS,
     *report_bench.SECTIONS,
     *fund_report_bench.SECTIONS,
+    *fund_bench.SECTIONS,
 ]
 
 
