@@ -5,7 +5,7 @@ refunds. Every outlet-bound call answers 404 for an outlet outside the user's re
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -365,6 +365,7 @@ def redeem(outlet_id: int):
         data.key,
         member_token=data.member_token,
         member_code=data.member_code,
+        points_shards=int(current_app.config.get("OUTLET_POINTS_SHARDS") or 1),
     )
     if r.outlet_id != outlet.id:
         raise OutletInvalid(_("This cart key was used at another outlet. Start a new cart."), field="key")
