@@ -429,7 +429,7 @@ def redeem(
         for i, q in cart
     ]
     redemption.outlet, redemption.member = outlet, member
-    redemption.available_after = have - total  # type: ignore[attr-defined]  (for the receipt, no query)
+    redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
     db.add(redemption)
     # The unique token, code and key columns back the checks above; a writer that skipped the member's
     # lock would fail here with an IntegrityError, and its whole request roll back.
