@@ -191,7 +191,12 @@ def change_price(item_id: int):
     item = catalogue.get_item(db, current_user.tenant_id, item_id)
     _district_wide("outlet.catalogue.edit")
     price = catalogue.change_price(
-        db, item, current_user.user_id, data.points, effective_from=naive(data.effective_from), reason=data.reason
+        db,
+        item,
+        current_user.user_id,
+        data.points,
+        effective_from=naive(data.effective_from, "effective_from"),
+        reason=data.reason,
     )
     return PriceOut.of(price), 201
 
@@ -318,7 +323,8 @@ def stock_report(outlet_id: int):
     and the latest count with its difference."""
     query: ReportQuery = request.context.query  # type: ignore[attr-defined]
     outlet = _outlet(outlet_id, "outlet.stock.view")
-    return ReportOut.of(stock.stock_report(get_session(), outlet, at=naive(query.at), since=naive(query.since)))
+    at, since = naive(query.at), naive(query.since, "since")
+    return ReportOut.of(stock.stock_report(get_session(), outlet, at=at, since=since))
 
 
 # --- the counter --------------------------------------------------------------------------------------
