@@ -57,6 +57,9 @@ class Config:
     STATEMENT_KEY_FILE = os.environ.get("STATEMENT_KEY_FILE")
     # Where grid report photos are kept (files named by content); empty: instance/uploads.
     UPLOAD_DIR = os.environ.get("AIXIN_UPLOAD_DIR") or None
+    # Points accounts per outlet: >1 spreads a busy outlet's redemptions over that many account rows, so
+    # they do not queue for one row lock (docs/outlets.md, "the hot outlet").
+    OUTLET_POINTS_SHARDS = int(os.environ.get("AIXIN_OUTLET_POINTS_SHARDS", "1"))
 
     @classmethod
     def as_dict(cls) -> dict:

@@ -26,6 +26,7 @@ from . import (
     fund_bench,
     http_bench,
     ledger_bench,
+    outlet_bench,
     peers_bench,
     people_bench,
     report_bench,
@@ -58,6 +59,7 @@ SECTIONS: list[Section] = [
     *report_bench.SECTIONS,
     *fund_report_bench.SECTIONS,
     *fund_bench.SECTIONS,
+    *outlet_bench.SECTIONS,
 ]
 
 
