@@ -1,6 +1,6 @@
-"""What the outlet pages read (nothing here writes): shelf quantities from the ledger now or at the end of
-any Beijing day, an outlet's statement for a month, the stock reconciliation (账物相符) of outlets at a
-date, and the district's comparison of outlets, popular items and slow movers."""
+"""What the outlet pages read (nothing here writes): shelf quantities from the ledger now or at a time, an
+outlet's goods with their low-stock levels, its statement for a month and today's redemptions, and the
+district's comparison of outlets, popular items and slow movers. (账物相符 comes from stock.stock_report.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from app.db import starts_with
 from app.times import to_beijing, to_utc
 from ledger.schema import accounts, entries
 
-from .labels import APPLIED, PENDING
 from .models import (
     Item,
     Outlet,
@@ -23,8 +22,6 @@ from .models import (
     Redemption,
     RedemptionLine,
     Refund,
-    StockCount,
-    StockCountLine,
 )
 
 SHELF_PREFIX = "outlet:"
@@ -85,13 +82,6 @@ def shelf_at(
         if key is not None:
             out[key] = int(qty)
     return out
-
-
-def postings_match_balances(session: Session, tenant_id: int, outlet_id: int) -> bool:
-    """The books check themselves: each shelf account's cached balance equals the sum of its postings."""
-    now = shelf_now(session, tenant_id, outlet_id)
-    posted = shelf_at(session, tenant_id, datetime.max, outlet_id)
-    return all(now.get(k, 0) == posted.get(k, 0) for k in set(now) | set(posted))
 
 
 # --- one outlet --------------------------------------------------------------------------------------
@@ -202,65 +192,6 @@ def todays_redemptions(session: Session, outlet: Outlet, today: date, limit: int
             .limit(limit)
         )
     )
-
-
-# --- stock reconciliation (账物相符) -------------------------------------------------------------------
-
-
-@dataclass
-class Reconciliation:
-    """Where an outlet stands at a date: its last stock count on or before it, the differences that
-    count found, whether they were recorded (applied), and whether a count waits for a supervisor."""
-
-    outlet: Outlet
-    last_count: StockCount | None = None
-    differences: int = 0  # lines of the last count whose counted number differs from the books
-    pending: StockCount | None = None
-    books_ok: bool = True
-
-    @property
-    def matches(self) -> bool:
-        """账物相符: counted, and every difference found is recorded as an adjustment, nothing pending."""
-        return (
-            self.last_count is not None
-            and self.pending is None
-            and self.books_ok
-            and (self.differences == 0 or self.last_count.status == APPLIED)
-        )
-
-
-def reconciliations(session: Session, tenant_id: int, outlets: list[Outlet], at: datetime) -> list[Reconciliation]:
-    ids = [o.id for o in outlets]
-    counts: dict[int, list[StockCount]] = defaultdict(list)
-    if ids:
-        for c in session.scalars(
-            select(StockCount)
-            .where(StockCount.outlet_id.in_(ids), StockCount.counted_at < at)
-            .order_by(StockCount.counted_at.desc(), StockCount.id.desc())
-        ):
-            counts[c.outlet_id].append(c)
-    diff_of: dict[int, int] = {}
-    all_ids = [c.id for cs in counts.values() for c in cs]
-    if all_ids:
-        diff_of = dict(
-            session.execute(
-                select(StockCountLine.count_id, func.count())
-                .where(StockCountLine.count_id.in_(all_ids), StockCountLine.counted_qty != StockCountLine.book_qty)
-                .group_by(StockCountLine.count_id)
-            ).all()
-        )
-    out = []
-    for o in outlets:
-        cs = [c for c in counts.get(o.id, []) if c.status != "cancelled"]
-        # A count still pending at `at`: recorded before it and not decided before it.
-        pending = next((c for c in cs if c.status == PENDING or (c.decided_at and c.decided_at >= at)), None)
-        last = next((c for c in cs if c is not pending), None) if pending is None else pending
-        r = Reconciliation(o, last_count=last, differences=int(diff_of.get(last.id, 0)) if last else 0)
-        r.pending = pending if pending is not None and diff_of.get(pending.id, 0) else None
-        if pending is not None and r.pending is None:
-            r.last_count = pending  # a pending count without differences: the shelf matched
-        out.append(r)
-    return out
 
 
 # --- the district view ---------------------------------------------------------------------------------

@@ -158,9 +158,11 @@ def test_demo_has_the_shape_of_guangming(app, demo):
         assert set(wallets) == {m.wallet_code for m in members}
         assert all(
             (w.unit, w.normal, w.no_overdraft, w.closed) == ("PT", "credit", True, False)
-            and w.debits_posted == w.debits_pending == 0
+            and w.debits_pending == 0
+            and 0 <= w.debits_posted <= w.credits_posted  # spent at the outlets, never more than earned
             for w in wallets.values()
         )
+        assert sum(1 for w in wallets.values() if w.debits_posted > 0) >= 50  # the outlets' redemptions
         assert sum(1 for w in wallets.values() if w.credits_posted > 0) >= 300
         book = Ledger(s, tenant=t)
         for m in members[::60]:
@@ -528,3 +530,32 @@ def test_grid_reports_in_every_state(app, demo):
             "duplicate",
         }
     assert any(line.startswith("Grid reports in 塘家社区") for line in demo.lines)
+def test_the_outlets_have_life_in_it(app, demo):
+    """38 outlets with a catalogue of about 60 items, stock in from donations and purchases, a month of
+    redemptions through the real service (points and goods in the ledger), one count waiting with a
+    difference, the stock check and the ledger clean, and the outlet sign-ins at 凤凰社区爱心超市."""
+    from app.outlets.checks import verify_stock
+    from app.outlets.models import Item, Outlet, Redemption, StockCount, StockMovement
+
+    sign_ins = _sign_ins(demo.lines)
+    sm = app.extensions["db_sessionmaker"]
+    with app.app_context(), app.test_request_context(), unit_of_work(sm) as s:
+        t = demo.district_id
+        outlets = s.scalars(select(Outlet).where(Outlet.tenant_id == t)).all()
+        assert len(outlets) == 38
+        assert 55 <= s.scalar(select(func.count()).select_from(Item).where(Item.tenant_id == t)) <= 65
+        kinds = set(s.scalars(select(StockMovement.kind).where(StockMovement.tenant_id == t)))
+        assert {"donation", "purchase"} <= kinds
+        redemptions = s.scalars(select(Redemption).where(Redemption.tenant_id == t)).all()
+        assert len(redemptions) >= 200
+        assert len({r.outlet_id for r in redemptions}) >= 30
+        days = {to_beijing(r.created_at).date() for r in redemptions}
+        assert len(days) >= 20  # spread over the month
+        pending = s.scalars(select(StockCount).where(StockCount.tenant_id == t, StockCount.status == "pending")).all()
+        assert len(pending) == 1 and any(line.difference for line in pending[0].lines)
+        assert pending[0].outlet.name == "凤凰社区爱心超市"
+        assert verify_stock(s, t) == [] and Ledger(s, tenant=t).verify() == []
+        for label in ("outlet_staff", "outlet_supervisor"):
+            principal = auth.sign_in(s, t, sign_ins[label]["mobile"], sign_ins[label]["password"])
+            assert principal.roles == [label]
+    assert any("爱心超市" in line and "waits for its supervisor" in line for line in demo.lines)
