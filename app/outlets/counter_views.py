@@ -272,6 +272,9 @@ def counter_refund(outlet_id: int, redemption_id: int):
     if request.method == "GET":
         return render_template("outlets/counter_refund.html", outlet=outlet, r=r, back=back, error=None, values={})
     values = dict(request.form)
+    key = (request.form.get("key") or "")[:100]
+    if request.form.get("confirm") == "yes" and key and any(f.key == key for f in r.refunds):
+        return redirect(back)  # the same confirm sent again (a double tap, a reload): refunded once already
     try:
         lines = _refund_lines(r)
         reason = (request.form.get("reason") or "").strip()
@@ -294,7 +297,6 @@ def counter_refund(outlet_id: int, redemption_id: int):
                 key=request.form.get("key") or f"refund-{secrets.token_hex(12)}",
                 back=url_for("outlets.counter_refund", outlet_id=outlet.id, redemption_id=r.id),
             )
-        key = (request.form.get("key") or "")[:100]
         refunds.refund(
             _db(), r, current_user.user_id, current_user.member_id, lines=lines, reason=reason, key=key or None
         )
