@@ -51,6 +51,9 @@ class Config:
     # reverse proxy"). 0 trusts none of those headers: a client could otherwise forge its address.
     PROXY_HOPS = int(os.environ.get("AIXIN_PROXY_HOPS", "0"))
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # member imports up to 20 MB
+    # Points accounts per outlet: >1 spreads a busy outlet's redemptions over that many account rows, so
+    # they do not queue for one row lock (docs/outlets.md, "the hot outlet").
+    OUTLET_POINTS_SHARDS = int(os.environ.get("AIXIN_OUTLET_POINTS_SHARDS", "1"))
 
     @classmethod
     def as_dict(cls) -> dict:

@@ -5,7 +5,7 @@ refunds. Every outlet-bound call answers 404 for an outlet outside the user's re
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -191,7 +191,12 @@ def change_price(item_id: int):
     item = catalogue.get_item(db, current_user.tenant_id, item_id)
     _district_wide("outlet.catalogue.edit")
     price = catalogue.change_price(
-        db, item, current_user.user_id, data.points, effective_from=naive(data.effective_from), reason=data.reason
+        db,
+        item,
+        current_user.user_id,
+        data.points,
+        effective_from=naive(data.effective_from, "effective_from"),
+        reason=data.reason,
     )
     return PriceOut.of(price), 201
 
@@ -318,7 +323,8 @@ def stock_report(outlet_id: int):
     and the latest count with its difference."""
     query: ReportQuery = request.context.query  # type: ignore[attr-defined]
     outlet = _outlet(outlet_id, "outlet.stock.view")
-    return ReportOut.of(stock.stock_report(get_session(), outlet, at=naive(query.at), since=naive(query.since)))
+    at, since = naive(query.at), naive(query.since, "since")
+    return ReportOut.of(stock.stock_report(get_session(), outlet, at=at, since=since))
 
 
 # --- the counter --------------------------------------------------------------------------------------
@@ -365,6 +371,7 @@ def redeem(outlet_id: int):
         data.key,
         member_token=data.member_token,
         member_code=data.member_code,
+        points_shards=int(current_app.config.get("OUTLET_POINTS_SHARDS") or 1),
     )
     if r.outlet_id != outlet.id:
         raise OutletInvalid(_("This cart key was used at another outlet. Start a new cart."), field="key")

@@ -20,15 +20,15 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.db import utcnow
+from app.errors import AppError
 from app.people import member_codes
 from app.people.labels import ACTIVE
 from app.people.models import Member, MemberCode
 from app.points.accounts import wallet_code
-from app.points.spending import available_points, outlet_points_code, post_redemption
+from app.points.spending import available_points, open_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
 from ledger import InsufficientBalance, Transfer
@@ -53,7 +53,8 @@ from .stock import out_of_stock
 
 MAX_LINES = 50
 MAX_QTY = 99
-# Points accounts per outlet (app/points/spending.outlet_points_code): 1 is one account per outlet.
+# Points accounts per outlet (app/points/spending.outlet_points_code): 1 is one account per outlet; the
+# API takes OUTLET_POINTS_SHARDS from the configuration (see docs/outlets.md, "the hot outlet").
 POINTS_SHARDS = 1
 
 
@@ -87,10 +88,12 @@ def identify(
     member_token: str | None = None,
     member_code: str | None = None,
     now: datetime | None = None,
+    check_used: bool = True,
 ) -> Identified:
     """The member a live QR token (purpose "member") or short code names, checked: genuine, this
-    district's, not expired, not used, member active. Raises the token's own errors (token_expired,
-    token_invalid…), TokenUsed, MemberUnknown or MemberSuspended, each saying what to do."""
+    district's, not expired, not used (unless check_used=False: redeem checks it under the member's
+    lock), member active. Raises the token's own errors (token_expired, token_invalid…), TokenUsed,
+    MemberUnknown or MemberSuspended, each saying what to do."""
     now = now or utcnow()
     if bool(member_token) == bool(member_code):
         raise OutletInvalid(
@@ -102,10 +105,10 @@ def identify(
         claims = check_token(member_token, "member", now, tenant_id=tenant_id)
         member_id = claims.subject_id
         digest = token_digest(member_token)
-        used = db.scalar(
+        used = check_used and db.scalar(
             select(Redemption.id).where(Redemption.tenant_id == tenant_id, Redemption.token_digest == digest)
         )
-        if used is not None:
+        if used:
             raise TokenUsed(str(_l("This QR code was already used for a redemption. Ask the member to refresh it.")))
     else:
         code_row = member_codes.resolve_code(db, tenant_id, member_code or "", now)
@@ -175,6 +178,7 @@ def receipt(db: Session, redemption: Redemption) -> Receipt:
     """The receipt of a redemption as it stands (refunded quantities included), with the member's
     available points now."""
     refunded = sum(line.unit_points * line.refunded_qty for line in redemption.lines)
+    after = getattr(redemption, "available_after", None)  # redeem() knows it; otherwise read now
     return Receipt(
         redemption_id=redemption.id,
         outlet_id=redemption.outlet_id,
@@ -187,7 +191,7 @@ def receipt(db: Session, redemption: Redemption) -> Receipt:
         ],
         total_points=redemption.total_points,
         refunded_points=refunded,
-        available_after=available_points(db, redemption.tenant_id, redemption.member_id),
+        available_after=available_points(db, redemption.tenant_id, redemption.member_id) if after is None else after,
         created_at=redemption.created_at,
         journal_id=redemption.journal_id,
     )
@@ -249,6 +253,7 @@ def redeem(
     member_token: str | None = None,
     member_code: str | None = None,
     now: datetime | None = None,
+    points_shards: int = POINTS_SHARDS,
 ) -> Redemption:
     """Redeem a cart of (item id, qty) at `outlet` for the member the token or code names, in one
     journal. The caller checked `outlet.redeem` there. Idempotent by `key`: the same cart again
@@ -263,19 +268,25 @@ def redeem(
     ident = f"t:{token_digest(member_token)}" if member_token else f"c:{member_codes.normalise(member_code or '')}"
     request_hash = _request_hash(outlet.id, ident, cart)
     tenant = outlet.tenant_id
-    if (found := _by_key(db, tenant, key)) is not None:
-        return _same_or_refuse(found, request_hash)
     if not outlet.active:
         raise OutletClosed(str(_l("This outlet is closed: it cannot redeem.")))
-    who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now)
+    try:
+        who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
+    except AppError:
+        # A retry of a cart that went through (its code since used or expired) gets its receipt back.
+        if (found := _by_key(db, tenant, key)) is not None:
+            return _same_or_refuse(found, request_hash)
+        raise
     member = who.member
     # Take the member's turn: their concurrent redemptions (a double tap, another outlet) wait here and
-    # then see this one, so the key, the token, limits and points below are checked exactly.
-    db.execute(
-        select(accounts.c.id)
+    # then see this one, so the key, the token, limits and points below are checked exactly. The locked
+    # row is the wallet: what it holds is the member's available points.
+    wallet = db.execute(
+        select(accounts.c.credits_posted, accounts.c.debits_posted, accounts.c.debits_pending)
         .where(accounts.c.tenant_id == tenant, accounts.c.code == wallet_code(member.id))
         .with_for_update()
-    )
+    ).first()
+    have = wallet.credits_posted - wallet.debits_posted - wallet.debits_pending if wallet is not None else 0
     if (found := _by_key(db, tenant, key)) is not None:
         return _same_or_refuse(found, request_hash)
     if who.token_digest is not None and db.scalar(
@@ -350,7 +361,6 @@ def redeem(
                 )
 
     total = sum(prices[i].points * q for i, q in cart)
-    have = available_points(db, tenant, member.id)
     if total > have:
         raise InsufficientPoints(
             str(
@@ -379,12 +389,14 @@ def redeem(
         if offered[i].kind == GOODS
     ]
     names = {i: offered[i].name for i in ids}
+    if points_shards > 1:  # a busy outlet's points accounts, one per shard (opened once, then found)
+        open_outlet_points(db, tenant, outlet.id, points_shards)
     try:
         journal = post_redemption(
             db,
             tenant,
             member_id=member.id,
-            outlet_account=outlet_points_code(outlet.id, member.id, POINTS_SHARDS),
+            outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
             points=total,
             goods=goods,
             key=f"redeem:{key}",
@@ -417,13 +429,11 @@ def redeem(
         for i, q in cart
     ]
     redemption.outlet, redemption.member = outlet, member
-    try:
-        with db.begin_nested():
-            db.add(redemption)
-            db.flush()
-    except IntegrityError:
-        # Only a writer that skipped the member's lock could get here; the request rolls back whole.
-        raise TokenUsed(str(_l("This code was already used for a redemption. Ask the member to refresh it."))) from None
+    redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
+    db.add(redemption)
+    # The unique token, code and key columns back the checks above; a writer that skipped the member's
+    # lock would fail here with an IntegrityError, and its whole request roll back.
+    db.flush()
     return redemption
 
 

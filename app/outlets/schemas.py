@@ -451,8 +451,21 @@ class RefundOut(BaseModel):
     receipt: ReceiptOut
 
 
-def naive(value: datetime | None) -> datetime | None:
-    """An API time (with offset) as stored: naive UTC."""
+def naive(value: datetime | None, field: str = "at") -> datetime | None:
+    """An API time (with offset) as stored: naive UTC. A time that has no UTC equivalent (year 1 with a
+    positive offset, year 9999 with a negative one) is input to fix, not a server error."""
     from datetime import UTC
 
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    from flask_babel import lazy_gettext as _l
+
+    from .errors import OutletInvalid
+
+    if value is None:
+        return None
+    try:
+        out = value.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        out = None
+    if out is None or not 1900 <= out.year <= 9000:
+        raise OutletInvalid(str(_l("Give a date between the years 1900 and 9000.")), field=field)
+    return out

@@ -24,6 +24,7 @@ from . import (
     expiry_bench,
     http_bench,
     ledger_bench,
+    outlet_bench,
     peers_bench,
     people_bench,
     report_bench,
@@ -54,6 +55,7 @@ SECTIONS: list[Section] = [
     *checkin_bench.SECTIONS,
     *expiry_bench.SECTIONS,
     *report_bench.SECTIONS,
+    *outlet_bench.SECTIONS,
 ]
 
 
