@@ -318,17 +318,9 @@ def my_latest_redemptions():
     if current_user.member_id is None:
         return jsonify(redemptions=[])
     db = _db()
-    rows = db.scalars(
-        select(Redemption)
-        .options(selectinload(Redemption.lines), selectinload(Redemption.outlet))
-        .where(
-            Redemption.tenant_id == current_user.tenant_id,
-            Redemption.member_id == current_user.member_id,
-            Redemption.created_at >= utcnow() - RECENT,
-        )
-        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
-        .limit(5)
-    ).all()
+    rows = redeeming.member_redemptions(
+        db, current_user.tenant_id, current_user.member_id, since=utcnow() - RECENT, limit=5
+    )
     available = available_points(db, current_user.tenant_id, current_user.member_id)
     resp = jsonify(
         redemptions=[
