@@ -272,6 +272,9 @@ def counter_refund(outlet_id: int, redemption_id: int):
     if request.method == "GET":
         return render_template("outlets/counter_refund.html", outlet=outlet, r=r, back=back, error=None, values={})
     values = dict(request.form)
+    key = (request.form.get("key") or "")[:100]
+    if request.form.get("confirm") == "yes" and key and any(f.key == key for f in r.refunds):
+        return redirect(back)  # the same confirm sent again (a double tap, a reload): refunded once already
     try:
         lines = _refund_lines(r)
         reason = (request.form.get("reason") or "").strip()
@@ -294,7 +297,6 @@ def counter_refund(outlet_id: int, redemption_id: int):
                 key=request.form.get("key") or f"refund-{secrets.token_hex(12)}",
                 back=url_for("outlets.counter_refund", outlet_id=outlet.id, redemption_id=r.id),
             )
-        key = (request.form.get("key") or "")[:100]
         refunds.refund(
             _db(), r, current_user.user_id, current_user.member_id, lines=lines, reason=reason, key=key or None
         )
@@ -316,17 +318,9 @@ def my_latest_redemptions():
     if current_user.member_id is None:
         return jsonify(redemptions=[])
     db = _db()
-    rows = db.scalars(
-        select(Redemption)
-        .options(selectinload(Redemption.lines), selectinload(Redemption.outlet))
-        .where(
-            Redemption.tenant_id == current_user.tenant_id,
-            Redemption.member_id == current_user.member_id,
-            Redemption.created_at >= utcnow() - RECENT,
-        )
-        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
-        .limit(5)
-    ).all()
+    rows = redeeming.member_redemptions(
+        db, current_user.tenant_id, current_user.member_id, since=utcnow() - RECENT, limit=5
+    )
     available = available_points(db, current_user.tenant_id, current_user.member_id)
     resp = jsonify(
         redemptions=[

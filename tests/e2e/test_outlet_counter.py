@@ -125,6 +125,9 @@ def test_staff_scan_the_members_phone_redeem_two_items_and_a_supervisor_refunds_
     sign_in_in_browser(staff_phone, live_server, tenant, s_mobile, s_password)
     staff_phone.goto(f"{live_server}/outlets/{shop.outlet_a}/counter")
     _no_sideways_scroll(staff_phone, 390)
+    # Before a member is found only step 1 shows: no stop button, no member card, no cart.
+    for hidden in ("#scan-stop", "#member-found", "#step-cart", "#step-confirm", "#counter-error"):
+        assert not staff_phone.locator(hidden).is_visible(), hidden
     staff_phone.fill("#member-code", short_code.lower())
     staff_phone.click("#code-form button[type=submit]")
     staff_phone.wait_for_selector("#member-found:not([hidden])")

@@ -283,16 +283,22 @@ def test_a_supervisor_refunds_one_line_after_a_check_and_the_member_sees_it(app,
     assert again.status_code == 302
     receipt = _text(client.get(done.headers["Location"]))
     assert "50" in receipt and "袋子破了" in receipt
+    # Refund the rest of the rice, then send that confirm twice: the second changes nothing.
+    _, check, csrf = _refund_flow(client, shop.outlet_a, rid, {f"qty-{rice_line}": "1", "reason": "也破了"})
+    key = re.search(r'name="key" value="([^"]+)"', check.get_data(as_text=True)).group(1)
+    form = {"csrf_token": csrf, "confirm": "yes", "key": key, "reason": "也破了", f"qty-{rice_line}": "1"}
+    for _ in range(2):
+        assert client.post(f"/outlets/{shop.outlet_a}/counter/redemptions/{rid}/refund", data=form).status_code == 302
     with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         r = s.get(Redemption, rid)
-        assert [f.points for f in r.refunds] == [50]
+        assert [f.points for f in r.refunds] == [50, 50]
     _sign_in_as(client, town, town.users["volunteer"])
     points = _text(client.get("/me/points"))
     assert "凤凰社区爱心超市 · 大米 5kg ×2 · 食用油 1.8L ×1" in points and "-130" in points
     assert "凤凰社区爱心超市 · 大米 5kg ×1" in points and "+50" in points
     latest = client.get("/me/redeemed.json").get_json()
     assert latest["redemptions"][0]["outlet"] == "凤凰社区爱心超市"
-    assert latest["available"] == 200 - 130 + 50
+    assert latest["available"] == 200 - 130 + 50 + 50
     api = client.get("/api/v1/me/points").get_json()
     assert any("大米 5kg ×2" in ln["title"] for ln in api["lines"])
 
