@@ -83,9 +83,7 @@ class ProposalForm(FlaskForm):
     )
     amount = YuanField(_l("Amount (yuan)"), validators=[DataRequired(_l("Enter the amount in yuan."))])
     reason_category = SelectField(_l("Reason category"))
-    reason = StringField(
-        _l("Reason"), validators=[DataRequired(_l("Say why the reward is given.")), Length(max=200)]
-    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the reward is given.")), Length(max=200)])
     grid_report = PickField(
         _l("Verified grid report (evidence)"),
         search=search_grid_reports,

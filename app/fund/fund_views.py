@@ -85,7 +85,9 @@ def fund_home(fund_id: int):
     counts = dict(
         db.execute(
             select(FundPayout.status, func.count())
-            .where(FundPayout.tenant_id == t, FundPayout.fund_id == fund.id, FundPayout.status.in_([PROPOSED, APPROVED]))
+            .where(
+                FundPayout.tenant_id == t, FundPayout.fund_id == fund.id, FundPayout.status.in_([PROPOSED, APPROVED])
+            )
             .group_by(FundPayout.status)
         ).all()
     )
@@ -223,7 +225,11 @@ def manager_panel() -> dict | None:
         counts = dict(
             db.execute(
                 select(FundPayout.status, func.count())
-                .where(FundPayout.tenant_id == t, FundPayout.fund_id == fund.id, FundPayout.status.in_([PROPOSED, APPROVED]))
+                .where(
+                    FundPayout.tenant_id == t,
+                    FundPayout.fund_id == fund.id,
+                    FundPayout.status.in_([PROPOSED, APPROVED]),
+                )
                 .group_by(FundPayout.status)
             ).all()
         )

@@ -152,7 +152,9 @@ def upload_page(fund_id: int):
         if confirm.validate():
             try:
                 filename, rows = _signer().loads(confirm.rows.data or "")
-                items = [proposals.PayoutItem(int(m), int(a), str(c), str(r), grid_report_id=g) for m, a, c, r, g in rows]
+                items = [
+                    proposals.PayoutItem(int(m), int(a), str(c), str(r), grid_report_id=g) for m, a, c, r, g in rows
+                ]
                 payouts = proposals.propose_payouts(
                     db, t, fund.id, items, actor_user_id=current_user.user_id, batch_ref=str(filename)[:64]
                 )
@@ -253,7 +255,12 @@ def payout_page(payout_id: int):
     if request.method == "POST":
         action = request.form.get("action")
         reason = (form.decision_reason.data or "").strip()
-        needs = {"approve": "fund.approve", "reject": "fund.approve", "withdraw": "fund.manage", "return": "fund.manage"}
+        needs = {
+            "approve": "fund.approve",
+            "reject": "fund.approve",
+            "withdraw": "fund.manage",
+            "return": "fund.manage",
+        }
         require(current_user, needs.get(action or "", "fund.manage"), payout)
         if form.validate():
             try:

@@ -488,6 +488,10 @@ def test_the_reward_fund_has_a_year_in_it(app, demo):
         assert s.scalar(
             select(func.count()).where(FundPayout.payee_member_id == volunteer.id, FundPayout.status == "paid")
         )
-        staff = {_member(s, t, sign_ins[k]["mobile"]).id for k in ("fund_manager", "fund_approver", "fund_approver (second)")}
-        assert not s.scalar(select(func.count()).where(FundPayout.tenant_id == t, FundPayout.payee_member_id.in_(staff)))
+        staff = {
+            _member(s, t, sign_ins[k]["mobile"]).id for k in ("fund_manager", "fund_approver", "fund_approver (second)")
+        }
+        assert not s.scalar(
+            select(func.count()).where(FundPayout.tenant_id == t, FundPayout.payee_member_id.in_(staff))
+        )
     assert any(line.startswith("Fund 平安志愿者奖励基金") for line in demo.lines)

@@ -25,8 +25,15 @@ def _fund(app, town, fen: int = 100_000_000) -> int:
         manager = user_for_member(s, town.users["fund_manager"][0]).id
         fund = budget.open_fund(s, town.district.id, "平安志愿者奖励基金", actor_user_id=manager)
         budget.record_income(
-            s, town.district.id, fund.id, kind="allocation", amount=fen, source="区财政局",
-            document_ref="光财〔2026〕8号", received_on=date(2026, 1, 5), actor_user_id=manager,
+            s,
+            town.district.id,
+            fund.id,
+            kind="allocation",
+            amount=fen,
+            source="区财政局",
+            document_ref="光财〔2026〕8号",
+            received_on=date(2026, 1, 5),
+            actor_user_id=manager,
         )
         return fund.id
 
@@ -190,7 +197,9 @@ def test_refusals_are_said_in_words(app, client, town):
     # A rejection needs a reason.
     r = approver.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": ""})
     assert r.status_code == 422 and _status(app, own) == "proposed"
-    r = approver.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": "证据不足"})
+    r = approver.post(
+        f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": "证据不足"}
+    )
     assert r.status_code == 302 and _status(app, own) == "rejected"
 
     # The second approver (someone else) completes the big one.
@@ -243,7 +252,9 @@ def test_the_list_upload_shows_every_row_then_proposes_all_or_none(app, client, 
     assert template.status_code == 200
     volunteer, mobile, _ = town.users["volunteer"]
     organiser, omobile, _ = town.users["organiser"]
-    bad = _workbook([[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1.234", "巡逻", "巡逻"]])
+    bad = _workbook(
+        [[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1.234", "巡逻", "巡逻"]]
+    )
     r = client.post(
         url,
         data={"csrf_token": token, "step": "check", "file": (io.BytesIO(bad), "list.xlsx")},
@@ -253,7 +264,9 @@ def test_the_list_upload_shows_every_row_then_proposes_all_or_none(app, client, 
     assert r.status_code == 422
     assert "<td>3</td>" in text and volunteer.name in text  # the problem row, and the good row shown
     assert 'name="step" value="confirm"' not in text  # all or none: no way to propose part of it
-    good = _workbook([[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1,200", "月度之星", "12月之星"]])
+    good = _workbook(
+        [[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1,200", "月度之星", "12月之星"]]
+    )
     r = client.post(
         url,
         data={"csrf_token": token, "step": "check", "file": (io.BytesIO(good), "list.xlsx")},
