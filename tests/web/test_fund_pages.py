@@ -342,6 +342,8 @@ def test_reports_have_charts_and_xlsx(app, client, town):
     sign_in(client, town, "fund_manager")
     page = client.get(f"/fund/{fund_id}/reports").get_data(as_text=True)
     assert 'id="report-chart-data"' in page and "¥123.45" in page and "¥1,000,000.00" in page
+    # Remaining at the end of this month: allocated − reserved − paid = 1,000,000.00 − 123.45.
+    assert "¥999,876.55" in page
     for by in ("month", "street", "community", "reason"):
         r = client.get(f"/fund/{fund_id}/reports.xlsx?by={by}")
         assert r.status_code == 200
