@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.errors import NotFound
 from ledger import Ledger
 
-from .budget import release_from_budget
+from .budget import record_many, release_from_budget
 from .errors import (
     AlreadyApprovedByYou,
     AlreadyDecided,
@@ -46,14 +46,16 @@ def _check_approver(payout: FundPayout, member_id: int, already: set[int]) -> No
     if member_id == payout.payee_member_id:
         raise PayeeCannotApprove(_("Payout %(id)s is to you; another approver must decide it.", id=payout.id))
     if member_id in already:
-        raise AlreadyApprovedByYou(_("You already approved payout %(id)s; it needs a second, different approver.",
-                                     id=payout.id))
+        raise AlreadyApprovedByYou(
+            _("You already approved payout %(id)s; it needs a second, different approver.", id=payout.id)
+        )
 
 
 def approvers_of(session: Session, payout_id: int) -> list[FundApproval]:
     """The approvals of one payout, in order."""
-    return list(session.scalars(select(FundApproval).where(FundApproval.payout_id == payout_id)
-                                .order_by(FundApproval.seq)))
+    return list(
+        session.scalars(select(FundApproval).where(FundApproval.payout_id == payout_id).order_by(FundApproval.seq))
+    )
 
 
 def approve_payouts(
@@ -76,38 +78,73 @@ def approve_payouts(
     if len(ids) > MAX_BATCH:
         raise FundInvalid(str(_l("At most 2,000 payouts at once.")), field="payout_ids")
     member_id = actor_member_id(session, tenant_id, actor_user_id)
-    rows = list(session.scalars(
-        select(FundPayout).where(FundPayout.tenant_id == tenant_id, FundPayout.id.in_(ids))
-        .order_by(FundPayout.id).with_for_update()
-    ))
+    rows = list(
+        session.scalars(
+            select(FundPayout)
+            .where(FundPayout.tenant_id == tenant_id, FundPayout.id.in_(ids))
+            .order_by(FundPayout.id)
+            .with_for_update()
+        )
+    )
     if len(rows) != len(ids):
         missing = sorted(set(ids) - {p.id for p in rows})
         raise NotFound(_("No such payout: %(id)s.", id=missing[0]))
-    mine = set(session.scalars(select(FundApproval.payout_id).where(
-        FundApproval.payout_id.in_(ids), FundApproval.approver_member_id == member_id)))
+    mine = set(
+        session.scalars(
+            select(FundApproval.payout_id).where(
+                FundApproval.payout_id.in_(ids), FundApproval.approver_member_id == member_id
+            )
+        )
+    )
     for p in rows:
         _check_approver(p, member_id, {member_id} if p.id in mine else set())
     reason = (reason or "").strip()[:200]
-    session.execute(insert(FundApproval), [
-        {"tenant_id": tenant_id, "payout_id": p.id, "proposer_member_id": p.proposer_member_id,
-         "payee_member_id": p.payee_member_id, "required_approvals": p.required_approvals, "seq": p.approvals + 1,
-         "approver_member_id": member_id, "approver_user_id": actor_user_id, "reason": reason, "created_at": now}
-        for p in rows
-    ])
+    session.execute(
+        insert(FundApproval),
+        [
+            {
+                "tenant_id": tenant_id,
+                "payout_id": p.id,
+                "proposer_member_id": p.proposer_member_id,
+                "payee_member_id": p.payee_member_id,
+                "required_approvals": p.required_approvals,
+                "seq": p.approvals + 1,
+                "approver_member_id": member_id,
+                "approver_user_id": actor_user_id,
+                "reason": reason,
+                "created_at": now,
+            }
+            for p in rows
+        ],
+    )
     for p in rows:
         p.approvals += 1
         if p.approvals >= p.required_approvals:
             p.status, p.approved_at = APPROVED, now
     session.flush()
-    for p in rows:
-        record(session, "fund.approved", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund_payout",
-               target_id=p.id, detail={"amount": p.amount, "approval": p.approvals, "of": p.required_approvals,
-                                       "reason": reason})
+    record_many(
+        session,
+        "fund.approved",
+        tenant_id,
+        actor_user_id,
+        "fund_payout",
+        [
+            (p.id, {"amount": p.amount, "approval": p.approvals, "of": p.required_approvals, "reason": reason})
+            for p in rows
+        ],
+    )
     return rows
 
 
-def approve_payout(session: Session, tenant_id: int, payout_id: int, *, actor_user_id: int, reason: str = "",
-                   now: datetime | None = None) -> FundPayout:
+def approve_payout(
+    session: Session,
+    tenant_id: int,
+    payout_id: int,
+    *,
+    actor_user_id: int,
+    reason: str = "",
+    now: datetime | None = None,
+) -> FundPayout:
     """Approve one payout (see `approve_payouts`). The result's status says whether it is now
     `approved` or still `proposed` (waiting for a second approver)."""
     return approve_payouts(session, tenant_id, [payout_id], actor_user_id=actor_user_id, reason=reason, now=now)[0]
@@ -131,19 +168,28 @@ def release(
     journal = None
     if payout.reserve_journal_id is not None:
         journal = Ledger(session, tenant=payout.tenant_id).void_pending(
-            payout.reserve_journal_id, key=f"fund:payout:{payout.id}:release")
+            payout.reserve_journal_id, key=f"fund:payout:{payout.id}:release"
+        )
     release_from_budget(session, payout.fund_id, payout.budget_year, payout.amount)
     payout.status, payout.closed_at, payout.close_reason = status, now, reason[:200]
     payout.closed_by_user_id = actor_user_id
     payout.settle_journal_id = journal.id if journal is not None else None
     session.flush()
-    record(session, audit, tenant_id=payout.tenant_id, actor_user_id=actor_user_id, target_type="fund_payout",
-           target_id=payout.id, detail={"amount": payout.amount, "reason": reason[:200]})
+    record(
+        session,
+        audit,
+        tenant_id=payout.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="fund_payout",
+        target_id=payout.id,
+        detail={"amount": payout.amount, "reason": reason[:200]},
+    )
     return payout
 
 
-def reject_payout(session: Session, tenant_id: int, payout_id: int, *, actor_user_id: int, reason: str,
-                  now: datetime | None = None) -> FundPayout:
+def reject_payout(
+    session: Session, tenant_id: int, payout_id: int, *, actor_user_id: int, reason: str, now: datetime | None = None
+) -> FundPayout:
     """Reject a proposed payout with a reason (required); its reservation is released. The rejecter is
     never the proposer (who withdraws instead) nor the payee. Raises FundInvalid (no reason),
     AlreadyDecided, OwnProposal, PayeeCannotApprove, NotFound."""
@@ -158,8 +204,9 @@ def reject_payout(session: Session, tenant_id: int, payout_id: int, *, actor_use
     return release(session, payout, REJECTED, reason, actor_user_id=actor_user_id, now=now, audit="fund.rejected")
 
 
-def withdraw_payout(session: Session, tenant_id: int, payout_id: int, *, actor_user_id: int, reason: str,
-                    now: datetime | None = None) -> FundPayout:
+def withdraw_payout(
+    session: Session, tenant_id: int, payout_id: int, *, actor_user_id: int, reason: str, now: datetime | None = None
+) -> FundPayout:
     """The proposer (or another fund manager) withdraws a payout still waiting for approval, with a
     reason; its reservation is released. Raises AlreadyDecided once it was approved or ended."""
     from .labels import WITHDRAWN

@@ -73,12 +73,14 @@ def store_attachment(
     return row
 
 
-def read_attachment(session: Session, tenant_id: int, attachment_id: int, folder: Path | None = None
-                    ) -> tuple[FundAttachment, bytes]:
+def read_attachment(
+    session: Session, tenant_id: int, attachment_id: int, folder: Path | None = None
+) -> tuple[FundAttachment, bytes]:
     """The row and the bytes of one attachment of the district. Raises NotFound when unknown, and
     FundInvalid when the stored file no longer matches its hash."""
     row = session.scalar(
-        select(FundAttachment).where(FundAttachment.id == attachment_id, FundAttachment.tenant_id == tenant_id))
+        select(FundAttachment).where(FundAttachment.id == attachment_id, FundAttachment.tenant_id == tenant_id)
+    )
     if row is None:
         raise NotFound(str(_l("No such attachment.")))
     path = (folder or upload_folder()) / row.sha256

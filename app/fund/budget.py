@@ -46,6 +46,40 @@ DEFAULT_APPROVAL_DAYS = 14
 DEFAULT_UNCLAIMED_DAYS = 30
 
 
+def record_many(
+    session: Session,
+    action: str,
+    tenant_id: int,
+    actor_user_id: int | None,
+    target_type: str,
+    rows: list[tuple[int, dict]],
+) -> None:
+    """Append one audit event per (target id, detail) in one statement (a batch of 1,000 payouts would
+    otherwise flush 1,000 times)."""
+    from sqlalchemy import insert
+
+    from app.audit.models import AuditEvent
+
+    if rows:
+        at = utcnow()
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "at": at,
+                    "actor_user_id": actor_user_id,
+                    "action": action,
+                    "target_type": target_type,
+                    "target_id": target_id,
+                    "ip": None,
+                    "detail": detail,
+                }
+                for target_id, detail in rows
+            ],
+        )
+
+
 # --- ledger account codes -------------------------------------------------------------------------------
 
 
@@ -88,8 +122,15 @@ def open_fund(session: Session, tenant_id: int, name: str, *, actor_user_id: int
     book = Ledger(session, tenant=tenant_id)
     book.open_account(available_code(fund.id), unit=CNY, normal="credit", no_overdraft=True)
     book.open_accounts([income_code(fund.id, k) for k in INCOME_KINDS], unit=CNY, normal="debit", no_overdraft=False)
-    record(session, "fund.created", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund",
-           target_id=fund.id, detail={"name": name})
+    record(
+        session,
+        "fund.created",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="fund",
+        target_id=fund.id,
+        detail={"name": name},
+    )
     return fund
 
 
@@ -162,10 +203,19 @@ def change_rules(
     )
     session.add(row)
     session.flush()
-    record(session, "fund.settings", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund_setting",
-           target_id=row.id, detail={
-               "before": [before.approval_threshold, before.approval_days, before.unclaimed_days],
-               "after": [approval_threshold, approval_days, unclaimed_days], "reason": row.reason})
+    record(
+        session,
+        "fund.settings",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="fund_setting",
+        target_id=row.id,
+        detail={
+            "before": [before.approval_threshold, before.approval_days, before.unclaimed_days],
+            "after": [approval_threshold, approval_days, unclaimed_days],
+            "reason": row.reason,
+        },
+    )
     return row
 
 
@@ -178,7 +228,13 @@ def budget_year(when: datetime) -> int:
 
 
 def set_budget(
-    session: Session, tenant_id: int, fund_id: int, year: int, amount: int, *, note: str = "",
+    session: Session,
+    tenant_id: int,
+    fund_id: int,
+    year: int,
+    amount: int,
+    *,
+    note: str = "",
     actor_user_id: int | None,
 ) -> FundBudget:
     """Set (or change) the fund's budget for `year` to `amount` fen (audited, before and after). Raises
@@ -198,24 +254,39 @@ def set_budget(
         session.add(row)
     elif amount < row.committed:
         raise FundInvalid(
-            str(_l("Payouts of %(year)s already hold %(held)s: the budget cannot be less than that.",
-                   year=year, held=format_yuan(row.committed))),
+            str(
+                _l(
+                    "Payouts of %(year)s already hold %(held)s: the budget cannot be less than that.",
+                    year=year,
+                    held=format_yuan(row.committed),
+                )
+            ),
             field="amount",
         )
     row.amount, row.note = amount, (note or "").strip()[:200]
     row.updated_by_user_id, row.updated_at = actor_user_id, utcnow()
     session.flush()
-    record(session, "fund.budget", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund",
-           target_id=fund_id, detail={"year": year, "before": before, "after": amount, "note": row.note})
+    record(
+        session,
+        "fund.budget",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="fund",
+        target_id=fund_id,
+        detail={"year": year, "before": before, "after": amount, "note": row.note},
+    )
     return row
 
 
 def budgets(session: Session, tenant_id: int, fund_id: int) -> list[FundBudget]:
     """The fund's budgets, newest year first."""
-    return list(session.scalars(
-        select(FundBudget).where(FundBudget.tenant_id == tenant_id, FundBudget.fund_id == fund_id)
-        .order_by(FundBudget.year.desc())
-    ))
+    return list(
+        session.scalars(
+            select(FundBudget)
+            .where(FundBudget.tenant_id == tenant_id, FundBudget.fund_id == fund_id)
+            .order_by(FundBudget.year.desc())
+        )
+    )
 
 
 def commit_to_budget(session: Session, fund_id: int, year: int, amount: int) -> None:
@@ -229,9 +300,16 @@ def commit_to_budget(session: Session, fund_id: int, year: int, amount: int) -> 
     if row is None:
         return
     if row.committed + amount > row.amount:
-        raise BudgetExceeded(str(_l(
-            "The %(year)s budget has %(left)s left; this payout of %(amount)s does not fit.",
-            year=year, left=format_yuan(row.amount - row.committed), amount=format_yuan(amount))))
+        raise BudgetExceeded(
+            str(
+                _l(
+                    "The %(year)s budget has %(left)s left; this payout of %(amount)s does not fit.",
+                    year=year,
+                    left=format_yuan(row.amount - row.committed),
+                    amount=format_yuan(amount),
+                )
+            )
+        )
     row.committed += amount
     session.flush()
 
@@ -280,18 +358,30 @@ def record_income(
         problems.append(("document_ref", _l("Give the document or receipt number.")))
     if received_on is None or received_on > to_beijing(utcnow()).date():
         problems.append(("received_on", _l("The date received cannot be in the future.")))
-    if attachment_id is not None and session.scalar(
-        select(FundAttachment.id).where(FundAttachment.id == attachment_id, FundAttachment.tenant_id == tenant_id)
-    ) is None:
+    if (
+        attachment_id is not None
+        and session.scalar(
+            select(FundAttachment.id).where(FundAttachment.id == attachment_id, FundAttachment.tenant_id == tenant_id)
+        )
+        is None
+    ):
         problems.append(("attachment_id", _l("No such attachment.")))
     if problems:
         f, m = problems[0]
-        raise FundInvalid(str(m), field=f,
-                          details=[{"field": x, "code": "fund_invalid", "message": str(y)} for x, y in problems])
+        raise FundInvalid(
+            str(m), field=f, details=[{"field": x, "code": "fund_invalid", "message": str(y)} for x, y in problems]
+        )
     income = FundIncome(
-        tenant_id=tenant_id, fund_id=fund_id, kind=kind, amount=amount, source=source[:200],
-        document_ref=document_ref[:100], received_on=received_on, note=(note or "").strip()[:200],
-        attachment_id=attachment_id, recorded_by_user_id=actor_user_id,
+        tenant_id=tenant_id,
+        fund_id=fund_id,
+        kind=kind,
+        amount=amount,
+        source=source[:200],
+        document_ref=document_ref[:100],
+        received_on=received_on,
+        note=(note or "").strip()[:200],
+        attachment_id=attachment_id,
+        recorded_by_user_id=actor_user_id,
     )
     session.add(income)
     session.flush()
@@ -304,18 +394,35 @@ def record_income(
     )
     income.journal_id = journal.id
     session.flush()
-    record(session, "fund.income", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund_income",
-           target_id=income.id, detail={"fund_id": fund_id, "kind": kind, "amount": amount, "source": source[:200],
-                                        "document_ref": document_ref[:100]})
+    record(
+        session,
+        "fund.income",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="fund_income",
+        target_id=income.id,
+        detail={
+            "fund_id": fund_id,
+            "kind": kind,
+            "amount": amount,
+            "source": source[:200],
+            "document_ref": document_ref[:100],
+        },
+    )
     return income
 
 
 def incomes(session: Session, tenant_id: int, fund_id: int, limit: int = 50, offset: int = 0) -> list[FundIncome]:
     """The fund's income records, newest first."""
-    return list(session.scalars(
-        select(FundIncome).where(FundIncome.tenant_id == tenant_id, FundIncome.fund_id == fund_id)
-        .order_by(FundIncome.received_on.desc(), FundIncome.id.desc()).limit(limit).offset(offset)
-    ))
+    return list(
+        session.scalars(
+            select(FundIncome)
+            .where(FundIncome.tenant_id == tenant_id, FundIncome.fund_id == fund_id)
+            .order_by(FundIncome.received_on.desc(), FundIncome.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
 
 
 # --- the balance -----------------------------------------------------------------------------------------
@@ -345,10 +452,14 @@ def balance(session: Session, tenant_id: int, fund_id: int) -> FundBalance:
     allocations = book.balance(income_code(fund_id, "allocation")).posted
     donations = book.balance(income_code(fund_id, "donation")).posted
     available = book.balance(available_code(fund_id))
-    returned = session.scalar(
-        select(func.coalesce(func.sum(FundPayout.amount), 0)).where(
-            FundPayout.tenant_id == tenant_id, FundPayout.fund_id == fund_id, FundPayout.status == RETURNED)
-    ) or 0
+    returned = (
+        session.scalar(
+            select(func.coalesce(func.sum(FundPayout.amount), 0)).where(
+                FundPayout.tenant_id == tenant_id, FundPayout.fund_id == fund_id, FundPayout.status == RETURNED
+            )
+        )
+        or 0
+    )
     return FundBalance(
         allocations=allocations,
         donations=donations,

@@ -54,8 +54,9 @@ def record_payment(
     if payout.status != APPROVED:
         raise NotApproved(_("Payout %(id)s is not approved: only an approved payout can be paid.", id=payout.id))
     if actor_member_id(session, tenant_id, actor_user_id) == payout.payee_member_id:
-        raise PayeeCannotApprove(_("Payout %(id)s is to you; another fund manager must record its payment.",
-                                   id=payout.id))
+        raise PayeeCannotApprove(
+            _("Payout %(id)s is to you; another fund manager must record its payment.", id=payout.id)
+        )
     reference, paid_by = (reference or "").strip(), (paid_by or "").strip()
     problems = []
     if channel not in CHANNELS:
@@ -72,21 +73,43 @@ def record_payment(
         problems.append(("paid_on", _l("The payment date cannot be before the payout was approved.")))
     if problems:
         f, m = problems[0]
-        raise FundInvalid(str(m), field=f,
-                          details=[{"field": x, "code": "fund_invalid", "message": str(y)} for x, y in problems])
-    journal = Ledger(session, tenant=tenant_id).post_pending(payout.reserve_journal_id, key=f"fund:payout:{payout.id}:paid")
+        raise FundInvalid(
+            str(m), field=f, details=[{"field": x, "code": "fund_invalid", "message": str(y)} for x, y in problems]
+        )
+    assert payout.reserve_journal_id is not None  # every proposal reserves (app/fund/proposals.py)
+    book = Ledger(session, tenant=tenant_id)
+    journal = book.post_pending(payout.reserve_journal_id, key=f"fund:payout:{payout.id}:paid")
     row = FundDisbursement(
-        tenant_id=tenant_id, payout_id=payout.id, channel=channel, reference=reference[:100], paid_on=paid_on,
-        paid_by=paid_by[:64], note=(note or "").strip()[:200], recorded_by_user_id=actor_user_id, recorded_at=now,
+        tenant_id=tenant_id,
+        payout_id=payout.id,
+        channel=channel,
+        reference=reference[:100],
+        paid_on=paid_on,
+        paid_by=paid_by[:64],
+        note=(note or "").strip()[:200],
+        recorded_by_user_id=actor_user_id,
+        recorded_at=now,
         journal_id=journal.id,
     )
     session.add(row)
     payout.status, payout.closed_at, payout.settle_journal_id = PAID, now, journal.id
     payout.closed_by_user_id = actor_user_id
     session.flush()
-    record(session, "fund.paid", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund_payout",
-           target_id=payout.id, detail={"amount": payout.amount, "channel": channel, "reference": reference[:100],
-                                        "paid_on": paid_on.isoformat(), "paid_by": paid_by[:64]})
+    record(
+        session,
+        "fund.paid",
+        tenant_id=tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="fund_payout",
+        target_id=payout.id,
+        detail={
+            "amount": payout.amount,
+            "channel": channel,
+            "reference": reference[:100],
+            "paid_on": paid_on.isoformat(),
+            "paid_by": paid_by[:64],
+        },
+    )
     return row
 
 
@@ -95,8 +118,15 @@ def disbursement_of(session: Session, payout_id: int) -> FundDisbursement | None
     return session.scalar(select(FundDisbursement).where(FundDisbursement.payout_id == payout_id))
 
 
-def return_payout(session: Session, tenant_id: int, payout_id: int, *, reason: str, actor_user_id: int | None,
-                  now: datetime | None = None) -> FundPayout:
+def return_payout(
+    session: Session,
+    tenant_id: int,
+    payout_id: int,
+    *,
+    reason: str,
+    actor_user_id: int | None,
+    now: datetime | None = None,
+) -> FundPayout:
     """Return an approved, unpaid payout to the fund (the payee could not be paid or did not claim it),
     with a reason: its reservation is released, the record kept with status `returned`. Raises
     AlreadyPaid, NotApproved, FundInvalid (no reason), NotFound."""
@@ -108,6 +138,7 @@ def return_payout(session: Session, tenant_id: int, payout_id: int, *, reason: s
     if payout.status == PAID:
         raise AlreadyPaid(_("Payout %(id)s was already paid.", id=payout.id))
     if payout.status != APPROVED:
-        raise NotApproved(_("Payout %(id)s is not approved: only an approved, unpaid payout can be returned.",
-                            id=payout.id))
+        raise NotApproved(
+            _("Payout %(id)s is not approved: only an approved, unpaid payout can be returned.", id=payout.id)
+        )
     return release(session, payout, RETURNED, reason, actor_user_id=actor_user_id, now=now, audit="fund.returned")

@@ -40,14 +40,19 @@ class SweepRun:
 
 
 def _due(s, tenant_id: int, status: str, column, before: datetime, page: int) -> list[int]:
-    return list(s.scalars(
-        select(FundPayout.id).where(FundPayout.tenant_id == tenant_id, FundPayout.status == status, column < before)
-        .order_by(FundPayout.id).limit(page)
-    ))
+    return list(
+        s.scalars(
+            select(FundPayout.id)
+            .where(FundPayout.tenant_id == tenant_id, FundPayout.status == status, column < before)
+            .order_by(FundPayout.id)
+            .limit(page)
+        )
+    )
 
 
-def sweep(factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 100,
-          after_page=None) -> SweepRun:
+def sweep(
+    factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 100, after_page=None
+) -> SweepRun:
     """Release the district's overdue proposals and return its unclaimed approved payouts, `page`
     payouts per transaction. `after_page(n)` is called after each committed page (tests use it to be
     killed mid-way). Returns how many of each it did in this run."""
@@ -60,10 +65,22 @@ def sweep(factory: sessionmaker, tenant_id: int, now: datetime | None = None, pa
         expired_reason = _("Not approved within %(days)s days; the money was released.", days=r.approval_days)
         returned_reason = _("Not paid within %(days)s days of approval; returned to the fund.", days=r.unclaimed_days)
     jobs = [
-        (PROPOSED, FundPayout.proposed_at, now - timedelta(days=r.approval_days), EXPIRED, "fund.expired",
-         expired_reason),
-        (APPROVED, FundPayout.approved_at, now - timedelta(days=r.unclaimed_days), RETURNED, "fund.returned",
-         returned_reason),
+        (
+            PROPOSED,
+            FundPayout.proposed_at,
+            now - timedelta(days=r.approval_days),
+            EXPIRED,
+            "fund.expired",
+            expired_reason,
+        ),
+        (
+            APPROVED,
+            FundPayout.approved_at,
+            now - timedelta(days=r.unclaimed_days),
+            RETURNED,
+            "fund.returned",
+            returned_reason,
+        ),
     ]
     pages = 0
     for status, column, before, end, audit, reason in jobs:

@@ -157,15 +157,19 @@ class FundPayout(Base):
     __tablename__ = "fund_payouts"
     __table_args__ = (
         # The target of FundApproval's composite foreign key: the copies an approval carries.
-        UniqueConstraint("id", "proposer_member_id", "payee_member_id", "required_approvals", name="uq_fund_payouts_approval_copy"),
+        UniqueConstraint(
+            "id", "proposer_member_id", "payee_member_id", "required_approvals", name="uq_fund_payouts_approval_copy"
+        ),
         CheckConstraint(f"status IN {STATUSES}", name="status"),
         CheckConstraint(f"reason_category IN {REASONS}", name="reason_category"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("required_approvals IN (1, 2)", name="required_approvals"),
         CheckConstraint("approvals >= 0 AND approvals <= required_approvals", name="approvals"),
         CheckConstraint("proposer_member_id <> payee_member_id", name="payee_not_proposer"),
-        CheckConstraint("status IN ('proposed', 'withdrawn', 'rejected', 'expired') OR approvals = required_approvals",
-                        name="approved_by_enough"),
+        CheckConstraint(
+            "status IN ('proposed', 'withdrawn', 'rejected', 'expired') OR approvals = required_approvals",
+            name="approved_by_enough",
+        ),
         CheckConstraint(
             "rejected_by_member_id IS NULL OR rejected_by_member_id <> payee_member_id", name="payee_not_rejecter"
         ),

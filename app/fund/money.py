@@ -34,8 +34,12 @@ def parse_yuan(text: object, *, field: str = "amount", allow_zero: bool = False)
     m = _YUAN.match(s)
     if m is None:
         raise AmountInvalid(
-            str(_l("%(value)s is not an amount in yuan: use digits with at most two decimals, for example 1,234.50.",
-                   value=s[:20])),
+            str(
+                _l(
+                    "%(value)s is not an amount in yuan: use digits with at most two decimals, for example 1,234.50.",
+                    value=s[:20],
+                )
+            ),
             field=field,
         )
     whole = int(m.group(1).replace(",", ""))
@@ -53,6 +57,11 @@ def yuan_text(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(int(fen)), 100)
     return f"{sign}{whole:,}.{cents:02d}"
+
+
+def decimal_text(fen: int) -> str:
+    """Fen as a machine-readable yuan string, two decimals, no separators: 123450 -> "1234.50" (the API)."""
+    return yuan_text(fen).replace(",", "")
 
 
 def format_yuan(fen: int) -> str:

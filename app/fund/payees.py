@@ -56,10 +56,19 @@ def my_rewards(session: Session, tenant_id: int, member_id: int, limit: int = 10
     waiting = sum(p.amount for p, *_ in rows if p.status in OPEN_STATUSES)
     lines = [
         RewardLine(
-            payout_id=p.id, fund_name=name, amount=p.amount, amount_text=format_yuan(p.amount),
-            reason_category=p.reason_category, reason_label=str(REASON_LABELS[p.reason_category]), reason=p.reason,
-            status=p.status, status_label=str(STATUS_LABELS[p.status]), status_reason=p.close_reason or "",
-            proposed_at=p.proposed_at, paid_on=paid_on, channel=channel,
+            payout_id=p.id,
+            fund_name=name,
+            amount=p.amount,
+            amount_text=format_yuan(p.amount),
+            reason_category=p.reason_category,
+            reason_label=str(REASON_LABELS[p.reason_category]),
+            reason=p.reason,
+            status=p.status,
+            status_label=str(STATUS_LABELS[p.status]),
+            status_reason=p.close_reason or "",
+            proposed_at=p.proposed_at,
+            paid_on=paid_on,
+            channel=channel,
         )
         for p, name, paid_on, channel in rows[:limit]
     ]

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app.activities.models import Activity
-from app.audit.services import record
 from app.auth.models import User
 from app.db import utcnow
 from app.errors import NotFound
@@ -31,7 +30,16 @@ from app.spreadsheets import Limits, append_text_row, blank, cell_text, read_tab
 from ledger import JournalSpec, Ledger, Transfer
 from ledger.errors import InsufficientBalance
 
-from .budget import available_code, budget_year, commit_to_budget, get_fund, open_payee_accounts, payee_code, rules
+from .budget import (
+    available_code,
+    budget_year,
+    commit_to_budget,
+    get_fund,
+    open_payee_accounts,
+    payee_code,
+    record_many,
+    rules,
+)
 from .errors import BudgetExceeded, FundInvalid, ImportRefused, PayeeCannotPropose
 from .labels import KIND_PAYOUT, PROPOSED, REASON_LABELS, REASONS
 from .models import FundAttachment, FundPayout
@@ -63,22 +71,37 @@ class PayoutItem:
     attachment_id: int | None = None
 
 
-def _problems(session: Session, tenant_id: int, items: list[PayoutItem], proposer_member_id: int
-              ) -> tuple[list[dict], dict[int, Member]]:
+def _problems(
+    session: Session, tenant_id: int, items: list[PayoutItem], proposer_member_id: int
+) -> tuple[list[dict], dict[int, Member]]:
     out: list[dict] = []
 
     def bad(n: int, f: str, message, code: str = "fund_invalid") -> None:
         out.append({"item": n, "field": f, "code": code, "message": str(message)})
 
-    payees = {m.id: m for m in session.scalars(
-        select(Member).options(joinedload(Member.grid))
-        .where(Member.tenant_id == tenant_id, Member.id.in_({i.payee_member_id for i in items}))
-    )}
-    activities = set(session.scalars(select(Activity.id).where(
-        Activity.tenant_id == tenant_id, Activity.id.in_({i.activity_id for i in items if i.activity_id}))))
-    attachments = set(session.scalars(select(FundAttachment.id).where(
-        FundAttachment.tenant_id == tenant_id,
-        FundAttachment.id.in_({i.attachment_id for i in items if i.attachment_id}))))
+    payees = {
+        m.id: m
+        for m in session.scalars(
+            select(Member)
+            .options(joinedload(Member.grid))
+            .where(Member.tenant_id == tenant_id, Member.id.in_({i.payee_member_id for i in items}))
+        )
+    }
+    activities = set(
+        session.scalars(
+            select(Activity.id).where(
+                Activity.tenant_id == tenant_id, Activity.id.in_({i.activity_id for i in items if i.activity_id})
+            )
+        )
+    )
+    attachments = set(
+        session.scalars(
+            select(FundAttachment.id).where(
+                FundAttachment.tenant_id == tenant_id,
+                FundAttachment.id.in_({i.attachment_id for i in items if i.attachment_id}),
+            )
+        )
+    )
     for n, i in enumerate(items, 1):
         payee = payees.get(i.payee_member_id)
         if payee is None:
@@ -130,8 +153,11 @@ def propose_payouts(
     if problems:
         first = problems[0]
         cls = PayeeCannotPropose if first["code"] == "payee_cannot_propose" else FundInvalid
-        message = first["message"] if len(items) == 1 else _("Item %(n)s: %(message)s", n=first["item"],
-                                                                 message=first["message"])
+        message = (
+            first["message"]
+            if len(items) == 1
+            else _("Item %(n)s: %(message)s", n=first["item"], message=first["message"])
+        )
         raise cls(message, field=first["field"], details=problems)
     limit = rules(session, tenant_id).approval_threshold
     year = budget_year(now)
@@ -144,15 +170,31 @@ def propose_payouts(
     payouts = []
     for i in items:
         payee = payees[i.payee_member_id]
-        payouts.append(FundPayout(
-            tenant_id=tenant_id, fund_id=fund.id, payee_member_id=payee.id, payee_grid_id=payee.grid_id,
-            payee_path=payee.grid.path if payee.grid is not None else "", amount=i.amount,
-            reason_category=i.reason_category, reason=i.reason.strip()[:200], grid_report_id=i.grid_report_id,
-            activity_id=i.activity_id, evidence=(i.evidence or "").strip()[:1000], attachment_id=i.attachment_id,
-            budget_year=year, status=PROPOSED, threshold=limit, required_approvals=2 if i.amount > limit else 1,
-            approvals=0, proposer_member_id=proposer, proposer_user_id=actor_user_id, proposed_at=now,
-            batch_ref=batch_ref,
-        ))
+        payouts.append(
+            FundPayout(
+                tenant_id=tenant_id,
+                fund_id=fund.id,
+                payee_member_id=payee.id,
+                payee_grid_id=payee.grid_id,
+                payee_path=payee.grid.path if payee.grid is not None else "",
+                amount=i.amount,
+                reason_category=i.reason_category,
+                reason=i.reason.strip()[:200],
+                grid_report_id=i.grid_report_id,
+                activity_id=i.activity_id,
+                evidence=(i.evidence or "").strip()[:1000],
+                attachment_id=i.attachment_id,
+                budget_year=year,
+                status=PROPOSED,
+                threshold=limit,
+                required_approvals=2 if i.amount > limit else 1,
+                approvals=0,
+                proposer_member_id=proposer,
+                proposer_user_id=actor_user_id,
+                proposed_at=now,
+                batch_ref=batch_ref,
+            )
+        )
     session.add_all(payouts)
     session.flush()
     open_payee_accounts(session, tenant_id, fund.id, [p.payee_member_id for p in payouts])
@@ -160,7 +202,10 @@ def propose_payouts(
     specs = [
         JournalSpec(
             [Transfer(available_code(fund.id), payee_code(fund.id, p.payee_member_id), p.amount)],
-            kind=KIND_PAYOUT, key=f"fund:payout:{p.id}", pending=True, memo=p.reason[:200],
+            kind=KIND_PAYOUT,
+            key=f"fund:payout:{p.id}",
+            pending=True,
+            memo=p.reason[:200],
             meta={"fund_id": fund.id, "payout_id": p.id, "reason_category": p.reason_category},
         )
         for p in payouts
@@ -169,22 +214,43 @@ def propose_payouts(
         journals = book.post_many(specs)
     except InsufficientBalance:
         left = book.balance(available_code(fund.id)).available
-        raise BudgetExceeded(_(
-            "The fund has %(left)s left to promise; %(asked)s was asked. Nothing was proposed.",
-            left=format_yuan(left), asked=format_yuan(sum(i.amount for i in items)))) from None
+        raise BudgetExceeded(
+            _(
+                "The fund has %(left)s left to promise; %(asked)s was asked. Nothing was proposed.",
+                left=format_yuan(left),
+                asked=format_yuan(sum(i.amount for i in items)),
+            )
+        ) from None
     for p, j in zip(payouts, journals, strict=True):
         p.reserve_journal_id = j.id
     session.flush()
-    for p in payouts:
-        record(session, "fund.proposed", tenant_id=tenant_id, actor_user_id=actor_user_id, target_type="fund_payout",
-               target_id=p.id, detail={"fund_id": fund.id, "payee_member_id": p.payee_member_id, "amount": p.amount,
-                                       "reason_category": p.reason_category, "required_approvals":
-                                       p.required_approvals, "batch_ref": batch_ref})
+    record_many(
+        session,
+        "fund.proposed",
+        tenant_id,
+        actor_user_id,
+        "fund_payout",
+        [
+            (
+                p.id,
+                {
+                    "fund_id": fund.id,
+                    "payee_member_id": p.payee_member_id,
+                    "amount": p.amount,
+                    "reason_category": p.reason_category,
+                    "required_approvals": p.required_approvals,
+                    "batch_ref": batch_ref,
+                },
+            )
+            for p in payouts
+        ],
+    )
     return payouts
 
 
-def propose_payout(session: Session, tenant_id: int, fund_id: int, item: PayoutItem, *, actor_user_id: int,
-                   now: datetime | None = None) -> FundPayout:
+def propose_payout(
+    session: Session, tenant_id: int, fund_id: int, item: PayoutItem, *, actor_user_id: int, now: datetime | None = None
+) -> FundPayout:
     """Propose one payout (see `propose_payouts` for the rules and errors)."""
     return propose_payouts(session, tenant_id, fund_id, [item], actor_user_id=actor_user_id, now=now)[0]
 
@@ -249,13 +315,27 @@ def _category(text: str) -> str | None:
     for code, label in REASON_LABELS.items():
         if text == str(label):
             return code
-    english = {"verified grid report": "grid_report", "mediation success": "mediation", "patrol": "patrol",
-               "volunteer of the month": "volunteer_of_month", "other": "other"}
+    english = {
+        "verified grid report": "grid_report",
+        "mediation success": "mediation",
+        "patrol": "patrol",
+        "volunteer of the month": "volunteer_of_month",
+        "other": "other",
+    }
     if text.lower() in english:
         return english[text.lower()]
-    zh = {"网格事件": "grid_report", "有奖上报": "grid_report", "网格事件上报": "grid_report", "矛盾调解": "mediation",
-          "调解": "mediation", "巡逻": "patrol", "治安巡逻": "patrol", "月度之星": "volunteer_of_month",
-          "月度志愿者": "volunteer_of_month", "其他": "other"}
+    zh = {
+        "网格事件": "grid_report",
+        "有奖上报": "grid_report",
+        "网格事件上报": "grid_report",
+        "矛盾调解": "mediation",
+        "调解": "mediation",
+        "巡逻": "patrol",
+        "治安巡逻": "patrol",
+        "月度之星": "volunteer_of_month",
+        "月度志愿者": "volunteer_of_month",
+        "其他": "other",
+    }
     return zh.get(text)
 
 
@@ -273,8 +353,9 @@ class ListCheck:
         return sum(i.amount for i in self.items)
 
 
-def check_list(session: Session, tenant_id: int, fund_id: int, filename: str, content: bytes, *,
-               actor_user_id: int) -> ListCheck:
+def check_list(
+    session: Session, tenant_id: int, fund_id: int, filename: str, content: bytes, *, actor_user_id: int
+) -> ListCheck:
     """Read an awards list and report every row's problem in words; writes nothing. A file that cannot
     be read at all raises SpreadsheetError. Also reports when the list's total is more than the fund
     has left."""
@@ -289,8 +370,14 @@ def check_list(session: Session, tenant_id: int, fund_id: int, filename: str, co
         out.problems.append({"row": row, "column": col.get(f, COLUMNS[f][0]) if f else "", "message": message})
 
     mobiles = [cell_text(c.get("mobile")) for _n, c in table.rows]
-    found = {m.mobile: m for m in session.scalars(select(Member).where(
-        Member.tenant_id == tenant_id, Member.mobile.in_([m for m in mobiles if m]), Member.status == ACTIVE))}
+    found = {
+        m.mobile: m
+        for m in session.scalars(
+            select(Member).where(
+                Member.tenant_id == tenant_id, Member.mobile.in_([m for m in mobiles if m]), Member.status == ACTIVE
+            )
+        )
+    }
     proposer = actor_member_id(session, tenant_id, actor_user_id)
     seen: dict[int, int] = {}
     for number, cells in table.rows:
@@ -307,7 +394,8 @@ def check_list(session: Session, tenant_id: int, fund_id: int, filename: str, co
         category = _category(cell_text(cells.get("category")))
         if category is None:
             ok = False
-            problem(number, "category", _("Use one of: %(names)s.", names="、".join(str(v) for v in REASON_LABELS.values())))
+            names = "、".join(str(v) for v in REASON_LABELS.values())
+            problem(number, "category", _("Use one of: %(names)s.", names=names))
         reason = cell_text(cells.get("reason"))
         if blank(reason):
             ok = False
@@ -330,8 +418,11 @@ def check_list(session: Session, tenant_id: int, fund_id: int, filename: str, co
             problem(number, "mobile", _("No active member of this district has this mobile number."))
         elif name and name != member.name:
             ok = False
-            problem(number, "name", _("This mobile number belongs to %(name)s, not to the name in this row.",
-                                      name=member.name))
+            problem(
+                number,
+                "name",
+                _("This mobile number belongs to %(name)s, not to the name in this row.", name=member.name),
+            )
         elif member.id == proposer:
             ok = False
             problem(number, "mobile", _("You cannot propose a reward to yourself."))
@@ -346,22 +437,46 @@ def check_list(session: Session, tenant_id: int, fund_id: int, filename: str, co
         out.problems.append({"row": 1, "column": "", "message": _("The list has no rows.")})
     left = balance(session, tenant_id, fund_id).remaining
     if out.items and not out.problems and out.total > left:
-        out.problems.append({"row": 0, "column": col.get("amount", "金额"), "message": _(
-            "The list asks for %(total)s but the fund has %(left)s left.", total=format_yuan(out.total),
-            left=format_yuan(left))})
+        out.problems.append(
+            {
+                "row": 0,
+                "column": col.get("amount", "金额"),
+                "message": _(
+                    "The list asks for %(total)s but the fund has %(left)s left.",
+                    total=format_yuan(out.total),
+                    left=format_yuan(left),
+                ),
+            }
+        )
     return out
 
 
-def propose_list(session: Session, tenant_id: int, fund_id: int, filename: str, content: bytes, *,
-                 actor_user_id: int, now: datetime | None = None) -> list[FundPayout]:
+def propose_list(
+    session: Session,
+    tenant_id: int,
+    fund_id: int,
+    filename: str,
+    content: bytes,
+    *,
+    actor_user_id: int,
+    now: datetime | None = None,
+) -> list[FundPayout]:
     """Propose every row of an awards list, or none: raises ImportRefused (details: row, column,
     message) when the dry run finds any problem."""
     checked = check_list(session, tenant_id, fund_id, filename, content, actor_user_id=actor_user_id)
     if checked.problems:
-        raise ImportRefused(_("The list has %(n)s problem(s); nothing was proposed.", n=len(checked.problems)),
-                            details=checked.problems)
-    return propose_payouts(session, tenant_id, fund_id, checked.items, actor_user_id=actor_user_id,
-                           batch_ref=(filename or "list.xlsx")[:64], now=now)
+        raise ImportRefused(
+            _("The list has %(n)s problem(s); nothing was proposed.", n=len(checked.problems)), details=checked.problems
+        )
+    return propose_payouts(
+        session,
+        tenant_id,
+        fund_id,
+        checked.items,
+        actor_user_id=actor_user_id,
+        batch_ref=(filename or "list.xlsx")[:64],
+        now=now,
+    )
 
 
 def template_xlsx() -> bytes:
@@ -372,7 +487,8 @@ def template_xlsx() -> bytes:
     ws = wb.active
     ws.title = "rewards"
     append_text_row(ws, HEADERS)
-    append_text_row(ws, [f"{EXAMPLE_MARK}：张三（删除此行）", "13800138000", "500.00", "月度之星", "12月平安志愿者之星", ""])
+    example = [f"{EXAMPLE_MARK}：张三（删除此行）", "13800138000", "500.00", "月度之星", "12月平安志愿者之星", ""]
+    append_text_row(ws, example)
     for row in range(2, MAX_BATCH + 2):
         ws[f"B{row}"].number_format = "@"
         ws[f"C{row}"].number_format = "@"

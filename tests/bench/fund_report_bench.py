@@ -24,7 +24,7 @@ from app.places import services as places
 from .harness import Context, Section, ms
 from .people_bench import _app, _bulk_members
 
-FUND_REPORTS = "16. Fund report over 5 years of payouts (50,000 payouts): p95"
+FUND_REPORTS = "17. Fund report over 5 years of payouts (50,000 payouts): p95"
 YEARS = 5
 
 

@@ -22,6 +22,7 @@ from . import (
     checkin_bench,
     earning_bench,
     expiry_bench,
+    fund_bench,
     fund_report_bench,
     http_bench,
     ledger_bench,
@@ -55,6 +56,7 @@ SECTIONS: list[Section] = [
     *checkin_bench.SECTIONS,
     *expiry_bench.SECTIONS,
     *report_bench.SECTIONS,
+    *fund_bench.SECTIONS,
     *fund_report_bench.SECTIONS,
 ]
 

@@ -26,8 +26,16 @@ class FundEnv:
 
     def income(self, fen: int, kind: str = "allocation"):
         return budget.record_income(
-            self.s, self.tenant, self.fund_id, kind=kind, amount=fen, source="区财政局", document_ref="深财〔2026〕1号",
-            received_on=date(2026, 1, 5), actor_user_id=self.manager)
+            self.s,
+            self.tenant,
+            self.fund_id,
+            kind=kind,
+            amount=fen,
+            source="区财政局",
+            document_ref="深财〔2026〕1号",
+            received_on=date(2026, 1, 5),
+            actor_user_id=self.manager,
+        )
 
     def propose(self, fen: int, payee=None, reason_category: str = "patrol", **kw):
         item = PayoutItem((payee or self.payee).id, fen, reason_category, kw.pop("reason", "夜间巡逻"), **kw)
@@ -38,8 +46,15 @@ class FundEnv:
 
     def pay(self, payout, reference: str = "WX20261205001", user=None):
         return disbursement.record_payment(
-            self.s, self.tenant, payout.id, channel="wechat", reference=reference, paid_on=date.today(),
-            paid_by="陈静", actor_user_id=user or self.manager)
+            self.s,
+            self.tenant,
+            payout.id,
+            channel="wechat",
+            reference=reference,
+            paid_on=date.today(),
+            paid_by="陈静",
+            actor_user_id=user or self.manager,
+        )
 
     def member(self, name: str = "张伟"):
         return make_member(self.s, self.tenant, self.town.grid_a1, name=name)
@@ -60,6 +75,13 @@ def make_fund_env(s) -> FundEnv:
     fund = budget.open_fund(s, t, "平安志愿者奖励基金", actor_user_id=manager)
     payee = town.users["volunteer"][0]
     return FundEnv(
-        s, town, t, fund.id, manager, user_for_member(s, town.users["fund_approver"][0]).id,
-        user_for_member(s, second).id, payee, user_for_member(s, payee).id,
+        s,
+        town,
+        t,
+        fund.id,
+        manager,
+        user_for_member(s, town.users["fund_approver"][0]).id,
+        user_for_member(s, second).id,
+        payee,
+        user_for_member(s, payee).id,
     )

@@ -24,8 +24,15 @@ from app.fund import jobs
 def main() -> None:
     url, tenant, now, page, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
     engine = make_engine(url)
-    app = create_app({"ENV": "test", "SECRET_KEY": "test-secret-key", "DATABASE_URL": url, "ENGINE": engine,
-                      "RATELIMIT_STORAGE_URI": "memory://"})
+    app = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": url,
+            "ENGINE": engine,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     written = 0
 
     if mode == "stall":

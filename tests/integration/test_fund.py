@@ -102,8 +102,9 @@ def test_one_approver_below_the_threshold_two_above(fx: FundEnv):
 
 def test_the_threshold_is_set_per_district(fx: FundEnv):
     fx.income(100_000_00)
-    budget.change_rules(fx.s, fx.tenant, approval_threshold=500_00, approval_days=7, unclaimed_days=30,
-                        actor_user_id=fx.manager)
+    budget.change_rules(
+        fx.s, fx.tenant, approval_threshold=500_00, approval_days=7, unclaimed_days=30, actor_user_id=fx.manager
+    )
     assert fx.propose(500_01).required_approvals == 2
     assert budget.rules(fx.s, fx.tenant).approval_days == 7
 
@@ -111,10 +112,12 @@ def test_the_threshold_is_set_per_district(fx: FundEnv):
 def test_the_approver_is_never_the_proposer_nor_the_payee(fx: FundEnv):
     fx.income(100_000_00)
     # The approver proposes (a district admin may do both); then they may not approve it.
-    admin = fx.s.scalar(select(proposals.User.id).where(
-        proposals.User.member_id == fx.town.users["district_admin"][0].id))
-    p = proposals.propose_payout(fx.s, fx.tenant, fx.fund_id, PayoutItem(fx.payee.id, 100_00, "patrol", "巡逻"),
-                                 actor_user_id=admin)
+    admin = fx.s.scalar(
+        select(proposals.User.id).where(proposals.User.member_id == fx.town.users["district_admin"][0].id)
+    )
+    p = proposals.propose_payout(
+        fx.s, fx.tenant, fx.fund_id, PayoutItem(fx.payee.id, 100_00, "patrol", "巡逻"), actor_user_id=admin
+    )
     with pytest.raises(OwnProposal) as e:
         approvals.approve_payout(fx.s, fx.tenant, p.id, actor_user_id=admin)
     assert e.value.code == "own_proposal"
@@ -135,9 +138,18 @@ def test_the_database_refuses_what_the_service_refuses(fx: FundEnv):
     p = fx.propose(5_000_00)
     manager_member = fx.town.users["fund_manager"][0].id
     approver_member = fx.town.users["fund_approver"][0].id
-    row = {"tenant_id": fx.tenant, "payout_id": p.id, "proposer_member_id": p.proposer_member_id,
-           "payee_member_id": p.payee_member_id, "required_approvals": 2, "seq": 1,
-           "approver_member_id": approver_member, "approver_user_id": fx.approver, "reason": "", "created_at": utcnow()}
+    row = {
+        "tenant_id": fx.tenant,
+        "payout_id": p.id,
+        "proposer_member_id": p.proposer_member_id,
+        "payee_member_id": p.payee_member_id,
+        "required_approvals": 2,
+        "seq": 1,
+        "approver_member_id": approver_member,
+        "approver_user_id": fx.approver,
+        "reason": "",
+        "created_at": utcnow(),
+    }
     cases = [
         {"approver_member_id": manager_member, "approver_user_id": fx.manager},  # the proposer approves
         {"approver_member_id": p.payee_member_id},  # the payee approves (not even a user: refused either way)
@@ -178,12 +190,28 @@ def test_paying_posts_the_money_once_and_only_when_approved(fx: FundEnv):
         fx.pay(p)
     fx.approve(p)
     with pytest.raises(FundInvalid) as e:
-        disbursement.record_payment(fx.s, fx.tenant, p.id, channel="alipay", reference="", paid_on=date.today(),
-                                    paid_by="", actor_user_id=fx.manager)
+        disbursement.record_payment(
+            fx.s,
+            fx.tenant,
+            p.id,
+            channel="alipay",
+            reference="",
+            paid_on=date.today(),
+            paid_by="",
+            actor_user_id=fx.manager,
+        )
     assert {d["field"] for d in e.value.details} == {"channel", "reference", "paid_by"}
     with pytest.raises(FundInvalid):
-        disbursement.record_payment(fx.s, fx.tenant, p.id, channel="cash", reference="R1",
-                                    paid_on=date.today() + timedelta(days=2), paid_by="陈静", actor_user_id=fx.manager)
+        disbursement.record_payment(
+            fx.s,
+            fx.tenant,
+            p.id,
+            channel="cash",
+            reference="R1",
+            paid_on=date.today() + timedelta(days=2),
+            paid_by="陈静",
+            actor_user_id=fx.manager,
+        )
     d = fx.pay(p)
     assert (p.status, d.channel, d.reference) == ("paid", "wechat", "WX20261205001")
     with pytest.raises(AlreadyPaid) as e:
@@ -214,8 +242,9 @@ def test_the_job_releases_late_proposals_and_returns_unclaimed_payouts_once(app,
     fx.approve(unclaimed)
     fresh = fx.propose(300_00)
     fx.s.execute(update(FundPayout).where(FundPayout.id == late.id).values(proposed_at=utcnow() - timedelta(days=15)))
-    fx.s.execute(update(FundPayout).where(FundPayout.id == unclaimed.id)
-                 .values(approved_at=utcnow() - timedelta(days=31)))
+    fx.s.execute(
+        update(FundPayout).where(FundPayout.id == unclaimed.id).values(approved_at=utcnow() - timedelta(days=31))
+    )
     fx.s.commit()
     factory = app.extensions["db_sessionmaker"]
     run = jobs.sweep(factory, fx.tenant, page=1)
@@ -224,7 +253,10 @@ def test_the_job_releases_late_proposals_and_returns_unclaimed_payouts_once(app,
     assert (again.expired, again.returned) == (0, 0)
     fx.s.expire_all()
     assert [fx.s.get(FundPayout, i).status for i in (late.id, unclaimed.id, fresh.id)] == [
-        "expired", "returned", "proposed"]
+        "expired",
+        "returned",
+        "proposed",
+    ]
     assert fx.s.get(FundPayout, unclaimed.id).close_reason
     bal = fx.balance()
     assert (bal.reserved, bal.remaining, bal.returned) == (300_00, 9_700_00, 200_00)
@@ -242,7 +274,10 @@ def test_the_payee_sees_each_reward_with_its_status_and_reason(fx: FundEnv):
     mine = payees.my_rewards(fx.s, fx.tenant, fx.payee.id)
     assert (mine.paid, mine.waiting) == (500_00, 80_00)
     assert [(line.status, line.amount_text) for line in mine.lines] == [
-        ("proposed", "¥80.00"), ("rejected", "¥50.00"), ("paid", "¥500.00")]
+        ("proposed", "¥80.00"),
+        ("rejected", "¥50.00"),
+        ("paid", "¥500.00"),
+    ]
     assert mine.lines[1].status_reason == "证据不足"
     assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == date.today()
     assert payees.my_rewards(fx.s, fx.tenant, fx.town.users["auditor"][0].id).lines == []
@@ -251,8 +286,9 @@ def test_the_payee_sees_each_reward_with_its_status_and_reason(fx: FundEnv):
 def test_batch_approval_is_all_or_none(fx: FundEnv):
     fx.income(100_000_00)
     ps = [fx.propose(100_00, payee=fx.member(f"队员{i}")) for i in range(5)]
-    own = proposals.propose_payout(fx.s, fx.tenant, fx.fund_id, PayoutItem(fx.payee.id, 100_00, "patrol", "巡逻"),
-                                   actor_user_id=fx.approver2)
+    own = proposals.propose_payout(
+        fx.s, fx.tenant, fx.fund_id, PayoutItem(fx.payee.id, 100_00, "patrol", "巡逻"), actor_user_id=fx.approver2
+    )
     with pytest.raises(OwnProposal):
         approvals.approve_payouts(fx.s, fx.tenant, [p.id for p in ps] + [own.id], actor_user_id=fx.approver2)
     fx.s.expire_all()
@@ -284,18 +320,25 @@ def _xlsx(rows) -> bytes:
 def test_the_awards_list_dry_run_names_each_rows_problem_and_proposes_all_or_none(fx: FundEnv):
     fx.income(10_000_00)
     a, b = fx.member("周一"), fx.member("吴二")
-    bad = _xlsx([
-        ["周一", a.mobile, "500.00", "月度之星", "12月之星", ""],
-        ["吴二", b.mobile, "abc", "巡逻", "夜巡", ""],
-        ["王五", "13900000000", "100", "其他", "x", ""],
-        ["周一", a.mobile, "100", "网格事件", "上报", ""],
-    ])
+    bad = _xlsx(
+        [
+            ["周一", a.mobile, "500.00", "月度之星", "12月之星", ""],
+            ["吴二", b.mobile, "abc", "巡逻", "夜巡", ""],
+            ["王五", "13900000000", "100", "其他", "x", ""],
+            ["周一", a.mobile, "100", "网格事件", "上报", ""],
+        ]
+    )
     checked = proposals.check_list(fx.s, fx.tenant, fx.fund_id, "list.xlsx", bad, actor_user_id=fx.manager)
     assert sorted({p["row"] for p in checked.problems}) == [3, 4, 5]
     with pytest.raises(ImportRefused):
         proposals.propose_list(fx.s, fx.tenant, fx.fund_id, "list.xlsx", bad, actor_user_id=fx.manager)
     assert fx.balance().reserved == 0
-    good = _xlsx([["周一", a.mobile, "500.00", "月度之星", "12月之星", ""], ["吴二", b.mobile, "1,000", "巡逻", "夜巡", ""]])
+    good = _xlsx(
+        [
+            ["周一", a.mobile, "500.00", "月度之星", "12月之星", ""],
+            ["吴二", b.mobile, "1,000", "巡逻", "夜巡", ""],
+        ]
+    )
     made = proposals.propose_list(fx.s, fx.tenant, fx.fund_id, "list.xlsx", good, actor_user_id=fx.manager)
     assert [(p.amount, p.reason_category) for p in made] == [(500_00, "volunteer_of_month"), (1_000_00, "patrol")]
     too_much = _xlsx([["周一", a.mobile, "9,000", "其他", "x", ""]])
@@ -305,8 +348,17 @@ def test_the_awards_list_dry_run_names_each_rows_problem_and_proposes_all_or_non
 
 def test_income_needs_a_source_and_a_document(fx: FundEnv):
     with pytest.raises(FundInvalid) as e:
-        budget.record_income(fx.s, fx.tenant, fx.fund_id, kind="gift", amount=0, source="", document_ref="",
-                             received_on=date.today() + timedelta(days=3), actor_user_id=fx.manager)
+        budget.record_income(
+            fx.s,
+            fx.tenant,
+            fx.fund_id,
+            kind="gift",
+            amount=0,
+            source="",
+            document_ref="",
+            received_on=date.today() + timedelta(days=3),
+            actor_user_id=fx.manager,
+        )
     assert {d["field"] for d in e.value.details} == {"kind", "amount", "source", "document_ref", "received_on"}
 
 

@@ -47,8 +47,16 @@ def test_twenty_simultaneous_proposals_against_a_fund_that_fits_seven_reserve_ex
         return fx.tenant, fx.fund_id, fx.manager, [fx.member(f"队员{i}").id for i in range(20)]
 
     tenant, fund_id, manager, members = build(pg_app, pg_engine, setup)
-    results = run_together(pg_app, pg_engine, 20, lambda s, i: propose_payout(
-        s, tenant, fund_id, PayoutItem(members[i], 1_000_00, "patrol", "夜间巡逻"), actor_user_id=manager).status)
+    results = run_together(
+        pg_app,
+        pg_engine,
+        20,
+        lambda s, i: (
+            propose_payout(
+                s, tenant, fund_id, PayoutItem(members[i], 1_000_00, "patrol", "夜间巡逻"), actor_user_id=manager
+            ).status
+        ),
+    )
     assert Counter(map(outcome, results)) == {"proposed": 7, "BudgetExceeded": 13}
     with Session(pg_engine) as s:
         assert s.scalar(select(func.count()).select_from(FundPayout).where(FundPayout.tenant_id == tenant)) == 7
@@ -66,8 +74,16 @@ def test_twenty_simultaneous_proposals_against_a_years_budget_that_fits_seven(pg
         return fx.tenant, fx.fund_id, fx.manager, [fx.member(f"队员{i}").id for i in range(20)]
 
     tenant, fund_id, manager, members = build(pg_app, pg_engine, setup)
-    results = run_together(pg_app, pg_engine, 20, lambda s, i: propose_payout(
-        s, tenant, fund_id, PayoutItem(members[i], 1_000_00, "patrol", "夜间巡逻"), actor_user_id=manager).status)
+    results = run_together(
+        pg_app,
+        pg_engine,
+        20,
+        lambda s, i: (
+            propose_payout(
+                s, tenant, fund_id, PayoutItem(members[i], 1_000_00, "patrol", "夜间巡逻"), actor_user_id=manager
+            ).status
+        ),
+    )
     assert Counter(map(outcome, results)) == {"proposed": 7, "BudgetExceeded": 13}
     with Session(pg_engine) as s:
         assert budget.balance(s, tenant, fund_id).reserved == 7_000_00
@@ -77,8 +93,9 @@ def test_twenty_simultaneous_proposals_against_a_years_budget_that_fits_seven(pg
 def test_two_approvers_approving_one_payout_at_once_approve_it_once(pg_app, pg_engine):
     tenant, _fund, _m, approver, approver2, (payout_id,) = _env(pg_app, pg_engine, 1)
     users = [approver, approver2]
-    results = run_together(pg_app, pg_engine, 2, lambda s, i: approvals.approve_payout(
-        s, tenant, payout_id, actor_user_id=users[i]).status)
+    results = run_together(
+        pg_app, pg_engine, 2, lambda s, i: approvals.approve_payout(s, tenant, payout_id, actor_user_id=users[i]).status
+    )
     assert sorted(map(outcome, results)) == ["AlreadyDecided", "approved"]
     with Session(pg_engine) as s:
         assert s.scalar(select(func.count()).select_from(FundApproval).where(FundApproval.payout_id == payout_id)) == 1
@@ -98,8 +115,9 @@ def test_three_approvers_at_once_on_a_two_approver_payout_give_two_different_app
         return fx.tenant, p.id, [fx.approver, fx.approver2, user_for_member(s, third).id]
 
     tenant, payout_id, users = build(pg_app, pg_engine, setup)
-    results = run_together(pg_app, pg_engine, 3, lambda s, i: approvals.approve_payout(
-        s, tenant, payout_id, actor_user_id=users[i]).status)
+    results = run_together(
+        pg_app, pg_engine, 3, lambda s, i: approvals.approve_payout(s, tenant, payout_id, actor_user_id=users[i]).status
+    )
     assert sorted(map(outcome, results)) == ["AlreadyDecided", "approved", "proposed"]
     with Session(pg_engine) as s:
         rows = list(s.scalars(select(FundApproval).where(FundApproval.payout_id == payout_id)))
@@ -109,8 +127,9 @@ def test_three_approvers_at_once_on_a_two_approver_payout_give_two_different_app
 
 def test_one_approver_twice_at_once_on_a_two_approver_payout_counts_once(pg_app, pg_engine):
     tenant, _fund, _m, approver, _a2, (payout_id,) = _env(pg_app, pg_engine, 1, amount=5_000_00)
-    results = run_together(pg_app, pg_engine, 2, lambda s, i: approvals.approve_payout(
-        s, tenant, payout_id, actor_user_id=approver).status)
+    results = run_together(
+        pg_app, pg_engine, 2, lambda s, i: approvals.approve_payout(s, tenant, payout_id, actor_user_id=approver).status
+    )
     assert sorted(map(outcome, results)) == ["AlreadyApprovedByYou", "proposed"]
     with Session(pg_engine) as s:
         assert s.get(FundPayout, payout_id).approvals == 1
@@ -132,15 +151,37 @@ def test_two_clerks_recording_one_payment_at_once_pay_it_once(pg_app, pg_engine)
         return fx.tenant, fx.fund_id, p.id, [fx.manager, admin]
 
     tenant, fund_id, payout_id, clerks = build(pg_app, pg_engine, setup)
-    results = run_together(pg_app, pg_engine, 2, lambda s, i: record_payment(
-        s, tenant, payout_id, channel="bank", reference=f"BANK-{i}", paid_on=date.today(), paid_by="陈静",
-        actor_user_id=clerks[i]).channel)
+    results = run_together(
+        pg_app,
+        pg_engine,
+        2,
+        lambda s, i: (
+            record_payment(
+                s,
+                tenant,
+                payout_id,
+                channel="bank",
+                reference=f"BANK-{i}",
+                paid_on=date.today(),
+                paid_by="陈静",
+                actor_user_id=clerks[i],
+            ).channel
+        ),
+    )
     assert sorted(map(outcome, results)) == ["AlreadyPaid", "bank"]
     with Session(pg_engine) as s:
-        assert s.scalar(select(func.count()).select_from(FundDisbursement)
-                        .where(FundDisbursement.payout_id == payout_id)) == 1
-        assert s.scalar(select(func.count()).select_from(journals).where(
-            journals.c.tenant_id == tenant, journals.c.key == f"fund:payout:{payout_id}:paid")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(FundDisbursement).where(FundDisbursement.payout_id == payout_id))
+            == 1
+        )
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(journals)
+                .where(journals.c.tenant_id == tenant, journals.c.key == f"fund:payout:{payout_id}:paid")
+            )
+            == 1
+        )
         bal = budget.balance(s, tenant, fund_id)
         assert (bal.paid, bal.reserved) == (800_00, 0)
     assert verified(pg_engine, tenant) == []
@@ -150,8 +191,9 @@ def test_a_burst_of_batch_approvals_over_overlapping_payouts_never_double_approv
     tenant, _fund, _m, approver, approver2, ids = _env(pg_app, pg_engine, 30)
     users = [approver, approver2]
     halves = [ids[:20], ids[10:]]
-    results = run_together(pg_app, pg_engine, 2, lambda s, i: len(approvals.approve_payouts(
-        s, tenant, halves[i], actor_user_id=users[i])))
+    results = run_together(
+        pg_app, pg_engine, 2, lambda s, i: len(approvals.approve_payouts(s, tenant, halves[i], actor_user_id=users[i]))
+    )
     # All or none: one batch wins whole; the other meets payouts already decided and approves none.
     assert sorted(map(outcome, results)) == ["20", "AlreadyDecided"]
     with Session(pg_engine) as s:

@@ -46,16 +46,25 @@ def seed(app) -> tuple[int, int]:
 def run_child(url: str, tenant: int, mode: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(CHILD), url, str(tenant), utcnow().isoformat(), str(PAGE), mode],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
 
 
 def counts(app, tenant: int) -> tuple[int, int]:
     with unit_of_work(app.extensions["db_sessionmaker"]) as s:
-        returned = s.scalar(select(func.count()).select_from(FundPayout).where(
-            FundPayout.tenant_id == tenant, FundPayout.status == "returned"))
-        releases = s.scalar(select(func.count()).select_from(journals).where(
-            journals.c.tenant_id == tenant, journals.c.key.like("fund:payout:%:release")))
+        returned = s.scalar(
+            select(func.count())
+            .select_from(FundPayout)
+            .where(FundPayout.tenant_id == tenant, FundPayout.status == "returned")
+        )
+        releases = s.scalar(
+            select(func.count())
+            .select_from(journals)
+            .where(journals.c.tenant_id == tenant, journals.c.key.like("fund:payout:%:release"))
+        )
     return returned, releases
 
 

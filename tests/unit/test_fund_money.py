@@ -8,8 +8,17 @@ from app.fund.money import format_yuan, parse_yuan, yuan_text
 
 @pytest.mark.parametrize(
     ("text", "fen"),
-    [("1,234.50", 123450), ("1234.5", 123450), ("¥300", 30000), ("300元", 30000), ("0.01", 1), (" 12 ", 1200),
-     ("1，000", 100000), (3000, 300000), ("100,000,000", 10_000_000_000)],
+    [
+        ("1,234.50", 123450),
+        ("1234.5", 123450),
+        ("¥300", 30000),
+        ("300元", 30000),
+        ("0.01", 1),
+        (" 12 ", 1200),
+        ("1，000", 100000),
+        (3000, 300000),
+        ("100,000,000", 10_000_000_000),
+    ],
 )
 def test_yuan_are_read_as_fen(text, fen):
     assert parse_yuan(text) == fen
@@ -31,8 +40,10 @@ def test_zero_only_when_allowed():
     assert parse_yuan("0", allow_zero=True) == 0
 
 
-@pytest.mark.parametrize(("fen", "shown"), [(123450, "¥1,234.50"), (1, "¥0.01"), (0, "¥0.00"), (-500, "-¥5.00"),
-                                             (10_000_000_000, "¥100,000,000.00")])
+@pytest.mark.parametrize(
+    ("fen", "shown"),
+    [(123450, "¥1,234.50"), (1, "¥0.01"), (0, "¥0.00"), (-500, "-¥5.00"), (10_000_000_000, "¥100,000,000.00")],
+)
 def test_fen_are_shown_in_yuan(fen, shown):
     assert format_yuan(fen) == shown
     assert yuan_text(fen) == shown.replace("¥", "")

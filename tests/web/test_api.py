@@ -474,6 +474,26 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/reports/party-checkins", "get"),
         ("/api/v1/reports/absent-party-members", "get"),
         ("/api/v1/reports/grid-coverage", "get"),
+        # the reward fund (issue 11)
+        ("/api/v1/fund/funds", "get"),
+        ("/api/v1/fund/funds", "post"),
+        ("/api/v1/fund/funds/{fund_id}", "get"),
+        ("/api/v1/fund/funds/{fund_id}/budgets/{year}", "put"),
+        ("/api/v1/fund/funds/{fund_id}/incomes", "get"),
+        ("/api/v1/fund/funds/{fund_id}/incomes", "post"),
+        ("/api/v1/fund/payouts", "get"),
+        ("/api/v1/fund/payouts", "post"),
+        ("/api/v1/fund/payouts/batch", "post"),
+        ("/api/v1/fund/payouts/approve", "post"),
+        ("/api/v1/fund/payouts/{payout_id}", "get"),
+        ("/api/v1/fund/payouts/{payout_id}/approve", "post"),
+        ("/api/v1/fund/payouts/{payout_id}/reject", "post"),
+        ("/api/v1/fund/payouts/{payout_id}/withdraw", "post"),
+        ("/api/v1/fund/payouts/{payout_id}/disbursement", "post"),
+        ("/api/v1/fund/payouts/{payout_id}/return", "post"),
+        ("/api/v1/fund/rules", "get"),
+        ("/api/v1/fund/rules", "put"),
+        ("/api/v1/me/rewards", "get"),
     }
 
     ref = doc["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
