@@ -8,18 +8,22 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
 
 from app.access import can, path_filter, require, scopes_for
 from app.db import get_session
 from app.errors import AppError
 from app.forms import show_errors
+from app.gridreports.models import GridReport
+from app.gridreports.services import verified_reports_query
+from app.places.models import OrgUnit
 from app.spreadsheets import XLSX_MIMETYPE, SpreadsheetError
 
 from . import approvals, budget, disbursement, picks, proposals
 from .approval_views import approval_state
 from .forms import DecisionForm, ListConfirmForm, ListUploadForm, ProposalForm
 from .fund_views import get_fund
-from .labels import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, STATUSES
+from .labels import APPROVED, CHANNEL_LABELS, PAID, PROPOSED, REASON_LABELS, STATUS_LABELS, STATUSES
 from .models import FundPayout
 from .money import format_yuan
 from .view_helpers import attachment_id_from, payee_names, user_names
@@ -112,6 +116,7 @@ def propose_page(fund_id: int):
             "fund/propose.html",
             fund=fund,
             form=form,
+            unrewarded=_unrewarded_reports(db),
             balance=budget.balance(db, t, fund.id),
             rules=budget.rules(db, t),
         ),
@@ -322,6 +327,19 @@ def payout_page(payout_id: int):
         ),
         status,
     )
+
+
+def _unrewarded_reports(db, limit: int = 10) -> list:
+    """Recent verified grid reports no payout is open or paid for: a reward for one is one tap away."""
+    rewarded = select(FundPayout.grid_report_id).where(
+        FundPayout.tenant_id == current_user.tenant_id,
+        FundPayout.grid_report_id.is_not(None),
+        FundPayout.status.in_([PROPOSED, APPROVED, PAID]),
+    )
+    q = verified_reports_query(current_user.tenant_id).where(
+        path_filter(current_user, "fund.view", OrgUnit.path), GridReport.id.not_in(rewarded)
+    )
+    return list(db.scalars(q.limit(limit)).unique())
 
 
 class _Redisplay(Exception):

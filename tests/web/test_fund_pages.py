@@ -382,3 +382,51 @@ def test_the_pickers_suggest_members_by_part_of_a_name(app, client, town):
     other = app.test_client()
     sign_in(other, town, "volunteer")
     assert other.get("/fund/pick/members", query_string={"q": "a"}).status_code == 403
+
+
+def test_a_verified_grid_report_is_one_tap_from_a_proposal(app, client, town):
+    from app.auth.services import user_for_member
+    from app.db import utcnow
+    from app.gridreports.models import GridReport
+
+    fund_id = _fund(app, town)
+    volunteer = town.users["volunteer"][0]
+
+    def report(s):
+        admin = user_for_member(s, town.users["grid_admin"][0]).id
+        r = GridReport(
+            tenant_id=town.district.id,
+            grid_id=town.grid_a1.id,
+            reporter_member_id=volunteer.id,
+            category="hazard",
+            text="楼道堆放杂物堵住消防通道",
+            status="verified",
+            triaged_by_user_id=admin,
+            triaged_at=utcnow(),
+        )
+        s.add(r)
+        s.flush()
+        return r.id
+
+    report_id = commit(app, report)
+    sign_in(client, town, "fund_manager")
+    page = client.get(f"/fund/{fund_id}/propose").get_data(as_text=True)
+    link = f"/fund/{fund_id}/propose?grid_report={report_id}"
+    assert link in page
+    filled = client.get(link).get_data(as_text=True)
+    assert f'name="grid_report" value="{report_id}"' in filled
+    assert f'name="payee" value="{volunteer.id}"' in filled
+    data = {
+        "csrf_token": csrf_from(filled),
+        "payee": str(volunteer.id),
+        "payee-text": re.search(r'name="payee-text" value="([^"]*)"', filled).group(1),
+        "grid_report": str(report_id),
+        "grid_report-text": re.search(r'name="grid_report-text" value="([^"]*)"', filled).group(1),
+        "amount": "200",
+        "reason_category": "grid_report",
+        "reason": "有奖上报",
+    }
+    r = client.post(f"/fund/{fund_id}/propose", data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    # Rewarded now: no longer offered.
+    assert link not in client.get(f"/fund/{fund_id}/propose").get_data(as_text=True)
