@@ -120,7 +120,7 @@ def report_xlsx(fund_id: int):
     year, by = _args()
     rep = _report(fund, year, by)
     cols = _columns(by)
-    header = [_breakdown_labels()[by]] + [f"{label} ({_('yuan')})" for _k, label in cols] + [_("Payouts")]
+    header = [_breakdown_labels()[by]] + [f"{label} ({_('yuan')})" for _k, label in cols] + [_("Number of payouts")]
     rows = [
         [str(r.label)[:200]] + [_yuan_number(getattr(r, k)) for k, _l in cols] + [r.payouts]
         for r in rep.rows + [rep.total]
@@ -158,7 +158,7 @@ def payees_xlsx(fund_id: int):
     rep = reports.payees(get_session(), current_user.tenant_id, fund.id, year, scope, limit=None)
     header = [
         _("Payee"),
-        _("Payouts"),
+        _("Number of payouts"),
         f"{_('Paid')} ({_('yuan')})",
         f"{_('Reserved')} ({_('yuan')})",
         _("Share of paid"),
