@@ -26,6 +26,14 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 NARROW = "document.documentElement.scrollWidth <= 390"
 
 
+def _beijing_today():
+    """Today in Beijing (a payment is dated in Beijing time, never before its approval)."""
+    from app.db import utcnow
+    from app.times import to_beijing
+
+    return to_beijing(utcnow()).date()
+
+
 def _db(app, fn):
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         return fn(s)
@@ -155,7 +163,7 @@ def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(
     mpage.goto(f"{live_server}/fund/payouts/{payout_id}/pay")
     mpage.select_option("#channel", "wechat")
     mpage.fill("#reference", "WX20261205000123")
-    mpage.fill("#paid_on", date.today().isoformat())
+    mpage.fill("#paid_on", _beijing_today().isoformat())
     mpage.fill("#paid_by", "陈静")
     mpage.click("main form button[type=submit]")
     confirm = mpage.locator("main form button[type=submit]", has_text="¥200.00")

@@ -16,6 +16,14 @@ from tests.web.test_activities_api import _extra_user
 from tests.web.test_api import commit
 
 
+def _beijing_today():
+    """Today in Beijing (a payment is dated in Beijing time, never before its approval)."""
+    from app.db import utcnow
+    from app.times import to_beijing
+
+    return to_beijing(utcnow()).date()
+
+
 def _fund(app, town, fen: int = 100_000_000) -> int:
     """A fund with ¥1,000,000.00 allocated, opened and funded by the town's fund manager."""
     from app.auth.services import user_for_member
@@ -132,7 +140,7 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
         "csrf_token": token,
         "channel": "wechat",
         "reference": "WX20261205001",
-        "paid_on": date.today().isoformat(),
+        "paid_on": _beijing_today().isoformat(),
         "paid_by": "陈静",
         "note": "",
     }
@@ -430,3 +438,28 @@ def test_a_verified_grid_report_is_one_tap_from_a_proposal(app, client, town):
     assert r.status_code == 302, r.get_data(as_text=True)[:3000]
     # Rewarded now: no longer offered.
     assert link not in client.get(f"/fund/{fund_id}/propose").get_data(as_text=True)
+
+
+def test_the_district_admin_sets_the_threshold_in_yuan_and_others_cannot(app, client, town):
+    from app.fund import budget
+
+    fund_id = _fund(app, town)
+    sign_in(client, town, "district_admin")
+    token = _token(client, f"/fund/{fund_id}")
+    data = {
+        "csrf_token": token,
+        "form": "rules",
+        "r-approval_threshold": "5,000.00",
+        "r-approval_days": "14",
+        "r-unclaimed_days": "30",
+        "r-rules_reason": "区财政局通知",
+    }
+    bad = client.post(f"/fund/{fund_id}", data={**data, "r-approval_days": "0"})
+    assert bad.status_code == 422
+    r = client.post(f"/fund/{fund_id}", data=data)
+    assert r.status_code == 302
+    assert commit(app, lambda s: budget.rules(s, town.district.id).approval_threshold) == 500_000
+    manager = app.test_client()
+    sign_in(manager, town, "fund_manager")
+    token = _token(manager, f"/fund/{fund_id}")
+    assert manager.post(f"/fund/{fund_id}", data={**data, "csrf_token": token}).status_code == 403
