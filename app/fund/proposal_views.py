@@ -8,7 +8,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app.access import can, path_filter, require, scopes_for
 from app.db import get_session
@@ -16,6 +16,7 @@ from app.errors import AppError
 from app.forms import show_errors
 from app.gridreports.models import GridReport
 from app.gridreports.services import verified_reports_query
+from app.people.models import Member
 from app.places.models import OrgUnit
 from app.spreadsheets import XLSX_MIMETYPE, SpreadsheetError
 
@@ -222,12 +223,20 @@ def payouts_page():
     fund_id = request.args.get("fund", type=int)
     fund = get_fund(fund_id) if fund_id and fund_id < 2**63 else None
     number = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+    q = " ".join((request.args.get("q") or "").split())[:64]
+    where = path_filter(current_user, "fund.view", FundPayout.payee_path)
+    if q:  # part of the payee's name, or the last 4 digits of their mobile
+        found = select(Member.id).where(
+            Member.tenant_id == t,
+            (Member.mobile_tail == q) if q.isdigit() and len(q) == 4 else Member.name.contains(q, autoescape=True),
+        )
+        where = and_(where, FundPayout.payee_member_id.in_(found))
     rows = proposals.payouts(
         db,
         t,
         fund_id=fund.id if fund else None,
         status=status,
-        where=path_filter(current_user, "fund.view", FundPayout.payee_path),
+        where=where,
         limit=51,
         offset=(number - 1) * 50,
     )
@@ -238,6 +247,7 @@ def payouts_page():
         more=len(rows) > 50,
         number=number,
         status=status,
+        q=q,
         names=payee_names(db, [p.payee_member_id for p in rows]),
         STATUS_LABELS=STATUS_LABELS,
         REASON_LABELS=REASON_LABELS,

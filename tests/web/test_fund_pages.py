@@ -336,6 +336,14 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
                 continue
             assert r.status_code in (403, 404), (role, url)
         assert c.get("/me/rewards").status_code == 200
+    # The list searches by part of the payee's name.
+    c = app.test_client()
+    sign_in(c, town, "fund_manager")
+    volunteer = town.users["volunteer"][0]
+    assert f"/fund/payouts/{payout}" in c.get("/fund/payouts/", query_string={"q": volunteer.name[-1]}).get_data(
+        as_text=True
+    )
+    assert f"/fund/payouts/{payout}" not in c.get("/fund/payouts/", query_string={"q": "不存在"}).get_data(as_text=True)
     # The auditor reads but cannot change anything.
     auditor = app.test_client()
     sign_in(auditor, town, "auditor")
