@@ -15,6 +15,14 @@ from app.area import Area, RoleDef
 
 
 def _setup(app: Flask) -> None:
+    """The words of the notices a payee gets (app/fund/payees.py `tell`)."""
+    from app.notices.channels import register_kind
+
+    register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
+    register_kind("fund.paid", _l("Your reward of %(amount)s was paid (%(channel)s, %(paid_on)s): %(reason)s"))
+    register_kind("fund.rejected", _l("A proposed reward of %(amount)s for you was not approved: %(why)s"))
+    register_kind("fund.returned", _l("Your reward of %(amount)s was not claimed and went back to the fund: %(why)s"))
+
     # The fund's pages (fund-pages): home panels, the `yuan` filter, the menu's links.
     from .page_setup import setup_pages
 

@@ -31,8 +31,9 @@ from .errors import (
     OwnProposal,
     PayeeCannotApprove,
 )
-from .labels import APPROVED, OPEN_STATUSES, PROPOSED, REJECTED
+from .labels import APPROVED, OPEN_STATUSES, PROPOSED, REJECTED, RETURNED
 from .models import FundApproval, FundPayout
+from .payees import tell
 from .proposals import actor_member_id, get_payout
 
 MAX_BATCH = 2_000
@@ -133,6 +134,7 @@ def approve_payouts(
             for p in rows
         ],
     )
+    tell(session, "fund.approved", [p for p in rows if p.status == APPROVED])
     return rows
 
 
@@ -184,6 +186,8 @@ def release(
         target_id=payout.id,
         detail={"amount": payout.amount, "reason": reason[:200]},
     )
+    if status in (REJECTED, RETURNED):
+        tell(session, f"fund.{status}", [payout])
     return payout
 
 

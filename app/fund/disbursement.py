@@ -23,9 +23,10 @@ from app.times import to_beijing
 from ledger import Ledger
 
 from .approvals import release
-from .errors import AlreadyPaid, FundInvalid, NotApproved, PayeeCannotApprove
-from .labels import APPROVED, CHANNELS, PAID, RETURNED
+from .errors import AlreadyPaid, FundInvalid, NotApproved, PayeeCannotApprove, SecondApproverNeeded
+from .labels import APPROVED, CHANNEL_LABELS, CHANNELS, PAID, PROPOSED, RETURNED
 from .models import FundDisbursement, FundPayout
+from .payees import tell
 from .proposals import actor_member_id, get_payout
 
 
@@ -45,12 +46,20 @@ def record_payment(
     """Record that an approved payout was paid, and post its money (reserved -> paid to the payee).
     `reference` is the bank or WeChat transaction number or the cash receipt number; `paid_by` the
     person who paid. Raises FundInvalid (a missing field, a date in the future or before the approval),
-    AlreadyPaid, NotApproved (not approved yet, or ended), PayeeCannotApprove (the payee records their
+    AlreadyPaid, SecondApproverNeeded (one approval of two), NotApproved (not approved yet, or ended),
+    PayeeCannotApprove (the payee records their
     own payment), NotFound."""
     now = now or utcnow()
     payout = get_payout(session, tenant_id, payout_id, lock=True)
     if payout.status == PAID:
         raise AlreadyPaid(_("Payout %(id)s was already paid.", id=payout.id))
+    if payout.status == PROPOSED and 0 < payout.approvals < payout.required_approvals:
+        raise SecondApproverNeeded(
+            _(
+                "Payout %(id)s has one approval of two: a second approver must approve it before it is paid.",
+                id=payout.id,
+            )
+        )
     if payout.status != APPROVED:
         raise NotApproved(_("Payout %(id)s is not approved: only an approved payout can be paid.", id=payout.id))
     if actor_member_id(session, tenant_id, actor_user_id) == payout.payee_member_id:
@@ -110,6 +119,7 @@ def record_payment(
             "paid_by": paid_by[:64],
         },
     )
+    tell(session, "fund.paid", [payout], channel=str(CHANNEL_LABELS[channel]), paid_on=paid_on.isoformat())
     return row
 
 

@@ -44,7 +44,8 @@ class PayeeCannotPropose(AppError):
 
 
 class SecondApproverNeeded(Conflict):
-    """Returned as a state, not raised: kept for API documentation (the payout needs another approver)."""
+    """The payout has one approval of the two it needs: it cannot be paid yet. (Approving it answers 200
+    with status `proposed`, not this error.)"""
 
     code = "second_approver_needed"
 

@@ -13,6 +13,29 @@ from .labels import OPEN_STATUSES, PAID, REASON_LABELS, STATUS_LABELS
 from .models import Fund, FundDisbursement, FundPayout
 from .money import format_yuan
 
+REWARDS_LINK = "/me/rewards"
+
+
+def tell(session: Session, kind: str, payouts: list[FundPayout], **params) -> None:
+    """Tell each payout's payee (an in-app notice, in the caller's transaction): kind is fund.approved,
+    fund.paid, fund.rejected or fund.returned; params fill the notice's words besides amount and reason."""
+    from app.notices.services import notify_many
+
+    if payouts:
+        notify_many(
+            session,
+            payouts[0].tenant_id,
+            [
+                (
+                    p.payee_member_id,
+                    kind,
+                    {"amount": format_yuan(p.amount), "reason": p.reason, "why": p.close_reason or "", **params},
+                    REWARDS_LINK,
+                )
+                for p in payouts
+            ],
+        )
+
 
 @dataclass(frozen=True)
 class RewardLine:

@@ -161,69 +161,72 @@ def propose_payouts(
         raise cls(message, field=first["field"], details=problems)
     limit = rules(session, tenant_id).approval_threshold
     year = budget_year(now)
-    # Lock order everywhere: payout rows, then the budget row, then the ledger's accounts.
-    by_year: dict[int, int] = defaultdict(int)
-    for i in items:
-        by_year[year] += i.amount
-    for y, total in by_year.items():
-        commit_to_budget(session, fund.id, y, total)
-    payouts = []
-    for i in items:
-        payee = payees[i.payee_member_id]
-        payouts.append(
-            FundPayout(
-                tenant_id=tenant_id,
-                fund_id=fund.id,
-                payee_member_id=payee.id,
-                payee_grid_id=payee.grid_id,
-                payee_path=payee.grid.path if payee.grid is not None else "",
-                amount=i.amount,
-                reason_category=i.reason_category,
-                reason=i.reason.strip()[:200],
-                grid_report_id=i.grid_report_id,
-                activity_id=i.activity_id,
-                evidence=(i.evidence or "").strip()[:1000],
-                attachment_id=i.attachment_id,
-                budget_year=year,
-                status=PROPOSED,
-                threshold=limit,
-                required_approvals=2 if i.amount > limit else 1,
-                approvals=0,
-                proposer_member_id=proposer,
-                proposer_user_id=actor_user_id,
-                proposed_at=now,
-                batch_ref=batch_ref,
+    # All or nothing even for a caller that catches the error and goes on: a savepoint around the writes
+    # (a lost race for the fund's money is only found by the ledger, after the payout rows are in).
+    with session.begin_nested():
+        # Lock order everywhere: payout rows, then the budget row, then the ledger's accounts.
+        by_year: dict[int, int] = defaultdict(int)
+        for i in items:
+            by_year[year] += i.amount
+        for y, total in by_year.items():
+            commit_to_budget(session, fund.id, y, total)
+        payouts = []
+        for i in items:
+            payee = payees[i.payee_member_id]
+            payouts.append(
+                FundPayout(
+                    tenant_id=tenant_id,
+                    fund_id=fund.id,
+                    payee_member_id=payee.id,
+                    payee_grid_id=payee.grid_id,
+                    payee_path=payee.grid.path if payee.grid is not None else "",
+                    amount=i.amount,
+                    reason_category=i.reason_category,
+                    reason=i.reason.strip()[:200],
+                    grid_report_id=i.grid_report_id,
+                    activity_id=i.activity_id,
+                    evidence=(i.evidence or "").strip()[:1000],
+                    attachment_id=i.attachment_id,
+                    budget_year=year,
+                    status=PROPOSED,
+                    threshold=limit,
+                    required_approvals=2 if i.amount > limit else 1,
+                    approvals=0,
+                    proposer_member_id=proposer,
+                    proposer_user_id=actor_user_id,
+                    proposed_at=now,
+                    batch_ref=batch_ref,
+                )
             )
-        )
-    session.add_all(payouts)
-    session.flush()
-    open_payee_accounts(session, tenant_id, fund.id, [p.payee_member_id for p in payouts])
-    book = Ledger(session, tenant=tenant_id)
-    specs = [
-        JournalSpec(
-            [Transfer(available_code(fund.id), payee_code(fund.id, p.payee_member_id), p.amount)],
-            kind=KIND_PAYOUT,
-            key=f"fund:payout:{p.id}",
-            pending=True,
-            memo=p.reason[:200],
-            meta={"fund_id": fund.id, "payout_id": p.id, "reason_category": p.reason_category},
-        )
-        for p in payouts
-    ]
-    try:
-        journals = book.post_many(specs)
-    except InsufficientBalance:
-        left = book.balance(available_code(fund.id)).available
-        raise BudgetExceeded(
-            _(
-                "The fund has %(left)s left to promise; %(asked)s was asked. Nothing was proposed.",
-                left=format_yuan(left),
-                asked=format_yuan(sum(i.amount for i in items)),
+        session.add_all(payouts)
+        session.flush()
+        open_payee_accounts(session, tenant_id, fund.id, [p.payee_member_id for p in payouts])
+        book = Ledger(session, tenant=tenant_id)
+        specs = [
+            JournalSpec(
+                [Transfer(available_code(fund.id), payee_code(fund.id, p.payee_member_id), p.amount)],
+                kind=KIND_PAYOUT,
+                key=f"fund:payout:{p.id}",
+                pending=True,
+                memo=p.reason[:200],
+                meta={"fund_id": fund.id, "payout_id": p.id, "reason_category": p.reason_category},
             )
-        ) from None
-    for p, j in zip(payouts, journals, strict=True):
-        p.reserve_journal_id = j.id
-    session.flush()
+            for p in payouts
+        ]
+        try:
+            journals = book.post_many(specs)
+        except InsufficientBalance:
+            left = book.balance(available_code(fund.id)).available
+            raise BudgetExceeded(
+                _(
+                    "The fund has %(left)s left to promise; %(asked)s was asked. Nothing was proposed.",
+                    left=format_yuan(left),
+                    asked=format_yuan(sum(i.amount for i in items)),
+                )
+            ) from None
+        for p, j in zip(payouts, journals, strict=True):
+            p.reserve_journal_id = j.id
+        session.flush()
     record_many(
         session,
         "fund.proposed",

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.models import AuditEvent
@@ -31,6 +31,8 @@ from app.fund.errors import (
 )
 from app.fund.models import FundApproval, FundDisbursement, FundPayout
 from app.fund.proposals import PayoutItem
+from app.notices.channels import render
+from app.notices.services import notices_of
 from tests.integration.fund_env import FundEnv, make_fund_env
 
 
@@ -66,6 +68,29 @@ def test_proposals_together_never_exceed_the_fund(fx: FundEnv):
     fx.propose(400_00)
     assert fx.balance().remaining == 0
     assert fx.verify() == []
+
+
+def test_a_refused_proposal_leaves_nothing_behind_even_when_the_caller_goes_on(fx: FundEnv):
+    fx.income(1_000_00)
+    year = budget.budget_year(utcnow())
+    budget.set_budget(fx.s, fx.tenant, fx.fund_id, year, 5_000_00, actor_user_id=fx.manager)
+    with pytest.raises(BudgetExceeded):  # the year's budget fits it; the fund's money does not
+        fx.propose(2_000_00)
+    fx.s.flush()
+    assert fx.s.scalar(select(func.count()).select_from(FundPayout).where(FundPayout.tenant_id == fx.tenant)) == 0
+    assert budget.budgets(fx.s, fx.tenant, fx.fund_id)[0].committed == 0
+    assert fx.propose(1_000_00).status == "proposed"
+    assert fx.verify() == []
+
+
+def test_the_sweep_command_runs_the_job(app, fx: FundEnv):
+    fx.income(1_000_00)
+    late = fx.propose(100_00)
+    fx.s.execute(update(FundPayout).where(FundPayout.id == late.id).values(proposed_at=utcnow() - timedelta(days=20)))
+    fx.s.commit()
+    result = app.test_cli_runner().invoke(args=["fund", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert f"district {fx.tenant}: 1 proposal(s) released, 0 payout(s) returned" in result.output
 
 
 def test_the_years_budget_limits_what_is_proposed_in_that_year(fx: FundEnv):
@@ -281,6 +306,11 @@ def test_the_payee_sees_each_reward_with_its_status_and_reason(fx: FundEnv):
     assert mine.lines[1].status_reason == "证据不足"
     assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == date.today()
     assert payees.my_rewards(fx.s, fx.tenant, fx.town.users["auditor"][0].id).lines == []
+    # And is told: approved, paid, not approved (with why).
+    told = [(n.kind, n.params["amount"]) for n in notices_of(fx.s, fx.tenant, fx.payee.id)]
+    assert sorted(told) == [("fund.approved", "¥500.00"), ("fund.paid", "¥500.00"), ("fund.rejected", "¥50.00")]
+    rejected_notice = next(n for n in notices_of(fx.s, fx.tenant, fx.payee.id) if n.kind == "fund.rejected")
+    assert "证据不足" in render(rejected_notice.kind, rejected_notice.params)
 
 
 def test_batch_approval_is_all_or_none(fx: FundEnv):

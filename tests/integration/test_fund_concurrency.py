@@ -123,6 +123,7 @@ def test_three_approvers_at_once_on_a_two_approver_payout_give_two_different_app
         rows = list(s.scalars(select(FundApproval).where(FundApproval.payout_id == payout_id)))
         assert sorted(r.seq for r in rows) == [1, 2] and len({r.approver_member_id for r in rows}) == 2
         assert s.get(FundPayout, payout_id).status == "approved"
+    assert verified(pg_engine, tenant) == []
 
 
 def test_one_approver_twice_at_once_on_a_two_approver_payout_counts_once(pg_app, pg_engine):
@@ -133,6 +134,7 @@ def test_one_approver_twice_at_once_on_a_two_approver_payout_counts_once(pg_app,
     assert sorted(map(outcome, results)) == ["AlreadyApprovedByYou", "proposed"]
     with Session(pg_engine) as s:
         assert s.get(FundPayout, payout_id).approvals == 1
+    assert verified(pg_engine, tenant) == []
 
 
 def test_two_clerks_recording_one_payment_at_once_pay_it_once(pg_app, pg_engine):
@@ -199,3 +201,4 @@ def test_a_burst_of_batch_approvals_over_overlapping_payouts_never_double_approv
     with Session(pg_engine) as s:
         per = Counter(s.scalars(select(FundApproval.payout_id).where(FundApproval.payout_id.in_(ids))))
         assert set(per.values()) == {1}
+    assert verified(pg_engine, tenant) == []

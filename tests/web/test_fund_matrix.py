@@ -90,6 +90,7 @@ MATRIX = [
     ("fund_manager", "reject", "small", 403, "forbidden"),
     ("fund_manager", "pay", "approved", 201, "paid"),
     ("fund_manager", "pay", "small", 409, "not_approved"),
+    ("fund_manager", "pay", "large", 409, "second_approver_needed"),
     ("fund_manager", "return", "approved", 200, "returned"),
     # the approver: checks, never makes or pays
     ("fund_approver", "propose", None, 403, "forbidden"),
