@@ -51,6 +51,8 @@ class Config:
     # reverse proxy"). 0 trusts none of those headers: a client could otherwise forge its address.
     PROXY_HOPS = int(os.environ.get("AIXIN_PROXY_HOPS", "0"))
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # member imports up to 20 MB
+    # Where grid report photos are kept (files named by content); empty: instance/uploads.
+    UPLOAD_DIR = os.environ.get("AIXIN_UPLOAD_DIR") or None
 
     @classmethod
     def as_dict(cls) -> dict:

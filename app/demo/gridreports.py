@@ -163,28 +163,34 @@ def load_gridreports(session: Session, tenant_id: int, members: list[Member], si
         first = one(volunteer, 20, grids[0], photos=2)
         decide(first, VERIFIED, made_so_far)
         second = one(volunteer, 15, grids[0])
-        reports.reject_report(session, second, admin_user, REJECT_REASONS[0], now=second.created_at + timedelta(hours=5))
+        later = second.created_at + timedelta(hours=5)
+        reports.reject_report(session, second, admin_user, REJECT_REASONS[0], now=later)
         made.by_status[REJECTED] += 1  # type: ignore[index]
         third = one(volunteer, 10, grids[0])
-        reports.mark_duplicate(session, third, admin_user, first, "同一问题已有上报", now=third.created_at + timedelta(hours=3))
+        later = third.created_at + timedelta(hours=3)
+        reports.mark_duplicate(session, third, admin_user, first, "同一问题已有上报", now=later)
         made.by_status[DUPLICATE] += 1  # type: ignore[index]
         one(volunteer, 1, grids[-1], photos=1)
         made.by_status[SUBMITTED] += 1  # type: ignore[index]
         made.volunteer_reports = 4
     session.flush()
     cutoff = reports.overdue_before(session, tenant_id, now)
-    made.overdue = session.scalar(
-        select(func.count()).where(
-            GridReport.tenant_id == tenant_id, GridReport.status == SUBMITTED, GridReport.created_at < cutoff
+    made.overdue = (
+        session.scalar(
+            select(func.count()).where(
+                GridReport.tenant_id == tenant_id, GridReport.status == SUBMITTED, GridReport.created_at < cutoff
+            )
         )
-    ) or 0
+        or 0
+    )
     return made
 
 
 def summary_lines(made: Made) -> list[str]:
     s = made.by_status or {}
     return [
-        f"Grid reports in {COMMUNITY}: {made.reports} ({s.get(VERIFIED, 0)} verified, {s.get(REJECTED, 0)} not accepted, "
+        f"Grid reports in {COMMUNITY}: {made.reports} ({s.get(VERIFIED, 0)} verified, "
+        f"{s.get(REJECTED, 0)} not accepted, "
         f"{s.get(DUPLICATE, 0)} duplicates, {s.get(SUBMITTED, 0)} waiting of which {made.overdue} overdue; "
         f"{made.photos} photos); the volunteer made {made.volunteer_reports} of them",
     ]
@@ -201,9 +207,12 @@ def read_back(session: Session, tenant_id: int) -> list[str]:
     if not made.reports:
         return []
     cutoff = reports.overdue_before(session, tenant_id)
-    made.overdue = session.scalar(
-        select(func.count()).where(
-            GridReport.tenant_id == tenant_id, GridReport.status == SUBMITTED, GridReport.created_at < cutoff
+    made.overdue = (
+        session.scalar(
+            select(func.count()).where(
+                GridReport.tenant_id == tenant_id, GridReport.status == SUBMITTED, GridReport.created_at < cutoff
+            )
         )
-    ) or 0
+        or 0
+    )
     return summary_lines(made)

@@ -11,6 +11,13 @@ from app.access import Action
 from app.area import Area
 
 
+def register_report_action(app: Flask, template: str) -> None:
+    """Let a higher area add to a report's page (e.g. the fund's "Propose a reward" on a verified report):
+    `template` is included there with `report` set; it decides itself whether to show anything. The
+    fund calls this from its own setup, so this area never imports the fund."""
+    app.extensions.setdefault("gridreport_actions", []).append(template)
+
+
 def _setup(app: Flask) -> None:
     from app.area import register_home_panel
     from app.notices.channels import register_kind

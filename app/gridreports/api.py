@@ -59,7 +59,10 @@ def my_reports():
 
 
 @api.validate(
-    query=TriageQuery, resp=responses(HTTP_200=TriagePage, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="gridReportsToTriage"
+    query=TriageQuery,
+    resp=responses(HTTP_200=TriagePage, HTTP_403=FORBIDDEN),
+    tags=TAGS,
+    operation_id="gridReportsToTriage",
 )
 def triage_queue():
     """Reports in the grids you admin: by default those waiting (oldest first), with the overdue ones named."""
@@ -104,7 +107,7 @@ def verify(report_id: int):
 def reject(report_id: int):
     """Do not accept a waiting report, with a reason the reporter reads. Errors: `reason_required`,
     `already_triaged`."""
-    data: RejectIn = request.context.json
+    data: RejectIn = request.context.json  # type: ignore[attr-defined]
     report = _report(report_id, "gridreport.triage")
     return ReportOut.of(services.reject_report(get_session(), report, current_user.user_id, data.reason))
 
@@ -118,7 +121,7 @@ def reject(report_id: int):
 )
 def mark_duplicate(report_id: int):
     """Mark a waiting report as repeating an earlier one. Errors: `duplicate_invalid`, `already_triaged`."""
-    data: DuplicateIn = request.context.json
+    data: DuplicateIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     report = _report(report_id, "gridreport.triage")
     original = services.get_report(db, current_user.tenant_id, data.duplicate_of_id)

@@ -94,6 +94,8 @@ class SummaryForm(FlaskForm):
     class Meta:
         csrf = False
 
-    unit = UnitPickField(_l("Street, community or grid"), action="gridreport.view", kinds=("street", "community", "grid"))
+    unit = UnitPickField(
+        _l("Street, community or grid"), action="gridreport.view", kinds=("street", "community", "grid")
+    )
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])

@@ -79,7 +79,6 @@ class TriageQuery(PageQuery):
     category: Literal[CATEGORIES] | None = None  # type: ignore[valid-type]
 
 
-
 class TriagePage(Page):
     items: list[ReportOut]
     overdue_ids: list[int] = Field(description="The reports on this page waiting longer than the triage period")

@@ -174,10 +174,7 @@ def _lock_submitted(session: Session, report: GridReport) -> GridReport:
     """The report, locked; AlreadyTriaged unless it is still waiting (so two admins deciding at once
     decide it once, and its points are credited once)."""
     locked = session.scalars(
-        select(GridReport)
-        .where(GridReport.id == report.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(GridReport).where(GridReport.id == report.id).with_for_update().execution_options(populate_existing=True)
     ).one()
     if locked.status != SUBMITTED:
         raise errors.AlreadyTriaged(str(_l("This report was already triaged.")))

@@ -159,6 +159,7 @@ def report_page(report_id: int):
         overdue=services.is_overdue(report, cutoff),
         grid_label=path_label(db, report.grid),
         mine=report.reporter_member_id == current_user.member_id,
+        actions=current_app.extensions.get("gridreport_actions", []),
     )
 
 

@@ -152,7 +152,7 @@ class AwardLine(Base):
 
 
 from .checkin_rules import CheckinRule  # noqa: E402,F401  (party check-ins' rule, app/points/checkin_rules.py)
-from .grid_report_rules import GridReportRule  # noqa: E402,F401  (verified grid reports' rule, app/points/grid_report_rules.py)
 
 # The expiry setting and the lots cache live beside their logic (app/points/expiry.py).
 from .expiry import ExpiryPolicy, LotMark, PointsLot  # noqa: E402, F401
+from .grid_report_rules import GridReportRule  # noqa: E402,F401  (verified grid reports' rule, app/points/grid_report_rules.py)

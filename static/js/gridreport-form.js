@@ -41,6 +41,43 @@
     });
   }
 
+  // A phone camera's photos can be 5–10 MB each and a request may carry at most 20 MB: big photos are
+  // shrunk here first (the server shrinks them to 1600 px anyway). Any failure sends them as they are.
+  var BIG = 3 * 1024 * 1024, SIDE = 2000;
+  function shrink(file) {
+    return new Promise(function (resolve) {
+      if (file.size <= BIG || !window.createImageBitmap || !file.type || file.type.indexOf("image/") !== 0) {
+        resolve(file); return;
+      }
+      window.createImageBitmap(file).then(function (bmp) {
+        var scale = Math.min(1, SIDE / Math.max(bmp.width, bmp.height));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.round(bmp.width * scale);
+        canvas.height = Math.round(bmp.height * scale);
+        canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
+        canvas.toBlob(function (blob) {
+          resolve(blob ? new File([blob], file.name.replace(/\.[^.]*$/, "") + ".jpg", { type: "image/jpeg" }) : file);
+        }, "image/jpeg", 0.85);
+      }, function () { resolve(file); });
+    });
+  }
+  var shrunk = false;
+  form.addEventListener("submit", function (e) {
+    if (shrunk || !input || !input.files || !input.files.length || typeof DataTransfer === "undefined") { return; }
+    var files = Array.prototype.slice.call(input.files);
+    if (!files.some(function (f) { return f.size > BIG; })) { return; }
+    e.preventDefault();
+    Promise.all(files.map(shrink)).then(function (out) {
+      try {
+        var dt = new DataTransfer();
+        out.forEach(function (f) { dt.items.add(f); });
+        input.files = dt.files;
+      } catch (err) { /* send the originals */ }
+      shrunk = true;
+      form.submit();
+    });
+  });
+
   function findMe() {
     if (!navigator.geolocation) { say(form.dataset.deniedText); return; }
     say(form.dataset.locatingText);

@@ -5,6 +5,7 @@ verified with the points credited. Saves screenshots under tests/e2e/screenshots
 
 from __future__ import annotations
 
+import os
 from io import BytesIO
 
 import pytest
@@ -17,14 +18,28 @@ from ledger import Ledger
 from tests.e2e.conftest import PHONE, SHOTS, sign_in_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.commits]
-LOADED = "(() => { const i = document.querySelector('.gr-photos img'); return i && i.complete && i.naturalWidth > 0; })()"
+LOADED = "(() => { const i = document.querySelector('%s'); return !!(i && i.complete && i.naturalWidth > 0); })()"
 
 
 def _photo(path) -> None:
-    img = Image.new("RGB", (2000, 1500), (192, 57, 43))
+    """A camera-sized photo bigger than a whole request may be (20 MB): only the page's shrinking
+    before sending gets it through."""
+    size = (4000, 3000)
+    img = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
     out = BytesIO()
-    img.save(out, format="JPEG")
+    img.save(out, format="JPEG", quality=100)
     path.write_bytes(out.getvalue())
+    assert path.stat().st_size > 20 * 1024 * 1024
+
+
+def wait_until(page, expression: str, tries: int = 300) -> None:
+    """Wait until a JavaScript expression is true, asked with page.evaluate (DevTools, outside the page's
+    CSP: page.wait_for_function polls with eval, which the CSP's script-src 'self' refuses)."""
+    for _ in range(tries):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never true: {expression}")
 
 
 def _db(app, fn):
@@ -32,7 +47,9 @@ def _db(app, fn):
         return fn(s)
 
 
-def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(app, town, live_server, browser, tmp_path):
+def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(
+    app, town, live_server, browser, tmp_path
+):
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     photo = tmp_path / "hazard.jpg"
     _photo(photo)
@@ -50,9 +67,9 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     page.check("input[name=category][value=hazard]")
     page.fill("textarea[name=text]", "3栋楼道堆放纸箱，堵住了消防通道")
     file_input.set_input_files(str(photo))
-    page.wait_for_function("(() => { const i = document.querySelector('#gr-previews img'); return i && i.complete && i.naturalWidth > 0; })()")
+    wait_until(page, LOADED % "#gr-previews img")
     # The phone already allows the location: the script fills it in by itself.
-    page.wait_for_function("document.querySelector('#gr-form input[name=lat]').value !== ''")
+    wait_until(page, "document.querySelector('#gr-form input[name=lat]').value !== ''")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(SHOTS / "grid_report_form_phone.png"), full_page=True)
     page.click("#gr-form button[type=submit]")
@@ -60,7 +77,7 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     report_id = int(page.url.rsplit("/", 1)[1])
     img = page.locator(".gr-photos img").first
     img.wait_for()
-    page.wait_for_function(LOADED)
+    wait_until(page, LOADED % ".gr-photos img")
     assert page.evaluate("document.querySelector('.gr-photos img').naturalWidth") == 1600
     assert page.locator(".tag.gr-submitted").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -78,7 +95,7 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     apage.wait_for_url("**/grid-reports/triage")
     apage.click(f"a[href='/me/grid-reports/{report_id}']")
     apage.wait_for_url(f"**/me/grid-reports/{report_id}")
-    apage.wait_for_function(LOADED)
+    wait_until(apage, LOADED % ".gr-photos img")
     assert apage.evaluate("document.querySelector('.gr-photos img').naturalWidth") == 1600
     apage.click("button[name=decision][value=verify]")
     confirm = apage.locator("button.danger")
@@ -100,4 +117,36 @@ def test_resident_reports_a_hazard_with_a_photo_and_the_grid_admin_verifies_it(a
     assert page.locator(".tag.gr-verified").first.is_visible()
     page.screenshot(path=str(SHOTS / "grid_report_verified_phone.png"), full_page=True)
     assert _db(app, lambda s: s.scalar(select(GridReport.id).where(GridReport.reporter_member_id == resident.id)))
+    ctx.close()
+
+
+def test_grid_admin_reads_the_summary_per_grid_on_a_desktop(app, town, live_server, browser, tmp_path):
+    """At 1280 px: the summary of the admin's community draws its chart (vendored Chart.js) and offers
+    the .xlsx; the queue lists the waiting report."""
+    from app.gridreports import services
+
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    resident = town.users["volunteer"][0]
+    _db(
+        app,
+        lambda s: services.submit_report(
+            s, s.get(type(resident), resident.id), category="facility", text="路灯不亮已有一周"
+        ),
+    )
+    _admin, mobile, password = town.users["grid_admin"]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    sign_in_in_browser(page, live_server, town.district.id, mobile, password)
+    page.goto(f"{live_server}/grid-reports/summary/{town.community_a.id}")
+    wait_until(
+        page,
+        "(() => { const c = document.getElementById('report-chart');"
+        " return c && c.width > 0 && window.Chart && window.Chart.getChart(c); })()",
+    )
+    assert page.locator(f"a[href^='/grid-reports/summary/{town.community_a.id}.xlsx']").is_visible()
+    assert "凤凰第一片区网格" in page.inner_text("main")
+    page.screenshot(path=str(SHOTS / "grid_report_summary_desktop.png"), full_page=True)
+    page.goto(f"{live_server}/grid-reports/triage")
+    assert "路灯不亮已有一周" in page.inner_text("main")
+    page.screenshot(path=str(SHOTS / "grid_report_queue_desktop.png"), full_page=True)
     ctx.close()

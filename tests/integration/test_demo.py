@@ -465,6 +465,36 @@ def test_the_party_side_has_life_in_it(app, client, demo):
             s.close()
 
 
+def test_grid_reports_in_every_state(app, demo):
+    """Issue 11: grid reports in 塘家社区 in every state, some overdue, triaged by the community's grid
+    admin, points credited for the verified ones, and the volunteer's own reports to follow."""
+    from app.gridreports import services as grid_reports
+    from app.gridreports.models import GridReport
+
+    sign_ins = _sign_ins(demo.lines)
+    t = demo.district_id
+    with app.app_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
+        rows = s.scalars(select(GridReport).where(GridReport.tenant_id == t)).all()
+        assert {"submitted", "verified", "rejected", "duplicate"} <= {r.status for r in rows}
+        cutoff = grid_reports.overdue_before(s, t)
+        assert any(grid_reports.is_overdue(r, cutoff) for r in rows)
+        assert all(r.points > 0 for r in rows if r.status == "verified")
+        admin_user = s.scalar(
+            select(User.id)
+            .join(Member)
+            .where(Member.tenant_id == t, Member.mobile == sign_ins["grid_admin (community)"]["mobile"])
+        )
+        assert {r.triaged_by_user_id for r in rows if r.status != "submitted"} == {admin_user}
+        volunteer = _member(s, t, sign_ins["volunteer"]["mobile"])
+        assert {r.status for r in rows if r.reporter_member_id == volunteer.id} == {
+            "submitted",
+            "verified",
+            "rejected",
+            "duplicate",
+        }
+    assert any(line.startswith("Grid reports in 塘家社区") for line in demo.lines)
+
+
 def test_the_reward_fund_has_a_year_in_it(app, demo):
     """平安志愿者奖励基金: 1,000,000 yuan in, about 295,000 paid, proposals waiting for one approver and
     for two (one already approved once), approved payouts to pay, and the volunteer's own rewards."""

@@ -262,8 +262,10 @@ def test_two_admins_verifying_at_once_verify_once_and_credit_once(pg_app):
     assert sorted(outcomes) == ["already"] * (tries - 1) + ["verified"]
     with app.app_context(), unit_of_work(maker) as s:
         assert Ledger(s, tenant=t).balance(f"member:{member_id}").posted == 5
-        keys = select(func.count()).select_from(journals).where(
-            journals.c.tenant_id == t, journals.c.key == f"report:{report_id}"
+        keys = (
+            select(func.count())
+            .select_from(journals)
+            .where(journals.c.tenant_id == t, journals.c.key == f"report:{report_id}")
         )
         assert s.scalar(keys) == 1
         assert s.get(Member, member_id) is not None

@@ -55,7 +55,11 @@ def _balance(app, town, member_id):
 
 
 def _other_grid_admin(app, town):
-    m = commit(app, lambda s: make_user(s, town.district.id, s.merge(town.grid_b1), "孙悦", [("grid_admin", s.merge(town.grid_b1))]))
+    def make(s):
+        grid = s.merge(town.grid_b1)
+        return make_user(s, town.district.id, grid, "孙悦", [("grid_admin", grid)])
+
+    m = commit(app, make)
     town.users["other_admin"] = (m, m.mobile, PASSWORD)
     return m
 
@@ -79,7 +83,8 @@ def test_member_reports_with_photos_and_grid_admin_verifies_once(app, client, to
     assert ph.status_code == 200 and ph.mimetype == "image/jpeg"
     assert "private" in ph.headers["Cache-Control"] and ph.headers.get("ETag")
     assert Image.open(BytesIO(ph.data)).size == (1600, 1200)
-    assert client.get(f"/me/grid-reports/{report_id}/photos/1", headers={"If-None-Match": ph.headers["ETag"]}).status_code == 304
+    again = client.get(f"/me/grid-reports/{report_id}/photos/1", headers={"If-None-Match": ph.headers["ETag"]})
+    assert again.status_code == 304
     assert client.get(f"/me/grid-reports/{report_id}/photos/3").status_code == 404
 
     # The reporter cannot triage their own report.
@@ -113,6 +118,8 @@ def test_member_reports_with_photos_and_grid_admin_verifies_once(app, client, to
     assert _balance(app, town, member.id) == 5
     mine = client.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
     assert "Verified" in mine and "+5 points" in mine
+    notices = client.get("/notices").get_data(as_text=True)
+    assert f"Your grid report No. {report_id} was verified: +5 points" in notices
 
 
 def test_grid_chosen_by_typing_its_name_and_bad_input_kept(app, client, town):
@@ -192,7 +199,9 @@ def test_overdue_flagged_and_other_grid_admin_gets_404(app, client, town):
     assert other.get(f"/me/grid-reports/{report_id}").status_code == 404
     assert other.get(f"/me/grid-reports/{report_id}/photos/1").status_code == 404
     token = csrf_from(other.get("/grid-reports/triage").get_data(as_text=True))
-    r = other.post(f"/me/grid-reports/{report_id}/triage", data={"csrf_token": token, "decision": "verify", "confirm": "yes"})
+    r = other.post(
+        f"/me/grid-reports/{report_id}/triage", data={"csrf_token": token, "decision": "verify", "confirm": "yes"}
+    )
     assert r.status_code == 404
     assert f"No. {report_id}" not in other.get("/grid-reports/triage").get_data(as_text=True)
     # Another member (not the reporter, no role) sees neither the report nor its photo.
@@ -236,8 +245,13 @@ def test_settings_change_triage_days_and_points(app, client, town):
     assert page.status_code == 200
     r = client.post(
         "/grid-reports/settings",
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "triage_days": "5", "points_per_report": "8",
-              "monthly_cap": "", "reason": "提高奖励"},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "triage_days": "5",
+            "points_per_report": "8",
+            "monthly_cap": "",
+            "reason": "提高奖励",
+        },
     )
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     page = client.get("/grid-reports/settings").get_data(as_text=True)
@@ -254,12 +268,15 @@ def test_api_report_list_and_triage(app, town):
     assert r.status_code == 201, r.get_data(as_text=True)
     rep = r.get_json()
     assert rep["grid_id"] == town.grid_a1.id and rep["status"] == "submitted"
-    r = post(c, "/api/v1/grid-reports", {"category": "facility", "text": "健身器材损坏", "grid_id": town.community_a.id}, ct)
+    body = {"category": "facility", "text": "健身器材损坏", "grid_id": town.community_a.id}
+    r = post(c, "/api/v1/grid-reports", body, ct)
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "grid_required"
     r2 = post(c, "/api/v1/grid-reports", {"category": "facility", "text": "健身器材又坏了"}, ct)
     r3 = post(c, "/api/v1/grid-reports", {"category": "other", "text": "井盖松动有异响"}, ct)
     assert [x["id"] for x in c.get("/api/v1/me/grid-reports").get_json()["items"]] == [
-        r3.get_json()["id"], r2.get_json()["id"], rep["id"]
+        r3.get_json()["id"],
+        r2.get_json()["id"],
+        rep["id"],
     ]
     assert c.get("/api/v1/grid-reports/triage").status_code == 403
     assert post(c, f"/api/v1/grid-reports/{rep['id']}/verification", {}, ct).status_code == 403
