@@ -125,6 +125,18 @@ def propose_page(fund_id: int):
     )
 
 
+@login_required
+def propose_for_report():
+    """From a verified grid report's page: the district's fund's proposal form, filled in with the report
+    and its reporter (the list of funds when there are several)."""
+    require(current_user, "fund.manage")
+    found = budget.funds(get_session(), current_user.tenant_id)
+    if len(found) != 1:
+        return redirect(url_for("fund.index"))
+    report_id = request.args.get("grid_report", type=int)
+    return redirect(url_for("fund.propose_page", fund_id=found[0].id, grid_report=report_id))
+
+
 def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="fund-list")
 

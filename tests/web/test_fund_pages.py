@@ -426,6 +426,11 @@ def test_a_verified_grid_report_is_one_tap_from_a_proposal(app, client, town):
 
     report_id = commit(app, report)
     sign_in(client, town, "fund_manager")
+    # On the report's own page (the grid reports area's hook): "Propose a reward" leads to the filled form.
+    on_report = client.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
+    assert f"/fund/propose?grid_report={report_id}" in on_report
+    r = client.get(f"/fund/propose?grid_report={report_id}")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/fund/{fund_id}/propose?grid_report={report_id}")
     page = client.get(f"/fund/{fund_id}/propose").get_data(as_text=True)
     link = f"/fund/{fund_id}/propose?grid_report={report_id}"
     assert link in page
