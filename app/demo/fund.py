@@ -65,7 +65,7 @@ class FundLife:
 
 
 def _user_id(session: Session, member: Member) -> int:
-    return session.scalar(select(User.id).where(User.member_id == member.id))
+    return session.execute(select(User.id).where(User.member_id == member.id)).scalar_one()
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -79,7 +79,9 @@ def _item(rng: random.Random, member: Member) -> PayoutItem:
     return PayoutItem(member.id, yuan * 100, category, reason, evidence=f"{reason}（{member.name}）")
 
 
-def load_fund(session: Session, tenant_id: int, members: list[Member], sign_ins: dict[str, Member], seed: int) -> FundLife:
+def load_fund(
+    session: Session, tenant_id: int, members: list[Member], sign_ins: dict[str, Member], seed: int
+) -> FundLife:
     """The fund and its year, in the caller's transaction. `sign_ins`: the demo sign-ins by label (the
     fund manager proposes and pays; the two fund approvers approve)."""
     rng = random.Random(seed + 11)
@@ -96,15 +98,25 @@ def load_fund(session: Session, tenant_id: int, members: list[Member], sign_ins:
     life.fund_id = fund.id
     for days, kind, amount, source, ref, note in INCOMES:
         budget.record_income(
-            session, tenant_id, fund.id, kind=kind, amount=amount, source=source, document_ref=ref,
-            received_on=today - timedelta(days=days), note=note, actor_user_id=manager,
+            session,
+            tenant_id,
+            fund.id,
+            kind=kind,
+            amount=amount,
+            source=source,
+            document_ref=ref,
+            received_on=today - timedelta(days=days),
+            note=note,
+            actor_user_id=manager,
         )
         life.allocated += amount
     budget.set_budget(session, tenant_id, fund.id, today.year, 60_000_000, note="区财政年度预算", actor_user_id=manager)
 
     # Payees: mostly grid workers (the 平安志愿者 team), some volunteers; never the fund's own staff.
     workers = [m for m in members if m.status == "active" and m.is_grid_worker and m.id not in staff]
-    others = [m for m in members if m.status == "active" and m.is_volunteer and not m.is_grid_worker and m.id not in staff]
+    others = [
+        m for m in members if m.status == "active" and m.is_volunteer and not m.is_grid_worker and m.id not in staff
+    ]
     pool = workers * 3 + rng.sample(others, min(len(others), 120))
 
     # A year of monthly lists: proposed on the 5th, approved within days, paid within two weeks.
@@ -130,56 +142,99 @@ def load_fund(session: Session, tenant_id: int, members: list[Member], sign_ins:
             items.append(PayoutItem(volunteer.id, 50_000, "volunteer_of_month", "月度平安志愿者之星"))
         proposed_at = _at(day, 10)
         made = proposals.propose_payouts(
-            session, tenant_id, fund.id, items, actor_user_id=manager, batch_ref=f"{day:%Y年%m月}奖励名单.xlsx",
+            session,
+            tenant_id,
+            fund.id,
+            items,
+            actor_user_id=manager,
+            batch_ref=f"{day:%Y年%m月}奖励名单.xlsx",
             now=proposed_at,
         )
         # Two of each month's list do not pay: rejected, or withdrawn by the manager.
         rejected = made[0] if n % 3 == 0 else None
         withdrawn = made[1] if n % 5 == 2 else None
         if rejected is not None:
-            approvals.reject_payout(session, tenant_id, rejected.id, actor_user_id=first,
-                                    reason=rng.choice(REJECT_REASONS), now=proposed_at + timedelta(days=2))
+            approvals.reject_payout(
+                session,
+                tenant_id,
+                rejected.id,
+                actor_user_id=first,
+                reason=rng.choice(REJECT_REASONS),
+                now=proposed_at + timedelta(days=2),
+            )
         if withdrawn is not None:
-            approvals.withdraw_payout(session, tenant_id, withdrawn.id, actor_user_id=manager, reason=WITHDRAW_REASON,
-                                      now=proposed_at + timedelta(days=1))
+            approvals.withdraw_payout(
+                session,
+                tenant_id,
+                withdrawn.id,
+                actor_user_id=manager,
+                reason=WITHDRAW_REASON,
+                now=proposed_at + timedelta(days=1),
+            )
         open_ids = [p.id for p in made if p.status == PROPOSED]
-        approvals.approve_payouts(session, tenant_id, open_ids, actor_user_id=first, now=proposed_at + timedelta(days=3))
+        approvals.approve_payouts(
+            session, tenant_id, open_ids, actor_user_id=first, now=proposed_at + timedelta(days=3)
+        )
         twos = [p.id for p in made if p.status == PROPOSED]
         if twos:
-            approvals.approve_payouts(session, tenant_id, twos, actor_user_id=second, now=proposed_at + timedelta(days=4))
+            approvals.approve_payouts(
+                session, tenant_id, twos, actor_user_id=second, now=proposed_at + timedelta(days=4)
+            )
         paid_day = day + timedelta(days=rng.randint(8, 14))
         unclaimed = made[-2] if n % 6 == 3 else None
         for p in made:
             if p.status != APPROVED:
                 continue
             if p is unclaimed:
-                disbursement.return_payout(session, tenant_id, p.id, reason=RETURN_REASON, actor_user_id=None,
-                                           now=_at(paid_day + timedelta(days=30), 2))
+                disbursement.return_payout(
+                    session,
+                    tenant_id,
+                    p.id,
+                    reason=RETURN_REASON,
+                    actor_user_id=None,
+                    now=_at(paid_day + timedelta(days=30), 2),
+                )
                 continue
             disbursement.record_payment(
-                session, tenant_id, p.id, channel=rng.choice(("bank", "bank", "wechat", "cash")),
-                reference=f"GM{paid_day:%Y%m%d}{p.id:05d}", paid_on=paid_day, paid_by="光明区综治中心 财务室",
-                actor_user_id=manager, now=_at(paid_day, 15),
+                session,
+                tenant_id,
+                p.id,
+                channel=rng.choice(("bank", "bank", "wechat", "cash")),
+                reference=f"GM{paid_day:%Y%m%d}{p.id:05d}",
+                paid_on=paid_day,
+                paid_by="光明区综治中心 财务室",
+                actor_user_id=manager,
+                now=_at(paid_day, 15),
             )
 
     # Now: two approved payouts waiting to be paid, and proposals waiting for one and for two approvers.
     recent = today - timedelta(days=3)
     pick = rng.sample([m for m in workers], 6)
     ready = proposals.propose_payouts(
-        session, tenant_id, fund.id,
-        [PayoutItem(pick[0].id, 80_000, "mediation", "成功调解邻里纠纷"),
-         PayoutItem(pick[1].id, 60_000, "patrol", "参加治安巡逻满20次")],
-        actor_user_id=manager, now=_at(recent, 10),
+        session,
+        tenant_id,
+        fund.id,
+        [
+            PayoutItem(pick[0].id, 80_000, "mediation", "成功调解邻里纠纷"),
+            PayoutItem(pick[1].id, 60_000, "patrol", "参加治安巡逻满20次"),
+        ],
+        actor_user_id=manager,
+        now=_at(recent, 10),
     )
     approvals.approve_payouts(session, tenant_id, [p.id for p in ready], actor_user_id=first, now=_at(recent, 16))
     waiting = proposals.propose_payouts(
-        session, tenant_id, fund.id,
-        [PayoutItem(pick[2].id, 50_000, "patrol", "夜间巡逻表现突出", evidence="连续四周参加夜间巡逻"),
-         PayoutItem(pick[3].id, 120_000, "volunteer_of_month", "月度平安志愿者之星"),
-         PayoutItem(volunteer.id, 30_000, "other", "协助社区应急演练"),
-         PayoutItem(pick[4].id, 450_000, "other", "协助抓获违法嫌疑人", evidence="配合派出所抓获盗窃嫌疑人"),
-         PayoutItem(pick[5].id, 380_000, "mediation", "化解重大物业矛盾纠纷")],
-        actor_user_id=manager, now=_at(today - timedelta(days=1), 9),
+        session,
+        tenant_id,
+        fund.id,
+        [
+            PayoutItem(pick[2].id, 50_000, "patrol", "夜间巡逻表现突出", evidence="连续四周参加夜间巡逻"),
+            PayoutItem(pick[3].id, 120_000, "volunteer_of_month", "月度平安志愿者之星"),
+            PayoutItem(volunteer.id, 30_000, "other", "协助社区应急演练"),
+            PayoutItem(pick[4].id, 450_000, "other", "协助抓获违法嫌疑人", evidence="配合派出所抓获盗窃嫌疑人"),
+            PayoutItem(pick[5].id, 380_000, "mediation", "化解重大物业矛盾纠纷"),
+        ],
+        actor_user_id=manager,
+        now=_at(today - timedelta(days=1), 9),
     )
     approvals.approve_payouts(session, tenant_id, [waiting[4].id], actor_user_id=first, now=_at(today, 8))
     session.flush()
@@ -188,9 +243,7 @@ def load_fund(session: Session, tenant_id: int, members: list[Member], sign_ins:
 
 def count(session: Session, tenant_id: int, life: FundLife, volunteer: Member | None) -> FundLife:
     """Fill the summary's numbers from the database (also for a district loaded before)."""
-    fund_id = life.fund_id or session.scalar(
-        select(Fund.id).where(Fund.tenant_id == tenant_id, Fund.name == FUND_NAME)
-    )
+    fund_id = life.fund_id or session.scalar(select(Fund.id).where(Fund.tenant_id == tenant_id, Fund.name == FUND_NAME))
     if fund_id is None:
         return life
     life.fund_id = fund_id
@@ -215,11 +268,16 @@ def count(session: Session, tenant_id: int, life: FundLife, volunteer: Member | 
         elif status in (REJECTED, WITHDRAWN, RETURNED):
             life.ended[status] = life.ended.get(status, 0) + n
     if volunteer is not None:
-        life.volunteer_paid = session.scalar(
-            select(func.coalesce(func.sum(FundPayout.amount), 0)).where(
-                FundPayout.tenant_id == tenant_id, FundPayout.payee_member_id == volunteer.id, FundPayout.status == PAID
+        life.volunteer_paid = (
+            session.scalar(
+                select(func.coalesce(func.sum(FundPayout.amount), 0)).where(
+                    FundPayout.tenant_id == tenant_id,
+                    FundPayout.payee_member_id == volunteer.id,
+                    FundPayout.status == PAID,
+                )
             )
-        ) or 0
+            or 0
+        )
     return life
 
 

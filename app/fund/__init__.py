@@ -46,8 +46,9 @@ AREA = Area(
         RoleDef(FUND_APPROVER, _l("Fund approver")),
     ],
     grants={
-        FUND_MANAGER: ["fund.view", "fund.manage"],
-        FUND_APPROVER: ["fund.view", "fund.approve"],
+        # gridreport.view: the evidence of a reward is often a verified grid report (its text and photos).
+        FUND_MANAGER: ["fund.view", "fund.manage", "gridreport.view"],
+        FUND_APPROVER: ["fund.view", "fund.approve", "gridreport.view"],
     },
     audit_labels={
         "fund.created": _l("Fund opened"),

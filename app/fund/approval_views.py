@@ -159,4 +159,3 @@ def approvals_page():
         ),
         status,
     )
-

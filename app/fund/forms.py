@@ -73,6 +73,23 @@ class BudgetForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 
+class RulesForm(FlaskForm):
+    """The district's fund rules (district administrators: `fund.settings`)."""
+
+    approval_threshold = YuanField(
+        _l("Two approvers above (yuan)"), validators=[DataRequired(_l("Enter the threshold in yuan."))]
+    )
+    approval_days = IntegerField(
+        _l("Days to approve before a proposal is released"),
+        validators=[InputRequired(_l("Enter a number of days.")), NumberRange(1, 365, _l("From 1 to 365 days."))],
+    )
+    unclaimed_days = IntegerField(
+        _l("Days to pay before an approved payout is returned"),
+        validators=[InputRequired(_l("Enter a number of days.")), NumberRange(1, 365, _l("From 1 to 365 days."))],
+    )
+    rules_reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why.")), Length(max=200)])
+
+
 class ProposalForm(FlaskForm):
     payee = PickField(
         _l("Payee"),
@@ -83,9 +100,7 @@ class ProposalForm(FlaskForm):
     )
     amount = YuanField(_l("Amount (yuan)"), validators=[DataRequired(_l("Enter the amount in yuan."))])
     reason_category = SelectField(_l("Reason category"))
-    reason = StringField(
-        _l("Reason"), validators=[DataRequired(_l("Say why the reward is given.")), Length(max=200)]
-    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why the reward is given.")), Length(max=200)])
     grid_report = PickField(
         _l("Verified grid report (evidence)"),
         search=search_grid_reports,

@@ -14,8 +14,8 @@ from app.db import get_session
 from app.errors import AppError
 from app.forms import show_errors
 
-from . import attachments, budget, picks, proposals
-from .forms import BudgetForm, IncomeForm, OpenFundForm
+from . import attachments, budget, money, picks, proposals
+from .forms import BudgetForm, IncomeForm, OpenFundForm, RulesForm
 from .labels import APPROVED, INCOME_KIND_LABELS, PROPOSED, REASON_LABELS, STATUS_LABELS
 from .models import Fund, FundApproval, FundPayout
 from .money import format_yuan
@@ -59,8 +59,33 @@ def fund_home(fund_id: int):
     t = current_user.tenant_id
     year = this_year()
     form = BudgetForm(prefix="b", year=year)
+    current = budget.rules(db, t)
+    rules_form = RulesForm(
+        prefix="r",
+        approval_threshold=money.yuan_text(current.approval_threshold),
+        approval_days=current.approval_days,
+        unclaimed_days=current.unclaimed_days,
+    )
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("form") == "rules":
+        require(current_user, "fund.settings")
+        if rules_form.validate():
+            try:
+                budget.change_rules(
+                    db,
+                    t,
+                    approval_threshold=rules_form.approval_threshold.fen or 0,
+                    approval_days=rules_form.approval_days.data or 0,
+                    unclaimed_days=rules_form.unclaimed_days.data or 0,
+                    reason=rules_form.rules_reason.data or "",
+                    actor_user_id=current_user.user_id,
+                )
+                flash(_("The fund's rules are saved; they apply to payouts proposed from now on."), "success")
+                return redirect(url_for("fund.fund_home", fund_id=fund.id))
+            except AppError as e:
+                show_errors(rules_form, e)
+        status = 422
+    elif request.method == "POST":
         require(current_user, "fund.manage", fund)
         if form.validate():
             try:
@@ -85,7 +110,9 @@ def fund_home(fund_id: int):
     counts = dict(
         db.execute(
             select(FundPayout.status, func.count())
-            .where(FundPayout.tenant_id == t, FundPayout.fund_id == fund.id, FundPayout.status.in_([PROPOSED, APPROVED]))
+            .where(
+                FundPayout.tenant_id == t, FundPayout.fund_id == fund.id, FundPayout.status.in_([PROPOSED, APPROVED])
+            )
             .group_by(FundPayout.status)
         ).all()
     )
@@ -98,7 +125,8 @@ def fund_home(fund_id: int):
             budgets=budgets,
             this_budget=next((b for b in budgets if b.year == year), None),
             year=year,
-            rules=budget.rules(db, t),
+            rules=current,
+            rules_form=rules_form,
             waiting=waiting,
             to_pay=to_pay,
             counts=counts,
@@ -223,7 +251,11 @@ def manager_panel() -> dict | None:
         counts = dict(
             db.execute(
                 select(FundPayout.status, func.count())
-                .where(FundPayout.tenant_id == t, FundPayout.fund_id == fund.id, FundPayout.status.in_([PROPOSED, APPROVED]))
+                .where(
+                    FundPayout.tenant_id == t,
+                    FundPayout.fund_id == fund.id,
+                    FundPayout.status.in_([PROPOSED, APPROVED]),
+                )
                 .group_by(FundPayout.status)
             ).all()
         )

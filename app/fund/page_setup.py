@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.area import register_home_panel
+from app.gridreports import register_report_action
 
 from .money import format_yuan
 
@@ -17,3 +18,4 @@ def setup_pages(app: Flask) -> None:
     register_home_panel(app, "fund/_manager_panel.html", manager_panel)
     register_home_panel(app, "fund/_approver_panel.html", approver_panel)
     register_home_panel(app, "fund/_payee_panel.html", payee_panel)
+    register_report_action(app, "fund/_gridreport_action.html")  # "Propose a reward" on a verified report

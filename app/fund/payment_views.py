@@ -8,9 +8,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.access import require
-from app.db import get_session
+from app.db import get_session, utcnow
 from app.errors import AppError
 from app.forms import show_errors
+from app.times import to_beijing
 
 from . import budget, disbursement, proposals
 from .forms import PaymentForm
@@ -25,6 +26,8 @@ def payment_page(payout_id: int):
     payout = proposals.get_payout(db, t, payout_id)
     require(current_user, "fund.manage", payout)
     form = PaymentForm()
+    if request.method == "GET":
+        form.paid_on.data = to_beijing(utcnow()).date()  # usually paid today; change it if not
     status = 200
     confirming = False
     if request.method == "POST":

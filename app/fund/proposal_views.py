@@ -8,18 +8,23 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, select
 
 from app.access import can, path_filter, require, scopes_for
 from app.db import get_session
 from app.errors import AppError
 from app.forms import show_errors
+from app.gridreports.models import GridReport
+from app.gridreports.services import verified_reports_query
+from app.people.models import Member
+from app.places.models import OrgUnit
 from app.spreadsheets import XLSX_MIMETYPE, SpreadsheetError
 
 from . import approvals, budget, disbursement, picks, proposals
 from .approval_views import approval_state
 from .forms import DecisionForm, ListConfirmForm, ListUploadForm, ProposalForm
 from .fund_views import get_fund
-from .labels import CHANNEL_LABELS, REASON_LABELS, STATUS_LABELS, STATUSES
+from .labels import APPROVED, CHANNEL_LABELS, PAID, PROPOSED, REASON_LABELS, STATUS_LABELS, STATUSES
 from .models import FundPayout
 from .money import format_yuan
 from .view_helpers import attachment_id_from, payee_names, user_names
@@ -112,11 +117,24 @@ def propose_page(fund_id: int):
             "fund/propose.html",
             fund=fund,
             form=form,
+            unrewarded=_unrewarded_reports(db),
             balance=budget.balance(db, t, fund.id),
             rules=budget.rules(db, t),
         ),
         status,
     )
+
+
+@login_required
+def propose_for_report():
+    """From a verified grid report's page: the district's fund's proposal form, filled in with the report
+    and its reporter (the list of funds when there are several)."""
+    require(current_user, "fund.manage")
+    found = budget.funds(get_session(), current_user.tenant_id)
+    if len(found) != 1:
+        return redirect(url_for("fund.index"))
+    report_id = request.args.get("grid_report", type=int)
+    return redirect(url_for("fund.propose_page", fund_id=found[0].id, grid_report=report_id))
 
 
 def _signer() -> URLSafeSerializer:
@@ -152,7 +170,9 @@ def upload_page(fund_id: int):
         if confirm.validate():
             try:
                 filename, rows = _signer().loads(confirm.rows.data or "")
-                items = [proposals.PayoutItem(int(m), int(a), str(c), str(r), grid_report_id=g) for m, a, c, r, g in rows]
+                items = [
+                    proposals.PayoutItem(int(m), int(a), str(c), str(r), grid_report_id=g) for m, a, c, r, g in rows
+                ]
                 payouts = proposals.propose_payouts(
                     db, t, fund.id, items, actor_user_id=current_user.user_id, batch_ref=str(filename)[:64]
                 )
@@ -215,12 +235,20 @@ def payouts_page():
     fund_id = request.args.get("fund", type=int)
     fund = get_fund(fund_id) if fund_id and fund_id < 2**63 else None
     number = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+    q = " ".join((request.args.get("q") or "").split())[:64]
+    where = path_filter(current_user, "fund.view", FundPayout.payee_path)
+    if q:  # part of the payee's name, or the last 4 digits of their mobile
+        found = select(Member.id).where(
+            Member.tenant_id == t,
+            (Member.mobile_tail == q) if q.isdigit() and len(q) == 4 else Member.name.contains(q, autoescape=True),
+        )
+        where = and_(where, FundPayout.payee_member_id.in_(found))
     rows = proposals.payouts(
         db,
         t,
         fund_id=fund.id if fund else None,
         status=status,
-        where=path_filter(current_user, "fund.view", FundPayout.payee_path),
+        where=where,
         limit=51,
         offset=(number - 1) * 50,
     )
@@ -231,6 +259,7 @@ def payouts_page():
         more=len(rows) > 50,
         number=number,
         status=status,
+        q=q,
         names=payee_names(db, [p.payee_member_id for p in rows]),
         STATUS_LABELS=STATUS_LABELS,
         REASON_LABELS=REASON_LABELS,
@@ -253,7 +282,12 @@ def payout_page(payout_id: int):
     if request.method == "POST":
         action = request.form.get("action")
         reason = (form.decision_reason.data or "").strip()
-        needs = {"approve": "fund.approve", "reject": "fund.approve", "withdraw": "fund.manage", "return": "fund.manage"}
+        needs = {
+            "approve": "fund.approve",
+            "reject": "fund.approve",
+            "withdraw": "fund.manage",
+            "return": "fund.manage",
+        }
         require(current_user, needs.get(action or "", "fund.manage"), payout)
         if form.validate():
             try:
@@ -315,6 +349,19 @@ def payout_page(payout_id: int):
         ),
         status,
     )
+
+
+def _unrewarded_reports(db, limit: int = 10) -> list:
+    """Recent verified grid reports no payout is open or paid for: a reward for one is one tap away."""
+    rewarded = select(FundPayout.grid_report_id).where(
+        FundPayout.tenant_id == current_user.tenant_id,
+        FundPayout.grid_report_id.is_not(None),
+        FundPayout.status.in_([PROPOSED, APPROVED, PAID]),
+    )
+    q = verified_reports_query(current_user.tenant_id).where(
+        path_filter(current_user, "fund.view", OrgUnit.path), GridReport.id.not_in(rewarded)
+    )
+    return list(db.scalars(q.limit(limit)).unique())
 
 
 class _Redisplay(Exception):

@@ -36,7 +36,8 @@ def _breakdown_labels() -> dict[str, str]:
 def _args() -> tuple[int, str]:
     year = request.args.get("year", type=int) or this_year()
     year = max(2000, min(year, 2200))
-    by = request.args.get("by") if request.args.get("by") in BREAKDOWNS else "month"
+    asked = request.args.get("by") or ""
+    by = asked if asked in BREAKDOWNS else "month"
     return year, by
 
 
@@ -119,7 +120,7 @@ def report_xlsx(fund_id: int):
     year, by = _args()
     rep = _report(fund, year, by)
     cols = _columns(by)
-    header = [_breakdown_labels()[by]] + [f"{label} ({_('yuan')})" for _k, label in cols] + [_("Payouts")]
+    header = [_breakdown_labels()[by]] + [f"{label} ({_('yuan')})" for _k, label in cols] + [_("Number of payouts")]
     rows = [
         [str(r.label)[:200]] + [_yuan_number(getattr(r, k)) for k, _l in cols] + [r.payouts]
         for r in rep.rows + [rep.total]
@@ -155,6 +156,12 @@ def payees_xlsx(fund_id: int):
     year, _by = _args()
     scope, _whole = _scope()
     rep = reports.payees(get_session(), current_user.tenant_id, fund.id, year, scope, limit=None)
-    header = [_("Payee"), _("Payouts"), f"{_('Paid')} ({_('yuan')})", f"{_('Reserved')} ({_('yuan')})", _("Share of paid")]
+    header = [
+        _("Payee"),
+        _("Number of payouts"),
+        f"{_('Paid')} ({_('yuan')})",
+        f"{_('Reserved')} ({_('yuan')})",
+        _("Share of paid"),
+    ]
     rows = [[r.name, r.payouts, _yuan_number(r.paid), _yuan_number(r.open), round(r.share, 4)] for r in rep.rows]
     return _xlsx(f"fund-{fund.id}-{year}-payees.xlsx", f"{year} {_('Payees')}", header, rows)

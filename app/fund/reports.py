@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.places.models import OrgUnit
 
+from .budget import balance
 from .labels import OPEN_STATUSES, PAID, REASONS, RETURNED
 from .models import FundDisbursement, FundIncome, FundPayout
 
@@ -72,37 +73,50 @@ class Report:
     total: Row = field(default_factory=lambda: Row("total"))
 
 
-def _payout_sums(session: Session, fund_id: int, year: int, scope, key_of_payout) -> dict:
+def _payout_sums(session: Session, tenant_id: int, fund_id: int, year: int, scope, key_of_payout) -> dict:
     """proposed, reserved (open today), count per key for payouts proposed in `year`."""
     start, end = _utc_bounds(year)
     open_amount = case((FundPayout.status.in_(OPEN_STATUSES), FundPayout.amount), else_=0)
     q = (
         select(key_of_payout, func.sum(FundPayout.amount), func.sum(open_amount), func.count(FundPayout.id))
-        .where(FundPayout.fund_id == fund_id, FundPayout.proposed_at >= start, FundPayout.proposed_at < end, scope)
+        .where(
+            FundPayout.tenant_id == tenant_id,
+            FundPayout.fund_id == fund_id,
+            FundPayout.proposed_at >= start,
+            FundPayout.proposed_at < end,
+            scope,
+        )
         .group_by(key_of_payout)
     )
     return {k: (int(a or 0), int(r or 0), int(n)) for k, a, r, n in session.execute(q)}
 
 
-def _paid_sums(session: Session, fund_id: int, year: int, scope, key) -> dict:
+def _paid_sums(session: Session, tenant_id: int, fund_id: int, year: int, scope, key) -> dict:
     start, end = _year_bounds(year)
     q = (
         select(key, func.sum(FundPayout.amount))
         .select_from(FundDisbursement)
         .join(FundPayout, FundPayout.id == FundDisbursement.payout_id)
-        .where(FundPayout.fund_id == fund_id, FundDisbursement.paid_on >= start, FundDisbursement.paid_on < end, scope)
+        .where(
+            FundDisbursement.tenant_id == tenant_id,
+            FundPayout.fund_id == fund_id,
+            FundDisbursement.paid_on >= start,
+            FundDisbursement.paid_on < end,
+            scope,
+        )
         .group_by(key)
     )
     return {k: int(a or 0) for k, a in session.execute(q)}
 
 
-def _returned_sums(session: Session, fund_id: int, year: int, scope, key) -> dict:
+def _returned_sums(session: Session, tenant_id: int, fund_id: int, year: int, scope, key) -> dict:
     start, end = _utc_bounds(year)
     q = (
         select(key, func.sum(FundPayout.amount))
         .where(
-            FundPayout.fund_id == fund_id,
+            FundPayout.tenant_id == tenant_id,  # with the status: the (tenant, status) index, few rows
             FundPayout.status == RETURNED,
+            FundPayout.fund_id == fund_id,
             FundPayout.closed_at >= start,
             FundPayout.closed_at < end,
             scope,
@@ -126,14 +140,17 @@ def _totals(rows: list[Row]) -> Row:
 
 def by_month(session: Session, tenant_id: int, fund_id: int, year: int, scope, whole: bool = True) -> Report:
     """Twelve rows, January first. `remaining` needs the whole fund (income is not per place): it is
-    left empty unless `whole` (the reader sees every payout: `scope` limits nothing)."""
-    ym_paid = _ym_of_date(FundDisbursement.paid_on)
-    proposed = _payout_sums(session, fund_id, year, scope, _ym_of_utc(session, FundPayout.proposed_at))
-    paid = _paid_sums(session, fund_id, year, scope, ym_paid)
-    returned = _returned_sums(session, fund_id, year, scope, _ym_of_utc(session, FundPayout.closed_at))
+    left empty unless `whole` (the reader sees every payout: `scope` limits nothing).
+
+    The remaining balance at a month's end is worked back from the fund's ledger balance now (constant
+    time) and what moved after that month: remaining now − income after + paid after + reserved by
+    payouts proposed after. Only the year's rows and the rows after the year are read."""
+    proposed = _payout_sums(session, tenant_id, fund_id, year, scope, _ym_of_utc(session, FundPayout.proposed_at))
+    paid = _paid_sums(session, tenant_id, fund_id, year, scope, _ym_of_date(FundDisbursement.paid_on))
+    returned = _returned_sums(session, tenant_id, fund_id, year, scope, _ym_of_utc(session, FundPayout.closed_at))
     start, end = _year_bounds(year)
     ym_in = _ym_of_date(FundIncome.received_on)
-    income = dict(
+    income: dict[int, int] = dict(
         session.execute(
             select(ym_in, func.sum(FundIncome.amount))
             .where(
@@ -145,99 +162,115 @@ def by_month(session: Session, tenant_id: int, fund_id: int, year: int, scope, w
             .group_by(ym_in)
         ).all()
     )
-    # Before the year: what came in and went out, and what is still reserved from earlier proposals.
-    before_in = session.scalar(
-        select(func.coalesce(func.sum(FundIncome.amount), 0)).where(
-            FundIncome.fund_id == fund_id, FundIncome.received_on < start
-        )
-    )
-    before_paid = session.scalar(
-        select(func.coalesce(func.sum(FundPayout.amount), 0))
-        .select_from(FundDisbursement)
-        .join(FundPayout, FundPayout.id == FundDisbursement.payout_id)
-        .where(FundPayout.fund_id == fund_id, FundDisbursement.paid_on < start)
-    )
-    utc_start, _e = _utc_bounds(year)
-    before_reserved = session.scalar(
-        select(func.coalesce(func.sum(FundPayout.amount), 0)).where(
-            FundPayout.fund_id == fund_id,
-            FundPayout.status.in_(OPEN_STATUSES),
-            FundPayout.proposed_at < utc_start,
-        )
-    )
-    running = int(before_in or 0) - int(before_paid or 0)
-    reserved_so_far = int(before_reserved or 0)
     rows = []
     for m in range(1, 13):
         k = year * 100 + m
         p = proposed.get(k, (0, 0, 0))
-        r = Row(
-            k,
-            f"{year}-{m:02d}",
-            allocated=int(income.get(k) or 0),
-            proposed=p[0],
-            reserved=p[1],
-            paid=paid.get(k, 0),
-            returned=returned.get(k, 0),
-            payouts=p[2],
+        rows.append(
+            Row(
+                k,
+                f"{year}-{m:02d}",
+                allocated=int(income.get(k) or 0),
+                proposed=p[0],
+                reserved=p[1],
+                paid=paid.get(k, 0),
+                returned=returned.get(k, 0),
+                payouts=p[2],
+            )
         )
-        running += r.allocated - r.paid
-        reserved_so_far += r.reserved
-        r.remaining = running - reserved_so_far if whole else None
-        rows.append(r)
     rep = Report(year, rows, _totals(rows))
-    rep.total.remaining = rows[-1].remaining
+    if whole:
+        # What moved after the year (nothing for the current year), then month by month backwards.
+        income_after, paid_after, reserved_after = _after_year(session, tenant_id, fund_id, year)
+        now = balance(session, tenant_id, fund_id)
+        for r in reversed(rows):
+            r.remaining = now.remaining - income_after + paid_after + reserved_after
+            income_after += r.allocated
+            paid_after += r.paid
+            reserved_after += r.reserved
+        rep.total.remaining = rows[-1].remaining
     return rep
 
 
-def _unit_report(session: Session, fund_id: int, year: int, scope, depth: int) -> Report:
-    """Rows per street (depth 0) or community (depth 1) of the payee's grid when proposed."""
-    segment = _path_segment(session, FundPayout.payee_path, depth + 2)
-    proposed = _payout_sums(session, fund_id, year, scope, segment)
-    paid = _paid_sums(session, fund_id, year, scope, segment)
-    returned = _returned_sums(session, fund_id, year, scope, segment)
-    keys = set(proposed) | set(paid) | set(returned)
-    ids = [int(k) for k in keys if k not in (None, "") and str(k).isdigit()]
-    names = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all()) if ids else {}
-    rows = []
-    for k in keys:
-        p = proposed.get(k, (0, 0, 0))
-        label = names.get(int(k), "—") if k not in (None, "") and str(k).isdigit() else "—"
-        rows.append(
-            Row(k or "", label, proposed=p[0], reserved=p[1], paid=paid.get(k, 0), returned=returned.get(k, 0), payouts=p[2])
+def _after_year(session: Session, tenant_id: int, fund_id: int, year: int) -> tuple[int, int, int]:
+    """Income received, payments dated and open payouts proposed after `year` (fen)."""
+    _start, end = _year_bounds(year)
+    _ustart, uend = _utc_bounds(year)
+    income = session.scalar(
+        select(func.coalesce(func.sum(FundIncome.amount), 0)).where(
+            FundIncome.tenant_id == tenant_id, FundIncome.fund_id == fund_id, FundIncome.received_on >= end
         )
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(FundPayout.amount), 0))
+        .select_from(FundDisbursement)
+        .join(FundPayout, FundPayout.id == FundDisbursement.payout_id)
+        .where(FundDisbursement.tenant_id == tenant_id, FundPayout.fund_id == fund_id, FundDisbursement.paid_on >= end)
+    )
+    reserved = session.scalar(
+        select(func.coalesce(func.sum(FundPayout.amount), 0)).where(
+            FundPayout.tenant_id == tenant_id,
+            FundPayout.status.in_(OPEN_STATUSES),
+            FundPayout.fund_id == fund_id,
+            FundPayout.proposed_at >= uend,
+        )
+    )
+    return int(income or 0), int(paid or 0), int(reserved or 0)
+
+
+def _unit_report(session: Session, tenant_id: int, fund_id: int, year: int, scope, depth: int) -> Report:
+    """Rows per street (depth 0) or community (depth 1) of the payee's grid when proposed: grouped by
+    grid in SQL (an integer, cheap), then each grid's street or community read from its path."""
+    key = FundPayout.payee_grid_id
+    proposed = _payout_sums(session, tenant_id, fund_id, year, scope, key)
+    paid = _paid_sums(session, tenant_id, fund_id, year, scope, key)
+    returned = _returned_sums(session, tenant_id, fund_id, year, scope, key)
+    grids = set(proposed) | set(paid) | set(returned)
+    known = [g for g in grids if g is not None]
+    paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(known))).all()) if known else {}
+
+    def unit_of(grid_id) -> int | None:
+        parts = [p for p in (paths.get(grid_id) or "").split("/") if p]
+        return int(parts[depth]) if len(parts) > depth else None
+
+    by_unit: dict[int | None, Row] = {}
+    for g in grids:
+        unit = unit_of(g)
+        r = by_unit.setdefault(unit, Row(unit if unit is not None else ""))
+        p = proposed.get(g, (0, 0, 0))
+        r.proposed += p[0]
+        r.reserved += p[1]
+        r.payouts += p[2]
+        r.paid += paid.get(g, 0)
+        r.returned += returned.get(g, 0)
+    ids = [u for u in by_unit if u is not None]
+    names = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all()) if ids else {}
+    rows = list(by_unit.values())
+    for r in rows:
+        r.label = names.get(r.key, "—") if isinstance(r.key, int) else "—"
     rows.sort(key=lambda r: (-r.paid, -r.proposed, r.label))
     return Report(year, rows, _totals(rows))
 
 
-def _path_segment(session: Session, col, n: int):
-    """The n-th '/'-separated part of a path like "/12/34/56/" (n=2 is the first id)."""
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has no split_part: peel off one segment at a time.
-        rest = col
-        for _ in range(n - 1):
-            rest = func.substr(rest, func.instr(rest, "/") + 1)
-        return func.substr(rest, 1, func.instr(rest, "/") - 1)
-    return func.split_part(col, "/", n)
-
-
 def by_street(session: Session, tenant_id: int, fund_id: int, year: int, scope) -> Report:
-    return _unit_report(session, fund_id, year, scope, 0)
+    return _unit_report(session, tenant_id, fund_id, year, scope, 0)
 
 
 def by_community(session: Session, tenant_id: int, fund_id: int, year: int, scope) -> Report:
-    return _unit_report(session, fund_id, year, scope, 1)
+    return _unit_report(session, tenant_id, fund_id, year, scope, 1)
 
 
 def by_reason(session: Session, tenant_id: int, fund_id: int, year: int, scope) -> Report:
     key = FundPayout.reason_category
-    proposed = _payout_sums(session, fund_id, year, scope, key)
-    paid = _paid_sums(session, fund_id, year, scope, key)
-    returned = _returned_sums(session, fund_id, year, scope, key)
+    proposed = _payout_sums(session, tenant_id, fund_id, year, scope, key)
+    paid = _paid_sums(session, tenant_id, fund_id, year, scope, key)
+    returned = _returned_sums(session, tenant_id, fund_id, year, scope, key)
     rows = []
     for k in REASONS:
         p = proposed.get(k, (0, 0, 0))
-        rows.append(Row(k, k, proposed=p[0], reserved=p[1], paid=paid.get(k, 0), returned=returned.get(k, 0), payouts=p[2]))
+        rows.append(
+            Row(k, k, proposed=p[0], reserved=p[1], paid=paid.get(k, 0), returned=returned.get(k, 0), payouts=p[2])
+        )
     return Report(year, rows, _totals(rows))
 
 
@@ -268,7 +301,13 @@ def payees(session: Session, tenant_id: int, fund_id: int, year: int, scope, lim
     start, end = _utc_bounds(year)
     paid_amount = case((FundPayout.status == PAID, FundPayout.amount), else_=0)
     open_amount = case((FundPayout.status.in_(OPEN_STATUSES), FundPayout.amount), else_=0)
-    base = and_(FundPayout.fund_id == fund_id, FundPayout.proposed_at >= start, FundPayout.proposed_at < end, scope)
+    base = and_(
+        FundPayout.tenant_id == tenant_id,
+        FundPayout.fund_id == fund_id,
+        FundPayout.proposed_at >= start,
+        FundPayout.proposed_at < end,
+        scope,
+    )
     totals = session.execute(
         select(func.coalesce(func.sum(paid_amount), 0), func.count(func.distinct(FundPayout.payee_member_id))).where(
             base

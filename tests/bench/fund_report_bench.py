@@ -24,7 +24,7 @@ from app.places import services as places
 from .harness import Context, Section, ms
 from .people_bench import _app, _bulk_members
 
-FUND_REPORTS = "16. Fund report over 5 years of payouts (50,000 payouts): p95"
+FUND_REPORTS = "17. Fund report over 5 years of payouts (50,000 payouts): p95"
 YEARS = 5
 
 
@@ -60,8 +60,16 @@ def _fill(s: Session, t: int, grids, payouts: int, rng: random.Random) -> tuple[
     s.execute(
         insert(FundIncome),
         [
-            dict(tenant_id=t, fund_id=fund.id, kind="allocation", amount=100_000_000, source="区财政局",
-                 document_ref=f"光财〔{y}〕{q}号", received_on=date(y, 3 * q - 2, 10), note="")
+            dict(
+                tenant_id=t,
+                fund_id=fund.id,
+                kind="allocation",
+                amount=100_000_000,
+                source="区财政局",
+                document_ref=f"光财〔{y}〕{q}号",
+                received_on=date(y, 3 * q - 2, 10),
+                note="",
+            )
             for y in range(first_year, this_year + 1)
             for q in range(1, 5)
         ],
@@ -69,23 +77,45 @@ def _fill(s: Session, t: int, grids, payouts: int, rng: random.Random) -> tuple[
     start = datetime(first_year, 1, 1)
     span = (datetime(this_year, 12, 1) - start).total_seconds()
     rows = []
-    for i in range(payouts):
+    for _ in range(payouts):
         mid, gid = members[rng.randrange(1, len(members))]
         at = start + timedelta(seconds=rng.random() * span)
         roll = rng.random()
-        status = "paid" if roll < 0.85 else "rejected" if roll < 0.90 else "returned" if roll < 0.93 else (
-            "approved" if roll < 0.96 else "proposed")
+        status = (
+            "paid"
+            if roll < 0.85
+            else "rejected"
+            if roll < 0.90
+            else "returned"
+            if roll < 0.93
+            else ("approved" if roll < 0.96 else "proposed")
+        )
         amount = rng.randrange(200, 3000, 50) * 100
         two = amount > 300_000
         rows.append(
-            dict(tenant_id=t, fund_id=fund.id, payee_member_id=mid, payee_grid_id=gid, payee_path=path_of[gid],
-                 amount=amount, reason_category=rng.choice(REASONS[1:]), reason="奖励", budget_year=at.year,
-                 status=status, threshold=300_000, required_approvals=2 if two else 1,
-                 approvals=0 if status in ("proposed", "rejected") else (2 if two else 1),
-                 proposer_member_id=manager.id, proposer_user_id=user_id, proposed_at=at,
-                 approved_at=at + timedelta(days=3) if status in ("paid", "approved", "returned") else None,
-                 closed_at=at + timedelta(days=10 if status == "paid" else 40) if status in ("paid", "rejected", "returned") else None,
-                 close_reason="未领取" if status == "returned" else ("不符合条件" if status == "rejected" else None))
+            dict(
+                tenant_id=t,
+                fund_id=fund.id,
+                payee_member_id=mid,
+                payee_grid_id=gid,
+                payee_path=path_of[gid],
+                amount=amount,
+                reason_category=rng.choice(REASONS[1:]),
+                reason="奖励",
+                budget_year=at.year,
+                status=status,
+                threshold=300_000,
+                required_approvals=2 if two else 1,
+                approvals=0 if status in ("proposed", "rejected") else (2 if two else 1),
+                proposer_member_id=manager.id,
+                proposer_user_id=user_id,
+                proposed_at=at,
+                approved_at=at + timedelta(days=3) if status in ("paid", "approved", "returned") else None,
+                closed_at=at + timedelta(days=10 if status == "paid" else 40)
+                if status in ("paid", "rejected", "returned")
+                else None,
+                close_reason="未领取" if status == "returned" else ("不符合条件" if status == "rejected" else None),
+            )
         )
     for i in range(0, len(rows), 5000):
         s.execute(insert(FundPayout), rows[i : i + 5000])
@@ -93,13 +123,30 @@ def _fill(s: Session, t: int, grids, payouts: int, rng: random.Random) -> tuple[
         select(FundPayout.id, FundPayout.proposed_at).where(FundPayout.fund_id == fund.id, FundPayout.status == "paid")
     ).all()
     disb = [
-        dict(tenant_id=t, payout_id=pid, channel="bank", reference=f"B{pid}", paid_on=(at + timedelta(days=10)).date(),
-             paid_by="财务室", recorded_by_user_id=user_id)
+        dict(
+            tenant_id=t,
+            payout_id=pid,
+            channel="bank",
+            reference=f"B{pid}",
+            paid_on=(at + timedelta(days=10)).date(),
+            paid_by="财务室",
+            recorded_by_user_id=user_id,
+        )
         for pid, at in paid
     ]
     for i in range(0, len(disb), 5000):
         s.execute(insert(FundDisbursement), disb[i : i + 5000])
     return fund.id, this_year - 1
+
+
+def _measures(t: int, fund_id: int, year: int) -> dict:
+    return {
+        "by month (a year, with remaining)": lambda s: fr.by_month(s, t, fund_id, year, true(), whole=True),
+        "by street": lambda s: fr.by_street(s, t, fund_id, year, true()),
+        "by community": lambda s: fr.by_community(s, t, fund_id, year, true()),
+        "by reason": lambda s: fr.by_reason(s, t, fund_id, year, true()),
+        "per payee (top 200 of the year)": lambda s: fr.payees(s, t, fund_id, year, true(), limit=200),
+    }
 
 
 def _p95(xs: list[float]) -> float:
@@ -119,13 +166,7 @@ def bench_fund_reports(ctx: Context) -> None:
             ctx.report.note(
                 f"{target.name}: {n:,} payouts over {YEARS} years set up in {time.perf_counter() - t0:.0f} s"
             )
-        measures = {
-            "by month (a year, with remaining)": lambda s: fr.by_month(s, t, fund_id, year, true(), whole=True),
-            "by street": lambda s: fr.by_street(s, t, fund_id, year, true()),
-            "by community": lambda s: fr.by_community(s, t, fund_id, year, true()),
-            "by reason": lambda s: fr.by_reason(s, t, fund_id, year, true()),
-            "per payee (top 200 of the year)": lambda s: fr.payees(s, t, fund_id, year, true(), limit=200),
-        }
+        measures = _measures(t, fund_id, year)
         worst = 0.0
         for label, fn in measures.items():
             took = []
@@ -137,7 +178,9 @@ def bench_fund_reports(ctx: Context) -> None:
                     took.append(time.perf_counter() - t1)
             p95 = _p95(took)
             worst = max(worst, p95)
-            ctx.report.add(FUND_REPORTS, f"{label}: median / p95", target.name, f"{ms(statistics.median(took))} / {ms(p95)}")
+            ctx.report.add(
+                FUND_REPORTS, f"{label}: median / p95", target.name, f"{ms(statistics.median(took))} / {ms(p95)}"
+            )
         ctx.report.goal(
             f"fund report over {YEARS} years of {n:,} payouts: p95 < 200 ms (slowest breakdown)",
             target.name,

@@ -26,6 +26,14 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 NARROW = "document.documentElement.scrollWidth <= 390"
 
 
+def _beijing_today():
+    """Today in Beijing (a payment is dated in Beijing time, never before its approval)."""
+    from app.db import utcnow
+    from app.times import to_beijing
+
+    return to_beijing(utcnow()).date()
+
+
 def _db(app, fn):
     with app.app_context(), app.test_request_context(), unit_of_work(app.extensions["db_sessionmaker"]) as s:
         return fn(s)
@@ -47,8 +55,15 @@ def _setup(app, town) -> tuple[int, object]:
         manager = auth.user_for_member(s, town.users["fund_manager"][0]).id
         fund = budget.open_fund(s, town.district.id, "平安志愿者奖励基金", actor_user_id=manager)
         budget.record_income(
-            s, town.district.id, fund.id, kind="allocation", amount=100_000_000, source="区财政局",
-            document_ref="光财〔2026〕8号", received_on=date(2026, 1, 5), actor_user_id=manager,
+            s,
+            town.district.id,
+            fund.id,
+            kind="allocation",
+            amount=100_000_000,
+            source="区财政局",
+            document_ref="光财〔2026〕8号",
+            received_on=date(2026, 1, 5),
+            actor_user_id=manager,
         )
         return fund.id, worker
 
@@ -64,7 +79,9 @@ def _pick(page, field: str, text: str, expect: str) -> None:
     page.wait_for_function(f"document.querySelector('input[name={field}]').value !== ''")
 
 
-def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(app, town, live_server, browser, tmp_path):
+def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(
+    app, town, live_server, browser, tmp_path
+):
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     app.config["FUND_UPLOAD_FOLDER"] = str(tmp_path / "fund")
     SHOTS.mkdir(exist_ok=True)
@@ -73,7 +90,9 @@ def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(
     _photo(photo)
 
     # 1. The grid worker reports a hazard with a photo, on a phone.
-    wctx = browser.new_context(**PHONE, permissions=["geolocation"], geolocation={"latitude": 22.7791, "longitude": 113.9362})
+    wctx = browser.new_context(
+        **PHONE, permissions=["geolocation"], geolocation={"latitude": 22.7791, "longitude": 113.9362}
+    )
     wpage = wctx.new_page()
     sign_in_in_browser(wpage, live_server, town.district.id, worker.mobile, PASSWORD)
     wpage.goto(f"{live_server}/grid-reports/new")
@@ -116,7 +135,10 @@ def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(
     payout_id = int(mpage.url.rsplit("/", 1)[1])
     payout = _db(app, lambda s: s.get(FundPayout, payout_id))
     assert (payout.payee_member_id, payout.amount, payout.grid_report_id, payout.status) == (
-        worker.id, 20_000, report_id, "proposed"
+        worker.id,
+        20_000,
+        report_id,
+        "proposed",
     )
 
     # 4. An approver approves it on a phone: the home page says it waits, the queue shows it.
@@ -141,7 +163,7 @@ def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(
     mpage.goto(f"{live_server}/fund/payouts/{payout_id}/pay")
     mpage.select_option("#channel", "wechat")
     mpage.fill("#reference", "WX20261205000123")
-    mpage.fill("#paid_on", date.today().isoformat())
+    mpage.fill("#paid_on", _beijing_today().isoformat())
     mpage.fill("#paid_by", "陈静")
     mpage.click("main form button[type=submit]")
     confirm = mpage.locator("main form button[type=submit]", has_text="¥200.00")

@@ -16,6 +16,14 @@ from tests.web.test_activities_api import _extra_user
 from tests.web.test_api import commit
 
 
+def _beijing_today():
+    """Today in Beijing (a payment is dated in Beijing time, never before its approval)."""
+    from app.db import utcnow
+    from app.times import to_beijing
+
+    return to_beijing(utcnow()).date()
+
+
 def _fund(app, town, fen: int = 100_000_000) -> int:
     """A fund with ¥1,000,000.00 allocated, opened and funded by the town's fund manager."""
     from app.auth.services import user_for_member
@@ -25,8 +33,15 @@ def _fund(app, town, fen: int = 100_000_000) -> int:
         manager = user_for_member(s, town.users["fund_manager"][0]).id
         fund = budget.open_fund(s, town.district.id, "平安志愿者奖励基金", actor_user_id=manager)
         budget.record_income(
-            s, town.district.id, fund.id, kind="allocation", amount=fen, source="区财政局",
-            document_ref="光财〔2026〕8号", received_on=date(2026, 1, 5), actor_user_id=manager,
+            s,
+            town.district.id,
+            fund.id,
+            kind="allocation",
+            amount=fen,
+            source="区财政局",
+            document_ref="光财〔2026〕8号",
+            received_on=date(2026, 1, 5),
+            actor_user_id=manager,
         )
         return fund.id
 
@@ -125,7 +140,7 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
         "csrf_token": token,
         "channel": "wechat",
         "reference": "WX20261205001",
-        "paid_on": date.today().isoformat(),
+        "paid_on": _beijing_today().isoformat(),
         "paid_by": "陈静",
         "note": "",
     }
@@ -190,7 +205,9 @@ def test_refusals_are_said_in_words(app, client, town):
     # A rejection needs a reason.
     r = approver.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": ""})
     assert r.status_code == 422 and _status(app, own) == "proposed"
-    r = approver.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": "证据不足"})
+    r = approver.post(
+        f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": "证据不足"}
+    )
     assert r.status_code == 302 and _status(app, own) == "rejected"
 
     # The second approver (someone else) completes the big one.
@@ -243,7 +260,9 @@ def test_the_list_upload_shows_every_row_then_proposes_all_or_none(app, client, 
     assert template.status_code == 200
     volunteer, mobile, _ = town.users["volunteer"]
     organiser, omobile, _ = town.users["organiser"]
-    bad = _workbook([[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1.234", "巡逻", "巡逻"]])
+    bad = _workbook(
+        [[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1.234", "巡逻", "巡逻"]]
+    )
     r = client.post(
         url,
         data={"csrf_token": token, "step": "check", "file": (io.BytesIO(bad), "list.xlsx")},
@@ -253,7 +272,9 @@ def test_the_list_upload_shows_every_row_then_proposes_all_or_none(app, client, 
     assert r.status_code == 422
     assert "<td>3</td>" in text and volunteer.name in text  # the problem row, and the good row shown
     assert 'name="step" value="confirm"' not in text  # all or none: no way to propose part of it
-    good = _workbook([[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1,200", "月度之星", "12月之星"]])
+    good = _workbook(
+        [[volunteer.name, mobile, "300.00", "巡逻", "巡逻"], [organiser.name, omobile, "1,200", "月度之星", "12月之星"]]
+    )
     r = client.post(
         url,
         data={"csrf_token": token, "step": "check", "file": (io.BytesIO(good), "list.xlsx")},
@@ -315,6 +336,14 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
                 continue
             assert r.status_code in (403, 404), (role, url)
         assert c.get("/me/rewards").status_code == 200
+    # The list searches by part of the payee's name.
+    c = app.test_client()
+    sign_in(c, town, "fund_manager")
+    volunteer = town.users["volunteer"][0]
+    assert f"/fund/payouts/{payout}" in c.get("/fund/payouts/", query_string={"q": volunteer.name[-1]}).get_data(
+        as_text=True
+    )
+    assert f"/fund/payouts/{payout}" not in c.get("/fund/payouts/", query_string={"q": "不存在"}).get_data(as_text=True)
     # The auditor reads but cannot change anything.
     auditor = app.test_client()
     sign_in(auditor, town, "auditor")
@@ -329,6 +358,8 @@ def test_reports_have_charts_and_xlsx(app, client, town):
     sign_in(client, town, "fund_manager")
     page = client.get(f"/fund/{fund_id}/reports").get_data(as_text=True)
     assert 'id="report-chart-data"' in page and "¥123.45" in page and "¥1,000,000.00" in page
+    # Remaining at the end of this month: allocated − reserved − paid = 1,000,000.00 − 123.45.
+    assert "¥999,876.55" in page
     for by in ("month", "street", "community", "reason"):
         r = client.get(f"/fund/{fund_id}/reports.xlsx?by={by}")
         assert r.status_code == 200
@@ -367,3 +398,81 @@ def test_the_pickers_suggest_members_by_part_of_a_name(app, client, town):
     other = app.test_client()
     sign_in(other, town, "volunteer")
     assert other.get("/fund/pick/members", query_string={"q": "a"}).status_code == 403
+
+
+def test_a_verified_grid_report_is_one_tap_from_a_proposal(app, client, town):
+    from app.auth.services import user_for_member
+    from app.db import utcnow
+    from app.gridreports.models import GridReport
+
+    fund_id = _fund(app, town)
+    volunteer = town.users["volunteer"][0]
+
+    def report(s):
+        admin = user_for_member(s, town.users["grid_admin"][0]).id
+        r = GridReport(
+            tenant_id=town.district.id,
+            grid_id=town.grid_a1.id,
+            reporter_member_id=volunteer.id,
+            category="hazard",
+            text="楼道堆放杂物堵住消防通道",
+            status="verified",
+            triaged_by_user_id=admin,
+            triaged_at=utcnow(),
+        )
+        s.add(r)
+        s.flush()
+        return r.id
+
+    report_id = commit(app, report)
+    sign_in(client, town, "fund_manager")
+    # On the report's own page (the grid reports area's hook): "Propose a reward" leads to the filled form.
+    on_report = client.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
+    assert f"/fund/propose?grid_report={report_id}" in on_report
+    r = client.get(f"/fund/propose?grid_report={report_id}")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/fund/{fund_id}/propose?grid_report={report_id}")
+    page = client.get(f"/fund/{fund_id}/propose").get_data(as_text=True)
+    link = f"/fund/{fund_id}/propose?grid_report={report_id}"
+    assert link in page
+    filled = client.get(link).get_data(as_text=True)
+    assert f'name="grid_report" value="{report_id}"' in filled
+    assert f'name="payee" value="{volunteer.id}"' in filled
+    data = {
+        "csrf_token": csrf_from(filled),
+        "payee": str(volunteer.id),
+        "payee-text": re.search(r'name="payee-text" value="([^"]*)"', filled).group(1),
+        "grid_report": str(report_id),
+        "grid_report-text": re.search(r'name="grid_report-text" value="([^"]*)"', filled).group(1),
+        "amount": "200",
+        "reason_category": "grid_report",
+        "reason": "有奖上报",
+    }
+    r = client.post(f"/fund/{fund_id}/propose", data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    # Rewarded now: no longer offered.
+    assert link not in client.get(f"/fund/{fund_id}/propose").get_data(as_text=True)
+
+
+def test_the_district_admin_sets_the_threshold_in_yuan_and_others_cannot(app, client, town):
+    from app.fund import budget
+
+    fund_id = _fund(app, town)
+    sign_in(client, town, "district_admin")
+    token = _token(client, f"/fund/{fund_id}")
+    data = {
+        "csrf_token": token,
+        "form": "rules",
+        "r-approval_threshold": "5,000.00",
+        "r-approval_days": "14",
+        "r-unclaimed_days": "30",
+        "r-rules_reason": "区财政局通知",
+    }
+    bad = client.post(f"/fund/{fund_id}", data={**data, "r-approval_days": "0"})
+    assert bad.status_code == 422
+    r = client.post(f"/fund/{fund_id}", data=data)
+    assert r.status_code == 302
+    assert commit(app, lambda s: budget.rules(s, town.district.id).approval_threshold) == 500_000
+    manager = app.test_client()
+    sign_in(manager, town, "fund_manager")
+    token = _token(manager, f"/fund/{fund_id}")
+    assert manager.post(f"/fund/{fund_id}", data={**data, "csrf_token": token}).status_code == 403
