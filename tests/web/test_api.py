@@ -449,6 +449,7 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/me/notices/read", "post"),
         ("/api/v1/points/rules", "get"),
         ("/api/v1/points/rules", "post"),
+        ("/api/v1/points/expiry-forecast", "get"),
         ("/api/v1/points/awards", "get"),
         ("/api/v1/points/awards", "post"),
         ("/api/v1/points/awards/{award_id}", "get"),
