@@ -42,6 +42,9 @@ ATTENDANCE_STATUS_LABELS = {
     REJECTED: _l("Rejected"),
 }
 REVIEWED = (APPROVED, ADJUSTED, REJECTED)
+# Not a status: an approved attendance whose points a district administrator later reversed (the review
+# stays as it was; the ledger holds the reversal — app/points/awards.reversed_attendances).
+POINTS_REVERSED = _l("Points reversed")
 
 # Why an attendance was credited nothing (rules.credit's zero reasons).
 ZERO_REASON_LABELS = {

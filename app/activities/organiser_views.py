@@ -28,6 +28,7 @@ from app.people import services as people
 from app.people.models import Member
 from app.people.qr_views import qr_svg
 from app.places.models import OrgUnit
+from app.points import awards
 from app.points.labels import CATEGORY_LABELS
 from app.spreadsheets import append_text_row
 from app.times import beijing, to_beijing, to_utc
@@ -43,7 +44,9 @@ from .labels import (
     DRAFT,
     ELIGIBILITY_LABELS,
     IN,
+    POINTS_REVERSED,
     PUBLISHED,
+    REVIEWED,
     SIGNUP_STATUS_LABELS,
     SOURCE_LABELS,
     WAITLISTED,
@@ -377,6 +380,9 @@ def live(activity_id: int):
     present = [a for a in rows if a.status == IN]
     return _render(
         "activities/manage/live.html",
+        reversed_ids=awards.reversed_attendances(db, activity.tenant_id, [a.id for a in rows if a.status in REVIEWED]),
+        status_labels=ATTENDANCE_STATUS_LABELS,
+        POINTS_REVERSED=POINTS_REVERSED,
         activity=activity,
         present=[] if ended else present,
         missing=present if ended else [],
@@ -611,7 +617,9 @@ def export_attendances(activity_id: int):
             _("From paper"),
         ],
     )
-    for a in services.attendances(db, activity):
+    rows = services.attendances(db, activity)
+    reversed_ids = awards.reversed_attendances(db, activity.tenant_id, [a.id for a in rows if a.status in REVIEWED])
+    for a in rows:
         append_text_row(
             ws,
             [
@@ -624,7 +632,7 @@ def export_attendances(activity_id: int):
                 a.present_minutes,
                 a.credited_minutes,
                 a.points,
-                str(ATTENDANCE_STATUS_LABELS.get(a.status, a.status)),
+                str(POINTS_REVERSED if a.id in reversed_ids else ATTENDANCE_STATUS_LABELS.get(a.status, a.status)),
                 _("Yes") if a.paper else "",
             ],
         )

@@ -17,6 +17,7 @@ from app.notices import services as notices
 from app.notices.channels import render as render_notice
 from app.pagination import paginate
 from app.people.services import get_member
+from app.points import awards
 from app.points import services as points
 from app.points.labels import CATEGORIES, CATEGORY_LABELS
 from app.points.lots import expiring_soon
@@ -30,6 +31,7 @@ from .labels import (
     CANCELLED,
     CONFIRMED,
     ELIGIBILITY_LABELS,
+    POINTS_REVERSED,
     PUBLISHED,
     REJECTED,
     SIGNUP_STATUS_LABELS,
@@ -245,10 +247,13 @@ def my_activities():
     db = get_session()
     upcoming = volunteering.my_upcoming(db, current_user.tenant_id, current_user.member_id, limit=100)
     page = paginate(db, volunteering.my_attendances_query(current_user.tenant_id, current_user.member_id), size=20)
+    reversed_ids = awards.reversed_attendances(db, current_user.tenant_id, [a.id for a in page.items])
     return render_template(
         "activities/my_activities.html",
         upcoming=upcoming,
         page=page,
+        reversed_ids=reversed_ids,
+        POINTS_REVERSED=POINTS_REVERSED,
         hours_text=hours_text,
         ATTENDANCE_STATUS_LABELS=ATTENDANCE_STATUS_LABELS,
         SIGNUP_STATUS_LABELS=SIGNUP_STATUS_LABELS,

@@ -29,6 +29,9 @@ AREA = Area(
     },
     audit_labels={
         "checkin.site_create": _l("Check-in site created"),
+        "checkin.site_update": _l("Check-in site changed"),
+        "checkin.site_close": _l("Check-in site closed"),
+        "checkin.site_reopen": _l("Check-in site reopened"),
         "checkin.visit_decide": _l("Household visit confirmed or rejected"),
     },
     menu=[

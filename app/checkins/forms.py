@@ -27,6 +27,24 @@ class SiteForm(FlaskForm):
     radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
 
 
+class SiteEditForm(FlaskForm):
+    name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
+    lat = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
+    lng = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
+    radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
+
+
+class SiteCloseForm(FlaskForm):
+    reason = StringField(
+        _l("Why does the site close?"),
+        validators=[InputRequired(_l("Say why the site closes; it is kept in the audit log.")), Length(max=200)],
+    )
+
+
+class SiteReopenForm(FlaskForm):
+    pass
+
+
 class ScanForm(FlaskForm):
     lat = HiddenField()
     lng = HiddenField()

@@ -50,15 +50,7 @@ def create_site(
         raise NotFound(str(_l("No such place.")))
     if not (unit.kind == "community" or (unit.kind == "grid" and unit.grid_type == "area")):
         raise errors.SiteInvalid(str(_l("A check-in site belongs to a community or an area grid (片区网格).")), "unit")
-    if len(name) > 100:
-        raise errors.SiteInvalid(str(_l("The name may have at most 100 characters.")), "name")
-    if (lat is None) != (lng is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180)):  # type: ignore[operator]
-        raise errors.SiteInvalid(str(_l("Give both latitude and longitude, or neither.")), "lat")
-    if radius_m is not None:
-        if lat is None:
-            raise errors.SiteInvalid(str(_l("A radius needs the site's latitude and longitude.")), "radius_m")
-        if not 10 <= radius_m <= 5000:
-            raise errors.SiteInvalid(str(_l("The radius must be from 10 to 5000 metres.")), "radius_m")
+    _check_place(name, lat, lng, radius_m)
     if session.scalar(select(CheckinSite.id).where(CheckinSite.org_unit_id == unit.id)) is not None:
         raise errors.SiteExists(str(_l("%(unit)s already has a check-in site.", unit=unit.name)), "unit")
     site = CheckinSite(
@@ -85,6 +77,105 @@ def create_site(
         detail={"unit_id": unit.id, "name": name, "radius_m": radius_m},
     )
     return site
+
+
+def _check_place(name: str, lat: float | None, lng: float | None, radius_m: int | None) -> None:
+    if len(name) > 100:
+        raise errors.SiteInvalid(str(_l("The name may have at most 100 characters.")), "name")
+    if (lat is None) != (lng is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180)):  # type: ignore[operator]
+        raise errors.SiteInvalid(str(_l("Give both latitude and longitude, or neither.")), "lat")
+    if radius_m is not None:
+        if lat is None:
+            raise errors.SiteInvalid(str(_l("A radius needs the site's latitude and longitude.")), "radius_m")
+        if not 10 <= radius_m <= 5000:
+            raise errors.SiteInvalid(str(_l("The radius must be from 10 to 5000 metres.")), "radius_m")
+
+
+def _site_facts(site: CheckinSite) -> dict:
+    return {"name": site.name, "lat": site.lat, "lng": site.lng, "radius_m": site.radius_m}
+
+
+def update_site(
+    session: Session,
+    site: CheckinSite,
+    actor_user_id: int | None,
+    name: str,
+    lat: float | None = None,
+    lng: float | None = None,
+    radius_m: int | None = None,
+) -> CheckinSite:
+    """Change a site's name, place and radius (its unit never changes: a site belongs to its unit).
+    Audited with what it was and what it is now. Posters already printed keep working."""
+    name = (name or "").strip() or site.org_unit.name
+    _check_place(name, lat, lng, radius_m)
+    before = _site_facts(site)
+    site.name, site.lat, site.lng, site.radius_m = name, lat, lng, radius_m
+    after = _site_facts(site)
+    if after == before:
+        return site
+    session.flush()
+    record(
+        session,
+        "checkin.site_update",
+        tenant_id=site.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="checkin_site",
+        target_id=site.id,
+        detail={"before": before, "after": after},
+    )
+    return site
+
+
+def close_site(session: Session, site: CheckinSite, actor_user_id: int | None, reason: str) -> CheckinSite:
+    """Close a site: its poster and code are refused from now on, with a message saying so. Check-ins
+    already recorded and their points stay. Audited with the reason; a closed site can be reopened."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise errors.SiteInvalid(str(_l("Say why the site closes; it is kept in the audit log.")), "reason")
+    if len(reason) > 200:
+        raise errors.SiteInvalid(str(_l("The reason may have at most 200 characters.")), "reason")
+    if not site.active:
+        raise errors.SiteClosed(str(_l("%(site)s is already closed.", site=site.name)))
+    site.active = False
+    session.flush()
+    record(
+        session,
+        "checkin.site_close",
+        tenant_id=site.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="checkin_site",
+        target_id=site.id,
+        detail={"name": site.name, "reason": reason},
+    )
+    return site
+
+
+def reopen_site(session: Session, site: CheckinSite, actor_user_id: int | None) -> CheckinSite:
+    """Open a closed site again (audited): its poster and code work again."""
+    if site.active:
+        return site
+    site.active = True
+    session.flush()
+    record(
+        session,
+        "checkin.site_reopen",
+        tenant_id=site.tenant_id,
+        actor_user_id=actor_user_id,
+        target_type="checkin_site",
+        target_id=site.id,
+        detail={"name": site.name},
+    )
+    return site
+
+
+def closed_message(site: CheckinSite) -> str:
+    return str(
+        _l(
+            "%(site)s is closed: check-ins are no longer recorded here. Check in at another open site, or ask "
+            "your community.",
+            site=site.name,
+        )
+    )
 
 
 def get_site(session: Session, tenant_id: int, site_id: int) -> CheckinSite:
@@ -152,7 +243,7 @@ def check_in(
     site_id, source, _t = read_site_token(token, member.tenant_id, token_time.replace(tzinfo=UTC).timestamp())
     site = get_site(session, member.tenant_id, site_id)
     if not site.active:
-        raise errors.SiteClosed(str(_l("This check-in site is closed.")))
+        raise errors.SiteClosed(closed_message(site))
     if not member.is_party_member or not member.is_active:
         raise errors.NotAPartyMember(
             str(_l("Check-in at this site is for party members. If you are one, ask your community to record it."))

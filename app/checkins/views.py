@@ -30,8 +30,17 @@ from app.points.labels import KIND_CHECKIN
 from app.times import to_beijing, to_utc
 from app.tokens import PURPOSES, TokenInvalid, make_token, seconds_to_next_step
 
-from . import services
-from .forms import CheckinRuleForm, DecideForm, ScanForm, SiteForm, VisitForm
+from . import errors, services
+from .forms import (
+    CheckinRuleForm,
+    DecideForm,
+    ScanForm,
+    SiteCloseForm,
+    SiteEditForm,
+    SiteForm,
+    SiteReopenForm,
+    VisitForm,
+)
 from .labels import SOURCE_LABELS, VISIT_STATUS_LABELS
 from .models import CheckinSite
 
@@ -104,6 +113,58 @@ def new_site():
 def site_page(site_id: int):
     site = _site(site_id)
     return _render("checkins/site.html", site=site, can_edit=can(current_user, "checkin.site.edit", site))
+
+
+@login_required
+def edit_site(site_id: int):
+    site = _site(site_id, "checkin.site.edit")
+    form = SiteEditForm(obj=site) if request.method == "GET" else SiteEditForm()
+    if form.validate_on_submit():
+        try:
+            services.update_site(
+                get_session(),
+                site,
+                current_user.user_id,
+                form.name.data or "",
+                form.lat.data,
+                form.lng.data,
+                form.radius_m.data,
+            )
+        except AppError as e:
+            show_errors(form, e)
+            return _render("checkins/site_edit.html", e.status, form=form, site=site, close_form=SiteCloseForm())
+        flash(_("Check-in site %(name)s saved.", name=site.name), "success")
+        return redirect(url_for("checkins.site_page", site_id=site.id))
+    status = 422 if form.errors else 200
+    return _render("checkins/site_edit.html", status, form=form, site=site, close_form=SiteCloseForm())
+
+
+@login_required
+def close_site(site_id: int):
+    """GET: the confirmation (what closing does, with a reason to give); POST: close it."""
+    site = _site(site_id, "checkin.site.edit")
+    form = SiteCloseForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            services.close_site(get_session(), site, current_user.user_id, form.reason.data or "")
+        except AppError as e:
+            show_errors(form, e)
+            return _render("checkins/site_close.html", e.status, form=form, site=site)
+        flash(_("%(name)s is closed: its poster and code no longer record check-ins.", name=site.name), "success")
+        return redirect(url_for("checkins.site_page", site_id=site.id))
+    status = 422 if form.errors else 200
+    return _render("checkins/site_close.html", status, form=form, site=site)
+
+
+@login_required
+def reopen_site(site_id: int):
+    site = _site(site_id, "checkin.site.edit")
+    if not SiteReopenForm().validate_on_submit():
+        flash(_("The form expired. Try again."), "error")
+        return redirect(url_for("checkins.site_page", site_id=site.id))
+    services.reopen_site(get_session(), site, current_user.user_id)
+    flash(_("%(name)s is open again: its poster and code record check-ins.", name=site.name), "success")
+    return redirect(url_for("checkins.site_page", site_id=site.id))
 
 
 def _scan_url(token: str) -> str:
@@ -197,6 +258,8 @@ def scan_page(token: str):
             token, current_user.tenant_id, seen_at.timestamp() if seen_at else None
         )
         site = services.get_site(get_session(), current_user.tenant_id, site_id)
+        if not site.active:
+            raise errors.SiteClosed(services.closed_message(site))
     except AppError as e:
         return _scan_error(e, token)
     return _render("checkins/scan.html", site=site, form=ScanForm(formdata=None), action=request.full_path.rstrip("?"))

@@ -22,6 +22,8 @@ from .schemas import (
     AwardQuery,
     DecisionIn,
     ExpiringOut,
+    ExpiryForecastOut,
+    ForecastMonthOut,
     PointsLineOut,
     PointsOut,
     ReversalOut,
@@ -206,3 +208,23 @@ def reverse_hours(attendance_id):
         get_session(), current_user.tenant_id, attendance_id, reason=data.reason, actor_user_id=current_user.user_id
     )
     return ReversalOut(points=taken)
+
+
+@api.validate(
+    resp=responses(HTTP_200=ExpiryForecastOut, HTTP_403=FORBIDDEN),
+    tags=["points"],
+    operation_id="getExpiryForecast",
+)
+def expiry_forecast():
+    """District-wide: open points expiring per month for this month and the next eleven (district
+    administrators and auditors: whoever sees the points rules for the whole district)."""
+    require(current_user, "points.rules.view")
+    if not any(s.path is None for s in scopes_for(current_user, "points.rules.view")):
+        raise Forbidden(_("The expiry forecast covers the whole district: only district-wide roles see it."))
+    now = utcnow()
+    forecast = lots.expiry_forecast(get_session(), current_user.tenant_id, now)
+    return ExpiryForecastOut(
+        as_of=lots.today_in_beijing(now),
+        months=[ForecastMonthOut(month=m.month, points=m.points, members=m.members) for m in forecast.months],
+        wallets_behind=forecast.wallets_behind,
+    )

@@ -120,7 +120,7 @@ def _picked_member(db, tenant: int, form: SingleAwardForm) -> dict | None:
         ]
     else:
         form.member.errors = [_("Several members match “%(text)s”: choose one.", text=text)]
-        form.matches = found  # type: ignore[attr-defined]
+        form.matches = found
     return None
 
 

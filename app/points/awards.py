@@ -413,6 +413,24 @@ def reverse_hours(session: Session, tenant_id: int, attendance_id: int, *, reaso
     return points
 
 
+def reversed_attendances(session: Session, tenant_id: int, attendance_ids: Iterable[int]) -> set[int]:
+    """Which of these attendances had their posted points reversed (a correction): read from the
+    ledger (a journal `hours:<id>:post` or `:credit` that a later journal reverses), so pages show a
+    reversed attendance as reversed although its review stays as it was."""
+    ids = list(dict.fromkeys(attendance_ids))
+    out: set[int] = set()
+    reversal = journals.alias("reversal")
+    for i in range(0, len(ids), 500):
+        keys = [f"hours:{a}:{part}" for a in ids[i : i + 500] for part in ("post", "credit")]
+        for (key,) in session.execute(
+            select(journals.c.key)
+            .join(reversal, reversal.c.reverses_id == journals.c.id)
+            .where(journals.c.tenant_id == tenant_id, journals.c.key.in_(keys))
+        ):
+            out.add(int(key.split(":")[1]))
+    return out
+
+
 @dataclass(frozen=True)
 class PostedHours:
     attendance_id: int

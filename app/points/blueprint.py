@@ -27,6 +27,7 @@ api_bp = api_blueprint("points_api", __name__)
 # --- JSON API (api) ------------------------------------------------------------------------------------------
 api_bp.add_url_rule("/me/points", view_func=api.my_points, methods=["GET"])
 api_bp.add_url_rule("/points/rules", view_func=api.list_rules, methods=["GET"])
+api_bp.add_url_rule("/points/expiry-forecast", view_func=api.expiry_forecast, methods=["GET"])
 api_bp.add_url_rule("/points/rules", view_func=api.create_rule, methods=["POST"])
 # awards and corrections (issue 9)
 api_bp.add_url_rule("/points/awards", view_func=api.create_award, methods=["POST"])

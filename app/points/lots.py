@@ -567,6 +567,71 @@ def expiring_soon(session: Session, tenant_id: int, member_id: int, now: datetim
     return [(p, d) for d, p in sorted(sums.items())]
 
 
+# --- the district's forecast ----------------------------------------------------------------------------
+
+
+@dataclass
+class ForecastMonth:
+    month: str  # '2027-03' (Beijing)
+    points: int
+    members: int
+
+
+@dataclass
+class Forecast:
+    months: list[ForecastMonth]
+    wallets_behind: int  # wallets changed since the cache was last refreshed (counted as of then)
+
+
+def expiry_forecast(session: Session, tenant_id: int, now: datetime, months: int = 12) -> Forecast:
+    """Open points of the district by the month of their last day, from this Beijing month for
+    `months` months (every month listed, zero included). Read from the lots cache (one range read of
+    the open lots, grouped in the database); the expiry job refreshes it daily, and
+    `wallets_behind` says how many wallets have changed since (their lots are counted as of their
+    last refresh). Points already past their last day but not yet expired by a run are in this month."""
+    today = today_in_beijing(now)
+    first = today.replace(day=1)
+    keys = []
+    y, m = first.year, first.month
+    for _ in range(months):
+        keys.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    end = date(y, m, 1)  # the first day after the window
+    if session.get_bind().dialect.name == "postgresql":
+        month_of = func.to_char(PointsLot.expires_on, "YYYY-MM")
+    else:
+        month_of = func.strftime("%Y-%m", PointsLot.expires_on)
+    # Past last days (not yet expired by a run) count in this month.
+    month = case((PointsLot.expires_on < first, keys[0]), else_=month_of).label("month")
+    rows = session.execute(
+        select(month, func.sum(PointsLot.remaining), func.count(PointsLot.member_id.distinct()))
+        .where(
+            PointsLot.tenant_id == tenant_id,
+            PointsLot.remaining > 0,
+            PointsLot.expires_on.is_not(None),
+            PointsLot.expires_on < end,
+        )
+        .group_by(month)
+    ).all()
+    points = {r[0]: int(r[1] or 0) for r in rows}
+    members = {r[0]: int(r[2] or 0) for r in rows}
+    behind = (
+        session.scalar(
+            select(func.count())
+            .select_from(accounts)
+            .outerjoin(LotMark, LotMark.account_id == accounts.c.id)
+            .where(
+                accounts.c.tenant_id == tenant_id,
+                accounts.c.code > WALLET_PREFIX,
+                accounts.c.code < "member;",
+                (LotMark.entry_count.is_(None)) | (LotMark.entry_count != accounts.c.entry_count),
+            )
+        )
+        or 0
+    )
+    return Forecast([ForecastMonth(k, points.get(k, 0), members.get(k, 0)) for k in keys], behind)
+
+
 # --- the check -------------------------------------------------------------------------------------------
 
 

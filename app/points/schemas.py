@@ -51,6 +51,20 @@ class ExpiringOut(BaseModel):
     expires_on: date = Field(description="The last day (Beijing) these points can be spent")
 
 
+class ForecastMonthOut(BaseModel):
+    month: str = Field(description="A Beijing month, YYYY-MM", examples=["2027-03"])
+    points: int = Field(description="Open points whose last day falls in this month (this month: also any past due)")
+    members: int = Field(description="Members holding such points")
+
+
+class ExpiryForecastOut(BaseModel):
+    as_of: date = Field(description="Today in Beijing")
+    months: list[ForecastMonthOut] = Field(description="This month and the next eleven, in order, zeros included")
+    wallets_behind: int = Field(
+        description="Wallets changed since the expiry job last refreshed the lots (counted as of that refresh)"
+    )
+
+
 class PointsOut(BaseModel):
     available: int = Field(description="Points you can spend")
     pending: int = Field(description="Points held until an organiser reviews your hours")

@@ -504,6 +504,8 @@ def test_grid_reports_in_every_state(app, demo):
             "duplicate",
         }
     assert any(line.startswith("Grid reports in 塘家社区") for line in demo.lines)
+
+
 def test_the_outlets_have_life_in_it(app, demo):
     """38 outlets with a catalogue of about 60 items, stock in from donations and purchases, a month of
     redemptions through the real service (points and goods in the ledger), one count waiting with a

@@ -207,3 +207,30 @@ def test_a_wallet_that_changed_after_the_refresh_is_derived_again_under_the_lock
     assert balances(factory, tenant, 2) == ([20, 20], 120)
     with unit_of_work(factory) as s:
         assert lots.verify_lots(s, tenant) == []
+
+
+def test_the_district_forecast_lists_open_points_by_the_month_they_expire(app):
+    factory = app.extensions["db_sessionmaker"]
+    tenant = seed(factory, 3)
+    lots.expire_due(factory, tenant, datetime(2026, 6, 5))  # the cache is built; nothing is due yet
+    with unit_of_work(factory) as s:
+        f = lots.expiry_forecast(s, tenant, datetime(2026, 6, 5, 2))
+    assert [m.month for m in f.months][:3] == ["2026-06", "2026-07", "2026-08"] and len(f.months) == 12
+    assert f.months[-1].month == "2027-05"
+    got = {m.month: (m.points, m.members) for m in f.months if m.points}
+    assert got == {"2026-06": (120, 3), "2027-02": (60, 3)}  # June 2025's 40 each; February 2026's 20 each
+    assert f.wallets_behind == 0
+    with unit_of_work(factory) as s:
+        Ledger(s, tenant=tenant).post(
+            [Transfer("source:test", wallet_code(1), 5)], kind="test", key="later", effective_at=datetime(2026, 6, 6)
+        )
+    with unit_of_work(factory) as s:
+        later = lots.expiry_forecast(s, tenant, datetime(2026, 7, 5, 2))  # June's points are past due, not yet run
+    assert later.wallets_behind == 1  # member 1's new 5 points wait for the next refresh
+    got = {m.month: (m.points, m.members) for m in later.months if m.points}
+    assert got == {"2026-07": (120, 3), "2027-02": (60, 3)}
+    lots.expire_due(factory, tenant, datetime(2026, 7, 5, 2))
+    with unit_of_work(factory) as s:
+        after = lots.expiry_forecast(s, tenant, datetime(2026, 7, 5, 2))
+    assert after.wallets_behind == 0
+    assert {m.month: m.points for m in after.months if m.points} == {"2027-02": 60, "2027-06": 5}
