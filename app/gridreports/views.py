@@ -40,8 +40,9 @@ LABELS = {"category": CATEGORY_LABELS, "status": STATUS_LABELS}
 PHOTO_MAX_AGE = 7 * 86400
 
 
-def _render(template: str, status: int = 200, **context):
-    return render_template(template, L=LABELS, **context), status
+def _render(template: str, http_status: int = 200, /, **context):
+    # Positional-only: a page's own `status` (a report's state) is template context, never the HTTP status.
+    return render_template(template, L=LABELS, **context), http_status
 
 
 def upload_dir() -> str:
