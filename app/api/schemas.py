@@ -5,14 +5,31 @@ app/people/schemas.py); the OpenAPI document is generated from all of them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # Ids are BIGINT on PostgreSQL; a bigger number can name nothing, and would overflow the driver.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _written_day(value):
+    # Pydantic's lax mode reads a number ("0.0", 1700000000) as a Unix time: a typo would become
+    # 1970-01-01 silently. A day in the API is written YYYY-MM-DD (or is already a date).
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("a day is written YYYY-MM-DD, for example 2026-12-05")
+
+
+# A calendar day, as YYYY-MM-DD only (format "date" in the OpenAPI document).
+Day = Annotated[date, BeforeValidator(_written_day)]
 
 
 class PageQuery(BaseModel):

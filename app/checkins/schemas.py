@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.api.schemas import Id, Page, PageQuery, utc
+from app.api.schemas import Day, Id, Page, PageQuery, utc
 
 from .labels import SOURCES, VISIT_STATUSES
 
@@ -65,7 +64,7 @@ class CheckinOut(BaseModel):
     id: int
     site_id: int
     site_name: str
-    day: date = Field(description="Beijing calendar day")
+    day: Day = Field(description="Beijing calendar day")
     checked_in_at: AwareDatetime
     source: Literal[SOURCES]  # type: ignore[valid-type]
     distance_m: int | None
@@ -104,7 +103,7 @@ class VisitIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     grid_id: Id = Field(description="A grid you are responsible for (包格联户) on that date")
-    visit_date: date
+    visit_date: Day
     households: int = Field(ge=1, le=200)
     note: str = Field(default="", max_length=200)
 
@@ -115,7 +114,7 @@ class VisitOut(BaseModel):
     member_name: str
     grid_id: int
     grid_name: str
-    visit_date: date
+    visit_date: Day
     households: int
     note: str
     status: Literal[VISIT_STATUSES]  # type: ignore[valid-type]

@@ -4,12 +4,11 @@ string with two decimals."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.api.schemas import Id, utc
+from app.api.schemas import Day, Id, utc
 
 from .labels import CHANNELS, INCOME_KINDS, REASONS, STATUSES
 from .money import decimal_text
@@ -113,7 +112,7 @@ class IncomeIn(BaseModel):
     amount: str = Yuan
     source: str = Field(min_length=1, max_length=200, description="Who gave it, e.g. 区财政局 or a donor")
     document_ref: str = Field(min_length=1, max_length=100, description="Document (文号) or receipt number")
-    received_on: date
+    received_on: Day
     note: str = Field(default="", max_length=200)
     attachment_id: Id | None = None
 
@@ -126,7 +125,7 @@ class IncomeOut(BaseModel):
     amount: str
     source: str
     document_ref: str
-    received_on: date
+    received_on: Day
     note: str
     attachment_id: int | None
     created_at: AwareDatetime
@@ -190,7 +189,7 @@ class ApprovalOut(BaseModel):
 class DisbursementOut(BaseModel):
     channel: Channel
     reference: str
-    paid_on: date
+    paid_on: Day
     paid_by: str
     note: str
     recorded_by_user_id: int
@@ -301,7 +300,7 @@ class DisbursementIn(BaseModel):
 
     channel: Channel
     reference: str = Field(min_length=1, max_length=100, description="Transaction or receipt number")
-    paid_on: date
+    paid_on: Day
     paid_by: str = Field(min_length=1, max_length=64, description="Who paid")
     note: str = Field(default="", max_length=200)
 
@@ -333,7 +332,7 @@ class RewardOut(BaseModel):
     status: Status
     status_reason: str
     proposed_at: AwareDatetime
-    paid_on: date | None
+    paid_on: Day | None
     channel: Channel | None
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.api.schemas import Id, Page, PageQuery
+from app.api.schemas import Day, Id, Page, PageQuery
 
 
 class _UnitQuery(BaseModel):
@@ -43,7 +42,7 @@ class AbsentOut(BaseModel):
     member_id: int
     name: str
     grid_id: int
-    last_checkin: date | None = Field(description="Null: never checked in")
+    last_checkin: Day | None = Field(description="Null: never checked in")
     counted_because: Literal["resides", "checkin_community", "both"] = Field(
         description="Lives in the unit's subtree, reports (报到) to a community in it, or both"
     )
@@ -56,14 +55,14 @@ class AbsentOut(BaseModel):
 
 
 class AbsentPage(Page):
-    since: date = Field(description="No check-in on or after this day")
+    since: Day = Field(description="No check-in on or after this day")
     total: int
     items: list[AbsentOut]
 
 
 class CoverageQuery(_UnitQuery):
-    period_from: date | None = Field(default=None, alias="from", description="Default: 12 months before today")
-    period_to: date | None = Field(default=None, alias="to", description="Default: today (Beijing)")
+    period_from: Day | None = Field(default=None, alias="from", description="Default: 12 months before today")
+    period_to: Day | None = Field(default=None, alias="to", description="Default: today (Beijing)")
 
     @model_validator(mode="after")
     def _in_order(self):
@@ -82,8 +81,8 @@ class GridOut(BaseModel):
 class CoverageOut(BaseModel):
     unit_id: int
     unit_name: str
-    period_from: date
-    period_to: date
+    period_from: Day
+    period_to: Day
     grids: int
     covered_grids: int
     households: int
