@@ -94,8 +94,9 @@ def test_member_reports_with_photos_and_grid_admin_verifies_once(app, client, to
     admin.get("/?lang=en")
     sign_in(admin, town, "grid_admin")
     assert "1 report waits for triage" in admin.get("/").get_data(as_text=True)
-    queue = admin.get("/grid-reports/triage").get_data(as_text=True)
-    assert f"No. {report_id}" in queue and member.name in queue
+    answer = admin.get("/grid-reports/triage")
+    queue = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and f"No. {report_id}" in queue and member.name in queue
     assert admin.get(f"/me/grid-reports/{report_id}/photos/2").status_code == 200
     page = admin.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
     assert "Verify…" in page
