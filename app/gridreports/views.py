@@ -245,7 +245,7 @@ def queue():
         "gridreports/queue.html",
         page=page,
         cutoff=cutoff,
-        status=status,
+        shown_status=status,
         category=category,
         waiting=waiting,
         overdue=overdue,

@@ -94,4 +94,6 @@ OPERATIONS = {
     ("/api/v1/outlets/{outlet_id}/redemptions", "post"),
     ("/api/v1/redemptions/{redemption_id}", "get"),
     ("/api/v1/redemptions/{redemption_id}/refund", "post"),
+    # from gridreports
+    ("/api/v1/grid-reports/{report_id}", "get"),
 }

@@ -94,8 +94,9 @@ def test_member_reports_with_photos_and_grid_admin_verifies_once(app, client, to
     admin.get("/?lang=en")
     sign_in(admin, town, "grid_admin")
     assert "1 report waits for triage" in admin.get("/").get_data(as_text=True)
-    queue = admin.get("/grid-reports/triage").get_data(as_text=True)
-    assert f"No. {report_id}" in queue and member.name in queue
+    answer = admin.get("/grid-reports/triage")
+    queue = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and f"No. {report_id}" in queue and member.name in queue
     assert admin.get(f"/me/grid-reports/{report_id}/photos/2").status_code == 200
     page = admin.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
     assert "Verify…" in page
@@ -279,6 +280,7 @@ def test_api_report_list_and_triage(app, town):
         rep["id"],
     ]
     assert c.get("/api/v1/grid-reports/triage").status_code == 403
+    assert c.get(f"/api/v1/grid-reports/{rep['id']}").get_json()["status"] == "submitted"
     assert post(c, f"/api/v1/grid-reports/{rep['id']}/verification", {}, ct).status_code == 403
 
     g = app.test_client()
@@ -304,6 +306,7 @@ def test_api_report_list_and_triage(app, town):
     ot = signed_in(o, town, "other_admin")
     r4 = post(c, "/api/v1/grid-reports", {"category": "other", "text": "另一件事情需要处理"}, ct).get_json()
     assert post(o, f"/api/v1/grid-reports/{r4['id']}/verification", {}, ot).status_code == 404
+    assert o.get(f"/api/v1/grid-reports/{r4['id']}").status_code == 404
 
 
 def test_pages_render_for_every_role(app, town):
