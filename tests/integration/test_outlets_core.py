@@ -320,3 +320,28 @@ def test_outlet_staff_reach_their_own_outlet_only(env):
     grid_admin = principal(s, shop.town.users["grid_admin"][0])  # community A's: sees A's outlet, not B's
     assert access.can(grid_admin, "outlet.view", shop.a) and not access.can(grid_admin, "outlet.view", shop.b)
     assert [o.id for o in s.scalars(outlet_services.outlets_query(grid_admin)).all()] == [shop.a.id]
+
+
+def test_the_stock_check_finds_records_that_disagree_with_the_books(env, app):
+    s, shop = env
+    s.flush()
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["outlets", "verify-stock", "--district", shop.town.district.code])
+    assert ok.exit_code == 0 and "stock and ledger agree" in ok.output
+    # A movement recorded without its journal's goods: the outlet's records no longer add up.
+    from app.outlets.models import StockMovement, StockMovementLine
+
+    bogus = StockMovement(tenant_id=shop.tenant, outlet_id=shop.a.id, kind="purchase", journal_id=0, supplier="x")
+    bogus.lines = [StockMovementLine(item_id=shop.oil.id, qty=3)]
+    s.add(bogus)
+    s.flush()
+    from app.outlets.checks import verify_stock
+
+    assert verify_stock(s, shop.tenant) == [
+        f"outlet {shop.a.id} item {shop.oil.id}: the books hold 20 pieces but the outlet's records add up to 23"
+    ]
+    bad = runner.invoke(args=["outlets", "verify-stock", "--district", shop.town.district.code])
+    assert bad.exit_code == 1 and "records add up to 23" in bad.output
+    s.delete(bogus.lines[0])
+    s.delete(bogus)
+    s.flush()
