@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -468,7 +469,18 @@ def load_demo(
     members: int = MEMBER_COUNT,
 ) -> list[str]:
     """Create the demo district in the caller's transaction; a district with `code` already there
-    means it was loaded before, and nothing is written. Returns the lines to print."""
+    means it was loaded before, and nothing is written. Returns the lines to print.
+
+    The services word the errors the demo expects and skips (not eligible, out of stock) in the
+    request's language: outside a request (`flask demo load`, tests) a request context is made for
+    them, else the first such error is "working outside of request context"."""
+    if has_app_context() and not has_request_context():
+        with current_app.test_request_context():
+            return _load_demo(session, code, name, seed=seed, members=members)
+    return _load_demo(session, code, name, seed=seed, members=members)
+
+
+def _load_demo(session: Session, code: str, name: str, *, seed: int, members: int) -> list[str]:
     existing = session.scalar(select(District).where(District.code == code))
     if existing is not None:
         return _already_loaded(session, existing)
@@ -539,7 +551,7 @@ def load_demo(
         sign_in_members[s.label] = member
 
     # The activities were planned before the second district admin existed: the same life as before.
-    later = ("district_admin (second)", "fund_approver (second)")
+    later = ("district_admin (second)", "fund_approver (second)", *outlet_life.OUTLET_ROLES)
     first_sign_ins = {k: m for k, m in sign_in_members.items() if k not in later}
     life = load_life(session, t, rows, first_sign_ins, seed)
     before_fund = {k: m for k, m in sign_in_members.items() if k != "fund_approver (second)"}

@@ -56,7 +56,18 @@ def outlet_home(outlet_id: int):
         pending=pending,
         can_redemptions=can_redemptions,
         counter=counter_url(outlet),
+        history=history_url(outlet),
     )
+
+
+def history_url(outlet: Outlet) -> str | None:
+    """The outlet's list of redemptions (the counter's pages), when the user may see redemptions there."""
+    if not can(current_user, "outlet.redemption.view", outlet):
+        return None
+    try:
+        return url_for("outlets.counter_history", outlet_id=outlet.id)
+    except BuildError:
+        return None
 
 
 def _my_outlet_ids() -> list[int]:
