@@ -399,3 +399,36 @@ def test_a_grid_report_reward_names_its_report(fx: FundEnv):
     assert e.value.field == "grid_report_id"
     p = fx.propose(100_00, reason_category="grid_report", grid_report_id=42, evidence="井盖缺失，已核实")
     assert p.grid_report_id == 42
+
+
+def test_an_attachment_is_kept_by_its_hash_and_proven_unchanged(app, fx: FundEnv, tmp_path):
+    from app.fund import attachments
+
+    pdf = b"%PDF-1.4 allocation letter"
+    row = attachments.store_attachment(
+        fx.s, fx.tenant, filename="../../深财〔2026〕1号.pdf", content=pdf, actor_user_id=fx.manager, folder=tmp_path
+    )
+    assert (row.content_type, row.filename, row.size_bytes) == ("application/pdf", "深财〔2026〕1号.pdf", len(pdf))
+    assert (tmp_path / row.sha256).read_bytes() == pdf
+    income = budget.record_income(
+        fx.s,
+        fx.tenant,
+        fx.fund_id,
+        kind="donation",
+        amount=5_000_00,
+        source="爱心企业",
+        document_ref="JZ-001",
+        received_on=date(2026, 3, 1),
+        attachment_id=row.id,
+        actor_user_id=fx.manager,
+    )
+    assert income.attachment_id == row.id
+    assert attachments.read_attachment(fx.s, fx.tenant, row.id, folder=tmp_path)[1] == pdf
+    (tmp_path / row.sha256).write_bytes(b"%PDF-1.4 changed")
+    with pytest.raises(FundInvalid):
+        attachments.read_attachment(fx.s, fx.tenant, row.id, folder=tmp_path)
+    for bad in (b"", b"MZ\x90\x00 not a document"):
+        with pytest.raises(FundInvalid):
+            attachments.store_attachment(
+                fx.s, fx.tenant, filename="x.exe", content=bad, actor_user_id=fx.manager, folder=tmp_path
+            )
