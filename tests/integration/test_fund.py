@@ -33,7 +33,7 @@ from app.fund.models import FundApproval, FundDisbursement, FundPayout
 from app.fund.proposals import PayoutItem
 from app.notices.channels import render
 from app.notices.services import notices_of
-from tests.integration.fund_env import FundEnv, make_fund_env
+from tests.integration.fund_env import FundEnv, beijing_today, make_fund_env
 
 
 @pytest.fixture
@@ -221,7 +221,7 @@ def test_paying_posts_the_money_once_and_only_when_approved(fx: FundEnv):
             p.id,
             channel="alipay",
             reference="",
-            paid_on=date.today(),
+            paid_on=beijing_today(),
             paid_by="",
             actor_user_id=fx.manager,
         )
@@ -233,7 +233,7 @@ def test_paying_posts_the_money_once_and_only_when_approved(fx: FundEnv):
             p.id,
             channel="cash",
             reference="R1",
-            paid_on=date.today() + timedelta(days=2),
+            paid_on=beijing_today() + timedelta(days=2),
             paid_by="陈静",
             actor_user_id=fx.manager,
         )
@@ -304,7 +304,7 @@ def test_the_payee_sees_each_reward_with_its_status_and_reason(fx: FundEnv):
         ("paid", "¥500.00"),
     ]
     assert mine.lines[1].status_reason == "证据不足"
-    assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == date.today()
+    assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == beijing_today()
     assert payees.my_rewards(fx.s, fx.tenant, fx.town.users["auditor"][0].id).lines == []
     # And is told: approved, paid, not approved (with why).
     told = [(n.kind, n.params["amount"]) for n in notices_of(fx.s, fx.tenant, fx.payee.id)]
@@ -386,7 +386,7 @@ def test_income_needs_a_source_and_a_document(fx: FundEnv):
             amount=0,
             source="",
             document_ref="",
-            received_on=date.today() + timedelta(days=3),
+            received_on=beijing_today() + timedelta(days=3),
             actor_user_id=fx.manager,
         )
     assert {d["field"] for d in e.value.details} == {"kind", "amount", "source", "document_ref", "received_on"}
