@@ -6,10 +6,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.auth.services import user_for_member
+from app.db import utcnow
 from app.fund import approvals, budget, disbursement, proposals
 from app.fund.proposals import PayoutItem
+from app.times import to_beijing
 from ledger import Ledger
 from tests.factories import make_member, make_town, make_user
+
+
+def beijing_today():
+    """Today in Beijing, the calendar the fund's dates are in (after 16:00 UTC it is already tomorrow)."""
+    return to_beijing(utcnow()).date()
 
 
 @dataclass
@@ -51,7 +58,7 @@ class FundEnv:
             payout.id,
             channel="wechat",
             reference=reference,
-            paid_on=date.today(),
+            paid_on=beijing_today(),
             paid_by="陈静",
             actor_user_id=user or self.manager,
         )

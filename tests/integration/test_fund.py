@@ -33,7 +33,7 @@ from app.fund.models import FundApproval, FundDisbursement, FundPayout
 from app.fund.proposals import PayoutItem
 from app.notices.channels import render
 from app.notices.services import notices_of
-from tests.integration.fund_env import FundEnv, make_fund_env
+from tests.integration.fund_env import FundEnv, beijing_today, make_fund_env
 
 
 @pytest.fixture
@@ -221,7 +221,7 @@ def test_paying_posts_the_money_once_and_only_when_approved(fx: FundEnv):
             p.id,
             channel="alipay",
             reference="",
-            paid_on=date.today(),
+            paid_on=beijing_today(),
             paid_by="",
             actor_user_id=fx.manager,
         )
@@ -233,7 +233,7 @@ def test_paying_posts_the_money_once_and_only_when_approved(fx: FundEnv):
             p.id,
             channel="cash",
             reference="R1",
-            paid_on=date.today() + timedelta(days=2),
+            paid_on=beijing_today() + timedelta(days=2),
             paid_by="陈静",
             actor_user_id=fx.manager,
         )
@@ -304,7 +304,7 @@ def test_the_payee_sees_each_reward_with_its_status_and_reason(fx: FundEnv):
         ("paid", "¥500.00"),
     ]
     assert mine.lines[1].status_reason == "证据不足"
-    assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == date.today()
+    assert mine.lines[2].channel == "wechat" and mine.lines[2].paid_on == beijing_today()
     assert payees.my_rewards(fx.s, fx.tenant, fx.town.users["auditor"][0].id).lines == []
     # And is told: approved, paid, not approved (with why).
     told = [(n.kind, n.params["amount"]) for n in notices_of(fx.s, fx.tenant, fx.payee.id)]
@@ -386,7 +386,7 @@ def test_income_needs_a_source_and_a_document(fx: FundEnv):
             amount=0,
             source="",
             document_ref="",
-            received_on=date.today() + timedelta(days=3),
+            received_on=beijing_today() + timedelta(days=3),
             actor_user_id=fx.manager,
         )
     assert {d["field"] for d in e.value.details} == {"kind", "amount", "source", "document_ref", "received_on"}
@@ -399,3 +399,36 @@ def test_a_grid_report_reward_names_its_report(fx: FundEnv):
     assert e.value.field == "grid_report_id"
     p = fx.propose(100_00, reason_category="grid_report", grid_report_id=42, evidence="井盖缺失，已核实")
     assert p.grid_report_id == 42
+
+
+def test_an_attachment_is_kept_by_its_hash_and_proven_unchanged(app, fx: FundEnv, tmp_path):
+    from app.fund import attachments
+
+    pdf = b"%PDF-1.4 allocation letter"
+    row = attachments.store_attachment(
+        fx.s, fx.tenant, filename="../../深财〔2026〕1号.pdf", content=pdf, actor_user_id=fx.manager, folder=tmp_path
+    )
+    assert (row.content_type, row.filename, row.size_bytes) == ("application/pdf", "深财〔2026〕1号.pdf", len(pdf))
+    assert (tmp_path / row.sha256).read_bytes() == pdf
+    income = budget.record_income(
+        fx.s,
+        fx.tenant,
+        fx.fund_id,
+        kind="donation",
+        amount=5_000_00,
+        source="爱心企业",
+        document_ref="JZ-001",
+        received_on=date(2026, 3, 1),
+        attachment_id=row.id,
+        actor_user_id=fx.manager,
+    )
+    assert income.attachment_id == row.id
+    assert attachments.read_attachment(fx.s, fx.tenant, row.id, folder=tmp_path)[1] == pdf
+    (tmp_path / row.sha256).write_bytes(b"%PDF-1.4 changed")
+    with pytest.raises(FundInvalid):
+        attachments.read_attachment(fx.s, fx.tenant, row.id, folder=tmp_path)
+    for bad in (b"", b"MZ\x90\x00 not a document"):
+        with pytest.raises(FundInvalid):
+            attachments.store_attachment(
+                fx.s, fx.tenant, filename="x.exe", content=bad, actor_user_id=fx.manager, folder=tmp_path
+            )

@@ -17,7 +17,7 @@ from app.fund.models import FundApproval, FundDisbursement, FundPayout
 from app.fund.proposals import PayoutItem, propose_payout
 from ledger.schema import journals
 from tests.integration import test_earning_concurrency as conc
-from tests.integration.fund_env import make_fund_env
+from tests.integration.fund_env import beijing_today, make_fund_env
 from tests.integration.test_earning_concurrency import build, outcome, run_together, verified
 
 pg_app = conc.pg_app  # the fixture
@@ -138,7 +138,6 @@ def test_one_approver_twice_at_once_on_a_two_approver_payout_counts_once(pg_app,
 
 
 def test_two_clerks_recording_one_payment_at_once_pay_it_once(pg_app, pg_engine):
-    from datetime import date
 
     from app.fund.disbursement import record_payment
 
@@ -164,7 +163,7 @@ def test_two_clerks_recording_one_payment_at_once_pay_it_once(pg_app, pg_engine)
                 payout_id,
                 channel="bank",
                 reference=f"BANK-{i}",
-                paid_on=date.today(),
+                paid_on=beijing_today(),
                 paid_by="陈静",
                 actor_user_id=clerks[i],
             ).channel

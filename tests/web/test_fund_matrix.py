@@ -13,6 +13,7 @@ from app.auth.services import user_for_member
 from app.fund import approvals, budget
 from app.fund.proposals import PayoutItem, propose_payout
 from tests.factories import PASSWORD, make_member, make_user
+from tests.integration.fund_env import beijing_today
 from tests.web.test_api import commit, post, signed_in
 
 
@@ -75,7 +76,7 @@ def act(client, token, world, action: str, target: str):
     if action == "reject":
         return post(client, f"{url}/reject", {"reason": "证据不足"}, token)
     if action == "pay":
-        body = {"channel": "bank", "reference": "BANK-1", "paid_on": date.today().isoformat(), "paid_by": "陈静"}
+        body = {"channel": "bank", "reference": "BANK-1", "paid_on": beijing_today().isoformat(), "paid_by": "陈静"}
         return post(client, f"{url}/disbursement", body, token)
     if action == "return":
         return post(client, f"{url}/return", {"reason": "无法联系"}, token)
@@ -194,7 +195,8 @@ def test_the_fund_story_through_the_api(app, town):
         token,
     )
     assert r.status_code == 201 and r.get_json()["amount_fen"] == 1_000_00
-    r = client.put(f"/api/v1/fund/funds/{fund}/budgets/2026", json={"amount": "800"}, headers={"X-CSRFToken": token})
+    year = beijing_today().year
+    r = client.put(f"/api/v1/fund/funds/{fund}/budgets/{year}", json={"amount": "800"}, headers={"X-CSRFToken": token})
     assert r.status_code == 200 and r.get_json()["budgets"][0]["amount_fen"] == 800_00
     r = post(
         client,
@@ -242,7 +244,7 @@ def test_the_fund_story_through_the_api(app, town):
     r = post(
         client,
         f"/api/v1/fund/payouts/{payout}/disbursement",
-        {"channel": "wechat", "reference": "WX1", "paid_on": date.today().isoformat(), "paid_by": "陈静"},
+        {"channel": "wechat", "reference": "WX1", "paid_on": beijing_today().isoformat(), "paid_by": "陈静"},
         token,
     )
     assert r.status_code == 201 and r.get_json()["disbursement"]["reference"] == "WX1"
