@@ -52,6 +52,12 @@ def create_report():
     return ReportOut.of(report), 201
 
 
+@api.validate(resp=responses(HTTP_200=ReportOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="getGridReport")
+def get_report(report_id: int):
+    """One grid report: yours, or one in the grids you may see (404 otherwise)."""
+    return ReportOut.of(_report(report_id, "gridreport.view"))
+
+
 @api.validate(query=PageQuery, resp=responses(HTTP_200=ReportPage), tags=TAGS, operation_id="myGridReports")
 def my_reports():
     """Your grid reports, newest first, each with its status in words."""

@@ -30,6 +30,7 @@ _A = f"/grid-reports/<{ID}:report_id>"
 api_bp.add_url_rule("/grid-reports", view_func=api.create_report, methods=["POST"])
 api_bp.add_url_rule("/me/grid-reports", view_func=api.my_reports, methods=["GET"])
 api_bp.add_url_rule("/grid-reports/triage", view_func=api.triage_queue, methods=["GET"])
+api_bp.add_url_rule(_A, view_func=api.get_report, methods=["GET"])
 api_bp.add_url_rule(f"{_A}/verification", view_func=api.verify, methods=["POST"])
 api_bp.add_url_rule(f"{_A}/rejection", view_func=api.reject, methods=["POST"])
 api_bp.add_url_rule(f"{_A}/duplicate", view_func=api.mark_duplicate, methods=["POST"])

@@ -466,6 +466,7 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
         ("/api/v1/grid-reports", "post"),
         ("/api/v1/me/grid-reports", "get"),
         ("/api/v1/grid-reports/triage", "get"),
+        ("/api/v1/grid-reports/{report_id}", "get"),
         ("/api/v1/grid-reports/{report_id}/verification", "post"),
         ("/api/v1/grid-reports/{report_id}/rejection", "post"),
         ("/api/v1/grid-reports/{report_id}/duplicate", "post"),

@@ -55,8 +55,8 @@ def test_every_operation_answers_as_documented_and_never_5xx(app, town, role):
     schema = _schema(app, town, role)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert (
-        len(operations) == 72
-    )  # 28 (earning and before) + 7 check-ins + 7 awards and corrections + 2 certificates + 3 reports + 6 grid reports
+        len(operations) == 73
+    )  # 28 (earning and before) + 7 check-ins + 7 awards and corrections + 2 certificates + 3 reports + 7 grid reports
     # + 19 fund
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):

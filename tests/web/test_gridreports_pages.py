@@ -279,6 +279,7 @@ def test_api_report_list_and_triage(app, town):
         rep["id"],
     ]
     assert c.get("/api/v1/grid-reports/triage").status_code == 403
+    assert c.get(f"/api/v1/grid-reports/{rep['id']}").get_json()["status"] == "submitted"
     assert post(c, f"/api/v1/grid-reports/{rep['id']}/verification", {}, ct).status_code == 403
 
     g = app.test_client()
@@ -304,6 +305,7 @@ def test_api_report_list_and_triage(app, town):
     ot = signed_in(o, town, "other_admin")
     r4 = post(c, "/api/v1/grid-reports", {"category": "other", "text": "另一件事情需要处理"}, ct).get_json()
     assert post(o, f"/api/v1/grid-reports/{r4['id']}/verification", {}, ot).status_code == 404
+    assert o.get(f"/api/v1/grid-reports/{r4['id']}").status_code == 404
 
 
 def test_pages_render_for_every_role(app, town):
