@@ -1,6 +1,6 @@
 """Unbound Flask extensions, initialised in create_app()."""
 
-from flask import request
+from flask import has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,7 +15,10 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def select_locale() -> str:
-    """Chinese unless the user chose English (?lang=en, remembered in a cookie)."""
+    """Chinese unless the user chose English (?lang=en, remembered in a cookie). Outside a request (the
+    CLI, jobs, the demo loader) Chinese."""
+    if not has_request_context():
+        return "zh_Hans_CN"
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in ("en", "zh"):
         return "en" if chosen == "en" else "zh_Hans_CN"
