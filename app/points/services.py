@@ -107,9 +107,16 @@ def lock_for_review(
     Two reviews over overlapping members in any order then wait for
     each other instead of deadlocking; what they take later is already theirs."""
     items = list(items)
-    keys = [
-        k for m, rule, at in items if rule is not None for k in caps.hours_counter_keys(session, tenant_id, m, rule, at)
-    ]
+    shapes: dict[tuple[int, datetime], list[tuple[str, str]]] = {}  # (rule, start) -> [(kind, period)], once each
+    keys: list[tuple[int, str, str]] = []
+    for m, rule, at in items:
+        if rule is None:
+            continue
+        shape = shapes.get((id(rule), at))
+        if shape is None:
+            shape = [(k, p) for _, k, p in caps.hours_counter_keys(session, tenant_id, 0, rule, at)]
+            shapes[(id(rule), at)] = shape
+        keys += [(m, k, p) for k, p in shape]
     caps.lock_counters(session, tenant_id, keys)
     codes = sorted({wallet_code(m) for m, _, _ in items} | {hours_source_code(host_unit_id)})
     for i in range(0, len(codes), 1000):
