@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import request
+from flask import request, url_for
 from flask_login import current_user
 
 from app.access import path_filter, require
@@ -89,7 +89,7 @@ def create_fund():
     data: FundIn = request.context.json
     require(current_user, "fund.manage")
     fund = budget.open_fund(get_session(), current_user.tenant_id, data.name, actor_user_id=current_user.user_id)
-    return _fund_out(fund), 201
+    return _fund_out(fund), 201, {"Location": url_for(".get_fund", fund_id=fund.id)}
 
 
 @api.validate(resp=responses(HTTP_200=FundOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="getFund")
@@ -197,7 +197,7 @@ def propose_payout():
     p = proposals.propose_payout(
         get_session(), current_user.tenant_id, data.fund_id, _item(data), actor_user_id=current_user.user_id
     )
-    return _payout_out(p), 201
+    return _payout_out(p), 201, {"Location": url_for(".get_payout", payout_id=p.id)}
 
 
 @api.validate(

@@ -4,7 +4,7 @@ the triage queue, and the three decisions. Photos are added on the report page (
 
 from __future__ import annotations
 
-from flask import request
+from flask import request, url_for
 from flask_login import current_user
 
 from app.access import path_filter, require
@@ -49,7 +49,7 @@ def create_report():
     report = services.submit_report(
         db, _me(), category=data.category, text=data.text, grid=grid, lat=data.lat, lng=data.lng
     )
-    return ReportOut.of(report), 201
+    return ReportOut.of(report), 201, {"Location": url_for(".get_report", report_id=report.id)}
 
 
 @api.validate(resp=responses(HTTP_200=ReportOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="getGridReport")

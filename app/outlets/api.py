@@ -5,7 +5,7 @@ refunds. Every outlet-bound call answers 404 for an outlet outside the user's re
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -94,7 +94,7 @@ def create_outlet():
     outlet = outlet_services.create_outlet(
         get_session(), current_user.tenant_id, current_user.user_id, unit, data.name, data.address, data.opening_hours
     )
-    return OutletOut.of(outlet), 201
+    return OutletOut.of(outlet), 201, {"Location": url_for(".get_outlet", outlet_id=outlet.id)}
 
 
 @api.validate(resp=responses(HTTP_200=OutletOut), tags=TAGS, operation_id="getOutlet")
@@ -375,7 +375,7 @@ def redeem(outlet_id: int):
     )
     if r.outlet_id != outlet.id:
         raise OutletInvalid(_("This cart key was used at another outlet. Start a new cart."), field="key")
-    return ReceiptOut.of(r, counter.receipt(db, r)), 201
+    return ReceiptOut.of(r, counter.receipt(db, r)), 201, {"Location": url_for(".get_redemption", redemption_id=r.id)}
 
 
 def _redemption(redemption_id: int) -> Redemption:

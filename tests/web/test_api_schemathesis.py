@@ -97,11 +97,11 @@ def test_linked_sequences_answer_as_documented(app, town, role):
             suppress_health_check=list(HealthCheck),
         )
     )
-    # Every call answered (no 5xx, each as documented: checked above). When a sequence created something,
-    # it also followed the link to it: a read of an id from an earlier answer.
+    # Every call answered (no 5xx, each as documented: checked above). Whether a sequence reads back what
+    # it created depends on how far the derandomized exploration gets over 90 operations (it used to be
+    # asserted here, and broke on each new area without any defect); tests/web/test_api_locations.py
+    # checks directly that each create answers 201 with a Location that reads back.
     assert answered, "the state machine made no calls"
-    if any(method == "POST" and status == 201 for method, _path, status in answered):
-        assert any(path.endswith("_id}") and method == "GET" for method, path, _status in answered), sorted(answered.items())
 
 
 @pytest.mark.slow
