@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -460,6 +461,12 @@ def load_demo(
 ) -> list[str]:
     """Create the demo district in the caller's transaction; a district with `code` already there
     means it was loaded before, and nothing is written. Returns the lines to print."""
+    if has_app_context() and not has_request_context():
+        # Services turn lazy messages into text (why a member may not join an activity, which the demo's
+        # sign-ups meet on some days and skip); Flask-Babel reads the locale from a request, which a CLI
+        # command or a test fixture has none of: a plain one stands in.
+        with current_app.test_request_context():
+            return load_demo(session, code, name, seed=seed, members=members)
     existing = session.scalar(select(District).where(District.code == code))
     if existing is not None:
         return _already_loaded(session, existing)
