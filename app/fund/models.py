@@ -192,7 +192,9 @@ class FundPayout(Base):
     reason: Mapped[str] = mapped_column(String(200))
     # Evidence: a verified grid report (app/gridreports; the foreign key is added when that area is
     # merged), an activity, text, an attachment.
-    grid_report_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    grid_report_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("grid_reports.id")
+    )
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
     evidence: Mapped[str] = mapped_column(String(1000), default="")
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("fund_attachments.id"))

@@ -24,6 +24,8 @@ from app.activities.models import Activity
 from app.auth.models import User
 from app.db import utcnow
 from app.errors import NotFound
+from app.gridreports.labels import VERIFIED
+from app.gridreports.models import GridReport
 from app.people.labels import ACTIVE
 from app.people.models import Member
 from app.spreadsheets import Limits, append_text_row, blank, cell_text, read_table
@@ -94,6 +96,15 @@ def _problems(
             )
         )
     )
+    verified_reports = set(
+        session.scalars(
+            select(GridReport.id).where(
+                GridReport.tenant_id == tenant_id,
+                GridReport.status == VERIFIED,
+                GridReport.id.in_({i.grid_report_id for i in items if i.grid_report_id}),
+            )
+        )
+    )
     attachments = set(
         session.scalars(
             select(FundAttachment.id).where(
@@ -118,6 +129,8 @@ def _problems(
             bad(n, "reason", _l("Say why the reward is given."))
         if i.reason_category == "grid_report" and not i.grid_report_id:
             bad(n, "grid_report_id", _l("Name the verified grid report this reward is for."))
+        elif i.grid_report_id and i.grid_report_id not in verified_reports:
+            bad(n, "grid_report_id", _l("That grid report is not a verified report of this district."))
         if i.activity_id and i.activity_id not in activities:
             bad(n, "activity_id", _l("No such activity in this district."))
         if i.attachment_id and i.attachment_id not in attachments:

@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.CheckConstraint('proposer_member_id <> payee_member_id', name=op.f('ck_fund_payouts_payee_not_proposer')),
     sa.CheckConstraint('rejected_by_member_id IS NULL OR rejected_by_member_id <> payee_member_id', name=op.f('ck_fund_payouts_payee_not_rejecter')),
     sa.CheckConstraint('required_approvals IN (1, 2)', name=op.f('ck_fund_payouts_required_approvals')),
+    sa.ForeignKeyConstraint(['grid_report_id'], ['grid_reports.id'], name=op.f('fk_fund_payouts_grid_report_id_grid_reports')),
     sa.ForeignKeyConstraint(['activity_id'], ['activities.id'], name=op.f('fk_fund_payouts_activity_id_activities')),
     sa.ForeignKeyConstraint(['attachment_id'], ['fund_attachments.id'], name=op.f('fk_fund_payouts_attachment_id_fund_attachments')),
     sa.ForeignKeyConstraint(['closed_by_user_id'], ['users.id'], name=op.f('fk_fund_payouts_closed_by_user_id_users')),

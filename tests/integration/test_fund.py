@@ -397,8 +397,30 @@ def test_a_grid_report_reward_names_its_report(fx: FundEnv):
     with pytest.raises(FundInvalid) as e:
         fx.propose(100_00, reason_category="grid_report")
     assert e.value.field == "grid_report_id"
-    p = fx.propose(100_00, reason_category="grid_report", grid_report_id=42, evidence="井盖缺失，已核实")
-    assert p.grid_report_id == 42
+    from app.gridreports.models import GridReport
+
+    def report(status: str) -> int:
+        decided = {} if status == "submitted" else {"triaged_at": utcnow(), "triaged_by_user_id": fx.manager}
+        r = GridReport(
+            tenant_id=fx.tenant,
+            grid_id=fx.town.grid_a1.id,
+            reporter_member_id=fx.payee.id,
+            category="hazard",
+            text="井盖缺失",
+            status=status,
+            **decided,
+        )
+        fx.s.add(r)
+        fx.s.flush()
+        return r.id
+
+    waiting = report("submitted")
+    with pytest.raises(FundInvalid) as e:  # only a verified report earns a reward
+        fx.propose(100_00, reason_category="grid_report", grid_report_id=waiting, evidence="井盖缺失")
+    assert e.value.field == "grid_report_id"
+    verified = report("verified")
+    p = fx.propose(100_00, reason_category="grid_report", grid_report_id=verified, evidence="井盖缺失，已核实")
+    assert p.grid_report_id == verified
 
 
 def test_an_attachment_is_kept_by_its_hash_and_proven_unchanged(app, fx: FundEnv, tmp_path):

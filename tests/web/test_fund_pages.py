@@ -16,6 +16,13 @@ from tests.web.test_activities_api import _extra_user
 from tests.web.test_api import commit
 
 
+def _sign_in_en(client, town, role: str):
+    """Sign in and read the pages in English (the assertions quote the English words)."""
+    member = sign_in(client, town, role)
+    client.get("/?lang=en")
+    return member
+
+
 def _beijing_today():
     """Today in Beijing (a payment is dated in Beijing time, never before its approval)."""
     from app.db import utcnow
@@ -73,7 +80,7 @@ def _token(client, url: str) -> str:
 
 
 def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_payee_sees_it(app, client, town):
-    sign_in(client, town, "fund_manager")
+    _sign_in_en(client, town, "fund_manager")
     token = _token(client, "/fund/")
     r = client.post("/fund/", data={"csrf_token": token, "name": "平安志愿者奖励基金"})
     assert r.status_code == 302
@@ -126,7 +133,7 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
 
     # An approver approves it (one approver: ¥500 is below the ¥3,000 threshold).
     approver = app.test_client()
-    sign_in(approver, town, "fund_approver")
+    _sign_in_en(approver, town, "fund_approver")
     token = _token(approver, payout_url)
     assert "One approval is enough" in approver.get(payout_url).get_data(as_text=True)
     r = approver.post(payout_url, data={"csrf_token": token, "action": "approve", "decision_reason": ""})
@@ -157,7 +164,7 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
 
     # The payee sees it, in yuan, with its status; and a home panel links to it.
     payee = app.test_client()
-    sign_in(payee, town, "volunteer")
+    _sign_in_en(payee, town, "volunteer")
     mine = payee.get("/me/rewards")
     assert mine.status_code == 200
     text = mine.get_data(as_text=True)
@@ -178,7 +185,7 @@ def test_refusals_are_said_in_words(app, client, town):
     # Above the ¥3,000 threshold: two approvers.
     big = _propose(app, town, fund_id, 500_000)
 
-    sign_in(client, town, "both")
+    _sign_in_en(client, town, "both")
     queue = client.get("/fund/approvals").get_data(as_text=True)
     assert "You proposed this payout, so the rule refuses your approval" in queue
     token = csrf_from(queue)
@@ -188,7 +195,7 @@ def test_refusals_are_said_in_words(app, client, town):
     assert _status(app, own) == "proposed"
 
     approver = app.test_client()
-    sign_in(approver, town, "fund_approver")
+    _sign_in_en(approver, town, "fund_approver")
     queue = approver.get("/fund/approvals").get_data(as_text=True)
     assert "This payout is to you, so the rule refuses your approval" in queue
     assert "two different approvers are needed" in queue
@@ -217,7 +224,7 @@ def test_refusals_are_said_in_words(app, client, town):
 
     # The payee of the rejected proposal... is the volunteer: they see why.
     payee = app.test_client()
-    sign_in(payee, town, "volunteer")
+    _sign_in_en(payee, town, "volunteer")
     assert "证据不足" in payee.get("/me/rewards").get_data(as_text=True)
 
 
@@ -226,7 +233,7 @@ def test_batch_approval_asks_to_confirm_then_approves_all_or_none(app, client, t
     _extra_user(app, town, "payee2", "吴芳")
     a = _propose(app, town, fund_id, 20_000)
     b = _propose(app, town, fund_id, 30_000, payee_key="payee2")
-    sign_in(client, town, "fund_approver")
+    _sign_in_en(client, town, "fund_approver")
     token = _token(client, "/fund/approvals")
     r = client.post("/fund/approvals", data={"csrf_token": token, "payout": [str(a), str(b)]})
     assert r.status_code == 200
@@ -253,7 +260,7 @@ def _workbook(rows) -> bytes:
 
 def test_the_list_upload_shows_every_row_then_proposes_all_or_none(app, client, town):
     fund_id = _fund(app, town)
-    sign_in(client, town, "fund_manager")
+    _sign_in_en(client, town, "fund_manager")
     url = f"/fund/{fund_id}/upload"
     token = _token(client, url)
     template = client.get(f"{url}/template.xlsx")
@@ -313,7 +320,7 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
     ]
     for role in ("fund_manager", "fund_approver", "auditor", "district_admin"):
         c = app.test_client()
-        sign_in(c, town, role)
+        _sign_in_en(c, town, role)
         for url in pages:
             r = c.get(url)
             assert r.status_code in (200, 302), (role, url, r.status_code)
@@ -321,14 +328,14 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
     manager_only = [f"/fund/{fund_id}/propose", f"/fund/{fund_id}/upload"]
     for role in ("fund_approver", "auditor"):
         c = app.test_client()
-        sign_in(c, town, role)
+        _sign_in_en(c, town, role)
         for url in manager_only:
             assert c.get(url).status_code == 403, (role, url)
     for role in ("organiser", "volunteer", "grid_admin"):
         if role not in town.users:
             continue
         c = app.test_client()
-        sign_in(c, town, role)
+        _sign_in_en(c, town, role)
         for url in pages + manager_only:
             r = c.get(url)
             if role == "volunteer" and url == f"/fund/payouts/{payout}":  # their own payout: their rewards page
@@ -338,7 +345,7 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
         assert c.get("/me/rewards").status_code == 200
     # The list searches by part of the payee's name.
     c = app.test_client()
-    sign_in(c, town, "fund_manager")
+    _sign_in_en(c, town, "fund_manager")
     volunteer = town.users["volunteer"][0]
     assert f"/fund/payouts/{payout}" in c.get("/fund/payouts/", query_string={"q": volunteer.name[-1]}).get_data(
         as_text=True
@@ -346,7 +353,7 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
     assert f"/fund/payouts/{payout}" not in c.get("/fund/payouts/", query_string={"q": "不存在"}).get_data(as_text=True)
     # The auditor reads but cannot change anything.
     auditor = app.test_client()
-    sign_in(auditor, town, "auditor")
+    _sign_in_en(auditor, town, "auditor")
     token = _token(auditor, f"/fund/payouts/{payout}")
     r = auditor.post(f"/fund/payouts/{payout}", data={"csrf_token": token, "action": "approve"})
     assert r.status_code == 403 and _status(app, payout) == "proposed"
@@ -355,7 +362,7 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
 def test_reports_have_charts_and_xlsx(app, client, town):
     fund_id = _fund(app, town)
     _propose(app, town, fund_id, 12_345)
-    sign_in(client, town, "fund_manager")
+    _sign_in_en(client, town, "fund_manager")
     page = client.get(f"/fund/{fund_id}/reports").get_data(as_text=True)
     assert 'id="report-chart-data"' in page and "¥123.45" in page and "¥1,000,000.00" in page
     # Remaining at the end of this month: allocated − reserved − paid = 1,000,000.00 − 123.45.
@@ -373,7 +380,7 @@ def test_reports_have_charts_and_xlsx(app, client, town):
 def test_every_form_needs_the_csrf_token(app, client, town):
     fund_id = _fund(app, town)
     payout = _propose(app, town, fund_id, 10_000)
-    sign_in(client, town, "fund_manager")
+    _sign_in_en(client, town, "fund_manager")
     for url, data in [
         ("/fund/", {"name": "x"}),
         (f"/fund/{fund_id}/income", {"in-amount": "1.00"}),
@@ -388,7 +395,7 @@ def test_every_form_needs_the_csrf_token(app, client, town):
 
 def test_the_pickers_suggest_members_by_part_of_a_name(app, client, town):
     _fund(app, town)
-    sign_in(client, town, "fund_manager")
+    _sign_in_en(client, town, "fund_manager")
     volunteer = town.users["volunteer"][0]
     r = client.get("/fund/pick/members", query_string={"q": volunteer.name[1:]})
     assert r.status_code == 200
@@ -396,7 +403,7 @@ def test_the_pickers_suggest_members_by_part_of_a_name(app, client, town):
     assert any(i["id"] == volunteer.id and volunteer.name in i["path"] for i in items)
     assert all(volunteer.mobile not in i["path"] for i in items)  # the mobile is never shown whole
     other = app.test_client()
-    sign_in(other, town, "volunteer")
+    _sign_in_en(other, town, "volunteer")
     assert other.get("/fund/pick/members", query_string={"q": "a"}).status_code == 403
 
 
@@ -425,7 +432,7 @@ def test_a_verified_grid_report_is_one_tap_from_a_proposal(app, client, town):
         return r.id
 
     report_id = commit(app, report)
-    sign_in(client, town, "fund_manager")
+    _sign_in_en(client, town, "fund_manager")
     # On the report's own page (the grid reports area's hook): "Propose a reward" leads to the filled form.
     on_report = client.get(f"/me/grid-reports/{report_id}").get_data(as_text=True)
     assert f"/fund/propose?grid_report={report_id}" in on_report
@@ -457,7 +464,7 @@ def test_the_district_admin_sets_the_threshold_in_yuan_and_others_cannot(app, cl
     from app.fund import budget
 
     fund_id = _fund(app, town)
-    sign_in(client, town, "district_admin")
+    _sign_in_en(client, town, "district_admin")
     token = _token(client, f"/fund/{fund_id}")
     data = {
         "csrf_token": token,
@@ -473,6 +480,6 @@ def test_the_district_admin_sets_the_threshold_in_yuan_and_others_cannot(app, cl
     assert r.status_code == 302
     assert commit(app, lambda s: budget.rules(s, town.district.id).approval_threshold) == 500_000
     manager = app.test_client()
-    sign_in(manager, town, "fund_manager")
+    _sign_in_en(manager, town, "fund_manager")
     token = _token(manager, f"/fund/{fund_id}")
     assert manager.post(f"/fund/{fund_id}", data={**data, "csrf_token": token}).status_code == 403
