@@ -138,7 +138,7 @@ def _member_of(code: str) -> int:
 _WALLET_ROWS_PG = text(
     """
     SELECT a.id AS account_id, e.seq, e.journal_id, e.posted_delta, e.created_at,
-           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind = :expiry THEN j.meta END AS meta
+           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind IN (:expiry, :refund) THEN j.meta END AS meta
     FROM unnest(CAST(:ids AS BIGINT[])) AS a(id)
     CROSS JOIN LATERAL (
         SELECT le.seq, le.journal_id, le.posted_delta, le.created_at FROM ledger_entries le
@@ -177,7 +177,7 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
         .order_by(entries.c.account_id, entries.c.seq)
     )
     result = (
-        session.execute(_WALLET_ROWS_PG, {"ids": account_ids, "expiry": KIND_EXPIRY})
+        session.execute(_WALLET_ROWS_PG, {"ids": account_ids, "expiry": KIND_EXPIRY, "refund": KIND_REFUND})
         if session.get_bind().dialect.name == "postgresql"
         else session.execute(q)
     )
