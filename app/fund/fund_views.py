@@ -212,7 +212,7 @@ def attachment(attachment_id: int):
     )
 
 
-# --- the typed pickers' suggestions (static/js/unit-pick.js) -------------------------------------------------
+# --- the typed pickers' suggestions (static/js/pick.js) -------------------------------------------------
 
 
 def _suggestions(found) -> Response:

@@ -1,7 +1,7 @@
 """The field that picks a payee or an activity by typing part of its name, never its number.
 
-It renders (macro `pick` in fund/_pick.html) like the place picker: a text input `<name>-text` and a
-hidden `<name>` holding the id, with suggestions from a JSON URL as you type (static/js/unit-pick.js,
+It renders with the place picker's macro (`unit_pick` in _macros.html): a text input `<name>-text` and a
+hidden `<name>` holding the id, with suggestions from a JSON URL as you type (static/js/pick.js,
 which only needs `items: [{id, path, kind}]`). Without the script the server resolves the typed text:
 one match → it; several → the form comes back with them as radio buttons; none → an error."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import Field
@@ -88,6 +89,14 @@ class PickField(Field):
             )
         self.matches = found
         raise StopValidation(str(_l("Several match “%(text)s”: choose one.", text=self.text)))
+
+    def search_url(self) -> str:
+        """The JSON suggestions for this field (static/js/pick.js asks it as you type)."""
+        return url_for(self.endpoint)
+
+    def match_rows(self) -> list[tuple[int, str, str]]:
+        """The matches the form lists to choose from: id and label (macro unit_pick)."""
+        return [(m.id, m.label, "") for m in self.matches]
 
     def _take(self, found: Found) -> None:
         self.found, self.data, self.text = found, found.id, found.label

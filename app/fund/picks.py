@@ -1,5 +1,5 @@
 """Finding a payee or an activity by typing part of its name, for the fund's pages: the JSON
-suggestions (static/js/unit-pick.js shows them, as it does for places) and the server-side resolution
+suggestions (static/js/pick.js shows them, as it does for places) and the server-side resolution
 of what was typed when the form is sent without the script."""
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from wtforms.validators import StopValidation
 from app.access import can, path_filter
 from app.db import get_session
 
+from .labels import GRID_TYPE_LABELS, KIND_LABELS
 from .models import OrgUnit
 from .services import path_label, path_labels, resolve_unit
 
@@ -21,7 +22,7 @@ class UnitPickField(Field):
 
     It renders (macro `unit_pick` in _macros.html) as a text input `<name>-text` holding the unit's
     path ("凤凰街道 › 塘家社区 › 第1网格") and a hidden `<name>` holding its id. With JavaScript
-    (static/js/unit-pick.js) suggestions come from /org/pick as you type and the pick fills the id.
+    (static/js/pick.js) suggestions come from /org/pick as you type and the pick fills the id.
     Without it the server resolves the typed text when the form is posted: exactly one unit the user may
     choose → that unit; several → the form comes back with them to choose from (`matches`, shown as
     radio buttons of the same name, with `<name>-choosing`); none → an error on the field. A posted id
@@ -83,7 +84,7 @@ class UnitPickField(Field):
         self.exclude_path, self.exclude_id = unit.path, unit.id
 
     def search_url(self) -> str:
-        """The JSON suggestions for this field (static/js/unit-pick.js asks it as you type)."""
+        """The JSON suggestions for this field (static/js/pick.js asks it as you type)."""
         return url_for(
             "places.pick",
             action=self.action,
@@ -150,6 +151,13 @@ class UnitPickField(Field):
         self.matches = found
         self.match_labels = path_labels(session, found)
         raise StopValidation(str(_l("Several places match “%(text)s”: choose one.", text=self.text)))
+
+    def match_rows(self) -> list[tuple[int, str, str]]:
+        """The matches the form lists to choose from: id, path, and the unit's kind (macro unit_pick)."""
+        return [
+            (u.id, self.match_labels[u.id], str(GRID_TYPE_LABELS[u.grid_type] if u.grid_type else KIND_LABELS[u.kind]))
+            for u in self.matches
+        ]
 
     def _value(self):
         return str(self.data.id) if self.data is not None else ""

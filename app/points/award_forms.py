@@ -35,7 +35,7 @@ class _AwardFields(FlaskForm):
 
 
 class SingleAwardForm(_AwardFields):
-    # Picked by typing part of the name (or the mobile's last 4 digits): static/js/member-pick.js fills
+    # Picked by typing part of the name (or the mobile's last 4 digits): static/js/pick.js fills
     # member_id from the suggestions; without it the view resolves the typed text.
     member = StringField(
         _l("Member"), validators=[DataRequired(_l("Type part of the member's name and choose them.")), Length(max=64)]

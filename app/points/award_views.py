@@ -130,7 +130,7 @@ def _member_label(card: dict) -> str:
 
 @login_required
 def member_search():
-    """Suggestions for the award form's member field (static/js/member-pick.js): active members of the
+    """Suggestions for the award form's member field (static/js/pick.js): active members of the
     district by part of the name or the mobile's last 4 digits; only for those who may award points."""
     _admin()
     found = awards.search_members(get_session(), current_user.tenant_id, request.args.get("q", ""), limit=10)

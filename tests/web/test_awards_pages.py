@@ -239,7 +239,7 @@ def test_the_member_is_picked_by_part_of_the_name(app, client, town):
 
     page = client.get("/points/awards")
     html = page.get_data(as_text=True)
-    assert "data-member-pick" in html and "js/member-pick.js" in html
+    assert "data-member-pick" in html and "js/pick.js" in html
     data = {
         "csrf_token": csrf_from(html),
         "form": "single",

@@ -1,15 +1,39 @@
-// Suggestions for the pick-a-place fields (macro unit_pick): type part of a name, see each match's
-// path ("凤凰街道 › 塘家社区 › 第1网格"), pick one, and its id goes into the hidden field. Without this
-// script the form still works: the server resolves the typed name when the form is sent.
+// Suggestions for the pick fields: type part of a name, see the matches, pick one, and its id goes into
+// the hidden field. Two kinds share this script (base.html loads it on every page):
+//   [data-unit-pick]   places (macro unit_pick, fund/_pick.html): each match's path
+//                      ("凤凰街道 › 塘家社区 › 第1网格") and its kind; the hidden field is the text field's
+//                      name without "-text".
+//   [data-member-pick] members (the awards form): "name · masked mobile · grid"; the hidden field is the
+//                      server's radio list's name, or member_id.
+// Without this script the forms still work: the server resolves the typed text on submit (one match:
+// that one; several: the form lists them to choose from).
 (function () {
   "use strict";
 
-  function setup(box) {
+  var KINDS = {
+    unit: {
+      idAttr: "data-unit-id",
+      hiddenName: function (text) { return text.name.replace(/-text$/, ""); },
+      label: function (item) { return item.path; },
+      line: function (item) { return [item.path, item.kind]; }
+    },
+    member: {
+      idAttr: "data-member-id",
+      hiddenName: function (text, box) {
+        var radio = box.querySelector(".pick-matches input[type=radio]");
+        return radio ? radio.name : "member_id";
+      },
+      label: function (item) { return item.label; },
+      line: function (item) { return [item.name, item.mobile + " · " + item.place]; }
+    }
+  };
+
+  function setup(box, kind) {
     var text = box.querySelector("input[type=text]");
     var list = box.querySelector(".pick-list");
     var src = box.getAttribute("data-src");
-    var hidden = box.querySelector("input[data-unit-id]");
-    var name = text.name.replace(/-text$/, "");
+    var hidden = box.querySelector("input[" + kind.idAttr + "]");
+    var name = kind.hiddenName(text, box);
     var timer = null, seq = 0, active = -1, items = [];
 
     function idInput() {
@@ -20,7 +44,7 @@
         hidden = document.createElement("input");
         hidden.type = "hidden";
         hidden.name = name;
-        hidden.setAttribute("data-unit-id", "");
+        hidden.setAttribute(kind.idAttr, "");
         box.insertBefore(hidden, list);
       }
       return hidden;
@@ -36,7 +60,7 @@
     }
 
     function choose(item) {
-      text.value = item.path;
+      text.value = kind.label(item);
       idInput().value = String(item.id);
       close();
       text.dispatchEvent(new Event("change", { bubbles: true }));
@@ -67,14 +91,15 @@
         li.setAttribute("role", "option");
         li.setAttribute("aria-selected", "false");
         li.tabIndex = -1;
-        var path = document.createElement("span");
-        path.textContent = item.path;
-        var kind = document.createElement("small");
-        kind.className = "muted";
-        kind.textContent = item.kind;
-        li.appendChild(path);
+        var parts = kind.line(item);
+        var main = document.createElement("span");
+        main.textContent = parts[0];
+        var more = document.createElement("small");
+        more.className = "muted";
+        more.textContent = parts[1];
+        li.appendChild(main);
         li.appendChild(document.createTextNode(" "));
-        li.appendChild(kind);
+        li.appendChild(more);
         // mousedown, not click: the text field must not lose the pick to its blur first.
         li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(item); });
         list.appendChild(li);
@@ -91,11 +116,11 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { items: [] }; })
         .then(function (body) { if (mine === seq) show(body.items || []); })
-        .catch(function () { /* offline: the server resolves the typed name on submit */ });
+        .catch(function () { /* offline: the server resolves the typed text on submit */ });
     }
 
     text.addEventListener("input", function () {
-      if (hidden) hidden.value = "";  // typed text no longer names the picked unit
+      if (hidden) hidden.value = "";  // typed text no longer names the pick
       clearTimeout(timer);
       timer = setTimeout(search, 200);
     });
@@ -109,5 +134,6 @@
     text.addEventListener("blur", function () { setTimeout(close, 150); });
   }
 
-  document.querySelectorAll("[data-unit-pick]").forEach(setup);
+  document.querySelectorAll("[data-unit-pick]").forEach(function (box) { setup(box, KINDS.unit); });
+  document.querySelectorAll("[data-member-pick]").forEach(function (box) { setup(box, KINDS.member); });
 })();
