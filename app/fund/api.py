@@ -54,6 +54,26 @@ def _payout_out(p) -> PayoutOut:
     return PayoutOut.of(p, approvals.approvers_of(s, p.id), disbursement.disbursement_of(s, p.id))
 
 
+def _decision(operation_id: str):
+    """The API contract shared by the decisions on one payout (approve, reject, withdraw): a reason in,
+    the payout out."""
+    return api.validate(
+        json=DecisionIn,
+        resp=write_responses(HTTP_200=PayoutOut, HTTP_422=(ErrorOut, "What to fix")),
+        tags=TAGS,
+        security=WRITE_SECURITY,
+        operation_id=operation_id,
+    )
+
+
+def _decide(payout_id, action, decide):
+    """Check the permission, make the decision with the request's reason, answer with the payout."""
+    data: DecisionIn = request.context.json
+    require(current_user, action)
+    p = decide(get_session(), current_user.tenant_id, payout_id, actor_user_id=current_user.user_id, reason=data.reason)
+    return _payout_out(p)
+
+
 def _item(i) -> PayoutItem:
     return PayoutItem(
         payee_member_id=i.payee_member_id,
@@ -229,23 +249,12 @@ def get_payout(payout_id):
     return _payout_out(p)
 
 
-@api.validate(
-    json=DecisionIn,
-    resp=write_responses(HTTP_200=PayoutOut, HTTP_422=(ErrorOut, "What to fix")),
-    tags=TAGS,
-    security=WRITE_SECURITY,
-    operation_id="approvePayout",
-)
+@_decision("approvePayout")
 def approve_payout(payout_id):
     """Approve a payout (fund approvers; never its proposer — 403 own_proposal — nor its payee — 403
     payee_cannot_approve). Above the threshold the answer is still `proposed` until a second, different
     approver approves (409 already_approved_by_you for a second try)."""
-    data: DecisionIn = request.context.json
-    require(current_user, "fund.approve")
-    p = approvals.approve_payout(
-        get_session(), current_user.tenant_id, payout_id, actor_user_id=current_user.user_id, reason=data.reason
-    )
-    return _payout_out(p)
+    return _decide(payout_id, "fund.approve", approvals.approve_payout)
 
 
 @api.validate(
@@ -265,38 +274,16 @@ def approve_payouts():
     return PayoutList(items=[PayoutOut.of(p) for p in done])
 
 
-@api.validate(
-    json=DecisionIn,
-    resp=write_responses(HTTP_200=PayoutOut, HTTP_422=(ErrorOut, "What to fix")),
-    tags=TAGS,
-    security=WRITE_SECURITY,
-    operation_id="rejectPayout",
-)
+@_decision("rejectPayout")
 def reject_payout(payout_id):
     """Reject a payout waiting for approval, with a reason: its reservation is released."""
-    data: DecisionIn = request.context.json
-    require(current_user, "fund.approve")
-    p = approvals.reject_payout(
-        get_session(), current_user.tenant_id, payout_id, actor_user_id=current_user.user_id, reason=data.reason
-    )
-    return _payout_out(p)
+    return _decide(payout_id, "fund.approve", approvals.reject_payout)
 
 
-@api.validate(
-    json=DecisionIn,
-    resp=write_responses(HTTP_200=PayoutOut, HTTP_422=(ErrorOut, "What to fix")),
-    tags=TAGS,
-    security=WRITE_SECURITY,
-    operation_id="withdrawPayout",
-)
+@_decision("withdrawPayout")
 def withdraw_payout(payout_id):
     """Withdraw a payout still waiting for approval (fund managers), with a reason: its money is released."""
-    data: DecisionIn = request.context.json
-    require(current_user, "fund.manage")
-    p = approvals.withdraw_payout(
-        get_session(), current_user.tenant_id, payout_id, actor_user_id=current_user.user_id, reason=data.reason
-    )
-    return _payout_out(p)
+    return _decide(payout_id, "fund.manage", approvals.withdraw_payout)
 
 
 @api.validate(

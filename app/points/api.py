@@ -141,38 +141,36 @@ def get_award(award_id):
     return AwardOut.of(award, awards.lines_of(get_session(), award.id))
 
 
-@api.validate(
-    json=DecisionIn,
-    resp=write_responses(HTTP_200=AwardOut, HTTP_422=(ErrorOut, "What to fix")),
-    tags=["points"],
-    security=WRITE_SECURITY,
-    operation_id="approveAward",
-)
+def _award_decision(operation_id: str):
+    """The API contract shared by the decisions on a pending award: a reason in, the award out."""
+    return api.validate(
+        json=DecisionIn,
+        resp=write_responses(HTTP_200=AwardOut, HTTP_422=(ErrorOut, "What to fix")),
+        tags=["points"],
+        security=WRITE_SECURITY,
+        operation_id=operation_id,
+    )
+
+
+def _decide_award(award_id, decide):
+    """A district administrator decides (approve or reject) with the request's reason."""
+    data: DecisionIn = request.context.json
+    _district_admin("points.awards.edit")
+    s = get_session()
+    award = decide(s, current_user.tenant_id, award_id, actor_user_id=current_user.user_id, reason=data.reason)
+    return AwardOut.of(award, awards.lines_of(s, award.id))
+
+
+@_award_decision("approveAward")
 def approve_award(award_id):
     """Approve a pending award (another district administrator than its proposer: else 403 own_award)."""
-    data: DecisionIn = request.context.json
-    _district_admin("points.awards.edit")
-    award = awards.approve(
-        get_session(), current_user.tenant_id, award_id, actor_user_id=current_user.user_id, reason=data.reason
-    )
-    return AwardOut.of(award, awards.lines_of(get_session(), award.id))
+    return _decide_award(award_id, awards.approve)
 
 
-@api.validate(
-    json=DecisionIn,
-    resp=write_responses(HTTP_200=AwardOut, HTTP_422=(ErrorOut, "What to fix")),
-    tags=["points"],
-    security=WRITE_SECURITY,
-    operation_id="rejectAward",
-)
+@_award_decision("rejectAward")
 def reject_award(award_id):
     """Reject a pending award, with a reason: nothing posts."""
-    data: DecisionIn = request.context.json
-    _district_admin("points.awards.edit")
-    award = awards.reject(
-        get_session(), current_user.tenant_id, award_id, actor_user_id=current_user.user_id, reason=data.reason
-    )
-    return AwardOut.of(award, awards.lines_of(get_session(), award.id))
+    return _decide_award(award_id, awards.reject)
 
 
 @api.validate(
