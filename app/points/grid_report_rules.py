@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.audit.services import record
 from app.db import Base, Id, utcnow
-from app.places.models import District
 
-from .errors import RuleInvalid
+from .versioned_rules import add_version, in_force, refuse_problems
 
 
 class GridReportRule(Base):
@@ -56,12 +54,7 @@ DEFAULT_REPORT_RULE = ReportPricing(None, 0, points_per_report=5, monthly_cap=50
 
 def report_rule_for(session: Session, tenant_id: int, at: datetime) -> ReportPricing:
     """The version in force at `at` (UTC), else the default."""
-    row = session.scalars(
-        select(GridReportRule)
-        .where(GridReportRule.tenant_id == tenant_id, GridReportRule.effective_from <= at)
-        .order_by(GridReportRule.effective_from.desc(), GridReportRule.version.desc())
-        .limit(1)
-    ).first()
+    row = in_force(session, GridReportRule, tenant_id, at)
     if row is None:
         return DEFAULT_REPORT_RULE
     return ReportPricing(row.id, row.version, row.points_per_report, row.monthly_cap)
@@ -86,47 +79,17 @@ def change_report_rule(
         problems.append(("points_per_report", _l("Points per verified report must be from 0 to 1000.")))
     if monthly_cap is not None and not 0 <= monthly_cap <= 100000:
         problems.append(("monthly_cap", _l("The monthly cap must be from 0 to 100000 points, or empty for none.")))
-    if effective_from < now.replace(second=0, microsecond=0):
-        problems.append(("effective_from", _l("A rule cannot take effect in the past; choose now or later.")))
-    if problems:
-        field, message = problems[0]
-        raise RuleInvalid(
-            str(message),
-            field=field,
-            details=[{"field": f, "code": "rule_invalid", "message": str(m)} for f, m in problems],
-        )
-    session.execute(select(District.id).where(District.id == tenant_id).with_for_update())
-    last = session.scalars(
-        select(GridReportRule.version)
-        .where(GridReportRule.tenant_id == tenant_id)
-        .order_by(GridReportRule.version.desc())
-        .limit(1)
-    ).first()
-    rule = GridReportRule(
-        tenant_id=tenant_id,
-        version=(last or 0) + 1,
-        effective_from=max(effective_from, now),
-        points_per_report=points_per_report,
-        monthly_cap=monthly_cap,
-        created_by_user_id=actor_user_id,
-        created_at=now,
-        reason=reason[:200],
-    )
-    session.add(rule)
-    session.flush()
-    record(
+    refuse_problems(problems, effective_from, now)
+    values = {"points_per_report": points_per_report, "monthly_cap": monthly_cap}
+    return add_version(
         session,
-        "points.report_rule_change",
-        tenant_id=tenant_id,
-        actor_user_id=actor_user_id,
+        GridReportRule,
+        tenant_id,
+        actor_user_id,
+        values,
+        effective_from=effective_from,
+        reason=reason,
+        now=now,
+        action="points.report_rule_change",
         target_type="grid_report_rule",
-        target_id=rule.id,
-        detail={
-            "version": rule.version,
-            "points_per_report": points_per_report,
-            "monthly_cap": monthly_cap,
-            "effective_from": rule.effective_from.isoformat(),
-            "reason": reason[:200],
-        },
     )
-    return rule
