@@ -21,6 +21,8 @@ from .versioned_rules import add_version, in_force, refuse_problems
 
 
 class CheckinRule(Base):
+    # A new version's audit action and target type (versioned_rules.add_version).
+    AUDIT = ("points.checkin_rule_change", "checkin_rule")
     __tablename__ = "checkin_rules"
     __table_args__ = (
         UniqueConstraint("tenant_id", "version"),
@@ -97,15 +99,4 @@ def change_checkin_rule(
         "other_site_points": other_site_points,
         "monthly_cap": monthly_cap,
     }
-    return add_version(
-        session,
-        CheckinRule,
-        tenant_id,
-        actor_user_id,
-        values,
-        effective_from=effective_from,
-        reason=reason,
-        now=now,
-        action="points.checkin_rule_change",
-        target_type="checkin_rule",
-    )
+    return add_version(session, CheckinRule, tenant_id, actor_user_id, values, effective_from, reason, now)

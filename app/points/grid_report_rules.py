@@ -18,6 +18,8 @@ from .versioned_rules import add_version, in_force, refuse_problems
 
 
 class GridReportRule(Base):
+    # A new version's audit action and target type (versioned_rules.add_version).
+    AUDIT = ("points.report_rule_change", "grid_report_rule")
     __tablename__ = "grid_report_rules"
     __table_args__ = (
         UniqueConstraint("tenant_id", "version"),
@@ -81,15 +83,4 @@ def change_report_rule(
         problems.append(("monthly_cap", _l("The monthly cap must be from 0 to 100000 points, or empty for none.")))
     refuse_problems(problems, effective_from, now)
     values = {"points_per_report": points_per_report, "monthly_cap": monthly_cap}
-    return add_version(
-        session,
-        GridReportRule,
-        tenant_id,
-        actor_user_id,
-        values,
-        effective_from=effective_from,
-        reason=reason,
-        now=now,
-        action="points.report_rule_change",
-        target_type="grid_report_rule",
-    )
+    return add_version(session, GridReportRule, tenant_id, actor_user_id, values, effective_from, reason, now)

@@ -26,10 +26,10 @@ from ledger.schema import accounts, journals
 
 from . import caps, history
 from .accounts import hours_source_code, open_source, wallet_code
-from .errors import RuleInvalid
 from .labels import CATEGORIES, KIND_HOURS, MISSED_CHECKOUT
 from .models import PointsRule
 from .rules import Rule
+from .versioned_rules import refuse_problems
 
 
 @dataclass(frozen=True)
@@ -225,15 +225,7 @@ def change_rule(
     for field, cap in (("daily_points_cap", daily_points_cap), ("monthly_points_cap", monthly_points_cap)):
         if cap is not None and not 0 <= cap <= 100_000:
             problems.append((field, _l("A points cap must be from 0 to 100,000, or empty for no cap.")))
-    if effective_from < now.replace(second=0, microsecond=0):
-        problems.append(("effective_from", _l("A rule cannot take effect in the past; choose now or later.")))
-    if problems:
-        field, message = problems[0]
-        raise RuleInvalid(
-            str(message),
-            field=field,
-            details=[{"field": f, "code": "rule_invalid", "message": str(m)} for f, m in problems],
-        )
+    refuse_problems(problems, effective_from, now)
     # Admins saving at once take turns (the district's row is locked), so each gets the next version.
     session.execute(select(District.id).where(District.id == tenant_id).with_for_update())
     last = session.scalars(

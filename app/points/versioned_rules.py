@@ -50,16 +50,15 @@ def add_version(
     tenant_id: int,
     actor_user_id: int | None,
     values: dict[str, Any],
-    *,
     effective_from: datetime,
     reason: str,
     now: datetime,
-    action: str,
-    target_type: str,
 ) -> R:
     """Append the district's next version of `model` with `values` (checked by the caller) and audit it
-    as `action`. The district row is locked so two changes at once get versions n and n + 1."""
+    as `model.AUDIT` (action, target type). The district row is locked so two changes at once get
+    versions n and n + 1."""
     m: Any = model
+    action, target_type = m.AUDIT
     session.execute(select(District.id).where(District.id == tenant_id).with_for_update())
     last = session.scalars(
         select(m.version).where(m.tenant_id == tenant_id).order_by(m.version.desc()).limit(1)
