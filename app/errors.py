@@ -77,11 +77,14 @@ def _too_many_attempts() -> str:
     if limit is None or not limit.breached:
         return _("Too many attempts. Wait a few minutes and try again.")
     minutes = max(1, math.ceil((limit.reset_at - 1 - time.time()) / 60))  # reset_at is rounded up a second
-    return _(
-        "Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
-        minutes=minutes,
-        time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "HH:mm"),
-    )
+    until = format_time(datetime.fromtimestamp(limit.reset_at, UTC), "HH:mm")
+    if request.endpoint == "auth.signin":
+        return _(
+            "Too many attempts. Sign-in is locked for %(minutes)d more minutes, until %(time)s; try again then.",
+            minutes=minutes,
+            time=until,
+        )
+    return _("Too many requests. Wait %(minutes)d minutes, until %(time)s, and try again.", minutes=minutes, time=until)
 
 
 def register_error_handlers(app) -> None:

@@ -18,6 +18,7 @@ from app.places.models import OrgUnit
 from app.places.services import get_unit
 
 from . import services
+from .limits import submit_limit
 from .schemas import DuplicateIn, RejectIn, ReportIn, ReportOut, ReportPage, TriagePage, TriageQuery, VerifyIn
 
 TAGS = ["grid reports"]
@@ -41,6 +42,7 @@ def _report(report_id: int, action: str):
     security=WRITE_SECURITY,
     operation_id="createGridReport",
 )
+@submit_limit
 def create_report():
     """Report a problem in a grid (default: your own grid). Errors: `report_invalid`, `grid_required`."""
     data: ReportIn = request.context.json

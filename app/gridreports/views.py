@@ -32,6 +32,7 @@ from app.times import to_beijing, to_utc
 from . import services
 from .forms import ReportForm, SettingsForm, SummaryForm, TriageForm
 from .labels import CATEGORIES, CATEGORY_LABELS, REJECTED, STATUS_LABELS, STATUSES, SUBMITTED
+from .limits import submit_limit
 from .models import GridReport
 from .photos import photo_path
 
@@ -83,6 +84,7 @@ def pick_grid():
 
 
 @login_required
+@submit_limit
 def new_report():
     db = get_session()
     member = _me()

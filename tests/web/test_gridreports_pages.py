@@ -321,3 +321,32 @@ def test_pages_render_for_every_role(app, town):
     assert a.get("/grid-reports/triage").status_code == 403
     assert commit(app, lambda s: s.scalar(select(Member.id).where(Member.id == town.users["auditor"][0].id)))
     assert auth  # imported for the factories' roles
+
+
+def test_a_member_submitting_too_often_is_told_to_wait_page_and_api_share_the_count(app, town):
+    app.config["GRID_REPORT_LIMIT"] = "3 per hour"
+    c = app.test_client()
+    c.get("/?lang=en")
+    ct = signed_in(c, town, "volunteer")
+    for text in ("健身器材损坏", "井盖松动有异响"):
+        assert post(c, "/api/v1/grid-reports", {"category": "facility", "text": text}, ct).status_code == 201
+    page = c.get("/grid-reports/new")
+    assert _report(c, page.get_data(as_text=True)).status_code == 302  # the third, from the page
+    refused = post(c, "/api/v1/grid-reports", {"category": "other", "text": "小区路灯不亮了好几天"}, ct)
+    assert refused.status_code == 429
+    err = refused.get_json()["error"]
+    assert err["code"] == "too_many_requests"
+    assert "Wait" in err["message"] and "Sign-in" not in err["message"]
+    assert c.get("/grid-reports/new").status_code == 200  # reading the form is not counted
+    again = _report(c, c.get("/grid-reports/new").get_data(as_text=True))
+    assert again.status_code == 429 and "Too many requests" in again.get_data(as_text=True)
+    member = town.users["volunteer"][0]
+    assert len(_reports(app, member.id)) == 3  # nothing refused was kept
+    other = app.test_client()
+    other_token = signed_in(other, town, "organiser")  # the count is the member's own
+    assert (
+        post(
+            other, "/api/v1/grid-reports", {"category": "other", "text": "小区路灯不亮了好几天"}, other_token
+        ).status_code
+        == 201
+    )
