@@ -39,8 +39,9 @@ def list_members():
         people.MemberQuery(q=query.q, grid_id=query.grid_id, tag=query.tag, status=query.status),
         path_filter(current_user, "member.view", OrgUnit.path),
         grid.path if grid else None,
+        rows=True,
     )
-    return page_of(stmt, query, MemberOut, MemberPage)
+    return page_of(stmt, query, MemberOut, MemberPage, rows=True)
 
 
 @api.validate(resp=responses(HTTP_200=MemberOut), tags=["members"], operation_id="getMember")
