@@ -117,7 +117,6 @@ def _scan_write(ctx: Context, target: Target, app, district: int, rounds: int) -
     from flask_wtf.csrf import generate_csrf
 
     from app.auth import services as auth
-    from app.auth.models import User
     from app.checkins.models import CheckinSite, PartyCheckin
     from app.db import unit_of_work, utcnow
     from app.people.models import Member
