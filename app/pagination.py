@@ -31,9 +31,7 @@ class Paged:
         return self._url(self.number + 1) if self.has_next else None
 
 
-def paginate(session, stmt, size: int = 20, number: int | None = None, *, rows: bool = False) -> Paged:
-    """One page of `stmt`: its entities, or with `rows` its rows (a Core select of columns)."""
+def paginate(session, stmt, size: int = 20, number: int | None = None) -> Paged:
     number = number or max(1, min(request.args.get("page", 1, type=int) or 1, 100000))
-    page = stmt.limit(size + 1).offset((number - 1) * size)
-    got = session.connection().execute(page).all() if rows else list(session.scalars(page))
-    return Paged(items=got[:size], number=number, size=size, has_next=len(got) > size)
+    rows = list(session.scalars(stmt.limit(size + 1).offset((number - 1) * size)))
+    return Paged(items=rows[:size], number=number, size=size, has_next=len(rows) > size)

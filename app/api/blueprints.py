@@ -41,10 +41,9 @@ def _app_error(e: AppError):
     return error_response(e.code, e.message, e.status, details, e.field)
 
 
-def page_of(stmt, query, out, page_model, *, rows: bool = False):
-    """One page of `stmt` as the API answers it (`out.of` turns each entity, or with `rows` each row of a
-    Core select, into its schema)."""
-    page = paginate(get_session(), stmt, size=query.page_size, number=query.page, rows=rows)
+def page_of(stmt, query, out, page_model):
+    """One page of `stmt` as the API answers it (`out.of` turns each row into its schema)."""
+    page = paginate(get_session(), stmt, size=query.page_size, number=query.page)
     return page_model(
         items=[out.of(x) for x in page.items], page=page.number, page_size=page.size, has_next=page.has_next
     )

@@ -18,6 +18,7 @@ from app.access import require
 from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.pagination import Paged
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
 from app.points.accounts import open_wallets
@@ -248,12 +249,27 @@ _MEMBER_ROWS = select(
 ).select_from(_mt.join(_ut, _ut.c.id == _mt.c.grid_id))
 
 
-def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None = None, *, rows=False):
+def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None = None):
     """The SELECT behind every member list: scoped and filtered; newest first, or by name for a name search.
-    Members (with their grid) by default; with `rows`, rows of the columns the API shows.
 
     `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup.
     `scope_condition` is on org_units.path (access.path_filter)."""
+    stmt, params = _search(tenant_id, query, scope_condition, grid_path, rows=False)
+    return stmt.params(**params)
+
+
+def search_rows_page(
+    session: Session, tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, size: int, number: int
+) -> Paged:
+    """One page of search_query's members as plain rows of the columns the API shows (MemberOut): no ORM
+    objects to build, and for the common searches a statement object reused as it is (its cache key
+    computed once), with this request's values as parameters."""
+    stmt, params = _search(tenant_id, query, scope_condition, grid_path, rows=True)
+    got = session.connection().execute(stmt, {**params, "m_limit": size + 1, "m_offset": (number - 1) * size}).all()
+    return Paged(items=got[:size], number=number, size=size, has_next=len(got) > size)
+
+
+def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, *, rows: bool):
     text = (query.q or "").strip()
     match = None
     if text:
@@ -269,7 +285,7 @@ def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path:
         stmt = stmt.where(starts_with(_ut.c.path, grid_path))
     if not isinstance(scope_condition, True_):  # a district-wide reader needs no condition
         stmt = stmt.where(scope_condition)
-    return stmt.params(m_tenant=tenant_id, m_q=text)
+    return stmt, {"m_tenant": tenant_id, "m_q": text}
 
 
 _TAGS = ("volunteer", "party_member", "grid_worker", "building_head")
@@ -277,8 +293,9 @@ _TAGS = ("volunteer", "party_member", "grid_worker", "building_head")
 
 @lru_cache(maxsize=256)
 def _member_select(rows: bool, match: str | None, tag: str | None, status: str | None):
-    """The part of a member list's SELECT that only depends on the shape of the search, built once per
-    shape; the tenant and the mobile come as parameters (m_tenant, m_q)."""
+    """The part of a member list's SELECT that depends only on the shape of the search, built once per
+    shape: the tenant and the mobile are parameters (m_tenant, m_q), and so are a row page's limit and
+    offset (m_limit, m_offset)."""
     stmt = (_MEMBER_ROWS if rows else _MEMBERS).where(_mt.c.tenant_id == bindparam("m_tenant"))
     order: list[Any] = [_mt.c.id.desc()]  # newest first
     if match == "tail":
@@ -291,7 +308,10 @@ def _member_select(rows: bool, match: str | None, tag: str | None, status: str |
         stmt = stmt.where(_mt.c[f"is_{tag}"].is_(True))
     if status:
         stmt = stmt.where(_mt.c.status == status)
-    return stmt.order_by(*order)
+    stmt = stmt.order_by(*order)
+    if rows:
+        stmt = stmt.limit(bindparam("m_limit")).offset(bindparam("m_offset"))
+    return stmt
 
 
 def assign(

@@ -327,7 +327,12 @@ SECTIONS = [
 as its district administrator. **In-process**: Flask's test client, {PATHS[0][0]}, a member search by
 mobile tail (`GET /api/v1/members?q=1286`) and `/me` (a redirect to one's own page) interleaved, 600
 rounds after 20 warm-up rounds; the median of each, and its ratio to /healthz, which opens a
-connection and sends one query but reads no session. **Under `make serve`** (PostgreSQL): the real
+connection and sends one query but reads no session. **A scan-sized write**, in-process too: the
+demo's party members, each signed in with a session of their own (cookie and CSRF token as a browser
+holds them), scan a check-in site's poster (`POST /api/v1/site-scans`, the phone's real call: the
+check-in row, the monthly-cap counter and the points journal, committed once), 600 scans, each a new
+(member, site, day), interleaved with /healthz from a cookie-less client; the median of each after 20
+warm-up pairs. **Under `make serve`** (PostgreSQL): the real
 target — gunicorn with `AIXIN_ENV=production`, workers from `WEB_CONCURRENCY` or (2 × cores) + 1,
 migrations first, bound to 127.0.0.1 on a free port, stopped when done — and `wrk -t2 -c{CONNECTIONS}
 --latency` for 15 s per path (after 2 s of warm-up) with the signed-in cookie; requests per second
