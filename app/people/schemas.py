@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -140,7 +140,7 @@ class MemberOut(BaseModel):
             checkin_community_id=m.checkin_community_id,
             is_grid_worker=m.is_grid_worker,
             is_building_head=m.is_building_head,
-            tags=member_tags(m),
+            tags=cast("list[Tag]", member_tags(m)),
             created_at=utc(m.created_at),
             updated_at=utc(m.updated_at),
         )

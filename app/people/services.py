@@ -266,7 +266,7 @@ def search_rows_page(
     computed once), with this request's values as parameters."""
     stmt, params = _search(tenant_id, query, scope_condition, grid_path, rows=True)
     got = session.connection().execute(stmt, {**params, "m_limit": size + 1, "m_offset": (number - 1) * size}).all()
-    return Paged(items=got[:size], number=number, size=size, has_next=len(got) > size)
+    return Paged(items=list(got[:size]), number=number, size=size, has_next=len(got) > size)
 
 
 def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, *, rows: bool):
