@@ -126,7 +126,7 @@ class MemberOut(BaseModel):
 
     @classmethod
     def of(cls, m) -> MemberOut:
-        """From a Member, or from a row of search_query(..., rows=True) (the same column names)."""
+        """From a Member, or from a row of services.search_rows_page (the same column names)."""
         return cls(
             id=m.id,
             name=m.name,
