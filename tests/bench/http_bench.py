@@ -240,6 +240,10 @@ def _sign_in_over_http(base: str, district: int) -> str:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
+    # No User-Agent, as wrk sends none: Flask-Login's session protection ("basic") ties the session to
+    # the address and User-Agent it signed in with; a request from another marks the session not fresh,
+    # re-signs it and sends a Set-Cookie, which wrk (keeping no cookies) would provoke on every request.
+    opener.addheaders = []
     with opener.open(base + "/signin", timeout=10) as r:
         cookie = r.headers["Set-Cookie"].split(";", 1)[0]
         html = r.read().decode()
