@@ -111,8 +111,11 @@ def _drop_after_commit(session: Session, previous_transaction) -> None:
 
 
 def ping(engine: Engine) -> bool:
+    """One `SELECT 1` in a transaction of its own. It ends with COMMIT (nothing was written), not ROLLBACK:
+    psycopg forgets every prepared statement of a connection on ROLLBACK, so a health check that rolled
+    back would make the next requests on that pooled connection plan their queries afresh."""
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             conn.execute(text("SELECT 1"))
         return True
     except Exception:

@@ -6,7 +6,6 @@ from flask import request, url_for
 from flask_login import current_user
 
 from app.access import path_filter, require
-from app.api.blueprints import page_of
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
 from app.api.schemas import ErrorOut
 from app.db import get_session
@@ -34,13 +33,18 @@ def list_members():
     if query.grid_id is not None:
         grid = places.get_unit(get_session(), current_user.tenant_id, query.grid_id)
         require(current_user, "org.view", grid)
-    stmt = people.search_query(
+    page = people.search_rows_page(
+        get_session(),
         current_user.tenant_id,
         people.MemberQuery(q=query.q, grid_id=query.grid_id, tag=query.tag, status=query.status),
         path_filter(current_user, "member.view", OrgUnit.path),
         grid.path if grid else None,
+        size=query.page_size,
+        number=query.page,
     )
-    return page_of(stmt, query, MemberOut, MemberPage)
+    return MemberPage(
+        items=[MemberOut.of(r) for r in page.items], page=page.number, page_size=page.size, has_next=page.has_next
+    )
 
 
 @api.validate(resp=responses(HTTP_200=MemberOut), tags=["members"], operation_id="getMember")

@@ -89,20 +89,29 @@ class Member(Base):
 
     @property
     def mobile_masked(self) -> str:
-        return f"{self.mobile[:3]}****{self.mobile[-4:]}"
+        return mask_mobile(self.mobile)
 
     @property
     def tags(self) -> list[str]:
-        return [
-            t
-            for t, on in (
-                ("volunteer", self.is_volunteer),
-                ("party_member", self.is_party_member),
-                ("grid_worker", self.is_grid_worker),
-                ("building_head", self.is_building_head),
-            )
-            if on
-        ]
+        return member_tags(self)
+
+
+def mask_mobile(mobile: str) -> str:
+    return f"{mobile[:3]}****{mobile[-4:]}"
+
+
+def member_tags(m) -> list[str]:
+    """The tags of a member, or of a row with the member's is_* columns (the API's list reads rows)."""
+    return [
+        t
+        for t, on in (
+            ("volunteer", m.is_volunteer),
+            ("party_member", m.is_party_member),
+            ("grid_worker", m.is_grid_worker),
+            ("building_head", m.is_building_head),
+        )
+        if on
+    ]
 
 
 class GridAssignment(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -10,6 +10,7 @@ from app.api.schemas import Id, Page, PageQuery, utc
 from app.validation import MAX_ID, check_name
 
 from .identity import id_checksum_ok, normalise_id_number, normalise_mobile, valid_mobile
+from .models import mask_mobile, member_tags
 
 Status = Literal["active", "suspended", "left"]  # labels.STATUSES (a test keeps the two the same)
 
@@ -125,10 +126,11 @@ class MemberOut(BaseModel):
 
     @classmethod
     def of(cls, m) -> MemberOut:
+        """From a Member, or from a row of services.search_rows_page (the same column names)."""
         return cls(
             id=m.id,
             name=m.name,
-            mobile_masked=m.mobile_masked,
+            mobile_masked=mask_mobile(m.mobile),
             id_number_masked=m.id_number_masked,
             grid_id=m.grid_id,
             status=m.status,
@@ -138,7 +140,7 @@ class MemberOut(BaseModel):
             checkin_community_id=m.checkin_community_id,
             is_grid_worker=m.is_grid_worker,
             is_building_head=m.is_building_head,
-            tags=m.tags,
+            tags=cast("list[Tag]", member_tags(m)),
             created_at=utc(m.created_at),
             updated_at=utc(m.updated_at),
         )

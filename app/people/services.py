@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, contains_eager, joinedload
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy import String, bindparam, func, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.sql.elements import True_
 
 from app.access import require
 from app.audit.services import record
 from app.db import starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.pagination import Paged
 from app.places.labels import KIND_LABELS
 from app.places.models import OrgUnit
 from app.points.accounts import open_wallets
@@ -227,33 +229,89 @@ class MemberQuery:
     status: str | None = None
 
 
+# The member lists' SELECTs, built once (building an ORM select costs more than running it). Filters
+# use the tables' Core columns, which are cheaper to compare than the mapped attributes.
+_mt, _ut = Member.__table__, OrgUnit.__table__
+_MEMBERS = (
+    select(Member)
+    .join(OrgUnit, OrgUnit.id == Member.grid_id)
+    .options(contains_eager(Member.grid))  # the joined grid fills member.grid: no query per row
+)
+# What the API's list answers (app/people/schemas.py MemberOut), as plain rows: no ORM objects to build.
+_MEMBER_ROWS = select(
+    *(
+        _mt.c[name]
+        for name in (
+            "id name mobile id_number_masked grid_id status is_volunteer is_party_member party_org "
+            "checkin_community_id is_grid_worker is_building_head created_at updated_at"
+        ).split()
+    )
+).select_from(_mt.join(_ut, _ut.c.id == _mt.c.grid_id))
+
+
 def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None = None):
     """The SELECT behind every member list: scoped and filtered; newest first, or by name for a name search.
 
-    `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup."""
-    stmt = (
-        select(Member)
-        .join(OrgUnit, OrgUnit.id == Member.grid_id)
-        .options(contains_eager(Member.grid))  # the joined grid fills member.grid: no query per row
-        .where(Member.tenant_id == tenant_id, scope_condition)
-    )
+    `q` is a name prefix, a 4-digit mobile tail or a whole mobile number — each an indexed lookup.
+    `scope_condition` is on org_units.path (access.path_filter)."""
+    stmt, params = _search(tenant_id, query, scope_condition, grid_path, rows=False)
+    return stmt.params(**params)
+
+
+def search_rows_page(
+    session: Session, tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, size: int, number: int
+) -> Paged:
+    """One page of search_query's members as plain rows of the columns the API shows (MemberOut): no ORM
+    objects to build, and for the common searches a statement object reused as it is (its cache key
+    computed once), with this request's values as parameters."""
+    stmt, params = _search(tenant_id, query, scope_condition, grid_path, rows=True)
+    got = session.connection().execute(stmt, {**params, "m_limit": size + 1, "m_offset": (number - 1) * size}).all()
+    return Paged(items=list(got[:size]), number=number, size=size, has_next=len(got) > size)
+
+
+def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, *, rows: bool):
     text = (query.q or "").strip()
-    order: list[UnaryExpression[Any] | InstrumentedAttribute[Any]] = [Member.id.desc()]  # newest first
+    match = None
     if text:
-        if text.isdigit() and len(text) == 4:
-            stmt = stmt.where(Member.mobile_tail == text)
-        elif text.isdigit() and len(text) == 11:
-            stmt = stmt.where(Member.mobile == text)
-        else:
-            stmt = stmt.where(starts_with(Member.name, text))
-            order = [Member.name, Member.id]  # in index order: the first page needs no sort of all matches
+        match = (
+            "tail" if text.isdigit() and len(text) == 4 else "mobile" if text.isdigit() and len(text) == 11 else "name"
+        )
+    tag = query.tag if query.tag in _TAGS else None
+    status = query.status if query.status in STATUSES else None
+    stmt = _member_select(rows, match, tag, status)
+    if match == "name":
+        stmt = stmt.where(starts_with(_mt.c.name, text))
     if grid_path:
-        stmt = stmt.where(starts_with(OrgUnit.path, grid_path))
-    if query.tag in ("volunteer", "party_member", "grid_worker", "building_head"):
-        stmt = stmt.where(getattr(Member, f"is_{query.tag}").is_(True))
-    if query.status in STATUSES:
-        stmt = stmt.where(Member.status == query.status)
-    return stmt.order_by(*order)
+        stmt = stmt.where(starts_with(_ut.c.path, grid_path))
+    if not isinstance(scope_condition, True_):  # a district-wide reader needs no condition
+        stmt = stmt.where(scope_condition)
+    return stmt, {"m_tenant": tenant_id, "m_q": text}
+
+
+_TAGS = ("volunteer", "party_member", "grid_worker", "building_head")
+
+
+@lru_cache(maxsize=256)
+def _member_select(rows: bool, match: str | None, tag: str | None, status: str | None):
+    """The part of a member list's SELECT that depends only on the shape of the search, built once per
+    shape: the tenant and the mobile are parameters (m_tenant, m_q), and so are a row page's limit and
+    offset (m_limit, m_offset)."""
+    stmt = (_MEMBER_ROWS if rows else _MEMBERS).where(_mt.c.tenant_id == bindparam("m_tenant"))
+    order: list[Any] = [_mt.c.id.desc()]  # newest first
+    if match == "tail":
+        stmt = stmt.where(_mt.c.mobile_tail == bindparam("m_q", type_=String()))
+    elif match == "mobile":
+        stmt = stmt.where(_mt.c.mobile == bindparam("m_q", type_=String()))
+    elif match == "name":  # the prefix condition is added per search (starts_with)
+        order = [_mt.c.name, _mt.c.id]  # in index order: the first page needs no sort of all matches
+    if tag:
+        stmt = stmt.where(_mt.c[f"is_{tag}"].is_(True))
+    if status:
+        stmt = stmt.where(_mt.c.status == status)
+    stmt = stmt.order_by(*order)
+    if rows:
+        stmt = stmt.limit(bindparam("m_limit")).offset(bindparam("m_offset"))
+    return stmt
 
 
 def assign(

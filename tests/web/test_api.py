@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import event
+
 from app.people.schemas import MemberIn
 from tests.conftest import sign_in
 from tests.factories import make_member, make_town, unique_mobile, valid_id_number
@@ -325,6 +327,58 @@ def test_members_list_search_filter_and_paginate(client, town, app):
         f"欧阳{i}" for i in range(5)
     }
     assert client.get(f"/api/v1/members?grid_id={town.grid_b1.id}").status_code == 404
+
+
+def test_member_search_reuses_its_statement_with_each_requests_values(client, town, app):
+    # The list's SELECT is built once per shape of search (app/people/services.py); the district and the
+    # mobile are parameters, so a second search of the same shape, or another district's, never sees the
+    # first one's values.
+    other = commit(app, make_town)
+    tail = "7" + unique_mobile()[-3:]
+
+    def seed(s):
+        made = [
+            make_member(s, town.district.id, town.grid_a1, name="甲", mobile="139" + "0" * 4 + tail),
+            make_member(s, town.district.id, town.grid_a2, name="乙", mobile="138" + "1" * 4 + tail),
+            make_member(s, other.district.id, other.grid_a1, name="丙", mobile="137" + "2" * 4 + tail),
+        ]
+        return [(m.id, m.mobile) for m in made]
+
+    (a_id, a_mobile), (b_id, b_mobile), (c_id, c_mobile) = commit(app, seed)
+    signed_in(client, town, "district_admin")
+
+    def found(c, url):
+        items = c.get(url).get_json()["items"]
+        return {m["id"] for m in items if m["mobile_masked"].endswith(tail)}, len(items)
+
+    assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id}  # not the other district's
+    assert found(client, f"/api/v1/members?q={a_mobile}") == ({a_id}, 1)
+    assert found(client, f"/api/v1/members?q={b_mobile}") == ({b_id}, 1)
+    assert found(client, f"/api/v1/members?q={c_mobile}") == (set(), 0)  # another district's member
+    client2 = app.test_client()
+    signed_in(client2, other, "district_admin")
+    assert found(client2, f"/api/v1/members?q={tail}")[0] == {c_id}
+    signed_in(client, town, "grid_admin")  # community A only: the scope is a condition of its own
+    assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id}
+    assert found(client, f"/api/v1/members?q={tail}&grid_id={town.grid_a2.id}")[0] == {b_id}
+
+
+def test_a_signed_in_member_search_sends_two_statements_and_writes_nothing(client, town, app):
+    # The principal (session, status and grants: one query, read afresh on every request) and the search.
+    signed_in(client, town, "district_admin")
+    client.get("/api/v1/members?q=1234")  # warm: the session's last-seen time is written at most once a minute
+    engine = app.extensions["db_sessionmaker"].kw["bind"]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get("/api/v1/members?q=1234").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [s for s in statements if s not in ("BEGIN", "SAVEPOINT", "RELEASE")] == ["SELECT", "SELECT"], statements
 
 
 def test_member_create_read_and_update(client, town):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from app.db import make_engine, unit_of_work
@@ -16,6 +16,23 @@ def test_healthz_answers_200_when_the_database_is_reachable(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200
     assert resp.get_json() == {"status": "ok", "database": "reachable"}
+
+
+@pytest.mark.commits
+def test_healthz_ends_its_transaction_with_commit_not_rollback(app, client):
+    # psycopg forgets a connection's prepared statements on ROLLBACK: a health check every few seconds
+    # that rolled back would make the signed-in requests after it on that pooled connection re-plan.
+    engine = app.extensions["db_engine"]
+    seen: list[str] = []
+    listeners = {"commit": lambda conn: seen.append("commit"), "rollback": lambda conn: seen.append("rollback")}
+    for name, fn in listeners.items():
+        event.listen(engine, name, fn)
+    try:
+        assert client.get("/healthz").status_code == 200
+    finally:
+        for name, fn in listeners.items():
+            event.remove(engine, name, fn)
+    assert seen == ["commit"]
 
 
 def test_healthz_answers_503_when_the_database_is_not(tmp_path):

@@ -54,6 +54,43 @@ def test_cookie_replayed_after_signout_is_not_signed_in(client, town):
     assert resp.status_code == 302 and "/signin" in resp.headers["Location"]
 
 
+def _session_set_cookies(resp):
+    return [h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session=")]
+
+
+def test_a_plain_signed_in_read_does_not_resend_the_session_cookie_and_signout_still_ends_it(client, town):
+    # The session cookie only names the server-side session (its token); a read changes nothing in it,
+    # so it is neither re-signed nor sent again (the session is not permanent: no refresh per request).
+    sign_in(client, town, "grid_admin")
+    # The first page after sign-in puts the CSRF token in the session (sign-in starts a new one): one
+    # Set-Cookie, then none.
+    assert len(_session_set_cookies(client.get("/members/"))) == 1
+    cookie = _cookie(client)
+    for path in ("/api/v1/members?q=1", "/members/", "/me"):
+        resp = client.get(path)
+        assert resp.status_code in (200, 302), path
+        assert _session_set_cookies(resp) == [], path
+    assert _cookie(client) == cookie
+    # Not re-sending the cookie keeps nothing alive on the client: sign-out revokes the server-side
+    # session, and the very same cookie is refused on the next read.
+    token = csrf_from(client.get("/members/").get_data(as_text=True))
+    assert client.post("/signout", data={"csrf_token": token}).status_code == 302
+    client.set_cookie("session", cookie)
+    assert client.get("/api/v1/members?q=1").status_code == 401
+
+
+def test_the_same_session_from_another_user_agent_is_marked_not_fresh_once(client, town):
+    # Flask-Login's session protection ("basic"): a cookie used from another address or User-Agent than
+    # it signed in with is marked not fresh, which re-signs it (one Set-Cookie); the request is still
+    # answered. The benchmark signs in with the User-Agent its load generator sends (none), or every
+    # one of its requests would pay this (it keeps no cookies).
+    sign_in(client, town, "grid_admin")
+    resp = client.get("/api/v1/members?q=1", headers={"User-Agent": "another-browser"})
+    assert resp.status_code == 200 and len(_session_set_cookies(resp)) == 1
+    again = client.get("/api/v1/members?q=1", headers={"User-Agent": "another-browser"})
+    assert again.status_code == 200 and _session_set_cookies(again) == []
+
+
 def test_password_change_revokes_other_sessions(app, town):
     phone, laptop = app.test_client(), app.test_client()
     sign_in(phone, town, "volunteer")
