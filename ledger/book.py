@@ -250,7 +250,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _pg_rows(conn: Connection, sql: str, params: dict) -> list[tuple]:
+def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
     """Run one of the PostgreSQL hot-path statements on the DBAPI cursor and return its rows as tuples.
 
     exec_driver_sql would build a result object, its column metadata and a row proxy per row on every
@@ -267,7 +267,7 @@ def _pg_rows(conn: Connection, sql: str, params: dict) -> list[tuple]:
         if events:
             conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
         cur.execute(sql, params)
-        rows = cur.fetchall() if cur.description is not None else []
+        rows: list[Any] = list(cur.fetchall()) if cur.description is not None else []
         if events:
             conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, False)
     except Exception as e:
@@ -1695,13 +1695,13 @@ class Ledger:
             else:
                 missing.append(code)
         one = n_journals == n_transfers == 1
+        jids: list[int] = []
+        tids: list[int] = []
         if not missing:
             if one:
                 ((jids, tids),) = _pg_rows(conn, _RESERVE_ONE_PG, {})
                 return found, jids, tids
             return (found, *self._reserve(conn, n_journals, n_transfers))
-        jids: list[int] = []
-        tids: list[int] = []
         if len(missing) <= 2 and one:
             sql, params = _LOCK_AND_RESERVE_ONE_PG, {"tenant": self.tenant, "c1": missing[0], "c2": missing[-1]}
         else:
