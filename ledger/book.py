@@ -267,7 +267,7 @@ def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
         if events:
             conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
         cur.execute(sql, params)
-        rows: list[Any] = list(cur.fetchall()) if cur.description is not None else []
+        rows: list[Any] = list(cur.fetchall())  # (each statement here returns rows)
         if events:
             conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, False)
     except Exception as e:
@@ -318,8 +318,23 @@ class _Acct:
 
     def copy(self) -> _Acct:
         c = _Acct.__new__(_Acct)
-        for name in _Acct.__slots__:
-            setattr(c, name, getattr(self, name))
+        c.id, c.code, c.unit, c.normal, c.no_overdraft, c.closed = (
+            self.id,
+            self.code,
+            self.unit,
+            self.normal,
+            self.no_overdraft,
+            self.closed,
+        )
+        c.dp, c.cp, c.dq, c.cq, c.count, c.head, c.ctid = (
+            self.dp,
+            self.cp,
+            self.dq,
+            self.cq,
+            self.count,
+            self.head,
+            self.ctid,
+        )
         return c
 
     @classmethod
