@@ -250,6 +250,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_CURSOR = "ledger_cursor"
+
+
 def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
     """Run one of the PostgreSQL hot-path statements on the DBAPI cursor and return its rows as tuples.
 
@@ -261,7 +264,11 @@ def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
     once it has run prepare_threshold (5) times on the connection."""
     if not conn.in_transaction():
         conn.begin()
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi = conn.connection.dbapi_connection
+    # One cursor per DBAPI connection, kept with it (creating one costs as much as binding the write).
+    cur = conn.info.get(_CURSOR)
+    if cur is None or cur.closed or cur.connection is not dbapi:
+        cur = conn.info[_CURSOR] = dbapi.cursor()  # type: ignore[union-attr]
     events = conn._has_events or conn.engine._has_events
     try:
         if events:
@@ -272,8 +279,6 @@ def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
             conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, False)
     except Exception as e:
         conn._handle_dbapi_exception(e, sql, params, cur, None)
-    finally:
-        cur.close()
     return rows
 
 
