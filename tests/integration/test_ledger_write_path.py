@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from ledger import InsufficientBalance, Ledger, Transfer
+from ledger import AccountClosed, InsufficientBalance, Ledger, Transfer
 from ledger.schema import accounts
 from tests.integration.test_ledger_concurrency import setup
 
@@ -46,6 +46,17 @@ def test_a_refused_post_leaves_the_transaction_able_to_post(funded):
     book.post([Transfer("member:0", "member:1", 40)], kind="move", key="c")
     assert book.balance("member:0").posted == 0
     assert book.balance("member:1").posted == 100
+    assert book.verify() == []
+
+
+def test_an_account_closed_in_the_transaction_refuses_the_next_post(funded):
+    book = funded
+    book.post([Transfer("member:0", "member:3", 100)], kind="move", key="out")
+    book.post([Transfer("member:3", "member:0", 100)], kind="move", key="back")
+    book.post([Transfer("member:0", "member:3", 100)], kind="move", key="out-again")
+    book.close_account("member:0")  # both accounts were locked and recorded by the posts above
+    with pytest.raises(AccountClosed):
+        book.post([Transfer("member:3", "member:0", 1)], kind="move", key="to-closed")
     assert book.verify() == []
 
 
