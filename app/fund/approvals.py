@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.db import utcnow
 from app.errors import NotFound
-from ledger import Ledger
+from ledger import Journal, Ledger
 
 from .budget import record_many, release_from_budget
 from .errors import (
@@ -165,30 +165,50 @@ def release(
     """End an open payout (locked by the caller) without paying it: void its pending journal (key
     `fund:payout:<id>:release`: a second run finds it and changes nothing), give its amount back to
     the year's budget, and record why. The row is kept."""
-    if payout.status not in OPEN_STATUSES:
-        raise AlreadyDecided(_("Payout %(id)s is no longer open.", id=payout.id))
-    journal = None
-    if payout.reserve_journal_id is not None:
-        journal = Ledger(session, tenant=payout.tenant_id).void_pending(
-            payout.reserve_journal_id, key=f"fund:payout:{payout.id}:release"
+    return release_many(session, [payout], status, reason, actor_user_id=actor_user_id, now=now, audit=audit)[0]
+
+
+def release_many(
+    session: Session,
+    payouts: list[FundPayout],
+    status: str,
+    reason: str,
+    *,
+    actor_user_id: int | None,
+    now: datetime,
+    audit: str,
+) -> list[FundPayout]:
+    """`release` for many payouts of one district (locked by the caller), all or none: their pending
+    journals are voided in one `Ledger.void_pending_many` call (each with the key `release` gives it, so
+    either form finds the other's journal on a second run)."""
+    for payout in payouts:
+        if payout.status not in OPEN_STATUSES:
+            raise AlreadyDecided(_("Payout %(id)s is no longer open.", id=payout.id))
+    held = [p for p in payouts if p.reserve_journal_id is not None]
+    voided: dict[int, Journal] = {}
+    if held:
+        book = Ledger(session, tenant=held[0].tenant_id)
+        done = book.void_pending_many((p.reserve_journal_id or 0, f"fund:payout:{p.id}:release") for p in held)
+        voided = {p.id: j for p, j in zip(held, done, strict=True)}
+    for payout in payouts:
+        journal = voided.get(payout.id)
+        release_from_budget(session, payout.fund_id, payout.budget_year, payout.amount)
+        payout.status, payout.closed_at, payout.close_reason = status, now, reason[:200]
+        payout.closed_by_user_id = actor_user_id
+        payout.settle_journal_id = journal.id if journal is not None else None
+        session.flush()
+        record(
+            session,
+            audit,
+            tenant_id=payout.tenant_id,
+            actor_user_id=actor_user_id,
+            target_type="fund_payout",
+            target_id=payout.id,
+            detail={"amount": payout.amount, "reason": reason[:200]},
         )
-    release_from_budget(session, payout.fund_id, payout.budget_year, payout.amount)
-    payout.status, payout.closed_at, payout.close_reason = status, now, reason[:200]
-    payout.closed_by_user_id = actor_user_id
-    payout.settle_journal_id = journal.id if journal is not None else None
-    session.flush()
-    record(
-        session,
-        audit,
-        tenant_id=payout.tenant_id,
-        actor_user_id=actor_user_id,
-        target_type="fund_payout",
-        target_id=payout.id,
-        detail={"amount": payout.amount, "reason": reason[:200]},
-    )
-    if status in (REJECTED, RETURNED):
-        tell(session, f"fund.{status}", [payout])
-    return payout
+        if status in (REJECTED, RETURNED):
+            tell(session, f"fund.{status}", [payout])
+    return payouts
 
 
 def reject_payout(

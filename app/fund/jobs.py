@@ -25,7 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from app.db import unit_of_work, utcnow
 from app.jobs import crontab, flask_app, huey
 
-from .approvals import release
+from .approvals import release_many
 from .budget import rules
 from .labels import APPROVED, EXPIRED, PROPOSED, RETURNED
 from .models import Fund, FundPayout
@@ -87,15 +87,18 @@ def sweep(
         while True:
             with unit_of_work(factory) as s:
                 ids = _due(s, tenant_id, status, column, before, page)
+                due = []
                 for payout_id in ids:
                     payout = s.scalar(select(FundPayout).where(FundPayout.id == payout_id).with_for_update())
                     if payout is None or payout.status != status or getattr(payout, column.key) >= before:
                         continue  # decided meanwhile (approved, paid, rejected): leave it
-                    release(s, payout, end, reason, actor_user_id=None, now=now, audit=audit)
-                    if end == EXPIRED:
-                        run.expired += 1
-                    else:
-                        run.returned += 1
+                    due.append(payout)
+                # The page's reservations are voided in one ledger call (Ledger.void_pending_many).
+                release_many(s, due, end, reason, actor_user_id=None, now=now, audit=audit)
+                if end == EXPIRED:
+                    run.expired += len(due)
+                else:
+                    run.returned += len(due)
             pages += 1
             if after_page is not None:
                 after_page(pages)

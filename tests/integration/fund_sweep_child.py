@@ -42,7 +42,9 @@ def main() -> None:
             nonlocal written
             if "INSERT INTO LEDGER_JOURNALS" in statement.upper():
                 written += 1
-                if written == 2 * page + 1:  # two pages committed, the third's first release written
+                # A page's releases go in with one statement (Ledger.void_pending_many): two pages
+                # committed, the third's releases written and not committed.
+                if written == 3:
                     print("WRITING", flush=True)
                     time.sleep(120)  # the parent kills us long before this ends
                     sys.exit("fund_sweep_child: was not killed while stalled")

@@ -1,0 +1,157 @@
+"""The write path's shortcuts keep every guarantee: a transaction's later posts reuse the account rows it
+has locked (PostgreSQL) — never across transactions, never past a rolled-back savepoint — and the
+one-transfer write refuses a row changed behind the ledger's back instead of overwriting it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from ledger import AccountClosed, InsufficientBalance, Ledger, Transfer
+from ledger.schema import accounts
+from tests.integration.test_ledger_concurrency import setup
+
+
+@pytest.fixture
+def funded(book):
+    book.open_account("source:hours", normal="debit")
+    book.open_accounts([f"member:{i}" for i in range(4)], no_overdraft=True)
+    book.post([Transfer("source:hours", "member:0", 100)], kind="earn", key="fund")
+    return book
+
+
+def test_many_posts_in_one_transaction_from_one_source(funded):
+    book = funded
+    for i in range(40):
+        book.post([Transfer("source:hours", f"member:{i % 4}", 1 + i)], kind="earn", key=f"k{i}")
+    for i in range(10):  # both sides already locked by this transaction
+        book.post([Transfer(f"member:{i % 4}", f"member:{(i + 1) % 4}", 2)], kind="move", key=f"m{i}")
+    want = {j: sum(1 + i for i in range(40) if i % 4 == j) for j in range(4)}
+    want[0] += 100
+    for i in range(10):
+        want[i % 4] -= 2
+        want[(i + 1) % 4] += 2
+    assert {j: book.balance(f"member:{j}").posted for j in range(4)} == want
+    assert book.balance("source:hours").posted == sum(want.values())
+    assert book.verify() == []
+
+
+def test_a_refused_post_leaves_the_transaction_able_to_post(funded):
+    book = funded
+    book.post([Transfer("member:0", "member:1", 60)], kind="move", key="a")
+    with pytest.raises(InsufficientBalance):
+        book.post([Transfer("member:0", "member:1", 41)], kind="move", key="b")
+    book.post([Transfer("member:0", "member:1", 40)], kind="move", key="c")
+    assert book.balance("member:0").posted == 0
+    assert book.balance("member:1").posted == 100
+    assert book.verify() == []
+
+
+def test_an_account_closed_in_the_transaction_refuses_the_next_post(funded):
+    book = funded
+    book.post([Transfer("member:0", "member:3", 100)], kind="move", key="out")
+    book.post([Transfer("member:3", "member:0", 100)], kind="move", key="back")
+    book.post([Transfer("member:0", "member:3", 100)], kind="move", key="out-again")
+    book.close_account("member:0")  # both accounts were locked and recorded by the posts above
+    with pytest.raises(AccountClosed):
+        book.post([Transfer("member:3", "member:0", 1)], kind="move", key="to-closed")
+    assert book.verify() == []
+
+
+def test_a_rolled_back_savepoint_leaves_no_stale_account(funded, session):
+    book = funded
+    book.post([Transfer("source:hours", "member:1", 5)], kind="earn", key="before")
+    nested = session.begin_nested()
+    book.post([Transfer("source:hours", "member:1", 7)], kind="earn", key="inside")
+    book.post([Transfer("source:hours", "member:2", 9)], kind="earn", key="inside-new")
+    nested.rollback()
+    # The rows are as before the savepoint; a post that used the state recorded inside it would chain
+    # onto entries that no longer exist and total amounts that were rolled back.
+    book.post([Transfer("source:hours", "member:1", 11)], kind="earn", key="after")
+    book.post([Transfer("source:hours", "member:2", 13)], kind="earn", key="after-new")
+    assert book.balance("member:1").posted == 16
+    assert book.balance("member:2").posted == 13
+    assert book.balance("source:hours").posted == 129
+    assert book.verify() == []
+
+
+def test_a_released_savepoint_keeps_its_posts(funded, session):
+    book = funded
+    with session.begin_nested():
+        book.post([Transfer("source:hours", "member:3", 3)], kind="earn", key="inside")
+    book.post([Transfer("source:hours", "member:3", 4)], kind="earn", key="after")
+    assert book.balance("member:3").posted == 7
+    assert book.verify() == []
+
+
+@pytest.mark.postgres
+def test_a_post_after_a_rolled_back_savepoint_locks_the_account_again(pg_engine, tenant):
+    """Rolling back to a savepoint releases the row locks taken inside it: the next post must take the
+    lock again (it would not, if it trusted what it recorded inside the savepoint)."""
+    setup(pg_engine, tenant, lambda b: (b.open_account("src", normal="debit"), b.open_account("w:1")))
+    with Session(pg_engine) as s, pg_engine.connect() as other:
+        book = Ledger(s, tenant=tenant)
+        s.connection()  # the transaction is open before the savepoint
+        nested = s.begin_nested()
+        book.post([Transfer("src", "w:1", 1)], kind="earn")
+        nested.rollback()
+        lock = (
+            select(accounts.c.id)
+            .where(accounts.c.tenant_id == tenant, accounts.c.code == "w:1")
+            .with_for_update(nowait=True)
+        )
+        other.execute(lock)  # free again: the savepoint's lock went with it
+        other.rollback()
+        book.post([Transfer("src", "w:1", 2)], kind="earn")
+        with pytest.raises(OperationalError):  # locked again by the post
+            other.execute(lock)
+        other.rollback()
+        s.commit()
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        assert book.balance("w:1").posted == 2
+        assert book.verify() == []
+
+
+@pytest.mark.postgres
+def test_a_connection_reads_accounts_afresh_in_its_next_transaction(pg_engine, tenant):
+    """What a transaction recorded is not used by the next one on the same connection: another writer may
+    have posted to the account in between."""
+    setup(pg_engine, tenant, lambda b: (b.open_account("src", normal="debit"), b.open_account("w:1")))
+    with pg_engine.connect() as mine, Session(pg_engine) as theirs:
+        book = Ledger(mine, tenant=tenant)
+        book.post([Transfer("src", "w:1", 1)], kind="earn")
+        mine.commit()
+        Ledger(theirs, tenant=tenant).post([Transfer("src", "w:1", 10)], kind="earn")
+        theirs.commit()
+        book.post([Transfer("src", "w:1", 100)], kind="earn")
+        mine.commit()
+        assert book.balance("w:1").posted == 111
+        assert book.verify() == []
+        mine.rollback()
+
+
+@pytest.mark.postgres
+def test_an_account_row_changed_behind_the_ledger_fails_the_write(pg_engine, tenant):
+    """Within one transaction, a row the ledger has locked and recorded is changed by plain SQL: the next
+    post's write finds the row is not as recorded and fails (the transaction with it) instead of writing
+    totals and a chain head computed from the old row."""
+    setup(pg_engine, tenant, lambda b: (b.open_account("src", normal="debit"), b.open_account("w:1")))
+    with pg_engine.connect() as conn:
+        book = Ledger(conn, tenant=tenant)
+        book.post([Transfer("src", "w:1", 1)], kind="earn")
+        conn.execute(
+            text(
+                "UPDATE ledger_accounts SET credits_posted = credits_posted + 5 WHERE tenant_id = :t AND code = 'w:1'"
+            ),
+            {"t": tenant},
+        )
+        with pytest.raises(DBAPIError, match="changed under this transaction"):
+            book.post([Transfer("src", "w:1", 2)], kind="earn")
+        conn.rollback()
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        assert book.balance("w:1").posted == 0
+        assert book.verify() == []
