@@ -12,9 +12,11 @@ This module holds the models and pure functions only (no ledger writes)."""
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -48,6 +50,7 @@ MODE_LABELS = {
 }
 EXPIRED_ACCOUNT = "expired"
 NOTICE_DAYS = 30  # members see what expires within this many days
+_UTC_TO_BEIJING = timedelta(hours=8)  # naive UTC as stored -> Beijing wall clock (no daylight saving)
 
 
 class ExpiryPolicy(Base):
@@ -150,22 +153,28 @@ class PolicyVersion:
 def expiry_rule(versions: Iterable[PolicyVersion]) -> Callable[[datetime], date | None]:
     """expires_for(earned_at): the expiry the version in force at `earned_at` gives (off before any)."""
     ordered = sorted(versions, key=lambda v: v.effective_from)
+    starts = [v.effective_from for v in ordered]
+    # The answer depends only on the version in force and the Beijing day earned: a district-wide run
+    # derives millions of lots from a few thousand distinct days, so each is computed once.
+    memo: dict[tuple[int, date], date | None] = {}
 
     def expires_for(earned_at: datetime) -> date | None:
-        current = None
-        for v in ordered:
-            if v.effective_from <= earned_at:
-                current = v
-            else:
-                break
-        return None if current is None else expiry_date(current.mode, current.months, earned_at)
+        i = bisect_right(starts, earned_at) - 1
+        if i < 0:
+            return None
+        day = (earned_at + _UTC_TO_BEIJING).date() if earned_at.tzinfo is None else to_beijing(earned_at).date()
+        key = (i, day)
+        if key not in memo:
+            v = ordered[i]
+            memo[key] = expiry_date(v.mode, v.months, earned_at)
+        return memo[key]
 
     return expires_for
 
 
-@dataclass(frozen=True)
-class WalletRow:
-    """One posted change to a wallet, per journal, in the wallet's order."""
+class WalletRow(NamedTuple):
+    """One posted change to a wallet, per journal, in the wallet's order (a tuple: a district-wide
+    refresh builds millions)."""
 
     journal_id: int
     amount: int  # signed change to the posted balance

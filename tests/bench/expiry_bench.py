@@ -14,64 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.places import services as places
 from app.points import lots
-from app.points.accounts import open_wallets, wallet_code
 from app.points.expiry import KIND_EXPIRY, MONTH_END
-from ledger import JournalSpec, Ledger, Transfer
+from ledger import Ledger
 from ledger.schema import journals
 
+from .expiry_seed import seed_history
 from .harness import Context, Section, Target, ms
 from .people_bench import _app
 
 EXPIRY = "14. Points expiry run (lots, oldest first)"
 FIRST_RUN = datetime(2026, 12, 5, 2)  # lots whose last day is before 5 December 2026 (Beijing)
 LATER_RUN = datetime(2027, 6, 5, 2)  # six months on: the next lots fall due, the cache is current
-
-
-def _seed(s: Session, target: Target, tenant: int, members: int, rng: random.Random) -> int:
-    """Per member, three years (2024-2026): an earning every four months (10-60 points) and a spend
-    each year of about half of what is there. Returns the number of journals."""
-    open_wallets(s, tenant, range(1, members + 1))
-    book = Ledger(s, tenant=tenant)
-    book.open_accounts(["source:bench", "outlet:bench"], unit="PT", normal="debit", no_overdraft=False)
-    specs: list[JournalSpec] = []
-    n = 0
-    for m in range(1, members + 1):
-        w = wallet_code(m)
-        held = 0
-        for k in range(9):
-            year, month = 2024 + k // 3, 1 + (k % 3) * 4
-            amount = rng.randint(1, 6) * 10
-            held += amount
-            specs.append(
-                JournalSpec(
-                    [Transfer("source:bench", w, amount)],
-                    kind="bench",
-                    key=f"e:{m}:{k}",
-                    effective_at=datetime(year, month, rng.randint(1, 28), 3),
-                )
-            )
-            if k % 3 == 2:
-                spend = held // 2
-                if spend:
-                    held -= spend
-                    specs.append(
-                        JournalSpec(
-                            [Transfer(w, "outlet:bench", spend)],
-                            kind="bench",
-                            key=f"s:{m}:{k}",
-                            effective_at=datetime(year, 12, 20, 3),
-                        )
-                    )
-        if len(specs) >= 5_000:
-            book.post_many(specs)
-            n += len(specs)
-            specs = []
-            s.commit()
-    if specs:
-        book.post_many(specs)
-        n += len(specs)
-    s.commit()
-    return n
 
 
 def _district(target: Target, ctx: Context, members: int) -> tuple[int, float, int]:
@@ -81,7 +34,7 @@ def _district(target: Target, ctx: Context, members: int) -> tuple[int, float, i
         tenant = places.create_district(s, code=f"expiry{ctx.tenant()}", name="到期测试区").id
         lots.change_expiry(s, tenant, mode=MONTH_END, months=12, reason="bench", now=datetime(2023, 12, 1))
         s.commit()
-        n = _seed(s, target, tenant, members, random.Random(members))
+        n = seed_history(s, tenant, members, random.Random(members))
         return tenant, time.perf_counter() - t0, n
 
 
