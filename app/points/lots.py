@@ -11,8 +11,11 @@ make it expire the wrong amount. Keys `expiry:<member id>:<lot id>` make each lo
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -41,6 +44,7 @@ from .expiry import (
     PointsLot,
     PolicyVersion,
     WalletRow,
+    cached_lot,
     derive_lots,
     expiry_rule,
 )
@@ -273,7 +277,7 @@ def _write_cache(
         )
     if is_pg:
         # Core statements over arrays, not the ORM's bulk path: a page writes thousands of rows.
-        pairs = [(m, lot) for m, (_, _, d) in derived.items() for lot in d.lots]
+        pairs = [(m, lot) for m, (_, _, d) in derived.items() for lot in d.lots if cached_lot(lot)]
         if pairs:
             session.execute(
                 _INSERT_LOTS_PG,
@@ -311,6 +315,7 @@ def _write_cache(
         }
         for m, (_, _, d) in derived.items()
         for lot in d.lots
+        if cached_lot(lot)
     ]
     if lot_rows:
         session.execute(insert(_LOTS), lot_rows)
@@ -323,15 +328,16 @@ def _write_cache(
     )
 
 
-def _stale_page(session: Session, tenant_id: int, after: str, limit: int):
-    """Wallets whose cache is missing or behind, in code order after `after`."""
+def _stale_page(session: Session, tenant_id: int, after: str, limit: int, before: str = "member;", first: bool = False):
+    """Wallets whose cache is missing or behind, in code order after `after` (from it when `first`) and
+    before `before`."""
     return session.execute(
         select(accounts.c.id, accounts.c.code, accounts.c.entry_count, LotMark.entry_count.label("mark"))
         .outerjoin(LotMark, and_(LotMark.account_id == accounts.c.id))
         .where(
             accounts.c.tenant_id == tenant_id,
-            accounts.c.code > after,
-            accounts.c.code < "member;",  # ';' follows ':': every code starting 'member:'
+            accounts.c.code >= after if first else accounts.c.code > after,
+            accounts.c.code < before,  # 'member;' (';' follows ':'): every code starting 'member:'
             accounts.c.code.like(WALLET_PREFIX + "%"),
             (LotMark.entry_count.is_(None)) | (LotMark.entry_count != accounts.c.entry_count),
         )
@@ -340,10 +346,12 @@ def _stale_page(session: Session, tenant_id: int, after: str, limit: int):
     ).all()
 
 
-def refresh_page(session: Session, tenant_id: int, after: str = "", limit: int = 500) -> str | None:
+def refresh_page(
+    session: Session, tenant_id: int, after: str = "", limit: int = 500, before: str = "member;", first: bool = False
+) -> str | None:
     """Derive one page of stale wallets again and write their lots; returns the cursor for the next
-    page, or None when there is none."""
-    page = _stale_page(session, tenant_id, after, limit)
+    page, or None when there is none (codes from `after`, exclusive unless `first`, to `before`)."""
+    page = _stale_page(session, tenant_id, after, limit, before, first)
     if not page:
         return None
     rule = _rule(session, tenant_id)
@@ -357,6 +365,52 @@ def refresh_page(session: Session, tenant_id: int, after: str = "", limit: int =
     return page[-1].code if len(page) == limit else None
 
 
+# Wallet codes split by the first digit of the member id, so that refresh workers take disjoint ranges
+# (`member:1` … `member:19999` is one range: ids starting with 1).
+_CODE_RANGES = [
+    (WALLET_PREFIX, WALLET_PREFIX + "1"),
+    *((f"{WALLET_PREFIX}{d}", f"{WALLET_PREFIX}{d + 1}") for d in range(1, 9)),
+    (WALLET_PREFIX + "9", "member;"),
+]
+
+
+def refresh_all(factory: sessionmaker, tenant_id: int, page: int = 500, workers: int = 1) -> int:
+    """Bring every stale wallet's lots up to date, one page per transaction; returns the pages written.
+
+    With `workers` > 1 (PostgreSQL), that many threads, each with its own session, take disjoint code
+    ranges: while one derives lots in Python, another's statements run in the database. Wallets are
+    read and their cache rows written, never locked (the expiry step locks and checks marks again), so
+    the ranges never wait for each other."""
+    ranges = list(_CODE_RANGES)
+    lock = threading.Lock()
+    pages = 0
+
+    def work() -> None:
+        nonlocal pages
+        while True:
+            with lock:
+                if not ranges:
+                    return
+                lo, hi = ranges.pop(0)
+            after, first = lo, True
+            while True:
+                with unit_of_work(factory) as s:
+                    nxt = refresh_page(s, tenant_id, after, page, before=hi, first=first)
+                with lock:
+                    pages += 1
+                if nxt is None:
+                    break
+                after, first = nxt, False
+
+    if workers <= 1:
+        work()
+        return pages
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(work) for _ in range(workers)]:
+            f.result()
+    return pages
+
+
 # --- the expiry run --------------------------------------------------------------------------------------
 
 
@@ -367,6 +421,8 @@ class ExpiryRun:
     lots: int = 0
     points: int = 0
     skipped: int = 0  # wallets whose pending spends leave too little to expire now; taken next run
+    refresh_seconds: float = 0.0  # the first step: stale wallets derived and cached
+    expire_seconds: float = 0.0  # the second step: due lots expired
 
 
 def today_in_beijing(now: datetime) -> date:
@@ -538,7 +594,12 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
     _write_cache(session, tenant_id, derived, uncached=[m for m in derived if m not in marks])
 
 
-def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 500) -> ExpiryRun:
+REFRESH_WORKERS = 2  # PostgreSQL: threads deriving stale wallets' lots at once (see refresh_all)
+
+
+def expire_due(
+    factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 500, workers: int | None = None
+) -> ExpiryRun:
     """The expiry run for one district, each page its own transaction (a run killed mid-way loses at
     most its open page; the next run starts again from the lots still open). Memory holds one page.
 
@@ -547,14 +608,12 @@ def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = Non
     what its members and due lots cost, with no read repeated per page."""
     today = today_in_beijing(now or utcnow())
     run = ExpiryRun()
-    after = ""
-    while True:
-        with unit_of_work(factory) as s:
-            nxt = refresh_page(s, tenant_id, after, page)
-        run.refreshed_pages += 1
-        if nxt is None:
-            break
-        after = nxt
+    started = time.perf_counter()
+    if workers is None:
+        with factory() as s:
+            workers = REFRESH_WORKERS if s.get_bind().dialect.name == "postgresql" else 1
+    run.refreshed_pages = refresh_all(factory, tenant_id, page, workers)
+    run.refresh_seconds = time.perf_counter() - started
     with unit_of_work(factory) as s:
         span = _member_span(s, tenant_id)
     if span is None:
@@ -567,6 +626,7 @@ def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = Non
             if ids:
                 expire_page(s, tenant_id, ids, today, run)
         lo = hi + 1
+    run.expire_seconds = time.perf_counter() - started - run.refresh_seconds
     return run
 
 
@@ -748,6 +808,7 @@ def verify_lots(session: Session, tenant_id: int, page: int = 1000) -> list[str]
                 want = {
                     (lot.lot_id, lot.earned_at, lot.expires_on, lot.amount, lot.remaining, lot.expired)
                     for lot in d.lots
+                    if cached_lot(lot)
                 }
                 if want != cached.get(m, set()):
                     problems.append(f"{r.code}: the cached lots differ from the lots derived from the ledger")
