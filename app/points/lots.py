@@ -405,11 +405,19 @@ def refresh_all(factory: sessionmaker, tenant_id: int, page: int = PAGE, workers
                     break
                 after, first = nxt, False
 
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException:
+            with lock:
+                ranges.clear()  # the others finish their page and stop; the error is raised below
+            raise
+
     if workers <= 1:
         work()
         return pages
     with ThreadPoolExecutor(workers) as pool:
-        for f in [pool.submit(work) for _ in range(workers)]:
+        for f in [pool.submit(guarded) for _ in range(workers)]:
             f.result()
     return pages
 
