@@ -17,7 +17,7 @@ from app.jobs import crontab, flask_app, huey
 from . import lots
 
 
-def expire_all(factory: sessionmaker, now: datetime | None = None, page: int = 500) -> dict[int, lots.ExpiryRun]:
+def expire_all(factory: sessionmaker, now: datetime | None = None, page: int = lots.PAGE) -> dict[int, lots.ExpiryRun]:
     """Run expiry for every district that has switched it on at some time."""
     with unit_of_work(factory) as s:
         tenants = lots.expiry_tenants(s)
@@ -37,7 +37,7 @@ points_cli = AppGroup("points", help="Points expiry and lots.")
 
 
 @points_cli.command("expire")
-@click.option("--page", type=int, default=500, show_default=True, help="members per transaction")
+@click.option("--page", type=int, default=lots.PAGE, show_default=True, help="members per transaction")
 def expire_command(page: int) -> None:
     """Expire every due lot now (what the daily job does)."""
     for t, run in expire_all(current_app.extensions["db_sessionmaker"], page=page).items():

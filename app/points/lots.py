@@ -11,8 +11,11 @@ make it expire the wrong amount. Keys `expiry:<member id>:<lot id>` make each lo
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -41,12 +44,16 @@ from .expiry import (
     PointsLot,
     PolicyVersion,
     WalletRow,
+    cached_lot,
     derive_lots,
     expiry_rule,
 )
 from .spending import KIND_REFUND
 
 WALLET_PREFIX = "member:"
+# Members per transaction of the expiry run: a page's expiry journals go to the ledger in one post_many
+# (about 1,300 at three years of history) and its wallets stay locked until it commits (about a second).
+PAGE = 2000
 _LOTS: Table = PointsLot.__table__  # type: ignore[assignment]
 _MARKS: Table = LotMark.__table__  # type: ignore[assignment]
 
@@ -181,19 +188,20 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
         if session.get_bind().dialect.name == "postgresql"
         else session.execute(q)
     )
-    for r in result:
-        rows = out[r.account_id]
-        if rows and rows[-1].journal_id == r.journal_id:  # two transfers of one journal: one change
-            last = rows[-1]
-            rows[-1] = WalletRow(
-                last.journal_id, last.amount + r.posted_delta, last.time, last.kind, last.reverses_id, last.expires_lot
-            )
+    last_account, rows = None, []
+    for account_id, _seq, journal_id, delta, created_at, effective_at, kind, reverses, meta in result.all():
+        if account_id != last_account:
+            last_account, rows = account_id, out[account_id]
+        if rows and rows[-1].journal_id == journal_id:  # two transfers of one journal: one change
+            rows[-1] = rows[-1]._replace(amount=rows[-1].amount + delta)
             continue
-        lot = (r.meta or {}).get("lot") if r.kind == KIND_EXPIRY and isinstance(r.meta, dict) else None
-        reverses = r.reverses_id
-        if reverses is None and r.kind == KIND_REFUND and isinstance(r.meta, dict):
-            reverses = r.meta.get("refund_of")  # a (partial) refund gives back to the redemption's lots
-        rows.append(WalletRow(r.journal_id, r.posted_delta, r.effective_at or r.created_at, r.kind, reverses, lot))
+        lot = None
+        if meta is not None and isinstance(meta, dict):
+            if kind == KIND_EXPIRY:
+                lot = meta.get("lot")
+            elif reverses is None and kind == KIND_REFUND:
+                reverses = meta.get("refund_of")  # a (partial) refund gives back to the redemption's lots
+        rows.append(WalletRow(journal_id, delta, effective_at or created_at, kind, reverses, lot))
     return out
 
 
@@ -207,15 +215,6 @@ def derive_wallet(session: Session, tenant_id: int, member_id: int) -> Derived:
     return derive_lots(wallet_rows(session, [acct.id])[acct.id], _rule(session, tenant_id))
 
 
-_LOT_ARRAYS = {
-    "m": "member_id",
-    "l": "lot_id",
-    "e": "earned_at",
-    "x": "expires_on",
-    "a": "amount",
-    "r": "remaining",
-    "d": "expired",
-}
 _INSERT_LOTS_PG = text(
     """
     INSERT INTO points_lots (tenant_id, member_id, lot_id, earned_at, expires_on, amount, remaining, expired)
@@ -223,10 +222,41 @@ _INSERT_LOTS_PG = text(
                              CAST(:x AS DATE[]), CAST(:a AS BIGINT[]), CAST(:r AS BIGINT[]), CAST(:d AS BIGINT[]))
     """
 )
+_INSERT_MARKS_PG = text(
+    """
+    INSERT INTO points_lot_marks (tenant_id, member_id, account_id, entry_count)
+    SELECT :t, * FROM unnest(CAST(:m AS BIGINT[]), CAST(:a AS BIGINT[]), CAST(:n AS BIGINT[]))
+    """
+)
+
+_LOTS_EXIST_PG = text(
+    """
+    SELECT u.m FROM unnest(CAST(:m AS BIGINT[])) AS u(m)
+    CROSS JOIN LATERAL (SELECT 1 FROM points_lots p WHERE p.tenant_id = :t AND p.member_id = u.m LIMIT 1) AS l
+    """
+)
 
 
-def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int, int, Derived]]) -> None:
+def _pg_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers, sent as one text parameter and cast in the statement: the
+    driver's per-element array adaptation cost more than the insert itself on a district-wide refresh."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _pg_array_iso(values: Iterable[date | datetime | None]) -> str:
+    """The same for dates or times (ISO form needs no quoting in an array literal)."""
+    return "{" + ",".join("NULL" if v is None else v.isoformat() for v in values) + "}"
+
+
+def _write_cache(
+    session: Session,
+    tenant_id: int,
+    derived: dict[int, tuple[int, int, Derived]],
+    uncached: Iterable[int] = (),
+) -> None:
     """Replace the cached lots of the given members: {member id: (account id, entry count, derived)}.
+    `uncached`: members of `derived` known (read in this transaction) to have no mark, hence no cached
+    lots — nothing to delete for them (a district's first run writes every wallet's lots this way).
 
     The old rows go one member at a time (an equality on the whole (tenant, member) index prefix, sent
     as one pipelined batch): a single `member_id IN (…)` over a page that is not a contiguous id range
@@ -234,11 +264,47 @@ def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int,
     district per page — the cost that grew faster than the number of members."""
     if not derived:
         return
-    ids = [{"t": tenant_id, "m": m} for m in derived]
-    session.execute(delete(_LOTS).where(_LOTS.c.tenant_id == bindparam("t"), _LOTS.c.member_id == bindparam("m")), ids)
-    session.execute(
-        delete(_MARKS).where(_MARKS.c.tenant_id == bindparam("t"), _MARKS.c.member_id == bindparam("m")), ids
-    )
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    skip = set(uncached) if is_pg else set()
+    if skip:
+        # A wallet without a mark has no lots unless the marks were dropped to rebuild the cache: one
+        # probe per member (a lateral index read, whatever the statistics say) finds those.
+        skip -= set(session.scalars(_LOTS_EXIST_PG, {"t": tenant_id, "m": _pg_array(skip)}))
+    ids = [{"t": tenant_id, "m": m} for m in derived if m not in skip]
+    if ids:
+        session.execute(
+            delete(_LOTS).where(_LOTS.c.tenant_id == bindparam("t"), _LOTS.c.member_id == bindparam("m")), ids
+        )
+        session.execute(
+            delete(_MARKS).where(_MARKS.c.tenant_id == bindparam("t"), _MARKS.c.member_id == bindparam("m")), ids
+        )
+    if is_pg:
+        # Core statements over arrays, not the ORM's bulk path: a page writes thousands of rows.
+        pairs = [(m, lot) for m, (_, _, d) in derived.items() for lot in d.lots if cached_lot(lot)]
+        if pairs:
+            session.execute(
+                _INSERT_LOTS_PG,
+                {
+                    "t": tenant_id,
+                    "m": _pg_array(m for m, _ in pairs),
+                    "l": _pg_array(lot.lot_id for _, lot in pairs),
+                    "e": _pg_array_iso(lot.earned_at for _, lot in pairs),
+                    "x": _pg_array_iso(lot.expires_on for _, lot in pairs),
+                    "a": _pg_array(lot.amount for _, lot in pairs),
+                    "r": _pg_array(lot.remaining for _, lot in pairs),
+                    "d": _pg_array(lot.expired for _, lot in pairs),
+                },
+            )
+        session.execute(
+            _INSERT_MARKS_PG,
+            {
+                "t": tenant_id,
+                "m": _pg_array(derived),
+                "a": _pg_array(a for a, _, _ in derived.values()),
+                "n": _pg_array(n for _, n, _ in derived.values()),
+            },
+        )
+        return
     lot_rows = [
         {
             "tenant_id": tenant_id,
@@ -252,18 +318,9 @@ def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int,
         }
         for m, (_, _, d) in derived.items()
         for lot in d.lots
+        if cached_lot(lot)
     ]
-    # Core inserts, not the ORM's bulk path: a page writes thousands of rows (PostgreSQL: one statement
-    # over arrays; SQLite: executemany).
-    if lot_rows and session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            _INSERT_LOTS_PG,
-            {
-                "t": tenant_id,
-                **{k: [r[c] for r in lot_rows] for k, c in _LOT_ARRAYS.items()},
-            },
-        )
-    elif lot_rows:
+    if lot_rows:
         session.execute(insert(_LOTS), lot_rows)
     session.execute(
         insert(_MARKS),
@@ -274,15 +331,16 @@ def _write_cache(session: Session, tenant_id: int, derived: dict[int, tuple[int,
     )
 
 
-def _stale_page(session: Session, tenant_id: int, after: str, limit: int):
-    """Wallets whose cache is missing or behind, in code order after `after`."""
+def _stale_page(session: Session, tenant_id: int, after: str, limit: int, before: str = "member;", first: bool = False):
+    """Wallets whose cache is missing or behind, in code order after `after` (from it when `first`) and
+    before `before`."""
     return session.execute(
-        select(accounts.c.id, accounts.c.code, accounts.c.entry_count)
+        select(accounts.c.id, accounts.c.code, accounts.c.entry_count, LotMark.entry_count.label("mark"))
         .outerjoin(LotMark, and_(LotMark.account_id == accounts.c.id))
         .where(
             accounts.c.tenant_id == tenant_id,
-            accounts.c.code > after,
-            accounts.c.code < "member;",  # ';' follows ':': every code starting 'member:'
+            accounts.c.code >= after if first else accounts.c.code > after,
+            accounts.c.code < before,  # 'member;' (';' follows ':'): every code starting 'member:'
             accounts.c.code.like(WALLET_PREFIX + "%"),
             (LotMark.entry_count.is_(None)) | (LotMark.entry_count != accounts.c.entry_count),
         )
@@ -291,10 +349,12 @@ def _stale_page(session: Session, tenant_id: int, after: str, limit: int):
     ).all()
 
 
-def refresh_page(session: Session, tenant_id: int, after: str = "", limit: int = 500) -> str | None:
+def refresh_page(
+    session: Session, tenant_id: int, after: str = "", limit: int = 500, before: str = "member;", first: bool = False
+) -> str | None:
     """Derive one page of stale wallets again and write their lots; returns the cursor for the next
-    page, or None when there is none."""
-    page = _stale_page(session, tenant_id, after, limit)
+    page, or None when there is none (codes from `after`, exclusive unless `first`, to `before`)."""
+    page = _stale_page(session, tenant_id, after, limit, before, first)
     if not page:
         return None
     rule = _rule(session, tenant_id)
@@ -303,8 +363,63 @@ def refresh_page(session: Session, tenant_id: int, after: str = "", limit: int =
         session,
         tenant_id,
         {_member_of(r.code): (r.id, r.entry_count, derive_lots(history[r.id], rule)) for r in page},
+        uncached=[_member_of(r.code) for r in page if r.mark is None],
     )
     return page[-1].code if len(page) == limit else None
+
+
+# Wallet codes split by the first digit of the member id, so that refresh workers take disjoint ranges
+# (`member:1` … `member:19999` is one range: ids starting with 1).
+_CODE_RANGES = [
+    (WALLET_PREFIX, WALLET_PREFIX + "1"),
+    *((f"{WALLET_PREFIX}{d}", f"{WALLET_PREFIX}{d + 1}") for d in range(1, 9)),
+    (WALLET_PREFIX + "9", "member;"),
+]
+
+
+def refresh_all(factory: sessionmaker, tenant_id: int, page: int = PAGE, workers: int = 1) -> int:
+    """Bring every stale wallet's lots up to date, one page per transaction; returns the pages written.
+
+    With `workers` > 1 (PostgreSQL), that many threads, each with its own session, take disjoint code
+    ranges: while one derives lots in Python, another's statements run in the database. Wallets are
+    read and their cache rows written, never locked (the expiry step locks and checks marks again), so
+    the ranges never wait for each other."""
+    ranges = list(_CODE_RANGES)
+    lock = threading.Lock()
+    pages = 0
+
+    def work() -> None:
+        nonlocal pages
+        while True:
+            with lock:
+                if not ranges:
+                    return
+                lo, hi = ranges.pop(0)
+            after, first = lo, True
+            while True:
+                with unit_of_work(factory) as s:
+                    nxt = refresh_page(s, tenant_id, after, page, before=hi, first=first)
+                with lock:
+                    pages += 1
+                if nxt is None:
+                    break
+                after, first = nxt, False
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException:
+            with lock:
+                ranges.clear()  # the others finish their page and stop; the error is raised below
+            raise
+
+    if workers <= 1:
+        work()
+        return pages
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(guarded) for _ in range(workers)]:
+            f.result()
+    return pages
 
 
 # --- the expiry run --------------------------------------------------------------------------------------
@@ -317,6 +432,8 @@ class ExpiryRun:
     lots: int = 0
     points: int = 0
     skipped: int = 0  # wallets whose pending spends leave too little to expire now; taken next run
+    refresh_seconds: float = 0.0  # the first step: stale wallets derived and cached
+    expire_seconds: float = 0.0  # the second step: due lots expired
 
 
 def today_in_beijing(now: datetime) -> date:
@@ -485,10 +602,15 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
                 entry_count=select(accounts.c.entry_count).where(accounts.c.id == _MARKS.c.account_id).scalar_subquery()
             )
         )
-    _write_cache(session, tenant_id, derived)
+    _write_cache(session, tenant_id, derived, uncached=[m for m in derived if m not in marks])
 
 
-def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = 500) -> ExpiryRun:
+REFRESH_WORKERS = 2  # PostgreSQL: threads deriving stale wallets' lots at once (see refresh_all)
+
+
+def expire_due(
+    factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = PAGE, workers: int | None = None
+) -> ExpiryRun:
     """The expiry run for one district, each page its own transaction (a run killed mid-way loses at
     most its open page; the next run starts again from the lots still open). Memory holds one page.
 
@@ -497,14 +619,12 @@ def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = Non
     what its members and due lots cost, with no read repeated per page."""
     today = today_in_beijing(now or utcnow())
     run = ExpiryRun()
-    after = ""
-    while True:
-        with unit_of_work(factory) as s:
-            nxt = refresh_page(s, tenant_id, after, page)
-        run.refreshed_pages += 1
-        if nxt is None:
-            break
-        after = nxt
+    started = time.perf_counter()
+    if workers is None:
+        with factory() as s:
+            workers = REFRESH_WORKERS if s.get_bind().dialect.name == "postgresql" else 1
+    run.refreshed_pages = refresh_all(factory, tenant_id, page, workers)
+    run.refresh_seconds = time.perf_counter() - started
     with unit_of_work(factory) as s:
         span = _member_span(s, tenant_id)
     if span is None:
@@ -517,6 +637,7 @@ def expire_due(factory: sessionmaker, tenant_id: int, now: datetime | None = Non
             if ids:
                 expire_page(s, tenant_id, ids, today, run)
         lo = hi + 1
+    run.expire_seconds = time.perf_counter() - started - run.refresh_seconds
     return run
 
 
@@ -698,6 +819,7 @@ def verify_lots(session: Session, tenant_id: int, page: int = 1000) -> list[str]
                 want = {
                     (lot.lot_id, lot.earned_at, lot.expires_on, lot.amount, lot.remaining, lot.expired)
                     for lot in d.lots
+                    if cached_lot(lot)
                 }
                 if want != cached.get(m, set()):
                     problems.append(f"{r.code}: the cached lots differ from the lots derived from the ledger")

@@ -189,7 +189,13 @@ def test_killed_mid_run_and_run_again_expires_each_lot_exactly_once(app, db_url)
     with unit_of_work(factory) as s:
         assert lots.verify_lots(s, tenant) == []
         n = s.scalar(select(func.count()).select_from(PointsLot).where(PointsLot.tenant_id == tenant))
-    assert n == members * 3  # January, June, February — every lot once
+        spent = s.scalar(
+            select(func.count())
+            .select_from(PointsLot)
+            .where(PointsLot.tenant_id == tenant, PointsLot.remaining == 0, PointsLot.expired == 0)
+        )
+    # June (expired) and February (open) — every lot once; January, spent in full, is not cached.
+    assert n == members * 2 and spent == 0
 
 
 def test_a_wallet_that_changed_after_the_refresh_is_derived_again_under_the_lock(app):
@@ -234,3 +240,20 @@ def test_the_district_forecast_lists_open_points_by_the_month_they_expire(app):
         after = lots.expiry_forecast(s, tenant, datetime(2026, 7, 5, 2))
     assert after.wallets_behind == 0
     assert {m.month: m.points for m in after.months if m.points} == {"2027-02": 60, "2027-06": 5}
+
+
+def test_the_refresh_in_two_workers_derives_every_wallet_once(app):
+    """Wallets split by the first digit of the member id (member:1, member:10…19 in one range, member:2,
+    member:20…25 in the next…): two workers on PostgreSQL (one on SQLite, a single writer), pages of 3,
+    and every wallet's lots are cached once and equal to the ledger."""
+    factory = app.extensions["db_sessionmaker"]
+    tenant = seed(factory, 25)
+    with factory() as s:
+        workers = 2 if s.get_bind().dialect.name == "postgresql" else 1
+    pages = lots.refresh_all(factory, tenant, page=3, workers=workers)
+    assert pages >= 25 // 3
+    with unit_of_work(factory) as s:
+        marked = s.scalars(select(LotMark.member_id).where(LotMark.tenant_id == tenant)).all()
+        assert sorted(marked) == list(range(1, 26))
+        assert lots.verify_lots(s, tenant) == []
+    assert lots.refresh_all(factory, tenant, page=3, workers=workers) == len(lots._CODE_RANGES)  # nothing stale
