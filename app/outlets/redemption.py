@@ -17,17 +17,32 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached, selectinload
 
 from app.db import utcnow
 from app.errors import AppError
 from app.people import member_codes
 from app.people.labels import ACTIVE
 from app.people.models import Member, MemberCode
-from app.points.accounts import wallet_code
+from app.points.accounts import wallet_code, wallet_code_sql
 from app.points.spending import available_points, open_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
@@ -35,7 +50,7 @@ from ledger import InsufficientBalance, Transfer
 from ledger.schema import accounts
 
 from .accounts import REDEEMED, goods_code, shelf_code
-from .catalogue import limit_window, prices_at, redeemed_since
+from .catalogue import limit_window
 from .errors import (
     CartKeyReused,
     InsufficientPoints,
@@ -47,11 +62,15 @@ from .errors import (
     OutletInvalid,
     TokenUsed,
 )
-from .labels import GOODS
-from .models import Item, Outlet, OutletItem, Redemption, RedemptionLine
+from .labels import GOODS, LIMIT_PERIODS
+from .models import Item, ItemPrice, Outlet, OutletItem, Redemption, RedemptionLine
 from .stock import out_of_stock
 
 MAX_LINES = 50
+_REDEMPTIONS = cast(Table, Redemption.__table__)
+_LINES = cast(Table, RedemptionLine.__table__)
+_INSERT_REDEMPTION = insert(_REDEMPTIONS).returning(_REDEMPTIONS.c.id)
+_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
 MAX_QTY = 99
 # Points accounts per outlet (app/points/spending.outlet_points_code): 1 is one account per outlet; the
 # API takes OUTLET_POINTS_SHARDS from the configuration (see docs/outlets.md, "the hot outlet").
@@ -243,6 +262,187 @@ def _same_or_refuse(found: Redemption, request_hash: str) -> Redemption:
     return found
 
 
+@dataclass
+class _Turn:
+    """The identified member, their wallet locked: what the code named and what they may spend."""
+
+    member: Member
+    code_id: int | None
+    token_digest: str | None
+    have: int
+
+
+# The statements of a redemption, built once per process: building a statement with the expression
+# language costs more CPU than running it (docs/outlets.md, "Benchmark").
+_HAVE = (accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending).label("have")
+_TURN_BY_TOKEN = (
+    select(Member, _HAVE, null().label("code_id"), null().label("expires_at"), null().label("used_at"))
+    .join_from(Member, accounts, accounts.c.code == bindparam("wallet", type_=String))
+    .where(Member.id == bindparam("member_id", type_=BigInteger), accounts.c.tenant_id == bindparam("tenant"))
+    .with_for_update(of=accounts)
+)
+_TURN_BY_CODE = (
+    select(Member, _HAVE, MemberCode.id, MemberCode.expires_at, MemberCode.used_at)
+    .join_from(MemberCode, Member, Member.id == MemberCode.member_id)
+    .join(accounts, accounts.c.code == wallet_code_sql(Member.id))
+    .where(
+        MemberCode.tenant_id == bindparam("tenant"),
+        MemberCode.code == bindparam("code", type_=String),
+        accounts.c.tenant_id == bindparam("tenant"),
+    )
+    .with_for_update(of=accounts)
+)
+
+
+def _take_turn(
+    db: Session, tenant: int, member_token: str | None, member_code: str | None, now: datetime
+) -> _Turn | None:
+    """Identify the member and take their turn in one statement: the code's (or token's) member row
+    joined to their wallet, locked (FOR UPDATE OF the wallet). Their concurrent redemptions (a double
+    tap, another outlet) wait here and then see this one, so the key, the token, limits and points are
+    checked exactly afterwards; what the wallet holds is the member's available points.
+
+    None when anything is not plainly fine (unknown or used or expired code, another district's
+    member, not active, no wallet): the caller then asks `identify` for the error that says what to do.
+    A QR token's own errors (expired, forged…) are raised here."""
+    if member_token and not member_code:
+        claims = check_token(member_token, "member", now, tenant_id=tenant)
+        digest: str | None = token_digest(member_token)
+        q = _TURN_BY_TOKEN
+        params = {"tenant": tenant, "member_id": claims.subject_id, "wallet": wallet_code(claims.subject_id)}
+    elif member_code and not member_token:
+        digest = None
+        q = _TURN_BY_CODE
+        params = {"tenant": tenant, "code": member_codes.normalise(member_code)}
+    else:
+        return None  # identify() says "one of the two"
+    row = db.execute(q, params).first()
+    if row is None:
+        return None
+    member, points, code_id, expires_at, used_at = row
+    if member.tenant_id != tenant or member.status != ACTIVE or used_at is not None:
+        return None
+    if code_id is not None and expires_at <= now:
+        return None
+    return _Turn(member, code_id, digest, points)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One cart line as the database has it now: the item at this outlet, its price, what the member
+    has had of it in the item's limit period."""
+
+    item_id: int
+    offered: bool
+    name: str
+    kind: str
+    limit_qty: int | None
+    limit_period: str | None
+    price_id: int | None
+    points: int | None
+    had: int
+
+
+def _checks_statements() -> tuple[Select, Select]:
+    """What the checks after the member's turn read: whether the cart key, the QR token (`digest`) or
+    the short code (`code_id`) was used already, and per cart item (`ids`) at the outlet whether it is
+    offered there, its price version at `now`, and what the member had of it since the start of its
+    limit period (`since_day` … `since_year`: Beijing calendar periods, across the district). The
+    second statement is the first three alone, for a cart with nothing of the district's."""
+    tenant = bindparam("tenant", type_=BigInteger)
+    since = case(
+        *((Item.limit_period == p, bindparam(f"since_{p}", type_=DateTime)) for p in LIMIT_PERIODS), else_=null()
+    )
+    had = (
+        select(func.coalesce(func.sum(RedemptionLine.qty - RedemptionLine.refunded_qty), 0))
+        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+        .where(
+            Redemption.tenant_id == tenant,
+            Redemption.member_id == bindparam("member_id", type_=BigInteger),
+            RedemptionLine.item_id == Item.id,
+            Redemption.created_at >= since,
+        )
+        .correlate(Item)
+        .scalar_subquery()
+    )
+    version = aliased(ItemPrice)
+    price_now = (
+        select(version.id)
+        .where(version.item_id == Item.id, version.effective_from <= bindparam("now", type_=DateTime))
+        .order_by(version.effective_from.desc(), version.version.desc())
+        .limit(1)
+        .correlate(Item)
+        .scalar_subquery()
+    )
+    used = (
+        select(Redemption.id)
+        .where(Redemption.tenant_id == tenant, Redemption.key == bindparam("key", type_=String))
+        .scalar_subquery()
+        .label("key_used"),
+        select(Redemption.id)
+        .where(Redemption.tenant_id == tenant, Redemption.token_digest == bindparam("digest", type_=String))
+        .scalar_subquery()
+        .label("token_used"),
+        select(MemberCode.used_at)
+        .where(MemberCode.id == bindparam("code_id", type_=BigInteger))
+        .scalar_subquery()
+        .label("code_used_at"),
+    )
+    lines = (
+        select(
+            *used,
+            Item.id,
+            and_(OutletItem.available.is_(True), Item.active.is_(True)).label("offered"),
+            Item.name,
+            Item.kind,
+            Item.limit_qty,
+            Item.limit_period,
+            ItemPrice.id.label("price_id"),
+            ItemPrice.points,
+            case((Item.limit_qty.is_(None), literal(0)), else_=had).label("had"),
+        )
+        .join_from(
+            Item,
+            OutletItem,
+            and_(OutletItem.item_id == Item.id, OutletItem.outlet_id == bindparam("outlet_id", type_=BigInteger)),
+        )
+        .outerjoin(ItemPrice, ItemPrice.id == price_now)
+        .where(Item.id.in_(bindparam("ids", expanding=True)), Item.tenant_id == tenant)
+    )
+    return lines, select(*used)
+
+
+_CHECKS, _USED = _checks_statements()
+
+
+def _after_turn(
+    db: Session, tenant: int, outlet_id: int, member_id: int, ids: list[int], key: str, turn: _Turn, now: datetime
+) -> tuple[tuple[int | None, bool, datetime | None], dict[int, _Line]]:
+    """Everything the checks need once the member's turn is taken, in one statement (a new statement,
+    so it sees what their previous redemption committed): see `_checks_statements`."""
+    params = {
+        "tenant": tenant,
+        "outlet_id": outlet_id,
+        "member_id": member_id,
+        "ids": ids,
+        "key": key,
+        "digest": turn.token_digest,
+        "code_id": turn.code_id,
+        "now": now,
+        **{f"since_{p}": limit_window(p, now)[0] for p in LIMIT_PERIODS},
+    }
+    conn = db.connection()
+    rows = conn.execute(_CHECKS, params).all()
+    # Nothing of the cart is offered here: the key and the code are looked up on their own.
+    first = rows[0] if rows else conn.execute(_USED, params).one()
+    used = (first.key_used, first.token_used is not None, first.code_used_at)
+    lines = {
+        r.id: _Line(r.id, bool(r.offered), r.name, r.kind, r.limit_qty, r.limit_period, r.price_id, r.points, r.had)
+        for r in rows
+    }
+    return used, lines
+
+
 def redeem(
     db: Session,
     outlet: Outlet,
@@ -260,7 +460,11 @@ def redeem(
     returns the first Redemption (even once its token has expired); another cart under the same key
     raises CartKeyReused. Raises InsufficientPoints (with the shortfall), OutOfStock, LimitReached
     (with when it resets), ItemUnavailable, TokenUsed, token_expired, MemberSuspended; nothing is
-    written when it raises."""
+    written when it raises.
+
+    Statements on the way (see docs/outlets.md, "Benchmark"): the member's turn (code, member and the
+    locked wallet), the checks (key, token, code, items, prices, limits), the ledger's journal, and the
+    records (code used, redemption, its lines)."""
     now = now or utcnow()
     if not isinstance(key, str) or not 1 <= len(key) <= 100:
         raise OutletInvalid(str(_l("The cart needs a key of 1 to 100 characters.")), field="key")
@@ -271,96 +475,52 @@ def redeem(
     if not outlet.active:
         raise OutletClosed(str(_l("This outlet is closed: it cannot redeem.")))
     try:
-        who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
+        turn = _take_turn(db, tenant, member_token, member_code, now)
+        if turn is None:
+            # Say what is wrong with the code or the member (a member without a wallet passes: 0 points).
+            who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
+            turn = _Turn(who.member, who.code.id if who.code is not None else None, who.token_digest, 0)
     except AppError:
         # A retry of a cart that went through (its code since used or expired) gets its receipt back.
         if (found := _by_key(db, tenant, key)) is not None:
             return _same_or_refuse(found, request_hash)
         raise
-    member = who.member
-    # Take the member's turn: their concurrent redemptions (a double tap, another outlet) wait here and
-    # then see this one, so the key, the token, limits and points below are checked exactly. The locked
-    # row is the wallet: what it holds is the member's available points.
-    wallet = db.execute(
-        select(accounts.c.credits_posted, accounts.c.debits_posted, accounts.c.debits_pending)
-        .where(accounts.c.tenant_id == tenant, accounts.c.code == wallet_code(member.id))
-        .with_for_update()
-    ).first()
-    have = wallet.credits_posted - wallet.debits_posted - wallet.debits_pending if wallet is not None else 0
-    if (found := _by_key(db, tenant, key)) is not None:
-        return _same_or_refuse(found, request_hash)
-    if who.token_digest is not None and db.scalar(
-        select(Redemption.id).where(Redemption.tenant_id == tenant, Redemption.token_digest == who.token_digest)
-    ):
-        raise TokenUsed(str(_l("This QR code was already used for a redemption. Ask the member to refresh it.")))
-    if who.code is not None:
-        db.refresh(who.code)
-        if who.code.used_at is not None:
-            raise TokenUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
+    member, have = turn.member, turn.have
 
     ids = [i for i, _ in cart]
-    offered = {
-        item.id: item
-        for oi, item in db.execute(
-            select(OutletItem, Item)
-            .join(Item, Item.id == OutletItem.item_id)
-            .where(OutletItem.outlet_id == outlet.id, OutletItem.item_id.in_(ids))
-        ).all()
-        if oi.available and item.active and item.tenant_id == tenant
-    }
+    (key_used, token_used, code_used_at), found_lines = _after_turn(
+        db, tenant, outlet.id, member.id, ids, key, turn, now
+    )
+    if key_used is not None:
+        found = _by_key(db, tenant, key)
+        assert found is not None  # the member's lock is held: it cannot have gone
+        return _same_or_refuse(found, request_hash)
+    if token_used:
+        raise TokenUsed(str(_l("This QR code was already used for a redemption. Ask the member to refresh it.")))
+    if code_used_at is not None:
+        raise TokenUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
     for item_id in ids:
-        if item_id not in offered:
+        line = found_lines.get(item_id)
+        if line is None or not line.offered:
             raise ItemUnavailable(
                 str(_l("An item of the cart is not offered at this outlet now. Remove it and try again.")),
                 details=[{"field": "lines", "code": "item_unavailable", "item_id": item_id}],
             )
-    prices = prices_at(db, ids, now)
     for item_id in ids:
-        if item_id not in prices:
+        if found_lines[item_id].price_id is None:
             raise ItemUnavailable(
-                str(_l("%(item)s has no price yet. Ask the district to set one.", item=offered[item_id].name)),
+                str(_l("%(item)s has no price yet. Ask the district to set one.", item=found_lines[item_id].name)),
                 details=[{"field": "lines", "code": "item_unavailable", "item_id": item_id}],
             )
 
     # Per-member limits, per Beijing calendar period, across every outlet of the district.
-    by_period: dict[str, list[int]] = {}
-    for item_id in ids:
-        item = offered[item_id]
-        if item.limit_qty is not None and item.limit_period is not None:
-            by_period.setdefault(item.limit_period, []).append(item_id)
-    qty_of = dict(cart)
-    for period, period_ids in by_period.items():
-        start, resets = limit_window(period, now)
-        already = redeemed_since(db, tenant, member.id, period_ids, start)
-        for item_id in period_ids:
-            item = offered[item_id]
-            assert item.limit_qty is not None
-            had = already.get(item_id, 0)
-            if had + qty_of[item_id] > item.limit_qty:
-                raise LimitReached(
-                    str(
-                        _l(
-                            "%(item)s: at most %(limit)s per member in this period; this member has had %(had)s. "
-                            "The limit resets on %(when)s.",
-                            item=item.name,
-                            limit=item.limit_qty,
-                            had=had,
-                            when=beijing(resets),
-                        )
-                    ),
-                    details=[
-                        {
-                            "field": "lines",
-                            "code": "limit_reached",
-                            "item_id": item_id,
-                            "limit": item.limit_qty,
-                            "already": had,
-                            "resets_at": resets.isoformat() + "Z",
-                        }
-                    ],
-                )
+    for item_id, qty in cart:
+        line = found_lines[item_id]
+        if line.limit_qty is not None and line.limit_period is not None and line.had + qty > line.limit_qty:
+            raise _limit_reached(line, now)
 
-    total = sum(prices[i].points * q for i, q in cart)
+    points = {i: found_lines[i].points or 0 for i in ids}
+    total = sum(points[i] * q for i, q in cart)
     if total > have:
         raise InsufficientPoints(
             str(
@@ -386,9 +546,9 @@ def redeem(
     goods = [
         Transfer(goods_code(outlet.id, REDEEMED, i), shelf_code(outlet.id, i), q)
         for i, q in cart
-        if offered[i].kind == GOODS
+        if found_lines[i].kind == GOODS
     ]
-    names = {i: offered[i].name for i in ids}
+    names = {i: found_lines[i].name for i in ids}
     if points_shards > 1:  # a busy outlet's points accounts, one per shard (opened once, then found)
         open_outlet_points(db, tenant, outlet.id, points_shards)
     try:
@@ -404,36 +564,89 @@ def redeem(
             meta={
                 "outlet_id": outlet.id,
                 "title": outlet.name,
-                "lines": [[i, names[i], q, prices[i].points] for i, q in cart],
+                "lines": [[i, names[i], q, points[i]] for i, q in cart],
             },
         )
     except InsufficientBalance as e:
         raise out_of_stock(db, e, names) from None
-    if who.code is not None:
-        member_codes.consume_code(db, who.code, now)
-    redemption = Redemption(
-        tenant_id=tenant,
-        outlet_id=outlet.id,
-        member_id=member.id,
-        staff_user_id=staff_user_id,
-        key=key,
-        token_digest=who.token_digest,
-        member_code_id=who.code.id if who.code is not None else None,
-        total_points=total,
-        journal_id=journal.id,
-        request_hash=request_hash,
-        created_at=now,
+    if turn.code_id is not None:
+        member_codes.consume_code_id(db, turn.code_id, now)
+    redemption = _record(
+        db,
+        dict(
+            tenant_id=tenant,
+            outlet_id=outlet.id,
+            member_id=member.id,
+            staff_user_id=staff_user_id,
+            key=key,
+            token_digest=turn.token_digest,
+            member_code_id=turn.code_id,
+            total_points=total,
+            journal_id=journal.id,
+            request_hash=request_hash,
+            created_at=now,
+        ),
+        [
+            dict(
+                item_id=i,
+                price_id=found_lines[i].price_id,
+                item_name=names[i],
+                unit_points=points[i],
+                qty=q,
+                refunded_qty=0,
+            )
+            for i, q in cart
+        ],
+        outlet,
+        member,
     )
-    redemption.lines = [
-        RedemptionLine(item_id=i, price_id=prices[i].id, item_name=names[i], unit_points=prices[i].points, qty=q)
-        for i, q in cart
-    ]
-    redemption.outlet, redemption.member = outlet, member
     redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
+    return redemption
+
+
+def _limit_reached(line: _Line, now: datetime) -> LimitReached:
+    assert line.limit_qty is not None and line.limit_period is not None
+    resets = limit_window(line.limit_period, now)[1]
+    return LimitReached(
+        str(
+            _l(
+                "%(item)s: at most %(limit)s per member in this period; this member has had %(had)s. "
+                "The limit resets on %(when)s.",
+                item=line.name,
+                limit=line.limit_qty,
+                had=line.had,
+                when=beijing(resets),
+            )
+        ),
+        details=[
+            {
+                "field": "lines",
+                "code": "limit_reached",
+                "item_id": line.item_id,
+                "limit": line.limit_qty,
+                "already": line.had,
+                "resets_at": resets.isoformat() + "Z",
+            }
+        ],
+    )
+
+
+def _record(db: Session, row: dict, line_rows: list[dict], outlet: Outlet, member: Member) -> Redemption:
+    """Insert the redemption and its lines (Core, ids returned), and hand back the Redemption as a
+    persistent object of the session with its lines, outlet and member, as if just loaded: the receipt
+    and the caller read it without another query. The unique key, token and code columns back the
+    checks made under the member's lock; a writer that skipped the lock would fail here with an
+    IntegrityError, and its whole request roll back."""
+    conn = db.connection()
+    rid = conn.execute(_INSERT_REDEMPTION, row).scalar_one()
+    rows = [{"redemption_id": rid, **x} for x in line_rows]
+    line_ids = conn.execute(_INSERT_LINES, rows).scalars().all()
+    redemption = Redemption(id=rid, **row)
+    redemption.lines = [RedemptionLine(id=lid, **x) for lid, x in zip(line_ids, rows, strict=True)]
+    redemption.outlet, redemption.member = outlet, member
+    for obj in (*redemption.lines, redemption):
+        make_transient_to_detached(obj)
     db.add(redemption)
-    # The unique token, code and key columns back the checks above; a writer that skipped the member's
-    # lock would fail here with an IntegrityError, and its whole request roll back.
-    db.flush()
     return redemption
 
 
