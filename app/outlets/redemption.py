@@ -17,38 +17,23 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    Select,
-    String,
-    Table,
-    and_,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    null,
-    select,
-)
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached, selectinload
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from app.db import utcnow
 from app.errors import AppError
 from app.people import member_codes
 from app.people.labels import ACTIVE
 from app.people.models import Member, MemberCode
-from app.points.accounts import wallet_code, wallet_code_sql
+from app.points.accounts import wallet_code
 from app.points.spending import available_points, open_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
 from ledger import InsufficientBalance, Transfer
-from ledger.schema import accounts
 
+from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
 from .catalogue import limit_window
 from .errors import (
@@ -63,14 +48,10 @@ from .errors import (
     TokenUsed,
 )
 from .labels import GOODS, LIMIT_PERIODS
-from .models import Item, ItemPrice, Outlet, OutletItem, Redemption, RedemptionLine
+from .models import Outlet, Redemption, RedemptionLine
 from .stock import out_of_stock
 
 MAX_LINES = 50
-_REDEMPTIONS = cast(Table, Redemption.__table__)
-_LINES = cast(Table, RedemptionLine.__table__)
-_INSERT_REDEMPTION = insert(_REDEMPTIONS).returning(_REDEMPTIONS.c.id)
-_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
 MAX_QTY = 99
 # Points accounts per outlet (app/points/spending.outlet_points_code): 1 is one account per outlet; the
 # API takes OUTLET_POINTS_SHARDS from the configuration (see docs/outlets.md, "the hot outlet").
@@ -262,7 +243,7 @@ def _same_or_refuse(found: Redemption, request_hash: str) -> Redemption:
     return found
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Turn:
     """The identified member, their wallet locked: what the code named and what they may spend."""
 
@@ -272,65 +253,10 @@ class _Turn:
     have: int
 
 
-# The statements of a redemption, built once per process: building a statement with the expression
-# language costs more CPU than running it (docs/outlets.md, "Benchmark").
-_HAVE = (accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending).label("have")
-_TURN_BY_TOKEN = (
-    select(Member, _HAVE, null().label("code_id"), null().label("expires_at"), null().label("used_at"))
-    .join_from(Member, accounts, accounts.c.code == bindparam("wallet", type_=String))
-    .where(Member.id == bindparam("member_id", type_=BigInteger), accounts.c.tenant_id == bindparam("tenant"))
-    .with_for_update(of=accounts)
-)
-_TURN_BY_CODE = (
-    select(Member, _HAVE, MemberCode.id, MemberCode.expires_at, MemberCode.used_at)
-    .join_from(MemberCode, Member, Member.id == MemberCode.member_id)
-    .join(accounts, accounts.c.code == wallet_code_sql(Member.id))
-    .where(
-        MemberCode.tenant_id == bindparam("tenant"),
-        MemberCode.code == bindparam("code", type_=String),
-        accounts.c.tenant_id == bindparam("tenant"),
-    )
-    .with_for_update(of=accounts)
-)
-
-
-def _take_turn(
-    db: Session, tenant: int, member_token: str | None, member_code: str | None, now: datetime
-) -> _Turn | None:
-    """Identify the member and take their turn in one statement: the code's (or token's) member row
-    joined to their wallet, locked (FOR UPDATE OF the wallet). Their concurrent redemptions (a double
-    tap, another outlet) wait here and then see this one, so the key, the token, limits and points are
-    checked exactly afterwards; what the wallet holds is the member's available points.
-
-    None when anything is not plainly fine (unknown or used or expired code, another district's
-    member, not active, no wallet): the caller then asks `identify` for the error that says what to do.
-    A QR token's own errors (expired, forged…) are raised here."""
-    if member_token and not member_code:
-        claims = check_token(member_token, "member", now, tenant_id=tenant)
-        digest: str | None = token_digest(member_token)
-        q = _TURN_BY_TOKEN
-        params = {"tenant": tenant, "member_id": claims.subject_id, "wallet": wallet_code(claims.subject_id)}
-    elif member_code and not member_token:
-        digest = None
-        q = _TURN_BY_CODE
-        params = {"tenant": tenant, "code": member_codes.normalise(member_code)}
-    else:
-        return None  # identify() says "one of the two"
-    row = db.execute(q, params).first()
-    if row is None:
-        return None
-    member, points, code_id, expires_at, used_at = row
-    if member.tenant_id != tenant or member.status != ACTIVE or used_at is not None:
-        return None
-    if code_id is not None and expires_at <= now:
-        return None
-    return _Turn(member, code_id, digest, points)
-
-
 @dataclass(frozen=True)
 class _Line:
-    """One cart line as the database has it now: the item at this outlet, its price, what the member
-    has had of it in the item's limit period."""
+    """One cart item as the database has it: offered at this outlet now, its price version, what the
+    member had of it in its limit period."""
 
     item_id: int
     offered: bool
@@ -343,104 +269,92 @@ class _Line:
     had: int
 
 
-def _checks_statements() -> tuple[Select, Select]:
-    """What the checks after the member's turn read: whether the cart key, the QR token (`digest`) or
-    the short code (`code_id`) was used already, and per cart item (`ids`) at the outlet whether it is
-    offered there, its price version at `now`, and what the member had of it since the start of its
-    limit period (`since_day` … `since_year`: Beijing calendar periods, across the district). The
-    second statement is the first three alone, for a cart with nothing of the district's."""
-    tenant = bindparam("tenant", type_=BigInteger)
-    since = case(
-        *((Item.limit_period == p, bindparam(f"since_{p}", type_=DateTime)) for p in LIMIT_PERIODS), else_=null()
-    )
-    had = (
-        select(func.coalesce(func.sum(RedemptionLine.qty - RedemptionLine.refunded_qty), 0))
-        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-        .where(
-            Redemption.tenant_id == tenant,
-            Redemption.member_id == bindparam("member_id", type_=BigInteger),
-            RedemptionLine.item_id == Item.id,
-            Redemption.created_at >= since,
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks read once the member's turn is taken."""
+
+    key_used: int | None  # the redemption already made under this cart key
+    token_used: bool
+    code_used: bool
+    lines: dict[int, _Line]
+
+
+def _checked(rows: Sequence[Row], first: Row) -> _Checked:
+    lines = {
+        r.item_id: _Line(
+            r.item_id, bool(r.offered), r.item_name, r.kind, r.limit_qty, r.limit_period, r.price_id, r.points, r.had
         )
-        .correlate(Item)
-        .scalar_subquery()
-    )
-    version = aliased(ItemPrice)
-    price_now = (
-        select(version.id)
-        .where(version.item_id == Item.id, version.effective_from <= bindparam("now", type_=DateTime))
-        .order_by(version.effective_from.desc(), version.version.desc())
-        .limit(1)
-        .correlate(Item)
-        .scalar_subquery()
-    )
-    used = (
-        select(Redemption.id)
-        .where(Redemption.tenant_id == tenant, Redemption.key == bindparam("key", type_=String))
-        .scalar_subquery()
-        .label("key_used"),
-        select(Redemption.id)
-        .where(Redemption.tenant_id == tenant, Redemption.token_digest == bindparam("digest", type_=String))
-        .scalar_subquery()
-        .label("token_used"),
-        select(MemberCode.used_at)
-        .where(MemberCode.id == bindparam("code_id", type_=BigInteger))
-        .scalar_subquery()
-        .label("code_used_at"),
-    )
-    lines = (
-        select(
-            *used,
-            Item.id,
-            and_(OutletItem.available.is_(True), Item.active.is_(True)).label("offered"),
-            Item.name,
-            Item.kind,
-            Item.limit_qty,
-            Item.limit_period,
-            ItemPrice.id.label("price_id"),
-            ItemPrice.points,
-            case((Item.limit_qty.is_(None), literal(0)), else_=had).label("had"),
-        )
-        .join_from(
-            Item,
-            OutletItem,
-            and_(OutletItem.item_id == Item.id, OutletItem.outlet_id == bindparam("outlet_id", type_=BigInteger)),
-        )
-        .outerjoin(ItemPrice, ItemPrice.id == price_now)
-        .where(Item.id.in_(bindparam("ids", expanding=True)), Item.tenant_id == tenant)
-    )
-    return lines, select(*used)
+        for r in rows
+    }
+    return _Checked(first.key_used, first.token_used is not None, first.used_at is not None, lines)
 
 
-_CHECKS, _USED = _checks_statements()
+def _turn_and_checks(
+    db: Session,
+    tenant: int,
+    outlet_id: int,
+    ids: list[int],
+    key: str,
+    member_token: str | None,
+    member_code: str | None,
+    now: datetime,
+) -> tuple[_Turn, _Checked]:
+    """Identify the member, take their turn and read what the checks need: usually one statement.
 
-
-def _after_turn(
-    db: Session, tenant: int, outlet_id: int, member_id: int, ids: list[int], key: str, turn: _Turn, now: datetime
-) -> tuple[tuple[int | None, bool, datetime | None], dict[int, _Line]]:
-    """Everything the checks need once the member's turn is taken, in one statement (a new statement,
-    so it sees what their previous redemption committed): see `_checks_statements`."""
-    params = {
+    The turn is the member's wallet row, locked (FOR UPDATE): their concurrent redemptions (a double
+    tap, another outlet) wait for it and then see this one, so the key, the token, the code, limits
+    and points are checked exactly; what the wallet holds is what they may spend. The statement also
+    reads the checks (redemption_sql.TURN_AND_CHECKS_*), in the snapshot it started with. They hold
+    for the lock when the wallet's entry count read under the lock equals the one in that snapshot:
+    every redemption and refund of the member posts to the wallet, so nothing of theirs committed in
+    between. Otherwise (we waited for their other redemption) the checks are read again in a new
+    statement, which sees it (redemption_sql.CHECKS). When the statement finds no row (a code unknown
+    or used or expired, a member suspended or without a wallet, nothing of the cart offered here) the
+    turn is taken alone, and `identify` says what is wrong. Raises what `identify` raises."""
+    params: dict = {
         "tenant": tenant,
         "outlet_id": outlet_id,
-        "member_id": member_id,
         "ids": ids,
         "key": key,
-        "digest": turn.token_digest,
-        "code_id": turn.code_id,
         "now": now,
         **{f"since_{p}": limit_window(p, now)[0] for p in LIMIT_PERIODS},
     }
-    conn = db.connection()
-    rows = conn.execute(_CHECKS, params).all()
-    # Nothing of the cart is offered here: the key and the code are looked up on their own.
-    first = rows[0] if rows else conn.execute(_USED, params).one()
-    used = (first.key_used, first.token_used is not None, first.code_used_at)
-    lines = {
-        r.id: _Line(r.id, bool(r.offered), r.name, r.kind, r.limit_qty, r.limit_period, r.price_id, r.points, r.had)
-        for r in rows
-    }
-    return used, lines
+    if member_token and not member_code:
+        member_id = check_token(member_token, "member", now, tenant_id=tenant).subject_id
+        params.update(member_id=member_id, wallet=wallet_code(member_id), digest=token_digest(member_token))
+        both, alone = sql.TURN_AND_CHECKS_BY_TOKEN, sql.TURN_BY_TOKEN
+    elif member_code and not member_token:
+        params.update(code=member_codes.normalise(member_code), digest=None)
+        both, alone = sql.TURN_AND_CHECKS_BY_CODE, sql.TURN_BY_CODE
+    else:
+        identify(db, tenant, member_token=member_token, member_code=member_code, now=now)  # raises: one of the two
+        raise AssertionError("unreachable")
+    rows = db.execute(both, params).all()
+    first: Row | None = rows[0] if rows else db.execute(alone, params).first()
+    checked = _checked(rows, rows[0]) if rows and rows[0].wallet_n == rows[0].wallet_seen_n else None
+    turn = _turn_of(first, tenant, params["digest"], now)
+    if turn is None:
+        # Say what is wrong with the code or the member (a member without a wallet passes: 0 points).
+        who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
+        turn = _Turn(who.member, who.code.id if who.code is not None else None, who.token_digest, 0)
+    if checked is None:
+        conn = db.connection()
+        params.update(member_id=turn.member.id, code_id=turn.code_id)
+        rows = conn.execute(sql.CHECKS, params).all()
+        checked = _checked(rows, rows[0] if rows else conn.execute(sql.USED, params).one())
+    return turn, checked
+
+
+def _turn_of(row: Row | None, tenant: int, digest: str | None, now: datetime) -> _Turn | None:
+    """The turn the row gives, or None when anything is not plainly fine."""
+    if row is None:
+        return None
+    member = row.Member
+    if member.tenant_id != tenant or member.status != ACTIVE or row.used_at is not None:
+        return None
+    if row.code_id is not None and row.expires_at <= now:
+        return None
+    return _Turn(member, row.code_id, digest, row.have)
 
 
 def redeem(
@@ -474,30 +388,22 @@ def redeem(
     tenant = outlet.tenant_id
     if not outlet.active:
         raise OutletClosed(str(_l("This outlet is closed: it cannot redeem.")))
+    ids = [i for i, _ in cart]
     try:
-        turn = _take_turn(db, tenant, member_token, member_code, now)
-        if turn is None:
-            # Say what is wrong with the code or the member (a member without a wallet passes: 0 points).
-            who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
-            turn = _Turn(who.member, who.code.id if who.code is not None else None, who.token_digest, 0)
+        turn, checked = _turn_and_checks(db, tenant, outlet.id, ids, key, member_token, member_code, now)
     except AppError:
         # A retry of a cart that went through (its code since used or expired) gets its receipt back.
         if (found := _by_key(db, tenant, key)) is not None:
             return _same_or_refuse(found, request_hash)
         raise
-    member, have = turn.member, turn.have
-
-    ids = [i for i, _ in cart]
-    (key_used, token_used, code_used_at), found_lines = _after_turn(
-        db, tenant, outlet.id, member.id, ids, key, turn, now
-    )
-    if key_used is not None:
+    member, have, found_lines = turn.member, turn.have, checked.lines
+    if checked.key_used is not None:
         found = _by_key(db, tenant, key)
         assert found is not None  # the member's lock is held: it cannot have gone
         return _same_or_refuse(found, request_hash)
-    if token_used:
+    if checked.token_used:
         raise TokenUsed(str(_l("This QR code was already used for a redemption. Ask the member to refresh it.")))
-    if code_used_at is not None:
+    if checked.code_used:
         raise TokenUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
     for item_id in ids:
         line = found_lines.get(item_id)
@@ -569,10 +475,10 @@ def redeem(
         )
     except InsufficientBalance as e:
         raise out_of_stock(db, e, names) from None
-    if turn.code_id is not None:
-        member_codes.consume_code_id(db, turn.code_id, now)
     redemption = _record(
         db,
+        turn.code_id,
+        now,
         dict(
             tenant_id=tenant,
             outlet_id=outlet.id,
@@ -631,18 +537,43 @@ def _limit_reached(line: _Line, now: datetime) -> LimitReached:
     )
 
 
-def _record(db: Session, row: dict, line_rows: list[dict], outlet: Outlet, member: Member) -> Redemption:
-    """Insert the redemption and its lines (Core, ids returned), and hand back the Redemption as a
-    persistent object of the session with its lines, outlet and member, as if just loaded: the receipt
-    and the caller read it without another query. The unique key, token and code columns back the
+def _record(
+    db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict], outlet: Outlet, member: Member
+) -> Redemption:
+    """Mark the short code used (`code_id`, if any), insert the redemption and its lines, and hand back
+    the Redemption as a persistent object of the session with its lines, outlet and member, as if just
+    loaded: the receipt and the caller read it without another query. On PostgreSQL one statement
+    (redemption_sql.RECORD_PG); elsewhere three. The unique key, token and code columns back the
     checks made under the member's lock; a writer that skipped the lock would fail here with an
     IntegrityError, and its whole request roll back."""
     conn = db.connection()
-    rid = conn.execute(_INSERT_REDEMPTION, row).scalar_one()
-    rows = [{"redemption_id": rid, **x} for x in line_rows]
-    line_ids = conn.execute(_INSERT_LINES, rows).scalars().all()
+    if conn.dialect.name == "postgresql":
+        got = conn.exec_driver_sql(
+            sql.RECORD_PG,
+            {
+                **row,
+                "code_id": code_id,
+                "now": now,
+                "item_ids": [x["item_id"] for x in line_rows],
+                "price_ids": [x["price_id"] for x in line_rows],
+                "item_names": [x["item_name"] for x in line_rows],
+                "unit_points": [x["unit_points"] for x in line_rows],
+                "qtys": [x["qty"] for x in line_rows],
+            },
+        ).one()
+        if code_id is not None:
+            member_codes.consumed(db, code_id, now, got.codes_used)
+        rid, line_of = got.id, dict(zip(got.item_ids, got.line_ids, strict=True))
+        line_ids: Sequence[int] = [line_of[x["item_id"]] for x in line_rows]
+    else:
+        if code_id is not None:
+            member_codes.consume_code_id(db, code_id, now)
+        rid = conn.execute(sql.INSERT_REDEMPTION, row).scalar_one()
+        line_ids = conn.execute(sql.INSERT_LINES, [{"redemption_id": rid, **x} for x in line_rows]).scalars().all()
     redemption = Redemption(id=rid, **row)
-    redemption.lines = [RedemptionLine(id=lid, **x) for lid, x in zip(line_ids, rows, strict=True)]
+    redemption.lines = [
+        RedemptionLine(id=lid, redemption_id=rid, **x) for lid, x in zip(line_ids, line_rows, strict=True)
+    ]
     redemption.outlet, redemption.member = outlet, member
     for obj in (*redemption.lines, redemption):
         make_transient_to_detached(obj)

@@ -122,10 +122,21 @@ _CONSUME = (
 
 
 def consume_code_id(db: Session, code_id: int, now: datetime) -> None:
-    """`consume_code` by the code's id, in one UPDATE. A MemberCode of the session is told too, as
-    loaded (no second UPDATE at the next flush)."""
+    """`consume_code` by the code's id, in one UPDATE."""
     done = db.connection().execute(_CONSUME, {"code_id": code_id, "now": now})
-    if done.rowcount != 1:
+    consumed(db, code_id, now, done.rowcount)
+
+
+# consume_code's UPDATE as PostgreSQL text, for a caller that sends it in one statement with its own
+# writes (a data-modifying WITH; parameters code_id and now) and then calls `consumed`.
+CONSUME_PG = "UPDATE member_codes SET used_at = %(now)s WHERE id = %(code_id)s AND used_at IS NULL RETURNING id"
+
+
+def consumed(db: Session, code_id: int, now: datetime, changed: int) -> None:
+    """After the UPDATE that marks the code used changed `changed` rows: 0 means a concurrent use got
+    there first (MemberCodeUsed). A MemberCode of the session is told, as loaded (no second UPDATE at
+    the next flush)."""
+    if changed != 1:
         raise MemberCodeUsed(
             str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one."))
         )
