@@ -31,7 +31,7 @@ from app.points.accounts import wallet_code
 from app.points.spending import available_points, open_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
-from ledger import InsufficientBalance, Transfer
+from ledger import InsufficientBalance, Transfer, UnknownAccount
 
 from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
@@ -455,26 +455,34 @@ def redeem(
         if found_lines[i].kind == GOODS
     ]
     names = {i: found_lines[i].name for i in ids}
-    if points_shards > 1:  # a busy outlet's points accounts, one per shard (opened once, then found)
-        open_outlet_points(db, tenant, outlet.id, points_shards)
-    try:
-        journal = post_redemption(
-            db,
-            tenant,
-            member_id=member.id,
-            outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
-            points=total,
-            goods=goods,
-            key=f"redeem:{key}",
-            memo=outlet.name,
-            meta={
-                "outlet_id": outlet.id,
-                "title": outlet.name,
-                "lines": [[i, names[i], q, points[i]] for i, q in cart],
-            },
-        )
-    except InsufficientBalance as e:
-        raise out_of_stock(db, e, names) from None
+    journal = None
+    for attempt in (1, 2):
+        try:
+            journal = post_redemption(
+                db,
+                tenant,
+                member_id=member.id,
+                outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
+                points=total,
+                goods=goods,
+                key=f"redeem:{key}",
+                memo=outlet.name,
+                meta={
+                    "outlet_id": outlet.id,
+                    "title": outlet.name,
+                    "lines": [[i, names[i], q, points[i]] for i, q in cart],
+                },
+            )
+            break
+        except InsufficientBalance as e:
+            raise out_of_stock(db, e, names) from None
+        except UnknownAccount:
+            # A busy outlet's points accounts, one per shard: opened by its first redemption, then found
+            # (nothing was written: the ledger checks its accounts before anything else).
+            if points_shards <= 1 or attempt == 2:
+                raise
+            open_outlet_points(db, tenant, outlet.id, points_shards)
+    assert journal is not None
     redemption = _record(
         db,
         turn.code_id,
