@@ -8,6 +8,9 @@ once, a double tap) take turns and each sees the one before it: limits and point
 Shelves are no-overdraft ledger accounts, so the database refuses selling a piece twice. The cart's
 `key` makes a retry or double tap return the first receipt; a QR token or short code pays for one
 redemption only (unique columns on outlet_redemptions, and member_codes.used_at).
+
+Speed (the busiest write of a Saturday): six statements for a redemption on PostgreSQL, built once per
+process (redemption_sql.py); see `_turn_and_checks` and docs/outlets.md, "Benchmark".
 """
 
 from __future__ import annotations
