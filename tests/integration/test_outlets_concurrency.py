@@ -241,6 +241,43 @@ def test_a_double_tapped_confirm_redeems_once(pg_app, pg_engine):
     assert checked(pg_engine, tenant) == []
 
 
+def test_a_double_tapped_two_item_cart_held_on_the_wallet_redeems_once(pg_app, pg_engine):
+    """Every tap waits on the member's wallet (one row per cart item in the statement that locks it),
+    then finds the first tap's redemption and answers with it."""
+
+    def setup(s):
+        from tests.factories import make_town
+
+        town = make_town(s)
+        shop = make_shop(s, town)
+        return shop.tenant, shop.a.id, shop.oil.id, shop.haircut.id, member_with_points(s, town, 100).id
+
+    tenant, outlet_id, oil, haircut, member_id = build(pg_app, pg_engine, setup)
+    now = utcnow()
+    with pg_app.app_context():
+        tok = make_token("member", tenant, member_id, now)
+
+    def tap(s, i):
+        from app.outlets.models import Outlet
+
+        cart = [(oil, 1), (haircut, 2)]
+        return counter.redeem(s, s.get(Outlet, outlet_id), None, cart, "two-items", member_token=tok, now=now).id
+
+    results = run_held(
+        pg_app,
+        pg_engine,
+        5,
+        tap,
+        "SELECT id FROM ledger_accounts WHERE tenant_id = :t AND code = :c FOR UPDATE",
+        {"t": tenant, "c": f"member:{member_id}"},
+    )
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert len(set(results)) == 1
+    with Session(pg_engine) as s:
+        assert available_points(s, tenant, member_id) == 100 - 40 - 2 * 10
+    assert checked(pg_engine, tenant) == []
+
+
 def test_two_supervisors_refunding_one_redemption_at_once_refund_it_once(pg_app, pg_engine):
     def setup(s):
         from app.outlets import OUTLET_SUPERVISOR
