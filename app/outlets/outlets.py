@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, String, cast, select
+from sqlalchemy import Select, String, bindparam, cast, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -33,11 +33,14 @@ def _not_found() -> NotFound:
     return NotFound(str(_l("Not found. It may have been moved, or you may not have access to it.")))
 
 
+_OUTLET_BY_ID = select(Outlet).options(joinedload(Outlet.org_unit)).where(Outlet.id == bindparam("outlet_id"))
+
+
 def get_outlet(db: Session, principal, outlet_id: int, action: str = "outlet.view") -> Outlet:
     """The outlet if `principal` may `action` there. An outlet outside the user's reach (another
     district, another outlet's staff) is NotFound (404); one they can see but not act at raises
     NotOutletStaff (403, code not_outlet_staff)."""
-    outlet = db.scalars(select(Outlet).options(joinedload(Outlet.org_unit)).where(Outlet.id == outlet_id)).first()
+    outlet = db.scalars(_OUTLET_BY_ID, {"outlet_id": outlet_id}).first()  # built once: every counter call
     if outlet is None or outlet.tenant_id != principal.tenant_id or not access.can_see(principal, outlet):
         raise _not_found()
     if not access.can(principal, action, outlet):

@@ -8,6 +8,9 @@ once, a double tap) take turns and each sees the one before it: limits and point
 Shelves are no-overdraft ledger accounts, so the database refuses selling a piece twice. The cart's
 `key` makes a retry or double tap return the first receipt; a QR token or short code pays for one
 redemption only (unique columns on outlet_redemptions, and member_codes.used_at).
+
+Speed (the busiest write of a Saturday): six statements for a redemption on PostgreSQL, built once per
+process (redemption_sql.py); see `_turn_and_checks` and docs/outlets.md, "Benchmark".
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from app.db import utcnow
 from app.errors import AppError
@@ -31,11 +34,11 @@ from app.points.accounts import wallet_code
 from app.points.spending import available_points, open_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
-from ledger import InsufficientBalance, Transfer
-from ledger.schema import accounts
+from ledger import InsufficientBalance, Transfer, UnknownAccount
 
+from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
-from .catalogue import limit_window, prices_at, redeemed_since
+from .catalogue import limit_window
 from .errors import (
     CartKeyReused,
     InsufficientPoints,
@@ -47,8 +50,8 @@ from .errors import (
     OutletInvalid,
     TokenUsed,
 )
-from .labels import GOODS
-from .models import Item, Outlet, OutletItem, Redemption, RedemptionLine
+from .labels import GOODS, LIMIT_PERIODS
+from .models import Outlet, Redemption, RedemptionLine
 from .stock import out_of_stock
 
 MAX_LINES = 50
@@ -243,6 +246,120 @@ def _same_or_refuse(found: Redemption, request_hash: str) -> Redemption:
     return found
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """The identified member, their wallet locked: what the code named and what they may spend."""
+
+    member: Member
+    code_id: int | None
+    token_digest: str | None
+    have: int
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One cart item as the database has it: offered at this outlet now, its price version, what the
+    member had of it in its limit period."""
+
+    item_id: int
+    offered: bool
+    name: str
+    kind: str
+    limit_qty: int | None
+    limit_period: str | None
+    price_id: int | None
+    points: int | None
+    had: int
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks read once the member's turn is taken."""
+
+    key_used: int | None  # the redemption already made under this cart key
+    token_used: bool
+    code_used: bool
+    lines: dict[int, _Line]
+
+
+def _checked(rows: Sequence[Row], first: Row) -> _Checked:
+    lines = {
+        r.item_id: _Line(
+            r.item_id, bool(r.offered), r.item_name, r.kind, r.limit_qty, r.limit_period, r.price_id, r.points, r.had
+        )
+        for r in rows
+    }
+    return _Checked(first.key_used, first.token_used is not None, first.used_at is not None, lines)
+
+
+def _turn_and_checks(
+    db: Session,
+    tenant: int,
+    outlet_id: int,
+    ids: list[int],
+    key: str,
+    member_token: str | None,
+    member_code: str | None,
+    now: datetime,
+) -> tuple[_Turn, _Checked]:
+    """Identify the member, take their turn and read what the checks need: usually one statement.
+
+    The turn is the member's wallet row, locked (FOR UPDATE): their concurrent redemptions (a double
+    tap, another outlet) wait for it and then see this one, so the key, the token, the code, limits
+    and points are checked exactly; what the wallet holds is what they may spend. The statement also
+    reads the checks (redemption_sql.TURN_AND_CHECKS_*), in the snapshot it started with. They hold
+    for the lock when the wallet's entry count read under the lock equals the one in that snapshot:
+    every redemption and refund of the member posts to the wallet, so nothing of theirs committed in
+    between. Otherwise (we waited for their other redemption) the checks are read again in a new
+    statement, which sees it (redemption_sql.CHECKS). When the statement finds no row (a code unknown
+    or used or expired, a member suspended or without a wallet, nothing of the cart offered here) the
+    turn is taken alone, and `identify` says what is wrong. Raises what `identify` raises."""
+    params: dict = {
+        "tenant": tenant,
+        "outlet_id": outlet_id,
+        "ids": ids,
+        "key": key,
+        "now": now,
+        **{f"since_{p}": limit_window(p, now)[0] for p in LIMIT_PERIODS},
+    }
+    if member_token and not member_code:
+        member_id = check_token(member_token, "member", now, tenant_id=tenant).subject_id
+        params.update(member_id=member_id, wallet=wallet_code(member_id), digest=token_digest(member_token))
+        both, alone = sql.TURN_AND_CHECKS_BY_TOKEN, sql.TURN_BY_TOKEN
+    elif member_code and not member_token:
+        params.update(code=member_codes.normalise(member_code), digest=None)
+        both, alone = sql.TURN_AND_CHECKS_BY_CODE, sql.TURN_BY_CODE
+    else:
+        identify(db, tenant, member_token=member_token, member_code=member_code, now=now)  # raises: one of the two
+        raise AssertionError("unreachable")
+    rows = db.execute(both, params).all()
+    first: Row | None = rows[0] if rows else db.execute(alone, params).first()
+    checked = _checked(rows, rows[0]) if rows and rows[0].wallet_n == rows[0].wallet_seen_n else None
+    turn = _turn_of(first, tenant, params["digest"], now)
+    if turn is None:
+        # Say what is wrong with the code or the member (a member without a wallet passes: 0 points).
+        who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
+        turn = _Turn(who.member, who.code.id if who.code is not None else None, who.token_digest, 0)
+    if checked is None:
+        conn = db.connection()
+        params.update(member_id=turn.member.id, code_id=turn.code_id)
+        rows = conn.execute(sql.CHECKS, params).all()
+        checked = _checked(rows, rows[0] if rows else conn.execute(sql.USED, params).one())
+    return turn, checked
+
+
+def _turn_of(row: Row | None, tenant: int, digest: str | None, now: datetime) -> _Turn | None:
+    """The turn the row gives, or None when anything is not plainly fine."""
+    if row is None:
+        return None
+    member = row.Member
+    if member.tenant_id != tenant or member.status != ACTIVE or row.used_at is not None:
+        return None
+    if row.code_id is not None and row.expires_at <= now:
+        return None
+    return _Turn(member, row.code_id, digest, row.have)
+
+
 def redeem(
     db: Session,
     outlet: Outlet,
@@ -260,7 +377,11 @@ def redeem(
     returns the first Redemption (even once its token has expired); another cart under the same key
     raises CartKeyReused. Raises InsufficientPoints (with the shortfall), OutOfStock, LimitReached
     (with when it resets), ItemUnavailable, TokenUsed, token_expired, MemberSuspended; nothing is
-    written when it raises."""
+    written when it raises.
+
+    Statements on the way (see docs/outlets.md, "Benchmark"): the member's turn (code, member and the
+    locked wallet), the checks (key, token, code, items, prices, limits), the ledger's journal, and the
+    records (code used, redemption, its lines)."""
     now = now or utcnow()
     if not isinstance(key, str) or not 1 <= len(key) <= 100:
         raise OutletInvalid(str(_l("The cart needs a key of 1 to 100 characters.")), field="key")
@@ -270,97 +391,45 @@ def redeem(
     tenant = outlet.tenant_id
     if not outlet.active:
         raise OutletClosed(str(_l("This outlet is closed: it cannot redeem.")))
+    ids = [i for i, _ in cart]
     try:
-        who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
+        turn, checked = _turn_and_checks(db, tenant, outlet.id, ids, key, member_token, member_code, now)
     except AppError:
         # A retry of a cart that went through (its code since used or expired) gets its receipt back.
         if (found := _by_key(db, tenant, key)) is not None:
             return _same_or_refuse(found, request_hash)
         raise
-    member = who.member
-    # Take the member's turn: their concurrent redemptions (a double tap, another outlet) wait here and
-    # then see this one, so the key, the token, limits and points below are checked exactly. The locked
-    # row is the wallet: what it holds is the member's available points.
-    wallet = db.execute(
-        select(accounts.c.credits_posted, accounts.c.debits_posted, accounts.c.debits_pending)
-        .where(accounts.c.tenant_id == tenant, accounts.c.code == wallet_code(member.id))
-        .with_for_update()
-    ).first()
-    have = wallet.credits_posted - wallet.debits_posted - wallet.debits_pending if wallet is not None else 0
-    if (found := _by_key(db, tenant, key)) is not None:
+    member, have, found_lines = turn.member, turn.have, checked.lines
+    if checked.key_used is not None:
+        found = _by_key(db, tenant, key)
+        assert found is not None  # the member's lock is held: it cannot have gone
         return _same_or_refuse(found, request_hash)
-    if who.token_digest is not None and db.scalar(
-        select(Redemption.id).where(Redemption.tenant_id == tenant, Redemption.token_digest == who.token_digest)
-    ):
+    if checked.token_used:
         raise TokenUsed(str(_l("This QR code was already used for a redemption. Ask the member to refresh it.")))
-    if who.code is not None:
-        db.refresh(who.code)
-        if who.code.used_at is not None:
-            raise TokenUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
-
-    ids = [i for i, _ in cart]
-    offered = {
-        item.id: item
-        for oi, item in db.execute(
-            select(OutletItem, Item)
-            .join(Item, Item.id == OutletItem.item_id)
-            .where(OutletItem.outlet_id == outlet.id, OutletItem.item_id.in_(ids))
-        ).all()
-        if oi.available and item.active and item.tenant_id == tenant
-    }
+    if checked.code_used:
+        raise TokenUsed(str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one.")))
     for item_id in ids:
-        if item_id not in offered:
+        line = found_lines.get(item_id)
+        if line is None or not line.offered:
             raise ItemUnavailable(
                 str(_l("An item of the cart is not offered at this outlet now. Remove it and try again.")),
                 details=[{"field": "lines", "code": "item_unavailable", "item_id": item_id}],
             )
-    prices = prices_at(db, ids, now)
     for item_id in ids:
-        if item_id not in prices:
+        if found_lines[item_id].price_id is None:
             raise ItemUnavailable(
-                str(_l("%(item)s has no price yet. Ask the district to set one.", item=offered[item_id].name)),
+                str(_l("%(item)s has no price yet. Ask the district to set one.", item=found_lines[item_id].name)),
                 details=[{"field": "lines", "code": "item_unavailable", "item_id": item_id}],
             )
 
     # Per-member limits, per Beijing calendar period, across every outlet of the district.
-    by_period: dict[str, list[int]] = {}
-    for item_id in ids:
-        item = offered[item_id]
-        if item.limit_qty is not None and item.limit_period is not None:
-            by_period.setdefault(item.limit_period, []).append(item_id)
-    qty_of = dict(cart)
-    for period, period_ids in by_period.items():
-        start, resets = limit_window(period, now)
-        already = redeemed_since(db, tenant, member.id, period_ids, start)
-        for item_id in period_ids:
-            item = offered[item_id]
-            assert item.limit_qty is not None
-            had = already.get(item_id, 0)
-            if had + qty_of[item_id] > item.limit_qty:
-                raise LimitReached(
-                    str(
-                        _l(
-                            "%(item)s: at most %(limit)s per member in this period; this member has had %(had)s. "
-                            "The limit resets on %(when)s.",
-                            item=item.name,
-                            limit=item.limit_qty,
-                            had=had,
-                            when=beijing(resets),
-                        )
-                    ),
-                    details=[
-                        {
-                            "field": "lines",
-                            "code": "limit_reached",
-                            "item_id": item_id,
-                            "limit": item.limit_qty,
-                            "already": had,
-                            "resets_at": resets.isoformat() + "Z",
-                        }
-                    ],
-                )
+    for item_id, qty in cart:
+        line = found_lines[item_id]
+        if line.limit_qty is not None and line.limit_period is not None and line.had + qty > line.limit_qty:
+            raise _limit_reached(line, now)
 
-    total = sum(prices[i].points * q for i, q in cart)
+    points = {i: found_lines[i].points or 0 for i in ids}
+    total = sum(points[i] * q for i, q in cart)
     if total > have:
         raise InsufficientPoints(
             str(
@@ -386,54 +455,140 @@ def redeem(
     goods = [
         Transfer(goods_code(outlet.id, REDEEMED, i), shelf_code(outlet.id, i), q)
         for i, q in cart
-        if offered[i].kind == GOODS
+        if found_lines[i].kind == GOODS
     ]
-    names = {i: offered[i].name for i in ids}
-    if points_shards > 1:  # a busy outlet's points accounts, one per shard (opened once, then found)
-        open_outlet_points(db, tenant, outlet.id, points_shards)
-    try:
-        journal = post_redemption(
-            db,
-            tenant,
+    names = {i: found_lines[i].name for i in ids}
+    journal = None
+    for attempt in (1, 2):
+        try:
+            journal = post_redemption(
+                db,
+                tenant,
+                member_id=member.id,
+                outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
+                points=total,
+                goods=goods,
+                key=f"redeem:{key}",
+                memo=outlet.name,
+                meta={
+                    "outlet_id": outlet.id,
+                    "title": outlet.name,
+                    "lines": [[i, names[i], q, points[i]] for i, q in cart],
+                },
+            )
+            break
+        except InsufficientBalance as e:
+            raise out_of_stock(db, e, names) from None
+        except UnknownAccount:
+            # A busy outlet's points accounts, one per shard: opened by its first redemption, then found
+            # (nothing was written: the ledger checks its accounts before anything else).
+            if points_shards <= 1 or attempt == 2:
+                raise
+            open_outlet_points(db, tenant, outlet.id, points_shards)
+    assert journal is not None
+    redemption = _record(
+        db,
+        turn.code_id,
+        now,
+        dict(
+            tenant_id=tenant,
+            outlet_id=outlet.id,
             member_id=member.id,
-            outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
-            points=total,
-            goods=goods,
-            key=f"redeem:{key}",
-            memo=outlet.name,
-            meta={
-                "outlet_id": outlet.id,
-                "title": outlet.name,
-                "lines": [[i, names[i], q, prices[i].points] for i, q in cart],
-            },
-        )
-    except InsufficientBalance as e:
-        raise out_of_stock(db, e, names) from None
-    if who.code is not None:
-        member_codes.consume_code(db, who.code, now)
-    redemption = Redemption(
-        tenant_id=tenant,
-        outlet_id=outlet.id,
-        member_id=member.id,
-        staff_user_id=staff_user_id,
-        key=key,
-        token_digest=who.token_digest,
-        member_code_id=who.code.id if who.code is not None else None,
-        total_points=total,
-        journal_id=journal.id,
-        request_hash=request_hash,
-        created_at=now,
+            staff_user_id=staff_user_id,
+            key=key,
+            token_digest=turn.token_digest,
+            member_code_id=turn.code_id,
+            total_points=total,
+            journal_id=journal.id,
+            request_hash=request_hash,
+            created_at=now,
+        ),
+        [
+            dict(
+                item_id=i,
+                price_id=found_lines[i].price_id,
+                item_name=names[i],
+                unit_points=points[i],
+                qty=q,
+                refunded_qty=0,
+            )
+            for i, q in cart
+        ],
+        outlet,
+        member,
     )
+    redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
+    return redemption
+
+
+def _limit_reached(line: _Line, now: datetime) -> LimitReached:
+    assert line.limit_qty is not None and line.limit_period is not None
+    resets = limit_window(line.limit_period, now)[1]
+    return LimitReached(
+        str(
+            _l(
+                "%(item)s: at most %(limit)s per member in this period; this member has had %(had)s. "
+                "The limit resets on %(when)s.",
+                item=line.name,
+                limit=line.limit_qty,
+                had=line.had,
+                when=beijing(resets),
+            )
+        ),
+        details=[
+            {
+                "field": "lines",
+                "code": "limit_reached",
+                "item_id": line.item_id,
+                "limit": line.limit_qty,
+                "already": line.had,
+                "resets_at": resets.isoformat() + "Z",
+            }
+        ],
+    )
+
+
+def _record(
+    db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict], outlet: Outlet, member: Member
+) -> Redemption:
+    """Mark the short code used (`code_id`, if any), insert the redemption and its lines, and hand back
+    the Redemption as a persistent object of the session with its lines, outlet and member, as if just
+    loaded: the receipt and the caller read it without another query. On PostgreSQL one statement
+    (redemption_sql.RECORD_PG); elsewhere three. The unique key, token and code columns back the
+    checks made under the member's lock; a writer that skipped the lock would fail here with an
+    IntegrityError, and its whole request roll back."""
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        got = conn.exec_driver_sql(
+            sql.RECORD_PG,
+            {
+                **row,
+                "code_id": code_id,
+                "now": now,
+                "item_ids": [x["item_id"] for x in line_rows],
+                "price_ids": [x["price_id"] for x in line_rows],
+                "item_names": [x["item_name"] for x in line_rows],
+                "unit_points": [x["unit_points"] for x in line_rows],
+                "qtys": [x["qty"] for x in line_rows],
+            },
+        ).one()
+        if code_id is not None:
+            member_codes.consumed(db, code_id, now, got.codes_used)
+        rid, line_of = got.id, dict(zip(got.item_ids, got.line_ids, strict=True))
+        line_ids: Sequence[int] = [line_of[x["item_id"]] for x in line_rows]
+    else:
+        if code_id is not None:
+            member_codes.consume_code_id(db, code_id, now)
+        rid = conn.execute(sql.INSERT_REDEMPTION, row).scalar_one()
+        line_ids = conn.execute(sql.INSERT_LINES, [{"redemption_id": rid, **x} for x in line_rows]).scalars().all()
+    redemption = Redemption(id=rid, **row)
     redemption.lines = [
-        RedemptionLine(item_id=i, price_id=prices[i].id, item_name=names[i], unit_points=prices[i].points, qty=q)
-        for i, q in cart
+        RedemptionLine(id=lid, redemption_id=rid, **x) for lid, x in zip(line_ids, line_rows, strict=True)
     ]
     redemption.outlet, redemption.member = outlet, member
-    redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
+    for obj in (*redemption.lines, redemption):
+        make_transient_to_detached(obj)
     db.add(redemption)
-    # The unique token, code and key columns back the checks above; a writer that skipped the member's
-    # lock would fail here with an IntegrityError, and its whole request roll back.
-    db.flush()
     return redemption
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.errors import AppError, Conflict
 
@@ -107,14 +110,36 @@ def resolve_code(db: Session, tenant_id: int, typed: str, now: datetime) -> Memb
 
 def consume_code(db: Session, row: MemberCode, now: datetime) -> None:
     """Mark the code used, once: a concurrent use of the same code finds it used (MemberCodeUsed)."""
-    done = db.execute(
-        update(MemberCode)
-        .where(MemberCode.id == row.id, MemberCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    consume_code_id(db, row.id, now)
+
+
+_TABLE = cast(Table, MemberCode.__table__)
+_CONSUME = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("code_id"), _TABLE.c.used_at.is_(None))
+    .values(used_at=bindparam("now", type_=DateTime))
+)
+
+
+def consume_code_id(db: Session, code_id: int, now: datetime) -> None:
+    """`consume_code` by the code's id, in one UPDATE."""
+    done = db.connection().execute(_CONSUME, {"code_id": code_id, "now": now})
+    consumed(db, code_id, now, done.rowcount)
+
+
+# consume_code's UPDATE as PostgreSQL text, for a caller that sends it in one statement with its own
+# writes (a data-modifying WITH; parameters code_id and now) and then calls `consumed`.
+CONSUME_PG = "UPDATE member_codes SET used_at = %(now)s WHERE id = %(code_id)s AND used_at IS NULL RETURNING id"
+
+
+def consumed(db: Session, code_id: int, now: datetime, changed: int) -> None:
+    """After the UPDATE that marks the code used changed `changed` rows: 0 means a concurrent use got
+    there first (MemberCodeUsed). A MemberCode of the session is told, as loaded (no second UPDATE at
+    the next flush)."""
+    if changed != 1:
         raise MemberCodeUsed(
             str(_l("This code was already used. Ask the member to reopen “My QR code” for a new one."))
         )
-    row.used_at = now
+    loaded = db.identity_map.get(identity_key(MemberCode, code_id))
+    if loaded is not None:
+        set_committed_value(loaded, "used_at", now)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import SQLColumnExpression, String, cast, literal
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledger import Ledger
 
@@ -14,6 +16,11 @@ POINTS = "PT"  # the ledger unit of 爱心积分
 def wallet_code(member_id: int) -> str:
     """A member's points wallet."""
     return f"member:{member_id}"
+
+
+def wallet_code_sql(member_id: SQLColumnExpression[int]) -> ColumnElement[str]:
+    """`wallet_code` in SQL, for joining a member row to their wallet in one statement."""
+    return literal("member:") + cast(member_id, String)
 
 
 def hours_source_code(unit_id: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import Journal, Ledger, Transfer, UnknownAccount
@@ -39,10 +40,20 @@ def outlet_points_codes(outlet_id: int, shards: int = 1) -> list[str]:
 
 
 def open_outlet_points(session: Session, tenant_id: int, outlet_id: int, shards: int = 1) -> None:
-    """Open the outlet's points account(s): credit-normal, their balance counts the points collected."""
-    Ledger(session, tenant=tenant_id).open_accounts(
-        outlet_points_codes(outlet_id, shards), unit=POINTS, normal="credit", no_overdraft=False
-    )
+    """Open the outlet's points account(s): credit-normal, their balance counts the points collected.
+    Safe when concurrent requests open the same accounts (the first redemptions at an outlet once
+    OUTLET_POINTS_SHARDS is raised): the one that loses the race waits for the other's commit, its
+    insert fails inside a savepoint, and it finds the accounts open."""
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                Ledger(session, tenant=tenant_id).open_accounts(
+                    outlet_points_codes(outlet_id, shards), unit=POINTS, normal="credit", no_overdraft=False
+                )
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def available_points(session: Session, tenant_id: int, member_id: int) -> int:

@@ -22,7 +22,7 @@ from app.outlets import refunds
 from app.outlets.accounts import shelf_code
 from app.outlets.models import Redemption
 from app.people.models import MemberCode
-from app.points.spending import available_points
+from app.points.spending import available_points, outlet_points_codes
 from app.tokens import make_token
 from ledger import Ledger
 from ledger.schema import journals
@@ -108,6 +108,39 @@ def test_100_members_after_the_last_5_bags_get_exactly_5(pg_app, pg_engine):
     with Session(pg_engine) as s:
         assert Ledger(s, tenant=tenant).balance(shelf_code(outlet_id, rice)).posted == 0
         assert s.scalar(select(func.count()).select_from(Redemption).where(Redemption.tenant_id == tenant)) == 5
+    assert checked(pg_engine, tenant) == []
+
+
+def test_the_first_redemptions_at_an_outlet_with_split_points_accounts_open_them_once(pg_app, pg_engine):
+    """OUTLET_POINTS_SHARDS raised: the first redemptions at the outlet, at once, open its shard accounts
+    (one request wins, the others find them) and every one goes through."""
+
+    def setup(s):
+        from tests.factories import make_town
+
+        town = make_town(s)
+        shop = make_shop(s, town)
+        members = [member_with_points(s, town, 100, name=f"会员{i}").id for i in range(12)]
+        return shop.tenant, shop.a.id, shop.haircut.id, members
+
+    # A service: no shelf whose lock would make them take turns before the accounts are opened.
+    tenant, outlet_id, haircut, members = build(pg_app, pg_engine, setup)
+    now = utcnow()
+
+    def redeem(s, i):
+        from app.outlets.models import Outlet
+
+        tok = make_token("member", tenant, members[i], now)
+        return counter.redeem(
+            s, s.get(Outlet, outlet_id), None, [(haircut, 1)], f"shard-{i}", member_token=tok, now=now, points_shards=4
+        ).id
+
+    results = run_together(pg_app, pg_engine, 12, redeem)
+    assert all(not isinstance(r, Exception) for r in results), results
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        collected = sum(book.balance(code).posted for code in outlet_points_codes(outlet_id, 4))
+        assert collected == 12 * 10
     assert checked(pg_engine, tenant) == []
 
 
@@ -205,6 +238,43 @@ def test_a_double_tapped_confirm_redeems_once(pg_app, pg_engine):
             )
             == 1
         )
+    assert checked(pg_engine, tenant) == []
+
+
+def test_a_double_tapped_two_item_cart_held_on_the_wallet_redeems_once(pg_app, pg_engine):
+    """Every tap waits on the member's wallet (one row per cart item in the statement that locks it),
+    then finds the first tap's redemption and answers with it."""
+
+    def setup(s):
+        from tests.factories import make_town
+
+        town = make_town(s)
+        shop = make_shop(s, town)
+        return shop.tenant, shop.a.id, shop.oil.id, shop.haircut.id, member_with_points(s, town, 100).id
+
+    tenant, outlet_id, oil, haircut, member_id = build(pg_app, pg_engine, setup)
+    now = utcnow()
+    with pg_app.app_context():
+        tok = make_token("member", tenant, member_id, now)
+
+    def tap(s, i):
+        from app.outlets.models import Outlet
+
+        cart = [(oil, 1), (haircut, 2)]
+        return counter.redeem(s, s.get(Outlet, outlet_id), None, cart, "two-items", member_token=tok, now=now).id
+
+    results = run_held(
+        pg_app,
+        pg_engine,
+        5,
+        tap,
+        "SELECT id FROM ledger_accounts WHERE tenant_id = :t AND code = :c FOR UPDATE",
+        {"t": tenant, "c": f"member:{member_id}"},
+    )
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert len(set(results)) == 1
+    with Session(pg_engine) as s:
+        assert available_points(s, tenant, member_id) == 100 - 40 - 2 * 10
     assert checked(pg_engine, tenant) == []
 
 
