@@ -37,7 +37,11 @@ def _report(report_id: int, action: str):
 
 @api.validate(
     json=ReportIn,
-    resp=write_responses(HTTP_201=ReportOut, HTTP_422=(ErrorOut, "Invalid report")),
+    resp=write_responses(
+        HTTP_201=ReportOut,
+        HTTP_422=(ErrorOut, "Invalid report"),
+        HTTP_429=(ErrorOut, "Too many reports: 10 an hour and 30 a day per member; the message says until when"),
+    ),
     tags=TAGS,
     security=WRITE_SECURITY,
     operation_id="createGridReport",
