@@ -227,7 +227,10 @@ class Context:
     quick: bool
     report: Report
     pg_missing: str = ""  # why PostgreSQL is not measured, or ""
-    _tenants: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # Far above any district's id: a section's ledger-only tenant must never be the id a district made
+    # later in the same database gets (the demo loaded by section 9 once met section 1's journals,
+    # keys and all, under its new district's id).
+    _tenants: itertools.count = field(default_factory=lambda: itertools.count(1_000_001))
 
     def tenant(self) -> int:
         """A tenant no other section uses: every section's rows stay apart."""

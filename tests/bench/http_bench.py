@@ -44,14 +44,16 @@ def _load_demo(target: Target) -> int:
     if found:
         return found
     env = dict(os.environ, DATABASE_URL=target.url)
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "demo", "load"],
         cwd=ROOT,
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=900,
     )
+    if done.returncode != 0:  # say why: the output is otherwise lost with the failed run
+        raise RuntimeError(f"flask demo load failed ({done.returncode}):\n{done.stderr[-4000:]}")
     with target.engine.connect() as conn:
         got = conn.execute(select(District.id).where(District.code == "guangming")).scalar_one()
         conn.commit()
