@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
@@ -268,27 +269,22 @@ def check_in(
             )
     day = to_beijing(now).date()
     own = is_own_community(session, member, site)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # INSERT … ON CONFLICT DO NOTHING RETURNING: of simultaneous scans, exactly one makes the row (and
     # goes on to the points); the others find it taken.
     checkin = session.scalars(
-        insert(PartyCheckin)
-        .values(
-            tenant_id=member.tenant_id,
-            member_id=member.id,
-            site_id=site.id,
-            day=day,
-            checked_in_at=now.replace(tzinfo=None),
-            source=source,
-            lat=lat,
-            lng=lng,
-            distance_m=distance,
-            own_community=own,
-            points=0,
-            points_cut=0,
-        )
-        .on_conflict_do_nothing(index_elements=[PartyCheckin.member_id, PartyCheckin.site_id, PartyCheckin.day])
-        .returning(PartyCheckin),
+        _insert_checkin(session.get_bind().dialect.name),
+        {
+            "v_tenant_id": member.tenant_id,
+            "v_member_id": member.id,
+            "v_site_id": site.id,
+            "v_day": day,
+            "v_checked_in_at": now.replace(tzinfo=None),
+            "v_source": source,
+            "v_lat": lat,
+            "v_lng": lng,
+            "v_distance_m": distance,
+            "v_own_community": own,
+        },
         execution_options={"populate_existing": True},
     ).first()
     if checkin is None:
@@ -311,6 +307,33 @@ def check_in(
     checkin.journal_id = credit.journal_id
     session.flush()
     return CheckinResult(checkin, site)
+
+
+_CHECKIN_COLUMNS = (
+    "tenant_id",
+    "member_id",
+    "site_id",
+    "day",
+    "checked_in_at",
+    "source",
+    "lat",
+    "lng",
+    "distance_m",
+    "own_community",
+)
+
+
+@lru_cache(maxsize=4)
+def _insert_checkin(dialect: str):
+    """The check-in's insert, built once per dialect with bound parameters only (SQLAlchemy then
+    compiles and caches it once instead of building it on every scan)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(PartyCheckin)
+        .values(**{c: bindparam(f"v_{c}") for c in _CHECKIN_COLUMNS}, points=0, points_cut=0)
+        .on_conflict_do_nothing(index_elements=[PartyCheckin.member_id, PartyCheckin.site_id, PartyCheckin.day])
+        .returning(PartyCheckin)
+    )
 
 
 def my_checkins_query(member: Member):

@@ -1,7 +1,9 @@
 """Caps that hold under concurrency: a counter row per (district, member, kind, period), taken in the
-posting's own transaction. `take` inserts the row if missing (an insert that ignores a duplicate) and
-then reads it FOR UPDATE (on PostgreSQL; SQLite serialises writers anyway), so two approvals at once
-queue on the row and the second sees what the first used: never a read-then-write race in Python.
+posting's own transaction. `take` is one upsert in the common case: it creates the row, or adds the
+amount to it only if the whole amount still fits under the cap (the condition is evaluated on the
+locked, latest row, so two approvals at once queue on it and the second sees what the first used).
+When it does not fit, the row (locked by that upsert on PostgreSQL; SQLite serialises writers anyway)
+is read FOR UPDATE and cut to what is left: never a read-then-write race in Python.
 
 kind: what is counted, e.g. 'hours' (every category), 'hours:elderly'; period: '2026-12' or '2026-12-05'
 (Beijing time, see `month_of` / `day_of`)."""
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,29 +38,60 @@ def day_of(at: datetime) -> str:
 def take(session: Session, tenant_id: int, member_id: int, kind: str, period: str, amount: int, cap: int | None) -> int:
     """Use up to `amount` of the member's `cap` for (kind, period) and return what was granted (0 to
     amount). cap None means no cap: everything is granted (and still counted). Nothing asked (0 or
-    less) grants nothing; give back with `give_back`."""
+    less) grants nothing; give back with `give_back`.
+
+    The common case is one statement (`_take_whole`): an insert of the counter that, on conflict,
+    adds `amount` only if the whole of it fits under the cap, returning the row when it took it. When
+    it does not fit (or `amount` alone is over the cap) the counter is read FOR UPDATE and cut."""
     if amount <= 0:
         return 0
-    values = dict(tenant_id=tenant_id, member_id=member_id, kind=kind, period=period, used=0)
-    dialect = session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(PointsCounter).values(**values)
-    session.execute(ins.on_conflict_do_nothing(index_elements=["tenant_id", "member_id", "kind", "period"]))
-    key = (
-        PointsCounter.tenant_id == tenant_id,
-        PointsCounter.member_id == member_id,
-        PointsCounter.kind == kind,
-        PointsCounter.period == period,
-    )
-    used = session.execute(select(PointsCounter.used).where(*key).with_for_update()).scalar_one()
+    conn = session.connection()
+    key = {"k_tenant_id": tenant_id, "k_member_id": member_id, "k_kind": kind, "k_period": period}
+    if cap is None or amount <= cap:
+        stmt = _take_whole(conn.dialect.name, cap is not None)
+        if conn.execute(stmt, {**key, "amount": amount, "cap": cap}).first() is not None:
+            return amount
+        # The counter exists and the whole amount does not fit: the upsert locked the row (PostgreSQL
+        # locks a conflicting row even when its DO UPDATE ... WHERE is false); cut to what is left.
+    else:
+        conn.execute(_insert_missing(conn.dialect.name), {**key, "amount": 0})
+    used = conn.execute(_LOCK_USED, key).scalar_one()
     granted = amount if cap is None else max(0, min(amount, cap - used))
     if granted:
-        session.execute(
-            update(PointsCounter)
-            .where(*key)
-            .values(used=PointsCounter.used + granted)
-            .execution_options(synchronize_session=False)
-        )
+        conn.execute(_ADD_USED, {**key, "granted": granted})
     return granted
+
+
+_COUNTERS = PointsCounter.__table__
+_KEY_COLUMNS = ["tenant_id", "member_id", "kind", "period"]
+_KEY = and_(*(_COUNTERS.c[c] == bindparam(f"k_{c}") for c in _KEY_COLUMNS))
+_LOCK_USED = select(_COUNTERS.c.used).where(_KEY).with_for_update()
+_ADD_USED = update(_COUNTERS).where(_KEY).values(used=_COUNTERS.c.used + bindparam("granted"))
+
+
+def _insert_values(dialect: str):
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    return ins(_COUNTERS).values(**{c: bindparam(f"k_{c}") for c in _KEY_COLUMNS}, used=bindparam("amount"))
+
+
+@lru_cache(maxsize=4)
+def _insert_missing(dialect: str):
+    """Create the counter at 0 if it is missing."""
+    return _insert_values(dialect).on_conflict_do_nothing(index_elements=_KEY_COLUMNS)
+
+
+@lru_cache(maxsize=4)
+def _take_whole(dialect: str, capped: bool):
+    """Create the counter at `amount`, or add `amount` to it if (capped) it stays within `cap`;
+    RETURNING gives a row only when the amount was taken. Built once per dialect (bound parameters
+    only), so SQLAlchemy compiles it once."""
+    ins = _insert_values(dialect)
+    new_used = _COUNTERS.c.used + ins.excluded.used
+    return ins.on_conflict_do_update(
+        index_elements=_KEY_COLUMNS,
+        set_={"used": new_used},
+        where=(new_used <= bindparam("cap")) if capped else None,
+    ).returning(_COUNTERS.c.id)
 
 
 def lock_counters(session: Session, tenant_id: int, keys: Iterable[tuple[int, str, str]]) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.times import to_beijing
-from ledger import Ledger, Transfer
+from ledger import Ledger, Transfer, UnknownAccount
 
 from . import caps
 from .accounts import checkin_source_code, open_source, wallet_code
@@ -45,13 +45,25 @@ def credit_checkin(
     journal_id = None
     if granted > 0:
         source = checkin_source_code(unit_id)
-        open_source(session, tenant_id, source)
-        journal = Ledger(session, tenant=tenant_id).post(
-            [Transfer(source, wallet_code(member_id), granted)],
-            kind=KIND_CHECKIN,
-            key=f"checkin:{checkin_id}",
-            memo=memo[:200],
-            meta={"checkin_id": checkin_id, "asked": amount, "cut": amount - granted, **rule.meta()},
-        )
+        book = Ledger(session, tenant=tenant_id)
+
+        def post():
+            return book.post(
+                [Transfer(source, wallet_code(member_id), granted)],
+                kind=KIND_CHECKIN,
+                key=f"checkin:{checkin_id}",
+                memo=memo[:200],
+                meta={"checkin_id": checkin_id, "asked": amount, "cut": amount - granted, **rule.meta()},
+            )
+
+        try:
+            journal = post()
+        except UnknownAccount:
+            # The site unit's first credited check-in: its source account is opened here, then the
+            # journal posted. (The post refuses an unknown account before it writes anything, so the
+            # transaction goes on.) The common path does not read the account first: the post's own
+            # lock finds it.
+            open_source(session, tenant_id, source)
+            journal = post()
         journal_id = journal.id
     return CheckinCredit(granted, amount - granted, rule.monthly_cap, journal_id)
