@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from app.audit.services import record
 from app.db import utcnow
@@ -21,6 +21,7 @@ from app.errors import NotFound
 from app.geo import distance_m
 from app.people.models import GridAssignment, Member
 from app.places.models import OrgUnit
+from app.points.checkin_rules import DEFAULT_CHECKIN_RULE, CheckinPricing, CheckinRule
 from app.points.checkins import credit_checkin
 from app.times import to_beijing
 from app.tokens import TokenMalformed, check_token
@@ -214,18 +215,41 @@ def read_site_token(token: str, tenant_id: int | None = None, now: float | None 
 # --- check-ins -------------------------------------------------------------------------------------------
 
 
+_community = aliased(OrgUnit)
+_rule_in_force = (
+    select(CheckinRule.id)
+    .where(CheckinRule.tenant_id == bindparam("s_tenant"), CheckinRule.effective_from <= bindparam("s_at"))
+    .order_by(CheckinRule.effective_from.desc(), CheckinRule.version.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# A scan's reads in one statement (bound parameters only, so it is compiled once): the site and its
+# unit (ORM objects: the caller shows them), the member's 报到 community (s_community, may be NULL)
+# and the district's check-in rule in force at s_at (app/points/checkin_rules.checkin_rule_for's
+# query as a subquery; no row joined when the district has none).
+_SITE_FOR_SCAN = (
+    select(
+        CheckinSite,
+        _community.path.label("community_path"),
+        _community.tenant_id.label("community_tenant"),
+        CheckinRule.id.label("rule_id"),
+        CheckinRule.version,
+        CheckinRule.points_per_checkin,
+        CheckinRule.other_site_points,
+        CheckinRule.monthly_cap,
+    )
+    .join(CheckinSite.org_unit)
+    .options(contains_eager(CheckinSite.org_unit))
+    .outerjoin(_community, _community.id == bindparam("s_community"))
+    .outerjoin(CheckinRule, CheckinRule.id == _rule_in_force)
+    .where(CheckinSite.id == bindparam("s_site"))
+)
+
+
 @dataclass(frozen=True)
 class CheckinResult:
     checkin: PartyCheckin
     site: CheckinSite
-
-
-def is_own_community(session: Session, member: Member, site: CheckinSite) -> bool:
-    """The site is at the member's own 报到 community or a grid under it."""
-    if member.checkin_community_id is None:
-        return False
-    community = session.get(OrgUnit, member.checkin_community_id)
-    return community is not None and community.contains(site.org_unit)
 
 
 def check_in(
@@ -242,7 +266,27 @@ def check_in(
     now = now or utcnow()
     token_time = (seen_at or now).replace(tzinfo=None)
     site_id, source, _t = read_site_token(token, member.tenant_id, token_time.replace(tzinfo=UTC).timestamp())
-    site = get_site(session, member.tenant_id, site_id)
+    # One statement: the site with its unit, the member's 报到 community's path and the check-in rule
+    # in force (instead of one read each).
+    found = session.execute(
+        _SITE_FOR_SCAN,
+        {
+            "s_site": site_id,
+            "s_tenant": member.tenant_id,
+            "s_community": member.checkin_community_id,
+            "s_at": now.replace(tzinfo=None),
+        },
+    ).first()
+    if found is None or found.CheckinSite.tenant_id != member.tenant_id:
+        raise NotFound(str(_l("No such check-in site.")))
+    site = found.CheckinSite
+    rule = (
+        DEFAULT_CHECKIN_RULE
+        if found.rule_id is None
+        else CheckinPricing(
+            found.rule_id, found.version, found.points_per_checkin, found.other_site_points, found.monthly_cap
+        )
+    )
     if not site.active:
         raise errors.SiteClosed(closed_message(site))
     if not member.is_party_member or not member.is_active:
@@ -268,7 +312,12 @@ def check_in(
                 )
             )
     day = to_beijing(now).date()
-    own = is_own_community(session, member, site)
+    # The site is at the member's own 报到 community or a grid under it (read above).
+    own = (
+        found.community_path is not None
+        and found.community_tenant == member.tenant_id
+        and site.org_unit.path.startswith(found.community_path)
+    )
     # INSERT … ON CONFLICT DO NOTHING RETURNING: of simultaneous scans, exactly one makes the row (and
     # goes on to the points); the others find it taken.
     checkin = session.scalars(
@@ -300,6 +349,7 @@ def check_in(
         checkin.checked_in_at,
         own,
         memo=site.name,
+        rule=rule,
     )
     checkin.points = credit.points
     checkin.points_cut = credit.cut

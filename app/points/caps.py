@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -62,7 +63,7 @@ def take(session: Session, tenant_id: int, member_id: int, kind: str, period: st
     return granted
 
 
-_COUNTERS = PointsCounter.__table__
+_COUNTERS = cast(Table, PointsCounter.__table__)
 _KEY_COLUMNS = ["tenant_id", "member_id", "kind", "period"]
 _KEY = and_(*(_COUNTERS.c[c] == bindparam(f"k_{c}") for c in _KEY_COLUMNS))
 _LOCK_USED = select(_COUNTERS.c.used).where(_KEY).with_for_update()

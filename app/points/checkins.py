@@ -15,7 +15,7 @@ from ledger import Ledger, Transfer, UnknownAccount
 
 from . import caps
 from .accounts import checkin_source_code, open_source, wallet_code
-from .checkin_rules import checkin_rule_for
+from .checkin_rules import CheckinPricing, checkin_rule_for
 from .labels import KIND_CHECKIN
 
 
@@ -36,9 +36,11 @@ def credit_checkin(
     at: datetime,
     own_community: bool,
     memo: str = "",
+    rule: CheckinPricing | None = None,
 ) -> CheckinCredit:
-    """Price, cap and post one check-in at `at` (UTC) in the caller's transaction."""
-    rule = checkin_rule_for(session, tenant_id, at)
+    """Price, cap and post one check-in at `at` (UTC) in the caller's transaction. `rule`: the
+    district's check-in rule in force at `at`, if the caller has read it already."""
+    rule = rule or checkin_rule_for(session, tenant_id, at)
     amount = rule.points_per_checkin if own_community else rule.other_site_points
     period = to_beijing(at).strftime("%Y-%m")
     granted = caps.take(session, tenant_id, member_id, KIND_CHECKIN, period, amount, rule.monthly_cap)

@@ -132,6 +132,27 @@ def test_other_community_site_earns_by_its_own_rule(env):
     env.verify()
 
 
+def test_a_scan_is_priced_by_its_own_districts_rule_in_force_at_the_scan(env):
+    """The scan reads the site, the member's community and the rule in one statement: another
+    district's rule, a version scheduled for later, and a member with no 报到 community must not leak in."""
+    other = make_town(env.s)
+    change_checkin_rule(env.s, other.district.id, None, points_per_checkin=9, monthly_cap=None, now=DAY1)
+    site, elsewhere = env.site(), env.site(env.town.community_b)
+    m = env.party()
+    assert env.check_in(m, site).points == 2  # the built-in default: this district has no rule
+    change_checkin_rule(env.s, env.tenant, env.admin_user, points_per_checkin=4, other_site_points=1, now=DAY1)
+    change_checkin_rule(
+        env.s, env.tenant, env.admin_user, points_per_checkin=7, now=DAY1, effective_from=DAY1 + timedelta(days=2)
+    )
+    assert env.check_in(m, site, DAY1 + timedelta(days=1)).points == 4  # version 1 in force, not the scheduled one
+    assert env.check_in(m, elsewhere, DAY1 + timedelta(days=1)).points == 1
+    assert env.check_in(m, site, DAY1 + timedelta(days=2)).points == 7
+    homeless = make_member(env.s, env.tenant, env.town.grid_a1, name="党员无", is_party_member=True)
+    c = env.check_in(homeless, site, DAY1 + timedelta(days=2))
+    assert (c.own_community, c.points) == (False, 0)  # other_site_points of version 2: 0
+    env.verify()
+
+
 def test_not_a_party_member_is_refused(env):
     site = env.site()
     v = make_member(env.s, env.tenant, env.town.grid_a1, name="群众乙")

@@ -308,3 +308,54 @@ def test_district_admin_sets_a_new_checkin_rule_version(app, client, town):
     other = app.test_client()
     sign_in(other, town, "grid_admin")
     assert other.get("/checkins/rule").status_code in (403, 404)
+
+
+def test_an_api_scan_reads_site_rule_and_community_once_and_takes_the_cap_in_one_statement(app, town):
+    """The scan's own statements (the ledger's are the ledger's business): the principal, the member,
+    one read of the site with its unit, the member's community and the rule in force, the check-in
+    row, one upsert of the monthly-cap counter, and the check-in's points. No separate read of the
+    rule, the counter or the site's source account — and the points are still right."""
+    from sqlalchemy import event
+
+    member = _party(app, town)
+
+    def second(s):
+        m = s.get(Member, town.users["organiser"][0].id)
+        m.is_party_member, m.checkin_community_id = True, town.community_a.id
+
+    commit(app, second)
+    site_id, other_id = _site(app, town), _site(app, town, town.grid_a1)
+    c, o = app.test_client(), app.test_client()
+    ct, ot = signed_in(c, town, "party"), signed_in(o, town, "organiser")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    engine = app.extensions["db_sessionmaker"]().get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = post(c, "/api/v1/site-scans", {"token": _poster_token(app, town, site_id)}, ct)
+        first = list(statements)
+        statements.clear()
+        r2 = post(o, "/api/v1/site-scans", {"token": _poster_token(app, town, site_id)}, ot)
+        second_scan = list(statements)
+        r3 = post(c, "/api/v1/site-scans", {"token": _poster_token(app, town, other_id)}, ct)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert (r.status_code, r2.status_code, r3.status_code) == (201, 201, 201), r3.get_data(as_text=True)
+    assert r3.get_json()["checkin"]["points"] == 2 and r3.get_json()["checkin"]["own_community"] is True
+    own = [
+        s.split(" (")[0] if s.startswith("INSERT") else s[:40]
+        for s in second_scan
+        if "ledger_" not in s and s.split(None, 1)[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
+    ]
+    assert len(own) == 6, own
+    assert own[3:5] == ["INSERT INTO party_checkins", "INSERT INTO points_counters"], own
+    assert own[5].startswith("UPDATE party_checkins"), own
+    assert any("checkin_rules" in s and "checkin_sites" in s for s in second_scan), second_scan
+    assert not [s for s in statements if s.startswith(("SELECT checkin_rules", "SELECT points_counters"))]
+    # The first credited scan at a unit opens its source account on the way; the next one finds it.
+    assert any("INSERT INTO ledger_accounts" in s for s in first)
+    assert not any("INSERT INTO ledger_accounts" in s for s in second_scan)
+    assert _checkins(app, member.id) == [(site_id, 2, 0), (other_id, 2, 0)]
