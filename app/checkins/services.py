@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
 from app.db import utcnow
@@ -319,43 +321,47 @@ def check_in(
         and site.org_unit.path.startswith(found.community_path)
     )
     # INSERT … ON CONFLICT DO NOTHING RETURNING: of simultaneous scans, exactly one makes the row (and
-    # goes on to the points); the others find it taken.
-    checkin = session.scalars(
-        _insert_checkin(session.get_bind().dialect.name),
-        {
-            "v_tenant_id": member.tenant_id,
-            "v_member_id": member.id,
-            "v_site_id": site.id,
-            "v_day": day,
-            "v_checked_in_at": now.replace(tzinfo=None),
-            "v_source": source,
-            "v_lat": lat,
-            "v_lng": lng,
-            "v_distance_m": distance,
-            "v_own_community": own,
-        },
-        execution_options={"populate_existing": True},
-    ).first()
-    if checkin is None:
+    # goes on to the points); the others find it taken. Core statements built once (no ORM insert
+    # and flush): the row's values are known here, the points are set once they are posted.
+    values = {
+        "tenant_id": member.tenant_id,
+        "member_id": member.id,
+        "site_id": site.id,
+        "day": day,
+        "checked_in_at": now.replace(tzinfo=None),
+        "source": source,
+        "lat": lat,
+        "lng": lng,
+        "distance_m": distance,
+        "own_community": own,
+    }
+    conn = session.connection()
+    checkin_id = conn.execute(_insert_checkin(conn.dialect.name), {f"v_{k}": v for k, v in values.items()}).scalar()
+    if checkin_id is None:
         raise errors.AlreadyCheckedInToday(
             str(_l("You have already checked in at %(site)s today. Come again tomorrow.", site=site.name))
         )
     credit = credit_checkin(
         session,
         member.tenant_id,
-        checkin.id,
+        checkin_id,
         member.id,
         site.org_unit_id,
-        checkin.checked_in_at,
+        values["checked_in_at"],
         own,
         memo=site.name,
         rule=rule,
     )
-    checkin.points = credit.points
-    checkin.points_cut = credit.cut
-    checkin.monthly_cap = credit.cap
-    checkin.journal_id = credit.journal_id
-    session.flush()
+    points = {
+        "points": credit.points,
+        "points_cut": credit.cut,
+        "monthly_cap": credit.cap,
+        "journal_id": credit.journal_id,
+    }
+    conn.execute(_SET_POINTS, {"c_id": checkin_id, **{f"c_{k}": v for k, v in points.items()}})
+    # The row as written, for the caller to show (not in the session: a later read loads it afresh).
+    checkin = PartyCheckin(id=checkin_id, **values, **points)
+    set_committed_value(checkin, "site", site)
     return CheckinResult(checkin, site)
 
 
@@ -373,16 +379,24 @@ _CHECKIN_COLUMNS = (
 )
 
 
+_checkins = cast(Table, PartyCheckin.__table__)
+_SET_POINTS = (
+    update(_checkins)
+    .where(_checkins.c.id == bindparam("c_id"))
+    .values(**{c: bindparam(f"c_{c}") for c in ("points", "points_cut", "monthly_cap", "journal_id")})
+)
+
+
 @lru_cache(maxsize=4)
 def _insert_checkin(dialect: str):
     """The check-in's insert, built once per dialect with bound parameters only (SQLAlchemy then
     compiles and caches it once instead of building it on every scan)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(PartyCheckin)
+        insert(_checkins)
         .values(**{c: bindparam(f"v_{c}") for c in _CHECKIN_COLUMNS}, points=0, points_cut=0)
-        .on_conflict_do_nothing(index_elements=[PartyCheckin.member_id, PartyCheckin.site_id, PartyCheckin.day])
-        .returning(PartyCheckin)
+        .on_conflict_do_nothing(index_elements=["member_id", "site_id", "day"])
+        .returning(_checkins.c.id)
     )
 
 
