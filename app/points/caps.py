@@ -46,6 +46,7 @@ def take(session: Session, tenant_id: int, member_id: int, kind: str, period: st
     it does not fit (or `amount` alone is over the cap) the counter is read FOR UPDATE and cut."""
     if amount <= 0:
         return 0
+    session.flush()  # as the ORM statements did (autoflush): the Core ones below see pending rows
     conn = session.connection()
     key = {"k_tenant_id": tenant_id, "k_member_id": member_id, "k_kind": kind, "k_period": period}
     if cap is None or amount <= cap:
