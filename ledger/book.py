@@ -88,6 +88,24 @@ _LOCK_AND_RESERVE_ONE_PG = (
     " WHERE a.tenant_id = %(tenant)s AND a.code IN (%(c1)s, %(c2)s)"
     " ORDER BY a.code FOR UPDATE OF a"
 )
+# The same for a small journal (one journal of 2 to _SMALL_TRANSFERS transfers, at most _SMALL_CODES
+# accounts: a redemption's points and goods): _SMALL_CODES scalar codes (the last repeated to fill them)
+# and the transfer ids as a fixed ARRAY[nextval(), …] per transfer count, so each form has a generic
+# plan, made once per connection (the array form above is planned on every call).
+_SMALL_CODES = 8
+_SMALL_TRANSFERS = 4
+_SMALL_CODE_PARAMS = tuple(f"c{i + 1}" for i in range(_SMALL_CODES))
+_LOCK_AND_RESERVE_SMALL_PG = {
+    n: (
+        "WITH ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('ledger_journals', 'id')) AS jid,"
+        " ARRAY[" + ", ".join(["nextval(pg_get_serial_sequence('ledger_transfers', 'id'))"] * n) + "] AS tids)"
+        f" SELECT {_ACCOUNT_COLUMNS}, ARRAY[ids.jid], ids.tids FROM ledger_accounts a CROSS JOIN ids"
+        " WHERE a.tenant_id = %(tenant)s AND a.code IN ("
+        + ", ".join(f"%({c})s" for c in _SMALL_CODE_PARAMS)
+        + ") ORDER BY a.code FOR UPDATE OF a"
+    )
+    for n in range(2, _SMALL_TRANSFERS + 1)
+}
 _RESERVE_ONE_PG = (
     "SELECT ARRAY[nextval(pg_get_serial_sequence('ledger_journals', 'id'))],"
     " ARRAY[nextval(pg_get_serial_sequence('ledger_transfers', 'id'))]"
@@ -1724,6 +1742,12 @@ class Ledger:
             return (found, *self._reserve(conn, n_journals, n_transfers))
         if len(missing) <= 2 and one:
             sql, params = _LOCK_AND_RESERVE_ONE_PG, {"tenant": self.tenant, "c1": missing[0], "c2": missing[-1]}
+        elif n_journals == 1 and n_transfers in _LOCK_AND_RESERVE_SMALL_PG and len(missing) <= _SMALL_CODES:
+            sql = _LOCK_AND_RESERVE_SMALL_PG[n_transfers]
+            last = len(missing) - 1
+            params = {"tenant": self.tenant}
+            for i, c in enumerate(_SMALL_CODE_PARAMS):
+                params[c] = missing[min(i, last)]
         else:
             sql = _LOCK_AND_RESERVE_PG
             params = {"tenant": self.tenant, "codes": missing, "nj": n_journals, "nt": n_transfers}

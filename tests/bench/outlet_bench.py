@@ -218,9 +218,14 @@ def _run(target: Target, keys: dict, world: dict, members: list[int], run: tuple
         os.environ.pop("AIXIN_OUTLET_POINTS_SHARDS", None)
     try:
         _write_lines(world, members, hot, work, name, first_code=members[0] * 10)
-        return _wrk(server.url, work, name)
+        result = _wrk(server.url, work, name)
     finally:
         server.stop()
+    # What the app logged for an error answer (class and SQLSTATE, e.g. 40P01 for a deadlock): the
+    # server's log goes with the run's directory, so the cause of a 5xx is printed here.
+    logged = (work / "gunicorn.log").read_text(errors="replace").splitlines()
+    result["server_errors"] = [x for x in logged if "database unavailable" in x or "unexpected error" in x][:5]
+    return result
 
 
 def bench_redemptions(ctx: Context) -> None:
@@ -247,6 +252,8 @@ def bench_redemptions(ctx: Context) -> None:
                 f"p99 {r['p99_us'] / 1000:.0f} ms, errors {r['errors']} (first: {r['first_error']})",
                 flush=True,
             )
+            for line in r["server_errors"]:
+                print(f"     server: {line}", flush=True)
         t = world["tenant"]
         world["app"].extensions["db_engine"].dispose()
         with unit_of_work(sessionmaker(bind=target.engine, expire_on_commit=False)) as s:
