@@ -436,6 +436,8 @@ just before the run; a QR token lives only 2 minutes, less than a run on a loade
 cart key. Three runs: spread over the 38 outlets; all at one outlet; all at one outlet with its
 points account split in 8 (`AIXIN_OUTLET_POINTS_SHARDS=8`). Goals: p99 < 250 ms, no errors, the hot
 outlet within 2x of the spread throughput. The ledger's verify() and the stock check run afterwards.
+Each run prints the CPU per request of gunicorn, of the PostgreSQL backends of the bench's database and
+of wrk (from /proc), and the lines the app logged for any 5xx.
 Stock report: one outlet, 20 items, 3 years of history (a delivery every week, 30 two-item
 redemptions a day, posted at their own day's time), then `stock_report` at random dates with the 30
 days before (every fourth at now); p95 < 100 ms.""",
