@@ -88,6 +88,24 @@ _LOCK_AND_RESERVE_ONE_PG = (
     " WHERE a.tenant_id = %(tenant)s AND a.code IN (%(c1)s, %(c2)s)"
     " ORDER BY a.code FOR UPDATE OF a"
 )
+# The same for a small journal (one journal of 2 to _SMALL_TRANSFERS transfers, at most _SMALL_CODES
+# accounts: a redemption's points and goods): _SMALL_CODES scalar codes (the last repeated to fill them)
+# and the transfer ids as a fixed ARRAY[nextval(), …] per transfer count, so each form has a generic
+# plan, made once per connection (the array form above is planned on every call).
+_SMALL_CODES = 8
+_SMALL_TRANSFERS = 4
+_SMALL_CODE_PARAMS = tuple(f"c{i + 1}" for i in range(_SMALL_CODES))
+_LOCK_AND_RESERVE_SMALL_PG = {
+    n: (
+        "WITH ids AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('ledger_journals', 'id')) AS jid,"
+        " ARRAY[" + ", ".join(["nextval(pg_get_serial_sequence('ledger_transfers', 'id'))"] * n) + "] AS tids)"
+        f" SELECT {_ACCOUNT_COLUMNS}, ARRAY[ids.jid], ids.tids FROM ledger_accounts a CROSS JOIN ids"
+        " WHERE a.tenant_id = %(tenant)s AND a.code IN ("
+        + ", ".join(f"%({c})s" for c in _SMALL_CODE_PARAMS)
+        + ") ORDER BY a.code FOR UPDATE OF a"
+    )
+    for n in range(2, _SMALL_TRANSFERS + 1)
+}
 _RESERVE_ONE_PG = (
     "SELECT ARRAY[nextval(pg_get_serial_sequence('ledger_journals', 'id'))],"
     " ARRAY[nextval(pg_get_serial_sequence('ledger_transfers', 'id'))]"
@@ -229,6 +247,57 @@ SELECT j.id, (SELECT ct FROM a WHERE a.id = %(a1_id)s), (SELECT ct FROM a WHERE 
              ELSE 'ledger: an account row changed under this transaction' END)::int
 FROM j
 """
+
+
+def _write_small_pg(n_transfers: int, n_accounts: int) -> str:
+    """_WRITE_PG for one journal of a few transfers (a redemption: 3 transfers, 6 accounts) with scalar
+    parameters, one VALUES row per transfer, entry and account (psycopg dumps scalars in C, each of the
+    array form's ~38 arrays through Python; measured gain per 3-transfer post: client ~0.02 ms, server
+    ~0.07 ms, docs/ledger.md). As in _WRITE_PG, the transfers, entries and accounts are written only
+    when the journal went in."""
+
+    def rows(prefix: str, n: int, columns: list[tuple[str, str]]) -> str:
+        return ", ".join(
+            "(" + ", ".join(f"%({prefix}{i}_{c})s::{t}" for c, t in columns) + ")" for i in range(1, n + 1)
+        )
+
+    t_cols = [("id", "bigint"), ("debit", "bigint"), ("credit", "bigint"), ("unit", "varchar"), ("amount", "bigint")]
+    t_cols += [("phase", "varchar"), ("pending", "bigint")]
+    e_cols = [("a", "bigint"), ("seq", "bigint"), ("tr", "bigint"), ("pd", "bigint"), ("qd", "bigint")]
+    e_cols += [("bal", "bigint"), ("h", "bytea")]
+    a_cols = [("id", "bigint"), ("dp", "bigint"), ("cp", "bigint"), ("dq", "bigint"), ("cq", "bigint")]
+    a_cols += [("n", "bigint"), ("h", "bytea")]
+    return f"""
+WITH j AS (
+  INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,
+                               resolves_id, resolution, reverses_id, request_hash, created_at)
+  VALUES (%(j_id)s::bigint, %(j_tenant)s::bigint, %(j_kind)s::varchar, %(j_key)s::varchar, %(j_memo)s::text,
+          %(j_pending)s::boolean, %(j_expires)s::timestamp, %(j_effective)s::timestamp, %(j_meta)s::json,
+          %(j_resolves)s::bigint, %(j_resolution)s::varchar, %(j_reverses)s::bigint, %(j_request)s::bytea,
+          %(now)s::timestamp)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+), t AS (
+  INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,
+                                pending_transfer_id)
+  SELECT v.id, j.id, v.debit, v.credit, v.unit, v.amount, v.phase, v.pending
+  FROM j, (VALUES {rows("t", n_transfers, t_cols)}) AS v(id, debit, credit, unit, amount, phase, pending)
+), e AS (
+  INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,
+                              balance_after, created_at, hash)
+  SELECT v.a, v.seq, v.tr, j.id, v.pd, v.qd, v.bal, %(now)s::timestamp, v.h
+  FROM j, (VALUES {rows("e", 2 * n_transfers, e_cols)}) AS v(a, seq, tr, pd, qd, bal, h)
+), a AS (
+  UPDATE ledger_accounts SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq,
+         credits_pending = v.cq, entry_count = v.n, head_hash = v.h
+  FROM j, (VALUES {rows("a", n_accounts, a_cols)}) AS v(id, dp, cp, dq, cq, n, h)
+  WHERE ledger_accounts.id = v.id
+)
+SELECT id FROM j
+"""
+
+
+_WRITE_SMALL_PG = {(n, k): _write_small_pg(n, k) for n in range(2, 5) for k in range(2, 2 * n + 1)}
 # Plain executemany: psycopg sends one prepared statement for all rows, sqlite3 loops in C.
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_ENTRIES = insert(entries)
@@ -1569,6 +1638,8 @@ class Ledger:
                 return self._insert_one_pg(conn, j[0], t[0], e, accts)
             # (The accounts a batch wrote are read afresh by a later post in the transaction.)
             _Locked.of(conn).drop(self.tenant, [a.code for a in accts])
+            if len(j) == 1 and len(e) == 2 * len(t) and (len(t), len(accts)) in _WRITE_SMALL_PG:
+                return self._insert_small_pg(conn, j[0], t, e, accts)
             got = _pg_rows(
                 conn,
                 _WRITE_PG,
@@ -1630,6 +1701,53 @@ class Ledger:
             _UPDATE_ACCOUNT, [dict(a_id=a.id, dp=a.dp, cp=a.cp, dq=a.dq, cq=a.cq, n=a.count, h=a.head) for a in accts]
         )
         return inserted
+
+    def _insert_small_pg(
+        self, conn: Connection, j: dict, transfer_rows: list[dict], entry_rows: list[dict], accts: list[_Acct]
+    ) -> list[int]:
+        """_insert for one journal of 2 to 4 transfers on PostgreSQL (_WRITE_SMALL_PG)."""
+        params: dict[str, Any] = {
+            "j_id": j["id"],
+            "j_tenant": j["tenant_id"],
+            "j_kind": j["kind"],
+            "j_key": j["key"],
+            "j_memo": j["memo"],
+            "j_pending": j["pending"],
+            "j_expires": j["expires_at"],
+            "j_effective": j["effective_at"],
+            "j_meta": json.dumps(j["meta"]),
+            "j_resolves": j["resolves_id"],
+            "j_resolution": j["resolution"],
+            "j_reverses": j["reverses_id"],
+            "j_request": j["request_hash"],
+            "now": j["created_at"],
+        }
+        for i, r in enumerate(transfer_rows, 1):
+            params[f"t{i}_id"] = r["id"]
+            params[f"t{i}_debit"] = r["debit_account_id"]
+            params[f"t{i}_credit"] = r["credit_account_id"]
+            params[f"t{i}_unit"] = r["unit"]
+            params[f"t{i}_amount"] = r["amount"]
+            params[f"t{i}_phase"] = r["phase"]
+            params[f"t{i}_pending"] = r["pending_transfer_id"]
+        for i, r in enumerate(entry_rows, 1):
+            params[f"e{i}_a"] = r["account_id"]
+            params[f"e{i}_seq"] = r["seq"]
+            params[f"e{i}_tr"] = r["transfer_id"]
+            params[f"e{i}_pd"] = r["posted_delta"]
+            params[f"e{i}_qd"] = r["pending_delta"]
+            params[f"e{i}_bal"] = r["balance_after"]
+            params[f"e{i}_h"] = r["hash"]
+        for i, a in enumerate(accts, 1):
+            params[f"a{i}_id"] = a.id
+            params[f"a{i}_dp"] = a.dp
+            params[f"a{i}_cp"] = a.cp
+            params[f"a{i}_dq"] = a.dq
+            params[f"a{i}_cq"] = a.cq
+            params[f"a{i}_n"] = a.count
+            params[f"a{i}_h"] = a.head
+        got = _pg_rows(conn, _WRITE_SMALL_PG[len(transfer_rows), len(accts)], params)
+        return [r[0] for r in got]
 
     def _insert_one_pg(self, conn: Connection, j: dict, t: dict, e: list[dict], accts: list[_Acct]) -> list[int]:
         (e1, e2), (a1, a2) = e, accts
@@ -1724,6 +1842,12 @@ class Ledger:
             return (found, *self._reserve(conn, n_journals, n_transfers))
         if len(missing) <= 2 and one:
             sql, params = _LOCK_AND_RESERVE_ONE_PG, {"tenant": self.tenant, "c1": missing[0], "c2": missing[-1]}
+        elif n_journals == 1 and n_transfers in _LOCK_AND_RESERVE_SMALL_PG and len(missing) <= _SMALL_CODES:
+            sql = _LOCK_AND_RESERVE_SMALL_PG[n_transfers]
+            last = len(missing) - 1
+            params = {"tenant": self.tenant}
+            for i, c in enumerate(_SMALL_CODE_PARAMS):
+                params[c] = missing[min(i, last)]
         else:
             sql = _LOCK_AND_RESERVE_PG
             params = {"tenant": self.tenant, "codes": missing, "nj": n_journals, "nt": n_transfers}

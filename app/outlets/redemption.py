@@ -31,10 +31,10 @@ from app.people import member_codes
 from app.people.labels import ACTIVE
 from app.people.models import Member, MemberCode
 from app.points.accounts import wallet_code
-from app.points.spending import available_points, open_outlet_points, outlet_points_code, post_redemption
+from app.points.spending import available_points, ensure_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
-from ledger import InsufficientBalance, Transfer, UnknownAccount
+from ledger import InsufficientBalance, Transfer
 
 from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
@@ -392,6 +392,9 @@ def redeem(
     if not outlet.active:
         raise OutletClosed(str(_l("This outlet is closed: it cannot redeem.")))
     ids = [i for i, _ in cart]
+    # A busy outlet's points accounts, one per shard, are opened by its first redemption, before
+    # anything is locked (see ensure_outlet_points).
+    ensure_outlet_points(db, tenant, outlet.id, points_shards)
     try:
         turn, checked = _turn_and_checks(db, tenant, outlet.id, ids, key, member_token, member_code, now)
     except AppError:
@@ -458,34 +461,24 @@ def redeem(
         if found_lines[i].kind == GOODS
     ]
     names = {i: found_lines[i].name for i in ids}
-    journal = None
-    for attempt in (1, 2):
-        try:
-            journal = post_redemption(
-                db,
-                tenant,
-                member_id=member.id,
-                outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
-                points=total,
-                goods=goods,
-                key=f"redeem:{key}",
-                memo=outlet.name,
-                meta={
-                    "outlet_id": outlet.id,
-                    "title": outlet.name,
-                    "lines": [[i, names[i], q, points[i]] for i, q in cart],
-                },
-            )
-            break
-        except InsufficientBalance as e:
-            raise out_of_stock(db, e, names) from None
-        except UnknownAccount:
-            # A busy outlet's points accounts, one per shard: opened by its first redemption, then found
-            # (nothing was written: the ledger checks its accounts before anything else).
-            if points_shards <= 1 or attempt == 2:
-                raise
-            open_outlet_points(db, tenant, outlet.id, points_shards)
-    assert journal is not None
+    try:
+        journal = post_redemption(
+            db,
+            tenant,
+            member_id=member.id,
+            outlet_account=outlet_points_code(outlet.id, member.id, points_shards),
+            points=total,
+            goods=goods,
+            key=f"redeem:{key}",
+            memo=outlet.name,
+            meta={
+                "outlet_id": outlet.id,
+                "title": outlet.name,
+                "lines": [[i, names[i], q, points[i]] for i, q in cart],
+            },
+        )
+    except InsufficientBalance as e:
+        raise out_of_stock(db, e, names) from None
     redemption = _record(
         db,
         turn.code_id,

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import Journal, Ledger, Transfer, UnknownAccount
+from ledger.schema import accounts
 
 from .accounts import POINTS, wallet_code
 
@@ -54,6 +56,29 @@ def open_outlet_points(session: Session, tenant_id: int, outlet_id: int, shards:
         except IntegrityError:
             if attempt == 2:
                 raise
+
+
+_ACCOUNTS_FOUND = (
+    select(func.count())
+    .select_from(accounts)
+    .where(accounts.c.tenant_id == bindparam("tenant"), accounts.c.code.in_(bindparam("codes", expanding=True)))
+)
+
+
+def ensure_outlet_points(session: Session, tenant_id: int, outlet_id: int, shards: int) -> None:
+    """Make sure the outlet's split points accounts (`shards` > 1) exist before a redemption locks
+    anything. Opening them after the ledger has locked the cart's accounts and found a shard missing
+    deadlocked: the rows locked by that first attempt were then held out of the ledger's code order
+    (a shard account sorts before the goods accounts), so another redemption holding the shard and
+    waiting for those goods formed a cycle, which PostgreSQL broke by aborting one (answered 503).
+    Here nothing is locked yet: a request that must wait for another's uncommitted accounts holds
+    nothing that one needs. Costs one indexed count per redemption when shards > 1 (not remembered per
+    process: accounts this transaction opened may yet roll back, and SQLite reuses rolled-back ids)."""
+    if shards <= 1:
+        return
+    codes = outlet_points_codes(outlet_id, shards)
+    if session.scalar(_ACCOUNTS_FOUND, {"tenant": tenant_id, "codes": codes}) != len(codes):
+        open_outlet_points(session, tenant_id, outlet_id, shards)
 
 
 def available_points(session: Session, tenant_id: int, member_id: int) -> int:

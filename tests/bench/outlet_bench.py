@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import statistics
@@ -19,7 +20,7 @@ from pathlib import Path
 from flask import session as flask_session
 from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, make_url, select
 from sqlalchemy.orm import sessionmaker
 
 import ledger.book as ledger_book
@@ -209,6 +210,39 @@ def _wrk(url: str, work: Path, name: str) -> dict:
     return r
 
 
+def _cpu_by_role(server_pid: int, database: str) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far (user + system) of the processes a run uses, by pid: the gunicorn master and
+    workers ("app"), the PostgreSQL backends connected to `database` ("db") and wrk ("wrk")."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid = int(stat[1])
+        if int(proc.name) == server_pid or ppid == server_pid:
+            role = "app"
+        elif cmd.startswith("postgres:") and f" {database} " in cmd:
+            role = "db"
+        elif cmd.startswith("wrk "):
+            role = "wrk"
+        else:
+            continue
+        out[int(proc.name)] = (role, (int(stat[11]) + int(stat[12])) / tick)
+    return out
+
+
+def _cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    used: dict[str, float] = {}
+    for pid, (role, cpu) in after.items():
+        used[role] = used.get(role, 0.0) + cpu - before.get(pid, (role, 0.0))[1]
+    return used
+
+
 def _run(target: Target, keys: dict, world: dict, members: list[int], run: tuple[str, bool, int], work: Path) -> dict:
     name, hot, shards = run
     os.environ["AIXIN_OUTLET_POINTS_SHARDS"] = str(shards)
@@ -218,9 +252,21 @@ def _run(target: Target, keys: dict, world: dict, members: list[int], run: tuple
         os.environ.pop("AIXIN_OUTLET_POINTS_SHARDS", None)
     try:
         _write_lines(world, members, hot, work, name, first_code=members[0] * 10)
-        return _wrk(server.url, work, name)
+        database = make_url(target.url).database or ""
+        cpu_before = _cpu_by_role(server.proc.pid, database)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = _wrk(server.url, work, name)
+        result["cpu_s"] = used = _cpu_used(cpu_before, _cpu_by_role(server.proc.pid, database))
+        # wrk has exited and was waited for: its CPU is in this process's children's usage.
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["wrk"] = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
     finally:
         server.stop()
+    # What the app logged for an error answer (class and SQLSTATE, e.g. 40P01 for a deadlock): the
+    # server's log goes with the run's directory, so the cause of a 5xx is printed here.
+    logged = (work / "gunicorn.log").read_text(errors="replace").splitlines()
+    result["server_errors"] = [x for x in logged if "database unavailable" in x or "unexpected error" in x][:5]
+    return result
 
 
 def bench_redemptions(ctx: Context) -> None:
@@ -247,6 +293,15 @@ def bench_redemptions(ctx: Context) -> None:
                 f"p99 {r['p99_us'] / 1000:.0f} ms, errors {r['errors']} (first: {r['first_error']})",
                 flush=True,
             )
+            cpu = r["cpu_s"]
+            per = {k: v / r["requests"] * 1000 for k, v in cpu.items()} if r["requests"] else {}
+            print(
+                f"     CPU per request: app (gunicorn) {per.get('app', 0):.1f} ms, PostgreSQL backends "
+                f"{per.get('db', 0):.1f} ms, wrk {per.get('wrk', 0):.1f} ms; load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            for line in r["server_errors"]:
+                print(f"     server: {line}", flush=True)
         t = world["tenant"]
         world["app"].extensions["db_engine"].dispose()
         with unit_of_work(sessionmaker(bind=target.engine, expire_on_commit=False)) as s:
@@ -381,6 +436,8 @@ just before the run; a QR token lives only 2 minutes, less than a run on a loade
 cart key. Three runs: spread over the 38 outlets; all at one outlet; all at one outlet with its
 points account split in 8 (`AIXIN_OUTLET_POINTS_SHARDS=8`). Goals: p99 < 250 ms, no errors, the hot
 outlet within 2x of the spread throughput. The ledger's verify() and the stock check run afterwards.
+Each run prints the CPU per request of gunicorn, of the PostgreSQL backends of the bench's database and
+of wrk (from /proc), and the lines the app logged for any 5xx.
 Stock report: one outlet, 20 items, 3 years of history (a delivery every week, 30 two-item
 redemptions a day, posted at their own day's time), then `stock_report` at random dates with the 30
 days before (every fourth at now); p95 < 100 ms.""",

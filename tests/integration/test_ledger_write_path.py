@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from ledger import AccountClosed, InsufficientBalance, Ledger, Transfer
+from ledger import AccountClosed, InsufficientBalance, Ledger, Transfer, UnknownAccount
 from ledger.schema import accounts
 from tests.integration.test_ledger_concurrency import setup
 
@@ -154,4 +154,58 @@ def test_an_account_row_changed_behind_the_ledger_fails_the_write(pg_engine, ten
     with Session(pg_engine) as s:
         book = Ledger(s, tenant=tenant)
         assert book.balance("w:1").posted == 0
+        assert book.verify() == []
+
+
+@pytest.mark.postgres
+def test_small_journals_of_several_transfers_lock_every_account_and_keep_their_order(pg_engine, tenant):
+    """Journals of 2 to 4 transfers over up to 8 accounts lock and reserve with a fixed-size statement
+    (the codes padded by repeating the last one): every account is found and moved, the transfers keep
+    the order given with ascending ids, an unknown account is refused with nothing written, and a journal
+    past those sizes takes the general path."""
+    codes = [f"w:{i}" for i in range(9)]
+
+    def build(b):
+        b.open_account("src", normal="debit")
+        b.open_accounts(codes, no_overdraft=True)
+        b.post([Transfer("src", c, 100) for c in codes[:4]], kind="fund")
+
+    setup(pg_engine, tenant, build)
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        two = book.post([Transfer("w:0", "w:1", 7), Transfer("w:1", "w:0", 2)], kind="move")  # 2 accounts
+        three = book.post([Transfer("w:2", "w:3", 5), Transfer("w:3", "w:4", 4), Transfer("w:2", "w:5", 1)], kind="m")
+        s.commit()
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        with pytest.raises(UnknownAccount):
+            book.post([Transfer("w:0", "w:1", 1), Transfer("w:1", "nobody", 1)], kind="move")
+        s.rollback()
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        eight = book.post([Transfer(codes[i], codes[i + 4], 10 + i) for i in range(4)], kind="move")
+        five = book.post([Transfer("src", c, 1) for c in codes[:5]], kind="fund")  # past 4 transfers
+        s.commit()
+    with Session(pg_engine) as s:
+        book = Ledger(s, tenant=tenant)
+        for journal, want in (
+            (two, [("w:0", "w:1", 7), ("w:1", "w:0", 2)]),
+            (three, [("w:2", "w:3", 5), ("w:3", "w:4", 4), ("w:2", "w:5", 1)]),
+            (eight, [(codes[i], codes[i + 4], 10 + i) for i in range(4)]),
+            (five, [("src", c, 1) for c in codes[:5]]),
+        ):
+            # (in transfer id order: the ids were reserved in the order the transfers were given)
+            assert [(d, c, a) for d, c, a, _ in book.journal_transfers(journal.id)] == want
+        balances = {c: book.balance(c).posted for c in codes}
+        assert balances == {
+            "w:0": 100 - 7 + 2 - 10 + 1,
+            "w:1": 100 + 7 - 2 - 11 + 1,
+            "w:2": 100 - 5 - 1 - 12 + 1,
+            "w:3": 100 + 5 - 4 - 13 + 1,
+            "w:4": 4 + 10 + 1,
+            "w:5": 1 + 11,
+            "w:6": 12,
+            "w:7": 13,
+            "w:8": 0,
+        }
         assert book.verify() == []

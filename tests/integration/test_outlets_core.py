@@ -24,7 +24,7 @@ from app.outlets.labels import PURCHASE
 from app.people import member_codes
 from app.people.labels import SUSPENDED
 from app.points.lots import derive_wallet
-from app.points.spending import KIND_REDEMPTION, available_points, outlet_points_code
+from app.points.spending import KIND_REDEMPTION, available_points, outlet_points_code, outlet_points_codes
 from app.tokens import TokenExpired, make_token
 from ledger import Ledger, Transfer, UnitMismatch
 from tests.outlets_world import give_points, make_shop, member_with_points, sound
@@ -80,6 +80,35 @@ def test_redemption_moves_points_and_goods_in_one_journal_and_prints_a_receipt(e
     assert [(x.name, x.qty, x.points) for x in rec.lines] == [("大米 5kg", 1, 50), ("理发", 2, 20)]
     stock_left = {o.item.id: o.stock for o in offers(s, shop.a)}
     assert stock_left[shop.rice.id] == 19 and stock_left[shop.haircut.id] is None
+
+
+def test_with_split_points_accounts_the_first_redemption_opens_them_and_a_refund_returns_to_its_shard(env):
+    """OUTLET_POINTS_SHARDS=3: the outlet's first redemption opens its three points accounts before the
+    journal (spending.ensure_outlet_points), later ones find them; each member's points go to the
+    member's shard, and a refund takes them back from there."""
+    s, shop = env
+    now = utcnow()
+    members = [member_with_points(s, shop.town, 200, name=f"会员{i}") for i in range(4)]
+    book = Ledger(s, tenant=shop.tenant)
+    done = []
+    for i, m in enumerate(members):
+        cart = [(shop.rice.id, 1), (shop.oil.id, 1)]
+        done.append(
+            counter.redeem(
+                s, shop.a, None, cart, f"split-{i}", member_token=token_for(shop, m, now), now=now, points_shards=3
+            )
+        )
+    collected = {code: book.balance(code).posted for code in outlet_points_codes(shop.a.id, 3)}
+    want = {code: 0 for code in outlet_points_codes(shop.a.id, 3)}
+    for m in members:
+        want[outlet_points_code(shop.a.id, m.id, 3)] += 90
+    assert collected == want
+    sup = shop.people["supervisor_a"]
+    refunds.refund(s, done[0], user_for_member(s, sup).id, sup.id, reason="会员退回", now=now)
+    want[outlet_points_code(shop.a.id, members[0].id, 3)] -= 90
+    assert {code: book.balance(code).posted for code in outlet_points_codes(shop.a.id, 3)} == want
+    assert available_points(s, shop.tenant, members[0].id) == 200
+    assert book.balance(shelf_code(shop.a.id, shop.rice.id)).posted == 20 - 3
 
 
 def test_a_double_tap_redeems_once_and_another_cart_under_the_same_key_is_refused(env):
