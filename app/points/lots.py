@@ -492,16 +492,10 @@ def _due_members(session: Session, tenant_id: int, today: date, lo: int, hi: int
 
 def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: date, run: ExpiryRun) -> None:
     """Expire the due lots of these members in the caller's transaction: lock their wallets (in code
-    order); under the lock, a wallet whose cache mark equals its entry count is read from the cache, any
-    other is derived again from its history (so a posting that raced the refresh is accounted for);
-    bring the cache up to date, then post one expiry journal per due lot in one batch (the ledger locks
-    the `expired` account only then), all in the same transaction.
-
-    The `expired` account is locked last, not first: two pages of a run (or of two runs) overlap
-    everything but their postings and commit. No deadlock: only this function posts to `expired`
-    (journals of kind `expiry`, nothing else writes that account), and it takes `expired` after its own
-    wallets and never a wallet after `expired`; other writers never lock `expired` at all. A new
-    writer of `expired` must keep that rule.
+    order, after the `expired` account, as the ledger would); under the lock, a wallet whose cache mark
+    equals its entry count is read from the cache, any other is derived again from its history (so a
+    posting that raced the refresh is accounted for); post one expiry journal per due lot in one batch,
+    and bring the cache up to date in the same transaction, with set-based statements.
 
     Every read of the page is bounded by the page's member-id range (and its code range) as well as
     its list, so the database reads the page's rows however stale its statistics are."""
@@ -510,6 +504,12 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
     lo, hi = min(member_ids), max(member_ids)
     book = Ledger(session, tenant=tenant_id)
     book.open_accounts([EXPIRED_ACCOUNT], unit=POINTS, normal="credit", no_overdraft=False)
+    # 'expired' sorts before every 'member:' code: locking it first keeps the ledger's code order.
+    session.execute(
+        select(accounts.c.id)
+        .where(accounts.c.tenant_id == tenant_id, accounts.c.code == EXPIRED_ACCOUNT)
+        .with_for_update()
+    )
     codes = sorted(wallet_code(m) for m in member_ids)
     wallets = session.execute(
         select(
@@ -601,9 +601,8 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
             derived[member] = (account_id, count + len(due), d)
         else:
             expired_current.append(member)
-    # The cache first (it needs no journal: a derived wallet's mark is its count plus its due lots),
-    # the postings last: the `expired` account stays locked only from post_many to the commit.
-    _write_cache(session, tenant_id, derived, uncached=[m for m in derived if m not in marks])
+    if specs:
+        book.post_many(specs)
     if expired_current:
         # The wallets are locked and their cache was read under the lock: exactly the rows read above.
         session.execute(
@@ -611,9 +610,6 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
             .where(*due_lots_of(expired_current))
             .values(expired=_LOTS.c.expired + _LOTS.c.remaining, remaining=0)
         )
-    if specs:
-        book.post_many(specs)
-    if expired_current:
         # One expiry journal adds one entry per lot: the mark is the wallet's entry count now.
         session.execute(
             update(_MARKS)
@@ -627,19 +623,17 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
                 entry_count=select(accounts.c.entry_count).where(accounts.c.id == _MARKS.c.account_id).scalar_subquery()
             )
         )
+    _write_cache(session, tenant_id, derived, uncached=[m for m in derived if m not in marks])
 
 
-# PostgreSQL: threads deriving stale wallets' lots at once (see refresh_all), and then expiring pages at
-# once (see expire_page: they wait for each other only from posting to commit).
-REFRESH_WORKERS = 2
+REFRESH_WORKERS = 2  # PostgreSQL: threads deriving stale wallets' lots at once (see refresh_all)
 
 
 def expire_due(
     factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = PAGE, workers: int | None = None
 ) -> ExpiryRun:
     """The expiry run for one district, each page its own transaction (a run killed mid-way loses at
-    most its open pages; the next run starts again from the lots still open). Memory holds one page per
-    worker.
+    most its open page; the next run starts again from the lots still open). Memory holds one page.
 
     Pages of the second step are windows of `page` consecutive member ids over the district's cached
     wallets (at most `page` members each): every statement reads one window's rows, so a run costs
@@ -657,57 +651,16 @@ def expire_due(
     if span is None:
         return run
     lo, last = span
-    windows = [(w, min(w + page - 1, last)) for w in range(lo, last + 1, page)]
-    if workers > 1:
-        # Opened once before the workers start (two first pages must not both insert it).
-        with unit_of_work(factory) as s:
-            Ledger(s, tenant=tenant_id).open_accounts([EXPIRED_ACCOUNT], unit=POINTS, normal="credit")
-    lock = threading.Lock()
-
-    def window(w_lo: int, w_hi: int) -> None:
-        part = ExpiryRun()
+    while lo <= last:
+        hi = lo + page - 1
         with unit_of_work(factory) as s:
             _no_jit(s)
-            ids = _due_members(s, tenant_id, today, w_lo, w_hi)
+            ids = _due_members(s, tenant_id, today, lo, hi)
             if ids:
-                expire_page(s, tenant_id, ids, today, part)
-        with lock:  # counted once the page has committed
-            run.members += part.members
-            run.lots += part.lots
-            run.points += part.points
-            run.skipped += part.skipped
-
-    _in_workers(windows, window, workers)
+                expire_page(s, tenant_id, ids, today, run)
+        lo = hi + 1
     run.expire_seconds = time.perf_counter() - started - run.refresh_seconds
     return run
-
-
-def _in_workers(items: list[tuple[int, int]], fn: Callable[[int, int], None], workers: int) -> None:
-    """fn(*item) for every item, in order with one worker, else taken in turn by `workers` threads; the
-    first error stops the others after their current item and is raised."""
-    if workers <= 1:
-        for item in items:
-            fn(*item)
-        return
-    todo = list(reversed(items))
-    lock = threading.Lock()
-
-    def work() -> None:
-        while True:
-            with lock:
-                if not todo:
-                    return
-                item = todo.pop()
-            try:
-                fn(*item)
-            except BaseException:
-                with lock:
-                    todo.clear()
-                raise
-
-    with ThreadPoolExecutor(workers) as pool:
-        for f in [pool.submit(work) for _ in range(workers)]:
-            f.result()
 
 
 def expiry_tenants(session: Session) -> list[int]:

@@ -242,35 +242,6 @@ def test_the_district_forecast_lists_open_points_by_the_month_they_expire(app):
     assert {m.month: m.points for m in after.months if m.points} == {"2027-02": 60, "2027-06": 5}
 
 
-def test_pages_expired_by_two_workers_at_once_post_each_lot_once_on_one_chain(app):
-    """The expiry step's windows taken by two threads on PostgreSQL (one on SQLite): they overlap all but
-    their postings, which meet on the `expired` account — each lot expires once, every wallet and the
-    `expired` account's hash chain verify, and a second run finds nothing."""
-    factory = app.extensions["db_sessionmaker"]
-    members = 31
-    tenant = seed(factory, members)
-    with factory() as s:
-        workers = 2 if s.get_bind().dialect.name == "postgresql" else 1
-    run = lots.expire_due(factory, tenant, RUN_AT, page=2, workers=workers)
-    assert (run.members, run.lots, run.points, run.skipped) == (members, members, members * 40, 0)
-    keys = expiry_journals(factory, tenant)
-    with unit_of_work(factory) as s:
-        june = dict(  # each member's June 2025 lot: the journal that formed it
-            s.execute(
-                select(journals.c.key, journals.c.id).where(
-                    journals.c.tenant_id == tenant, journals.c.key.like("seed:%:1")
-                )
-            ).all()
-        )
-    assert sorted(keys) == sorted(f"expiry:{m}:{june[f'seed:{m}:1']}" for m in range(1, members + 1))
-    assert balances(factory, tenant, members) == ([20] * members, members * 40)
-    with unit_of_work(factory) as s:
-        assert lots.verify_lots(s, tenant) == []
-        assert Ledger(s, tenant=tenant).verify() == []
-    again = lots.expire_due(factory, tenant, RUN_AT, page=2, workers=workers)
-    assert (again.members, again.lots) == (0, 0)
-
-
 def test_the_refresh_in_two_workers_derives_every_wallet_once(app):
     """Wallets split by the first digit of the member id (member:1, member:10…19 in one range, member:2,
     member:20…25 in the next…): two workers on PostgreSQL (one on SQLite, a single writer), pages of 3,
