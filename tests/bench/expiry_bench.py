@@ -161,8 +161,7 @@ row, request hash and per-account hash chain exactly as `Ledger.post_many` write
 (tests/bench/expiry_seed.py; `Ledger.verify()` is run on the result). Measured, at 30,000 members and
 at a fifth of that: `lots.expire_due` on 5 December 2026 — the first run, which builds the lots cache
 from every wallet's whole history (two threads on PostgreSQL) and posts one expiry journal per due lot
-in pages of 2,000 members (two threads on PostgreSQL, whose postings to the `expired` account take
-turns); the same run again (nothing to do: a page's cache and journals commit
+in pages of 2,000 members; the same run again (nothing to do: a page's cache and journals commit
 together); and a run six months later with the cache current. Beside each time: how much the process's
 resident memory grew during the run (sampled every 20 ms from /proc; flat: the same at both sizes, one
 page of members at a time). EXPIRY_BENCH_MEMBERS=300000 runs the issue's size on PostgreSQL; the run
