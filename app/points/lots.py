@@ -20,19 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    Table,
-    and_,
-    bindparam,
-    case,
-    delete,
-    func,
-    insert,
-    null,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, null, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import record
