@@ -359,6 +359,38 @@ def _naive_utc(when: datetime | None) -> datetime | None:
     return when
 
 
+# Array parameters of the batch write (_WRITE_PG), each sent as ONE text value in PostgreSQL's array
+# literal syntax and cast by the statement (`::bigint[]`…): psycopg adapts a Python list element by
+# element (a regular expression per string to decide on quoting), about 25 ms for a page of 1,300
+# one-transfer journals against under 3 ms for these. Every string element is double-quoted with
+# backslash and double quote escaped, so any text (quotes, braces, commas, "NULL") arrives unchanged;
+# None is the unquoted NULL.
+def _arr_int(values: Iterable[int | None]) -> str:
+    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+
+
+def _arr_text(values: Iterable[str | None]) -> str:
+    return (
+        "{"
+        + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        + "}"
+    )
+
+
+def _arr_bool(values: Iterable[bool]) -> str:
+    return "{" + ",".join("t" if v else "f" for v in values) + "}"
+
+
+def _arr_time(values: Iterable[datetime | None]) -> str:
+    """Naive UTC timestamps (an aware one is converted first: `timestamp` input would drop its offset)."""
+    return "{" + ",".join("NULL" if v is None else '"' + _naive_utc(v).isoformat() + '"' for v in values) + "}"  # type: ignore[union-attr]
+
+
+def _arr_bytes(values: Iterable[bytes | None]) -> str:
+    # bytea's hex input form, its backslash escaped for the array literal.
+    return "{" + ",".join("NULL" if v is None else '"\\\\x' + bytes(v).hex() + '"' for v in values) + "}"
+
+
 def _digest(payload: dict[str, Any]) -> bytes:
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
     return hashlib.sha256(raw.encode()).digest()
@@ -1644,44 +1676,44 @@ class Ledger:
                 conn,
                 _WRITE_PG,
                 {
-                    "j_id": [r["id"] for r in j],
-                    "j_tenant": [r["tenant_id"] for r in j],
-                    "j_kind": [r["kind"] for r in j],
-                    "j_key": [r["key"] for r in j],
-                    "j_memo": [r["memo"] for r in j],
-                    "j_pending": [r["pending"] for r in j],
-                    "j_expires": [r["expires_at"] for r in j],
-                    "j_effective": [r["effective_at"] for r in j],
-                    "j_meta": [json.dumps(r["meta"]) for r in j],
-                    "j_resolves": [r["resolves_id"] for r in j],
-                    "j_resolution": [r["resolution"] for r in j],
-                    "j_reverses": [r["reverses_id"] for r in j],
-                    "j_request": [r["request_hash"] for r in j],
+                    "j_id": _arr_int(r["id"] for r in j),
+                    "j_tenant": _arr_int(r["tenant_id"] for r in j),
+                    "j_kind": _arr_text(r["kind"] for r in j),
+                    "j_key": _arr_text(r["key"] for r in j),
+                    "j_memo": _arr_text(r["memo"] for r in j),
+                    "j_pending": _arr_bool(r["pending"] for r in j),
+                    "j_expires": _arr_time(r["expires_at"] for r in j),
+                    "j_effective": _arr_time(r["effective_at"] for r in j),
+                    "j_meta": _arr_text(json.dumps(r["meta"]) for r in j),
+                    "j_resolves": _arr_int(r["resolves_id"] for r in j),
+                    "j_resolution": _arr_text(r["resolution"] for r in j),
+                    "j_reverses": _arr_int(r["reverses_id"] for r in j),
+                    "j_request": _arr_bytes(r["request_hash"] for r in j),
                     "now": j[0]["created_at"],
                     "nj": len(j),
-                    "t_id": [r["id"] for r in t],
-                    "t_journal": [r["journal_id"] for r in t],
-                    "t_debit": [r["debit_account_id"] for r in t],
-                    "t_credit": [r["credit_account_id"] for r in t],
-                    "t_unit": [r["unit"] for r in t],
-                    "t_amount": [r["amount"] for r in t],
-                    "t_phase": [r["phase"] for r in t],
-                    "t_pending": [r["pending_transfer_id"] for r in t],
-                    "e_account": [r["account_id"] for r in e],
-                    "e_seq": [r["seq"] for r in e],
-                    "e_transfer": [r["transfer_id"] for r in e],
-                    "e_journal": [r["journal_id"] for r in e],
-                    "e_posted": [r["posted_delta"] for r in e],
-                    "e_pending": [r["pending_delta"] for r in e],
-                    "e_balance": [r["balance_after"] for r in e],
-                    "e_hash": [r["hash"] for r in e],
-                    "a_id": [a.id for a in accts],
-                    "a_dp": [a.dp for a in accts],
-                    "a_cp": [a.cp for a in accts],
-                    "a_dq": [a.dq for a in accts],
-                    "a_cq": [a.cq for a in accts],
-                    "a_n": [a.count for a in accts],
-                    "a_h": [a.head for a in accts],
+                    "t_id": _arr_int(r["id"] for r in t),
+                    "t_journal": _arr_int(r["journal_id"] for r in t),
+                    "t_debit": _arr_int(r["debit_account_id"] for r in t),
+                    "t_credit": _arr_int(r["credit_account_id"] for r in t),
+                    "t_unit": _arr_text(r["unit"] for r in t),
+                    "t_amount": _arr_int(r["amount"] for r in t),
+                    "t_phase": _arr_text(r["phase"] for r in t),
+                    "t_pending": _arr_int(r["pending_transfer_id"] for r in t),
+                    "e_account": _arr_int(r["account_id"] for r in e),
+                    "e_seq": _arr_int(r["seq"] for r in e),
+                    "e_transfer": _arr_int(r["transfer_id"] for r in e),
+                    "e_journal": _arr_int(r["journal_id"] for r in e),
+                    "e_posted": _arr_int(r["posted_delta"] for r in e),
+                    "e_pending": _arr_int(r["pending_delta"] for r in e),
+                    "e_balance": _arr_int(r["balance_after"] for r in e),
+                    "e_hash": _arr_bytes(r["hash"] for r in e),
+                    "a_id": _arr_int(a.id for a in accts),
+                    "a_dp": _arr_int(a.dp for a in accts),
+                    "a_cp": _arr_int(a.cp for a in accts),
+                    "a_dq": _arr_int(a.dq for a in accts),
+                    "a_cq": _arr_int(a.cq for a in accts),
+                    "a_n": _arr_int(a.count for a in accts),
+                    "a_h": _arr_bytes(a.head for a in accts),
                 },
             )
             return [r[0] for r in got]

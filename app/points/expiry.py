@@ -12,10 +12,11 @@ This module holds the models and pure functions only (no ledger writes)."""
 from __future__ import annotations
 
 import calendar
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
@@ -195,6 +196,10 @@ class Lot:
     expired: int = 0
 
 
+def _lot_order(lot: Lot) -> tuple[datetime, int]:
+    return (lot.earned_at, lot.lot_id)
+
+
 def cached_lot(lot: Lot) -> bool:
     """Whether the cache keeps the lot: it still holds points, or some of it expired. A lot spent in full
     is history only (re-derivable from the ledger, read by nothing that uses the cache); not keeping
@@ -220,6 +225,7 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
       journal) that expires on the earliest expiry of the lots it came from — if that day has passed,
       the next expiry run takes it (under its own key)."""
     lots: list[Lot] = []
+    ordered: list[Lot] = []  # the same lots by (earned_at, lot_id): the order debits take from
     by_id: dict[int, Lot] = {}
     consumed: dict[int, list[tuple[int, int]]] = {}
     shortfall = 0
@@ -254,18 +260,23 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
                     if earliest is None and first_earned is None:
                         new.expires_on = expires_for(r.time)
                     lots.append(new)
+                    insort(ordered, new, key=_lot_order)
                     by_id[new.lot_id] = new
             else:
                 new = Lot(r.journal_id, r.time, expires_for(r.time), r.amount, r.amount)
                 lots.append(new)
+                insort(ordered, new, key=_lot_order)
                 by_id[new.lot_id] = new
         elif r.amount < 0:
             need = -r.amount
             takes: list[tuple[int, int]] = []
             first = r.expires_lot if r.expires_lot is not None else r.reverses_id
-            order = sorted((lot for lot in lots if lot.remaining > 0), key=lambda lot: (lot.earned_at, lot.lot_id))
+            # Oldest first: `ordered` is kept sorted as lots form (no sort per debit); spent lots are
+            # skipped below (amt 0).
+            order: Iterable[Lot] = ordered
             if first is not None and first in by_id:
-                order = [by_id[first]] + [lot for lot in order if lot.lot_id != first]
+                head = by_id[first]
+                order = chain((head,), (lot for lot in ordered if lot is not head))
             for lot in order:
                 if need == 0:
                     break

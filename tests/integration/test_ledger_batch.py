@@ -4,6 +4,7 @@ idempotency key — on SQLite and PostgreSQL, and its races on PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -64,6 +65,52 @@ def test_a_batch_posts_every_journal_in_order_and_verifies(wallets):
     # Each journal is a journal of its own, as post() would have made it.
     assert book.journal_transfers(got[7].id) == [("source:hours", "member:2", 10, "posted")]
     assert book.journal(got[7].id).key == "k:7"
+
+
+TRICKY = ['"quoted"', "back\\slash", "{braces},comma", "NULL", "", "新\n行", '\\"}{', "tab\tend"]
+
+
+def test_every_column_of_a_batch_arrives_as_written_whatever_its_characters(wallets, session):
+    """PostgreSQL sends a batch's columns as array literals: keys, memos, kinds and meta with quotes,
+    backslashes, braces, commas, the word NULL, newlines, no key at all, and an effective time given
+    with an offset come back exactly as a single post would store them, and the chains verify."""
+    book = wallets
+    specs = [
+        JournalSpec(
+            [Transfer("source:hours", f"member:{i % 5}", i + 1)],
+            kind=f"earn.{w}"[:64] if w else "earn",
+            key=None if i == 3 else f"key:{w}:{i}",
+            memo=w,
+            effective_at=datetime(2026, 3, 1, 8, 30, tzinfo=timezone(timedelta(hours=8))) if i % 2 else None,
+            meta={"note": w, "n": i, "list": [w, None]},
+        )
+        for i, w in enumerate(TRICKY)
+    ]
+    got = book.post_many(specs)
+    session.flush()
+    stored = {
+        r.id: r
+        for r in book._conn.execute(
+            select(
+                journals.c.id,
+                journals.c.key,
+                journals.c.kind,
+                journals.c.memo,
+                journals.c.meta,
+                journals.c.effective_at,
+            ).where(journals.c.id.in_([j.id for j in got]))
+        )
+    }
+    for i, (w, j) in enumerate(zip(TRICKY, got, strict=True)):
+        r = stored[j.id]
+        assert r.key == (None if i == 3 else f"key:{w}:{i}")
+        assert r.memo == w and r.kind == (f"earn.{w}" if w else "earn")
+        assert r.meta == {"note": w, "n": i, "list": [w, None]}
+        assert r.effective_at == (datetime(2026, 3, 1, 0, 30) if i % 2 else None)
+    # The same journals again are found by key (the stored request hashes equal the recomputed ones).
+    again = book.post_many([s for i, s in enumerate(specs) if i != 3])
+    assert [j.id for j in again] == [j.id for i, j in enumerate(got) if i != 3]
+    assert book.verify() == []
 
 
 def test_journals_are_checked_in_order_against_what_the_earlier_ones_left(wallets):

@@ -115,6 +115,29 @@ CASES = [
         [(1, 0, "2027-01-31"), (2, 50, "2027-02-28")],
         id="expiry takes exactly the lot it names",
     ),
+    pytest.param(
+        [earn(1, 30, "2026-02-10"), earn(2, 20, "2026-01-05"), spend(3, 25, "2026-03-01")],
+        [(1, 25, "2027-02-28"), (2, 0, "2027-01-31")],
+        id="an earning posted later with an earlier time is the older lot and is spent first",
+    ),
+    pytest.param(
+        [earn(5, 10, "2026-01-10"), earn(3, 10, "2026-01-10"), earn(4, 10, "2026-01-10"), spend(6, 15, "2026-02-01")],
+        [(5, 10, "2027-01-31"), (3, 0, "2027-01-31"), (4, 5, "2027-01-31")],
+        id="several lots the same day are taken by lot id",
+    ),
+    pytest.param(
+        [
+            earn(1, 30, "2026-01-10"),
+            earn(2, 50, "2026-02-10"),
+            spend(3, 40, "2026-03-01"),
+            expire(4, 40, "2027-03-01", lot=2),
+            refund(5, 40, "2027-03-02", reverses=3),
+            earn(6, 7, "2027-03-02"),
+            spend(7, 35, "2027-03-03"),
+        ],
+        [(1, 0, "2027-01-31"), (2, 0, "2027-02-28"), (5, 5, "2027-02-28"), (6, 7, "2028-03-31")],
+        id="a lot formed by a late refund keeps its early place: spent before a newer earning",
+    ),
 ]
 
 
