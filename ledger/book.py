@@ -320,6 +320,50 @@ ORDER BY n.code
 """
 # (Sent as one line: psycopg caches the conversion of a statement text only up to 4,096 characters.)
 _POST_ONE_PG = " ".join(_POST_ONE_PG.split())
+# SQLite, a one-transfer post: the statements of the general path written out for the DBAPI cursor
+# (SQLAlchemy's execute costs more client time than SQLite takes to run them); values are stored through
+# the columns' own SQLAlchemy bind processors (_sqlite_binders), so the rows are the same to the byte.
+_LOCK_ONE_SQLITE = (
+    "SELECT id, code, unit, normal, no_overdraft, closed, debits_posted, credits_posted, debits_pending,"
+    " credits_pending, entry_count, head_hash FROM ledger_accounts WHERE tenant_id = ? AND code IN (?, ?)"
+    " ORDER BY code"
+)
+_MAX_IDS_SQLITE = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM ledger_journals), (SELECT coalesce(max(id), 0) FROM ledger_transfers)"
+)
+_INSERT_JOURNAL_ONE_SQLITE = (
+    "INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,"
+    " resolves_id, resolution, reverses_id, request_hash, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+)
+_INSERT_TRANSFER_ONE_SQLITE = (
+    "INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,"
+    " pending_transfer_id) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+)
+_INSERT_ENTRY_SQLITE = (
+    "INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,"
+    " balance_after, created_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_ACCOUNT_SQLITE = (
+    "UPDATE ledger_accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?, credits_pending = ?,"
+    " entry_count = ?, head_hash = ? WHERE id = ?"
+)
+_BINDERS: dict[Any, tuple] = {}
+
+
+def _sqlite_binders(dialect) -> tuple:
+    """The bind processors of the SQLite one-transfer post's typed columns: (time, boolean, json)."""
+    got = _BINDERS.get(dialect)
+    if got is None:
+        ident = lambda v: v  # noqa: E731
+
+        def proc(col):
+            return col.type.dialect_impl(dialect).bind_processor(dialect) or ident
+
+        got = _BINDERS[dialect] = (proc(journals.c.created_at), proc(journals.c.pending), proc(journals.c.meta))
+    return got
+
+
 # Plain executemany: psycopg sends one prepared statement for all rows, sqlite3 loops in C.
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_ENTRIES = insert(entries)
@@ -344,7 +388,7 @@ def utcnow() -> datetime:
 _CURSOR = "ledger_cursor"
 
 
-def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
+def _pg_rows(conn: Connection, sql: str, params: Any, many: bool = False) -> list[Any]:
     """Run one of the PostgreSQL hot-path statements on the DBAPI cursor and return its rows as tuples.
 
     exec_driver_sql would build a result object, its column metadata and a row proxy per row on every
@@ -352,22 +396,27 @@ def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
     known. What SQLAlchemy gives every statement is kept: the transaction is begun as autobegin would,
     before/after_cursor_execute listeners see the statement, and a database error is wrapped and raised
     (and a lost connection invalidated) by SQLAlchemy's own handler. psycopg still prepares the statement
-    once it has run prepare_threshold (5) times on the connection."""
+    once it has run prepare_threshold (5) times on the connection. The SQLite one-transfer post uses it
+    too (qmark parameters; `many`: executemany, no rows)."""
     if not conn.in_transaction():
         conn.begin()
     dbapi = conn.connection.dbapi_connection
     # One cursor per DBAPI connection, kept with it (creating one costs as much as binding the write).
     cur = conn.info.get(_CURSOR)
-    if cur is None or cur.closed or cur.connection is not dbapi:
+    if cur is None or getattr(cur, "closed", False) or cur.connection is not dbapi:
         cur = conn.info[_CURSOR] = dbapi.cursor()  # type: ignore[union-attr]
     events = conn._has_events or conn.engine._has_events
+    rows: list[Any] = []
     try:
         if events:
-            conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
-        cur.execute(sql, params)
-        rows: list[Any] = list(cur.fetchall())  # (each statement here returns rows)
+            conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, many)
+        if many:
+            cur.executemany(sql, params)
+        else:
+            cur.execute(sql, params)
+            rows = list(cur.fetchall())
         if events:
-            conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, False)
+            conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, many)
     except Exception as e:
         conn._handle_dbapi_exception(e, sql, params, cur, None)
     return rows
@@ -881,6 +930,8 @@ class Ledger:
             if cache is None or not (cache.holds(self.tenant, t.debit) or cache.holds(self.tenant, t.credit)):
                 if (done := self._post_one_pg(conn, p, t)) is not None:
                     return done
+        elif len(p.items) == 1 and conn.dialect.name == "sqlite":
+            return self._post_one_sqlite(conn, p, p.items[0])
         codes = [c for t in p.items for c in (t.debit, t.credit)]
         try:
             accts, jids, tids = self._lock_and_reserve(conn, codes, 1, len(p.items))
@@ -958,6 +1009,68 @@ class Ledger:
         if got[0][19] is None:  # the statement's checks refused what post()'s checks accept: never
             raise errors.LedgerError("the journal could not be written; retry the request")
         return self._lost_race(conn, row, row["key"], p.request)
+
+    def _post_one_sqlite(self, conn: Connection, p: _Prepared, t: Transfer) -> Journal:
+        """post() of one transfer on SQLite: the same steps and checks as the general path (the writer
+        holds the database lock since BEGIN IMMEDIATE), on the DBAPI cursor."""
+        key, row = p.row["key"], p.row
+        try:
+            found = {r[1]: _Acct(r) for r in _pg_rows(conn, _LOCK_ONE_SQLITE, (self.tenant, t.debit, t.credit))}
+            self._refuse_missing(sorted((t.debit, t.credit)), found)
+            rows = self._rows(p, found)
+            before = self._apply(rows)
+        except errors.LedgerError:
+            if key is not None and (j := self._by_key(conn, key, p.request)) is not None:
+                return j
+            raise
+        ((jmax, tmax),) = _pg_rows(conn, _MAX_IDS_SQLITE, ())
+        now = utcnow()
+        jid, tid = jmax + 1, tmax + 1
+        row["id"], row["created_at"] = jid, now
+        (tr,), erows = self._entries(rows, jid, [tid], now, before)
+        when, boolean, as_json = _sqlite_binders(conn.dialect)
+        stamp = when(now)
+        got = _pg_rows(
+            conn,
+            _INSERT_JOURNAL_ONE_SQLITE,
+            (
+                jid,
+                self.tenant,
+                row["kind"],
+                key,
+                row["memo"],
+                boolean(row["pending"]),
+                when(row["expires_at"]),
+                when(row["effective_at"]),
+                as_json(row["meta"]),
+                row["request_hash"],
+                stamp,
+            ),
+        )
+        if not got:
+            return self._lost_race(conn, row, key, p.request)
+        _pg_rows(
+            conn,
+            _INSERT_TRANSFER_ONE_SQLITE,
+            (tid, jid, tr["debit_account_id"], tr["credit_account_id"], tr["unit"], tr["amount"], tr["phase"]),
+        )
+        _pg_rows(
+            conn,
+            _INSERT_ENTRY_SQLITE,
+            [
+                (e["account_id"], e["seq"], tid, jid, e["posted_delta"], e["pending_delta"], e["balance_after"], stamp)
+                + (e["hash"],)
+                for e in erows
+            ],
+            many=True,
+        )
+        _pg_rows(
+            conn,
+            _UPDATE_ACCOUNT_SQLITE,
+            [(a.dp, a.cp, a.dq, a.cq, a.count, a.head, a.id) for a in _touched(rows).values()],
+            many=True,
+        )
+        return _journal_out(row)
 
     def post_many(self, journals_in: Iterable[JournalSpec]) -> list[Journal]:
         """Post many journals in one call (a bulk approval, a batch of scans): all or none for the

@@ -199,12 +199,18 @@ def test_the_databases_chain_and_totals_match_the_ledgers_own(book, session):
     for j in posted:
         pairs = _recomputed(conn, j.id)
         assert len(pairs) == 2 and all(stored == again for stored, again in pairs)
+        # What was stored reads back as what post() returned (times, JSON, flags: SQLite stores them as
+        # text and integers through the columns' own types on either path).
+        assert book.journal(j.id) == j
+    assert book.balance_at("w:1", posted[0].created_at) == 70
     held = posted[2]
     book.post_pending(held.id, amount=20)
     assert book.balance("w:1").posted == 50 and book.balance("w:1").pending_out == 0
     assert book.balance("w:2").posted == 20
     assert book.balance("src").posted == 75  # debit-normal: grows as it issues
     assert book.balance("bank").posted == MAX_AMOUNT and book.balance("till").posted == MAX_AMOUNT
+    two = book.post([Transfer("src", "w:1", 1), Transfer("src", "w:2", 1)], kind="earn", meta={"n": [1, "二"]})
+    assert book.journal(two.id) == two  # (the general path, for comparison)
     assert book.verify() == []
 
 
