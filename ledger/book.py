@@ -234,18 +234,20 @@ FROM j
 # write in ONE statement (one round trip besides BEGIN and COMMIT):
 #   l    locks both accounts in code order and reads them as they stand now (FOR UPDATE returns the
 #        newest committed version, after waiting for a concurrent writer);
-#   n    their totals once the transfer is applied (posted, or pending when the journal is pending);
+#   v, n their totals once the transfer is applied (posted, or pending when the journal is pending);
+#   st   whether a locked row is newer than the version the statement's snapshot sees (a concurrent
+#        writer committed it while this statement waited for the lock): the UPDATE below, under the
+#        same snapshot, would then not update it, so nothing is written and post() writes through the
+#        two-statement path, whose next statement has a new snapshot;
 #   ok   the checks post() makes in Python (_rows, _apply): both accounts found, neither closed, one
-#        unit, no no_overdraft account below zero room, no total above MAX_TOTAL;
+#        unit, no no_overdraft account below zero room, no total above MAX_TOTAL (and not st);
 #   ids  journal and transfer ids, reserved only when every check passed;
 #   h    each account's entry: seq, deltas, balance after, and its hash, computed exactly as
 #        ledger.chain.entry_hash does (sha256 of the previous head and the '|'-joined decimal/text
 #        parts; the time is the client's own isoformat string of the `now` stored in created_at);
 #   j..a the rows, as _WRITE_ONE_PG writes them: the journal first with ON CONFLICT DO NOTHING, and the
-#        rest only when it went in. The accounts are updated by id (not ctid: the statement's snapshot
-#        may predate the row version the lock returned; PostgreSQL then updates the newest version,
-#        which this transaction holds locked, after re-checking the WHERE), checked against the entry
-#        count read.
+#        rest only when it went in; the accounts are updated by id, checked against the entry count
+#        read (should an account not be updated, the statement fails: the CASE … ::int below).
 # The result is one row per account found, in code order: its state before the post (so a refused
 # post is explained by the same Python checks as the two-statement path), then the new journal's id (NULL
 # when nothing was written), the new totals, entry count, chain head and row version.
