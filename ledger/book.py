@@ -298,6 +298,144 @@ SELECT id FROM j
 
 
 _WRITE_SMALL_PG = {(n, k): _write_small_pg(n, k) for n in range(2, 5) for k in range(2, 2 * n + 1)}
+
+# PostgreSQL, the commonest post of all: one transfer over two accounts this transaction has not locked
+# yet (a payment, a scan, an award — each its own transaction). Lock, check, reserve ids, hash-chain and
+# write in ONE statement (one round trip besides BEGIN and COMMIT):
+#   l    locks both accounts in code order and reads them as they stand now (FOR UPDATE returns the
+#        newest committed version, after waiting for a concurrent writer);
+#   v, n their totals once the transfer is applied (posted, or pending when the journal is pending);
+#   st   whether a locked row is newer than the version the statement's snapshot sees (a concurrent
+#        writer committed it while this statement waited for the lock): the UPDATE below, under the
+#        same snapshot, would then not update it, so nothing is written and post() writes through the
+#        two-statement path, whose next statement has a new snapshot;
+#   ok   the checks post() makes in Python (_rows, _apply): both accounts found, neither closed, one
+#        unit, no no_overdraft account below zero room, no total above MAX_TOTAL (and not st);
+#   ids  journal and transfer ids, reserved only when every check passed;
+#   h    each account's entry: seq, deltas, balance after, and its hash, computed exactly as
+#        ledger.chain.entry_hash does (sha256 of the previous head and the '|'-joined decimal/text
+#        parts; the time is the client's own isoformat string of the `now` stored in created_at);
+#   j..a the rows, as _WRITE_ONE_PG writes them: the journal first with ON CONFLICT DO NOTHING, and the
+#        rest only when it went in; the accounts are updated by id, checked against the entry count
+#        read (should an account not be updated, the statement fails: the CASE … ::int below).
+# The result is one row per account found, in code order: its state before the post (so a refused
+# post is explained by the same Python checks as the two-statement path), then the new journal's id (NULL
+# when nothing was written), the new totals, entry count, chain head and row version.
+_POST_ONE_PG = """
+WITH l AS MATERIALIZED (
+  SELECT a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed, a.debits_posted, a.credits_posted,
+         a.debits_pending, a.credits_pending, a.entry_count, a.head_hash, a.ctid::text AS lct,
+         a.code = %(d)s AS dr,
+         CASE WHEN (a.normal = 'debit') = (a.code = %(d)s) THEN 1 ELSE -1 END * %(amount)s::bigint AS delta
+  FROM ledger_accounts a WHERE a.tenant_id = %(tenant)s AND a.code IN (%(d)s, %(c)s)
+  ORDER BY a.code FOR UPDATE OF a
+), v AS MATERIALIZED (
+  SELECT l.*, CASE WHEN %(pending)s THEN 0 ELSE delta END AS pd, CASE WHEN %(pending)s THEN delta ELSE 0 END AS qd,
+         debits_posted + CASE WHEN dr AND NOT %(pending)s THEN %(amount)s::bigint ELSE 0 END AS dp,
+         credits_posted + CASE WHEN dr OR %(pending)s THEN 0 ELSE %(amount)s::bigint END AS cp,
+         debits_pending + CASE WHEN dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS dq,
+         credits_pending + CASE WHEN NOT dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS cq
+  FROM l
+), n AS MATERIALIZED (
+  SELECT v.*, CASE WHEN normal = 'credit' THEN cp - dp ELSE dp - cp END AS bal,
+         CASE WHEN normal = 'credit' THEN cp - dp - dq ELSE dp - cp - cq END AS room
+  FROM v
+), st AS MATERIALIZED (
+  SELECT count(*) > 0 AS stale FROM n JOIN ledger_accounts s ON s.id = n.id WHERE s.ctid <> n.lct::tid
+), ok AS MATERIALIZED (
+  SELECT NOT (SELECT stale FROM st) AND count(*) = 2 AND NOT bool_or(closed) AND min(unit) = max(unit)
+         AND NOT bool_or(no_overdraft AND room < 0)
+         AND max(greatest(dp, cp, dq, cq)) <= %(max_total)s::bigint AS ok,
+         max(id) FILTER (WHERE dr) AS did, max(id) FILTER (WHERE NOT dr) AS cid, min(unit) AS unit
+  FROM n
+), ids AS MATERIALIZED (
+  SELECT nextval(pg_get_serial_sequence('ledger_journals', 'id')) AS jid,
+         nextval(pg_get_serial_sequence('ledger_transfers', 'id')) AS tid, did, cid, unit
+  FROM ok WHERE ok
+), h AS MATERIALIZED (
+  SELECT n.id, n.entry_count + 1 AS seq, dp, cp, dq, cq, bal, pd, qd, tid,
+         sha256(head_hash || convert_to(concat_ws('|', n.id, n.entry_count + 1, tid, jid, pd, qd, bal,
+                %(now_iso)s::text, did, cid, ids.unit, %(amount)s::bigint, %(phase)s::text, 'None'), 'UTF8')) AS hh
+  FROM n, ids
+), j AS (
+  INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,
+                               resolves_id, resolution, reverses_id, request_hash, created_at)
+  SELECT jid, %(tenant)s, %(kind)s::varchar, %(key)s::varchar, %(memo)s::text, %(pending)s::boolean,
+         %(expires)s::timestamp, %(effective)s::timestamp, %(meta)s::json, NULL, NULL, NULL, %(request)s::bytea,
+         %(now)s::timestamp
+  FROM ids
+  ON CONFLICT DO NOTHING
+  RETURNING id
+), t AS (
+  INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,
+                                pending_transfer_id)
+  SELECT tid, j.id, did, cid, unit, %(amount)s::bigint, %(phase)s::varchar, NULL FROM j, ids
+), e AS (
+  INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,
+                              balance_after, created_at, hash)
+  SELECT h.id, seq, tid, j.id, pd, qd, bal, %(now)s::timestamp, hh FROM j, h
+), a AS (
+  UPDATE ledger_accounts SET debits_posted = dp, credits_posted = cp, debits_pending = dq,
+         credits_pending = cq, entry_count = seq, head_hash = hh
+  FROM j, h
+  WHERE ledger_accounts.id = h.id AND ledger_accounts.entry_count = seq - 1
+  RETURNING ledger_accounts.id, ledger_accounts.ctid::text AS ct
+)
+SELECT n.id, n.code, n.unit, normal, no_overdraft, closed, debits_posted, credits_posted,
+       debits_pending, credits_pending, entry_count, head_hash, coalesce(a.ct, lct),
+       (SELECT id FROM j), h.dp, h.cp, h.dq, h.cq, h.seq, h.hh,
+       (CASE WHEN NOT EXISTS (SELECT FROM j) OR (SELECT count(*) FROM a) = 2 THEN NULL
+             ELSE 'ledger: an account row changed under this transaction' END)::int,
+       (SELECT stale FROM st)
+FROM n LEFT JOIN h ON h.id = n.id LEFT JOIN a ON a.id = n.id
+ORDER BY n.code
+"""
+# (Sent as one line: psycopg caches the conversion of a statement text only up to 4,096 characters.)
+_POST_ONE_PG = " ".join(_POST_ONE_PG.split())
+# SQLite, a one-transfer post: the statements of the general path written out for the DBAPI cursor
+# (SQLAlchemy's execute costs more client time than SQLite takes to run them); values are stored through
+# the columns' own SQLAlchemy bind processors (_sqlite_binders), so the rows are the same to the byte.
+_LOCK_ONE_SQLITE = (
+    "SELECT id, code, unit, normal, no_overdraft, closed, debits_posted, credits_posted, debits_pending,"
+    " credits_pending, entry_count, head_hash FROM ledger_accounts WHERE tenant_id = ? AND code IN (?, ?)"
+    " ORDER BY code"
+)
+_MAX_IDS_SQLITE = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM ledger_journals), (SELECT coalesce(max(id), 0) FROM ledger_transfers)"
+)
+_INSERT_JOURNAL_ONE_SQLITE = (
+    "INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,"
+    " resolves_id, resolution, reverses_id, request_hash, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+)
+_INSERT_TRANSFER_ONE_SQLITE = (
+    "INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,"
+    " pending_transfer_id) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+)
+_INSERT_ENTRY_SQLITE = (
+    "INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,"
+    " balance_after, created_at, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_ACCOUNT_SQLITE = (
+    "UPDATE ledger_accounts SET debits_posted = ?, credits_posted = ?, debits_pending = ?, credits_pending = ?,"
+    " entry_count = ?, head_hash = ? WHERE id = ?"
+)
+_BINDERS: dict[Any, tuple] = {}
+
+
+def _sqlite_binders(dialect) -> tuple:
+    """The bind processors of the SQLite one-transfer post's typed columns: (time, boolean, json)."""
+    got = _BINDERS.get(dialect)
+    if got is None:
+        ident = lambda v: v  # noqa: E731
+
+        def proc(col):
+            return col.type.dialect_impl(dialect).bind_processor(dialect) or ident
+
+        got = _BINDERS[dialect] = (proc(journals.c.created_at), proc(journals.c.pending), proc(journals.c.meta))
+    return got
+
+
 # Plain executemany: psycopg sends one prepared statement for all rows, sqlite3 loops in C.
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_ENTRIES = insert(entries)
@@ -322,7 +460,7 @@ def utcnow() -> datetime:
 _CURSOR = "ledger_cursor"
 
 
-def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
+def _pg_rows(conn: Connection, sql: str, params: Any, many: bool = False) -> list[Any]:
     """Run one of the PostgreSQL hot-path statements on the DBAPI cursor and return its rows as tuples.
 
     exec_driver_sql would build a result object, its column metadata and a row proxy per row on every
@@ -330,22 +468,27 @@ def _pg_rows(conn: Connection, sql: str, params: dict) -> list[Any]:
     known. What SQLAlchemy gives every statement is kept: the transaction is begun as autobegin would,
     before/after_cursor_execute listeners see the statement, and a database error is wrapped and raised
     (and a lost connection invalidated) by SQLAlchemy's own handler. psycopg still prepares the statement
-    once it has run prepare_threshold (5) times on the connection."""
+    once it has run prepare_threshold (5) times on the connection. The SQLite one-transfer post uses it
+    too (qmark parameters; `many`: executemany, no rows)."""
     if not conn.in_transaction():
         conn.begin()
     dbapi = conn.connection.dbapi_connection
     # One cursor per DBAPI connection, kept with it (creating one costs as much as binding the write).
     cur = conn.info.get(_CURSOR)
-    if cur is None or cur.closed or cur.connection is not dbapi:
+    if cur is None or getattr(cur, "closed", False) or cur.connection is not dbapi:
         cur = conn.info[_CURSOR] = dbapi.cursor()  # type: ignore[union-attr]
     events = conn._has_events or conn.engine._has_events
+    rows: list[Any] = []
     try:
         if events:
-            conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
-        cur.execute(sql, params)
-        rows: list[Any] = list(cur.fetchall())  # (each statement here returns rows)
+            conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, many)
+        if many:
+            cur.executemany(sql, params)
+        else:
+            cur.execute(sql, params)
+            rows = list(cur.fetchall())
         if events:
-            conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, False)
+            conn.dispatch.after_cursor_execute(conn, cur, sql, params, None, many)
     except Exception as e:
         conn._handle_dbapi_exception(e, sql, params, cur, None)
     return rows
@@ -492,6 +635,10 @@ class _Locked:
         if got is None or got.root is not root:
             got = conn.info[_LOCKED] = _Locked(root)
         return got
+
+    def holds(self, tenant: int, code: str) -> bool:
+        got = self.accts.get((tenant, code))
+        return got is not None and got[1].is_active
 
     def get(self, tenant: int, code: str) -> _Acct | None:
         got = self.accts.get((tenant, code))
@@ -881,6 +1028,14 @@ class Ledger:
         """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved."""
         p = self._prepare(transfers_in, kind, key, memo, pending, expires_at, effective_at, meta)
         conn = self._conn
+        if len(p.items) == 1 and self._locking(conn):
+            t = p.items[0]
+            cache = _Locked.of(conn) if conn.in_transaction() else None
+            if cache is None or not (cache.holds(self.tenant, t.debit) or cache.holds(self.tenant, t.credit)):
+                if (done := self._post_one_pg(conn, p, t)) is not None:
+                    return done
+        elif len(p.items) == 1 and conn.dialect.name == "sqlite":
+            return self._post_one_sqlite(conn, p, p.items[0])
         codes = [c for t in p.items for c in (t.debit, t.credit)]
         try:
             accts, jids, tids = self._lock_and_reserve(conn, codes, 1, len(p.items))
@@ -899,6 +1054,127 @@ class Ledger:
         if not self._insert(conn, [p.row], trows, erows, _touched(rows)):
             return self._lost_race(conn, p.row, key, p.request)
         return _journal_out(p.row)
+
+    def _post_one_pg(self, conn: Connection, p: _Prepared, t: Transfer) -> Journal | None:
+        """A one-transfer post over two accounts this transaction has not locked yet: one statement
+        (_POST_ONE_PG) locks, checks, chains and writes. A refused post is explained by the same checks
+        post() makes, run on the accounts as the statement locked them."""
+        row = p.row
+        now = utcnow()
+        got = _pg_rows(
+            conn,
+            _POST_ONE_PG,
+            {
+                "tenant": self.tenant,
+                "d": t.debit,
+                "c": t.credit,
+                "amount": t.amount,
+                "pending": row["pending"],
+                "phase": "pending" if row["pending"] else "posted",
+                "max_total": MAX_TOTAL,
+                "now": now,
+                "now_iso": now.isoformat(timespec="microseconds"),
+                "kind": row["kind"],
+                "key": row["key"],
+                "memo": row["memo"],
+                "expires": row["expires_at"],
+                "effective": row["effective_at"],
+                "meta": json.dumps(row["meta"]),
+                "request": p.request,
+            },
+        )
+        cache = _Locked.of(conn)  # (of the transaction the statement ran in)
+        if len(got) == 2 and got[0][13] is not None:
+            # Written. The accounts as they now stand go into the transaction's cache (see _Locked).
+            accts = []
+            for r in got:
+                a = _Acct.__new__(_Acct)
+                a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed = r[:6]
+                a.dp, a.cp, a.dq, a.cq, a.count = r[14:19]
+                a.head, a.ctid = bytes(r[19]), r[12]
+                accts.append(a)
+            cache.put(conn, self.tenant, accts)
+            row["id"], row["created_at"] = got[0][13], now
+            return _journal_out(row)
+        # Nothing written: a check refused the post, or the key was taken by a concurrent writer, or
+        # a concurrent writer committed a change to one of the accounts after the statement began.
+        found = {r[1]: _Acct(r[:13]) for r in got}
+        cache.put(conn, self.tenant, found.values())
+        if got and got[0][21]:
+            return None  # the rows are locked and cached as they now stand: post() writes them
+        try:
+            self._refuse_missing(sorted((t.debit, t.credit)), found)
+            self._apply(self._rows(p, found))
+        except errors.LedgerError:
+            # As post(): a retried request gets its original journal whatever the balances say now.
+            if row["key"] is not None and (j := self._by_key(conn, row["key"], p.request)) is not None:
+                return j
+            raise
+        if got[0][19] is None:  # the statement's checks refused what post()'s checks accept: never
+            raise errors.LedgerError("the journal could not be written; retry the request")
+        return self._lost_race(conn, row, row["key"], p.request)
+
+    def _post_one_sqlite(self, conn: Connection, p: _Prepared, t: Transfer) -> Journal:
+        """post() of one transfer on SQLite: the same steps and checks as the general path (the writer
+        holds the database lock since BEGIN IMMEDIATE), on the DBAPI cursor."""
+        key, row = p.row["key"], p.row
+        try:
+            found = {r[1]: _Acct(r) for r in _pg_rows(conn, _LOCK_ONE_SQLITE, (self.tenant, t.debit, t.credit))}
+            self._refuse_missing(sorted((t.debit, t.credit)), found)
+            rows = self._rows(p, found)
+            before = self._apply(rows)
+        except errors.LedgerError:
+            if key is not None and (j := self._by_key(conn, key, p.request)) is not None:
+                return j
+            raise
+        ((jmax, tmax),) = _pg_rows(conn, _MAX_IDS_SQLITE, ())
+        now = utcnow()
+        jid, tid = jmax + 1, tmax + 1
+        row["id"], row["created_at"] = jid, now
+        (tr,), erows = self._entries(rows, jid, [tid], now, before)
+        when, boolean, as_json = _sqlite_binders(conn.dialect)
+        stamp = when(now)
+        got = _pg_rows(
+            conn,
+            _INSERT_JOURNAL_ONE_SQLITE,
+            (
+                jid,
+                self.tenant,
+                row["kind"],
+                key,
+                row["memo"],
+                boolean(row["pending"]),
+                when(row["expires_at"]),
+                when(row["effective_at"]),
+                as_json(row["meta"]),
+                row["request_hash"],
+                stamp,
+            ),
+        )
+        if not got:
+            return self._lost_race(conn, row, key, p.request)
+        _pg_rows(
+            conn,
+            _INSERT_TRANSFER_ONE_SQLITE,
+            (tid, jid, tr["debit_account_id"], tr["credit_account_id"], tr["unit"], tr["amount"], tr["phase"]),
+        )
+        _pg_rows(
+            conn,
+            _INSERT_ENTRY_SQLITE,
+            [
+                (e["account_id"], e["seq"], tid, jid, e["posted_delta"], e["pending_delta"], e["balance_after"], stamp)
+                + (e["hash"],)
+                for e in erows
+            ],
+            many=True,
+        )
+        _pg_rows(
+            conn,
+            _UPDATE_ACCOUNT_SQLITE,
+            [(a.dp, a.cp, a.dq, a.cq, a.count, a.head, a.id) for a in _touched(rows).values()],
+            many=True,
+        )
+        return _journal_out(row)
 
     def post_many(self, journals_in: Iterable[JournalSpec]) -> list[Journal]:
         """Post many journals in one call (a bulk approval, a batch of scans): all or none for the
