@@ -534,6 +534,26 @@ def _arr_bytes(values: Iterable[bytes | None]) -> str:
     return "{" + ",".join("NULL" if v is None else '"\\\\x' + bytes(v).hex() + '"' for v in values) + "}"
 
 
+def _journal_params(j: dict) -> dict[str, Any]:
+    """The journal row's parameters of the scalar write statements (_WRITE_ONE_PG, _WRITE_SMALL_PG)."""
+    return {
+        "j_id": j["id"],
+        "j_tenant": j["tenant_id"],
+        "j_kind": j["kind"],
+        "j_key": j["key"],
+        "j_memo": j["memo"],
+        "j_pending": j["pending"],
+        "j_expires": j["expires_at"],
+        "j_effective": j["effective_at"],
+        "j_meta": json.dumps(j["meta"]),
+        "j_resolves": j["resolves_id"],
+        "j_resolution": j["resolution"],
+        "j_reverses": j["reverses_id"],
+        "j_request": j["request_hash"],
+        "now": j["created_at"],
+    }
+
+
 def _digest(payload: dict[str, Any]) -> bytes:
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
     return hashlib.sha256(raw.encode()).digest()
@@ -2014,22 +2034,7 @@ class Ledger:
         self, conn: Connection, j: dict, transfer_rows: list[dict], entry_rows: list[dict], accts: list[_Acct]
     ) -> list[int]:
         """_insert for one journal of 2 to 4 transfers on PostgreSQL (_WRITE_SMALL_PG)."""
-        params: dict[str, Any] = {
-            "j_id": j["id"],
-            "j_tenant": j["tenant_id"],
-            "j_kind": j["kind"],
-            "j_key": j["key"],
-            "j_memo": j["memo"],
-            "j_pending": j["pending"],
-            "j_expires": j["expires_at"],
-            "j_effective": j["effective_at"],
-            "j_meta": json.dumps(j["meta"]),
-            "j_resolves": j["resolves_id"],
-            "j_resolution": j["resolution"],
-            "j_reverses": j["reverses_id"],
-            "j_request": j["request_hash"],
-            "now": j["created_at"],
-        }
+        params = _journal_params(j)
         for i, r in enumerate(transfer_rows, 1):
             params[f"t{i}_id"] = r["id"]
             params[f"t{i}_debit"] = r["debit_account_id"]
@@ -2063,20 +2068,7 @@ class Ledger:
             conn,
             _WRITE_ONE_PG,
             {
-                "j_id": j["id"],
-                "j_tenant": j["tenant_id"],
-                "j_kind": j["kind"],
-                "j_key": j["key"],
-                "j_memo": j["memo"],
-                "j_pending": j["pending"],
-                "j_expires": j["expires_at"],
-                "j_effective": j["effective_at"],
-                "j_meta": json.dumps(j["meta"]),
-                "j_resolves": j["resolves_id"],
-                "j_resolution": j["resolution"],
-                "j_reverses": j["reverses_id"],
-                "j_request": j["request_hash"],
-                "now": j["created_at"],
+                **_journal_params(j),
                 "t_id": t["id"],
                 "t_debit": t["debit_account_id"],
                 "t_credit": t["credit_account_id"],
