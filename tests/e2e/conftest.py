@@ -32,7 +32,24 @@ PHONE = {
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    wsgi = app
+    if "SESSION_FACTORY" in app.config:
+        # The app shares one savepoint connection with the test (tests/conftest.py): two requests at once
+        # (a page and its polling script) would nest savepoints on it from two threads and break each
+        # other. One request at a time, its whole body produced under the lock. Apps of tests marked
+        # `commits` have connections of their own and stay concurrent.
+        lock = threading.Lock()
+
+        def wsgi(environ, start_response):
+            with lock:
+                body = app(environ, start_response)
+                try:
+                    return [b"".join(body)]
+                finally:
+                    if hasattr(body, "close"):
+                        body.close()
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
