@@ -324,36 +324,35 @@ _WRITE_SMALL_PG = {(n, k): _write_small_pg(n, k) for n in range(2, 5) for k in r
 _POST_ONE_PG = """
 WITH l AS MATERIALIZED (
   SELECT a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed, a.debits_posted, a.credits_posted,
-         a.debits_pending, a.credits_pending, a.entry_count, a.head_hash, a.ctid::text AS lct,
+         a.debits_pending, a.credits_pending, a.entry_count, a.head_hash, a.ctid AS lt,
          a.code = %(d)s AS dr,
          CASE WHEN (a.normal = 'debit') = (a.code = %(d)s) THEN 1 ELSE -1 END * %(amount)s::bigint AS delta
   FROM ledger_accounts a WHERE a.tenant_id = %(tenant)s AND a.code IN (%(d)s, %(c)s)
   ORDER BY a.code FOR UPDATE OF a
-), v AS MATERIALIZED (
+), v AS NOT MATERIALIZED (
   SELECT l.*, CASE WHEN %(pending)s THEN 0 ELSE delta END AS pd, CASE WHEN %(pending)s THEN delta ELSE 0 END AS qd,
          debits_posted + CASE WHEN dr AND NOT %(pending)s THEN %(amount)s::bigint ELSE 0 END AS dp,
          credits_posted + CASE WHEN dr OR %(pending)s THEN 0 ELSE %(amount)s::bigint END AS cp,
          debits_pending + CASE WHEN dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS dq,
          credits_pending + CASE WHEN NOT dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS cq
   FROM l
-), n AS MATERIALIZED (
+), n AS NOT MATERIALIZED (
   SELECT v.*, CASE WHEN normal = 'credit' THEN cp - dp ELSE dp - cp END AS bal,
          CASE WHEN normal = 'credit' THEN cp - dp - dq ELSE dp - cp - cq END AS room
   FROM v
 ), st AS MATERIALIZED (
-  SELECT count(*) > 0 AS stale FROM n JOIN ledger_accounts s ON s.id = n.id WHERE s.ctid <> n.lct::tid
-), ok AS MATERIALIZED (
-  SELECT NOT (SELECT stale FROM st) AND count(*) = 2 AND NOT bool_or(closed) AND min(unit) = max(unit)
-         AND NOT bool_or(no_overdraft AND room < 0)
-         AND max(greatest(dp, cp, dq, cq)) <= %(max_total)s::bigint AS ok,
-         max(id) FILTER (WHERE dr) AS did, max(id) FILTER (WHERE NOT dr) AS cid, min(unit) AS unit
-  FROM n
+  SELECT count(*) < (SELECT count(*) FROM l) AS stale
+  FROM ledger_accounts s WHERE s.ctid = ANY (ARRAY(SELECT lt FROM l))
 ), ids AS MATERIALIZED (
   SELECT nextval(pg_get_serial_sequence('ledger_journals', 'id')) AS jid,
-         nextval(pg_get_serial_sequence('ledger_transfers', 'id')) AS tid, did, cid, unit
-  FROM ok WHERE ok
+         nextval(pg_get_serial_sequence('ledger_transfers', 'id')) AS tid,
+         max(id) FILTER (WHERE dr) AS did, max(id) FILTER (WHERE NOT dr) AS cid, min(unit) AS unit
+  FROM n
+  HAVING NOT (SELECT stale FROM st) AND count(*) = 2 AND NOT bool_or(closed) AND min(unit) = max(unit)
+         AND NOT bool_or(no_overdraft AND room < 0)
+         AND max(greatest(dp, cp, dq, cq)) <= %(max_total)s::bigint
 ), h AS MATERIALIZED (
-  SELECT n.id, n.entry_count + 1 AS seq, dp, cp, dq, cq, bal, pd, qd, tid,
+  SELECT n.id, n.lt, n.entry_count + 1 AS seq, dp, cp, dq, cq, bal, pd, qd, tid,
          sha256(head_hash || convert_to(concat_ws('|', n.id, n.entry_count + 1, tid, jid, pd, qd, bal,
                 %(now_iso)s::text, did, cid, ids.unit, %(amount)s::bigint, %(phase)s::text, 'None'), 'UTF8')) AS hh
   FROM n, ids
@@ -364,7 +363,7 @@ WITH l AS MATERIALIZED (
          %(expires)s::timestamp, %(effective)s::timestamp, %(meta)s::json, NULL, NULL, NULL, %(request)s::bytea,
          %(now)s::timestamp
   FROM ids
-  ON CONFLICT DO NOTHING
+  ON CONFLICT (tenant_id, key) DO NOTHING
   RETURNING id
 ), t AS (
   INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,
@@ -378,11 +377,11 @@ WITH l AS MATERIALIZED (
   UPDATE ledger_accounts SET debits_posted = dp, credits_posted = cp, debits_pending = dq,
          credits_pending = cq, entry_count = seq, head_hash = hh
   FROM j, h
-  WHERE ledger_accounts.id = h.id AND ledger_accounts.entry_count = seq - 1
+  WHERE ledger_accounts.ctid = h.lt AND ledger_accounts.id = h.id AND ledger_accounts.entry_count = seq - 1
   RETURNING ledger_accounts.id, ledger_accounts.ctid::text AS ct
 )
 SELECT n.id, n.code, n.unit, normal, no_overdraft, closed, debits_posted, credits_posted,
-       debits_pending, credits_pending, entry_count, head_hash, coalesce(a.ct, lct),
+       debits_pending, credits_pending, entry_count, head_hash, coalesce(a.ct, n.lt::text),
        (SELECT id FROM j), h.dp, h.cp, h.dq, h.cq, h.seq, h.hh,
        (CASE WHEN NOT EXISTS (SELECT FROM j) OR (SELECT count(*) FROM a) = 2 THEN NULL
              ELSE 'ledger: an account row changed under this transaction' END)::int,

@@ -6,6 +6,9 @@ Every one-transfer post inserts one journal, one transfer and two entries and re
   uq_ledger_transfers_pending_transfer_id become partial (WHERE the column IS NOT NULL): a plain post sets
   none of these columns, so it no longer adds four index entries (NULLs never collided in the unique
   ones, so the same rows are refused; lookups by value imply the condition and still use them).
+- ix_ledger_entries_transfer_id is dropped: nothing reads entries by transfer (every read goes from an
+  entry to its transfer by the transfers' primary key), and the foreign key never needs it on the
+  referenced side (ledger_transfers refuses UPDATE, DELETE and TRUNCATE). It cost two index entries per post.
 - On PostgreSQL, ledger_accounts_identity_fixed fires only WHEN the identity changed (the condition the
   function itself tests, evaluated in the executor): a balance update no longer calls PL/pgSQL twice per
   post. SQLite's trigger already had this WHEN condition.
@@ -58,6 +61,7 @@ def upgrade() -> None:
         where = sa.text(f"{column} IS NOT NULL")
         op.drop_index(name, table_name=table)
         op.create_index(name, table, columns, unique=unique, postgresql_where=where, sqlite_where=where)
+    op.drop_index("ix_ledger_entries_transfer_id", table_name="ledger_entries")
     if op.get_bind().dialect.name == "postgresql":
         _identity_trigger(f"WHEN ({IDENTITY_CHANGED}) ")
         op.execute("ALTER TABLE ledger_accounts SET (fillfactor = 70)")
@@ -68,6 +72,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE ledger_accounts RESET (fillfactor)")
         _identity_trigger("")
+    op.create_index("ix_ledger_entries_transfer_id", "ledger_entries", ["transfer_id"], unique=False)
     for table, name, columns, unique, _column in PARTIAL:
         op.drop_index(name, table_name=table)
         op.create_index(name, table, columns, unique=unique)
