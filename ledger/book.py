@@ -303,21 +303,29 @@ _WRITE_SMALL_PG = {(n, k): _write_small_pg(n, k) for n in range(2, 5) for k in r
 # yet (a payment, a scan, an award — each its own transaction). Lock, check, reserve ids, hash-chain and
 # write in ONE statement (one round trip besides BEGIN and COMMIT):
 #   l    locks both accounts in code order and reads them as they stand now (FOR UPDATE returns the
-#        newest committed version, after waiting for a concurrent writer);
-#   v, n their totals once the transfer is applied (posted, or pending when the journal is pending);
+#        newest committed version, after waiting for a concurrent writer), with where that version is
+#        (lt, its ctid); the only CTE besides h that is materialised for its own sake;
+#   v, n their totals once the transfer is applied (posted, or pending when the journal is pending):
+#        NOT MATERIALIZED, so each use is a projection of l, not a stored copy;
 #   st   whether a locked row is newer than the version the statement's snapshot sees (a concurrent
-#        writer committed it while this statement waited for the lock): the UPDATE below, under the
-#        same snapshot, would then not update it, so nothing is written and post() writes through the
-#        two-statement path, whose next statement has a new snapshot;
-#   ok   the checks post() makes in Python (_rows, _apply): both accounts found, neither closed, one
-#        unit, no no_overdraft account below zero room, no total above MAX_TOTAL (and not st);
-#   ids  journal and transfer ids, reserved only when every check passed;
+#        writer committed it while this statement waited for the lock): the locked versions are
+#        fetched by ctid under the snapshot, and one it cannot see is newer. The UPDATE below, under
+#        the same snapshot, would then not update it, so nothing is written and post() writes through
+#        the two-statement path, whose next statement has a new snapshot;
+#   ids  the journal and transfer ids, reserved (nextval) only when every check post() makes in Python
+#        (_rows, _apply) passed: HAVING both accounts found, neither closed, one unit, no no_overdraft
+#        account below zero room, no total above MAX_TOTAL, and not st (the aggregate's HAVING is
+#        tested before its select list, so a refused post takes no ids). The sequences are named
+#        (SQLAlchemy's BIGSERIAL names them <table>_id_seq): pg_get_serial_sequence() would look them
+#        up in the catalogue on every call;
 #   h    each account's entry: seq, deltas, balance after, and its hash, computed exactly as
 #        ledger.chain.entry_hash does (sha256 of the previous head and the '|'-joined decimal/text
 #        parts; the time is the client's own isoformat string of the `now` stored in created_at);
-#   j..a the rows, as _WRITE_ONE_PG writes them: the journal first with ON CONFLICT DO NOTHING, and the
-#        rest only when it went in; the accounts are updated by id, checked against the entry count
-#        read (should an account not be updated, the statement fails: the CASE … ::int below).
+#   j..a the rows, as _WRITE_ONE_PG writes them: the journal first with ON CONFLICT (tenant_id, key)
+#        DO NOTHING (the one index a new journal's id, resolves_id and reverses_id cannot collide in),
+#        and the rest only when it went in; the accounts are updated at the locked version's ctid (a
+#        TID scan, no index), checked against the id and entry count read (should an account not be
+#        updated, the statement fails: the CASE … ::int below).
 # The result is one row per account found, in code order: its state before the post (so a refused
 # post is explained by the same Python checks as the two-statement path), then the new journal's id (NULL
 # when nothing was written), the new totals, entry count, chain head and row version.
@@ -344,8 +352,7 @@ WITH l AS MATERIALIZED (
   SELECT count(*) < (SELECT count(*) FROM l) AS stale
   FROM ledger_accounts s WHERE s.ctid = ANY (ARRAY(SELECT lt FROM l))
 ), ids AS MATERIALIZED (
-  SELECT nextval(pg_get_serial_sequence('ledger_journals', 'id')) AS jid,
-         nextval(pg_get_serial_sequence('ledger_transfers', 'id')) AS tid,
+  SELECT nextval('ledger_journals_id_seq') AS jid, nextval('ledger_transfers_id_seq') AS tid,
          max(id) FILTER (WHERE dr) AS did, max(id) FILTER (WHERE NOT dr) AS cid, min(unit) AS unit
   FROM n
   HAVING NOT (SELECT stale FROM st) AND count(*) = 2 AND NOT bool_or(closed) AND min(unit) = max(unit)
@@ -1098,7 +1105,7 @@ class Ledger:
                 "memo": row["memo"],
                 "expires": row["expires_at"],
                 "effective": row["effective_at"],
-                "meta": json.dumps(row["meta"]),
+                "meta": "null" if row["meta"] is None else json.dumps(row["meta"]),
                 "request": p.request,
             },
         )
@@ -1331,7 +1338,8 @@ class Ledger:
         expires_at, effective_at = _naive_utc(expires_at), _naive_utc(effective_at)
         memo = memo or ""
         try:
-            json.dumps(meta)
+            if meta is not None:
+                json.dumps(meta)
         except (TypeError, ValueError):
             raise errors.InvalidTransfer(
                 "meta must be JSON data (dicts, lists, strings, numbers, booleans, null)"
