@@ -65,6 +65,9 @@ _IDS_PG = (
     " FROM generate_series(1, %(nt)s)) AS tids"
 )
 _RESERVE_PG = _IDS_PG
+# A journal id taken ahead of the post (Ledger.post's `journal_id`), as an SQL expression a caller's own
+# statement can include (no round trip of its own). Ids from the sequence are never reused.
+NEXT_JOURNAL_ID_PG = "nextval(pg_get_serial_sequence('ledger_journals', 'id'))"
 _RESERVE_WITH_LOCK = 16  # ids reserved in the locking statement up to this many rows
 # (ctid: where the row's current version is, so the one-transfer write updates it without an index
 # lookup — see _WRITE_ONE_PG.)
@@ -1037,10 +1040,18 @@ class Ledger:
         expires_at: datetime | None = None,
         effective_at: datetime | None = None,
         meta: Any = None,
+        journal_id: int | None = None,
     ) -> Journal:
-        """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved."""
+        """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved.
+
+        `journal_id`: an id the caller took beforehand from the journals' sequence (PostgreSQL,
+        NEXT_JOURNAL_ID_PG), for a journal of two or more transfers: records that name the journal can
+        then be written before its accounts are locked, so the locks are held for less time. Should the
+        key be found taken, the journal found keeps its own id (the caller compares)."""
         p = self._prepare(transfers_in, kind, key, memo, pending, expires_at, effective_at, meta)
         conn = self._conn
+        if journal_id is not None and (len(p.items) < 2 or not self._locking(conn)):
+            raise ValueError("a journal id reserved beforehand needs PostgreSQL and two transfers or more")
         if len(p.items) == 1 and self._locking(conn):
             t = p.items[0]
             cache = _Locked.of(conn) if conn.in_transaction() else None
@@ -1062,8 +1073,9 @@ class Ledger:
                 return found
             raise
         now = utcnow()
-        p.row["id"], p.row["created_at"] = jids[0], now
-        trows, erows = self._entries(rows, jids[0], tids, now, before)
+        jid = jids[0] if journal_id is None else journal_id
+        p.row["id"], p.row["created_at"] = jid, now
+        trows, erows = self._entries(rows, jid, tids, now, before)
         if not self._insert(conn, [p.row], trows, erows, _touched(rows)):
             return self._lost_race(conn, p.row, key, p.request)
         return _journal_out(p.row)
