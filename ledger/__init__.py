@@ -3,7 +3,7 @@
 SQLAlchemy Core only; it never imports Flask or the app and never commits.
 """
 
-from .book import Ledger
+from .book import NEXT_JOURNAL_ID_PG, Ledger
 from .errors import (
     AccountClosed,
     AccountConflict,
@@ -24,6 +24,7 @@ from .types import Account, Balance, Journal, JournalSpec, Page, Resolution, Sta
 
 __all__ = [
     "Ledger",
+    "NEXT_JOURNAL_ID_PG",
     "Transfer",
     "Journal",
     "JournalSpec",

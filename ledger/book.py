@@ -65,6 +65,9 @@ _IDS_PG = (
     " FROM generate_series(1, %(nt)s)) AS tids"
 )
 _RESERVE_PG = _IDS_PG
+# A journal id taken ahead of the post (Ledger.post's `journal_id`), as an SQL expression a caller's own
+# statement can include (no round trip of its own). Ids from the sequence are never reused.
+NEXT_JOURNAL_ID_PG = "nextval(pg_get_serial_sequence('ledger_journals', 'id'))"
 _RESERVE_WITH_LOCK = 16  # ids reserved in the locking statement up to this many rows
 # (ctid: where the row's current version is, so the one-transfer write updates it without an index
 # lookup — see _WRITE_ONE_PG.)
@@ -249,25 +252,16 @@ FROM j
 """
 
 
-def _write_small_pg(n_transfers: int, n_accounts: int) -> str:
-    """_WRITE_PG for one journal of a few transfers (a redemption: 3 transfers, 6 accounts) with scalar
-    parameters, one VALUES row per transfer, entry and account (psycopg dumps scalars in C, each of the
-    array form's ~38 arrays through Python; measured gain per 3-transfer post: client ~0.02 ms, server
-    ~0.07 ms, docs/ledger.md). As in _WRITE_PG, the transfers, entries and accounts are written only
-    when the journal went in."""
-
-    def rows(prefix: str, n: int, columns: list[tuple[str, str]]) -> str:
-        return ", ".join(
-            "(" + ", ".join(f"%({prefix}{i}_{c})s::{t}" for c, t in columns) + ")" for i in range(1, n + 1)
-        )
-
-    t_cols = [("id", "bigint"), ("debit", "bigint"), ("credit", "bigint"), ("unit", "varchar"), ("amount", "bigint")]
-    t_cols += [("phase", "varchar"), ("pending", "bigint")]
-    e_cols = [("a", "bigint"), ("seq", "bigint"), ("tr", "bigint"), ("pd", "bigint"), ("qd", "bigint")]
-    e_cols += [("bal", "bigint"), ("h", "bytea")]
-    a_cols = [("id", "bigint"), ("dp", "bigint"), ("cp", "bigint"), ("dq", "bigint"), ("cq", "bigint")]
-    a_cols += [("n", "bigint"), ("h", "bytea")]
-    return f"""
+# _WRITE_PG for one journal of a few transfers (a redemption: 3 transfers, 6 accounts): the journal's
+# columns as scalar parameters (psycopg dumps them in C), the transfers, entries and accounts as the
+# array literals of _WRITE_PG (_arr_int…, built as one string each). 35 parameters, so psycopg caches
+# its parse of the statement: it parses a statement anew on every call when it has more than 50
+# parameters (psycopg._queries.MAX_CACHED_STATEMENT_PARAMS), and the earlier form, one scalar per
+# column of every VALUES row (119 for a redemption), spent about 0.3 ms of client CPU per post in that
+# parse alone (docs/outlets.md, "Redemption: records first"). One text for every size, so one prepared
+# statement per connection. As in _WRITE_PG, the transfers, entries and accounts are written only when
+# the journal went in.
+_WRITE_SMALL_PG = """
 WITH j AS (
   INSERT INTO ledger_journals (id, tenant_id, kind, key, memo, pending, expires_at, effective_at, meta,
                                resolves_id, resolution, reverses_id, request_hash, created_at)
@@ -280,24 +274,26 @@ WITH j AS (
 ), t AS (
   INSERT INTO ledger_transfers (id, journal_id, debit_account_id, credit_account_id, unit, amount, phase,
                                 pending_transfer_id)
-  SELECT v.id, j.id, v.debit, v.credit, v.unit, v.amount, v.phase, v.pending
-  FROM j, (VALUES {rows("t", n_transfers, t_cols)}) AS v(id, debit, credit, unit, amount, phase, pending)
+  SELECT u.id, j.id, u.debit, u.credit, u.unit, u.amount, u.phase, u.pending
+  FROM j, unnest(%(t_id)s::bigint[], %(t_debit)s::bigint[], %(t_credit)s::bigint[], %(t_unit)s::varchar[],
+                 %(t_amount)s::bigint[], %(t_phase)s::varchar[], %(t_pending)s::bigint[])
+    AS u(id, debit, credit, unit, amount, phase, pending)
 ), e AS (
   INSERT INTO ledger_entries (account_id, seq, transfer_id, journal_id, posted_delta, pending_delta,
                               balance_after, created_at, hash)
-  SELECT v.a, v.seq, v.tr, j.id, v.pd, v.qd, v.bal, %(now)s::timestamp, v.h
-  FROM j, (VALUES {rows("e", 2 * n_transfers, e_cols)}) AS v(a, seq, tr, pd, qd, bal, h)
+  SELECT u.a, u.seq, u.tr, j.id, u.pd, u.qd, u.bal, %(now)s::timestamp, u.h
+  FROM j, unnest(%(e_account)s::bigint[], %(e_seq)s::bigint[], %(e_transfer)s::bigint[], %(e_posted)s::bigint[],
+                 %(e_pending)s::bigint[], %(e_balance)s::bigint[], %(e_hash)s::bytea[])
+    AS u(a, seq, tr, pd, qd, bal, h)
 ), a AS (
-  UPDATE ledger_accounts SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq,
-         credits_pending = v.cq, entry_count = v.n, head_hash = v.h
-  FROM j, (VALUES {rows("a", n_accounts, a_cols)}) AS v(id, dp, cp, dq, cq, n, h)
-  WHERE ledger_accounts.id = v.id
+  UPDATE ledger_accounts SET debits_posted = u.dp, credits_posted = u.cp, debits_pending = u.dq,
+         credits_pending = u.cq, entry_count = u.n, head_hash = u.h
+  FROM j, unnest(%(a_id)s::bigint[], %(a_dp)s::bigint[], %(a_cp)s::bigint[], %(a_dq)s::bigint[],
+                 %(a_cq)s::bigint[], %(a_n)s::bigint[], %(a_h)s::bytea[]) AS u(id, dp, cp, dq, cq, n, h)
+  WHERE ledger_accounts.id = u.id
 )
 SELECT id FROM j
 """
-
-
-_WRITE_SMALL_PG = {(n, k): _write_small_pg(n, k) for n in range(2, 5) for k in range(2, 2 * n + 1)}
 
 # PostgreSQL, the commonest post of all: one transfer over two accounts this transaction has not locked
 # yet (a payment, a scan, an award — each its own transaction). Lock, check, reserve ids, hash-chain and
@@ -1050,10 +1046,18 @@ class Ledger:
         expires_at: datetime | None = None,
         effective_at: datetime | None = None,
         meta: Any = None,
+        journal_id: int | None = None,
     ) -> Journal:
-        """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved."""
+        """Post a journal of transfers, all or none. With pending=True the value is reserved, not moved.
+
+        `journal_id`: an id the caller took beforehand from the journals' sequence (PostgreSQL,
+        NEXT_JOURNAL_ID_PG), for a journal of two or more transfers: records that name the journal can
+        then be written before its accounts are locked, so the locks are held for less time. Should the
+        key be found taken, the journal found keeps its own id (the caller compares)."""
         p = self._prepare(transfers_in, kind, key, memo, pending, expires_at, effective_at, meta)
         conn = self._conn
+        if journal_id is not None and (len(p.items) < 2 or not self._locking(conn)):
+            raise ValueError("a journal id reserved beforehand needs PostgreSQL and two transfers or more")
         if len(p.items) == 1 and self._locking(conn):
             t = p.items[0]
             cache = _Locked.of(conn) if conn.in_transaction() else None
@@ -1075,8 +1079,9 @@ class Ledger:
                 return found
             raise
         now = utcnow()
-        p.row["id"], p.row["created_at"] = jids[0], now
-        trows, erows = self._entries(rows, jids[0], tids, now, before)
+        jid = jids[0] if journal_id is None else journal_id
+        p.row["id"], p.row["created_at"] = jid, now
+        trows, erows = self._entries(rows, jid, tids, now, before)
         if not self._insert(conn, [p.row], trows, erows, _touched(rows)):
             return self._lost_race(conn, p.row, key, p.request)
         return _journal_out(p.row)
@@ -1973,7 +1978,7 @@ class Ledger:
                 return self._insert_one_pg(conn, j[0], t[0], e, accts)
             # (The accounts a batch wrote are read afresh by a later post in the transaction.)
             _Locked.of(conn).drop(self.tenant, [a.code for a in accts])
-            if len(j) == 1 and len(e) == 2 * len(t) and (len(t), len(accts)) in _WRITE_SMALL_PG:
+            if len(j) == 1 and len(e) == 2 * len(t) and 2 <= len(t) <= _SMALL_TRANSFERS:
                 return self._insert_small_pg(conn, j[0], t, e, accts)
             got = _pg_rows(
                 conn,
@@ -2041,32 +2046,32 @@ class Ledger:
         self, conn: Connection, j: dict, transfer_rows: list[dict], entry_rows: list[dict], accts: list[_Acct]
     ) -> list[int]:
         """_insert for one journal of 2 to 4 transfers on PostgreSQL (_WRITE_SMALL_PG)."""
+        t, e = transfer_rows, entry_rows
         params = _journal_params(j)
-        for i, r in enumerate(transfer_rows, 1):
-            params[f"t{i}_id"] = r["id"]
-            params[f"t{i}_debit"] = r["debit_account_id"]
-            params[f"t{i}_credit"] = r["credit_account_id"]
-            params[f"t{i}_unit"] = r["unit"]
-            params[f"t{i}_amount"] = r["amount"]
-            params[f"t{i}_phase"] = r["phase"]
-            params[f"t{i}_pending"] = r["pending_transfer_id"]
-        for i, r in enumerate(entry_rows, 1):
-            params[f"e{i}_a"] = r["account_id"]
-            params[f"e{i}_seq"] = r["seq"]
-            params[f"e{i}_tr"] = r["transfer_id"]
-            params[f"e{i}_pd"] = r["posted_delta"]
-            params[f"e{i}_qd"] = r["pending_delta"]
-            params[f"e{i}_bal"] = r["balance_after"]
-            params[f"e{i}_h"] = r["hash"]
-        for i, a in enumerate(accts, 1):
-            params[f"a{i}_id"] = a.id
-            params[f"a{i}_dp"] = a.dp
-            params[f"a{i}_cp"] = a.cp
-            params[f"a{i}_dq"] = a.dq
-            params[f"a{i}_cq"] = a.cq
-            params[f"a{i}_n"] = a.count
-            params[f"a{i}_h"] = a.head
-        got = _pg_rows(conn, _WRITE_SMALL_PG[len(transfer_rows), len(accts)], params)
+        params.update(
+            t_id=_arr_int(r["id"] for r in t),
+            t_debit=_arr_int(r["debit_account_id"] for r in t),
+            t_credit=_arr_int(r["credit_account_id"] for r in t),
+            t_unit=_arr_text(r["unit"] for r in t),
+            t_amount=_arr_int(r["amount"] for r in t),
+            t_phase=_arr_text(r["phase"] for r in t),
+            t_pending=_arr_int(r["pending_transfer_id"] for r in t),
+            e_account=_arr_int(r["account_id"] for r in e),
+            e_seq=_arr_int(r["seq"] for r in e),
+            e_transfer=_arr_int(r["transfer_id"] for r in e),
+            e_posted=_arr_int(r["posted_delta"] for r in e),
+            e_pending=_arr_int(r["pending_delta"] for r in e),
+            e_balance=_arr_int(r["balance_after"] for r in e),
+            e_hash=_arr_bytes(r["hash"] for r in e),
+            a_id=_arr_int(a.id for a in accts),
+            a_dp=_arr_int(a.dp for a in accts),
+            a_cp=_arr_int(a.cp for a in accts),
+            a_dq=_arr_int(a.dq for a in accts),
+            a_cq=_arr_int(a.cq for a in accts),
+            a_n=_arr_int(a.count for a in accts),
+            a_h=_arr_bytes(a.head for a in accts),
+        )
+        got = _pg_rows(conn, _WRITE_SMALL_PG, params)
         return [r[0] for r in got]
 
     def _insert_one_pg(self, conn: Connection, j: dict, t: dict, e: list[dict], accts: list[_Acct]) -> list[int]:

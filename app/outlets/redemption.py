@@ -24,6 +24,8 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.db import utcnow
 from app.errors import AppError
@@ -34,7 +36,7 @@ from app.points.accounts import wallet_code
 from app.points.spending import available_points, ensure_outlet_points, outlet_points_code, post_redemption
 from app.times import beijing
 from app.tokens import check_token
-from ledger import InsufficientBalance, Transfer
+from ledger import InsufficientBalance, Journal, LedgerError, Transfer
 
 from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
@@ -461,8 +463,26 @@ def redeem(
         if found_lines[i].kind == GOODS
     ]
     names = {i: found_lines[i].name for i in ids}
-    try:
-        journal = post_redemption(
+    row = dict(
+        tenant_id=tenant,
+        outlet_id=outlet.id,
+        member_id=member.id,
+        staff_user_id=staff_user_id,
+        key=key,
+        token_digest=turn.token_digest,
+        member_code_id=turn.code_id,
+        total_points=total,
+        journal_id=None,
+        request_hash=request_hash,
+        created_at=now,
+    )
+    line_rows = [
+        dict(item_id=i, price_id=found_lines[i].price_id, item_name=names[i], unit_points=points[i], qty=q)
+        for i, q in cart
+    ]
+
+    def post(journal_id: int | None = None) -> Journal:
+        return post_redemption(
             db,
             tenant,
             member_id=member.id,
@@ -476,40 +496,31 @@ def redeem(
                 "title": outlet.name,
                 "lines": [[i, names[i], q, points[i]] for i, q in cart],
             },
+            journal_id=journal_id,
         )
-    except InsufficientBalance as e:
-        raise out_of_stock(db, e, names) from None
-    redemption = _record(
-        db,
-        turn.code_id,
-        now,
-        dict(
-            tenant_id=tenant,
-            outlet_id=outlet.id,
-            member_id=member.id,
-            staff_user_id=staff_user_id,
-            key=key,
-            token_digest=turn.token_digest,
-            member_code_id=turn.code_id,
-            total_points=total,
-            journal_id=journal.id,
-            request_hash=request_hash,
-            created_at=now,
-        ),
-        [
-            dict(
-                item_id=i,
-                price_id=found_lines[i].price_id,
-                item_name=names[i],
-                unit_points=points[i],
-                qty=q,
-                refunded_qty=0,
-            )
-            for i, q in cart
-        ],
-        outlet,
-        member,
-    )
+
+    if db.connection().dialect.name == "postgresql" and len(goods) + (total > 0) >= 2:
+        # The records first, the journal last: the journal locks the outlet's points account and the
+        # shelves, which every redemption at the outlet needs, so they are held only for the journal's
+        # write and the commit (not for the records' round trip too). RECORD_PG takes the journal's id
+        # from the ledger's sequence; everything it wrote is this member's, under their lock.
+        redemption = _record(db, turn.code_id, now, row, line_rows, outlet, member)
+        try:
+            journal = post(redemption.journal_id)
+        except InsufficientBalance as e:
+            # A shelf ran out since the checks (they do not lock the shelves): undo the records.
+            _unrecord(db, redemption, turn.code_id)
+            raise out_of_stock(db, e, names) from None
+        if journal.id != redemption.journal_id:  # the ledger found the key taken: never, under the member's lock
+            raise LedgerError("the redemption's journal key was taken by another journal")
+    else:
+        try:
+            journal = post()
+        except InsufficientBalance as e:
+            raise out_of_stock(db, e, names) from None
+        row["journal_id"] = journal.id
+        redemption = _record(db, turn.code_id, now, row, line_rows, outlet, member)
+    db.add(redemption)  # persistent, as if just loaded
     redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
     return redemption
 
@@ -544,11 +555,12 @@ def _limit_reached(line: _Line, now: datetime) -> LimitReached:
 def _record(
     db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict], outlet: Outlet, member: Member
 ) -> Redemption:
-    """Mark the short code used (`code_id`, if any), insert the redemption and its lines, and hand back
-    the Redemption as a persistent object of the session with its lines, outlet and member, as if just
-    loaded: the receipt and the caller read it without another query. On PostgreSQL one statement
-    (redemption_sql.RECORD_PG); elsewhere three. The unique key, token and code columns back the
-    checks made under the member's lock; a writer that skipped the lock would fail here with an
+    """Mark the short code used (`code_id`, if any), insert the redemption and its lines, and build the
+    Redemption with its lines, outlet and member as if just loaded (the caller adds it to the session):
+    the receipt and the caller read it without another query. On PostgreSQL one statement
+    (redemption_sql.RECORD_PG), which takes the journal's id from the ledger's sequence when
+    row["journal_id"] is None; elsewhere three. The unique key, token and code columns back the checks
+    made under the member's lock; a writer that skipped the lock would fail here with an
     IntegrityError, and its whole request roll back."""
     conn = db.connection()
     if conn.dialect.name == "postgresql":
@@ -567,22 +579,35 @@ def _record(
         ).one()
         if code_id is not None:
             member_codes.consumed(db, code_id, now, got.codes_used)
+        row = {**row, "journal_id": got.journal_id}
         rid, line_of = got.id, dict(zip(got.item_ids, got.line_ids, strict=True))
         line_ids: Sequence[int] = [line_of[x["item_id"]] for x in line_rows]
     else:
         if code_id is not None:
             member_codes.consume_code_id(db, code_id, now)
         rid = conn.execute(sql.INSERT_REDEMPTION, row).scalar_one()
-        line_ids = conn.execute(sql.INSERT_LINES, [{"redemption_id": rid, **x} for x in line_rows]).scalars().all()
+        line_ids = (
+            conn.execute(sql.INSERT_LINES, [{"redemption_id": rid, "refunded_qty": 0, **x} for x in line_rows])
+            .scalars()
+            .all()
+        )
     redemption = Redemption(id=rid, **row)
     redemption.lines = [
-        RedemptionLine(id=lid, redemption_id=rid, **x) for lid, x in zip(line_ids, line_rows, strict=True)
+        RedemptionLine(id=lid, redemption_id=rid, refunded_qty=0, **x)
+        for lid, x in zip(line_ids, line_rows, strict=True)
     ]
     redemption.outlet, redemption.member = outlet, member
     for obj in (*redemption.lines, redemption):
         make_transient_to_detached(obj)
-    db.add(redemption)
     return redemption
+
+
+def _unrecord(db: Session, redemption: Redemption, code_id: int | None) -> None:
+    """Undo `_record` (PostgreSQL) in the transaction that wrote it, before anyone could see it."""
+    db.connection().exec_driver_sql(sql.UNRECORD_PG, {"id": redemption.id, "code_id": code_id})
+    loaded = db.identity_map.get(identity_key(MemberCode, code_id)) if code_id is not None else None
+    if loaded is not None:
+        set_committed_value(loaded, "used_at", None)
 
 
 def member_redemptions(

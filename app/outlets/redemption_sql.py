@@ -34,6 +34,7 @@ from sqlalchemy.orm import aliased
 from app.people.member_codes import CONSUME_PG
 from app.people.models import Member, MemberCode
 from app.points.accounts import wallet_code_sql
+from ledger import NEXT_JOURNAL_ID_PG
 from ledger.schema import accounts
 
 from .labels import LIMIT_PERIODS
@@ -165,15 +166,19 @@ INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=Tru
 
 # PostgreSQL: the short code marked used (its rows changed: codes_used), the redemption and its lines,
 # in one statement (app/people/member_codes.CONSUME_PG is the code's part). The lines come back as
-# (line_ids, item_ids), in the same order.
+# (line_ids, item_ids), in the same order. `journal_id` NULL: the statement takes the journal's id from
+# the ledger's sequence (ledger.NEXT_JOURNAL_ID_PG) and returns it, and the journal is posted after it
+# with that id (redemption.redeem: the records first, so the outlet's rows are locked only for the
+# journal's write and the commit).
 RECORD_PG = f"""
 WITH code AS ({CONSUME_PG}),
 r AS (
     INSERT INTO outlet_redemptions (tenant_id, outlet_id, member_id, staff_user_id, key, token_digest,
         member_code_id, total_points, journal_id, request_hash, created_at)
     VALUES (%(tenant_id)s, %(outlet_id)s, %(member_id)s, %(staff_user_id)s, %(key)s, %(token_digest)s,
-        %(member_code_id)s, %(total_points)s, %(journal_id)s, %(request_hash)s, %(created_at)s)
-    RETURNING id
+        %(member_code_id)s, %(total_points)s, COALESCE(%(journal_id)s::bigint, {NEXT_JOURNAL_ID_PG}),
+        %(request_hash)s, %(created_at)s)
+    RETURNING id, journal_id
 ),
 l AS (
     INSERT INTO outlet_redemption_lines (redemption_id, item_id, price_id, item_name, unit_points, qty, refunded_qty)
@@ -182,8 +187,18 @@ l AS (
         %(unit_points)s::int[], %(qtys)s::int[]) AS x(item_id, price_id, item_name, unit_points, qty)
     RETURNING id, item_id
 )
-SELECT r.id, (SELECT count(*) FROM code) AS codes_used,
+SELECT r.id, r.journal_id, (SELECT count(*) FROM code) AS codes_used,
     ARRAY(SELECT l.id FROM l ORDER BY l.item_id) AS line_ids,
     ARRAY(SELECT l.item_id FROM l ORDER BY l.item_id) AS item_ids
 FROM r
+"""
+
+# PostgreSQL: undo RECORD_PG within the transaction that wrote it, when the journal posted after it is
+# refused (a shelf ran out while the records were written): the rows were never committed nor seen by
+# anyone else, and the request fails as if they had never been written.
+UNRECORD_PG = """
+WITH l AS (DELETE FROM outlet_redemption_lines WHERE redemption_id = %(id)s),
+r AS (DELETE FROM outlet_redemptions WHERE id = %(id)s),
+c AS (UPDATE member_codes SET used_at = NULL WHERE id = %(code_id)s)
+SELECT 1
 """

@@ -108,14 +108,18 @@ def post_redemption(
     key: str,
     memo: str,
     meta: dict,
+    journal_id: int | None = None,
 ) -> Journal:
     """One journal: `points` from the member's wallet to `outlet_account` (outlet_points_code), and
     each goods transfer (shelf → redeemed, in the item's unit). Raises ledger.InsufficientBalance when
     the wallet or a shelf would go below zero (nothing written). Same `key` and request: the original
-    journal comes back."""
+    journal comes back. `journal_id`: an id taken beforehand (ledger.NEXT_JOURNAL_ID_PG; PostgreSQL,
+    and a journal of two transfers or more: points and goods)."""
     transfers = [Transfer(wallet_code(member_id), outlet_account, points)] if points > 0 else []
     transfers += _goods_only(goods)
-    return Ledger(session, tenant=tenant_id).post(transfers, kind=KIND_REDEMPTION, key=key, memo=memo[:200], meta=meta)
+    return Ledger(session, tenant=tenant_id).post(
+        transfers, kind=KIND_REDEMPTION, key=key, memo=memo[:200], meta=meta, journal_id=journal_id
+    )
 
 
 def post_refund(
