@@ -183,7 +183,9 @@ class WalletRow(NamedTuple):
     time: datetime  # when it counts: the journal's effective time, else when it was posted
     kind: str = ""
     reverses_id: int | None = None
-    expires_lot: int | None = None  # an expiry journal: the lot it expires
+    expires_lot: int | None = None  # a per-lot expiry journal (before issue 9's third follow-up): its lot
+    # A per-member expiry journal: the lots it expires and how many points of each, in order.
+    expires_lots: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -219,7 +221,8 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
 
     - A credit forms a lot of its amount, earned at its time, expiring as `expires_for` says then.
     - A debit takes from the oldest open lots first (by earning time, then lot id). An expiry journal
-      takes from the lot it names; a reversal of an earning takes from that earning's lot first.
+      takes from the lots it names (one lot, or several with their points); a reversal of an earning
+      takes from that earning's lot first.
     - A credit that reverses a debit (a refund) gives back to the lots that debit took from, unless a
       lot has since been hit by expiry: what cannot go back forms one new lot (id = the refund's
       journal) that expires on the earliest expiry of the lots it came from — if that day has passed,
@@ -270,6 +273,18 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
         elif r.amount < 0:
             need = -r.amount
             takes: list[tuple[int, int]] = []
+            expiring = r.kind == KIND_EXPIRY
+            # A per-member expiry journal names each lot and its points: exactly those first.
+            for lot_id, points in r.expires_lots:
+                lot = by_id.get(lot_id)
+                amt = 0 if lot is None else min(lot.remaining, points, need)
+                if amt <= 0:
+                    continue
+                lot.remaining -= amt  # type: ignore[union-attr]
+                need -= amt
+                takes.append((lot_id, amt))
+                if expiring:
+                    lot.expired += amt  # type: ignore[union-attr]
             first = r.expires_lot if r.expires_lot is not None else r.reverses_id
             # Oldest first: `ordered` is kept sorted as lots form (no sort per debit); spent lots are
             # skipped below (amt 0).
@@ -286,7 +301,7 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
                 lot.remaining -= amt
                 need -= amt
                 takes.append((lot.lot_id, amt))
-                if r.kind == KIND_EXPIRY:
+                if expiring:
                     lot.expired += amt
             shortfall += need
             consumed[r.journal_id] = takes
