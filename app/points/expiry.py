@@ -202,6 +202,16 @@ def _lot_order(lot: Lot) -> tuple[datetime, int]:
     return (lot.earned_at, lot.lot_id)
 
 
+def _place(ordered: list[Lot], lot: Lot) -> None:
+    """Put a new lot in (earned, lot id) order: at the end when it is the newest, as nearly every
+    earning is (a history is read in posting order), else where it belongs."""
+    last = ordered[-1] if ordered else None
+    if last is None or last.earned_at < lot.earned_at or (last.earned_at == lot.earned_at and last.lot_id < lot.lot_id):
+        ordered.append(lot)
+    else:
+        insort(ordered, lot, key=_lot_order)
+
+
 def cached_lot(lot: Lot) -> bool:
     """Whether the cache keeps the lot: it still holds points, or some of it expired. A lot spent in full
     is history only (re-derivable from the ledger, read by nothing that uses the cache); not keeping
@@ -263,12 +273,12 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
                     if earliest is None and first_earned is None:
                         new.expires_on = expires_for(r.time)
                     lots.append(new)
-                    insort(ordered, new, key=_lot_order)
+                    _place(ordered, new)
                     by_id[new.lot_id] = new
             else:
                 new = Lot(r.journal_id, r.time, expires_for(r.time), r.amount, r.amount)
                 lots.append(new)
-                insort(ordered, new, key=_lot_order)
+                _place(ordered, new)
                 by_id[new.lot_id] = new
         elif r.amount < 0:
             need = -r.amount
@@ -295,9 +305,9 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
             for lot in order:
                 if need == 0:
                     break
-                amt = min(lot.remaining, need)
-                if amt <= 0:
+                if lot.remaining <= 0:  # spent (most lots of a long history): skipped cheaply
                     continue
+                amt = lot.remaining if lot.remaining < need else need
                 lot.remaining -= amt
                 need -= amt
                 takes.append((lot.lot_id, amt))

@@ -142,11 +142,10 @@ def _member_of(code: str) -> int:
 # PostgreSQL: one index range read per wallet and one primary-key read per journal, whatever the planner
 # believes. The plain join above, given a list of 500 accounts and statistics that lag behind (a large
 # import, autovacuum off), was planned as a scan of the whole ledger per page.
-_WALLET_ROWS_PG = text(
-    """
+_WALLET_ROWS_PG = """
     SELECT a.id AS account_id, e.seq, e.journal_id, e.posted_delta, e.created_at,
-           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind IN (:expiry, :refund) THEN j.meta END AS meta
-    FROM unnest(CAST(:ids AS BIGINT[])) AS a(id)
+           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind IN (%(expiry)s, %(refund)s) THEN j.meta END AS meta
+    FROM unnest(CAST(%(ids)s AS BIGINT[])) AS a(id)
     CROSS JOIN LATERAL (
         SELECT le.seq, le.journal_id, le.posted_delta, le.created_at FROM ledger_entries le
         WHERE le.account_id = a.id AND le.posted_delta <> 0 OFFSET 0
@@ -157,7 +156,6 @@ _WALLET_ROWS_PG = text(
     ) AS j
     ORDER BY a.id, e.seq
     """
-)
 
 
 def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[WalletRow]]:
@@ -183,13 +181,21 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
         .where(entries.c.account_id.in_(account_ids), entries.c.posted_delta != 0)
         .order_by(entries.c.account_id, entries.c.seq)
     )
-    result = (
-        session.execute(_WALLET_ROWS_PG, {"ids": _pg_array(account_ids), "expiry": KIND_EXPIRY, "refund": KIND_REFUND})
-        if session.get_bind().dialect.name == "postgresql"
-        else session.execute(q)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        # The driver's cursor on the session's connection (same transaction): its plain tuples, not
+        # SQLAlchemy rows — a district's refresh reads millions of them.
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                _WALLET_ROWS_PG, {"ids": _pg_array(account_ids), "expiry": KIND_EXPIRY, "refund": KIND_REFUND}
+            )
+            result = cursor.fetchall()
+        finally:
+            cursor.close()
+    else:
+        result = session.execute(q).all()
     last_account, rows = None, []
-    for account_id, _seq, journal_id, delta, created_at, effective_at, kind, reverses, meta in result.all():
+    for account_id, _seq, journal_id, delta, created_at, effective_at, kind, reverses, meta in result:
         if account_id != last_account:
             last_account, rows = account_id, out[account_id]
         if rows and rows[-1].journal_id == journal_id:  # two transfers of one journal: one change
