@@ -286,15 +286,15 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
             expiring = r.kind == KIND_EXPIRY
             # A per-member expiry journal names each lot and its points: exactly those first.
             for lot_id, points in r.expires_lots:
-                lot = by_id.get(lot_id)
-                amt = 0 if lot is None else min(lot.remaining, points, need)
-                if amt <= 0:
+                named = by_id.get(lot_id)
+                amt = 0 if named is None else min(named.remaining, points, need)
+                if named is None or amt <= 0:
                     continue
-                lot.remaining -= amt  # type: ignore[union-attr]
+                named.remaining -= amt
                 need -= amt
                 takes.append((lot_id, amt))
                 if expiring:
-                    lot.expired += amt  # type: ignore[union-attr]
+                    named.expired += amt
             first = r.expires_lot if r.expires_lot is not None else r.reverses_id
             # Oldest first: `ordered` is kept sorted as lots form (no sort per debit); spent lots are
             # skipped below (amt 0).

@@ -201,7 +201,8 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
         if rows and rows[-1].journal_id == journal_id:  # two transfers of one journal: one change
             rows[-1] = rows[-1]._replace(amount=rows[-1].amount + delta)
             continue
-        lot, named = None, ()
+        lot = None
+        named: tuple[tuple[int, int], ...] = ()
         if meta is not None and isinstance(meta, dict):
             if kind == KIND_EXPIRY:
                 lot = meta.get("lot")  # one journal per lot (before the third follow-up)
