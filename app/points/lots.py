@@ -4,9 +4,10 @@ expiry, tell a member what expires soon, and check the cache against the ledger.
 The cache (`points_lots`, `points_lot_marks`) is maintained lazily, not by every posting: a wallet is
 stale when its ledger account has more entries than its mark says, and is then derived again from its
 whole history (one index range read of `ledger_entries`). Readers never write the cache: a member's page
-derives a stale wallet in memory. The expiry job first refreshes stale wallets, then expires due lots
-with the wallets locked and derived again under the lock, so a posting that raced the refresh can never
-make it expire the wrong amount. Keys `expiry:<member id>:<lot id>` make each lot expire once.
+derives a stale wallet in memory. The expiry job, window by window of member ids, first refreshes stale
+wallets, then expires due lots with the wallets locked and derived again under the lock, so a posting
+that raced the refresh can never make it expire the wrong amount. One expiry journal per member names
+its lots; its key `expiry:<member id>:<first lot id>` makes each lot expire once.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def _member_of(code: str) -> int:
 # believes. The plain join above, given a list of 500 accounts and statistics that lag behind (a large
 # import, autovacuum off), was planned as a scan of the whole ledger per page.
 _WALLET_ROWS_PG = """
-    SELECT a.id AS account_id, e.seq, e.journal_id, e.posted_delta, e.created_at,
-           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind IN (%(expiry)s, %(refund)s) THEN j.meta END AS meta
+    SELECT a.id AS account_id, e.journal_id, e.posted_delta, COALESCE(j.effective_at, e.created_at) AS at,
+           j.kind, j.reverses_id, CASE WHEN j.kind IN (%(expiry)s, %(refund)s) THEN j.meta END AS meta
     FROM unnest(CAST(%(ids)s AS BIGINT[])) AS a(id)
     CROSS JOIN LATERAL (
         SELECT le.seq, le.journal_id, le.posted_delta, le.created_at FROM ledger_entries le
@@ -166,11 +167,9 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
     q = (
         select(
             entries.c.account_id,
-            entries.c.seq,
             entries.c.journal_id,
             entries.c.posted_delta,
-            entries.c.created_at,
-            journals.c.effective_at,
+            func.coalesce(journals.c.effective_at, entries.c.created_at).label("at"),  # when it counts
             journals.c.kind,
             journals.c.reverses_id,
             # Only an expiry journal's meta (the lot it names) and a refund's (the redemption it gives
@@ -195,7 +194,7 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
     else:
         result = session.execute(q).all()
     last_account, rows = None, []
-    for account_id, _seq, journal_id, delta, created_at, effective_at, kind, reverses, meta in result:
+    for account_id, journal_id, delta, at, kind, reverses, meta in result:
         if account_id != last_account:
             last_account, rows = account_id, out[account_id]
         if rows and rows[-1].journal_id == journal_id:  # two transfers of one journal: one change
@@ -209,7 +208,7 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
                 named = tuple((x["lot"], x["points"]) for x in meta.get("lots", ()))  # one per member
             elif reverses is None and kind == KIND_REFUND:
                 reverses = meta.get("refund_of")  # a (partial) refund gives back to the redemption's lots
-        rows.append(WalletRow(journal_id, delta, effective_at or created_at, kind, reverses, lot, named))
+        rows.append(WalletRow(journal_id, delta, at, kind, reverses, lot, named))
     return out
 
 
@@ -489,13 +488,13 @@ def refresh_all(factory: sessionmaker, tenant_id: int, page: int = PAGE, workers
 
 @dataclass
 class ExpiryRun:
-    refreshed_pages: int = 0
+    refreshed_pages: int = 0  # windows in which some wallet was stale and derived again
     members: int = 0
     lots: int = 0
     points: int = 0
     skipped: int = 0  # wallets whose pending spends leave too little to expire now; taken next run
-    refresh_seconds: float = 0.0  # the first step: stale wallets derived and cached
-    expire_seconds: float = 0.0  # the second step: due lots expired
+    refresh_seconds: float = 0.0  # time in the first step (stale wallets derived and cached), over the workers
+    expire_seconds: float = 0.0  # time in the second step (due lots expired), over the workers
 
 
 def today_in_beijing(now: datetime) -> date:
