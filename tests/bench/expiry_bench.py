@@ -163,9 +163,10 @@ row, request hash and per-account hash chain exactly as `Ledger.post_many` write
 at a fifth of that: `lots.expire_due` on 5 December 2026 — the first run, which builds the lots cache
 from every wallet's whole history and posts one expiry journal per member for its due lots, in windows
 of 2,000 member ids (two threads on PostgreSQL, one window's expiry overlapping another's refresh); the
-same run again (nothing to do: a window's cache and journals commit together); and a run six months later with the cache current. Beside each time: how much the process's
-resident memory grew during the run (sampled every 20 ms from /proc; flat: the same at both sizes, one
-page of members at a time). EXPIRY_BENCH_MEMBERS=300000 runs the issue's size on PostgreSQL; the run
+same run again (nothing to do: a window's cache and journals commit together); and a run six months
+later with the cache current. Beside each time: how much the process's resident memory grew during the
+run (sampled every 20 ms from /proc; flat: the same at both sizes, one window of members per worker at
+a time). EXPIRY_BENCH_MEMBERS=300000 runs the issue's size on PostgreSQL; the run
 grows with the number of stale wallets and due lots (see docs/points.md, "Expiry and lots").""",
     ),
 ]
