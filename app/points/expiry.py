@@ -183,7 +183,9 @@ class WalletRow(NamedTuple):
     time: datetime  # when it counts: the journal's effective time, else when it was posted
     kind: str = ""
     reverses_id: int | None = None
-    expires_lot: int | None = None  # an expiry journal: the lot it expires
+    expires_lot: int | None = None  # a per-lot expiry journal (before issue 9's third follow-up): its lot
+    # A per-member expiry journal: the lots it expires and how many points of each, in order.
+    expires_lots: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -198,6 +200,16 @@ class Lot:
 
 def _lot_order(lot: Lot) -> tuple[datetime, int]:
     return (lot.earned_at, lot.lot_id)
+
+
+def _place(ordered: list[Lot], lot: Lot) -> None:
+    """Put a new lot in (earned, lot id) order: at the end when it is the newest, as nearly every
+    earning is (a history is read in posting order), else where it belongs."""
+    last = ordered[-1] if ordered else None
+    if last is None or last.earned_at < lot.earned_at or (last.earned_at == lot.earned_at and last.lot_id < lot.lot_id):
+        ordered.append(lot)
+    else:
+        insort(ordered, lot, key=_lot_order)
 
 
 def cached_lot(lot: Lot) -> bool:
@@ -219,7 +231,8 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
 
     - A credit forms a lot of its amount, earned at its time, expiring as `expires_for` says then.
     - A debit takes from the oldest open lots first (by earning time, then lot id). An expiry journal
-      takes from the lot it names; a reversal of an earning takes from that earning's lot first.
+      takes from the lots it names (one lot, or several with their points); a reversal of an earning
+      takes from that earning's lot first.
     - A credit that reverses a debit (a refund) gives back to the lots that debit took from, unless a
       lot has since been hit by expiry: what cannot go back forms one new lot (id = the refund's
       journal) that expires on the earliest expiry of the lots it came from — if that day has passed,
@@ -260,16 +273,28 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
                     if earliest is None and first_earned is None:
                         new.expires_on = expires_for(r.time)
                     lots.append(new)
-                    insort(ordered, new, key=_lot_order)
+                    _place(ordered, new)
                     by_id[new.lot_id] = new
             else:
                 new = Lot(r.journal_id, r.time, expires_for(r.time), r.amount, r.amount)
                 lots.append(new)
-                insort(ordered, new, key=_lot_order)
+                _place(ordered, new)
                 by_id[new.lot_id] = new
         elif r.amount < 0:
             need = -r.amount
             takes: list[tuple[int, int]] = []
+            expiring = r.kind == KIND_EXPIRY
+            # A per-member expiry journal names each lot and its points: exactly those first.
+            for lot_id, points in r.expires_lots:
+                named = by_id.get(lot_id)
+                amt = 0 if named is None else min(named.remaining, points, need)
+                if named is None or amt <= 0:
+                    continue
+                named.remaining -= amt
+                need -= amt
+                takes.append((lot_id, amt))
+                if expiring:
+                    named.expired += amt
             first = r.expires_lot if r.expires_lot is not None else r.reverses_id
             # Oldest first: `ordered` is kept sorted as lots form (no sort per debit); spent lots are
             # skipped below (amt 0).
@@ -280,13 +305,13 @@ def derive_lots(rows: Sequence[WalletRow], expires_for: Callable[[datetime], dat
             for lot in order:
                 if need == 0:
                     break
-                amt = min(lot.remaining, need)
-                if amt <= 0:
+                if lot.remaining <= 0:  # spent (most lots of a long history): skipped cheaply
                     continue
+                amt = lot.remaining if lot.remaining < need else need
                 lot.remaining -= amt
                 need -= amt
                 takes.append((lot.lot_id, amt))
-                if r.kind == KIND_EXPIRY:
+                if expiring:
                     lot.expired += amt
             shortfall += need
             consumed[r.journal_id] = takes

@@ -4,9 +4,10 @@ expiry, tell a member what expires soon, and check the cache against the ledger.
 The cache (`points_lots`, `points_lot_marks`) is maintained lazily, not by every posting: a wallet is
 stale when its ledger account has more entries than its mark says, and is then derived again from its
 whole history (one index range read of `ledger_entries`). Readers never write the cache: a member's page
-derives a stale wallet in memory. The expiry job first refreshes stale wallets, then expires due lots
-with the wallets locked and derived again under the lock, so a posting that raced the refresh can never
-make it expire the wrong amount. Keys `expiry:<member id>:<lot id>` make each lot expire once.
+derives a stale wallet in memory. The expiry job, window by window of member ids, first refreshes stale
+wallets, then expires due lots with the wallets locked and derived again under the lock, so a posting
+that raced the refresh can never make it expire the wrong amount. One expiry journal per member names
+its lots; its key `expiry:<member id>:<first lot id>` makes each lot expire once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, null, select, text, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, case, cast, delete, func, insert, null, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.services import record
@@ -142,11 +143,10 @@ def _member_of(code: str) -> int:
 # PostgreSQL: one index range read per wallet and one primary-key read per journal, whatever the planner
 # believes. The plain join above, given a list of 500 accounts and statistics that lag behind (a large
 # import, autovacuum off), was planned as a scan of the whole ledger per page.
-_WALLET_ROWS_PG = text(
-    """
-    SELECT a.id AS account_id, e.seq, e.journal_id, e.posted_delta, e.created_at,
-           j.effective_at, j.kind, j.reverses_id, CASE WHEN j.kind IN (:expiry, :refund) THEN j.meta END AS meta
-    FROM unnest(CAST(:ids AS BIGINT[])) AS a(id)
+_WALLET_ROWS_PG = """
+    SELECT a.id AS account_id, e.journal_id, e.posted_delta, COALESCE(j.effective_at, e.created_at) AS at,
+           j.kind, j.reverses_id, CASE WHEN j.kind IN (%(expiry)s, %(refund)s) THEN j.meta END AS meta
+    FROM unnest(CAST(%(ids)s AS BIGINT[])) AS a(id)
     CROSS JOIN LATERAL (
         SELECT le.seq, le.journal_id, le.posted_delta, le.created_at FROM ledger_entries le
         WHERE le.account_id = a.id AND le.posted_delta <> 0 OFFSET 0
@@ -157,7 +157,6 @@ _WALLET_ROWS_PG = text(
     ) AS j
     ORDER BY a.id, e.seq
     """
-)
 
 
 def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[WalletRow]]:
@@ -168,11 +167,9 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
     q = (
         select(
             entries.c.account_id,
-            entries.c.seq,
             entries.c.journal_id,
             entries.c.posted_delta,
-            entries.c.created_at,
-            journals.c.effective_at,
+            func.coalesce(journals.c.effective_at, entries.c.created_at).label("at"),  # when it counts
             journals.c.kind,
             journals.c.reverses_id,
             # Only an expiry journal's meta (the lot it names) and a refund's (the redemption it gives
@@ -183,25 +180,35 @@ def wallet_rows(session: Session, account_ids: list[int]) -> dict[int, list[Wall
         .where(entries.c.account_id.in_(account_ids), entries.c.posted_delta != 0)
         .order_by(entries.c.account_id, entries.c.seq)
     )
-    result = (
-        session.execute(_WALLET_ROWS_PG, {"ids": _pg_array(account_ids), "expiry": KIND_EXPIRY, "refund": KIND_REFUND})
-        if session.get_bind().dialect.name == "postgresql"
-        else session.execute(q)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        # The driver's cursor on the session's connection (same transaction): its plain tuples, not
+        # SQLAlchemy rows — a district's refresh reads millions of them.
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                _WALLET_ROWS_PG, {"ids": _pg_array(account_ids), "expiry": KIND_EXPIRY, "refund": KIND_REFUND}
+            )
+            result = cursor.fetchall()
+        finally:
+            cursor.close()
+    else:
+        result = session.execute(q).all()
     last_account, rows = None, []
-    for account_id, _seq, journal_id, delta, created_at, effective_at, kind, reverses, meta in result.all():
+    for account_id, journal_id, delta, at, kind, reverses, meta in result:
         if account_id != last_account:
             last_account, rows = account_id, out[account_id]
         if rows and rows[-1].journal_id == journal_id:  # two transfers of one journal: one change
             rows[-1] = rows[-1]._replace(amount=rows[-1].amount + delta)
             continue
         lot = None
+        named: tuple[tuple[int, int], ...] = ()
         if meta is not None and isinstance(meta, dict):
             if kind == KIND_EXPIRY:
-                lot = meta.get("lot")
+                lot = meta.get("lot")  # one journal per lot (before the third follow-up)
+                named = tuple((x["lot"], x["points"]) for x in meta.get("lots", ()))  # one per member
             elif reverses is None and kind == KIND_REFUND:
                 reverses = meta.get("refund_of")  # a (partial) refund gives back to the redemption's lots
-        rows.append(WalletRow(journal_id, delta, effective_at or created_at, kind, reverses, lot))
+        rows.append(WalletRow(journal_id, delta, at, kind, reverses, lot, named))
     return out
 
 
@@ -365,15 +372,60 @@ def refresh_page(
     page = _stale_page(session, tenant_id, after, limit, before, first)
     if not page:
         return None
+    _refresh_wallets(session, tenant_id, page)
+    return page[-1].code if len(page) == limit else None
+
+
+def _refresh_wallets(session: Session, tenant_id: int, stale) -> None:
+    """Derive these stale wallets (rows of id, code, entry_count, mark) again and write their lots."""
     rule = _rule(session, tenant_id)
-    history = wallet_rows(session, [r.id for r in page])
+    history = wallet_rows(session, [r.id for r in stale])
     _write_cache(
         session,
         tenant_id,
-        {_member_of(r.code): (r.id, r.entry_count, derive_lots(history[r.id], rule)) for r in page},
-        uncached=[_member_of(r.code) for r in page if r.mark is None],
+        {_member_of(r.code): (r.id, r.entry_count, derive_lots(history[r.id], rule)) for r in stale},
+        uncached=[_member_of(r.code) for r in stale if r.mark is None],
     )
-    return page[-1].code if len(page) == limit else None
+
+
+# PostgreSQL: one primary-key probe of the accounts and one of the marks per code of the window,
+# whatever the planner believes (see _WALLET_ROWS_PG).
+_STALE_WINDOW_PG = text(
+    """
+    SELECT a.id, a.code, a.entry_count, m.entry_count AS mark
+    FROM unnest(CAST(:codes AS TEXT[])) AS c(code)
+    CROSS JOIN LATERAL (
+        SELECT la.id, la.code, la.entry_count FROM ledger_accounts la
+        WHERE la.tenant_id = :t AND la.code = c.code OFFSET 0
+    ) AS a
+    LEFT JOIN LATERAL (
+        SELECT pm.entry_count FROM points_lot_marks pm WHERE pm.account_id = a.id OFFSET 0
+    ) AS m ON true
+    WHERE m.entry_count IS NULL OR m.entry_count <> a.entry_count
+    ORDER BY a.code
+    """
+)
+
+
+def refresh_window(session: Session, tenant_id: int, lo: int, hi: int) -> int:
+    """Derive again the stale wallets of members lo…hi and write their lots; returns how many."""
+    codes = sorted(wallet_code(m) for m in range(lo, hi + 1))
+    if session.get_bind().dialect.name == "postgresql":
+        stale = session.execute(_STALE_WINDOW_PG, {"t": tenant_id, "codes": "{" + ",".join(codes) + "}"}).all()
+    else:
+        stale = session.execute(
+            select(accounts.c.id, accounts.c.code, accounts.c.entry_count, LotMark.entry_count.label("mark"))
+            .outerjoin(LotMark, LotMark.account_id == accounts.c.id)
+            .where(
+                accounts.c.tenant_id == tenant_id,
+                accounts.c.code.in_(codes),
+                (LotMark.entry_count.is_(None)) | (LotMark.entry_count != accounts.c.entry_count),
+            )
+            .order_by(accounts.c.code)
+        ).all()
+    if stale:
+        _refresh_wallets(session, tenant_id, stale)
+    return len(stale)
 
 
 # Wallet codes split by the first digit of the member id, so that refresh workers take disjoint ranges
@@ -436,13 +488,13 @@ def refresh_all(factory: sessionmaker, tenant_id: int, page: int = PAGE, workers
 
 @dataclass
 class ExpiryRun:
-    refreshed_pages: int = 0
+    refreshed_pages: int = 0  # windows in which some wallet was stale and derived again
     members: int = 0
     lots: int = 0
     points: int = 0
     skipped: int = 0  # wallets whose pending spends leave too little to expire now; taken next run
-    refresh_seconds: float = 0.0  # the first step: stale wallets derived and cached
-    expire_seconds: float = 0.0  # the second step: due lots expired
+    refresh_seconds: float = 0.0  # time in the first step (stale wallets derived and cached), over the workers
+    expire_seconds: float = 0.0  # time in the second step (due lots expired), over the workers
 
 
 def today_in_beijing(now: datetime) -> date:
@@ -450,12 +502,15 @@ def today_in_beijing(now: datetime) -> date:
 
 
 def _member_span(session: Session, tenant_id: int) -> tuple[int, int] | None:
-    """The lowest and highest member id with a cached wallet (every wallet has a mark after the
-    refresh; a wallet opened since has no lot due)."""
+    """The lowest and highest member id with a wallet in the district (one read of its wallet codes; a
+    wallet opened after it has no lot due this run)."""
+    member = cast(func.substr(accounts.c.code, len(WALLET_PREFIX) + 1), BigInteger)
     lo, hi = session.execute(
-        select(func.min(LotMark.member_id), func.max(LotMark.member_id)).where(LotMark.tenant_id == tenant_id)
+        select(func.min(member), func.max(member)).where(
+            accounts.c.tenant_id == tenant_id, accounts.c.code > WALLET_PREFIX, accounts.c.code < "member;"
+        )
     ).one()
-    return None if lo is None else (lo, hi)
+    return None if lo is None else (int(lo), int(hi))
 
 
 def _due_members(session: Session, tenant_id: int, today: date, lo: int, hi: int) -> list[int]:
@@ -478,12 +533,33 @@ def _due_members(session: Session, tenant_id: int, today: date, lo: int, hi: int
     )
 
 
+def expiry_journal(code: str, member: int, due: list[tuple[int, int, date]]) -> JournalSpec:
+    """The member's expiry journal for its due lots [(lot id, points, last day)], in lot order: one
+    transfer of their sum to the `expired` account, the lots and points of each named in the meta
+    (what `derive_lots` reads). One journal per member, not per lot: a first run over three years of
+    history expires 1.5 lots per member, and every journal costs a row of each kind and an entry on
+    the `expired` account's hash chain, which serialises the posting.
+
+    Key `expiry:<member id>:<first lot id>`: a lot expires in one journal only (its remaining is zero
+    once that commits, and a refund into it forms a new lot), so the first lot names the journal; a
+    journal of one lot has the key the per-lot journals had."""
+    days = sorted({on for _, _, on in due})
+    return JournalSpec(
+        [Transfer(code, EXPIRED_ACCOUNT, sum(points for _, points, _ in due))],
+        kind=KIND_EXPIRY,
+        key=f"expiry:{member}:{due[0][0]}",
+        memo="积分到期 " + ", ".join(d.isoformat() for d in days),
+        meta={"lots": [{"lot": lot_id, "points": points, "expires_on": on.isoformat()} for lot_id, points, on in due]},
+    )
+
+
 def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: date, run: ExpiryRun) -> None:
     """Expire the due lots of these members in the caller's transaction: lock their wallets (in code
     order, after the `expired` account, as the ledger would); under the lock, a wallet whose cache mark
     equals its entry count is read from the cache, any other is derived again from its history (so a
-    posting that raced the refresh is accounted for); post one expiry journal per due lot in one batch,
-    and bring the cache up to date in the same transaction, with set-based statements.
+    posting that raced the refresh is accounted for); post one expiry journal per member (all its due
+    lots, `expiry_journal`) in one batch, and bring the cache up to date in the same transaction, with
+    set-based statements.
 
     Every read of the page is bounded by the page's member-id range (and its code range) as well as
     its list, so the database reads the page's rows however stale its statistics are."""
@@ -567,18 +643,9 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
         if sum(remaining for _, remaining, _ in due) > available:
             run.skipped += 1
             continue
-        for lot_id, remaining, on in due:
-            specs.append(
-                JournalSpec(
-                    [Transfer(w.code, EXPIRED_ACCOUNT, remaining)],
-                    kind=KIND_EXPIRY,
-                    key=f"expiry:{member}:{lot_id}",
-                    memo=f"积分到期 {on.isoformat()}",
-                    meta={"lot": lot_id, "expires_on": on.isoformat()},
-                )
-            )
-            run.points += remaining
-            run.lots += 1
+        specs.append(expiry_journal(w.code, member, due))
+        run.points += sum(remaining for _, remaining, _ in due)
+        run.lots += len(due)
         run.members += 1
         if member in derived:
             account_id, count, d = derived[member]
@@ -586,7 +653,7 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
                 if lot.remaining > 0 and lot.expires_on is not None and lot.expires_on < today:
                     lot.expired += lot.remaining
                     lot.remaining = 0
-            derived[member] = (account_id, count + len(due), d)
+            derived[member] = (account_id, count + 1, d)  # the journal's one entry on the wallet
         else:
             expired_current.append(member)
     if specs:
@@ -598,7 +665,7 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
             .where(*due_lots_of(expired_current))
             .values(expired=_LOTS.c.expired + _LOTS.c.remaining, remaining=0)
         )
-        # One expiry journal adds one entry per lot: the mark is the wallet's entry count now.
+        # The mark is the wallet's entry count now (its expiry journal added one entry).
         session.execute(
             update(_MARKS)
             .where(
@@ -614,40 +681,80 @@ def expire_page(session: Session, tenant_id: int, member_ids: list[int], today: 
     _write_cache(session, tenant_id, derived, uncached=[m for m in derived if m not in marks])
 
 
-REFRESH_WORKERS = 2  # PostgreSQL: threads deriving stale wallets' lots at once (see refresh_all)
+EXPIRY_WORKERS = 2  # PostgreSQL: threads taking windows at once (see expire_due)
 
 
 def expire_due(
     factory: sessionmaker, tenant_id: int, now: datetime | None = None, page: int = PAGE, workers: int | None = None
 ) -> ExpiryRun:
-    """The expiry run for one district, each page its own transaction (a run killed mid-way loses at
-    most its open page; the next run starts again from the lots still open). Memory holds one page.
+    """The expiry run for one district, over windows of `page` consecutive member ids from the lowest
+    to the highest wallet (`_member_span`). Each window is two transactions: refresh its stale wallets'
+    lots (`refresh_window`: reads the ledger, writes the window's cache rows, locks nothing), then
+    expire its due lots (`expire_page`: locks the `expired` account and the window's wallets, checks
+    the marks again under the lock). A run killed mid-way loses at most its open transactions; the next
+    run starts again from the lots still open. Memory holds a window per worker.
 
-    Pages of the second step are windows of `page` consecutive member ids over the district's cached
-    wallets (at most `page` members each): every statement reads one window's rows, so a run costs
-    what its members and due lots cost, with no read repeated per page."""
+    On PostgreSQL `workers` threads (each its own session) take windows from one counter, so one
+    window's expiry (serialised by the `expired` account's lock: one thread posts at a time) runs while
+    another window is refreshed — the refresh needs no lock and touches other members' rows, so the
+    two steps overlap instead of following each other. `refresh_seconds` and `expire_seconds` are the
+    time spent in each step, summed over the workers."""
     today = today_in_beijing(now or utcnow())
     run = ExpiryRun()
-    started = time.perf_counter()
-    if workers is None:
-        with factory() as s:
-            workers = REFRESH_WORKERS if s.get_bind().dialect.name == "postgresql" else 1
-    run.refreshed_pages = refresh_all(factory, tenant_id, page, workers)
-    run.refresh_seconds = time.perf_counter() - started
     with unit_of_work(factory) as s:
+        if workers is None:
+            workers = EXPIRY_WORKERS if s.get_bind().dialect.name == "postgresql" else 1
         span = _member_span(s, tenant_id)
+        # Opened here, once: two workers' first pages opening it at once would both insert it.
+        Ledger(s, tenant=tenant_id).open_accounts([EXPIRED_ACCOUNT], unit=POINTS, normal="credit", no_overdraft=False)
     if span is None:
         return run
-    lo, last = span
-    while lo <= last:
-        hi = lo + page - 1
-        with unit_of_work(factory) as s:
-            _no_jit(s)
-            ids = _due_members(s, tenant_id, today, lo, hi)
-            if ids:
-                expire_page(s, tenant_id, ids, today, run)
-        lo = hi + 1
-    run.expire_seconds = time.perf_counter() - started - run.refresh_seconds
+    windows = iter(range(span[0], span[1] + 1, page))
+    lock = threading.Lock()
+    stop = False
+
+    def work() -> None:
+        while True:
+            with lock:
+                lo = None if stop else next(windows, None)
+            if lo is None:
+                return
+            hi = lo + page - 1
+            started = time.perf_counter()
+            with unit_of_work(factory) as s:
+                _no_jit(s)
+                refreshed = refresh_window(s, tenant_id, lo, hi)
+            middle = time.perf_counter()
+            part = ExpiryRun()
+            with unit_of_work(factory) as s:
+                _no_jit(s)
+                ids = _due_members(s, tenant_id, today, lo, hi)
+                if ids:
+                    expire_page(s, tenant_id, ids, today, part)
+            with lock:  # counted once committed
+                run.refreshed_pages += 1 if refreshed else 0
+                run.members += part.members
+                run.lots += part.lots
+                run.points += part.points
+                run.skipped += part.skipped
+                run.refresh_seconds += middle - started
+                run.expire_seconds += time.perf_counter() - middle
+
+    def guarded() -> None:
+        nonlocal stop
+        try:
+            work()
+        except BaseException:
+            with lock:
+                stop = True  # the others finish their window and stop; the error is raised below
+            raise
+
+    if workers <= 1:
+        work()
+        return run
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(guarded) for _ in range(workers)]:
+            f.result()
     return run
 
 

@@ -121,7 +121,8 @@ def bench_expiry(ctx: Context) -> None:
             label = f"{members:,} members"
             ctx.report.note(
                 f"{target.name}: {members:,} members: first run {first.refresh_seconds:.1f} s refreshing the lots "
-                f"cache ({first.refreshed_pages} pages), {first.expire_seconds:.1f} s expiring; six months later "
+                f"cache ({first.refreshed_pages} pages), {first.expire_seconds:.1f} s expiring (each summed over the "
+                f"overlapping workers); six months later "
                 f"{later.refresh_seconds:.1f} s + {later.expire_seconds:.1f} s; load average {os.getloadavg()[0]:.1f}"
             )
             ctx.report.add(
@@ -160,11 +161,12 @@ partial refund — about 12.6 journals per member, written straight into the led
 row, request hash and per-account hash chain exactly as `Ledger.post_many` writes them
 (tests/bench/expiry_seed.py; `Ledger.verify()` is run on the result). Measured, at 30,000 members and
 at a fifth of that: `lots.expire_due` on 5 December 2026 — the first run, which builds the lots cache
-from every wallet's whole history (two threads on PostgreSQL) and posts one expiry journal per due lot
-in pages of 2,000 members; the same run again (nothing to do: a page's cache and journals commit
-together); and a run six months later with the cache current. Beside each time: how much the process's
-resident memory grew during the run (sampled every 20 ms from /proc; flat: the same at both sizes, one
-page of members at a time). EXPIRY_BENCH_MEMBERS=300000 runs the issue's size on PostgreSQL; the run
+from every wallet's whole history and posts one expiry journal per member for its due lots, in windows
+of 2,000 member ids (two threads on PostgreSQL, one window's expiry overlapping another's refresh); the
+same run again (nothing to do: a window's cache and journals commit together); and a run six months
+later with the cache current. Beside each time: how much the process's resident memory grew during the
+run (sampled every 20 ms from /proc; flat: the same at both sizes, one window of members per worker at
+a time). EXPIRY_BENCH_MEMBERS=300000 runs the issue's size on PostgreSQL; the run
 grows with the number of stale wallets and due lots (see docs/points.md, "Expiry and lots").""",
     ),
 ]

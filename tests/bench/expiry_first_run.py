@@ -3,11 +3,12 @@ on a fresh copy of it (`CREATE DATABASE … TEMPLATE`) as often as needed — be
 seeding 3.78 million journals again for each (11 minutes at 300,000 members on the shared machine).
 
     python -m tests.bench.expiry_first_run seed 300000 postgresql://postgres@127.0.0.1/aixin_x_seed
-    python -m tests.bench.expiry_first_run run aixin_x_seed aixin_x_run [--server URL]
+    python -m tests.bench.expiry_first_run run aixin_x_seed aixin_x_run [--server URL] [--workers N]
 
 `seed` resets and migrates the named database and writes what the expiry section writes (one district,
 tests/bench/expiry_seed.py); `run` drops and re-creates the second database as a copy of the first,
-runs ANALYZE, and prints the first run's wall time (refresh / expiry steps), this process's CPU time,
+runs ANALYZE, and prints the first run's wall time (and the time spent in the refresh and the expiry
+steps, each summed over the workers, which overlap: the sum exceeds the wall), this process's CPU time,
 the database client backends' CPU time (from /proc, sampled every 0.5 s: the server must run on this
 machine), the lots expired and the peak resident memory growth, with the load average."""
 
@@ -81,7 +82,7 @@ class BackendCpu:
         return sum(self.seen.values())
 
 
-def run(seeded: str, copy: str, server: str) -> None:
+def run(seeded: str, copy: str, server: str, workers: int | None = None) -> None:
     admin = make_engine(
         make_url(server).set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )
@@ -100,11 +101,12 @@ def run(seeded: str, copy: str, server: str) -> None:
     load = os.getloadavg()[0]
     with BackendCpu(copy) as backend, RssPeak() as mem:
         cpu, wall = time.process_time(), time.perf_counter()
-        r = lots.expire_due(sessionmaker(engine), tenant, FIRST_RUN)
+        r = lots.expire_due(sessionmaker(engine), tenant, FIRST_RUN, workers=workers)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     engine.dispose()
     print(
-        f"first run: {wall:.1f} s (refresh {r.refresh_seconds:.1f} s, expiry {r.expire_seconds:.1f} s); "
+        f"first run: {wall:.1f} s (refresh {r.refresh_seconds:.1f} s, expiry {r.expire_seconds:.1f} s, each summed "
+        f"over {workers or lots.EXPIRY_WORKERS} overlapping workers); "
         f"client CPU {cpu:.1f} s, database backends' CPU {backend.seconds:.1f} s; {r.lots:,} lots, "
         f"{r.points:,} points, {r.members:,} members expired, {r.skipped} skipped; memory "
         f"+{mem.growth / 1e6:.0f} MB (RSS {mem.peak / 1e6:.0f} MB); load average {load:.1f} -> {os.getloadavg()[0]:.1f}"
@@ -121,11 +123,12 @@ def main() -> None:
     r.add_argument("seeded")
     r.add_argument("copy")
     r.add_argument("--server", default="postgresql://postgres@127.0.0.1/postgres")
+    r.add_argument("--workers", type=int, default=None, help=f"default: lots.EXPIRY_WORKERS ({lots.EXPIRY_WORKERS})")
     args = ap.parse_args()
     if args.cmd == "seed":
         seed(args.members, args.url)
     else:
-        run(args.seeded, args.copy, args.server)
+        run(args.seeded, args.copy, args.server, args.workers)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ _codes = itertools.count(1)
 RUN_AT = datetime(2026, 12, 1, 2)  # 10:00 Beijing, 1 December 2026
 
 
-def seed(factory, members: int) -> int:
+def seed(factory, members: int, two_due: bool = False) -> int:
     """A district with 12-month-to-month-end expiry since 2024, and per member: 30 points earned in
     January 2025, 50 in June 2025, 40 spent in July 2025 (all of January's lot, 10 of June's), 20 earned
-    in February 2026. On 1 December 2026 June's 40 are due (last day 30 June 2026); February's 20 are not."""
+    in February 2026. On 1 December 2026 June's 40 are due (last day 30 June 2026); February's 20 are not.
+    `two_due`: nothing spent, so January's 30 and June's 50 are both due (one journal per member)."""
     with unit_of_work(factory) as s:
         tenant = places.create_district(s, code=f"EXP{next(_codes)}-{id(factory) % 100000}", name="到期测试区").id
         lots.change_expiry(s, tenant, mode=MONTH_END, months=12, reason="test", now=datetime(2024, 1, 1))
@@ -52,6 +53,8 @@ def seed(factory, members: int) -> int:
                     (20, datetime(2026, 2, 10, 4), "source:test", w),
                 ]
             ):
+                if two_due and debit == w:
+                    continue
                 specs.append(
                     JournalSpec([Transfer(debit, credit, amount)], kind="test", key=f"seed:{m}:{n}", effective_at=when)
                 )
@@ -88,6 +91,84 @@ def test_the_job_run_twice_expires_each_lot_once(app):
     with unit_of_work(factory) as s:
         assert lots.verify_lots(s, tenant) == []
         assert Ledger(s, tenant=tenant).verify() == []
+
+
+def test_one_expiry_journal_per_member_names_its_lots_and_the_lots_rederive(app):
+    factory = app.extensions["db_sessionmaker"]
+    tenant = seed(factory, 3, two_due=True)
+    run = lots.expire_due(factory, tenant, RUN_AT, page=2)
+    assert (run.members, run.lots, run.points) == (3, 6, 3 * 80)
+    assert lots.expire_due(factory, tenant, RUN_AT, page=2).lots == 0  # run twice: nothing more
+    with unit_of_work(factory) as s:
+        found = s.execute(
+            select(journals.c.id, journals.c.key, journals.c.meta)
+            .where(journals.c.tenant_id == tenant, journals.c.kind == KIND_EXPIRY)
+            .order_by(journals.c.key)
+        ).all()
+        earned = dict(
+            s.execute(
+                select(journals.c.key, journals.c.id).where(
+                    journals.c.tenant_id == tenant, journals.c.key.in_(["seed:1:0", "seed:1:1"])
+                )
+            ).all()
+        )
+        january, june = earned["seed:1:0"], earned["seed:1:1"]
+        assert [j.key for j in found] == [
+            f"expiry:{m}:{lot}" for m, lot in [(1, january), (2, january + 3), (3, january + 6)]
+        ]
+        assert found[0].meta == {
+            "lots": [
+                {"lot": january, "points": 30, "expires_on": "2026-01-31"},
+                {"lot": june, "points": 50, "expires_on": "2026-06-30"},
+            ]
+        }
+        transfers = Ledger(s, tenant=tenant).journal_transfers(found[0].id)
+        assert [(d, c, a) for d, c, a, _ in transfers] == [(wallet_code(1), EXPIRED_ACCOUNT, 80)]
+        cached = {
+            (c.member_id, c.lot_id, c.remaining, c.expired)
+            for c in s.scalars(select(PointsLot).where(PointsLot.tenant_id == tenant))
+        }
+        assert lots.verify_lots(s, tenant) == []
+        assert Ledger(s, tenant=tenant).verify() == []
+        s.execute(delete(LotMark).where(LotMark.tenant_id == tenant))  # rebuild the cache from the ledger
+    assert lots.expire_due(factory, tenant, RUN_AT).lots == 0
+    with unit_of_work(factory) as s:
+        again = {
+            (c.member_id, c.lot_id, c.remaining, c.expired)
+            for c in s.scalars(select(PointsLot).where(PointsLot.tenant_id == tenant))
+        }
+    assert again == cached and (1, january, 0, 30) in cached and (1, june, 0, 50) in cached
+
+
+def test_lots_expired_by_the_old_per_lot_journals_stay_expired(app):
+    """A ledger written before the per-member journals (one journal per lot, meta {lot, expires_on}):
+    its lots derive as expired, and the run expires only what they left."""
+    factory = app.extensions["db_sessionmaker"]
+    tenant = seed(factory, 2, two_due=True)
+    with unit_of_work(factory) as s:
+        january = s.scalar(select(journals.c.id).where(journals.c.tenant_id == tenant, journals.c.key == "seed:1:0"))
+        book = Ledger(s, tenant=tenant)
+        book.open_accounts([EXPIRED_ACCOUNT], unit="PT", normal="credit", no_overdraft=False)
+        book.post(
+            [Transfer(wallet_code(1), EXPIRED_ACCOUNT, 30)],
+            kind=KIND_EXPIRY,
+            key=f"expiry:1:{january}",
+            memo="积分到期 2026-01-31",
+            meta={"lot": january, "expires_on": "2026-01-31"},
+        )
+    run = lots.expire_due(factory, tenant, RUN_AT)
+    assert (run.members, run.lots, run.points) == (2, 3, 50 + 80)  # member 1: June's only
+    assert balances(factory, tenant, 2) == ([20, 20], 160)
+    with unit_of_work(factory) as s:
+        assert lots.verify_lots(s, tenant) == []
+        expired = dict(
+            s.execute(
+                select(PointsLot.lot_id, PointsLot.expired).where(
+                    PointsLot.tenant_id == tenant, PointsLot.member_id == 1
+                )
+            ).all()
+        )
+    assert expired[january] == 30 and sorted(expired.values()) == [0, 30, 50]
 
 
 def test_members_see_what_expires_within_30_days(app):
@@ -160,10 +241,11 @@ def run_child(url: str, tenant: int, mode: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_killed_mid_run_and_run_again_expires_each_lot_exactly_once(app, db_url):
+@pytest.mark.parametrize("two_due", [False, True], ids=["one lot due", "two lots due per member"])
+def test_killed_mid_run_and_run_again_expires_each_lot_exactly_once(app, db_url, two_due):
     factory = app.extensions["db_sessionmaker"]
     members = 40
-    tenant = seed(factory, members)
+    tenant = seed(factory, members, two_due)
     proc = run_child(db_url, tenant, "stall")
     try:
         assert wait_for_line(proc) == "WRITING"
@@ -176,16 +258,16 @@ def test_killed_mid_run_and_run_again_expires_each_lot_exactly_once(app, db_url)
     assert len(expiry_journals(factory, tenant)) == 10
     proc = run_child(db_url, tenant, "finish")
     try:
-        assert wait_for_line(proc) == "DONE 30"
+        assert wait_for_line(proc) == f"DONE {30 * (2 if two_due else 1)}"
         assert proc.wait(timeout=60) == 0
     finally:
         proc.stdout.close()
         proc.stderr.close()
     keys = expiry_journals(factory, tenant)
     assert sorted(keys) == sorted({k for k in keys})
-    assert len(keys) == members
+    assert len(keys) == members  # one journal per member, whatever it expires
     wallets, expired = balances(factory, tenant, members)
-    assert wallets == [20] * members and expired == 40 * members
+    assert wallets == [20] * members and expired == (80 if two_due else 40) * members
     with unit_of_work(factory) as s:
         assert lots.verify_lots(s, tenant) == []
         n = s.scalar(select(func.count()).select_from(PointsLot).where(PointsLot.tenant_id == tenant))
@@ -194,8 +276,11 @@ def test_killed_mid_run_and_run_again_expires_each_lot_exactly_once(app, db_url)
             .select_from(PointsLot)
             .where(PointsLot.tenant_id == tenant, PointsLot.remaining == 0, PointsLot.expired == 0)
         )
-    # June (expired) and February (open) — every lot once; January, spent in full, is not cached.
-    assert n == members * 2 and spent == 0
+    # June (expired) and February (open) — every lot once; January, spent in full, is not cached
+    # (expired too when nothing was spent).
+    assert n == members * (3 if two_due else 2) and spent == 0
+    with unit_of_work(factory) as s:
+        assert Ledger(s, tenant=tenant).verify() == []
 
 
 def test_a_wallet_that_changed_after_the_refresh_is_derived_again_under_the_lock(app):

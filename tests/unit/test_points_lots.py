@@ -45,6 +45,11 @@ def expire(j: int, amount: int, day: str, lot: int) -> WalletRow:
     return WalletRow(j, -amount, at(day), KIND_EXPIRY, None, lot)
 
 
+def expire_member(j: int, day: str, *lots: tuple[int, int]) -> WalletRow:
+    """A per-member expiry journal (one transfer of the sum; each lot and its points in the meta)."""
+    return WalletRow(j, -sum(p for _, p in lots), at(day), KIND_EXPIRY, None, None, tuple(lots))
+
+
 def state(rows, rule=TWELVE_MONTHS):
     d = derive_lots(rows, rule)
     assert d.shortfall == 0
@@ -156,6 +161,56 @@ def test_open_lots_sum_to_the_balance_and_expiry_is_counted_on_its_lot():
     d = derive_lots(rows, TWELVE_MONTHS)
     assert sum(lot.remaining for lot in d.lots) == sum(r.amount for r in rows) == 0
     assert [(lot.lot_id, lot.expired) for lot in d.lots] == [(1, 0), (2, 40)]
+
+
+def test_a_per_member_expiry_journal_takes_exactly_the_lots_and_points_it_names():
+    """Lots 1 and 3 are due; lot 2 is older than 3 but not named: it keeps its points although
+    oldest-first would have taken it."""
+    rows = [
+        earn(1, 30, "2026-01-10"),
+        earn(2, 50, "2026-01-20"),
+        spend(4, 10, "2026-01-25"),  # from lot 1
+        earn(3, 15, "2026-02-10"),
+        expire_member(5, "2027-03-01", (1, 20), (3, 15)),
+    ]
+    d = derive_lots(rows, TWELVE_MONTHS)
+    assert d.shortfall == 0
+    assert [(lot.lot_id, lot.remaining, lot.expired) for lot in d.lots] == [(1, 0, 20), (2, 50, 0), (3, 0, 15)]
+    assert d.consumed[5] == [(1, 20), (3, 15)]
+
+
+def test_old_per_lot_and_new_per_member_expiry_journals_in_one_history():
+    """A wallet expired by per-lot journals before the change and a per-member one after derives the
+    same lots as if each had been written either way."""
+    history = [
+        earn(1, 30, "2025-01-10"),
+        earn(2, 50, "2025-02-10"),
+        earn(3, 40, "2026-01-10"),
+        earn(6, 5, "2026-02-01"),
+    ]
+    old = [expire(4, 30, "2026-02-01", lot=1), expire(5, 50, "2026-03-01", lot=2), expire(7, 40, "2027-02-01", lot=3)]
+    mixed = [expire(4, 30, "2026-02-01", lot=1), expire(5, 50, "2026-03-01", lot=2)]
+    mixed.append(expire_member(7, "2027-02-01", (3, 40)))
+    together = [expire_member(4, "2026-03-01", (1, 30), (2, 50)), expire_member(7, "2027-02-01", (3, 40))]
+    results = []
+    for expiries in (old, mixed, together):
+        rows = sorted(history + expiries, key=lambda r: (r.time, r.journal_id))
+        d = derive_lots(rows, TWELVE_MONTHS)
+        assert d.shortfall == 0
+        results.append([(lot.lot_id, lot.remaining, lot.expired) for lot in d.lots])
+    assert results[0] == results[1] == results[2] == [(1, 0, 30), (2, 0, 50), (3, 0, 40), (6, 5, 0)]
+
+
+def test_a_refund_after_a_per_member_expiry_forms_one_new_lot():
+    """Lot 1 never expired: its 30 go back to it; lot 2 did: its 10 form a new lot with lot 2's day."""
+    rows = [
+        earn(1, 30, "2026-01-10"),
+        earn(2, 50, "2026-02-10"),
+        spend(3, 40, "2026-03-01"),  # 30 of lot 1, 10 of lot 2
+        expire_member(4, "2027-03-01", (2, 40)),
+        refund(5, 40, "2027-03-02", reverses=3),
+    ]
+    assert state(rows) == [(1, 30, "2027-01-31"), (2, 0, "2027-02-28"), (5, 10, "2027-02-28")]
 
 
 def test_more_taken_than_the_lots_hold_is_reported():
