@@ -148,13 +148,17 @@ def _scan_write(ctx: Context, target: Target, app, district: int, rounds: int) -
         tokens = {site: make_token("site_poster", district, site) for site in sites}
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     cookie = app.config["SESSION_COOKIE_NAME"]
+    client = app.test_client(use_cookies=False)
     headers = {}
     for m, p in principals.items():
-        with app.test_request_context("/"):
+        # Signed in from the phone that then scans (the client's address and User-Agent): Flask-Login's
+        # session protection ("basic") would otherwise mark each session not fresh on its first request
+        # and re-sign and re-send its cookie — once per phone in real use, but on every scan here,
+        # where each member's cookie serves one scan.
+        with app.test_request_context("/", environ_base=client.environ_base):
             login_user(p)
             csrf = generate_csrf()
             headers[m] = {"Cookie": f"{cookie}={serializer.dumps(dict(flask_session))}", "X-CSRFToken": csrf}
-    client = app.test_client(use_cookies=False)
     times: dict[str, list[float]] = {"/healthz": [], SCAN: []}
     for i, (m, site) in enumerate(pairs):
         t0 = time.perf_counter()
