@@ -11,13 +11,13 @@ from functools import lru_cache
 from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from app.audit.services import record
-from app.db import utcnow
+from app.db import FixedStatement, utcnow
 from app.errors import NotFound
 from app.geo import distance_m
 from app.people.labels import ACTIVE
@@ -234,7 +234,7 @@ _rule_in_force = (
 # membership; the site (NULL columns when there is no such site) with its unit's path; the member's
 # 报到 community's path; and the district's check-in rule in force at s_at (checkin_rule_for's query
 # as a subquery; NULL columns when the district has none).
-_SCAN_READ = (
+_SCAN_READ = FixedStatement(
     select(
         _members.c.tenant_id.label("member_tenant"),
         _members.c.status,
@@ -335,10 +335,9 @@ def check_in_member(
     site_id, source, _t = read_site_token(token, tenant_id, token_time.replace(tzinfo=UTC).timestamp())
     session.flush()  # the Core statements below see the caller's pending ORM changes (as autoflush would)
     conn = session.connection()
-    found = conn.execute(
-        _SCAN_READ,
-        {"s_member": member_id, "s_site": site_id, "s_tenant": tenant_id, "s_at": now.replace(tzinfo=None)},
-    ).first()
+    found = _SCAN_READ.first(
+        conn, {"s_member": member_id, "s_site": site_id, "s_tenant": tenant_id, "s_at": now.replace(tzinfo=None)}
+    )
     if found is None or found.member_tenant != tenant_id:
         raise NotFound(str(_l("No such member.")))
     if found.site_id is None or found.site_tenant != tenant_id:
@@ -397,11 +396,12 @@ def check_in_member(
         "distance_m": distance,
         "own_community": own,
     }
-    checkin_id = conn.execute(_insert_checkin(conn.dialect.name), {f"v_{k}": v for k, v in values.items()}).scalar()
-    if checkin_id is None:
+    inserted = _insert_checkin(conn.dialect.name).first(conn, {f"v_{k}": v for k, v in values.items()})
+    if inserted is None:
         raise errors.AlreadyCheckedInToday(
             str(_l("You have already checked in at %(site)s today. Come again tomorrow.", site=site.name))
         )
+    checkin_id = inserted.id
     credit = credit_checkin(
         session,
         tenant_id,
@@ -419,7 +419,7 @@ def check_in_member(
         "monthly_cap": credit.cap,
         "journal_id": credit.journal_id,
     }
-    conn.execute(_SET_POINTS, {"c_id": checkin_id, **{f"c_{k}": v for k, v in points.items()}})
+    _SET_POINTS.rows(conn, {"c_id": checkin_id, **{f"c_{k}": v for k, v in points.items()}})
     return CheckinResult(RecordedCheckin(id=checkin_id, **values, **points, site=site), site)
 
 
@@ -438,7 +438,7 @@ _CHECKIN_COLUMNS = (
 
 
 _checkins = cast(Table, PartyCheckin.__table__)
-_SET_POINTS = (
+_SET_POINTS = FixedStatement(
     update(_checkins)
     .where(_checkins.c.id == bindparam("c_id"))
     .values(**{c: bindparam(f"c_{c}") for c in ("points", "points_cut", "monthly_cap", "journal_id")})
@@ -446,13 +446,17 @@ _SET_POINTS = (
 
 
 @lru_cache(maxsize=4)
-def _insert_checkin(dialect: str):
-    """The check-in's insert, built once per dialect with bound parameters only (SQLAlchemy then
-    compiles and caches it once instead of building it on every scan)."""
+def _insert_checkin(dialect: str) -> FixedStatement:
+    """The check-in's insert, built and compiled once per dialect; its points start at 0 (written in
+    the SQL, not bound) and are set once they are posted."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
+    return FixedStatement(
         insert(_checkins)
-        .values(**{c: bindparam(f"v_{c}") for c in _CHECKIN_COLUMNS}, points=0, points_cut=0)
+        .values(
+            **{c: bindparam(f"v_{c}") for c in _CHECKIN_COLUMNS},
+            points=literal_column("0"),
+            points_cut=literal_column("0"),
+        )
         .on_conflict_do_nothing(index_elements=["member_id", "site_id", "day"])
         .returning(_checkins.c.id)
     )
