@@ -7,12 +7,14 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, Integer, MetaData, String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.expression import ColumnElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, ColumnElement
 from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -189,25 +191,25 @@ class FixedStatement:
 
     _CURSOR = "aixin_fixed_cursor"
 
-    def __init__(self, statement: Executable):
+    def __init__(self, statement: ClauseElement):
         self.statement = statement
-        self._by_dialect: dict[str, tuple] = {}
+        self._by_dialect: dict[object, tuple] = {}
 
     def _compiled(self, dialect) -> tuple:
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            compiled = self.statement.compile(dialect=dialect)
+            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
             names = compiled.bind_names  # bindparam -> its name in the SQL
             # Values the statement carries itself (a LIMIT, say), under their names in the SQL.
             defaults = {names[b]: b.effective_value for b in names if not b.required}
-            order = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
             bind_procs = tuple(
                 (names[b], proc)
                 for b in names
                 if (proc := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
             )
             columns = list(getattr(self.statement, "exported_columns", []))
-            row = namedtuple("Row", [c.key for c in columns]) if columns else None  # type: ignore[misc]
+            row = namedtuple("Row", [c.key for c in columns]) if columns else None
             found = self._by_dialect[dialect.name] = (compiled.string, defaults, order, bind_procs, columns, row)
         return found
 
@@ -240,7 +242,7 @@ class FixedStatement:
         if cur is None or getattr(cur, "closed", False) or cur.connection is not dbapi:
             cur = conn.info[self._CURSOR] = dbapi.cursor()  # type: ignore[union-attr]
         events = conn._has_events or conn.engine._has_events
-        got: list = []
+        got: Any = ()
         try:
             if events:
                 conn.dispatch.before_cursor_execute(conn, cur, sql, args, None, False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, bindparam, literal_column, select, update
@@ -384,7 +384,7 @@ def check_in_member(
     # INSERT … ON CONFLICT DO NOTHING RETURNING: of simultaneous scans, exactly one makes the row (and
     # goes on to the points); the others find it taken. Core statements built once (no ORM insert
     # and flush): the row's values are known here, the points are set once they are posted.
-    values = {
+    values: dict[str, Any] = {
         "tenant_id": tenant_id,
         "member_id": member_id,
         "site_id": site.id,
@@ -413,7 +413,7 @@ def check_in_member(
         memo=site.name,
         rule=rule,
     )
-    points = {
+    points: dict[str, Any] = {
         "points": credit.points,
         "points_cut": credit.cut,
         "monthly_cap": credit.cap,
