@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.access import ROLE_KINDS, Principal, Scope, scopes_for
 from app.audit.services import record
-from app.db import utcnow
+from app.db import FixedStatement, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.people.labels import ACTIVE
 from app.people.models import Member
@@ -41,10 +41,11 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 # The signed-in request's one query: session, user, member and live grants (with their units) in one
-# round trip, in Core (no ORM objects to build). Built once; SQLAlchemy caches its compiled form.
+# round trip, in Core (no ORM objects to build). Built and compiled once, run on the DBAPI cursor
+# (app/db.FixedStatement): every signed-in request pays for it.
 _us, _u, _m = UserSession.__table__, User.__table__, Member.__table__
 _g, _ou = RoleGrant.__table__, OrgUnit.__table__
-_PRINCIPAL = (
+_PRINCIPAL = FixedStatement(
     select(
         _us.c.created_at,
         _us.c.last_seen_at,
@@ -85,7 +86,7 @@ def load_principal(
     Every call reads the session row, the member's status and the live grants from the database (one
     query), so a sign-out, a suspension or a revoked role stops the very next request in every process:
     nothing about who may do what is cached between requests."""
-    rows = session.connection().execute(_PRINCIPAL, {"token": token}).all()
+    rows = _PRINCIPAL.rows(session.connection(), {"token": token})
     if not rows:
         return None
     first = rows[0]

@@ -13,9 +13,7 @@ from app.api.blueprints import page_of
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
 from app.api.schemas import ErrorOut, PageQuery
 from app.db import get_session
-from app.errors import NotFound
 from app.people import services as people
-from app.people.models import Member
 from app.places.api import unit_in_body
 from app.places.models import OrgUnit
 
@@ -85,12 +83,10 @@ def site_scan():
     """Check in at the site a scanned poster or code stands for (party members; once a day per site).
     Errors: `not_a_party_member`, `already_checked_in_today`, `outside_radius`, `location_required`."""
     data: SiteScanIn = request.context.json
-    db = get_session()
-    # The member as a plain row (not _me's with its grid joined: a scan does not show it).
-    me = db.get(Member, current_user.member_id)
-    if me is None or me.tenant_id != current_user.tenant_id:
-        raise NotFound(_("No such member."))
-    result = services.check_in(db, me, data.token, data.lat, data.lng)
+    # The member is read with the site, in the scan's one read (no ORM member loaded here).
+    result = services.check_in_member(
+        get_session(), current_user.tenant_id, current_user.member_id, data.token, data.lat, data.lng
+    )
     c = result.checkin
     message = _("Checked in at %(site)s: +%(points)d points", site=result.site.name, points=c.points)
     if c.points_cut:

@@ -8,19 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, joinedload
 
 from app.audit.services import record
-from app.db import utcnow
+from app.db import FixedStatement, utcnow
 from app.errors import NotFound
 from app.geo import distance_m
+from app.people.labels import ACTIVE
 from app.people.models import GridAssignment, Member
 from app.places.models import OrgUnit
 from app.points.checkin_rules import DEFAULT_CHECKIN_RULE, CheckinPricing, CheckinRule
@@ -172,7 +172,7 @@ def reopen_site(session: Session, site: CheckinSite, actor_user_id: int | None) 
     return site
 
 
-def closed_message(site: CheckinSite) -> str:
+def closed_message(site: CheckinSite | ScannedSite) -> str:
     return str(
         _l(
             "%(site)s is closed: check-ins are no longer recorded here. Check in at another open site, or ask "
@@ -217,41 +217,91 @@ def read_site_token(token: str, tenant_id: int | None = None, now: float | None 
 # --- check-ins -------------------------------------------------------------------------------------------
 
 
-_community = aliased(OrgUnit)
+_members = cast(Table, Member.__table__)
+_sites = cast(Table, CheckinSite.__table__)
+_unit = cast(Table, OrgUnit.__table__).alias("unit")
+_community = cast(Table, OrgUnit.__table__).alias("community")
+_rules = cast(Table, CheckinRule.__table__)
 _rule_in_force = (
-    select(CheckinRule.id)
-    .where(CheckinRule.tenant_id == bindparam("s_tenant"), CheckinRule.effective_from <= bindparam("s_at"))
-    .order_by(CheckinRule.effective_from.desc(), CheckinRule.version.desc())
+    select(_rules.c.id)
+    .where(_rules.c.tenant_id == bindparam("s_tenant"), _rules.c.effective_from <= bindparam("s_at"))
+    .order_by(_rules.c.effective_from.desc(), _rules.c.version.desc())
     .limit(1)
     .scalar_subquery()
 )
-# A scan's reads in one statement (bound parameters only, so it is compiled once): the site and its
-# unit (ORM objects: the caller shows them), the member's 报到 community (s_community, may be NULL)
-# and the district's check-in rule in force at s_at (app/points/checkin_rules.checkin_rule_for's
-# query as a subquery; no row joined when the district has none).
-_SITE_FOR_SCAN = (
+# Everything a scan reads, in one statement of plain columns (Core: no ORM objects to build), built
+# once with bound parameters only (compiled once): the member's district, status and party
+# membership; the site (NULL columns when there is no such site) with its unit's path; the member's
+# 报到 community's path; and the district's check-in rule in force at s_at (checkin_rule_for's query
+# as a subquery; NULL columns when the district has none).
+_SCAN_READ = FixedStatement(
     select(
-        CheckinSite,
-        _community.path.label("community_path"),
-        _community.tenant_id.label("community_tenant"),
-        CheckinRule.id.label("rule_id"),
-        CheckinRule.version,
-        CheckinRule.points_per_checkin,
-        CheckinRule.other_site_points,
-        CheckinRule.monthly_cap,
+        _members.c.tenant_id.label("member_tenant"),
+        _members.c.status,
+        _members.c.is_party_member,
+        _sites.c.id.label("site_id"),
+        _sites.c.tenant_id.label("site_tenant"),
+        _sites.c.org_unit_id,
+        _sites.c.name,
+        _sites.c.lat,
+        _sites.c.lng,
+        _sites.c.radius_m,
+        _sites.c.active,
+        _unit.c.path.label("unit_path"),
+        _community.c.path.label("community_path"),
+        _community.c.tenant_id.label("community_tenant"),
+        _rules.c.id.label("rule_id"),
+        _rules.c.version,
+        _rules.c.points_per_checkin,
+        _rules.c.other_site_points,
+        _rules.c.monthly_cap,
     )
-    .join(CheckinSite.org_unit)
-    .options(contains_eager(CheckinSite.org_unit))
-    .outerjoin(_community, _community.id == bindparam("s_community"))
-    .outerjoin(CheckinRule, CheckinRule.id == _rule_in_force)
-    .where(CheckinSite.id == bindparam("s_site"))
+    .select_from(
+        _members.outerjoin(_sites, _sites.c.id == bindparam("s_site"))
+        .outerjoin(_unit, _unit.c.id == _sites.c.org_unit_id)
+        .outerjoin(_community, _community.c.id == _members.c.checkin_community_id)
+        .outerjoin(_rules, _rules.c.id == _rule_in_force)
+    )
+    .where(_members.c.id == bindparam("s_member"))
 )
 
 
 @dataclass(frozen=True)
+class ScannedSite:
+    """The site of a check-in, as the scan read it."""
+
+    id: int
+    name: str
+    org_unit_id: int
+
+
+@dataclass(frozen=True)
+class RecordedCheckin:
+    """A check-in as the scan wrote it: the party_checkins row's values (not an object in the session;
+    a later read loads the row afresh)."""
+
+    id: int
+    tenant_id: int
+    member_id: int
+    site_id: int
+    day: date
+    checked_in_at: datetime
+    source: str
+    lat: float | None
+    lng: float | None
+    distance_m: int | None
+    own_community: bool
+    points: int
+    points_cut: int
+    monthly_cap: int | None
+    journal_id: int | None
+    site: ScannedSite
+
+
+@dataclass(frozen=True)
 class CheckinResult:
-    checkin: PartyCheckin
-    site: CheckinSite
+    checkin: RecordedCheckin
+    site: ScannedSite
 
 
 def check_in(
@@ -263,25 +313,36 @@ def check_in(
     now: datetime | None = None,
     seen_at: datetime | None = None,
 ) -> CheckinResult:
+    """`check_in_member` for a loaded member."""
+    return check_in_member(session, member.tenant_id, member.id, token, lat, lng, now, seen_at)
+
+
+def check_in_member(
+    session: Session,
+    tenant_id: int,
+    member_id: int,
+    token: str,
+    lat: float | None = None,
+    lng: float | None = None,
+    now: datetime | None = None,
+    seen_at: datetime | None = None,
+) -> CheckinResult:
     """Record the signed-in party member's check-in at the site the code stands for, and credit its
-    points (within the monthly cap). `seen_at`: when the code was opened before signing in."""
+    points (within the monthly cap). `seen_at`: when the code was opened before signing in. The member
+    is read here with the site (the caller need not load it)."""
     now = now or utcnow()
     token_time = (seen_at or now).replace(tzinfo=None)
-    site_id, source, _t = read_site_token(token, member.tenant_id, token_time.replace(tzinfo=UTC).timestamp())
-    # One statement: the site with its unit, the member's 报到 community's path and the check-in rule
-    # in force (instead of one read each).
-    found = session.execute(
-        _SITE_FOR_SCAN,
-        {
-            "s_site": site_id,
-            "s_tenant": member.tenant_id,
-            "s_community": member.checkin_community_id,
-            "s_at": now.replace(tzinfo=None),
-        },
-    ).first()
-    if found is None or found.CheckinSite.tenant_id != member.tenant_id:
+    site_id, source, _t = read_site_token(token, tenant_id, token_time.replace(tzinfo=UTC).timestamp())
+    session.flush()  # the Core statements below see the caller's pending ORM changes (as autoflush would)
+    conn = session.connection()
+    found = _SCAN_READ.first(
+        conn, {"s_member": member_id, "s_site": site_id, "s_tenant": tenant_id, "s_at": now.replace(tzinfo=None)}
+    )
+    if found is None or found.member_tenant != tenant_id:
+        raise NotFound(str(_l("No such member.")))
+    if found.site_id is None or found.site_tenant != tenant_id:
         raise NotFound(str(_l("No such check-in site.")))
-    site = found.CheckinSite
+    site = ScannedSite(found.site_id, found.name, found.org_unit_id)
     rule = (
         DEFAULT_CHECKIN_RULE
         if found.rule_id is None
@@ -289,27 +350,27 @@ def check_in(
             found.rule_id, found.version, found.points_per_checkin, found.other_site_points, found.monthly_cap
         )
     )
-    if not site.active:
+    if not found.active:
         raise errors.SiteClosed(closed_message(site))
-    if not member.is_party_member or not member.is_active:
+    if not found.is_party_member or found.status != ACTIVE:
         raise errors.NotAPartyMember(
             str(_l("Check-in at this site is for party members. If you are one, ask your community to record it."))
         )
     distance = None
-    if site.radius_m is not None:
+    if found.radius_m is not None:
         if lat is None or lng is None:
             raise errors.LocationRequired(
                 str(_l("This site checks where you are. Allow the page to use your location, then try again."))
             )
-        assert site.lat is not None and site.lng is not None
-        distance = int(distance_m(lat, lng, site.lat, site.lng))
-        if distance > site.radius_m:
+        assert found.lat is not None and found.lng is not None
+        distance = int(distance_m(lat, lng, found.lat, found.lng))
+        if distance > found.radius_m:
             raise errors.OutsideRadius(
                 str(
                     _l(
                         "You are %(distance)s m from the site; check in within %(radius)s m of it.",
                         distance=distance,
-                        radius=site.radius_m,
+                        radius=found.radius_m,
                     )
                 )
             )
@@ -317,15 +378,15 @@ def check_in(
     # The site is at the member's own 报到 community or a grid under it (read above).
     own = (
         found.community_path is not None
-        and found.community_tenant == member.tenant_id
-        and site.org_unit.path.startswith(found.community_path)
+        and found.community_tenant == tenant_id
+        and found.unit_path.startswith(found.community_path)
     )
     # INSERT … ON CONFLICT DO NOTHING RETURNING: of simultaneous scans, exactly one makes the row (and
     # goes on to the points); the others find it taken. Core statements built once (no ORM insert
     # and flush): the row's values are known here, the points are set once they are posted.
-    values = {
-        "tenant_id": member.tenant_id,
-        "member_id": member.id,
+    values: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "member_id": member_id,
         "site_id": site.id,
         "day": day,
         "checked_in_at": now.replace(tzinfo=None),
@@ -335,34 +396,31 @@ def check_in(
         "distance_m": distance,
         "own_community": own,
     }
-    conn = session.connection()
-    checkin_id = conn.execute(_insert_checkin(conn.dialect.name), {f"v_{k}": v for k, v in values.items()}).scalar()
-    if checkin_id is None:
+    inserted = _insert_checkin(conn.dialect.name).first(conn, {f"v_{k}": v for k, v in values.items()})
+    if inserted is None:
         raise errors.AlreadyCheckedInToday(
             str(_l("You have already checked in at %(site)s today. Come again tomorrow.", site=site.name))
         )
+    checkin_id = inserted.id
     credit = credit_checkin(
         session,
-        member.tenant_id,
+        tenant_id,
         checkin_id,
-        member.id,
+        member_id,
         site.org_unit_id,
         values["checked_in_at"],
         own,
         memo=site.name,
         rule=rule,
     )
-    points = {
+    points: dict[str, Any] = {
         "points": credit.points,
         "points_cut": credit.cut,
         "monthly_cap": credit.cap,
         "journal_id": credit.journal_id,
     }
-    conn.execute(_SET_POINTS, {"c_id": checkin_id, **{f"c_{k}": v for k, v in points.items()}})
-    # The row as written, for the caller to show (not in the session: a later read loads it afresh).
-    checkin = PartyCheckin(id=checkin_id, **values, **points)
-    set_committed_value(checkin, "site", site)
-    return CheckinResult(checkin, site)
+    _SET_POINTS.rows(conn, {"c_id": checkin_id, **{f"c_{k}": v for k, v in points.items()}})
+    return CheckinResult(RecordedCheckin(id=checkin_id, **values, **points, site=site), site)
 
 
 _CHECKIN_COLUMNS = (
@@ -380,7 +438,7 @@ _CHECKIN_COLUMNS = (
 
 
 _checkins = cast(Table, PartyCheckin.__table__)
-_SET_POINTS = (
+_SET_POINTS = FixedStatement(
     update(_checkins)
     .where(_checkins.c.id == bindparam("c_id"))
     .values(**{c: bindparam(f"c_{c}") for c in ("points", "points_cut", "monthly_cap", "journal_id")})
@@ -388,13 +446,17 @@ _SET_POINTS = (
 
 
 @lru_cache(maxsize=4)
-def _insert_checkin(dialect: str):
-    """The check-in's insert, built once per dialect with bound parameters only (SQLAlchemy then
-    compiles and caches it once instead of building it on every scan)."""
+def _insert_checkin(dialect: str) -> FixedStatement:
+    """The check-in's insert, built and compiled once per dialect; its points start at 0 (written in
+    the SQL, not bound) and are set once they are posted."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
+    return FixedStatement(
         insert(_checkins)
-        .values(**{c: bindparam(f"v_{c}") for c in _CHECKIN_COLUMNS}, points=0, points_cut=0)
+        .values(
+            **{c: bindparam(f"v_{c}") for c in _CHECKIN_COLUMNS},
+            points=literal_column("0"),
+            points_cut=literal_column("0"),
+        )
         .on_conflict_do_nothing(index_elements=["member_id", "site_id", "day"])
         .returning(_checkins.c.id)
     )

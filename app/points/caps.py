@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.db import FixedStatement
 from app.times import to_beijing
 
 from .models import PointsCounter
@@ -51,7 +52,7 @@ def take(session: Session, tenant_id: int, member_id: int, kind: str, period: st
     key = {"k_tenant_id": tenant_id, "k_member_id": member_id, "k_kind": kind, "k_period": period}
     if cap is None or amount <= cap:
         stmt = _take_whole(conn.dialect.name, cap is not None)
-        if conn.execute(stmt, {**key, "amount": amount, "cap": cap}).first() is not None:
+        if stmt.first(conn, {**key, "amount": amount, "cap": cap}) is not None:
             return amount
         # The counter exists and the whole amount does not fit: the upsert locked the row (PostgreSQL
         # locks a conflicting row even when its DO UPDATE ... WHERE is false); cut to what is left.
@@ -83,17 +84,19 @@ def _insert_missing(dialect: str):
 
 
 @lru_cache(maxsize=4)
-def _take_whole(dialect: str, capped: bool):
+def _take_whole(dialect: str, capped: bool) -> FixedStatement:
     """Create the counter at `amount`, or add `amount` to it if (capped) it stays within `cap`;
-    RETURNING gives a row only when the amount was taken. Built once per dialect (bound parameters
-    only), so SQLAlchemy compiles it once."""
+    RETURNING gives a row only when the amount was taken. Built and compiled once per dialect, run on
+    the DBAPI cursor (app/db.FixedStatement: a scan's hot path)."""
     ins = _insert_values(dialect)
     new_used = _COUNTERS.c.used + ins.excluded.used
-    return ins.on_conflict_do_update(
-        index_elements=_KEY_COLUMNS,
-        set_={"used": new_used},
-        where=(new_used <= bindparam("cap")) if capped else None,
-    ).returning(_COUNTERS.c.id)
+    return FixedStatement(
+        ins.on_conflict_do_update(
+            index_elements=_KEY_COLUMNS,
+            set_={"used": new_used},
+            where=(new_used <= bindparam("cap")) if capped else None,
+        ).returning(_COUNTERS.c.id)
+    )
 
 
 def lock_counters(session: Session, tenant_id: int, keys: Iterable[tuple[int, str, str]]) -> None:

@@ -47,7 +47,7 @@ def credit_checkin(
     journal_id = None
     if granted > 0:
         source = checkin_source_code(unit_id)
-        book = Ledger(session, tenant=tenant_id)
+        book = Ledger(session.connection(), tenant=tenant_id)  # the connection itself: no lookup per call
 
         def post():
             return book.post(

@@ -87,6 +87,23 @@ def test_a_write_without_the_csrf_header_is_refused_and_changes_nothing(client, 
     assert client.get(f"/api/v1/members/{town.users['volunteer'][0].id}").get_json()["name"] == "李娜"
 
 
+def test_a_write_checks_the_token_of_its_own_session_in_either_header(app, client, town):
+    # The JSON API reads the token straight from the headers (app/extensions.CSRF): a real token of
+    # another session is still refused, and both header names Flask-WTF accepts still work.
+    other = app.test_client()
+    others_token = signed_in(other, town, "district_admin")
+    token = signed_in(client, town, "district_admin")
+    body = {"name": "令牌网格", "kind": "grid", "grid_type": "micro", "parent_id": town.community_a.id}
+    r = client.post("/api/v1/org-units", json=body, headers={"X-CSRFToken": others_token})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "csrf_failed"
+    r = client.post("/api/v1/org-units", json={**body, "csrf_token": token})  # a body field is no header
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "csrf_failed"
+    assert client.get("/api/v1/org-units?q=令牌网格").get_json()["items"] == []
+    assert client.post("/api/v1/org-units", json=body, headers={"X-CSRF-Token": token}).status_code == 201
+    r = client.post("/api/v1/org-units", json={**body, "name": "令牌网格二"}, headers={"X-CSRFToken": token})
+    assert r.status_code == 201
+
+
 def test_bad_input_answers_json_errors_never_500(client, town):
     token = signed_in(client, town, "district_admin")
     h = {"X-CSRFToken": token}

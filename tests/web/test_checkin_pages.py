@@ -311,10 +311,10 @@ def test_district_admin_sets_a_new_checkin_rule_version(app, client, town):
 
 
 def test_an_api_scan_reads_site_rule_and_community_once_and_takes_the_cap_in_one_statement(app, town):
-    """The scan's own statements (the ledger's are the ledger's business): the principal, the member,
-    one read of the site with its unit, the member's community and the rule in force, the check-in
+    """The scan's own statements (the ledger's are the ledger's business): the principal, one read of
+    the member with the site and its unit, the member's community and the rule in force, the check-in
     row, one upsert of the monthly-cap counter, and the check-in's points. No separate read of the
-    rule, the counter or the site's source account — and the points are still right."""
+    member, the rule, the counter or the site's source account — and the points are still right."""
     from sqlalchemy import event
 
     member = _party(app, town)
@@ -350,10 +350,10 @@ def test_an_api_scan_reads_site_rule_and_community_once_and_takes_the_cap_in_one
         for s in second_scan
         if "ledger_" not in s and s.split(None, 1)[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
     ]
-    assert len(own) == 6, own
-    assert own[3:5] == ["INSERT INTO party_checkins", "INSERT INTO points_counters"], own
-    assert own[5].startswith("UPDATE party_checkins"), own
-    assert any("checkin_rules" in s and "checkin_sites" in s for s in second_scan), second_scan
+    assert len(own) == 5, own
+    assert own[2:4] == ["INSERT INTO party_checkins", "INSERT INTO points_counters"], own
+    assert own[4].startswith("UPDATE party_checkins"), own
+    assert any("checkin_rules" in s and "checkin_sites" in s and "FROM members" in s for s in second_scan), second_scan
     assert not [s for s in statements if s.startswith(("SELECT checkin_rules", "SELECT points_counters"))]
     # The first credited scan at a unit opens its source account on the way; the next one finds it.
     assert any("INSERT INTO ledger_accounts" in s for s in first)
