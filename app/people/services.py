@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -16,7 +17,7 @@ from sqlalchemy.sql.elements import True_
 
 from app.access import require
 from app.audit.services import record
-from app.db import starts_with, utcnow
+from app.db import FixedStatement, starts_with, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.pagination import Paged
 from app.places.labels import KIND_LABELS
@@ -263,13 +264,22 @@ def search_rows_page(
 ) -> Paged:
     """One page of search_query's members as plain rows of the columns the API shows (MemberOut): no ORM
     objects to build, and for the common searches a statement object reused as it is (its cache key
-    computed once), with this request's values as parameters."""
+    computed once), with this request's values as parameters. When nothing is added to the shape's
+    statement per request (no name prefix, no grid, a district-wide reader) it runs on the cursor as
+    an app/db.FixedStatement, without SQLAlchemy's per-execution machinery."""
     stmt, params = _search(tenant_id, query, scope_condition, grid_path, rows=True)
-    got = session.connection().execute(stmt, {**params, "m_limit": size + 1, "m_offset": (number - 1) * size}).all()
+    params = {**params, "m_limit": size + 1, "m_offset": (number - 1) * size}
+    shape = _shape(query)
+    got: Sequence[Any]
+    if stmt is _member_select(True, *shape):
+        got = _fixed_member_select(*shape).rows(session.connection(), params)
+    else:
+        got = session.connection().execute(stmt, params).all()
     return Paged(items=list(got[:size]), number=number, size=size, has_next=len(got) > size)
 
 
-def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, *, rows: bool):
+def _shape(query: MemberQuery) -> tuple[str | None, str | None, str | None]:
+    """What kind of search this is (match, tag, status): _member_select's key, never a searched value."""
     text = (query.q or "").strip()
     match = None
     if text:
@@ -278,6 +288,12 @@ def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str 
         )
     tag = query.tag if query.tag in _TAGS else None
     status = query.status if query.status in STATUSES else None
+    return match, tag, status
+
+
+def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, *, rows: bool):
+    text = (query.q or "").strip()
+    match, tag, status = _shape(query)
     stmt = _member_select(rows, match, tag, status)
     if match == "name":
         stmt = stmt.where(starts_with(_mt.c.name, text))
@@ -312,6 +328,12 @@ def _member_select(rows: bool, match: str | None, tag: str | None, status: str |
     if rows:
         stmt = stmt.limit(bindparam("m_limit")).offset(bindparam("m_offset"))
     return stmt
+
+
+@lru_cache(maxsize=256)
+def _fixed_member_select(match: str | None, tag: str | None, status: str | None) -> FixedStatement:
+    """_member_select's row page, for the cursor (compiled once per database)."""
+    return FixedStatement(_member_select(True, match, tag, status))
 
 
 def assign(

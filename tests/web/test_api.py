@@ -369,6 +369,9 @@ def test_member_search_reuses_its_statement_with_each_requests_values(client, to
         return {m["id"] for m in items if m["mobile_masked"].endswith(tail)}, len(items)
 
     assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id}  # not the other district's
+    # Paged one by one (limit and offset are parameters too): newest first, each member once.
+    paged = [m["id"] for m in all_pages(client, f"/api/v1/members?q={tail}&page_size=1")]
+    assert [i for i in paged if i in (a_id, b_id)] == [b_id, a_id]
     assert found(client, f"/api/v1/members?q={a_mobile}") == ({a_id}, 1)
     assert found(client, f"/api/v1/members?q={b_mobile}") == ({b_id}, 1)
     assert found(client, f"/api/v1/members?q={c_mobile}") == (set(), 0)  # another district's member
