@@ -256,7 +256,7 @@ class FixedStatement:
         if row is None:
             return []
         # Looked up before cur.description is read: psycopg builds the description's column objects
-        # afresh on every read (about 25 µs for a dozen columns), and the processors never change.
+        # afresh on every read (tens of µs for a dozen columns), and the processors never change.
         result_procs = self._by_dialect.get(("result", dialect.name))
         if result_procs is None:
             result_procs = self._result_procs(dialect, columns, cur.description)
