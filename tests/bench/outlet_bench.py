@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import resource
 import secrets
 import shutil
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -274,6 +277,25 @@ def _cpu_by_role(server_pid: int, database: str) -> dict[int, tuple[str, float]]
     return out
 
 
+def _connections_by_worker(server_pid: int, port: int, after_s: float, out: dict) -> None:
+    """After `after_s` seconds of a run, how many of wrk's connections each gunicorn worker holds
+    (largest first), read from `ss`: a gthread worker keeps a keep-alive connection for good, and
+    which worker accepts which connection is a race, so "4 workers" may mean one worker serving all 50
+    (docs/outlets.md, "Server settings"). Stored in out["per_worker"]; nothing when ss is missing."""
+    time.sleep(after_s)
+    ss = shutil.which("ss")
+    if ss is None:
+        return
+    listing = subprocess.run(
+        [ss, "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, timeout=10
+    ).stdout
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", listing):
+        if int(pid) != server_pid:
+            counts[pid] = counts.get(pid, 0) + 1
+    out["per_worker"] = sorted(counts.values(), reverse=True)
+
+
 def _cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
     used: dict[str, float] = {}
     for pid, (role, cpu) in after.items():
@@ -293,7 +315,14 @@ def _run(target: Target, keys: dict, world: dict, members: list[int], run: tuple
         database = make_url(target.url).database or ""
         cpu_before = _cpu_by_role(server.proc.pid, database)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spread: dict = {}
+        sampler = threading.Thread(
+            target=_connections_by_worker, args=(server.proc.pid, server.port, 2.0, spread), daemon=True
+        )
+        sampler.start()
         result = _wrk(server.url, work, name)
+        sampler.join(timeout=15)
+        result["per_worker"] = spread.get("per_worker")
         result["cpu_s"] = used = _cpu_used(cpu_before, _cpu_by_role(server.proc.pid, database))
         # wrk has exited and was waited for: its CPU is in this process's children's usage.
         done = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -338,6 +367,7 @@ def bench_redemptions(ctx: Context) -> None:
                 f"{per.get('db', 0):.1f} ms, wrk {per.get('wrk', 0):.1f} ms; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            print(f"     wrk's connections per gunicorn worker: {r['per_worker'] or 'not read'}", flush=True)
             for line in r["server_errors"]:
                 print(f"     server: {line}", flush=True)
         t = world["tenant"]
