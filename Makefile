@@ -58,7 +58,7 @@ serve: migrate
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	fi; \
 	echo "make serve: gunicorn, $$workers workers, on http://$(SERVE_BIND)"; \
-	$(BIN)/gunicorn --config gunicorn.conf.py --workers "$$workers" --bind "$(SERVE_BIND)" --graceful-timeout 20 --no-control-socket $(GUNICORN_ARGS) 'app:create_app()'
+	$(BIN)/gunicorn --workers "$$workers" --bind "$(SERVE_BIND)" --graceful-timeout 20 --no-control-socket $(GUNICORN_ARGS) 'app:create_app()'
 
 test: $(STAMP) $(CATALOG).mo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -150,8 +150,6 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 gunicorn,
-                "--config",
-                str(ROOT / "gunicorn.conf.py"),  # what make serve runs with
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
