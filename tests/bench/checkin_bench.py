@@ -164,6 +164,7 @@ class Server:
                 "30",
                 "--graceful-timeout",
                 "5",
+                "--no-control-socket",  # as make serve: no shared ~/.gunicorn/gunicorn.ctl between servers
                 "tests.bench.checkin_app:create()",
             ],
             cwd=ROOT,
