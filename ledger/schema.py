@@ -61,10 +61,7 @@ accounts = Table(
     UniqueConstraint("tenant_id", "code"),
     # Transfers reference (id, unit) so the database refuses a transfer across units.
     UniqueConstraint("id", "unit"),
-    # The value lists below are written as ORs, not IN (…): PostgreSQL compiles a table's CHECKs on every
-    # statement that writes it, and an IN list over a varchar column is stored as an array coercion that
-    # it evaluates anew each time (migration 3c0a1f7e9b21). The same values pass and fail.
-    CheckConstraint("normal = 'debit' OR normal = 'credit'", name="normal_side"),
+    CheckConstraint("normal IN ('debit', 'credit')", name="normal_side"),
     CheckConstraint(
         "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0",
         name="totals_not_negative",
@@ -100,7 +97,7 @@ journals = Table(
     Column("reverses_id", Id, ForeignKey("ledger_journals.id"), nullable=True),
     Column("request_hash", LargeBinary(32), nullable=False),
     Column("created_at", DateTime, nullable=False),
-    CheckConstraint("resolution IS NULL OR resolution = 'post' OR resolution = 'void'", name="resolution_kind"),
+    CheckConstraint("resolution IS NULL OR resolution IN ('post', 'void')", name="resolution_kind"),
     CheckConstraint("(resolves_id IS NULL) = (resolution IS NULL)", name="resolution_names_journal"),
     CheckConstraint("NOT (pending AND (resolves_id IS NOT NULL OR reverses_id IS NOT NULL))", name="pending_is_new"),
     Index("uq_ledger_journals_tenant_id_key", "tenant_id", "key", unique=True),
@@ -147,9 +144,9 @@ transfers = Table(
     ForeignKeyConstraint(["credit_account_id", "unit"], ["ledger_accounts.id", "ledger_accounts.unit"]),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
-    CheckConstraint("phase = 'posted' OR phase = 'pending' OR phase = 'post' OR phase = 'void'", name="phase_kind"),
+    CheckConstraint("phase IN ('posted', 'pending', 'post', 'void')", name="phase_kind"),
     CheckConstraint(
-        "(phase = 'post' OR phase = 'void') = (pending_transfer_id IS NOT NULL)", name="resolution_names_transfer"
+        "(phase IN ('post', 'void')) = (pending_transfer_id IS NOT NULL)", name="resolution_names_transfer"
     ),
     Index("ix_ledger_transfers_journal_id", "journal_id"),
     # A pending transfer is posted or voided once (partial, as the journals' resolves_id index).
