@@ -264,6 +264,18 @@ GUARDS = [
         ),
         id="account negative total",
     ),
+    *[
+        pytest.param(
+            account_update(
+                f"{col} = -1, debits_posted = debits_posted + 1" if col == "credits_posted" else f"{col} = -1",
+                SPARE,
+                "ck_ledger_accounts_totals_not_negative",
+                control=f"{col} = 0",
+            ),
+            id=f"account negative {col}",
+        )
+        for col in ("debits_posted", "credits_posted", "debits_pending")
+    ],
     pytest.param(
         account_update("closed = TRUE", ALICE, "ck_ledger_accounts_closed_at_zero", control="closed = FALSE"),
         id="close account holding points",
