@@ -302,15 +302,15 @@ SELECT id FROM j
 #        newest committed version, after waiting for a concurrent writer), with where that version is
 #        (lt, its ctid); the only CTE besides h that is materialised for its own sake;
 #   v, n their totals once the transfer is applied (posted, or pending when the journal is pending):
-#        NOT MATERIALIZED, so each use is a projection of l, not a stored copy;
-#   st   whether a locked row is newer than the version the statement's snapshot sees (a concurrent
-#        writer committed it while this statement waited for the lock): the locked versions are
-#        fetched by ctid under the snapshot, and one it cannot see is newer. The UPDATE below, under
+#        NOT MATERIALIZED, so each use is a projection of l, not a stored copy; and `stale`: whether
+#        the locked row is newer than the version the statement's snapshot sees (a concurrent writer
+#        committed it while this statement waited for the lock): the locked version is fetched by
+#        ctid under the snapshot (a TID scan), and one it cannot see is newer. The UPDATE below, under
 #        the same snapshot, would then not update it, so nothing is written and post() writes through
 #        the two-statement path, whose next statement has a new snapshot;
 #   ids  the journal and transfer ids, reserved (nextval) only when every check post() makes in Python
 #        (_rows, _apply) passed: HAVING both accounts found, neither closed, one unit, no no_overdraft
-#        account below zero room, no total above MAX_TOTAL, and not st (the aggregate's HAVING is
+#        account below zero room, no total above MAX_TOTAL, and no row stale (the aggregate's HAVING is
 #        tested before its select list, so a refused post takes no ids). The sequences are named
 #        (SQLAlchemy's BIGSERIAL names them <table>_id_seq): pg_get_serial_sequence() would look them
 #        up in the catalogue on every call;
@@ -322,9 +322,13 @@ SELECT id FROM j
 #        and the rest only when it went in; the accounts are updated at the locked version's ctid (a
 #        TID scan, no index), checked against the id and entry count read (should an account not be
 #        updated, the statement fails: the CASE … ::int below).
-# The result is one row per account found, in code order: its state before the post (so a refused
-# post is explained by the same Python checks as the two-statement path), then the new journal's id (NULL
-# when nothing was written), the new totals, entry count, chain head and row version.
+# The result is one row per account found (in no promised order): its state before the post (so a
+# refused post is explained by the same Python checks as the two-statement path), then the new journal's
+# id (NULL when nothing was written; taken from the account UPDATE's RETURNING, which joins the journal),
+# the new totals, entry count, chain head and row version, the changed-row check and `stale`. (No ORDER
+# BY, no count of the updated rows and one sub-select of j fewer than before: each was a plan node
+# initialised on every execution; the changed-row check is per row: a journal went in but this account
+# was not updated.)
 _POST_ONE_PG = """
 WITH l AS MATERIALIZED (
   SELECT a.id, a.code, a.unit, a.normal, a.no_overdraft, a.closed, a.debits_posted, a.credits_posted,
@@ -338,20 +342,18 @@ WITH l AS MATERIALIZED (
          debits_posted + CASE WHEN dr AND NOT %(pending)s THEN %(amount)s::bigint ELSE 0 END AS dp,
          credits_posted + CASE WHEN dr OR %(pending)s THEN 0 ELSE %(amount)s::bigint END AS cp,
          debits_pending + CASE WHEN dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS dq,
-         credits_pending + CASE WHEN NOT dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS cq
+         credits_pending + CASE WHEN NOT dr AND %(pending)s THEN %(amount)s::bigint ELSE 0 END AS cq,
+         NOT EXISTS (SELECT FROM ledger_accounts s WHERE s.ctid = l.lt) AS stale
   FROM l
 ), n AS NOT MATERIALIZED (
   SELECT v.*, CASE WHEN normal = 'credit' THEN cp - dp ELSE dp - cp END AS bal,
          CASE WHEN normal = 'credit' THEN cp - dp - dq ELSE dp - cp - cq END AS room
   FROM v
-), st AS MATERIALIZED (
-  SELECT count(*) < (SELECT count(*) FROM l) AS stale
-  FROM ledger_accounts s WHERE s.ctid = ANY (ARRAY(SELECT lt FROM l))
 ), ids AS MATERIALIZED (
   SELECT nextval('ledger_journals_id_seq') AS jid, nextval('ledger_transfers_id_seq') AS tid,
          max(id) FILTER (WHERE dr) AS did, max(id) FILTER (WHERE NOT dr) AS cid, min(unit) AS unit
   FROM n
-  HAVING NOT (SELECT stale FROM st) AND count(*) = 2 AND NOT bool_or(closed) AND min(unit) = max(unit)
+  HAVING NOT bool_or(stale) AND count(*) = 2 AND NOT bool_or(closed) AND min(unit) = max(unit)
          AND NOT bool_or(no_overdraft AND room < 0)
          AND max(greatest(dp, cp, dq, cq)) <= %(max_total)s::bigint
 ), h AS MATERIALIZED (
@@ -381,16 +383,15 @@ WITH l AS MATERIALIZED (
          credits_pending = cq, entry_count = seq, head_hash = hh
   FROM j, h
   WHERE ledger_accounts.ctid = h.lt AND ledger_accounts.id = h.id AND ledger_accounts.entry_count = seq - 1
-  RETURNING ledger_accounts.id, ledger_accounts.ctid::text AS ct
+  RETURNING ledger_accounts.id, ledger_accounts.ctid::text AS ct, j.id AS jid
 )
 SELECT n.id, n.code, n.unit, normal, no_overdraft, closed, debits_posted, credits_posted,
        debits_pending, credits_pending, entry_count, head_hash, coalesce(a.ct, n.lt::text),
-       (SELECT id FROM j), h.dp, h.cp, h.dq, h.cq, h.seq, h.hh,
-       (CASE WHEN NOT EXISTS (SELECT FROM j) OR (SELECT count(*) FROM a) = 2 THEN NULL
-             ELSE 'ledger: an account row changed under this transaction' END)::int,
-       (SELECT stale FROM st)
+       a.jid, h.dp, h.cp, h.dq, h.cq, h.seq, h.hh,
+       (CASE WHEN a.id IS NULL AND EXISTS (SELECT FROM j)
+             THEN 'ledger: an account row changed under this transaction' END)::int,
+       n.stale
 FROM n LEFT JOIN h ON h.id = n.id LEFT JOIN a ON a.id = n.id
-ORDER BY n.code
 """
 # (Sent as one line: psycopg caches the conversion of a statement text only up to 4,096 characters.)
 _POST_ONE_PG = " ".join(_POST_ONE_PG.split())
@@ -1131,7 +1132,7 @@ class Ledger:
         # a concurrent writer committed a change to one of the accounts after the statement began.
         found = {r[1]: _Acct(r[:13]) for r in got}
         cache.put(conn, self.tenant, found.values())
-        if got and got[0][21]:
+        if any(r[21] for r in got):
             return None  # the rows are locked and cached as they now stand: post() writes them
         try:
             self._refuse_missing(sorted((t.debit, t.credit)), found)

@@ -186,6 +186,36 @@ GUARDS = [
         id="transfer posts no pending transfer",
     ),
     pytest.param(
+        Guard(
+            lambda conn, w, ok: clone(
+                conn, transfers, {"id": w.t_earned}, phase="pending", pending_transfer_id=w.t_waiting
+            ),
+            "ck_ledger_transfers_resolution_names_transfer",
+            has_control=False,
+        ),
+        id="pending transfer that names a pending transfer",
+    ),
+    pytest.param(
+        Guard(
+            lambda conn, w, ok: clone(
+                conn, accounts, {"id": w.ids[SPARE]}, code="member:98", normal="credit" if ok else "side"
+            ),
+            "ck_ledger_accounts_normal_side",
+        ),
+        id="account of an unknown normal side",
+    ),
+    pytest.param(
+        Guard(
+            journal_copy(
+                "approval",
+                resolves_id=(lambda w: w.waiting.id, lambda w: w.waiting.id),
+                resolution=(const("redo"), const("void")),
+            ),
+            "ck_ledger_journals_resolution_kind",
+        ),
+        id="unknown resolution",
+    ),
+    pytest.param(
         Guard(transfer_copy(journal_id=(const(10**12), lambda w: w.earned.id)), FK), id="transfer of no journal"
     ),
     pytest.param(append_only("ledger_journals", "UPDATE"), id="update journal"),
@@ -234,6 +264,18 @@ GUARDS = [
         ),
         id="account negative total",
     ),
+    *[
+        pytest.param(
+            account_update(
+                f"{col} = -1, debits_posted = debits_posted + 1" if col == "credits_posted" else f"{col} = -1",
+                SPARE,
+                "ck_ledger_accounts_totals_not_negative",
+                control=f"{col} = 0",
+            ),
+            id=f"account negative {col}",
+        )
+        for col in ("debits_posted", "credits_posted", "debits_pending")
+    ],
     pytest.param(
         account_update("closed = TRUE", ALICE, "ck_ledger_accounts_closed_at_zero", control="closed = FALSE"),
         id="close account holding points",
