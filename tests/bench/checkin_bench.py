@@ -50,6 +50,12 @@ WRK_THREADS = 2
 LAT, LNG = 22.7485, 113.9357
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "4"))
+# A gthread worker keeps a keep-alive connection for good, and wrk opens its 50 at once: left to the
+# accept race, one worker took 39-45 of them while three idled (docs/outlets.md, "Server settings").
+# Many phones connecting over time spread over the workers; capping each worker at its share of the
+# clients (gunicorn's worker_connections) spreads wrk's connections the same way; BENCH_WORKER_CONNECTIONS
+# overrides it (1000, gunicorn's default, for the accept race).
+WORKER_CONNECTIONS = int(os.environ.get("BENCH_WORKER_CONNECTIONS", "0")) or -(-CLIENTS // GUNICORN_WORKERS)
 TIME_LIMIT_S = 180  # each wrk run stops by then whatever happens
 
 
@@ -165,6 +171,8 @@ class Server:
                 "--graceful-timeout",
                 "5",
                 "--no-control-socket",  # as make serve: no shared ~/.gunicorn/gunicorn.ctl between servers
+                "--worker-connections",
+                str(WORKER_CONNECTIONS),
                 "tests.bench.checkin_app:create()",
             ],
             cwd=ROOT,
@@ -302,7 +310,7 @@ def bench_checkin_burst(ctx: Context) -> None:
     ctx.report.goal("check-in burst: 0 errors", db, scans["errors"], scans["errors"] == 0 and attended == n)
     ctx.report.goal("check-in burst: throughput >= 0.5 x floor", db, ratio, ratio >= 0.5)
     ctx.report.note(
-        f"{BURST}: server gunicorn, {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
+        f"{BURST}: server gunicorn, {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), at most {WORKER_CONNECTIONS} connections a worker, "
         f"ENV=production; wrk {WRK_THREADS} threads; {scans['extra']} repeat scans after the last volunteer "
         f"(each answered as already checked in); check-in scans logged {recorded:,}; "
         f"first error: {scans['first_error'] or 'none'}."
