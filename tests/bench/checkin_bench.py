@@ -310,7 +310,8 @@ def bench_checkin_burst(ctx: Context) -> None:
     ctx.report.goal("check-in burst: 0 errors", db, scans["errors"], scans["errors"] == 0 and attended == n)
     ctx.report.goal("check-in burst: throughput >= 0.5 x floor", db, ratio, ratio >= 0.5)
     ctx.report.note(
-        f"{BURST}: server gunicorn, {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), at most {WORKER_CONNECTIONS} connections a worker, "
+        f"{BURST}: server gunicorn, {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
+        f"at most {WORKER_CONNECTIONS} connections a worker, "
         f"ENV=production; wrk {WRK_THREADS} threads; {scans['extra']} repeat scans after the last volunteer "
         f"(each answered as already checked in); check-in scans logged {recorded:,}; "
         f"first error: {scans['first_error'] or 'none'}."

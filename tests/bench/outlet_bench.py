@@ -406,7 +406,8 @@ def bench_redemptions(ctx: Context) -> None:
     ratios = f"{ratio:.2f}; {fixed_ratio:.2f}"
     ctx.report.add(TITLE, "spread / hot throughput (one points account; split in 8)", db, ratios)
     ctx.report.note(
-        f"{TITLE}: gunicorn {burst.GUNICORN_WORKERS} workers x {burst.GUNICORN_THREADS} threads, at most {burst.WORKER_CONNECTIONS} connections a worker, ENV=production; "
+        f"{TITLE}: gunicorn {burst.GUNICORN_WORKERS} workers x {burst.GUNICORN_THREADS} threads, "
+        f"at most {burst.WORKER_CONNECTIONS} connections a worker, ENV=production; "
         f"each request one cart of 2 random items of {ITEMS} with the member's short code; first error: "
         f"{spread['first_error'] or hot['first_error'] or fixed['first_error'] or 'none'}."
     )
