@@ -500,7 +500,8 @@ SECTIONS = [
 Redemptions: one district with 38 outlets (one per community), 20 goods items with 5,000 pieces on
 every shelf (half of them with a per-member limit), one signed-in outlet staff member per outlet, and
 2,000 members with points per run. gunicorn serves the real app with production settings (as the
-check-in burst); `wrk` with `tests/bench/outlet.lua` keeps 50 connections busy, each request one cart
+check-in burst; each worker takes at most its share of the 50 connections, so they spread over the
+workers as many phones would); `wrk` with `tests/bench/outlet.lua` keeps 50 connections busy, each request one cart
 of two random items at `POST /api/v1/outlets/{id}/redemptions` with the member's short code (issued
 just before the run; a QR token lives only 2 minutes, less than a run on a loaded machine) and its own
 cart key. Three runs: spread over the 38 outlets; all at one outlet; all at one outlet with its
