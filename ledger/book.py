@@ -1,6 +1,11 @@
 """The Ledger: opens accounts and posts balanced journals inside the caller's transaction.
 
-It never commits. Every write locks the accounts it touches (in code order, so two journals over
+It never commits: on the caller's transaction, the caller commits. On a PostgreSQL connection in
+AUTOCOMMIT each write is a transaction of its own instead — a one-transfer post() is then one statement
+and one round trip, commit included; any other write runs in a transaction block the ledger opens and
+ends around it (see docs/ledger.md, "A post as its own transaction").
+
+Every write locks the accounts it touches (in code order, so two journals over
 the same accounts cannot deadlock), checks the request, then appends rows and updates the cached
 balances on the account rows. Nothing is written before every check has passed, so a LedgerError
 leaves the caller's transaction as it was.
@@ -8,10 +13,12 @@ leaves the caller's transaction as it was.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -497,6 +504,49 @@ def _pg_rows(conn: Connection, sql: str, params: Any, many: bool = False) -> lis
     return rows
 
 
+def _autocommit(conn: Connection) -> bool:
+    """True when `conn` is a PostgreSQL connection in AUTOCOMMIT (SQLAlchemy's isolation_level="AUTOCOMMIT"):
+    every statement the ledger sends is then a transaction of its own."""
+    return conn.dialect.name == "postgresql" and bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
+
+
+def _alone(conn: Connection) -> bool:
+    """AUTOCOMMIT and outside any transaction block: a write of more than one statement needs a block of its own."""
+    if not _autocommit(conn):
+        return False
+    status = getattr(conn.connection.dbapi_connection, "info", None)
+    return status is None or status.transaction_status.name == "IDLE"
+
+
+@contextmanager
+def _own_block(conn: Connection) -> Iterator[None]:
+    """A transaction block (BEGIN … COMMIT, or ROLLBACK on an exception) around one write of the ledger on an
+    AUTOCOMMIT connection, so the write is still all or none and its row locks last until it is written.
+    psycopg's `Connection.transaction()` opens and ends the block. The accounts the transaction cache
+    (_Locked) holds belong to one block: it is emptied before and after."""
+    conn.info.pop(_LOCKED, None)
+    try:
+        with conn.connection.dbapi_connection.transaction():  # type: ignore[union-attr]
+            yield
+    finally:
+        conn.info.pop(_LOCKED, None)
+
+
+def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A write of the Ledger: in the caller's transaction as always; on an AUTOCOMMIT PostgreSQL connection,
+    in a transaction block of its own (_own_block)."""
+
+    @functools.wraps(method)
+    def write(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        conn = self._conn
+        if not _alone(conn):
+            return method(self, *args, **kwargs)
+        with _own_block(conn):
+            return method(self, *args, **kwargs)
+
+    return write
+
+
 def _naive_utc(when: datetime | None) -> datetime | None:
     if when is None:
         return None
@@ -845,6 +895,7 @@ class Ledger:
             created_at=now,
         )
 
+    @_atomic
     def open_account(self, code: str, unit: str = "PT", normal: str = "credit", no_overdraft: bool = False) -> Account:
         """Open an account, or return it if it is already open with the same settings."""
         self._check_account_settings([code], unit, normal)
@@ -867,6 +918,7 @@ class Ledger:
             )
         return self._account_from_row(row)
 
+    @_atomic
     def open_accounts(
         self, codes: Iterable[str], unit: str = "PT", normal: str = "credit", no_overdraft: bool = False
     ) -> int:
@@ -905,6 +957,7 @@ class Ledger:
             raise errors.UnknownAccount(f"no such account: {code}")
         return self._account_from_row(row)
 
+    @_atomic
     def close_account(self, code: str) -> Account:
         """Close an account whose posted and pending balances are all zero. Closing twice is harmless."""
         conn = self._conn
@@ -1061,12 +1114,30 @@ class Ledger:
             raise ValueError("a journal id reserved beforehand needs PostgreSQL and two transfers or more")
         if len(p.items) == 1 and self._locking(conn):
             t = p.items[0]
+            if _alone(conn):
+                # AUTOCOMMIT: the one statement is the whole transaction, one round trip with its commit.
+                # Should a concurrent writer have committed to one of the accounts after the statement
+                # began (it then writes nothing), the general path runs in a block of its own.
+                conn.info.pop(_LOCKED, None)
+                done = self._post_one_pg(conn, p, t)
+                conn.info.pop(_LOCKED, None)
+                if done is not None:
+                    return done
+                with _own_block(conn):
+                    return self._post_locked(conn, p, key, journal_id)
             cache = _Locked.of(conn) if conn.in_transaction() else None
             if cache is None or not (cache.holds(self.tenant, t.debit) or cache.holds(self.tenant, t.credit)):
                 if (done := self._post_one_pg(conn, p, t)) is not None:
                     return done
         elif len(p.items) == 1 and conn.dialect.name == "sqlite":
             return self._post_one_sqlite(conn, p, p.items[0])
+        elif _alone(conn):
+            with _own_block(conn):
+                return self._post_locked(conn, p, key, journal_id)
+        return self._post_locked(conn, p, key, journal_id)
+
+    def _post_locked(self, conn: Connection, p: _Prepared, key: str | None, journal_id: int | None) -> Journal:
+        """post()'s general path: lock the accounts and reserve the ids (one statement), check, then write."""
         codes = [c for t in p.items for c in (t.debit, t.credit)]
         try:
             accts, jids, tids = self._lock_and_reserve(conn, codes, 1, len(p.items))
@@ -1208,6 +1279,7 @@ class Ledger:
         )
         return _journal_out(row)
 
+    @_atomic
     def post_many(self, journals_in: Iterable[JournalSpec]) -> list[Journal]:
         """Post many journals in one call (a bulk approval, a batch of scans): all or none for the
         whole batch. Each journal keeps its own idempotency key: a journal whose key was already used
@@ -1394,10 +1466,12 @@ class Ledger:
             rows.append((d, c, t.amount, phase, None, t.amount))
         return rows
 
+    @_atomic
     def post_pending(self, journal_id: int, amount: int | None = None, key: str | None = None) -> Journal:
         """Post a pending journal. `amount` (one-transfer journals only) posts part and releases the rest."""
         return self._resolve(journal_id, "post", amount, key)
 
+    @_atomic
     def void_pending(self, journal_id: int, key: str | None = None) -> Journal:
         """Release a pending journal's reservation; nothing moves."""
         return self._resolve(journal_id, "void", None, key)
@@ -1488,6 +1562,7 @@ class Ledger:
         All or none; see resolve_many."""
         return self.resolve_many(Resolution(j, "void", None, key) for j, key in items)
 
+    @_atomic
     def resolve_many(self, items_in: Iterable[Resolution]) -> list[Journal]:
         """Post or void many pending journals in one call (a review approving thousands of hours): all
         or none for the whole batch, with a handful of statements in all instead of a dozen per journal.
@@ -1760,6 +1835,7 @@ class Ledger:
             rows.sort(key=lambda r: r.id)
         return out
 
+    @_atomic
     def reverse(self, journal_id: int, key: str | None = None, memo: str = "") -> Journal:
         """Post a new journal that undoes a posted one, every transfer swapped. Once per journal."""
         self._check_key(key)
@@ -1808,6 +1884,7 @@ class Ledger:
         )
         return self._write(conn, journal_row, rows, key=key, request=request)
 
+    @_atomic
     def expire_pending(self, now: datetime | None = None) -> int:
         """Void every pending journal whose expires_at has passed; returns how many were voided."""
         now = _naive_utc(now) or utcnow()
@@ -2217,6 +2294,7 @@ class Ledger:
         raise errors.LedgerError("the journal could not be written; retry the request")
 
     # -- checking ---------------------------------------------------------------------------
+    @_atomic
     def verify(self) -> list[str]:
         """Re-derive everything the ledger caches or chains and list every disagreement; [] is sound."""
         from .verify import verify_book

@@ -19,6 +19,8 @@ Systems
                  (the production settings: WAL, synchronous=NORMAL, BEGIN IMMEDIATE, busy timeout)
   aixin-sqlite-full  optional, not in the default set: the same, with the floor's SQLite pragmas
                  (rollback journal, synchronous=FULL) put back after make_engine's, for a like-for-like row
+  aixin-tx-pg    optional, W1 and W3 only: aixin-pg with each transfer as BEGIN, post(), COMMIT (the shape
+                 of the product's use cases) instead of a post on an AUTOCOMMIT connection
 
 aixin-* workers run under the project's own interpreter (--aixin-python, default
 <checkout>/.venv/bin/python) with the checkout (--aixin-checkout / $AIXIN_CHECKOUT, default
@@ -97,7 +99,7 @@ N_ACCOUNTS = H + 1
 
 SYSTEMS = ["floor-pg", "floor-sqlite", "hordak-pg", "hordak-sqlite", "pyacc-pg", "pyacc-sqlite",
            "aixin-pg", "aixin-sqlite"]
-EXTRA_SYSTEMS = ["aixin-sqlite-full"]        # run only when named in --only
+EXTRA_SYSTEMS = ["aixin-sqlite-full", "aixin-tx-pg"]        # run only when named in --only
 ALIASES = {"hordak": "hordak-pg", "aixin": "aixin-pg,aixin-sqlite"}
 
 # The project's checkout and interpreter (aixin-* systems).  main() applies --aixin-checkout /
@@ -726,8 +728,15 @@ def aixin_code(idx):
 class Aixin:
     """This project's ledger (`ledger.Ledger`, SQLAlchemy Core), imported from the checkout and run
     under the project's interpreter.  One transfer = `book.post([Transfer(debit=a, credit=b,
-    amount=amt)], kind=..., key=<own idempotency key>)` then `conn.commit()` (the ledger never
-    commits).  The engine is the project's `app.db.make_engine(url)`, as production uses it.
+    amount=amt)], kind=..., key=<own idempotency key>)`.  The engine is the project's
+    `app.db.make_engine(url)`, as production uses it.
+
+    W1/W3 transactions on PostgreSQL (`own_transaction`): the post is its own transaction, on a
+    connection in AUTOCOMMIT -- the ledger's one-transfer post is then one statement, one round trip
+    with its commit (as pgledger's function call in autocommit); see docs/ledger.md, "A post as its
+    own transaction".  `aixin-tx-pg` runs the same W1/W3 in the shape the product's use cases have:
+    BEGIN, the post, COMMIT (`conn.commit()`; the ledger never commits a caller's transaction).
+    SQLite and W2/W2p/W2b: inside a transaction as before.
 
     Accounts: `source` is debit-normal without no_overdraft (the project's convention for a source:
     its balance grows as it issues, the floor's source goes negative instead); the 11,000 wallets
@@ -737,6 +746,7 @@ class Aixin:
     has_w2_posts = True          # also runs W2p: N one-transfer post() calls in one DB transaction
     has_w2_many = True           # and W2b: the same N journals in one post_many() call
     floor_pragmas = False        # aixin-sqlite-full: rollback journal + synchronous=FULL after make_engine
+    own_transaction = True       # W1/W3 on PostgreSQL: each post on an AUTOCOMMIT connection (aixin-tx-pg: False)
     UNIT = "PT"
     HISTORY_CHUNK = 50_000       # rows per COPY / executemany in bulk_history (as floor.build_history)
 
@@ -765,13 +775,16 @@ class Aixin:
         self.codes = [aixin_code(i) for i in range(N_ACCOUNTS)]
         self.key_prefix = f"p{os.getpid()}"
         self._n = 0
-        self.conn = self.book = None
+        self.conn = self.book = self.alone = None
         if meta is not None:
             self._connect()
 
     def _connect(self):
         self.conn = self.engine.connect()
         self.book = self.Ledger(self.conn, tenant=0)
+        if self.own_transaction and not self.sqlite:
+            # Its own connection: every statement on it commits on its own (the post is one statement).
+            self.alone = self.Ledger(self.engine.connect().execution_options(isolation_level="AUTOCOMMIT"), tenant=0)
 
     def _raw(self):
         """The DBAPI connection under self.conn (use only outside a transaction)."""
@@ -814,6 +827,9 @@ class Aixin:
         return meta
 
     def close(self):
+        if self.alone is not None:
+            self.alone._bind.close()
+            self.alone = None
         if self.conn is not None:
             self.conn.rollback()
             if self.sqlite:       # fold the WAL into the main file: templates are copied file by file
@@ -825,6 +841,11 @@ class Aixin:
     # -- driver interface ----------------------------------------------------
     def transfer(self, a, b, amt):
         key = f"{self.key_prefix}:{self._n}"        # a retry reuses the key, as the product does
+        if self.alone is not None:     # AUTOCOMMIT: when post() returns, the journal is committed
+            self.alone.post([self.Transfer(debit=self.codes[a], credit=self.codes[b], amount=amt)],
+                            kind="bench.transfer", key=key)
+            self._n += 1
+            return
         try:
             self.book.post([self.Transfer(debit=self.codes[a], credit=self.codes[b], amount=amt)],
                            kind="bench.transfer", key=key)
@@ -980,9 +1001,16 @@ class AixinSQLiteFull(Aixin):
     floor_pragmas = True
 
 
+class AixinPGTx(Aixin):
+    """aixin-pg with W1/W3 as BEGIN, post(), COMMIT (the caller's transaction), W1 and W3 only."""
+    own_transaction = False
+    workloads_only = ("w1", "w3")
+
+
 DRIVERS = {"floor-pg": FloorPG, "floor-sqlite": FloorSQLite, "hordak-pg": HordakPG,
            "hordak-sqlite": HordakSQLite, "pyacc-pg": PyAcc, "pyacc-sqlite": PyAcc,
-           "aixin-pg": Aixin, "aixin-sqlite": Aixin, "aixin-sqlite-full": AixinSQLiteFull}
+           "aixin-pg": Aixin, "aixin-sqlite": Aixin, "aixin-sqlite-full": AixinSQLiteFull,
+           "aixin-tx-pg": AixinPGTx}
 
 
 # ----------------------------------------------------------------------------
@@ -1330,6 +1358,10 @@ def label_of(system):
     db = "PostgreSQL" if is_pg(system) else "SQLite"
     if system == "aixin-sqlite":
         db += " (app.db.make_engine)"
+    elif system == "aixin-pg":
+        db += " (W1/W3: each post its own transaction, AUTOCOMMIT)"
+    elif system == "aixin-tx-pg":
+        db += " (W1/W3: BEGIN, post, COMMIT)"
     elif system == "aixin-sqlite-full":
         db += " (make_engine + floor's pragmas)"
     return LABELS.get(name, name), db
@@ -1476,6 +1508,9 @@ def orchestrate(args):
         w2p = ["w2p"] if getattr(DRIVERS[system], "has_w2_posts", False) else []
         w2b = ["w2b"] if getattr(DRIVERS[system], "has_w2_many", False) else []
         workloads = ["w1", "w2"] + w2p + w2b + (["w3"] if is_pg(system) else []) + ["w4"]
+        only = getattr(DRIVERS[system], "workloads_only", None)
+        if only:
+            workloads = [w for w in workloads if w in only]
         if args.workloads:
             wanted = args.workloads.split(",")
             workloads = [w for w in workloads if w in wanted or (w in ("w2p", "w2b") and "w2" in wanted)]
