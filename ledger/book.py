@@ -514,8 +514,8 @@ def _alone(conn: Connection) -> bool:
     """AUTOCOMMIT and outside any transaction block: a write of more than one statement needs a block of its own."""
     if not _autocommit(conn):
         return False
-    status = getattr(conn.connection.dbapi_connection, "info", None)
-    return status is None or status.transaction_status.name == "IDLE"
+    info = getattr(conn.connection.dbapi_connection, "info", None)
+    return info is None or int(info.transaction_status) == 0  # psycopg's TransactionStatus.IDLE
 
 
 @contextmanager

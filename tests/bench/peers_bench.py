@@ -185,7 +185,10 @@ are installed into a venv of their own (`$PEERS_VENV`, default `instance/peers-v
 project's; this ledger's workers run under the project's `.venv`. Workloads: **W1** 5,000 one-transfer
 transactions, one client; **W2** 10,000 transfers in one transaction (this ledger: one journal); **W2p**
 10,000 one-transfer `post()` calls in one transaction; **W2b** the same in one `post_many()`; **W3** 4
-client processes × 2,000 one-transfer transactions on disjoint wallets; every run starts from a fresh
+client processes × 2,000 one-transfer transactions on disjoint wallets. This ledger's W1 and W3 (`aixin-pg`)
+post each transfer as a transaction of its own on a connection in AUTOCOMMIT (one statement, one round
+trip; docs/ledger.md, "A post as its own transaction"); `aixin-tx-pg` runs the same W1 and W3 as BEGIN,
+`post()`, COMMIT, the shape of the product's use cases, and its ratios are in the notes. Every run starts from a fresh
 copy of a template database and every run of this ledger ends with `verify() == []` and every balance
 read back. Medians of `$PEERS_REPS` runs (default 1: the full set takes about 15 minutes per
 repetition on 2 cores); the ratios are within this one run. `--quick` runs the harness's smoke sizes.""",
