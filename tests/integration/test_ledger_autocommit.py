@@ -178,23 +178,31 @@ def test_a_post_whose_account_changed_while_it_waited_is_written_after_the_chang
     assert committed(pg_engine, tenant, lambda b: b.verify()) == []
 
 
+def together(pg_engine, tenant: int, n: int, work) -> list:
+    """work(book, i) for i in range(n), each on a connection of its own in AUTOCOMMIT, all released at once;
+    per call the journal posted or the exception raised."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int):
+        with pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            barrier.wait(timeout=60)
+            try:
+                return work(Ledger(conn, tenant=tenant), i)
+            except Exception as e:  # noqa: BLE001  (the caller asserts on every outcome)
+                return e
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
 def test_concurrent_spends_on_autocommit_never_overdraw(pg_engine, tenant):
     """20 connections in AUTOCOMMIT spend from one wallet that holds enough for 7 of them."""
     with pg_engine.connect() as c:
         open_wallets(Ledger(c, tenant=tenant), {"w": 70, "shop": 0})
         c.commit()
-    barrier = threading.Barrier(20)
-
-    def spend(i: int):
-        with pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            barrier.wait(timeout=60)
-            try:
-                return Ledger(conn, tenant=tenant).post([Transfer("w", "shop", 10)], kind="spend", key=f"s{i}")
-            except InsufficientBalance as e:
-                return e
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(spend, range(20)))
+    results = together(
+        pg_engine, tenant, 20, lambda book, i: book.post([Transfer("w", "shop", 10)], kind="spend", key=f"s{i}")
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 7
     assert all(isinstance(r, InsufficientBalance) for r in results if isinstance(r, Exception))
     assert committed(pg_engine, tenant, lambda b: (b.balance("w").posted, b.balance("shop").posted)) == (0, 70)
@@ -207,20 +215,12 @@ def test_concurrent_journals_of_two_transfers_on_autocommit_all_land(pg_engine, 
     with pg_engine.connect() as c:
         open_wallets(Ledger(c, tenant=tenant), {f"w{i}": 0 for i in range(12)} | {"pool": 0})
         c.commit()
-    barrier = threading.Barrier(12)
-
-    def pay(i: int):
-        with pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            barrier.wait(timeout=60)
-            try:
-                return Ledger(conn, tenant=tenant).post(
-                    [Transfer("src", f"w{i}", 10), Transfer("src", "pool", 1)], kind="pay", key=f"p{i}"
-                )
-            except Exception as e:  # noqa: BLE001  (asserted below)
-                return e
-
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        results = list(pool.map(pay, range(12)))
+    results = together(
+        pg_engine,
+        tenant,
+        12,
+        lambda book, i: book.post([Transfer("src", f"w{i}", 10), Transfer("src", "pool", 1)], kind="pay", key=f"p{i}"),
+    )
     assert [r for r in results if isinstance(r, Exception)] == []
     assert committed(pg_engine, tenant, lambda b: (b.balance("src").posted, b.balance("pool").posted)) == (132, 12)
     assert committed(pg_engine, tenant, lambda b: b.verify()) == []
