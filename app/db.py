@@ -12,7 +12,8 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Integer, MetaData, String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ColumnElement
 from sqlalchemy.sql.sqltypes import NullType
@@ -319,3 +320,19 @@ def _starts_with_default(element, compiler, **kw):
 def _starts_with_sqlite(element, compiler, **kw):
     col = compiler.process(element.column, **kw)
     return f"({col} >= {compiler.process(element.lower, **kw)} AND {col} < {compiler.process(element.upper, **kw)})"
+
+
+def as_loaded(session: Session, cls: type, values: dict[str, Any]) -> Any:
+    """An instance of the mapped class `cls` (primary key `id`) with `values` (its column attributes,
+    as a Core read of the row gave them), persistent in `session` and unchanged, as if the ORM had
+    loaded it: changes to it are flushed, its relationships load lazily, a commit expires it. When the
+    session already holds an instance of that identity, that one is returned, as a query would (the
+    identity map keeps one object per row). For a hot read in Core (FixedStatement) whose caller needs
+    the ORM object: building it here costs a fraction of the ORM's load of one row."""
+    found = session.identity_map.get(identity_key(cls, values["id"]))
+    if found is not None:
+        return found
+    obj = cls(**values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

@@ -20,6 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, select
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from app.db import utcnow
+from app.db import as_loaded, utcnow
 from app.errors import AppError
 from app.people import member_codes
 from app.people.labels import ACTIVE
@@ -284,7 +285,7 @@ class _Checked:
     lines: dict[int, _Line]
 
 
-def _checked(rows: Sequence[Row], first: Row) -> _Checked:
+def _checked(rows: Sequence[Any], first: Any) -> _Checked:
     lines = {
         r.item_id: _Line(
             r.item_id, bool(r.offered), r.item_name, r.kind, r.limit_qty, r.limit_period, r.price_id, r.points, r.had
@@ -334,27 +335,34 @@ def _turn_and_checks(
     else:
         identify(db, tenant, member_token=member_token, member_code=member_code, now=now)  # raises: one of the two
         raise AssertionError("unreachable")
-    rows = db.execute(both, params).all()
-    first: Row | None = rows[0] if rows else db.execute(alone, params).first()
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        by_size = {f"ids_{i}": x for i, x in enumerate(ids)}
+        rows: Sequence[Any] = sql.turn_and_checks_pg(bool(member_code), len(ids)).rows(conn, {**params, **by_size})
+        member = as_loaded(db, Member, {k: getattr(rows[0], f"m_{k}") for k, _ in sql.MEMBER_COLUMNS}) if rows else None
+    else:
+        rows = db.execute(both, params).all()
+        member = rows[0].Member if rows else None
+    first: Any = rows[0] if rows else db.execute(alone, params).first()
+    if first is not None and member is None:
+        member = first.Member
     checked = _checked(rows, rows[0]) if rows and rows[0].wallet_n == rows[0].wallet_seen_n else None
-    turn = _turn_of(first, tenant, params["digest"], now)
+    turn = _turn_of(first, member, tenant, params["digest"], now)
     if turn is None:
         # Say what is wrong with the code or the member (a member without a wallet passes: 0 points).
         who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
         turn = _Turn(who.member, who.code.id if who.code is not None else None, who.token_digest, 0)
     if checked is None:
-        conn = db.connection()
         params.update(member_id=turn.member.id, code_id=turn.code_id)
         rows = conn.execute(sql.CHECKS, params).all()
         checked = _checked(rows, rows[0] if rows else conn.execute(sql.USED, params).one())
     return turn, checked
 
 
-def _turn_of(row: Row | None, tenant: int, digest: str | None, now: datetime) -> _Turn | None:
-    """The turn the row gives, or None when anything is not plainly fine."""
-    if row is None:
+def _turn_of(row: Any, member: Member | None, tenant: int, digest: str | None, now: datetime) -> _Turn | None:
+    """The turn the row (and its member) gives, or None when anything is not plainly fine."""
+    if row is None or member is None:
         return None
-    member = row.Member
     if member.tenant_id != tenant or member.status != ACTIVE or row.used_at is not None:
         return None
     if row.code_id is not None and row.expires_at <= now:
