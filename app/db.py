@@ -188,16 +188,26 @@ class FixedStatement:
     SQLAlchemy's own handler, and values are converted by the column types' bind and result
     processors (SQLite stores dates and times as text). Every bound parameter must be a named
     bindparam the caller passes (no literal values in the statement). Rows come back as named tuples
-    of the statement's columns."""
+    of the statement's columns.
+
+    A statement SQLAlchemy cannot express (a data-modifying WITH, say) is given as SQL text in the
+    driver's own parameter style, for the one database it is written for, with the names of its
+    `columns`: it is run as it is, its values neither converted on the way in nor on the way out."""
 
     _CURSOR = "aixin_fixed_cursor"
 
-    def __init__(self, statement: ClauseElement):
+    def __init__(self, statement: ClauseElement | str, columns: tuple[str, ...] = ()):
         self.statement = statement
         self._by_dialect: dict[object, tuple] = {}
+        if isinstance(statement, str):
+            row = namedtuple("Row", columns) if columns else None  # type: ignore[misc]
+            self._driver_sql = (statement, {}, None, (), [], row)
 
     def _compiled(self, dialect) -> tuple:
         found = self._by_dialect.get(dialect.name)
+        if found is None and isinstance(self.statement, str):
+            found = self._by_dialect[dialect.name] = self._driver_sql
+            self._by_dialect[("result", dialect.name)] = ()
         if found is None:
             compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
             names = compiled.bind_names  # bindparam -> its name in the SQL

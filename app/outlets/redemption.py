@@ -572,8 +572,8 @@ def _record(
     IntegrityError, and its whole request roll back."""
     conn = db.connection()
     if conn.dialect.name == "postgresql":
-        got = conn.exec_driver_sql(
-            sql.RECORD_PG,
+        got = sql.RECORD_PG_ROW.rows(
+            conn,
             {
                 **row,
                 "code_id": code_id,
@@ -584,7 +584,7 @@ def _record(
                 "unit_points": [x["unit_points"] for x in line_rows],
                 "qtys": [x["qty"] for x in line_rows],
             },
-        ).one()
+        )[0]
         if code_id is not None:
             member_codes.consumed(db, code_id, now, got.codes_used)
         row = {**row, "journal_id": got.journal_id}
@@ -600,13 +600,18 @@ def _record(
             .all()
         )
     redemption = Redemption(id=rid, **row)
-    redemption.lines = [
+    lines = [
         RedemptionLine(id=lid, redemption_id=rid, refunded_qty=0, **x)
         for lid, x in zip(line_ids, line_rows, strict=True)
     ]
-    redemption.outlet, redemption.member = outlet, member
-    for obj in (*redemption.lines, redemption):
-        make_transient_to_detached(obj)
+    # As a load sets them (no change events: nothing here is a change to flush).
+    set_committed_value(redemption, "lines", lines)
+    set_committed_value(redemption, "outlet", outlet)
+    set_committed_value(redemption, "member", member)
+    for line in lines:
+        set_committed_value(line, "redemption", redemption)
+        make_transient_to_detached(line)
+    make_transient_to_detached(redemption)
     return redemption
 
 

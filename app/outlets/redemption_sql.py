@@ -226,6 +226,8 @@ SELECT r.id, r.journal_id, (SELECT count(*) FROM code) AS codes_used,
 FROM r
 """
 
+RECORD_PG_ROW = FixedStatement(RECORD_PG, ("id", "journal_id", "codes_used", "line_ids", "item_ids"))
+
 # PostgreSQL: undo RECORD_PG within the transaction that wrote it, when the journal posted after it is
 # refused (a shelf ran out while the records were written): the rows were never committed nor seen by
 # anyone else, and the request fails as if they had never been written.
