@@ -199,17 +199,17 @@ class FixedStatement:
     def __init__(self, statement: ClauseElement | str, columns: tuple[str, ...] = ()):
         self.statement = statement
         self._by_dialect: dict[object, tuple] = {}
+        self._driver_sql: tuple | None = None
         if isinstance(statement, str):
-            row = namedtuple("Row", columns) if columns else None  # type: ignore[misc]
-            self._driver_sql = (statement, {}, None, (), [], row)
+            self._driver_sql = (statement, {}, None, (), [], namedtuple("Row", columns) if columns else None)
 
     def _compiled(self, dialect) -> tuple:
         found = self._by_dialect.get(dialect.name)
-        if found is None and isinstance(self.statement, str):
+        if found is None and self._driver_sql is not None:
             found = self._by_dialect[dialect.name] = self._driver_sql
             self._by_dialect[("result", dialect.name)] = ()
         if found is None:
-            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
+            compiled = cast(SQLCompiler, cast(ClauseElement, self.statement).compile(dialect=dialect))
             names = compiled.bind_names  # bindparam -> its name in the SQL
             # Values the statement carries itself (a LIMIT, say), under their names in the SQL.
             defaults = {names[b]: b.effective_value for b in names if not b.required}

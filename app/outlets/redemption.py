@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -41,7 +41,7 @@ from ledger import InsufficientBalance, Journal, LedgerError, Transfer
 
 from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
-from .catalogue import limit_window
+from .catalogue import limit_starts, limit_window
 from .errors import (
     CartKeyReused,
     InsufficientPoints,
@@ -53,7 +53,7 @@ from .errors import (
     OutletInvalid,
     TokenUsed,
 )
-from .labels import GOODS, LIMIT_PERIODS
+from .labels import GOODS
 from .models import Outlet, Redemption, RedemptionLine
 from .stock import out_of_stock
 
@@ -323,7 +323,7 @@ def _turn_and_checks(
         "ids": ids,
         "key": key,
         "now": now,
-        **{f"since_{p}": limit_window(p, now)[0] for p in LIMIT_PERIODS},
+        **{f"since_{p}": start for p, start in limit_starts(now).items()},
     }
     if member_token and not member_code:
         member_id = check_token(member_token, "member", now, tenant_id=tenant).subject_id

@@ -33,7 +33,6 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased
 
 from app.db import FixedStatement
-
 from app.people.member_codes import CONSUME_PG
 from app.people.models import Member, MemberCode
 from app.points.accounts import wallet_code_sql
