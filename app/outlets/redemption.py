@@ -512,7 +512,7 @@ def redeem(
         # shelves, which every redemption at the outlet needs, so they are held only for the journal's
         # write and the commit (not for the records' round trip too). RECORD_PG takes the journal's id
         # from the ledger's sequence; everything it wrote is this member's, under their lock.
-        redemption = _record(db, turn.code_id, now, row, line_rows, outlet, member)
+        redemption = _record(db, turn.code_id, now, row, line_rows)
         try:
             journal = post(redemption.journal_id)
         except InsufficientBalance as e:
@@ -527,8 +527,12 @@ def redeem(
         except InsufficientBalance as e:
             raise out_of_stock(db, e, names) from None
         row["journal_id"] = journal.id
-        redemption = _record(db, turn.code_id, now, row, line_rows, outlet, member)
-    db.add(redemption)  # persistent, as if just loaded
+        redemption = _record(db, turn.code_id, now, row, line_rows)
+    db.add(redemption)  # persistent, as if just loaded (with its lines)
+    # Its outlet and member, already in the session, set after the add: the add's cascade need not
+    # walk them and what they hold.
+    set_committed_value(redemption, "outlet", outlet)
+    set_committed_value(redemption, "member", member)
     redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
     return redemption
 
@@ -560,11 +564,9 @@ def _limit_reached(line: _Line, now: datetime) -> LimitReached:
     )
 
 
-def _record(
-    db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict], outlet: Outlet, member: Member
-) -> Redemption:
+def _record(db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict]) -> Redemption:
     """Mark the short code used (`code_id`, if any), insert the redemption and its lines, and build the
-    Redemption with its lines, outlet and member as if just loaded (the caller adds it to the session):
+    Redemption with its lines as if just loaded (the caller adds it to the session and sets its outlet and member):
     the receipt and the caller read it without another query. On PostgreSQL one statement
     (redemption_sql.RECORD_PG), which takes the journal's id from the ledger's sequence when
     row["journal_id"] is None; elsewhere three. The unique key, token and code columns back the checks
@@ -606,8 +608,6 @@ def _record(
     ]
     # As a load sets them (no change events: nothing here is a change to flush).
     set_committed_value(redemption, "lines", lines)
-    set_committed_value(redemption, "outlet", outlet)
-    set_committed_value(redemption, "member", member)
     for line in lines:
         set_committed_value(line, "redemption", redemption)
         make_transient_to_detached(line)
