@@ -12,7 +12,8 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Integer, MetaData, String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ColumnElement
 from sqlalchemy.sql.sqltypes import NullType
@@ -187,18 +188,28 @@ class FixedStatement:
     SQLAlchemy's own handler, and values are converted by the column types' bind and result
     processors (SQLite stores dates and times as text). Every bound parameter must be a named
     bindparam the caller passes (no literal values in the statement). Rows come back as named tuples
-    of the statement's columns."""
+    of the statement's columns.
+
+    A statement SQLAlchemy cannot express (a data-modifying WITH, say) is given as SQL text in the
+    driver's own parameter style, for the one database it is written for, with the names of its
+    `columns`: it is run as it is, its values neither converted on the way in nor on the way out."""
 
     _CURSOR = "aixin_fixed_cursor"
 
-    def __init__(self, statement: ClauseElement):
+    def __init__(self, statement: ClauseElement | str, columns: tuple[str, ...] = ()):
         self.statement = statement
         self._by_dialect: dict[object, tuple] = {}
+        self._driver_sql: tuple | None = None
+        if isinstance(statement, str):
+            self._driver_sql = (statement, {}, None, (), [], namedtuple("Row", columns) if columns else None)
 
     def _compiled(self, dialect) -> tuple:
         found = self._by_dialect.get(dialect.name)
+        if found is None and self._driver_sql is not None:
+            found = self._by_dialect[dialect.name] = self._driver_sql
+            self._by_dialect[("result", dialect.name)] = ()
         if found is None:
-            compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect))
+            compiled = cast(SQLCompiler, cast(ClauseElement, self.statement).compile(dialect=dialect))
             names = compiled.bind_names  # bindparam -> its name in the SQL
             # Values the statement carries itself (a LIMIT, say), under their names in the SQL.
             defaults = {names[b]: b.effective_value for b in names if not b.required}
@@ -319,3 +330,19 @@ def _starts_with_default(element, compiler, **kw):
 def _starts_with_sqlite(element, compiler, **kw):
     col = compiler.process(element.column, **kw)
     return f"({col} >= {compiler.process(element.lower, **kw)} AND {col} < {compiler.process(element.upper, **kw)})"
+
+
+def as_loaded(session: Session, cls: type, values: dict[str, Any]) -> Any:
+    """An instance of the mapped class `cls` (primary key `id`) with `values` (its column attributes,
+    as a Core read of the row gave them), persistent in `session` and unchanged, as if the ORM had
+    loaded it: changes to it are flushed, its relationships load lazily, a commit expires it. When the
+    session already holds an instance of that identity, that one is returned, as a query would (the
+    identity map keeps one object per row). For a hot read in Core (FixedStatement) whose caller needs
+    the ORM object: building it here costs a fraction of the ORM's load of one row."""
+    found = session.identity_map.get(identity_key(cls, values["id"]))
+    if found is not None:
+        return found
+    obj = cls(**values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

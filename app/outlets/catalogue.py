@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -315,8 +316,25 @@ def offers(db: Session, outlet: Outlet, when: datetime | None = None, include_un
 def limit_window(period: str, now: datetime) -> tuple[datetime, datetime]:
     """The Beijing calendar period containing `now` (naive UTC), as (start, next start) in naive UTC:
     a limit counts what was redeemed from `start` and resets at `next start`."""
-    local = to_beijing(now)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return _window(period, to_beijing(now).date())
+
+
+def limit_starts(now: datetime) -> dict[str, datetime]:
+    """The start of each limit period (day, week, month, year) containing `now`, as limit_window gives
+    them: what every redemption's checks read (redemption._turn_and_checks)."""
+    return dict(_starts(to_beijing(now).date()))  # a copy: the cached one is shared
+
+
+@lru_cache(maxsize=16)
+def _starts(day: date) -> dict[str, datetime]:
+    return {p: _window(p, day)[0] for p in LIMIT_PERIODS}
+
+
+@lru_cache(maxsize=64)
+def _window(period: str, local_day: date) -> tuple[datetime, datetime]:
+    """limit_window of a Beijing calendar day: it depends on the day alone, and every redemption of
+    the day asks for the same four, so they are worked out once a day per process."""
+    day = datetime(local_day.year, local_day.month, local_day.day)
     if period == DAY:
         start, end = day, day + timedelta(days=1)
     elif period == WEEK:

@@ -20,14 +20,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from app.db import utcnow
+from app.db import as_loaded, utcnow
 from app.errors import AppError
 from app.people import member_codes
 from app.people.labels import ACTIVE
@@ -40,7 +41,7 @@ from ledger import InsufficientBalance, Journal, LedgerError, Transfer
 
 from . import redemption_sql as sql
 from .accounts import REDEEMED, goods_code, shelf_code
-from .catalogue import limit_window
+from .catalogue import limit_starts, limit_window
 from .errors import (
     CartKeyReused,
     InsufficientPoints,
@@ -52,7 +53,7 @@ from .errors import (
     OutletInvalid,
     TokenUsed,
 )
-from .labels import GOODS, LIMIT_PERIODS
+from .labels import GOODS
 from .models import Outlet, Redemption, RedemptionLine
 from .stock import out_of_stock
 
@@ -284,7 +285,7 @@ class _Checked:
     lines: dict[int, _Line]
 
 
-def _checked(rows: Sequence[Row], first: Row) -> _Checked:
+def _checked(rows: Sequence[Any], first: Any) -> _Checked:
     lines = {
         r.item_id: _Line(
             r.item_id, bool(r.offered), r.item_name, r.kind, r.limit_qty, r.limit_period, r.price_id, r.points, r.had
@@ -322,7 +323,7 @@ def _turn_and_checks(
         "ids": ids,
         "key": key,
         "now": now,
-        **{f"since_{p}": limit_window(p, now)[0] for p in LIMIT_PERIODS},
+        **{f"since_{p}": start for p, start in limit_starts(now).items()},
     }
     if member_token and not member_code:
         member_id = check_token(member_token, "member", now, tenant_id=tenant).subject_id
@@ -334,27 +335,34 @@ def _turn_and_checks(
     else:
         identify(db, tenant, member_token=member_token, member_code=member_code, now=now)  # raises: one of the two
         raise AssertionError("unreachable")
-    rows = db.execute(both, params).all()
-    first: Row | None = rows[0] if rows else db.execute(alone, params).first()
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        by_size = {f"ids_{i}": x for i, x in enumerate(ids)}
+        rows: Sequence[Any] = sql.turn_and_checks_pg(bool(member_code), len(ids)).rows(conn, {**params, **by_size})
+        member = as_loaded(db, Member, {k: getattr(rows[0], f"m_{k}") for k, _ in sql.MEMBER_COLUMNS}) if rows else None
+    else:
+        rows = db.execute(both, params).all()
+        member = rows[0].Member if rows else None
+    first: Any = rows[0] if rows else db.execute(alone, params).first()
+    if first is not None and member is None:
+        member = first.Member
     checked = _checked(rows, rows[0]) if rows and rows[0].wallet_n == rows[0].wallet_seen_n else None
-    turn = _turn_of(first, tenant, params["digest"], now)
+    turn = _turn_of(first, member, tenant, params["digest"], now)
     if turn is None:
         # Say what is wrong with the code or the member (a member without a wallet passes: 0 points).
         who = identify(db, tenant, member_token=member_token, member_code=member_code, now=now, check_used=False)
         turn = _Turn(who.member, who.code.id if who.code is not None else None, who.token_digest, 0)
     if checked is None:
-        conn = db.connection()
         params.update(member_id=turn.member.id, code_id=turn.code_id)
         rows = conn.execute(sql.CHECKS, params).all()
         checked = _checked(rows, rows[0] if rows else conn.execute(sql.USED, params).one())
     return turn, checked
 
 
-def _turn_of(row: Row | None, tenant: int, digest: str | None, now: datetime) -> _Turn | None:
-    """The turn the row gives, or None when anything is not plainly fine."""
-    if row is None:
+def _turn_of(row: Any, member: Member | None, tenant: int, digest: str | None, now: datetime) -> _Turn | None:
+    """The turn the row (and its member) gives, or None when anything is not plainly fine."""
+    if row is None or member is None:
         return None
-    member = row.Member
     if member.tenant_id != tenant or member.status != ACTIVE or row.used_at is not None:
         return None
     if row.code_id is not None and row.expires_at <= now:
@@ -504,7 +512,7 @@ def redeem(
         # shelves, which every redemption at the outlet needs, so they are held only for the journal's
         # write and the commit (not for the records' round trip too). RECORD_PG takes the journal's id
         # from the ledger's sequence; everything it wrote is this member's, under their lock.
-        redemption = _record(db, turn.code_id, now, row, line_rows, outlet, member)
+        redemption = _record(db, turn.code_id, now, row, line_rows)
         try:
             journal = post(redemption.journal_id)
         except InsufficientBalance as e:
@@ -519,8 +527,12 @@ def redeem(
         except InsufficientBalance as e:
             raise out_of_stock(db, e, names) from None
         row["journal_id"] = journal.id
-        redemption = _record(db, turn.code_id, now, row, line_rows, outlet, member)
-    db.add(redemption)  # persistent, as if just loaded
+        redemption = _record(db, turn.code_id, now, row, line_rows)
+    db.add(redemption)  # persistent, as if just loaded (with its lines)
+    # Its outlet and member, already in the session, set after the add: the add's cascade need not
+    # walk them and what they hold.
+    set_committed_value(redemption, "outlet", outlet)
+    set_committed_value(redemption, "member", member)
     redemption.available_after = have - total  # type: ignore[attr-defined]  # the receipt needs no query
     return redemption
 
@@ -552,11 +564,9 @@ def _limit_reached(line: _Line, now: datetime) -> LimitReached:
     )
 
 
-def _record(
-    db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict], outlet: Outlet, member: Member
-) -> Redemption:
+def _record(db: Session, code_id: int | None, now: datetime, row: dict, line_rows: list[dict]) -> Redemption:
     """Mark the short code used (`code_id`, if any), insert the redemption and its lines, and build the
-    Redemption with its lines, outlet and member as if just loaded (the caller adds it to the session):
+    Redemption with its lines as if just loaded (the caller adds it to the session and sets its outlet and member):
     the receipt and the caller read it without another query. On PostgreSQL one statement
     (redemption_sql.RECORD_PG), which takes the journal's id from the ledger's sequence when
     row["journal_id"] is None; elsewhere three. The unique key, token and code columns back the checks
@@ -564,8 +574,8 @@ def _record(
     IntegrityError, and its whole request roll back."""
     conn = db.connection()
     if conn.dialect.name == "postgresql":
-        got = conn.exec_driver_sql(
-            sql.RECORD_PG,
+        got = sql.RECORD_PG_ROW.rows(
+            conn,
             {
                 **row,
                 "code_id": code_id,
@@ -576,7 +586,7 @@ def _record(
                 "unit_points": [x["unit_points"] for x in line_rows],
                 "qtys": [x["qty"] for x in line_rows],
             },
-        ).one()
+        )[0]
         if code_id is not None:
             member_codes.consumed(db, code_id, now, got.codes_used)
         row = {**row, "journal_id": got.journal_id}
@@ -592,13 +602,16 @@ def _record(
             .all()
         )
     redemption = Redemption(id=rid, **row)
-    redemption.lines = [
+    lines = [
         RedemptionLine(id=lid, redemption_id=rid, refunded_qty=0, **x)
         for lid, x in zip(line_ids, line_rows, strict=True)
     ]
-    redemption.outlet, redemption.member = outlet, member
-    for obj in (*redemption.lines, redemption):
-        make_transient_to_detached(obj)
+    # As a load sets them (no change events: nothing here is a change to flush).
+    set_committed_value(redemption, "lines", lines)
+    for line in lines:
+        set_committed_value(line, "redemption", redemption)
+        make_transient_to_detached(line)
+    make_transient_to_detached(redemption)
     return redemption
 
 

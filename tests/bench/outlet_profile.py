@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         backend_cpu[text] += _backend_cpu(pids) - started["cpu"]
 
     client = app.test_client()
+    # As wrk sends them: without a User-Agent. The test client's own ("Werkzeug/…") differs from the one
+    # the session was signed in with, so Flask-Login's session protection would mark every session not
+    # fresh and Flask re-sign its cookie on every answer: work the bench's requests never cause.
+    client.environ_base.pop("HTTP_USER_AGENT", None)
 
     def post(i: int) -> None:
         cookie, csrf, url, body = lines[i]
