@@ -332,17 +332,18 @@ def _starts_with_sqlite(element, compiler, **kw):
     return f"({col} >= {compiler.process(element.lower, **kw)} AND {col} < {compiler.process(element.upper, **kw)})"
 
 
-def as_loaded(session: Session, cls: type, values: dict[str, Any]) -> Any:
+def as_loaded(session: Session, cls: type, values: dict[str, Any], related: dict[str, Any] | None = None) -> Any:
     """An instance of the mapped class `cls` (primary key `id`) with `values` (its column attributes,
     as a Core read of the row gave them), persistent in `session` and unchanged, as if the ORM had
     loaded it: changes to it are flushed, its relationships load lazily, a commit expires it. When the
     session already holds an instance of that identity, that one is returned, as a query would (the
     identity map keeps one object per row). For a hot read in Core (FixedStatement) whose caller needs
-    the ORM object: building it here costs a fraction of the ORM's load of one row."""
+    the ORM object: building it here costs a fraction of the ORM's load of one row. `related`: objects
+    already loaded for its relationships (an outlet's org unit, say), set as if loaded with it."""
     found = session.identity_map.get(identity_key(cls, values["id"]))
     if found is not None:
         return found
-    obj = cls(**values)
+    obj = cls(**values, **(related or {}))
     make_transient_to_detached(obj)
     session.add(obj)
     return obj

@@ -9,8 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, Select, String, bindparam, cast, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm import Session, joinedload
 
 from app import access
 from app.audit.services import record
@@ -59,13 +58,7 @@ def _as_loaded(db: Session, outlet_id: int) -> Outlet | None:
     if row is None:
         return None
     unit = as_loaded(db, OrgUnit, {k: getattr(row, f"u_{k}") for k, _ in _UNIT_COLS})
-    if (outlet := db.identity_map.get(identity_key(Outlet, outlet_id))) is not None:
-        return outlet  # the session's own, as a query returns it
-    outlet = Outlet(**{k: getattr(row, f"o_{k}") for k, _ in _OUTLET_COLS})
-    outlet.org_unit = unit
-    make_transient_to_detached(outlet)
-    db.add(outlet)  # persistent, nothing to flush
-    return outlet
+    return as_loaded(db, Outlet, {k: getattr(row, f"o_{k}") for k, _ in _OUTLET_COLS}, {"org_unit": unit})
 
 
 def get_outlet(db: Session, principal, outlet_id: int, action: str = "outlet.view") -> Outlet:
