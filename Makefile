@@ -65,13 +65,13 @@ test: $(STAMP) $(CATALOG).mo
 
 # Ruff (lint and format check) and mypy over ledger/ and app/ (tests are linted too); CI runs it.
 lint: $(STAMP)
-	$(BIN)/ruff check app ledger tests config.py
-	$(BIN)/ruff format --check app ledger tests config.py
+	$(BIN)/ruff check app ledger tests config.py gunicorn.conf.py
+	$(BIN)/ruff format --check app ledger tests config.py gunicorn.conf.py
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix app ledger tests config.py
-	$(BIN)/ruff format app ledger tests config.py
+	$(BIN)/ruff check --fix app ledger tests config.py gunicorn.conf.py
+	$(BIN)/ruff format app ledger tests config.py gunicorn.conf.py
 
 check-migrations: $(STAMP)
 	$(BIN)/alembic check

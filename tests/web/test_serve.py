@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -112,6 +113,9 @@ def test_make_serve_migrates_generates_keys_once_and_serves_in_production(tmp_pa
     assert status == 200 and b'"reachable"' in body
     assert "Strict-Transport-Security" in headers  # production settings
     assert "gunicorn, 2 workers" in out and "generated SECRET_KEY" in out
+    # gunicorn.conf.py was read: each worker froze the app's startup objects out of the collector's scans.
+    frozen = [int(n) for n in re.findall(r"worker \d+: (\d+) objects frozen", out)]
+    assert len(frozen) == 2 and min(frozen) > 10_000, out
     assert (tmp_path / "serve.db").exists()  # migrations ran first
     keys = env_file.read_text()
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
