@@ -527,11 +527,11 @@ check-in burst; each worker takes at most its share of the 50 connections, so th
 workers as many phones would); `wrk` with `tests/bench/outlet.lua` keeps 50 connections busy, each request one cart
 of two random items at `POST /api/v1/outlets/{id}/redemptions` with the member's short code (issued
 just before the run; a QR token lives only 2 minutes, less than a run on a loaded machine) and its own
-cart key. Each run starts a fresh server and sends it 500 redemptions first (reported apart, as the
-server just after a start: each worker thread opens its database connection, each new PostgreSQL
-backend fills its caches); the run measured is the next 2,000. Three runs: spread over the 38 outlets; all at
-one outlet; all at one outlet with its points account split in 8 (`AIXIN_OUTLET_POINTS_SHARDS=8`).
-Goals: p99 < 250 ms, no errors, the hot
+cart key. Each run starts a fresh server and sends it 500 redemptions first, reported apart as the
+server just after a start (each worker thread opens its database connection, each new PostgreSQL
+backend fills its caches); the run measured is the next 2,000. Three runs: spread over the 38
+outlets; all at one outlet; all at one outlet with its points account split in 8
+(`AIXIN_OUTLET_POINTS_SHARDS=8`). Goals: p99 < 250 ms, no errors, the hot
 outlet within 2x of the spread throughput. The ledger's verify() and the stock check run afterwards.
 Each run prints the CPU per request of gunicorn, of the PostgreSQL backends of the bench's database and
 of wrk (from /proc), and the lines the app logged for any 5xx.
