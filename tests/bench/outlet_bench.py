@@ -422,7 +422,9 @@ def bench_redemptions(ctx: Context) -> None:
     for name in ("spread", "hot"):
         r = results[name]
         ctx.report.goal(f"outlets {name}: p99 < 250 ms", db, r["p99_us"] / 1000, r["p99_us"] < 250_000)
-        ctx.report.goal(f"outlets {name}: 0 errors", db, r["errors"], r["errors"] == 0)
+        # Errors just after the start count too: a member at the counter then sees them as much as later.
+        errors = r["errors"] + r["warm_up"]["errors"]
+        ctx.report.goal(f"outlets {name}: 0 errors (warm-up included)", db, errors, errors == 0)
     ratio = spread["rps"] / hot["rps"] if hot["rps"] else 0.0
     ctx.report.goal("outlets: spread / hot throughput <= 2", db, ratio, ratio <= 2)
     fixed_ratio = spread["rps"] / fixed["rps"] if fixed["rps"] else 0.0
@@ -432,7 +434,7 @@ def bench_redemptions(ctx: Context) -> None:
         f"{TITLE}: gunicorn {burst.GUNICORN_WORKERS} workers x {burst.GUNICORN_THREADS} threads, "
         f"at most {burst.WORKER_CONNECTIONS} connections a worker, ENV=production; "
         f"each request one cart of 2 random items of {ITEMS} with the member's short code; first error: "
-        f"{spread['first_error'] or hot['first_error'] or fixed['first_error'] or 'none'}."
+        f"{next((x['first_error'] for r in results.values() for x in (r['warm_up'], r) if x['first_error']), 'none')}."
     )
 
 
