@@ -53,6 +53,21 @@ def _validated(req, resp, error, instance, model_adapter) -> None:
             _check_values(model.model_dump(), "")
 
 
+_MODELS: dict[str, type] = {}
+
+
+def _component_name(model: type) -> str:
+    """A model's name in the document (#/components/schemas/<name>). SpecTree keeps one entry per name,
+    so a second model of the same name would silently be documented as the first (a grid report's
+    schema once stood for the outlets' stock report): a clash stops the app where the views are made."""
+    found = _MODELS.setdefault(model.__name__, model)
+    if found is not model:
+        raise RuntimeError(
+            f"two API models are named {model.__name__} ({found.__module__} and {model.__module__}): rename one"
+        )
+    return model.__name__
+
+
 api = SpecTree(
     "flask",
     title="Aixin (爱心积分) API",
@@ -65,7 +80,7 @@ api = SpecTree(
     before=_validated,
     validation_error_status=422,
     validation_error_model=ErrorOut,
-    naming_strategy=lambda model: model.__name__,
+    naming_strategy=_component_name,
     nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[
         SecurityScheme(

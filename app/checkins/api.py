@@ -22,12 +22,12 @@ from .models import HouseholdVisit
 from .schemas import (
     CheckinOut,
     CheckinPage,
-    DecisionIn,
     SiteIn,
     SiteOut,
     SitePage,
     SiteScanIn,
     SiteScanOut,
+    VisitDecisionIn,
     VisitIn,
     VisitOut,
     VisitPage,
@@ -131,7 +131,7 @@ def list_visits():
 
 
 @api.validate(
-    json=DecisionIn,
+    json=VisitDecisionIn,
     resp=write_responses(HTTP_200=VisitOut),
     tags=TAGS,
     security=WRITE_SECURITY,
@@ -139,7 +139,7 @@ def list_visits():
 )
 def decide_visit(visit_id: int):
     """Confirm a visit, or reject it with a reason (the grid's admin only). Error: `already_decided`."""
-    data: DecisionIn = request.context.json  # type: ignore[attr-defined]
+    data: VisitDecisionIn = request.context.json  # type: ignore[attr-defined]
     db = get_session()
     visit = services.get_visit(db, current_user.tenant_id, visit_id)
     require(current_user, "visit.confirm", visit)

@@ -148,7 +148,7 @@ class VisitQuery(PageQuery):
     )
 
 
-class DecisionIn(BaseModel):
+class VisitDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     confirm: bool

@@ -21,7 +21,6 @@ from .proposals import PayoutItem
 from .schemas import (
     BatchApprovalIn,
     BudgetIn,
-    DecisionIn,
     DisbursementIn,
     FundIn,
     FundList,
@@ -31,6 +30,7 @@ from .schemas import (
     IncomeOut,
     MyRewardsOut,
     PayoutBatchIn,
+    PayoutDecisionIn,
     PayoutIn,
     PayoutList,
     PayoutOut,
@@ -58,7 +58,7 @@ def _decision(operation_id: str):
     """The API contract shared by the decisions on one payout (approve, reject, withdraw): a reason in,
     the payout out."""
     return api.validate(
-        json=DecisionIn,
+        json=PayoutDecisionIn,
         resp=write_responses(HTTP_200=PayoutOut, HTTP_422=(ErrorOut, "What to fix")),
         tags=TAGS,
         security=WRITE_SECURITY,
@@ -68,7 +68,7 @@ def _decision(operation_id: str):
 
 def _decide(payout_id, action, decide):
     """Check the permission, make the decision with the request's reason, answer with the payout."""
-    data: DecisionIn = request.context.json
+    data: PayoutDecisionIn = request.context.json
     require(current_user, action)
     p = decide(get_session(), current_user.tenant_id, payout_id, actor_user_id=current_user.user_id, reason=data.reason)
     return _payout_out(p)
@@ -314,7 +314,7 @@ def record_payment(payout_id):
 
 
 @api.validate(
-    json=DecisionIn,
+    json=PayoutDecisionIn,
     resp=write_responses(HTTP_200=PayoutOut, HTTP_422=(ErrorOut, "What to fix")),
     tags=TAGS,
     security=WRITE_SECURITY,
@@ -322,7 +322,7 @@ def record_payment(payout_id):
 )
 def return_payout(payout_id):
     """Return an approved, unpaid payout to the fund, with a reason (the record is kept)."""
-    data: DecisionIn = request.context.json
+    data: PayoutDecisionIn = request.context.json
     require(current_user, "fund.manage")
     p = disbursement.return_payout(
         get_session(), current_user.tenant_id, payout_id, reason=data.reason, actor_user_id=current_user.user_id

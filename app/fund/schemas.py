@@ -278,7 +278,7 @@ class PayoutQuery(BaseModel):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-class DecisionIn(BaseModel):
+class PayoutDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(default="", max_length=200, description="Required to reject, withdraw or return")

@@ -50,8 +50,8 @@ from .schemas import (
     RedemptionIn,
     RefundIn,
     RefundOut,
-    ReportOut,
     ReportQuery,
+    StockReportOut,
     naive,
 )
 
@@ -316,7 +316,10 @@ def apply_count(count_id: int):
 
 
 @api.validate(
-    query=ReportQuery, resp=responses(HTTP_200=ReportOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="stockReport"
+    query=ReportQuery,
+    resp=responses(HTTP_200=StockReportOut, HTTP_403=FORBIDDEN),
+    tags=TAGS,
+    operation_id="stockReport",
 )
 def stock_report(outlet_id: int):
     """账物相符: per item, the pieces on the shelf by the books at `at`, the movements since `since`,
@@ -324,7 +327,7 @@ def stock_report(outlet_id: int):
     query: ReportQuery = request.context.query  # type: ignore[attr-defined]
     outlet = _outlet(outlet_id, "outlet.stock.view")
     at, since = naive(query.at), naive(query.since, "since")
-    return ReportOut.of(stock.stock_report(get_session(), outlet, at=at, since=since))
+    return StockReportOut.of(stock.stock_report(get_session(), outlet, at=at, since=since))
 
 
 # --- the counter --------------------------------------------------------------------------------------

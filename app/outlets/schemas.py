@@ -310,7 +310,7 @@ class ReportLineOut(BaseModel):
     value_fen: int | None
 
 
-class ReportOut(BaseModel):
+class StockReportOut(BaseModel):
     outlet_id: int
     at: AwareDatetime
     since: AwareDatetime | None
@@ -319,7 +319,7 @@ class ReportOut(BaseModel):
     lines: list[ReportLineOut]
 
     @classmethod
-    def of(cls, r) -> ReportOut:
+    def of(cls, r) -> StockReportOut:
         return cls(
             outlet_id=r.outlet_id,
             at=utc(r.at),

@@ -16,11 +16,11 @@ from app.errors import Forbidden
 from . import awards, lots
 from . import services as points
 from .schemas import (
+    AwardDecisionIn,
     AwardIn,
     AwardList,
     AwardOut,
     AwardQuery,
-    DecisionIn,
     ExpiringOut,
     ExpiryForecastOut,
     ForecastMonthOut,
@@ -144,7 +144,7 @@ def get_award(award_id):
 def _award_decision(operation_id: str):
     """The API contract shared by the decisions on a pending award: a reason in, the award out."""
     return api.validate(
-        json=DecisionIn,
+        json=AwardDecisionIn,
         resp=write_responses(HTTP_200=AwardOut, HTTP_422=(ErrorOut, "What to fix")),
         tags=["points"],
         security=WRITE_SECURITY,
@@ -154,7 +154,7 @@ def _award_decision(operation_id: str):
 
 def _decide_award(award_id, decide):
     """A district administrator decides (approve or reject) with the request's reason."""
-    data: DecisionIn = request.context.json
+    data: AwardDecisionIn = request.context.json
     _district_admin("points.awards.edit")
     s = get_session()
     award = decide(s, current_user.tenant_id, award_id, actor_user_id=current_user.user_id, reason=data.reason)
@@ -174,7 +174,7 @@ def reject_award(award_id):
 
 
 @api.validate(
-    json=DecisionIn,
+    json=AwardDecisionIn,
     resp=write_responses(HTTP_200=ReversalOut, HTTP_422=(ErrorOut, "What to fix")),
     tags=["points"],
     security=WRITE_SECURITY,
@@ -183,7 +183,7 @@ def reject_award(award_id):
 def reverse_award_line(line_id):
     """Take back one member's posted award (a correction), with a reason. 409 insufficient_balance when
     the wallet no longer holds the points (the message says the shortfall)."""
-    data: DecisionIn = request.context.json
+    data: AwardDecisionIn = request.context.json
     _district_admin("points.awards.edit")
     line = awards.reverse_award_line(
         get_session(), current_user.tenant_id, line_id, reason=data.reason, actor_user_id=current_user.user_id
@@ -192,7 +192,7 @@ def reverse_award_line(line_id):
 
 
 @api.validate(
-    json=DecisionIn,
+    json=AwardDecisionIn,
     resp=write_responses(HTTP_200=ReversalOut, HTTP_422=(ErrorOut, "What to fix")),
     tags=["points"],
     security=WRITE_SECURITY,
@@ -200,7 +200,7 @@ def reverse_award_line(line_id):
 )
 def reverse_hours(attendance_id):
     """Take back the posted points of one attendance's hours (a correction), with a reason."""
-    data: DecisionIn = request.context.json
+    data: AwardDecisionIn = request.context.json
     _district_admin("points.awards.edit")
     taken = awards.reverse_hours(
         get_session(), current_user.tenant_id, attendance_id, reason=data.reason, actor_user_id=current_user.user_id

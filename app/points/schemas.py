@@ -225,7 +225,7 @@ class AwardQuery(BaseModel):
     status: Literal["pending", "posted", "rejected"] | None = None
 
 
-class DecisionIn(BaseModel):
+class AwardDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(default="", max_length=200, description="Required to reject or reverse")

@@ -509,4 +509,52 @@ def test_openapi_document_is_valid_and_uses_the_validation_schemas(client):
     assert "id_number" not in doc["components"]["schemas"]["MemberOut"]["properties"]
 
 
+def _schema_of(doc: dict, path: str, method: str, where: str) -> dict:
+    op = doc["paths"][path][method]
+    content = op["requestBody"] if where == "body" else op["responses"][where]
+    return doc["components"]["schemas"][content["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+
+
+def test_each_operation_is_documented_with_its_own_models(client):
+    """SpecTree keeps one schema per model name. Two models of one name once made the document describe
+    the outlets' stock report with a grid report's schema, and a household visit's decision (which needs
+    `confirm`) with the fund's (which forbids it); a client built from the document could not use them."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    report = _schema_of(doc, "/api/v1/outlets/{outlet_id}/stock-report", "get", "200")
+    assert {"outlet_id", "matches", "lines", "value_fen"} <= set(report["properties"])
+    assert "grid_id" not in report["properties"]
+    assert set(_schema_of(doc, "/api/v1/grid-reports/{report_id}", "get", "200")["properties"]) >= {"grid_id", "id"}
+    visit = _schema_of(doc, "/api/v1/household-visits/{visit_id}/decision", "post", "body")
+    assert set(visit["properties"]) == {"confirm", "reason"} and visit["required"] == ["confirm"]
+    payout = _schema_of(doc, "/api/v1/fund/payouts/{payout_id}/reject", "post", "body")
+    assert set(payout["properties"]) == {"reason"} and payout["additionalProperties"] is False
+
+
+def test_no_two_api_models_share_a_name(app):
+    """Every pydantic model of the app (top-level or nested in another) has a name of its own, and the
+    document refuses a second model under a name already taken."""
+    from collections import defaultdict
+
+    import pytest
+    from pydantic import BaseModel
+
+    from app.api.openapi import _component_name
+
+    by_name: dict[str, set[str]] = defaultdict(set)
+
+    def walk(cls) -> None:
+        for sub in cls.__subclasses__():
+            if sub.__module__.startswith("app."):
+                by_name[sub.__name__].add(f"{sub.__module__}.{sub.__qualname__}")
+            walk(sub)
+
+    walk(BaseModel)
+    assert len(by_name) > 100  # every area's models were imported by the app
+    assert {name: where for name, where in by_name.items() if len(where) > 1} == {}
+
+    clash = type("MemberOut", (BaseModel,), {"__module__": "tests.web.test_api"})
+    with pytest.raises(RuntimeError, match="two API models are named MemberOut"):
+        _component_name(clash)
+
+
 # Schemathesis (generated requests for every operation) is in test_api_schemathesis.py.
