@@ -142,7 +142,18 @@ def _prepare(target: Target, keys: dict[str, str], n: int, work: Path) -> tuple[
 class Server:
     """gunicorn serving tests.bench.checkin_app on 127.0.0.1, production settings; stopped on exit."""
 
-    def __init__(self, target: Target, keys: dict[str, str], work: Path) -> None:
+    def __init__(
+        self,
+        target: Target,
+        keys: dict[str, str],
+        work: Path,
+        *,
+        worker_class: str = "gthread",
+        workers: int = GUNICORN_WORKERS,
+        threads: int = GUNICORN_THREADS,
+        worker_connections: int = WORKER_CONNECTIONS,
+    ) -> None:
+        """`worker_class` "sync" is `make serve`'s (one request at a time per worker; `threads` unused)."""
         self.port = _free_port()
         env = {
             **os.environ,
@@ -159,11 +170,11 @@ class Server:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                str(GUNICORN_WORKERS),
+                str(workers),
                 "--worker-class",
-                "gthread",
+                worker_class,
                 "--threads",
-                str(GUNICORN_THREADS),
+                str(threads),
                 "--backlog",
                 "256",
                 "--timeout",
@@ -172,7 +183,7 @@ class Server:
                 "5",
                 "--no-control-socket",  # as make serve: no shared ~/.gunicorn/gunicorn.ctl between servers
                 "--worker-connections",
-                str(WORKER_CONNECTIONS),
+                str(worker_connections),
                 "tests.bench.checkin_app:create()",
             ],
             cwd=ROOT,

@@ -56,6 +56,23 @@ HISTORY = 300  # redemptions made before the runs (_history)
 WARM_UP = 500  # redemptions each run's fresh server serves before the measured ones (_run)
 POINTS_EACH = 1_000
 SOURCE = "source:bench"
+# The server as `make serve` runs it (the "under make serve"): gunicorn's default sync workers,
+# (2 x cores) + 1 of them as the Makefile counts, each serving one request at a time, one connection per
+# request. BENCH_OUTLET_GTHREAD=WxT serves with W gthread workers of T threads instead (keep-alive; this
+# section's shape until 2026-12-06 was 4x4; docs/outlets.md, "make serve's sync workers").
+_GTHREAD = os.environ.get("BENCH_OUTLET_GTHREAD", "")
+WORKER_CLASS = "gthread" if _GTHREAD else "sync"
+WORKERS, THREADS = (
+    (int(_GTHREAD.split("x")[0]), int(_GTHREAD.split("x")[1]))
+    if _GTHREAD
+    else (2 * len(os.sched_getaffinity(0)) + 1, 1)
+)
+# One wrk thread for sync workers. A wrk thread that has sent all its lines keeps reconnecting its
+# closed connections and holds each one idle, and a sync worker that accepted an idle connection waits on
+# it; with two wrk threads, one finishing first held workers while the other's last requests waited out
+# wrk's 10 s timeout (1-3 errors a run, throughput cut to a fifth).
+WRK_THREADS = burst.WRK_THREADS if _GTHREAD else 1
+WORKER_CONNECTIONS = -(-burst.CLIENTS // WORKERS)  # gthread: each worker's share of wrk's connections
 
 
 def _prepare(target: Target, keys: dict[str, str], n: int, runs: int) -> dict:
@@ -217,7 +234,7 @@ def _wrk(url: str, work: Path, name: str) -> dict:
     cmd = [
         "wrk",
         "-t",
-        str(burst.WRK_THREADS),
+        str(WRK_THREADS),
         "-c",
         str(burst.CLIENTS),
         "-d",
@@ -229,7 +246,7 @@ def _wrk(url: str, work: Path, name: str) -> dict:
         url,
         "--",
         str(work / f"{name}.tsv"),
-        str(burst.WRK_THREADS),
+        str(WRK_THREADS),
         str(done),
     ]
     import signal
@@ -238,7 +255,7 @@ def _wrk(url: str, work: Path, name: str) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + burst.TIME_LIMIT_S + 30
     while proc.poll() is None and time.monotonic() < deadline:
-        if len(list(done.iterdir())) >= burst.WRK_THREADS:
+        if len(list(done.iterdir())) >= WRK_THREADS:
             proc.send_signal(signal.SIGINT)
             break
         time.sleep(0.1)
@@ -308,7 +325,15 @@ def _run(target: Target, keys: dict, world: dict, members: list[int], run: tuple
     name, hot, shards = run
     os.environ["AIXIN_OUTLET_POINTS_SHARDS"] = str(shards)
     try:
-        server = burst.Server(target, keys, work)
+        server = burst.Server(
+            target,
+            keys,
+            work,
+            worker_class=WORKER_CLASS,
+            workers=WORKERS,
+            threads=THREADS,
+            worker_connections=WORKER_CONNECTIONS,
+        )
     finally:
         os.environ.pop("AIXIN_OUTLET_POINTS_SHARDS", None)
     try:
@@ -376,7 +401,8 @@ def bench_redemptions(ctx: Context) -> None:
                 f"{per.get('db', 0):.1f} ms, wrk {per.get('wrk', 0):.1f} ms; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            print(f"     wrk's connections per gunicorn worker: {r['per_worker'] or 'not read'}", flush=True)
+            if WORKER_CLASS != "sync":  # a sync worker holds one connection at a time
+                print(f"     wrk's connections per gunicorn worker: {r['per_worker'] or 'not read'}", flush=True)
             w = r["warm_up"]
             print(
                 f"     the {w['requests']:,} before it, just after the server's start: {w['rps']:.0f} requests/s, "
@@ -430,10 +456,15 @@ def bench_redemptions(ctx: Context) -> None:
     fixed_ratio = spread["rps"] / fixed["rps"] if fixed["rps"] else 0.0
     ratios = f"{ratio:.2f}; {fixed_ratio:.2f}"
     ctx.report.add(TITLE, "spread / hot throughput (one points account; split in 8)", db, ratios)
+    shape = (
+        f"gunicorn as make serve runs it: {WORKERS} sync workers, a connection per request, wrk {WRK_THREADS} thread"
+        if WORKER_CLASS == "sync"
+        else f"gunicorn {WORKERS} workers x {THREADS} threads (gthread), at most {WORKER_CONNECTIONS} connections "
+        f"a worker, wrk {WRK_THREADS} threads"
+    )
     ctx.report.note(
-        f"{TITLE}: gunicorn {burst.GUNICORN_WORKERS} workers x {burst.GUNICORN_THREADS} threads, "
-        f"at most {burst.WORKER_CONNECTIONS} connections a worker, ENV=production; "
-        f"each request one cart of 2 random items of {ITEMS} with the member's short code; first error: "
+        f"{TITLE}: {shape}, ENV=production; each request one cart of 2 random items of {ITEMS} with the "
+        "member's short code; first error: "
         f"{next((x['first_error'] for r in results.values() for x in (r['warm_up'], r) if x['first_error']), 'none')}."
     )
 
