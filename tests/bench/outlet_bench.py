@@ -553,23 +553,24 @@ SECTIONS = [
         TITLE,
         lambda ctx: (bench_redemptions(ctx), bench_stock_report(ctx)),  # type: ignore[func-returns-value]
         """
-Redemptions: one district with 38 outlets (one per community), 20 goods items with 5,000 pieces on
-every shelf (half of them with a per-member limit), one signed-in outlet staff member per outlet, and
-2,000 members with points per run. gunicorn serves the real app with production settings (as the
-check-in burst; each worker takes at most its share of the 50 connections, so they spread over the
-workers as many phones would); `wrk` with `tests/bench/outlet.lua` keeps 50 connections busy, each request one cart
-of two random items at `POST /api/v1/outlets/{id}/redemptions` with the member's short code (issued
-just before the run; a QR token lives only 2 minutes, less than a run on a loaded machine) and its own
-cart key. Each run starts a fresh server and sends it 500 redemptions first, reported apart as the
-server just after a start (each worker thread opens its database connection, each new PostgreSQL
-backend fills its caches); the run measured is the next 2,000. Three runs: spread over the 38
-outlets; all at one outlet; all at one outlet with its points account split in 8
-(`AIXIN_OUTLET_POINTS_SHARDS=8`). Goals: p99 < 250 ms, no errors, the hot
-outlet within 2x of the spread throughput. The ledger's verify() and the stock check run afterwards.
-Each run prints the CPU per request of gunicorn, of the PostgreSQL backends of the bench's database and
-of wrk (from /proc), and the lines the app logged for any 5xx.
-Stock report: one outlet, 20 items, 3 years of history (a delivery every week, 30 two-item
-redemptions a day, posted at their own day's time), then `stock_report` at random dates with the 30
-days before (every fourth at now); p95 < 100 ms.""",
+Redemptions: one district with 38 outlets (one per community), 20 goods items with 5,000 pieces on every
+shelf (half of them with a per-member limit), one signed-in outlet staff member per outlet, and 2,000
+members with points per run. gunicorn serves the real app with production settings as `make serve` runs
+it: sync workers, (2 x cores) + 1 of them, each serving one request at a time on a connection of its own
+(`BENCH_OUTLET_GTHREAD=4x4` gives the gthread shape this section used before 6 December, each worker
+taking at most its share of the 50 connections). `wrk` (one thread) with `tests/bench/outlet.lua` keeps
+50 clients busy, each request one cart of two random items at `POST /api/v1/outlets/{id}/redemptions`
+with the member's short code (issued just before the run; a QR token lives only 2 minutes, less than a
+run on a loaded machine) and its own cart key. Each run starts a fresh server and sends it 500
+redemptions first, reported apart as the server just after a start (each worker opens its database
+connection, each new PostgreSQL backend fills its caches); the run measured is the next 2,000. Three
+runs: spread over the 38 outlets; all at one outlet; all at one outlet with its points account split in
+8 (`AIXIN_OUTLET_POINTS_SHARDS=8`). Goals: p99 < 250 ms, no errors, the hot outlet within 2x of the
+spread throughput. The ledger's verify() and the stock check run afterwards. Each run prints the CPU per
+request of gunicorn, of the PostgreSQL backends of the bench's database and of wrk (from /proc), and the
+lines the app logged for any 5xx.
+Stock report: one outlet, 20 items, 3 years of history (a delivery every week, 30 two-item redemptions a
+day, posted at their own day's time), then `stock_report` at random dates with the 30 days before (every
+fourth at now); p95 < 100 ms.""",
     ),
 ]
