@@ -76,7 +76,15 @@ def test_linked_sequences_answer_as_documented(app, town, role):
     # Left out: verifying a certificate. Its path parameter is the random code of a certificate issued a
     # step before, new on every replay, so Hypothesis sees the data change between runs of one example
     # (FlakyStrategyDefinition). It is called one by one above and in tests/web/test_certificates.py.
-    schema = _schema(app, town, role).exclude(path="/api/v1/certificates/{code}")
+    # Left out too: withdrawing one's own sign-up. It succeeds once; replayed by Hypothesis against the
+    # same database it answers 404, so the sequences linked from its answer vanish between runs of one
+    # example (FlakyStrategyDefinition, seen for the district admin once the document's model names
+    # changed how the exploration went). It is called one by one above and in test_activities_api.py.
+    schema = (
+        _schema(app, town, role)
+        .exclude(path="/api/v1/certificates/{code}")
+        .exclude(path="/api/v1/activities/{activity_id}/signups/me", method="DELETE")
+    )
     answered: Counter = Counter()
 
     class APIWorkflow(schema.as_state_machine()):
