@@ -52,7 +52,7 @@ serve: migrate
 	  ID_HASH_KEY="$${ID_HASH_KEY:-$$(sed -n 's/^ID_HASH_KEY=//p' $(SERVE_ENV_FILE))}"; \
 	fi; \
 	export SECRET_KEY ID_HASH_KEY AIXIN_ENV=production; \
-	workers="$${WEB_CONCURRENCY:-$$(( 2 * $$(nproc) + 1 ))}"; \
+	workers="$${WEB_CONCURRENCY:-$$(( $$(nproc) + 1 ))}"; \
 	if [ "$${SERVE_JOBS:-1}" != 0 ]; then \
 	  $(BIN)/huey_consumer app.worker.huey --workers 2 --logfile instance/worker.log & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \

@@ -217,7 +217,8 @@ class _Server:
             SERVE_ENV_FILE=str(workdir / "serve.env"),
             SERVE_JOBS="0",
         )
-        self.workers = env.get("WEB_CONCURRENCY") or str(2 * (os.cpu_count() or 1) + 1)
+        # As the Makefile counts them (nproc + 1).
+        self.workers = env.get("WEB_CONCURRENCY") or str(len(os.sched_getaffinity(0)) + 1)
         self.log = open(workdir / "serve.log", "wb")  # noqa: SIM115 (closed in __exit__)
         self.proc = subprocess.Popen(
             ["make", "--no-print-directory", "serve"],
@@ -365,7 +366,7 @@ the driver, not the database server; it does not see the commit's wait for the d
 and /healthz does not). Each member's session is made as if signed in on the phone that scans (the
 test client's address and User-Agent), as a phone keeps the cookie it signed in with.
 **Under `make serve`** (PostgreSQL): the real target — gunicorn with `AIXIN_ENV=production`, workers
-from `WEB_CONCURRENCY` or (2 × cores) + 1, migrations first, bound to 127.0.0.1 on a free port, stopped
+from `WEB_CONCURRENCY` or cores + 1, migrations first, bound to 127.0.0.1 on a free port, stopped
 when done — and `wrk -t2 -c{CONNECTIONS} --latency` for 15 s per path (after 2 s of warm-up) with the
 signed-in cookie; requests per second and the 50th and 99th latency percentiles. The load generator
 shares the machine's cores with the server and the database.""",

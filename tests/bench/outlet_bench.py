@@ -57,15 +57,16 @@ WARM_UP = 500  # redemptions each run's fresh server serves before the measured 
 POINTS_EACH = 1_000
 SOURCE = "source:bench"
 # The server as `make serve` runs it (the "under make serve"): gunicorn's default sync workers,
-# (2 x cores) + 1 of them as the Makefile counts, each serving one request at a time, one connection per
-# request. BENCH_OUTLET_GTHREAD=WxT serves with W gthread workers of T threads instead (keep-alive; this
-# section's shape until 2026-12-06 was 4x4; docs/outlets.md, "make serve's sync workers").
+# WEB_CONCURRENCY or cores + 1 of them as the Makefile counts (docs/outlets.md, "How many workers"), each
+# serving one request at a time, one connection per request. BENCH_OUTLET_GTHREAD=WxT serves with W
+# gthread workers of T threads instead (keep-alive; this section's shape until 2026-12-06 was 4x4;
+# docs/outlets.md, "make serve's sync workers").
 _GTHREAD = os.environ.get("BENCH_OUTLET_GTHREAD", "")
 WORKER_CLASS = "gthread" if _GTHREAD else "sync"
 WORKERS, THREADS = (
     (int(_GTHREAD.split("x")[0]), int(_GTHREAD.split("x")[1]))
     if _GTHREAD
-    else (2 * len(os.sched_getaffinity(0)) + 1, 1)
+    else (int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)) + 1), 1)
 )
 # One wrk thread for sync workers. A wrk thread that has sent all its lines keeps reconnecting its
 # closed connections and holds each one idle, and a sync worker that accepted an idle connection waits on
@@ -565,9 +566,10 @@ SECTIONS = [
 Redemptions: one district with 38 outlets (one per community), 20 goods items with 5,000 pieces on every
 shelf (half of them with a per-member limit), one signed-in outlet staff member per outlet, and 2,000
 members with points per run. gunicorn serves the real app with production settings as `make serve` runs
-it: sync workers, (2 x cores) + 1 of them, each serving one request at a time on a connection of its own
-(`BENCH_OUTLET_GTHREAD=4x4` gives the gthread shape this section used before 6 December, each worker
-taking at most its share of the 50 connections). `wrk` (one thread) with `tests/bench/outlet.lua` keeps
+it: sync workers, `WEB_CONCURRENCY` or cores + 1 of them (before 6 December evening, 2 × cores + 1),
+each serving one request at a time on a connection of its own (`BENCH_OUTLET_GTHREAD=4x4` gives the
+gthread shape this section used before 6 December, each worker taking at most its share of the 50
+connections). `wrk` (one thread) with `tests/bench/outlet.lua` keeps
 50 clients busy, each request one cart of two random items at `POST /api/v1/outlets/{id}/redemptions`
 with the member's short code (issued just before the run; a QR token lives only 2 minutes, less than a
 run on a loaded machine) and its own cart key. Each run starts a fresh server and sends it 500

@@ -88,8 +88,9 @@ def test_a_write_without_the_csrf_header_is_refused_and_changes_nothing(client, 
 
 
 def test_a_write_checks_the_token_of_its_own_session_in_either_header(app, client, town):
-    # The JSON API reads the token straight from the headers (app/extensions.CSRF): a real token of
-    # another session is still refused, and both header names Flask-WTF accepts still work.
+    # A JSON write's token is read from the headers (Flask-WTF's CSRFProtect): a real token of another
+    # session is still refused, a token in the JSON body is no header, and both header names
+    # Flask-WTF accepts work.
     other = app.test_client()
     others_token = signed_in(other, town, "district_admin")
     token = signed_in(client, town, "district_admin")
