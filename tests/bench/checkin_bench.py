@@ -152,8 +152,11 @@ class Server:
         workers: int = GUNICORN_WORKERS,
         threads: int = GUNICORN_THREADS,
         worker_connections: int = WORKER_CONNECTIONS,
+        backlog: int = 256,
+        graceful_timeout: int = 5,
     ) -> None:
-        """`worker_class` "sync" is `make serve`'s (one request at a time per worker; `threads` unused)."""
+        """`worker_class` "sync" is `make serve`'s (one request at a time per worker; `threads` unused);
+        `make serve` keeps gunicorn's backlog of 2048 and waits 20 s for workers to finish."""
         self.port = _free_port()
         env = {
             **os.environ,
@@ -176,11 +179,11 @@ class Server:
                 "--threads",
                 str(threads),
                 "--backlog",
-                "256",
+                str(backlog),
                 "--timeout",
                 "30",
                 "--graceful-timeout",
-                "5",
+                str(graceful_timeout),
                 "--no-control-socket",  # as make serve: no shared ~/.gunicorn/gunicorn.ctl between servers
                 "--worker-connections",
                 str(worker_connections),

@@ -334,6 +334,8 @@ def _run(target: Target, keys: dict, world: dict, members: list[int], run: tuple
             workers=WORKERS,
             threads=THREADS,
             worker_connections=WORKER_CONNECTIONS,
+            backlog=2048,  # as make serve: gunicorn's default, and the Makefile's --graceful-timeout
+            graceful_timeout=20,
         )
     finally:
         os.environ.pop("AIXIN_OUTLET_POINTS_SHARDS", None)
