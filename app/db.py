@@ -117,10 +117,15 @@ def _drop_after_commit(session: Session, previous_transaction) -> None:
 def ping(engine: Engine) -> bool:
     """One `SELECT 1` in a transaction of its own. It ends with COMMIT (nothing was written), not ROLLBACK:
     psycopg forgets every prepared statement of a connection on ROLLBACK, so a health check that rolled
-    back would make the next requests on that pooled connection plan their queries afresh."""
+    back would make the next requests on that pooled connection plan their queries afresh. Read-only: on
+    SQLite a plain BEGIN, not the writers' BEGIN IMMEDIATE, so the check answers at once while an import
+    or a long journal holds the write lock, instead of queueing behind it (up to the 30 s busy timeout)
+    and then reporting the database unreachable."""
     try:
-        with engine.begin() as conn:
-            conn.execute(text("SELECT 1"))
+        with engine.connect() as conn:
+            conn.execution_options(read_only=True)
+            with conn.begin():
+                conn.execute(text("SELECT 1"))
         return True
     except Exception:
         return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import event, text
 
@@ -49,6 +51,38 @@ def test_healthz_answers_503_when_the_database_is_not(tmp_path):
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json()["database"] == "unreachable"
+
+
+def test_healthz_on_sqlite_answers_while_a_writer_holds_the_write_lock(tmp_path):
+    # A health check only reads: it must not queue behind an import's write lock (it would wait out the
+    # 30 s busy timeout and then report the database unreachable, and a supervisor would restart the app).
+    path = tmp_path / "aixin.db"
+    url = f"sqlite:///{path}"
+    app = create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "x-test",
+            "DATABASE_URL": url,
+            "ENGINE": make_engine(url),
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200  # the file exists, in WAL mode
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("CREATE TABLE import_in_progress (x INTEGER)")
+        resp = client.get("/healthz")
+        assert (resp.status_code, resp.get_json()) == (200, {"status": "ok", "database": "reachable"})
+        # The lock was really held: another writer is refused.
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
 
 
 def test_a_plain_postgresql_url_is_mapped_to_psycopg_3():
