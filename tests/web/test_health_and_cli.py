@@ -37,9 +37,9 @@ def test_healthz_ends_its_transaction_with_commit_not_rollback(app, client):
     assert seen == ["commit"]
 
 
-def test_healthz_answers_503_when_the_database_is_not(tmp_path):
-    url = f"sqlite:///{tmp_path}/no/such/dir/aixin.db"  # sqlite cannot create a file in a missing folder
-    app = create_app(
+def _sqlite_app(url: str):
+    """The app on a SQLite file of its own (not the tests' shared database)."""
+    return create_app(
         {
             "ENV": "test",
             "SECRET_KEY": "x-test",
@@ -48,7 +48,11 @@ def test_healthz_answers_503_when_the_database_is_not(tmp_path):
             "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
-    resp = app.test_client().get("/healthz")
+
+
+def test_healthz_answers_503_when_the_database_is_not(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/dir/aixin.db"  # sqlite cannot create a file in a missing folder
+    resp = _sqlite_app(url).test_client().get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json()["database"] == "unreachable"
 
@@ -57,17 +61,7 @@ def test_healthz_on_sqlite_answers_while_a_writer_holds_the_write_lock(tmp_path)
     # A health check only reads: it must not queue behind an import's write lock (it would wait out the
     # 30 s busy timeout and then report the database unreachable, and a supervisor would restart the app).
     path = tmp_path / "aixin.db"
-    url = f"sqlite:///{path}"
-    app = create_app(
-        {
-            "ENV": "test",
-            "SECRET_KEY": "x-test",
-            "DATABASE_URL": url,
-            "ENGINE": make_engine(url),
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    client = app.test_client()
+    client = _sqlite_app(f"sqlite:///{path}").test_client()
     assert client.get("/healthz").status_code == 200  # the file exists, in WAL mode
     writer = sqlite3.connect(path, isolation_level=None, timeout=0)
     try:
