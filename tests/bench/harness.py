@@ -27,6 +27,12 @@ from config import ROOT, database_url
 DEFAULT_PG = "postgresql://postgres@127.0.0.1/aixin_bench"
 
 
+def serve_workers() -> int:
+    """The gunicorn workers `make serve` starts: WEB_CONCURRENCY, or the usable cores + 1 (the
+    Makefile's `nproc` + 1; docs/outlets.md, "How many workers")."""
+    return int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)) + 1)
+
+
 def migrate(url: str) -> None:
     """`alembic upgrade head`, as tests.conftest.migrate does (copied so the benchmark needs no pytest)."""
     cfg = AlembicConfig(str(ROOT / "alembic.ini"))

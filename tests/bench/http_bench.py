@@ -22,7 +22,7 @@ from sqlalchemy import select
 from app import create_app
 from config import ROOT
 
-from .harness import Context, Section, Target, temp_dir
+from .harness import Context, Section, Target, serve_workers, temp_dir
 
 TITLE = "9. Signed-in requests"
 ADMIN_MOBILE, DEMO_PASSWORD = "13800138006", "aixin-demo-2026"  # the demo's district administrator
@@ -217,8 +217,7 @@ class _Server:
             SERVE_ENV_FILE=str(workdir / "serve.env"),
             SERVE_JOBS="0",
         )
-        # As the Makefile counts them (nproc + 1).
-        self.workers = env.get("WEB_CONCURRENCY") or str(len(os.sched_getaffinity(0)) + 1)
+        self.workers = serve_workers()  # the Makefile counts them; this is for the report
         self.log = open(workdir / "serve.log", "wb")  # noqa: SIM115 (closed in __exit__)
         self.proc = subprocess.Popen(
             ["make", "--no-print-directory", "serve"],

@@ -44,7 +44,7 @@ from app.points.accounts import open_source, open_wallets, wallet_code
 from ledger import JournalSpec, Ledger, Transfer
 
 from . import checkin_bench as burst
-from .harness import Context, Section, Target
+from .harness import Context, Section, Target, serve_workers
 from .people_bench import _bulk_members
 
 TITLE = "16. Outlets: redemptions (PostgreSQL, gunicorn, wrk) and the stock report"
@@ -63,11 +63,7 @@ SOURCE = "source:bench"
 # docs/outlets.md, "make serve's sync workers").
 _GTHREAD = os.environ.get("BENCH_OUTLET_GTHREAD", "")
 WORKER_CLASS = "gthread" if _GTHREAD else "sync"
-WORKERS, THREADS = (
-    (int(_GTHREAD.split("x")[0]), int(_GTHREAD.split("x")[1]))
-    if _GTHREAD
-    else (int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)) + 1), 1)
-)
+WORKERS, THREADS = (int(_GTHREAD.split("x")[0]), int(_GTHREAD.split("x")[1])) if _GTHREAD else (serve_workers(), 1)
 # One wrk thread for sync workers. A wrk thread that has sent all its lines keeps reconnecting its
 # closed connections and holds each one idle, and a sync worker that accepted an idle connection waits on
 # it; with two wrk threads, one finishing first held workers while the other's last requests waited out
