@@ -36,7 +36,7 @@ run: migrate
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
 # Production settings under gunicorn (README, "Running in production"): AIXIN_ENV=production, migrations
-# first, workers from WEB_CONCURRENCY or (2 x cores) + 1, one background worker beside it. SECRET_KEY and
+# first, workers from WEB_CONCURRENCY or cores + 1, one background worker beside it. SECRET_KEY and
 # ID_HASH_KEY come from the environment; any that is unset is generated once into $(SERVE_ENV_FILE)
 # (mode 600) and reused on every later start, so sessions and stored ID-number hashes survive a restart.
 SERVE_BIND ?= 127.0.0.1:8000

@@ -239,7 +239,9 @@ _MEMBERS = (
     .options(contains_eager(Member.grid))  # the joined grid fills member.grid: no query per row
 )
 # What the API's list answers (app/people/schemas.py MemberOut), as plain rows: no ORM objects to build.
-_MEMBER_ROWS = select(
+# Joined to the grid only when a scope or a grid narrows the list: a district-wide list needs no join
+# (grid_id is never null), so PostgreSQL plans it once per connection instead of on every call.
+_MEMBER_COLUMNS = select(
     *(
         _mt.c[name]
         for name in (
@@ -247,7 +249,8 @@ _MEMBER_ROWS = select(
             "checkin_community_id is_grid_worker is_building_head created_at updated_at"
         ).split()
     )
-).select_from(_mt.join(_ut, _ut.c.id == _mt.c.grid_id))
+)
+_MEMBER_ROWS = _MEMBER_COLUMNS.select_from(_mt.join(_ut, _ut.c.id == _mt.c.grid_id))
 
 
 def search_query(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None = None):
@@ -271,7 +274,7 @@ def search_rows_page(
     params = {**params, "m_limit": size + 1, "m_offset": (number - 1) * size}
     shape = _shape(query)
     got: Sequence[Any]
-    if stmt is _member_select(True, *shape):
+    if stmt is _member_select(True, *shape, joined=False):
         got = _fixed_member_select(*shape).rows(session.connection(), params)
     else:
         got = session.connection().execute(stmt, params).all()
@@ -294,12 +297,14 @@ def _shape(query: MemberQuery) -> tuple[str | None, str | None, str | None]:
 def _search(tenant_id: int, query: MemberQuery, scope_condition, grid_path: str | None, *, rows: bool):
     text = (query.q or "").strip()
     match, tag, status = _shape(query)
-    stmt = _member_select(rows, match, tag, status)
+    scoped = not isinstance(scope_condition, True_)  # a district-wide reader needs no condition
+    joined = not rows or scoped or grid_path is not None
+    stmt = _member_select(rows, match, tag, status, joined=joined)
     if match == "name":
         stmt = stmt.where(starts_with(_mt.c.name, text))
     if grid_path:
         stmt = stmt.where(starts_with(_ut.c.path, grid_path))
-    if not isinstance(scope_condition, True_):  # a district-wide reader needs no condition
+    if scoped:
         stmt = stmt.where(scope_condition)
     return stmt, {"m_tenant": tenant_id, "m_q": text}
 
@@ -308,11 +313,13 @@ _TAGS = ("volunteer", "party_member", "grid_worker", "building_head")
 
 
 @lru_cache(maxsize=256)
-def _member_select(rows: bool, match: str | None, tag: str | None, status: str | None):
+def _member_select(rows: bool, match: str | None, tag: str | None, status: str | None, *, joined: bool = True):
     """The part of a member list's SELECT that depends only on the shape of the search, built once per
     shape: the tenant and the mobile are parameters (m_tenant, m_q), and so are a row page's limit and
-    offset (m_limit, m_offset)."""
-    stmt = (_MEMBER_ROWS if rows else _MEMBERS).where(_mt.c.tenant_id == bindparam("m_tenant"))
+    offset (m_limit, m_offset). `joined`: rows joined to their grid (org_units), for a scope or grid
+    condition added per request; ORM members are always joined (their grid is loaded with them)."""
+    base = _MEMBERS if not rows else _MEMBER_ROWS if joined else _MEMBER_COLUMNS
+    stmt = base.where(_mt.c.tenant_id == bindparam("m_tenant"))
     order: list[Any] = [_mt.c.id.desc()]  # newest first
     if match == "tail":
         stmt = stmt.where(_mt.c.mobile_tail == bindparam("m_q", type_=String()))
@@ -332,8 +339,8 @@ def _member_select(rows: bool, match: str | None, tag: str | None, status: str |
 
 @lru_cache(maxsize=256)
 def _fixed_member_select(match: str | None, tag: str | None, status: str | None) -> FixedStatement:
-    """_member_select's row page, for the cursor (compiled once per database)."""
-    return FixedStatement(_member_select(True, match, tag, status))
+    """_member_select's row page without the join, for the cursor (compiled once per database)."""
+    return FixedStatement(_member_select(True, match, tag, status, joined=False))
 
 
 def assign(
