@@ -359,17 +359,19 @@ def test_member_search_reuses_its_statement_with_each_requests_values(client, to
             make_member(s, town.district.id, town.grid_a1, name="甲", mobile="139" + "0" * 4 + tail),
             make_member(s, town.district.id, town.grid_a2, name="乙", mobile="138" + "1" * 4 + tail),
             make_member(s, other.district.id, other.grid_a1, name="丙", mobile="137" + "2" * 4 + tail),
+            make_member(s, town.district.id, town.grid_b1, name="丁", mobile="136" + "3" * 4 + tail),  # community B
         ]
         return [(m.id, m.mobile) for m in made]
 
-    (a_id, a_mobile), (b_id, b_mobile), (c_id, c_mobile) = commit(app, seed)
+    (a_id, a_mobile), (b_id, b_mobile), (c_id, c_mobile), (d_id, _d_mobile) = commit(app, seed)
     signed_in(client, town, "district_admin")
 
     def found(c, url):
         items = c.get(url).get_json()["items"]
         return {m["id"] for m in items if m["mobile_masked"].endswith(tail)}, len(items)
 
-    assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id}  # not the other district's
+    # District-wide (the statement without the join to the grid): not the other district's member.
+    assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id, d_id}
     # Paged one by one (limit and offset are parameters too): newest first, each member once.
     paged = [m["id"] for m in all_pages(client, f"/api/v1/members?q={tail}&page_size=1")]
     assert [i for i in paged if i in (a_id, b_id)] == [b_id, a_id]
@@ -380,7 +382,7 @@ def test_member_search_reuses_its_statement_with_each_requests_values(client, to
     signed_in(client2, other, "district_admin")
     assert found(client2, f"/api/v1/members?q={tail}")[0] == {c_id}
     signed_in(client, town, "grid_admin")  # community A only: the scope is a condition of its own
-    assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id}
+    assert found(client, f"/api/v1/members?q={tail}")[0] == {a_id, b_id}  # not community B's member
     assert found(client, f"/api/v1/members?q={tail}&grid_id={town.grid_a2.id}")[0] == {b_id}
 
 
