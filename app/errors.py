@@ -147,11 +147,14 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
-
+        # The error page's menu reads the database (the signed-in user's links, unread notices): a
+        # session a failed statement left needing a rollback would fail again there, and the user would
+        # get a bare "Internal Server Error" instead of this page. Nothing of the request is kept anyway.
+        _discard_db_work()
         if database_unavailable(e):
-            # The page's header asks who is signed in, which needs the database: show it signed out.
-            if "_login_user" not in g:
-                g._login_user = login_manager.anonymous_user()
+            # The page's header would ask the database again (who is signed in, their menu): show it
+            # signed out rather than wait on a database that just failed.
+            g._login_user = login_manager.anonymous_user()
             app.logger.error("database unavailable on %s %s: %s", request.method, request.endpoint, redacted(e))
             return error_response(
                 "unavailable",
@@ -162,6 +165,17 @@ def register_error_handlers(app) -> None:
         return error_response(
             "internal_error", _("Something went wrong on our side. Nothing was saved; please try again."), 500
         )
+
+
+def _discard_db_work() -> None:
+    """Roll back the request's database session, if it has one (app/db.register_session)."""
+    session = g.get("db_session")
+    if session is None:
+        return
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 (the connection may be gone: the page is shown signed out then)
+        g._login_user = login_manager.anonymous_user()
 
 
 def methods_that_match() -> list[str]:

@@ -321,6 +321,29 @@ def test_an_unexpected_database_error_logs_no_row_contents_or_parameters(app, cl
     assert not any(rec.exc_info for rec in caplog.records)  # no raw traceback with the driver's message
 
 
+def test_a_page_whose_write_fails_shows_the_apps_own_error_page_signed_in(app, client, town, caplog):
+    """A flush the database refuses leaves the request's session needing a rollback; the error page's
+    menu (the user's links, unread notices) reads the database. It used to fail there a second time,
+    and the user got Werkzeug's bare "Internal Server Error" instead of this page."""
+
+    @app.get("/test-only/failing-flush")
+    def failing_flush():
+        db = get_session()
+        db.add(Member(tenant_id=town.district.id, name="张伟"))  # no mobile, no grid: refused at the flush
+        db.flush()
+        return "unreachable"
+
+    sign_in(client, town, "district_admin")
+    with caplog.at_level(logging.ERROR):
+        r = client.get("/test-only/failing-flush")
+    assert r.status_code == 500
+    html = r.get_data(as_text=True)
+    assert "系统出错，未保存任何内容，请重试。" in html and "<nav" in html
+    assert 'href="/members/"' in html  # the signed-in menu, read from the database after the rollback
+    assert "PendingRollbackError" not in "\n".join(rec.getMessage() for rec in caplog.records)
+    assert client.get("/members/").status_code == 200  # and the next request is served as usual
+
+
 def test_the_engine_hides_bound_parameters(engine):
     assert make_engine(str(engine.url)).hide_parameters
 
