@@ -19,12 +19,17 @@ def _setup(app: Flask) -> None:
     payee gets (app/fund/payees.py `tell`)."""
     from app.notices.channels import register_kind
 
+    from .labels import CHANNEL_LABELS
     from .page_setup import setup_pages
 
     setup_pages(app)
 
     register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
-    register_kind("fund.paid", _l("Your reward of %(amount)s was paid (%(channel)s, %(paid_on)s): %(reason)s"))
+    register_kind(
+        "fund.paid",
+        _l("Your reward of %(amount)s was paid (%(channel)s, %(paid_on)s): %(reason)s"),
+        words={"channel": CHANNEL_LABELS},
+    )
     register_kind("fund.rejected", _l("A proposed reward of %(amount)s for you was not approved: %(why)s"))
     register_kind("fund.returned", _l("Your reward of %(amount)s was not claimed and went back to the fund: %(why)s"))
 

@@ -24,7 +24,7 @@ from ledger import Ledger
 
 from .approvals import release
 from .errors import AlreadyPaid, FundInvalid, NotApproved, PayeeCannotApprove, SecondApproverNeeded
-from .labels import APPROVED, CHANNEL_LABELS, CHANNELS, PAID, PROPOSED, RETURNED
+from .labels import APPROVED, CHANNELS, PAID, PROPOSED, RETURNED
 from .models import FundDisbursement, FundPayout
 from .payees import tell
 from .proposals import actor_member_id, get_payout
@@ -119,7 +119,7 @@ def record_payment(
             "paid_by": paid_by[:64],
         },
     )
-    tell(session, "fund.paid", [payout], channel=str(CHANNEL_LABELS[channel]), paid_on=paid_on.isoformat())
+    tell(session, "fund.paid", [payout], channel=channel, paid_on=paid_on.isoformat())  # the code: shown in words
     return row
 
 

@@ -120,7 +120,11 @@ def report_xlsx(fund_id: int):
     year, by = _args()
     rep = _report(fund, year, by)
     cols = _columns(by)
-    header = [_breakdown_labels()[by]] + [f"{label} ({_('yuan')})" for _k, label in cols] + [_("Number of payouts")]
+    header = (
+        [_breakdown_labels()[by]]
+        + [_("%(label)s (yuan)", label=label) for _k, label in cols]
+        + [_("Number of payouts")]
+    )
     rows = [
         [str(r.label)[:200]] + [_yuan_number(getattr(r, k)) for k, _l in cols] + [r.payouts]
         for r in rep.rows + [rep.total]
@@ -159,9 +163,9 @@ def payees_xlsx(fund_id: int):
     header = [
         _("Payee"),
         _("Number of payouts"),
-        f"{_('Paid')} ({_('yuan')})",
-        f"{_('Reserved')} ({_('yuan')})",
+        _("Paid (yuan)"),
+        _("Reserved (yuan)"),
         _("Share of paid"),
     ]
     rows = [[r.name, r.payouts, _yuan_number(r.paid), _yuan_number(r.open), round(r.share, 4)] for r in rep.rows]
-    return _xlsx(f"fund-{fund.id}-{year}-payees.xlsx", f"{year} {_('Payees')}", header, rows)
+    return _xlsx(f"fund-{fund.id}-{year}-payees.xlsx", _("%(year)s payees", year=year), header, rows)

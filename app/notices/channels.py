@@ -7,16 +7,23 @@ SMS and WeChat gateways cannot be reached from this deployment, so none is regis
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 # kind -> a lazy text with %(name)s placeholders filled from the notice's params
 KINDS: dict[str, object] = {}
+# kind -> {param: {code: lazy label}}: params stored as codes, put into words when the notice is shown
+WORDS: dict[str, dict[str, Mapping[str, object]]] = {}
 Channel = Callable[[int, int, str, dict, str], None]
 CHANNELS: list[Channel] = []
 
 
-def register_kind(kind: str, text) -> None:
+def register_kind(kind: str, text, words: dict[str, Mapping[str, object]] | None = None) -> None:
+    """`words`: params the notice stores as a code (a payment channel, say) and shows in the reader's
+    language, each with its labels by code. (A label stored in the sender's language would reach a
+    reader of the other language as it was written.)"""
     KINDS[kind] = text
+    if words:
+        WORDS[kind] = words
 
 
 def register_channel(channel: Channel) -> None:
@@ -29,6 +36,9 @@ def render(kind: str, params: dict) -> str:
     text = KINDS.get(kind)
     if text is None:
         return kind
+    words = WORDS.get(kind)
+    if words:  # a value that is not one of the codes (an older notice's stored words) is shown as it is
+        params = {**params, **{k: str(labels[params[k]]) for k, labels in words.items() if params.get(k) in labels}}
     try:
         return str(text) % params
     except (KeyError, TypeError, ValueError):

@@ -21,7 +21,7 @@ OUTLET_KINDS = ("community", "street")
 
 class OutletForm(FlaskForm):
     unit = UnitPickField(_l("Community or street"), action="outlet.edit", kinds=OUTLET_KINDS)
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Give the outlet a name.")), Length(max=100)])
+    name = StringField(_l("Outlet name"), validators=[InputRequired(_l("Give the outlet a name.")), Length(max=100)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
     opening_hours = StringField(_l("Opening hours"), validators=[Optional(), Length(max=200)])
     active = BooleanField(_l("Open (redeems and takes stock)"), default=True)
@@ -41,7 +41,7 @@ def _period_choices():
 
 
 class ItemForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Give the item a name.")), Length(max=100)])
+    name = StringField(_l("Item name"), validators=[InputRequired(_l("Give the item a name.")), Length(max=100)])
     category = StringField(_l("Category"), validators=[Optional(), Length(max=50)])
     kind = SelectField(_l("Goods or service"), choices=choices(ITEM_KIND_LABELS.items()), default="goods")
     unit_name = StringField(_l("Unit (袋, 瓶, 次)"), validators=[Optional(), Length(max=16)])

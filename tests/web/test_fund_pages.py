@@ -170,6 +170,12 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     text = mine.get_data(as_text=True)
     assert "¥500.00" in text and "12月夜间巡逻" in text
     assert "/me/rewards" in payee.get("/").get_data(as_text=True)
+    # The payment's notice says how it was paid in the reader's language, whatever the manager's was.
+    assert "was paid (WeChat, " in payee.get("/notices").get_data(as_text=True)
+    payee_zh = app.test_client()
+    sign_in(payee_zh, town, "volunteer")
+    said = payee_zh.get("/notices").get_data(as_text=True)
+    assert "奖励已支付（微信，" in said and "WeChat" not in said
     # The payee cannot open the fund's pages.
     assert payee.get(fund_url).status_code in (403, 404)
     assert payee.get("/fund/approvals").status_code == 403

@@ -431,6 +431,12 @@ def test_supervisor_counts_stock_and_records_the_difference(app, client, town, s
     count_url = resp.headers["Location"]
     shown = text(client.get(count_url))
     assert "1 items differ" in shown and "-2" in shown
+    assert "Count again" in shown
+    staff = app.test_client()  # the outlet's staff see the count, but counting is the supervisor's
+    sign_in_as(staff, town, shop.people["staff_a"])
+    seen = staff.get(count_url)
+    assert seen.status_code == 200 and "1 items differ" in text(seen) and "Count again" not in text(seen)
+    assert staff.get(f"/outlets/{shop.a.id}/count").status_code == 403
     # No reason: refused, nothing moved.
     resp = post(client, count_url, {f"reason-{shop.rice.id}": ""})
     assert resp.status_code == 422 and "reason for each difference" in text(resp)
