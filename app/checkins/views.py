@@ -358,6 +358,15 @@ def decide_visit(visit_id: int):
     if not form.validate_on_submit():
         flash(_("The form expired. Try again."))
         return redirect(url_for("checkins.visit_queue"))
+    if request.form.get("confirm") != "yes":  # a decision is final: say what it does, then ask
+        return _render(
+            "checkins/visit_confirm.html",
+            200,
+            visit=visit,
+            decision=form.decision.data,
+            reason=(form.reason.data or "").strip(),
+            form=DecideForm(formdata=None),
+        )
     try:
         services.decide_visit(db, visit, current_user.user_id, form.decision.data == "confirm", form.reason.data or "")
     except AppError as e:

@@ -216,7 +216,13 @@ def attachment(attachment_id: int):
 
 
 def _suggestions(found) -> Response:
-    return jsonify(items=[{"id": f.id, "name": f.name, "path": f.label, "kind": f.hint} for f in found])
+    # The grey line under a suggestion says only what its main line does not (a member's label already
+    # ends with the grid, an activity's with its date).
+    return jsonify(
+        items=[
+            {"id": f.id, "name": f.name, "path": f.label, "kind": "" if f.hint in f.label else f.hint} for f in found
+        ]
+    )
 
 
 @login_required

@@ -203,9 +203,19 @@ def test_visits_logged_and_confirmed_by_the_grid_admin(app, client, town):
     sign_in(admin, town, "grid_admin")
     queue = admin.get("/checkins/visits/").get_data(as_text=True)
     assert member.name in queue and "8 households" in queue
+    decide = f"/checkins/visits/{visit_id}/decide"
+    # A decision is final: the first tap asks, saying what it does; nothing is decided yet.
+    ask = admin.post(decide, data={"csrf_token": csrf_from(queue), "decision": "confirm", "reason": ""})
+    asked = ask.get_data(as_text=True)
+    assert ask.status_code == 200 and "Confirm this visit?" in asked and "cannot be undone" in asked
+    assert member.name in asked and 'name="confirm" value="yes"' in asked
+    assert commit(app, lambda s: s.get(HouseholdVisit, visit_id).status) == "submitted"
+    # Rejecting without a reason: the question says what is missing and offers no button to go on.
+    ask = admin.post(decide, data={"csrf_token": csrf_from(queue), "decision": "reject", "reason": ""})
+    assert "Say why the visit is rejected." in ask.get_data(as_text=True)
+    assert 'class="danger"' not in ask.get_data(as_text=True)
     resp = admin.post(
-        f"/checkins/visits/{visit_id}/decide",
-        data={"csrf_token": csrf_from(queue), "decision": "confirm", "reason": ""},
+        decide, data={"csrf_token": csrf_from(asked), "decision": "confirm", "reason": "", "confirm": "yes"}
     )
     assert resp.status_code == 302
     assert commit(app, lambda s: s.get(HouseholdVisit, visit_id).status) == "confirmed"

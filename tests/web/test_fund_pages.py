@@ -408,6 +408,8 @@ def test_the_pickers_suggest_members_by_part_of_a_name(app, client, town):
     items = r.get_json()["items"]
     assert any(i["id"] == volunteer.id and volunteer.name in i["path"] for i in items)
     assert all(volunteer.mobile not in i["path"] for i in items)  # the mobile is never shown whole
+    mine = next(i for i in items if i["id"] == volunteer.id)
+    assert mine["kind"] == ""  # the grey line does not repeat the grid the label already ends with
     other = app.test_client()
     _sign_in_en(other, town, "volunteer")
     assert other.get("/fund/pick/members", query_string={"q": "a"}).status_code == 403
