@@ -14,9 +14,11 @@ def _setup(app: Flask) -> None:
     from app.notices.channels import register_kind
     from app.times import beijing
 
+    from .labels import register_audit_words
     from .organiser_views import organiser_panel
     from .volunteer_views import home_panel
 
+    register_audit_words()
     app.add_template_filter(beijing, "beijing")
     register_home_panel(app, "activities/_organiser_panel.html", organiser_panel)
     register_home_panel(app, "activities/_home_panel.html", home_panel)

@@ -55,3 +55,20 @@ ZERO_REASON_LABELS = {
 }
 
 CHECKIN, CHECKOUT = "in", "out"
+
+
+def register_audit_words() -> None:
+    """How the audit log page shows activities' and attendance events (app/audit/labels.py)."""
+    from app.audit.labels import register_detail, register_target
+
+    register_target("activity", _l("Activity"))
+    register_target("attendance", _l("Attendance"))
+    register_detail("title", _l("Title"))
+    register_detail("approved", _l("Approved"), action="attendance.review")
+    register_detail("adjusted", _l("Time adjusted"), action="attendance.review")
+    register_detail("rejected", _l("Rejected"), action="attendance.review")
+    register_detail("at", _l("Time"), action="attendance.manual_in")
+    register_detail("in", _l("Check-in time"), action="attendance.paper")
+    register_detail("out", _l("Check-out time"), action="attendance.paper")
+    register_detail("told", _l("People told"))
+    register_detail("activities", _l("Activities"), action="demo.load")

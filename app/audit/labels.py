@@ -4,10 +4,12 @@ Event kinds are named by each area's `Area.audit_labels`; detail keys and target
 registered here (`register_detail`, `register_target`; an area with its own keys registers them in its
 `Area.setup`, as places does for unit kinds). A detail key may name an object (`refers_to`: "member",
 "org_unit" or "user"), which the page shows by name and place; or have a small set of coded values
-(`values`), shown by their labels. Anything not registered is shown as it is stored."""
+(`values`), shown by their labels; or a number shown in a unit (`format`: fen as yuan, say). Anything
+not registered is shown as it is stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
@@ -18,6 +20,7 @@ class DetailKey:
     label: object  # a lazy translated string
     refers_to: str | None = None  # "member" | "org_unit" | "user": the value is that object's id
     values: dict = field(default_factory=dict)  # stored value -> lazy label
+    format: Callable[[int], str] | None = None  # a stored whole number -> its text (fen -> "¥1,234.50")
 
 
 DETAIL_KEYS: dict[str, DetailKey] = {}
@@ -27,10 +30,16 @@ PLACEHOLDERS = {"(changed)": _l("changed (value not logged)"), "(removed)": _l("
 
 
 def register_detail(
-    key: str, label, *, refers_to: str | None = None, values: dict | None = None, action: str | None = None
+    key: str,
+    label,
+    *,
+    refers_to: str | None = None,
+    values: dict | None = None,
+    action: str | None = None,
+    format: Callable[[int], str] | None = None,  # noqa: A002 (the dataclass field's name)
 ) -> None:
     """Label a detail key; with `action`, only in that kind of event (where the key means something else)."""
-    DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(label, refers_to, dict(values or {}))
+    DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(label, refers_to, dict(values or {}), format)
 
 
 def detail_key(action: str | None, key: str) -> DetailKey | None:
@@ -125,3 +134,6 @@ register_detail("seed", _l("Seed"))
 register_detail("units", _l("Units"))
 register_detail("members", _l("Members"))
 register_detail("assignments", _l("Assignments"))
+register_detail("before", _l("Before"))
+register_detail("after", _l("After"))
+register_detail("scope", _l("Scope"), action="role.grant")

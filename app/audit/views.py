@@ -52,6 +52,8 @@ def _value(key: str | None, value, names: reader.Names, action: str | None = Non
         return "；".join(f"{label}：{text}" for label, text in _items(value, names, action))
     if spec is not None and spec.refers_to:
         return names.of(spec.refers_to, value) or _("number %(n)s (no longer found)", n=value)
+    if spec is not None and spec.format is not None and isinstance(value, int) and not isinstance(value, bool):
+        return spec.format(value)
     if spec is not None and spec.values:
         try:
             return str(spec.values.get(value, value))

@@ -2,6 +2,7 @@
 rotating code; party members' check-ins (once a day per site, points by the check-in rule within a
 monthly cap, posted by app/points); and 包格联户 household visits the grid admin confirms."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
@@ -15,8 +16,16 @@ def _party_member() -> bool:
     return party_member()
 
 
+def _setup(_app: Flask) -> None:
+    """The words the audit log page shows for check-in sites' and visits' events."""
+    from .labels import register_audit_words
+
+    register_audit_words()
+
+
 AREA = Area(
     name="checkins",
+    setup=_setup,
     blueprints=["app.checkins.blueprint:bp", "app.checkins.blueprint:api_bp"],
     actions=[
         Action("checkin.site.view", read=True),

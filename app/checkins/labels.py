@@ -13,3 +13,15 @@ VISIT_STATUS_LABELS = {
     CONFIRMED: _l("Confirmed"),
     REJECTED: _l("Rejected"),
 }
+
+
+def register_audit_words() -> None:
+    """How the audit log page shows check-in sites' and household visits' events (app/audit/labels.py)."""
+    from app.audit.labels import register_detail, register_target
+
+    register_target("checkin_site", _l("Check-in site"))
+    register_target("household_visit", _l("Household visit"))
+    register_detail("unit_id", _l("Unit"), refers_to="org_unit")
+    register_detail("radius_m", _l("Radius (m)"))
+    register_detail("households", _l("Households"))
+    register_detail("status", _l("Status"), action="checkin.visit_decide", values=VISIT_STATUS_LABELS)

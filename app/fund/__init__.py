@@ -19,10 +19,11 @@ def _setup(app: Flask) -> None:
     payee gets (app/fund/payees.py `tell`)."""
     from app.notices.channels import register_kind
 
-    from .labels import CHANNEL_LABELS
+    from .labels import CHANNEL_LABELS, register_audit_words
     from .page_setup import setup_pages
 
     setup_pages(app)
+    register_audit_words()
 
     register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
     register_kind(

@@ -22,8 +22,10 @@ def _setup(app: Flask) -> None:
     from app.area import register_home_panel
     from app.notices.channels import register_kind
 
+    from .labels import register_audit_words
     from .views import admin_panel, reporter_panel
 
+    register_audit_words()
     register_home_panel(app, "gridreports/_admin_panel.html", admin_panel)
     register_home_panel(app, "gridreports/_reporter_panel.html", reporter_panel)
     register_kind("gridreport.verified", _l("Your grid report No. %(id)s was verified: +%(points)s points"))

@@ -26,3 +26,16 @@ MAX_PHOTOS = 3
 MAX_TEXT = 1000
 MAX_REASON = 200
 DEFAULT_TRIAGE_DAYS = 3
+
+
+def register_audit_words() -> None:
+    """How the audit log page shows grid reports' events (app/audit/labels.py)."""
+    from app.audit.labels import register_detail, register_target
+
+    register_target("grid_report", _l("Grid report"))
+    register_target("grid_report_setting", _l("Grid report settings"))
+    register_detail("category", _l("Category"), action="gridreport.submit", values=CATEGORY_LABELS)
+    register_detail("photos", _l("Photos"), action="gridreport.submit")
+    register_detail("duplicate_of", _l("Repeats report number"), action="gridreport.triage")
+    register_detail("triage_days", _l("Days to decide a report"))
+    register_detail("was", _l("Before"))

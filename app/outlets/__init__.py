@@ -4,6 +4,7 @@ outlet and item (donations, purchases, transfers, write-offs, stock counts), red
 counter by a member's QR code or short code (points and goods in one journal, posted by app/points),
 and refunds. See docs/outlets.md."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
@@ -28,8 +29,16 @@ _SUPERVISOR_ACTIONS = [
 ]
 
 
+def _setup(_app: Flask) -> None:
+    """The words the audit log page shows for the outlets' events."""
+    from .labels import register_audit_words
+
+    register_audit_words()
+
+
 AREA = Area(
     name="outlets",
+    setup=_setup,
     blueprints=["app.outlets.blueprint:bp", "app.outlets.blueprint:api_bp"],
     actions=[
         Action("outlet.view", read=True),

@@ -48,3 +48,29 @@ COUNT_STATUS_LABELS = {
     APPLIED: _l("Applied to the books"),
     CANCELLED: _l("Cancelled"),
 }
+
+
+def register_audit_words() -> None:
+    """How the audit log page shows the outlets' events (app/audit/labels.py)."""
+    from app.audit.labels import register_detail, register_target
+
+    register_target("outlet", _l("Outlet"))
+    register_target("outlet_item", _l("Catalogue item"))
+    register_target("outlet_stock_count", _l("Stock count"))
+    register_target("outlet_redemption", _l("Redemption"))
+    register_target("outlet_settings", _l("Outlet settings"))
+    register_target("catalogue", _l("Catalogue"))
+    register_detail("outlet_id", _l("Outlet number"))
+    register_detail("kind", _l("Movement"), action="outlet.stock_movement", values=MOVEMENT_LABELS)
+    register_detail("movement_id", _l("Stock movement number"))
+    register_detail("lines", _l("Lines"))
+    register_detail("items", _l("Items counted"), action="outlet.count_record")
+    register_detail("differences", _l("Differences"))
+    register_detail("limit_qty", _l("Limit"))
+    register_detail("limit_period", _l("Limit per"), values=LIMIT_PERIOD_LABELS)
+    register_detail("refund_days", _l("Refunds allowed for (days)"))
+    register_detail("refund_id", _l("Refund number"))
+    register_detail("active", _l("Open or in the catalogue"))
+    register_detail("photo", _l("Photo"))
+    register_detail("import", _l("From a spreadsheet"))
+    register_detail("added", _l("Added"))

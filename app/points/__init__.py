@@ -2,13 +2,23 @@
 (accounts.py), journal kinds and idempotency keys (services.py), and the rules that price service
 hours (rules.py, versioned per district and category; the rules page for district admins)."""
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.access import Action
 from app.area import Area, MenuLink
 
+
+def _setup(_app: Flask) -> None:
+    """The words the audit log page shows for the points area's events."""
+    from .labels import register_audit_words
+
+    register_audit_words()
+
+
 AREA = Area(
     name="points",
+    setup=_setup,
     blueprints=["app.points.blueprint:bp", "app.points.blueprint:api_bp"],
     actions=[
         Action("points.rules.view", read=True),

@@ -33,3 +33,15 @@ def test_every_recorded_event_has_a_label(app):
     assert sorted(e for e in events if e not in labels) == []
     with app.test_request_context():
         assert all(str(labels[e]).strip() for e in events)
+
+
+TARGET = re.compile(r"\btarget_type=\"([a-z_]+)\"")
+
+
+def test_every_target_type_an_area_records_is_named_in_words(app):
+    """The audit log shows an event's target as "发放：编号 300", never as the stored "fund_payout"."""
+    from app.audit.labels import TARGET_LABELS
+
+    recorded = {t for path in Path(ROOT, "app").rglob("*.py") for t in TARGET.findall(path.read_text("utf-8"))}
+    assert {"fund_payout", "outlet", "checkin_site", "grid_report", "points_rule"} <= recorded
+    assert sorted(t for t in recorded if t not in TARGET_LABELS) == []

@@ -124,3 +124,48 @@ def test_bad_filter_arguments_answer_400_not_500(client, town):
     for query in ("actor=abc", "actor=99999999999999999999", "until=9999-12-31", "since=2026-02-30"):
         r = client.get(f"/audit/?{query}")
         assert r.status_code == 400, query
+
+
+def test_fund_outlet_and_rule_events_read_in_words_with_yuan_and_names(app, client, town):
+    """Each area labels its own detail keys: the fund's amounts in yuan, the payee by name, codes such as
+    the payment channel in words; the target's kind in words."""
+    from app.audit.services import record
+
+    payee = town.users["volunteer"][0]
+
+    def seed(s):
+        record(
+            s,
+            "fund.proposed",
+            tenant_id=town.district.id,
+            target_type="fund_payout",
+            target_id=300,
+            detail={"amount": 380000, "payee_member_id": payee.id, "reason_category": "mediation", "fund_id": 1},
+        )
+        record(
+            s,
+            "fund.paid",
+            tenant_id=town.district.id,
+            target_type="fund_payout",
+            target_id=300,
+            detail={"amount": 380000, "channel": "wechat", "paid_on": "2026-12-01", "reference": "WX1"},
+        )
+        record(
+            s,
+            "points.checkin_rule_change",
+            tenant_id=town.district.id,
+            target_type="checkin_rule",
+            target_id=2,
+            detail={"version": 2, "points_per_checkin": 3, "monthly_cap": 10},
+        )
+
+    commit(app, seed)
+    sign_in(client, town, "auditor")
+    flat = re.sub(r"\s+", "", page_text(client.get("/audit/")))
+    assert "金额：¥3,800.00" in flat and f"受奖人：{payee.name}" in flat and "事由类别：矛盾调解成功" in flat
+    assert "支付方式：微信" in flat and "发放：编号300" in flat
+    assert "每次报到积分：3" in flat and "每月报到积分上限：10" in flat and "报到积分规则" in flat
+    for raw in ("380000", "payee_member_id", "wechat", "fund_payout", "points_per_checkin", "checkin_rule"):
+        assert raw not in flat, raw
+    english = re.sub(r"\s+", " ", page_text(client.get("/audit/?lang=en")))
+    assert "Amount: ¥3,800.00" in english and "Paid by way of: WeChat" in english
