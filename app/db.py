@@ -139,12 +139,23 @@ def get_session() -> Session:
         from flask import request
 
         session = current_app.extensions["db_sessionmaker"]()
-        if request and request.method in ("GET", "HEAD"):
-            # A page view only reads (GET never changes anything here): on SQLite it takes no write
-            # lock, so pages stay quick while an import or a long journal is being written.
+        view = current_app.view_functions.get(request.endpoint or "") if request else None
+        if request and request.method in ("GET", "HEAD") and not getattr(view, "writes_on_get", False):
+            # A page view only reads (GET changes nothing but where a view says so, `writes_on_get`):
+            # on SQLite it takes no write lock, so pages stay quick while an import or a long journal
+            # is being written.
             session.connection(execution_options={"read_only": True})
         g.db_session = session
     return g.db_session
+
+
+def writes_on_get(view):
+    """Mark a view whose GET writes (a download recorded in the audit log, a code issued when due): its
+    request's transaction takes the write lock from the start. Decided when the session opens (the
+    principal is read before the view runs), so it is a mark on the view, not a call inside it. A read
+    transaction that then writes fails on SQLite as soon as another writer has committed meanwhile."""
+    view.writes_on_get = True
+    return view
 
 
 def keep_changes_on_error() -> None:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.access import require
+from app.api.schemas import MAX_ID
 from app.audit.services import record
 from app.db import get_session, keep_changes_on_error, unit_of_work
 from app.errors import NotFound, ValidationFailed
@@ -58,7 +59,8 @@ def _throttled(limit) -> None:
     mobile = normalise_mobile(request.form.get("mobile") or "")
     district = request.form.get("district", type=int)
     with unit_of_work(current_app.extensions["db_sessionmaker"]) as s:
-        tenant = district if district and s.get(District, district) else None
+        # Any number may be typed into the form: only an id that can exist is looked up.
+        tenant = district if district and 0 < district <= MAX_ID and s.get(District, district) else None
         record(
             s,
             "signin.throttled",

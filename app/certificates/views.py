@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.access import can, require
-from app.db import get_session
+from app.db import get_session, writes_on_get
 from app.errors import AppError, NotFound
 from app.extensions import limiter
 from app.forms import show_errors
@@ -93,6 +93,7 @@ def for_member(member_id: int):
 
 
 @login_required
+@writes_on_get  # the download is recorded in the audit log
 def download(code: str):
     db = get_session()
     cert = services.find_by_code(db, code)

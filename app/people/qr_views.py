@@ -15,7 +15,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from app.access import require
 from app.area import page_slots
-from app.db import get_session, utcnow
+from app.db import get_session, utcnow, writes_on_get
 from app.places.models import District
 from app.tokens import PURPOSES, make_token, seconds_to_next_step
 
@@ -56,6 +56,7 @@ def _my_live_code():
 
 
 @login_required
+@writes_on_get  # a new short code is issued when the last one was used or ran out
 def my_qr():
     member, token, svg, refresh_in, short = _my_live_code()
     return render_template(
@@ -72,6 +73,7 @@ def my_qr():
 
 
 @login_required
+@writes_on_get
 def my_qr_svg():
     svg = _my_live_code()[2]
     resp = Response(svg, mimetype="image/svg+xml")

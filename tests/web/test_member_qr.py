@@ -118,3 +118,35 @@ def test_card_of_another_district_is_invisible(app, client, town):
             other_id = make_town(s).users["volunteer"][0].id
     sign_in(client, town, "district_admin")
     assert client.get(f"/members/{other_id}/card").status_code == 404
+
+
+@pytest.mark.commits  # the requests open transactions of their own, as in production
+def test_a_get_that_issues_a_code_takes_the_write_lock_and_a_plain_page_view_does_not(app, client, town, engine):
+    """/me/qr writes (a new short code when due). Opened as a read, its transaction would fail on SQLite
+    ("database is locked") as soon as another writer committed between its first read and its write:
+    a GET that writes says so (app/db.writes_on_get) and takes the write lock from the start."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no write lock taken at BEGIN: reads and writes begin alike there")
+    from sqlalchemy import event
+
+    sign_in(client, town, "volunteer")
+    begins: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/me/qr").status_code == 200
+        qr = list(begins)
+        begins.clear()
+        assert client.get("/me/qr.svg").status_code == 200
+        svg = list(begins)
+        begins.clear()
+        assert client.get("/me/points").status_code == 200
+        page = list(begins)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert qr == ["BEGIN IMMEDIATE"] and svg == ["BEGIN IMMEDIATE"]
+    assert page == ["BEGIN"]  # a plain page view reads without the lock

@@ -117,6 +117,14 @@ def test_throttle_holds_for_every_spelling_of_the_district(client, town, distric
     assert resp.status_code == 429
 
 
+@pytest.mark.parametrize("district", ["99999999999999999999", "-1", "0"])
+def test_the_lock_on_a_district_that_cannot_exist_answers_429_not_500(client, town, district):
+    # Typed by hand (or by a script): the lock-out's audit record must not look the number up as an id.
+    _, mobile, _password = town.users["auditor"]
+    answers = [_fail(client, district, mobile).status_code for _ in range(7)]
+    assert 500 not in answers and answers[-1] == 429, answers
+
+
 @pytest.mark.parametrize("mobile_spelling", ["+86{}", "+86 {}", " {} ", "{a}-{b}", "0086{}"])
 def test_throttle_holds_for_every_spelling_of_the_mobile(client, town, mobile_spelling):
     _, mobile, password = town.users["auditor"]
