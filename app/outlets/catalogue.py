@@ -153,11 +153,12 @@ def update_item(
 ) -> Item:
     """Change an item's description, limit or whether it is offered at all (its price: change_price)."""
     name, category, unit_name = _check_item(name, category, kind, unit_name, limit_qty, limit_period, value_fen)
-    item.name, item.category, item.kind, item.unit_name = name, category, kind, unit_name
-    item.description, item.limit_qty, item.limit_period = (description or "")[:2000], limit_qty, limit_period
-    item.value_fen, item.active = value_fen, active
+    db.flush()  # begin_nested flushes what is pending first, outside the savepoint: do that before
     try:
-        with db.begin_nested():
+        with db.begin_nested():  # a taken name rolls back only this change, and the page can say so
+            item.name, item.category, item.kind, item.unit_name = name, category, kind, unit_name
+            item.description, item.limit_qty, item.limit_period = (description or "")[:2000], limit_qty, limit_period
+            item.value_fen, item.active = value_fen, active
             db.flush()
     except IntegrityError:
         raise Conflict(str(_l("An item with this name is already in the catalogue.")), field="name") from None

@@ -153,9 +153,10 @@ def update_outlet(
     """Change an outlet's name, address, opening hours or whether it is open (a closed outlet redeems
     nothing and takes no stock)."""
     name, address, opening_hours = _check_fields(name, address, opening_hours)
-    outlet.name, outlet.address, outlet.opening_hours, outlet.active = name, address, opening_hours, active
+    db.flush()  # begin_nested flushes what is pending first, outside the savepoint: do that before
     try:
-        with db.begin_nested():
+        with db.begin_nested():  # a taken name rolls back only this change, and the page can say so
+            outlet.name, outlet.address, outlet.opening_hours, outlet.active = name, address, opening_hours, active
             db.flush()
     except IntegrityError:
         raise Conflict(str(_l("An outlet with this name already exists. Choose another name.")), field="name") from None

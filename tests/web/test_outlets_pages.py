@@ -87,6 +87,12 @@ def test_district_admin_creates_an_outlet_by_typing_its_community_and_gives_it_s
     # The same name again: a message on the name, nothing new.
     again = post(client, "/outlets/new", {"unit-text": "塘家社区", "name": "塘家社区爱心超市（二店）"})
     assert again.status_code == 422 and "already exists" in text(again)
+    # Renaming another outlet to it: the same message on the edit page (it once failed with a 500).
+    edit = f"/outlets/{shop.b.id}/edit"
+    renamed = post(client, edit, {"unit": town.community_b.id, "name": "塘家社区爱心超市（二店）", "active": "y"})
+    assert renamed.status_code == 422 and "already exists" in text(renamed)
+    with app.app_context(), db(app) as s:
+        assert s.get(Outlet, shop.b.id).name == "塘家社区爱心超市"  # unchanged
     # Staff: found by part of the name, given the role for this outlet only.
     volunteer = town.users["volunteer"][0]
     found = client.get(f"/outlets/{outlet.id}/staff?who={volunteer.name[:1]}")
@@ -182,6 +188,16 @@ def test_bad_item_input_says_what_to_fix_and_writes_nothing(app, client, town, s
         form_url="/outlets/catalogue/new",
     )
     assert resp.status_code == 422 and "not a photo" in text(resp)
+    # Renaming an item to another item's name: said on the form, the item unchanged (it once was a 500).
+    resp = post(
+        client,
+        f"/outlets/catalogue/{shop.oil.id}",
+        {"name": "大米 5kg", "kind": "goods", "points": "25", "active": "y"},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422 and "already in the catalogue" in text(resp)
+    with app.app_context(), db(app) as s:
+        assert s.get(Item, shop.oil.id).name != "大米 5kg"
     with app.app_context(), db(app) as s:
         assert s.scalar(select(Item).where(Item.tenant_id == town.district.id, Item.name == "矿泉水")) is None
 
