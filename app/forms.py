@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice
-from wtforms.validators import AnyOf
+from wtforms.validators import AnyOf, ValidationError
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -29,3 +30,17 @@ class ConfirmForm(FlaskForm):
     POST from the first step only shows the question again."""
 
     confirm = HiddenField(validators=[AnyOf(["yes"])])  # confirm.html sends "yes"; nothing else does
+
+
+class InYears:
+    """A date or date-time field's year within [first, last]: a year-1 date is a typo to fix, not a time
+    the app can convert (Beijing to UTC steps back before year 1) or store."""
+
+    def __init__(self, first: int, last: int):
+        self.first, self.last = first, last
+
+    def __call__(self, form, field) -> None:
+        if field.data is not None and not self.first <= field.data.year <= self.last:
+            raise ValidationError(
+                _l("Give a date between the years %(first)d and %(last)d.", first=self.first, last=self.last)
+            )

@@ -16,12 +16,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms import choices
+from app.forms import InYears, choices
 from app.people.labels import TAGS
 from app.places.fields import UnitPickField
 from app.points.labels import CATEGORY_LABELS
 
 from .labels import ELIGIBILITY_LABELS
+from .schemas import MAX_YEAR, MIN_YEAR
 
 # --- organisers' pages (organiser_views) ------------------------------------------------------------------
 
@@ -32,6 +33,7 @@ TAG_LABELS = {
     "building_head": _l("Building head (楼栋长)"),
 }
 WHEN = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends (Beijing time)
+YEARS = InYears(MIN_YEAR, MAX_YEAR)  # as the API (schemas.py)
 
 
 class ActivityForm(FlaskForm):
@@ -44,18 +46,18 @@ class ActivityForm(FlaskForm):
     lng = FloatField(_l("Longitude"), validators=[Optional()])
     radius_m = IntegerField(_l("Radius for scans (metres)"), validators=[Optional()])
     starts_at = DateTimeLocalField(
-        _l("Starts (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the start time."))]
+        _l("Starts (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the start time.")), YEARS]
     )
     ends_at = DateTimeLocalField(
-        _l("Ends (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the end time."))]
+        _l("Ends (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the end time.")), YEARS]
     )
     capacity = IntegerField(
         _l("Places"),
         validators=[InputRequired(_l("Enter how many may sign up.")), NumberRange(1, 100_000)],
         default=20,
     )
-    signup_opens_at = DateTimeLocalField(_l("Sign-up opens (optional)"), format=WHEN, validators=[Optional()])
-    signup_closes_at = DateTimeLocalField(_l("Sign-up closes (optional)"), format=WHEN, validators=[Optional()])
+    signup_opens_at = DateTimeLocalField(_l("Sign-up opens (optional)"), format=WHEN, validators=[Optional(), YEARS])
+    signup_closes_at = DateTimeLocalField(_l("Sign-up closes (optional)"), format=WHEN, validators=[Optional(), YEARS])
     eligibility = SelectField(_l("Who may join"), choices=choices(ELIGIBILITY_LABELS.items()), default="district")
     eligible_unit_id = UnitPickField(
         _l("Community (when only its residents may join)"), action="org.view", kinds=["community"], required=False
@@ -81,7 +83,9 @@ class ByHandForm(FlaskForm):
     direction = SelectField(
         _l("Record"), choices=choices([("in", _l("Check-in")), ("out", _l("Check-out"))]), default="in"
     )
-    at = DateTimeLocalField(_l("Time (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the time."))])
+    at = DateTimeLocalField(
+        _l("Time (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the time.")), YEARS]
+    )
     reason = StringField(
         _l("Reason"), validators=[DataRequired(_l("Say why you record this by hand.")), Length(max=200)]
     )
@@ -90,10 +94,12 @@ class ByHandForm(FlaskForm):
 class PaperForm(FlaskForm):
     member_id = HiddenField(validators=[DataRequired(_l("Find the person and choose them."))])
     checked_in_at = DateTimeLocalField(
-        _l("Checked in (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the check-in time."))]
+        _l("Checked in (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the check-in time.")), YEARS]
     )
     checked_out_at = DateTimeLocalField(
-        _l("Checked out (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the check-out time."))]
+        _l("Checked out (Beijing time)"),
+        format=WHEN,
+        validators=[InputRequired(_l("Enter the check-out time.")), YEARS],
     )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)], default="")
 

@@ -30,6 +30,8 @@ def _period() -> tuple[date, date]:
         end = date.fromisoformat(request.args.get("to") or default[1].isoformat())
     except ValueError:
         return default
+    if min(start.year, end.year) < 1900:  # before any record, and out of reach of the time-zone arithmetic
+        return default
     if start > end:
         start, end = end, start
     end = min(end, today)

@@ -357,9 +357,10 @@ def count_page(outlet_id: int, count_id: int):
 def _date_arg(name: str, default: date) -> date:
     raw = request.args.get(name) or ""
     try:
-        return date.fromisoformat(raw) if raw else default
+        got = date.fromisoformat(raw) if raw else default
     except ValueError:
         return default
+    return got if got.year >= 1900 else default  # before any record, and out of reach of the time-zone arithmetic
 
 
 @login_required

@@ -192,6 +192,10 @@ def test_create_edit_publish_and_cancel_through_the_forms(app, client, town, eng
     bad = _post(client, "/organise/activities/new", _form_data(ends_at=_form_data()["starts_at"]))
     assert bad.status_code == 422
     assert "The end must be after the start." in _text(bad) or "结束时间" in _text(bad)
+    # A year-1 date is a typo to fix (it was a 500: Beijing to UTC steps back before year 1).
+    for field in ("starts_at", "signup_opens_at"):
+        bad = _post(client, "/organise/activities/new", _form_data(**{field: "0001-01-01T00:00"}))
+        assert bad.status_code == 422 and "2000" in _text(bad) and "2100" in _text(bad), field
     resp = _post(client, "/organise/activities/new", _form_data())
     assert resp.status_code == 302, _text(resp)[:2000]
     aid = int(resp.headers["Location"].rstrip("/").split("/")[-1])

@@ -505,6 +505,12 @@ def test_district_view_with_charts_and_xlsx(client, town, shop):
     assert 'id="outlets-chart-data"' in body and "chart.umd.min.js" in body
     x = client.get("/outlets/district.xlsx?from=2026-01-01&to=2026-12-31")
     assert x.status_code == 200
+    # A year-1 date in the address (typed, or a fuzzer's) falls back to this month: no 500.
+    for url in ("/outlets/district?from=0001-01-01&to=0001-01-01", f"/outlets/{shop.a.id}/stock-report?at=0001-01-02"):
+        with client.get(url) as r:
+            assert r.status_code == 200, url
+    with client.get("/outlets/district.xlsx?from=0001-01-01&to=0001-01-01") as r:
+        assert r.status_code == 200
     wb = load_workbook(io.BytesIO(x.data))
     names = [r[0] for r in wb.worksheets[0].iter_rows(min_row=3, values_only=True)]
     assert set(names) == {"凤凰社区爱心超市", "塘家社区爱心超市"}
