@@ -38,6 +38,8 @@ def _signed_in_and_sane():
 def _app_error(e: AppError):
     # A service's single-field error (field=...) becomes the API's details list too.
     details = e.details or ([{"field": e.field, "code": e.code, "message": e.message}] if e.field else None)
+    if details:  # each detail carries a message, as the document's FieldError says (the error's own if none)
+        details = [d if isinstance(d, dict) and d.get("message") else {**d, "message": e.message} for d in details]
     return error_response(e.code, e.message, e.status, details, e.field)
 
 

@@ -3,12 +3,13 @@ run (all or none), the approval queue, the history, and corrections (reversals).
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.access import require, scopes_for
+from app.api.schemas import MAX_ID
 from app.audit.names import names_for_users
 from app.db import get_session
 from app.errors import AppError, Forbidden
@@ -275,25 +276,39 @@ def award_page(award_id: int):
 @login_required
 def corrections_page():
     """Correct a member's approved hours: find the member by name and mobile, see their posted hours,
-    and reverse one with a reason (never an edit). Awards are reversed on the award's page."""
+    and reverse one with a reason (never an edit). Awards are reversed on the award's page.
+
+    The name and the mobile are sent by POST, never put in an address (an address stays in the
+    browser's history and in access logs); the member found is then named by id (`?member=`)."""
     _admin()
     db = get_session()
     tenant = current_user.tenant_id
-    name = (request.values.get("name") or "").strip()
-    mobile = (request.values.get("mobile") or "").strip()
     form = DecisionForm()
     problem = None
     member = None
     status = 200
-    if name or mobile:
+    name = (request.form.get("name") or "").strip()
+    mobile = (request.form.get("mobile") or "").strip()
+    if request.method == "POST" and request.form.get("action") == "find":
         found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile) if mobile else None
-        if found is None:
-            problem = _("No active member of this district has this mobile number.")
+        if not form.validate():
+            problem, status = _("The form expired. Try again."), 400
+        elif found is None:
+            problem, status = _("No active member of this district has this mobile number."), 422
         elif found[1] != name:
-            problem = _("This mobile number belongs to %(name)s, not to the name given.", name=found[1])
+            problem, status = _("This mobile number belongs to %(name)s, not to the name given.", name=found[1]), 422
         else:
-            member = found
-    if request.method == "POST" and member is not None:
+            return redirect(url_for("points.corrections_page", member=found[0]))
+        return _corrections(name, mobile, None, problem, form, status)
+    member_id = request.args.get("member", type=int)
+    if member_id is not None and 0 < member_id <= MAX_ID:
+        found_name = awards.member_names(db, tenant, [member_id]).get(member_id)
+        member = (member_id, found_name) if found_name else None
+    if member_id is not None and member is None:
+        abort(404)
+    if request.method == "POST":
+        if member is None:
+            abort(404)
         if form.validate():
             try:
                 taken = awards.reverse_hours(
@@ -304,11 +319,15 @@ def corrections_page():
                     actor_user_id=current_user.user_id,
                 )
                 flash(_("Reversed: %(n)s points taken back and the member told.", n=taken), "success")
-                return redirect(url_for("points.corrections_page", name=name, mobile=mobile))
+                return redirect(url_for("points.corrections_page", member=member[0]))
             except AppError as e:
                 show_errors(form, e)
         status = 422
-    lines = awards.posted_hours(db, tenant, member[0]) if member else []
+    return _corrections(name, mobile, member, problem, form, status)
+
+
+def _corrections(name: str, mobile: str, member, problem, form, status: int):
+    lines = awards.posted_hours(get_session(), current_user.tenant_id, member[0]) if member else []
     return (
         render_template(
             "points/corrections.html", name=name, mobile=mobile, member=member, problem=problem, lines=lines, form=form

@@ -207,11 +207,23 @@ def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town)
     commit(app, serve)
     assert _bal(app, volunteer.id) == 20
     sign_in(client, town, "district_admin")
-    page = client.get(f"/points/corrections?name={volunteer.name}&mobile={mobile}")
+    # Found by name and mobile sent in the body: the mobile never goes into an address (history, logs).
+    token = csrf_from(client.get("/points/corrections").get_data(as_text=True))
+    wrong = client.post(
+        "/points/corrections", data={"csrf_token": token, "action": "find", "name": "别人", "mobile": mobile}
+    )
+    assert wrong.status_code == 422 and volunteer.name in wrong.get_data(as_text=True)  # "belongs to …"
+    found = client.post(
+        "/points/corrections", data={"csrf_token": token, "action": "find", "name": volunteer.name, "mobile": mobile}
+    )
+    assert found.status_code == 302 and mobile not in found.headers["Location"]
+    url = found.headers["Location"]
+    assert url.endswith(f"/points/corrections?member={volunteer.id}")
+    page = client.get(url)
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "敬老院探访" in html
+    assert page.status_code == 200 and "敬老院探访" in html and mobile not in html.split("<form", 1)[0]
     attendance = re.search(r'name="attendance" value="(\d+)"', html).group(1)
-    url = f"/points/corrections?name={volunteer.name}&mobile={mobile}"
+    assert f'action="/points/corrections?member={volunteer.id}"' in html
     r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": ""})
     assert r.status_code == 422 and _bal(app, volunteer.id) == 20
     r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": "代签到"})

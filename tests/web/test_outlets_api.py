@@ -178,6 +178,9 @@ def test_stock_in_count_and_report_through_the_api(app, client, town):
         csrf,
     )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "out_of_stock"
+    # Each detail as the document's FieldError has it: a message besides the code (it once had none).
+    (detail,) = r.get_json()["error"]["details"]
+    assert detail["code"] == "out_of_stock" and detail["item_id"] == shop.oil.id and "30" in detail["message"]
     client.post("/signout")
 
     csrf = signed_in(client, town, "supervisor_a")
