@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.api.schemas import Id, Page, PageQuery, utc
 
@@ -286,11 +287,22 @@ class ApplyCountIn(_In):
     )
 
 
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
+
+
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     at: AwareDatetime | None = Field(default=None, description="The books as they stood then (default now)")
     since: AwareDatetime | None = Field(default=None, description="Sum the movements from then to `at`")
+
+    @field_validator("at", "since", mode="before")
+    @classmethod
+    def _a_written_time(cls, value):
+        # Pydantic would read a bare number as seconds since 1970; the document says date-time.
+        if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+            raise ValueError("a date-time with its offset, such as 2026-12-05T09:00:00+08:00")
+        return value
 
 
 class ReportLineOut(BaseModel):

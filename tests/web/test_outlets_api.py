@@ -199,6 +199,12 @@ def test_stock_in_count_and_report_through_the_api(app, client, town):
     report = client.get(f"/api/v1/outlets/{shop.a.id}/stock-report").get_json()
     oil = next(x for x in report["lines"] if x["item_id"] == shop.oil.id)
     assert report["matches"] is True and oil["book_qty"] == 29
+    # Times as the document says, date-time with an offset: a bare number is refused, not read as 1970.
+    for arg in ("since=0.5", "at=1700000000", "since=-5"):
+        r = client.get(f"/api/v1/outlets/{shop.a.id}/stock-report?{arg}")
+        assert r.status_code == 422, arg
+    at = "2026-12-05T09:00:00%2B08:00"
+    assert client.get(f"/api/v1/outlets/{shop.a.id}/stock-report?at={at}").status_code == 200
     assert (
         post(client, f"/api/v1/stock-counts/{count_id}/apply", {}, csrf).get_json()["error"]["code"]
         == "count_not_pending"
