@@ -8,10 +8,13 @@ from app.area import Area, MenuLink
 
 
 def _setup(app: Flask) -> None:
-    from .views import beijing_time, readable_json
+    from app.area import register_home_panel
+
+    from .views import beijing_time, home_panel, readable_json
 
     app.add_template_filter(readable_json, "readable_json")
     app.add_template_filter(beijing_time, "beijing_time")
+    register_home_panel(app, "audit/_home_panel.html", home_panel)
 
 
 AREA = Area(

@@ -152,3 +152,35 @@ def list_events():
         pick_url=lambda p: url_for(".list_events", **{**keep, "actor": p.user_id, "who": p.name}),
         older_url=url_for(".list_events", **keep, before=events[-1].id) if len(events) == PAGE else None,
     )
+
+
+def home_panel() -> dict | None:
+    """The auditor's panel on the home page (and a district administrator's): how much the log holds
+    from the last 24 hours, and its latest events in words, each a link into the log."""
+    from sqlalchemy import func, select
+
+    from app.access import can
+    from app.db import utcnow
+
+    from .models import AuditEvent
+
+    if not current_user.is_authenticated or not can(current_user, "audit.view"):
+        return None
+    db = get_session()
+    tenant = current_user.tenant_id
+    day = db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.tenant_id == tenant, AuditEvent.at >= utcnow() - timedelta(hours=24))
+    )
+    latest = db.execute(
+        select(AuditEvent.at, AuditEvent.action)
+        .where(AuditEvent.tenant_id == tenant)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(5)
+    ).all()
+    labels = audit_labels(current_app)
+    return {
+        "day": day or 0,
+        "latest": [(r.at, r.action, str(labels.get(r.action, r.action))) for r in latest],
+    }

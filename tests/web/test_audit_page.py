@@ -169,3 +169,19 @@ def test_fund_outlet_and_rule_events_read_in_words_with_yuan_and_names(app, clie
         assert raw not in flat, raw
     english = re.sub(r"\s+", " ", page_text(client.get("/audit/?lang=en")))
     assert "Amount: ¥3,800.00" in english and "Paid by way of: WeChat" in english
+
+
+def test_the_auditors_home_page_shows_the_log_at_a_glance(app, client, town):
+    """An auditor's first look is their work: how much the log took in the last day and its latest
+    events in words, each a link into the log filtered to that kind."""
+    admin = app.test_client()
+    token = signed_in(admin, town, "district_admin")
+    assert patch(admin, f"/api/v1/org-units/{town.grid_a2.id}", {"name": "凤凰新网格"}, token).status_code == 200
+    sign_in(client, town, "auditor")
+    client.get("/?lang=en")
+    home = client.get("/").get_data(as_text=True)
+    assert "Audit log" in home and "in the last 24 hours" in home
+    assert "Unit renamed" in home and "/audit/?action=org.rename" in home
+    volunteer = app.test_client()
+    sign_in(volunteer, town, "volunteer")
+    assert "/audit/?action=" not in volunteer.get("/").get_data(as_text=True)
