@@ -11,7 +11,7 @@ from app.area import Area, MenuLink
 
 def _setup(_app: Flask) -> None:
     """The words the audit log page shows for the points area's events."""
-    from .labels import register_audit_words
+    from .audit_words import register_audit_words
 
     register_audit_words()
 
