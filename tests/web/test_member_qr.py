@@ -120,15 +120,24 @@ def test_card_of_another_district_is_invisible(app, client, town):
     assert client.get(f"/members/{other_id}/card").status_code == 404
 
 
-@pytest.mark.commits  # the requests open transactions of their own, as in production
-def test_a_get_that_issues_a_code_takes_the_write_lock_and_a_plain_page_view_does_not(app, client, town, engine):
+def test_a_get_that_issues_a_code_takes_the_write_lock_and_a_plain_page_view_does_not(sqlite_url):
     """/me/qr writes (a new short code when due). Opened as a read, its transaction would fail on SQLite
     ("database is locked") as soon as another writer committed between its first read and its write:
-    a GET that writes says so (app/db.writes_on_get) and takes the write lock from the start."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL has no write lock taken at BEGIN: reads and writes begin alike there")
+    a GET that writes says so (app/db.writes_on_get) and takes the write lock from the start. SQLite
+    only, by its own app (PostgreSQL takes no lock at BEGIN: reads and writes begin alike there)."""
     from sqlalchemy import event
 
+    from app import create_app
+    from app.db import make_engine
+    from tests.conftest import TEST_CONFIG
+    from tests.factories import make_town
+
+    engine = make_engine(sqlite_url)
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": sqlite_url, "ENGINE": engine})
+    with app.app_context(), app.test_request_context():
+        with unit_of_work(app.extensions["db_sessionmaker"]) as s:
+            town = make_town(s)  # committed for real: a district of its own
+    client = app.test_client()
     sign_in(client, town, "volunteer")
     begins: list[str] = []
 
@@ -148,5 +157,6 @@ def test_a_get_that_issues_a_code_takes_the_write_lock_and_a_plain_page_view_doe
         page = list(begins)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+        engine.dispose()
     assert qr == ["BEGIN IMMEDIATE"] and svg == ["BEGIN IMMEDIATE"]
     assert page == ["BEGIN"]  # a plain page view reads without the lock
