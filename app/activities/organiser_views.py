@@ -238,7 +238,6 @@ def manage_activity(activity_id: int):
         confirmed=[s for s in signups if s.status == CONFIRMED],
         waiting=[s for s in signups if s.status == WAITLISTED],
         counts=counts,
-        publish_form=ConfirmForm(formdata=None),
         may_edit=can(current_user, "activity.edit", activity),
         may_manage=can(current_user, "attendance.manage", activity),
         may_review=can(current_user, "attendance.review", activity),
@@ -250,17 +249,39 @@ def manage_activity(activity_id: int):
 
 @login_required
 def publish_activity(activity_id: int):
+    """Asks first: publishing opens sign-up to volunteers and cannot be taken back (an activity once
+    published can only be cancelled). Only a POST with confirm=yes publishes."""
     activity = _activity(activity_id, "activity.edit")
+    back = url_for("activities.manage_activity", activity_id=activity.id)
     form = ConfirmForm()
-    if not form.validate_on_submit():
-        flash(_("The form expired. Try again."), "error")
-        return redirect(url_for("activities.manage_activity", activity_id=activity.id))
-    try:
-        services.publish_activity(get_session(), activity, actor_user_id=current_user.user_id)
-        flash(_("Published: volunteers can now sign up."), "success")
-    except AppError as e:
-        flash(e.message, "error")
-    return redirect(url_for("activities.manage_activity", activity_id=activity.id))
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            services.publish_activity(get_session(), activity, actor_user_id=current_user.user_id)
+            flash(_("Published: volunteers can now sign up."), "success")
+        except AppError as e:
+            flash(e.message, "error")
+        return redirect(back)
+    if activity.status != DRAFT:  # nothing to publish (already published, or cancelled)
+        return redirect(back)
+    return _render(
+        "confirm.html",
+        form=ConfirmForm(formdata=None),
+        title=_("Publish “%(title)s”?", title=activity.title),
+        question=_(
+            "Publish “%(title)s” on %(when)s? Volunteers will see it and can sign up for its %(cap)d places.",
+            title=activity.title,
+            when=beijing(activity.starts_at),
+            cap=activity.capacity,
+        ),
+        consequence=_(
+            "A published activity cannot go back to a draft: you can still edit it, or cancel it and tell "
+            "everyone signed up."
+        ),
+        action=url_for("activities.publish_activity", activity_id=activity.id),
+        button=_("Publish"),
+        button_class="",
+        back=back,
+    )
 
 
 @login_required

@@ -213,9 +213,18 @@ def test_create_edit_publish_and_cancel_through_the_forms(app, client, town, eng
     assert 'value="敬老院探访"' in page and "T09:00" in page
     resp = _post(client, f"/organise/activities/{aid}/edit", _form_data(title="敬老院探访（下午）", capacity="8"))
     assert resp.status_code == 302, _text(resp)[:2000]
+    # Publishing asks first (it cannot be taken back); a POST without confirm=yes only asks again.
     detail = _text(client.get(f"/organise/activities/{aid}"))
-    resp = client.post(f"/organise/activities/{aid}/publish", data={"csrf_token": csrf_from(detail), "confirm": "yes"})
+    assert f'href="/organise/activities/{aid}/publish"' in detail
+    question = _text(client.get(f"/organise/activities/{aid}/publish"))
+    assert "敬老院探访（下午）" in question and ("cannot go back to a draft" in question or "不能退回草稿" in question)
+    again = client.post(f"/organise/activities/{aid}/publish", data={"csrf_token": csrf_from(question)})
+    assert again.status_code == 200 and "confirm" in _text(again)
+    with app.test_request_context(), _uow(app) as s:
+        assert s.get(Activity, aid).status == "draft"
+    resp = client.post(f"/organise/activities/{aid}/publish", data={"csrf_token": csrf_from(question), "confirm": "yes"})
     assert resp.status_code == 302
+    assert client.get(f"/organise/activities/{aid}/publish").status_code == 302  # nothing left to publish
     # A volunteer signs up; cancelling tells them.
     with app.test_request_context(), _uow(app) as s:
         m = make_member(s, town.district.id, town.grid_a1, name="周杰")
