@@ -222,7 +222,9 @@ def test_create_edit_publish_and_cancel_through_the_forms(app, client, town, eng
     assert again.status_code == 200 and "confirm" in _text(again)
     with app.test_request_context(), _uow(app) as s:
         assert s.get(Activity, aid).status == "draft"
-    resp = client.post(f"/organise/activities/{aid}/publish", data={"csrf_token": csrf_from(question), "confirm": "yes"})
+    resp = client.post(
+        f"/organise/activities/{aid}/publish", data={"csrf_token": csrf_from(question), "confirm": "yes"}
+    )
     assert resp.status_code == 302
     assert client.get(f"/organise/activities/{aid}/publish").status_code == 302  # nothing left to publish
     # A volunteer signs up; cancelling tells them.
