@@ -334,17 +334,12 @@ def change_password(
     return open_session(session, user.id, ip=ip, user_agent=user_agent)
 
 
-def grant_role(
-    session: Session,
-    principal: Principal | None,
-    member: Member,
-    role: str,
-    org_unit: OrgUnit | None = None,
-    scope_suffix: str | None = None,
-) -> RoleGrant:
-    """Give `member` the role `role`, scoped to `org_unit`'s subtree for scoped kinds. A kind scoped
-    to a place below a unit (scope "outlet") needs `scope_suffix`, the place's segment under the unit,
-    which only the area owning the place passes (app/outlets)."""
+def grant_scope(
+    role: str, org_unit: OrgUnit | None = None, scope_suffix: str | None = None
+) -> tuple[OrgUnit | None, str | None]:
+    """The unit and suffix a grant of `role` keeps (a district-wide kind keeps neither), or
+    ValidationFailed when the role is unknown or its scope is missing. A page asks this before its
+    confirmation step, so the question is only put for a grant that can be made."""
     kind = ROLE_KINDS.get(role)
     if kind is None:
         raise ValidationFailed(_("Unknown role %(role)s.", role=role), field="role")
@@ -356,6 +351,21 @@ def grant_role(
         raise ValidationFailed(_("This role needs an org unit as its scope."), field="org_unit_id")
     if kind.scope is None:
         org_unit = None
+    return org_unit, scope_suffix
+
+
+def grant_role(
+    session: Session,
+    principal: Principal | None,
+    member: Member,
+    role: str,
+    org_unit: OrgUnit | None = None,
+    scope_suffix: str | None = None,
+) -> RoleGrant:
+    """Give `member` the role `role`, scoped to `org_unit`'s subtree for scoped kinds. A kind scoped
+    to a place below a unit (scope "outlet") needs `scope_suffix`, the place's segment under the unit,
+    which only the area owning the place passes (app/outlets)."""
+    org_unit, scope_suffix = grant_scope(role, org_unit, scope_suffix)
     if org_unit is not None and org_unit.tenant_id != member.tenant_id:
         raise NotFound(_("No such org unit."))
     user = user_for_member(session, member)

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.forms import ConfirmForm, choices
@@ -52,15 +52,18 @@ class AssignmentForm(FlaskForm):
     )
     role = SelectField(_l("Responsibility"), choices=choices(ROLE_CHOICES))
     households = IntegerField(_l("Households"), validators=[Optional(), NumberRange(min=0)])
-    effective_from = DateField(_l("From"), validators=[DataRequired()])
+    effective_from = DateField(_l("From"), validators=[DataRequired(_l("Choose the day the assignment starts."))])
 
 
 class EndAssignmentForm(ConfirmForm):
-    effective_to = DateField(_l("Until"), validators=[DataRequired()])
+    effective_to = DateField(_l("Until"), validators=[DataRequired(_l("Choose the day the assignment ends."))])
 
 
 class GrantForm(FlaskForm):
-    role = SelectField(_l("Role"))
+    """Two steps: the choice, then (with confirm=yes, from templates/confirm.html) the grant."""
+
+    role = SelectField(_l("Role"), validators=[DataRequired(message=_l("Choose the role to grant."))])
+    confirm = HiddenField()
     org_unit_id = UnitPickField(
         _l("Scope (for organiser and grid administrator)"),
         action="role.grant",

@@ -73,7 +73,8 @@ def member_page(member_id: int):
 
 def _grant_form(fresh: bool = False) -> GrantForm:
     form = GrantForm(formdata=None) if fresh else GrantForm()
-    form.role.choices = choices((k, str(v.label)) for k, v in ROLE_KINDS.items())
+    # No role is chosen until the administrator picks one (the first would otherwise be granted).
+    form.role.choices = choices([("", _("Choose a role…"))] + [(k, str(v.label)) for k, v in ROLE_KINDS.items()])
     return form
 
 
@@ -264,6 +265,9 @@ def grant(member_id: int):
     form = _grant_form()
     if form.validate_on_submit():
         try:
+            if form.confirm.data != "yes":  # asks first: who, which role, over what
+                unit, _suffix = auth.grant_scope(form.role.data, form.org_unit_id.data)
+                return _confirm_grant(db, member, form.role.data, unit)
             auth.grant_role(db, current_user, member, form.role.data, form.org_unit_id.data)
             flash(_("Role granted."), "success")
             return redirect(url_for("people.member_page", member_id=member_id))
@@ -273,6 +277,27 @@ def grant(member_id: int):
         except ValidationFailed as e:
             show_errors(form, e)
     return _render_member(db, member, grant_form=form, status=422)
+
+
+def _confirm_grant(db, member: Member, role: str, unit) -> str:
+    scope = places.path_label(db, unit) if unit is not None else _("the whole district")
+    carried = {"role": role}
+    if unit is not None:  # the unit picker's id and text, as the form posted them
+        carried |= {"org_unit_id": str(unit.id), "org_unit_id-text": scope}
+    return render_template(
+        "confirm.html",
+        form=ConfirmForm(formdata=None),
+        title=_("Grant this role?"),
+        question=_(
+            "%(name)s will be %(role)s for %(scope)s.", name=member.name, role=ROLE_KINDS[role].label, scope=scope
+        ),
+        consequence=_("They can see and do what this role allows at once, until the role is revoked."),
+        action=url_for("people.grant", member_id=member.id),
+        button=_("Grant the role"),
+        button_class="",
+        carried=carried,
+        back=url_for("people.member_page", member_id=member.id),
+    )
 
 
 @login_required

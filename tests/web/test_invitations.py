@@ -222,7 +222,7 @@ def test_granting_a_role_withdraws_open_links(app, client, town):
     page = admin.get(f"/members/{member.id}")
     resp = admin.post(
         f"/members/{member.id}/roles",
-        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "role": "district_admin"},
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "role": "district_admin", "confirm": "yes"},
     )
     assert resp.status_code == 302
     assert app.test_client().get(path).status_code == 404

@@ -148,7 +148,9 @@ def _do(action: str, client, member_id: int, unit_id: int, app):
             },
         )
     if action == "grant_role":
-        return client.post(f"/members/{member_id}/roles", data={"role": "auditor", "csrf_token": token})
+        return client.post(
+            f"/members/{member_id}/roles", data={"role": "auditor", "csrf_token": token, "confirm": "yes"}
+        )
     raise AssertionError(action)
 
 

@@ -211,10 +211,26 @@ def test_a_unit_is_moved_by_picking_its_new_parent_by_name(client, town, app):
 def test_a_role_scope_is_picked_by_name(client, town, app):
     member_id = _member(app, town)
     sign_in(client, town, "district_admin")
-    token = csrf_from(client.get(f"/members/{member_id}").get_data(as_text=True))
+    page = client.get(f"/members/{member_id}").get_data(as_text=True)
+    token = csrf_from(page)
+    # No role is chosen until one is picked: a bare submit grants nothing and says what to do.
+    grant_form = page[page.index('id="grant"') :]
+    options = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', grant_form, re.S).group(1)
+    assert re.match(r'\s*<option[^>]*value=""[^>]*>请选择角色…</option>', options), options[:200]
+    resp = client.post(f"/members/{member_id}/roles", data={"csrf_token": token, "role": ""})
+    assert resp.status_code == 422 and "请选择要授予的角色。" in resp.get_data(as_text=True)
+    # The choice asks first, naming the member, the role and the picked scope; nothing is granted yet.
     resp = client.post(
         f"/members/{member_id}/roles", data={"csrf_token": token, "role": "organiser", "org_unit_id-text": "塘家社区"}
     )
+    question = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "塘家社区" in question and 'name="confirm" value="yes"' in question
+    with app.app_context(), _db(app) as s:
+        user = s.scalar(select(User).where(User.member_id == member_id))
+        assert user is None or not s.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
+    carried = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', question))
+    assert carried["role"] == "organiser" and carried["org_unit_id"] == str(town.community_b.id)
+    resp = client.post(f"/members/{member_id}/roles", data={**carried, "csrf_token": csrf_from(question)})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
     with app.app_context(), _db(app) as s:
         user = s.scalar(select(User).where(User.member_id == member_id))
