@@ -267,6 +267,54 @@ def payouts_page():
     )
 
 
+def _confirm_decision(db, payout, action: str, reason: str, next_url: str | None):
+    payee = payee_names(db, [payout.payee_member_id]).get(payout.payee_member_id, "")
+    amount = format_yuan(payout.amount)
+    title, question, consequence, button = {
+        "approve": (
+            _("Approve this payout?"),
+            _("Approve %(amount)s to %(payee)s for “%(reason)s”?", amount=amount, payee=payee, reason=payout.reason),
+            _("An approval cannot be taken back. With enough approvals the payout can be paid."),
+            _("Approve %(amount)s", amount=amount),
+        ),
+        "reject": (
+            _("Reject this payout?"),
+            _("Reject %(amount)s to %(payee)s for “%(reason)s”?", amount=amount, payee=payee, reason=payout.reason),
+            _("The reserved money goes back to the fund; the proposer and the payee see your reason."),
+            _("Reject"),
+        ),
+        "withdraw": (
+            _("Withdraw this payout?"),
+            _("Withdraw %(amount)s to %(payee)s for “%(reason)s”?", amount=amount, payee=payee, reason=payout.reason),
+            _("The reserved money goes back to the fund. To pay it after all, propose it again."),
+            _("Withdraw it"),
+        ),
+        "return": (
+            _("Return this payment to the fund?"),
+            _("Return %(amount)s paid to %(payee)s to the fund?", amount=amount, payee=payee),
+            _("Only when the money really came back (a failed transfer, a refund). The payment record is kept."),
+            _("Return %(amount)s to the fund", amount=amount),
+        ),
+    }[action]
+    carried = {"action": action, "decision_reason": reason}
+    if next_url == "queue":
+        carried["next"] = next_url
+    return render_template(
+        "confirm.html",
+        form=DecisionForm(formdata=None),
+        title=title,
+        question=question,
+        consequence=consequence + (" " + _("Reason: %(reason)s", reason=reason) if reason else ""),
+        action=url_for("fund.payout_page", payout_id=payout.id),
+        button=button,
+        button_class="" if action == "approve" else "danger",
+        carried=carried,
+        back=url_for("fund.approvals_page")
+        if next_url == "queue"
+        else url_for("fund.payout_page", payout_id=payout.id),
+    )
+
+
 @login_required
 def payout_page(payout_id: int):
     """One payout: amount, payee, reason and evidence, its approvals and payment, and what the signed-in
@@ -290,6 +338,10 @@ def payout_page(payout_id: int):
         }
         require(current_user, needs.get(action or "", "fund.manage"), payout)
         if form.validate():
+            # Asks first (none can be undone), once the decision is complete: a rejection, withdrawal or
+            # return without its reason goes on to the service, which says what is missing.
+            if action in needs and request.form.get("confirm") != "yes" and (reason or action == "approve"):
+                return _confirm_decision(db, payout, action, reason, request.form.get("next"))
             try:
                 if action == "approve":
                     done = approvals.approve_payout(db, t, payout.id, actor_user_id=current_user.user_id, reason=reason)

@@ -154,6 +154,11 @@ def test_a_verified_hazard_report_is_rewarded_approved_on_a_phone_paid_and_seen(
     ppage.wait_for_url(f"**/fund/payouts/{payout_id}")
     assert ppage.evaluate(NARROW)
     ppage.click("button[name=action][value=approve]")
+    # It asks first, with the amount and the payee; nothing is approved before the confirmation.
+    ppage.wait_for_selector("section.confirm")
+    assert ppage.evaluate(NARROW)
+    assert _db(app, lambda s: s.get(FundPayout, payout_id).status) == "proposed"
+    ppage.click("section.confirm button[type=submit]")
     ppage.wait_for_url(f"**/fund/payouts/{payout_id}")
     assert _db(app, lambda s: s.get(FundPayout, payout_id).status) == "approved"
     ppage.screenshot(path=str(SHOTS / "fund_approved_phone.png"), full_page=True)

@@ -136,7 +136,13 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     _sign_in_en(approver, town, "fund_approver")
     token = _token(approver, payout_url)
     assert "One approval is enough" in approver.get(payout_url).get_data(as_text=True)
+    # It asks first (an approval cannot be taken back), naming the amount; the answer carries the choice.
     r = approver.post(payout_url, data={"csrf_token": token, "action": "approve", "decision_reason": ""})
+    assert r.status_code == 200 and "Approve ¥500.00 to" in r.get_data(as_text=True)
+    assert _status(app, payout_id) == "proposed"
+    r = approver.post(
+        payout_url, data={"csrf_token": token, "action": "approve", "decision_reason": "", "confirm": "yes"}
+    )
     assert r.status_code == 302
     assert _status(app, payout_id) == "approved"
 
@@ -195,7 +201,7 @@ def test_refusals_are_said_in_words(app, client, town):
     queue = client.get("/fund/approvals").get_data(as_text=True)
     assert "You proposed this payout, so the rule refuses your approval" in queue
     token = csrf_from(queue)
-    r = client.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "approve"})
+    r = client.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "approve", "confirm": "yes"})
     assert r.status_code == 422
     assert "another approver must decide it" in r.get_data(as_text=True)
     assert _status(app, own) == "proposed"
@@ -206,26 +212,29 @@ def test_refusals_are_said_in_words(app, client, town):
     assert "This payout is to you, so the rule refuses your approval" in queue
     assert "two different approvers are needed" in queue
     token = csrf_from(queue)
-    r = approver.post(f"/fund/payouts/{to_approver}", data={"csrf_token": token, "action": "approve"})
+    r = approver.post(f"/fund/payouts/{to_approver}", data={"csrf_token": token, "action": "approve", "confirm": "yes"})
     assert r.status_code == 422 and "is to you" in r.get_data(as_text=True)
-    r = approver.post(f"/fund/payouts/{big}", data={"csrf_token": token, "action": "approve"})
+    r = approver.post(f"/fund/payouts/{big}", data={"csrf_token": token, "action": "approve", "confirm": "yes"})
     assert r.status_code == 302
     assert _status(app, big) == "proposed"
     page = approver.get(f"/fund/payouts/{big}").get_data(as_text=True)
     assert "It needs a second approver, and the rule refuses a second approval by you" in page
-    r = approver.post(f"/fund/payouts/{big}", data={"csrf_token": token, "action": "approve"})
+    r = approver.post(f"/fund/payouts/{big}", data={"csrf_token": token, "action": "approve", "confirm": "yes"})
     assert r.status_code == 422 and _status(app, big) == "proposed"
     # A rejection needs a reason.
-    r = approver.post(f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": ""})
+    r = approver.post(
+        f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": "", "confirm": "yes"}
+    )
     assert r.status_code == 422 and _status(app, own) == "proposed"
     r = approver.post(
-        f"/fund/payouts/{own}", data={"csrf_token": token, "action": "reject", "decision_reason": "证据不足"}
+        f"/fund/payouts/{own}",
+        data={"csrf_token": token, "action": "reject", "decision_reason": "证据不足", "confirm": "yes"},
     )
     assert r.status_code == 302 and _status(app, own) == "rejected"
 
     # The second approver (someone else) completes the big one.
     both_token = csrf_from(client.get(f"/fund/payouts/{big}").get_data(as_text=True))
-    r = client.post(f"/fund/payouts/{big}", data={"csrf_token": both_token, "action": "approve"})
+    r = client.post(f"/fund/payouts/{big}", data={"csrf_token": both_token, "action": "approve", "confirm": "yes"})
     assert r.status_code == 302 and _status(app, big) == "approved"
 
     # The payee of the rejected proposal... is the volunteer: they see why.
@@ -361,7 +370,7 @@ def test_pages_answer_each_role_and_refuse_the_others(app, client, town):
     auditor = app.test_client()
     _sign_in_en(auditor, town, "auditor")
     token = _token(auditor, f"/fund/payouts/{payout}")
-    r = auditor.post(f"/fund/payouts/{payout}", data={"csrf_token": token, "action": "approve"})
+    r = auditor.post(f"/fund/payouts/{payout}", data={"csrf_token": token, "action": "approve", "confirm": "yes"})
     assert r.status_code == 403 and _status(app, payout) == "proposed"
 
 
