@@ -225,6 +225,53 @@ def award_upload_page():
     )
 
 
+_ASKS = ("approve", "reject", "reverse")
+
+
+def _confirm_decision(db, award, action: str, reason: str, line_id: int | None):
+    """The question before an award's decision, or None when the line to reverse is not the award's
+    (the service then says so)."""
+    carried = {"action": action, "decision_reason": reason}
+    if action == "reverse":
+        line = next((x for x in awards.lines_of(db, award.id) if x.id == line_id), None)
+        if line is None:
+            return None
+        name = awards.member_names(db, award.tenant_id, [line.member_id]).get(line.member_id, "")
+        carried["line"] = str(line.id)
+        title, button = _("Take these points back?"), _("Reverse %(n)s points", n=line.points)
+        question = _(
+            "Take %(n)d points back from %(name)s (“%(award)s”)?", n=line.points, name=name, award=award.reason
+        )
+        consequence = _("A reversal posts the opposite entry and tells the member; it cannot be undone.")
+    elif action == "approve":
+        title, button = _("Approve this award?"), _("Approve and post")
+        question = _(
+            "Post %(total)d points to %(n)d members for “%(award)s”?",
+            total=award.total,
+            n=award.member_count,
+            award=award.reason,
+        )
+        consequence = _("The points are posted and the members told at once. An approval cannot be undone.")
+    else:
+        title, button = _("Reject this award?"), _("Reject")
+        question = _("Reject “%(award)s” (%(total)d points)?", award=award.reason, total=award.total)
+        consequence = _("Nothing is posted; the proposer sees your reason.")
+    if reason.strip():
+        consequence += " " + _("Reason: %(reason)s", reason=reason.strip())
+    return render_template(
+        "confirm.html",
+        form=DecisionForm(formdata=None),
+        title=title,
+        question=question,
+        consequence=consequence,
+        action=url_for("points.award_page", award_id=award.id),
+        button=button,
+        button_class="" if action == "approve" else "danger",
+        carried=carried,
+        back=url_for("points.award_page", award_id=award.id),
+    )
+
+
 @login_required
 def award_page(award_id: int):
     """One award: its lines with names; approve or reject it while pending; reverse a posted line."""
@@ -239,6 +286,12 @@ def award_page(award_id: int):
         action = request.form.get("action")
         reason = form.decision_reason.data or ""
         if form.validate():
+            # Asks first (none can be undone), once the decision is complete: a rejection or reversal
+            # without its reason goes on to the service, which says what is missing.
+            if action in _ASKS and request.form.get("confirm") != "yes" and (reason.strip() or action == "approve"):
+                confirming = _confirm_decision(db, award, action, reason, request.form.get("line", type=int))
+                if confirming is not None:
+                    return confirming
             try:
                 if action == "approve":
                     awards.approve(db, tenant, award.id, actor_user_id=current_user.user_id, reason=reason)

@@ -57,6 +57,11 @@ def test_an_award_above_the_threshold_is_proposed_approved_and_seen(app, town, l
     phone.fill("input[name=decision_reason]", "核实无误")
     phone.screenshot(path=str(SHOTS / "award-approve-390.png"), full_page=True)
     phone.click("button[value=approve]")
+    # It asks first, naming the points and the members; then the confirmation posts them.
+    phone.wait_for_selector("section.confirm")
+    check_phone_layout(phone)
+    assert "核实无误" in phone.inner_text("main")
+    phone.click("section.confirm button[type=submit]")
     phone.wait_for_url(award_url)
     assert "核实无误" in phone.inner_text("main")
 

@@ -120,20 +120,28 @@ def test_the_queue_the_proposer_cannot_approve_and_a_reversal(app, client, town)
     url = r.headers["Location"]
     own = client.get(url).get_data(as_text=True)
     assert 'value="approve"' not in own
-    r = client.post(url, data={"csrf_token": csrf_from(own), "action": "approve", "decision_reason": ""})
+    r = client.post(
+        url, data={"csrf_token": csrf_from(own), "action": "approve", "decision_reason": "", "confirm": "yes"}
+    )
     assert r.status_code == 422 and _bal(app, volunteer.id) == 0
     assert "见义勇为" in client.get("/points/awards").get_data(as_text=True)
 
     other = app.test_client()
     sign_in(other, town, "district_admin2")
     page = other.get(url).get_data(as_text=True)
-    r = other.post(url, data={"csrf_token": csrf_from(page), "action": "approve", "decision_reason": "核实"})
+    # Approving asks first, with the points and the member count; nothing is posted before the answer.
+    decision = {"csrf_token": csrf_from(page), "action": "approve", "decision_reason": "核实"}
+    r = other.post(url, data=decision)
+    assert r.status_code == 200 and "见义勇为" in r.get_data(as_text=True) and _bal(app, volunteer.id) == 0
+    r = other.post(url, data={**decision, "confirm": "yes"})
     assert r.status_code == 302 and _bal(app, volunteer.id) == 500
     page = other.get(url).get_data(as_text=True)
     line = re.search(r'name="line" value="(\d+)"', page).group(1)
-    r = other.post(
-        url, data={"csrf_token": csrf_from(page), "action": "reverse", "line": line, "decision_reason": "重复"}
-    )
+    reverse = {"csrf_token": csrf_from(page), "action": "reverse", "line": line, "decision_reason": "重复"}
+    r = other.post(url, data=reverse)
+    assert r.status_code == 200 and f'name="line" value="{line}"' in r.get_data(as_text=True)
+    assert _bal(app, volunteer.id) == 500
+    r = other.post(url, data={**reverse, "confirm": "yes"})
     assert r.status_code == 302 and _bal(app, volunteer.id) == 0
 
 
@@ -165,7 +173,16 @@ def test_the_member_reads_the_award_and_its_reversal_in_words(app, client, town)
     url = client.post("/points/awards", data=data).headers["Location"]
     page = client.get(url).get_data(as_text=True)
     line = re.search(r'name="line" value="(\d+)"', page).group(1)
-    client.post(url, data={"csrf_token": csrf_from(page), "action": "reverse", "line": line, "decision_reason": "重复"})
+    client.post(
+        url,
+        data={
+            "csrf_token": csrf_from(page),
+            "action": "reverse",
+            "line": line,
+            "decision_reason": "重复",
+            "confirm": "yes",
+        },
+    )
     member = app.test_client()
     sign_in(member, town, "volunteer")
     text = member.get("/notices").get_data(as_text=True)
