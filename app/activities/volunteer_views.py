@@ -200,11 +200,15 @@ def points_lines(db, member_id: int, lines) -> list[dict]:
     """A member's points lines in words: what, how long, how much, and its state."""
     adjusted = volunteering.credited_minutes(db, member_id, [ln.attendance_id for ln in lines if ln.phase == "post"])
     cuts = volunteering.points_cut(db, member_id, [ln.attendance_id for ln in lines if ln.phase == "post"])
+    # A hold whose review is also listed (the approval or refusal, newer) is history, not still waiting:
+    # shown struck through as "reviewed", so the hold and its posting do not read as twice the points.
+    decided = {ln.attendance_id for ln in lines if ln.phase in ("post", "void") and ln.attendance_id is not None}
     out = []
     for ln in lines:
         minutes = adjusted.get(ln.attendance_id, ln.minutes) if ln.phase == "post" else ln.minutes
         if ln.phase == "pending":
-            state, amount = "pending", ln.pending_amount
+            state = "reviewed" if ln.attendance_id is not None and ln.attendance_id in decided else "pending"
+            amount = ln.pending_amount
         elif ln.phase == "void":
             state, amount = "void", -ln.pending_amount
         else:

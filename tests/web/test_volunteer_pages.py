@@ -319,6 +319,10 @@ def test_my_points_pending_then_available_after_review(app, client, town):
     assert int(re.search(r'class="big">(\d+)<', html).group(1)) == pending
     assert int(re.search(r'class="big pending">(\d+)<', html).group(1)) == 0
     assert re.search(r'<li class="points-line posted">\s*<span class="pl-what">垃圾分类宣传 · served 2.5 hours', html)
+    # The hold stays in the history, marked as reviewed: no line still reads as waiting.
+    held = re.search(r'<li class="points-line reviewed">(.*?)</li>', html, re.S)
+    assert held and "Held for review, since reviewed" in held.group(1)
+    assert 'class="points-line pending"' not in html
     assert f"+{pending}" in html
     mine = page(client, "/me/activities")
     assert "Approved" in mine and "2.5 hours credited" in mine
