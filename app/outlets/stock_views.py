@@ -19,6 +19,7 @@ from app.access import can, require
 from app.db import get_session
 from app.errors import AppError, NotFound, ValidationFailed
 from app.forms import show_errors
+from app.times import beijing
 
 from . import outlets as outlet_services
 from . import stock as stock_services
@@ -312,6 +313,25 @@ def count_page(outlet_id: int, count_id: int):
             }
             try:
                 if request.form.get("cancel") == "yes":
+                    if request.form.get("confirm") != "yes":  # asks first: a cancelled count stays cancelled
+                        return render_template(
+                            "confirm.html",
+                            form=form,
+                            title=_("Cancel this stock count?"),
+                            question=_(
+                                "Cancel the count of %(when)s at %(outlet)s?",
+                                when=beijing(count.counted_at),
+                                outlet=outlet.name,
+                            ),
+                            consequence=_(
+                                "Nothing moves in the books, and the count cannot be used again. "
+                                "Count again if the shelf still needs checking."
+                            ),
+                            action=url_for("outlets.count_page", outlet_id=outlet.id, count_id=count.id),
+                            button=_("Cancel this count"),
+                            carried={"cancel": "yes"},
+                            back=url_for("outlets.count_page", outlet_id=outlet.id, count_id=count.id),
+                        )
                     stock_services.cancel_count(db, count, current_user.user_id)
                     flash(_("The stock count was cancelled; nothing moved."), "success")
                     return redirect(url_for("outlets.stock_count", outlet_id=outlet.id))

@@ -484,6 +484,20 @@ def test_a_pending_difference_shows_as_not_reconciled(app, client, town, shop):
     assert "No: a difference is not recorded" in page
 
 
+def test_cancelling_a_count_asks_first(app, client, town, shop):
+    sign_in_as(client, town, shop.people["supervisor_a"])
+    count_url = post(client, f"/outlets/{shop.a.id}/count", {f"counted-{shop.rice.id}": "19"}).headers["Location"]
+    question = post(client, count_url, {"cancel": "yes"})
+    assert question.status_code == 200 and "Cancel the count of" in text(question)
+    assert 'name="cancel" value="yes"' in text(question)
+    with app.app_context(), db(app) as s:
+        assert s.scalar(select(StockCount.status).where(StockCount.outlet_id == shop.a.id)) == "pending"
+    assert post(client, count_url, {"cancel": "yes", "confirm": "yes"}).status_code == 302
+    with app.app_context(), db(app) as s:
+        assert s.scalar(select(StockCount.status).where(StockCount.outlet_id == shop.a.id)) == "cancelled"
+        assert shelf_now(s, town.district.id, shop.a.id)[(shop.a.id, shop.rice.id)] == 20  # nothing moved
+
+
 def test_staff_of_another_outlet_cannot_see_a_count(app, client, town, shop):
     sign_in_as(client, town, shop.people["supervisor_a"])
     resp = post(client, f"/outlets/{shop.a.id}/count", {f"counted-{shop.rice.id}": "19"})
