@@ -11,14 +11,17 @@ from app.area import Area, MenuLink
 
 def _setup(app: Flask) -> None:
     from app.area import register_home_panel
+    from app.audit.labels import names_from, register_target_names
     from app.notices.channels import register_kind
     from app.times import beijing
 
     from .labels import register_audit_words
+    from .models import Activity
     from .organiser_views import organiser_panel
     from .volunteer_views import home_panel
 
     register_audit_words()
+    register_target_names("activity", names_from(Activity, Activity.title))  # the log names it by title
     app.add_template_filter(beijing, "beijing")
     register_home_panel(app, "activities/_organiser_panel.html", organiser_panel)
     register_home_panel(app, "activities/_home_panel.html", home_panel)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class DetailKey:
 
 DETAIL_KEYS: dict[str, DetailKey] = {}
 TARGET_LABELS: dict[str, object] = {}
+# target type -> (session, tenant id, ids) -> {id: its name}: how the log names an area's objects
+# (an activity by its title, an outlet by its name), one query per type on a page.
+TARGET_NAMES: dict[str, Callable] = {}
 # Stand-ins services write instead of personal data (see app/people/services.PERSONAL_FIELDS).
 PLACEHOLDERS = {"(changed)": _l("changed (value not logged)"), "(removed)": _l("removed")}
 
@@ -39,7 +43,9 @@ def register_detail(
     format: Callable[[int], str] | None = None,  # noqa: A002 (the dataclass field's name)
 ) -> None:
     """Label a detail key; with `action`, only in that kind of event (where the key means something else)."""
-    DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(label, refers_to, dict(values or {}), format)
+    DETAIL_KEYS[f"{action}:{key}" if action else key] = DetailKey(
+        label, refers_to, dict(values) if type(values) is dict else (values or {}), format
+    )
 
 
 def detail_key(action: str | None, key: str) -> DetailKey | None:
@@ -48,6 +54,38 @@ def detail_key(action: str | None, key: str) -> DetailKey | None:
 
 def register_target(target_type: str, label) -> None:
     TARGET_LABELS[target_type] = label
+
+
+def register_target_names(target_type: str, names: Callable) -> None:
+    """`names(session, tenant_id, ids) -> {id: name}`: the page shows the object's name, not its number
+    (an area registers it in its setup, where it may import its models)."""
+    TARGET_NAMES[target_type] = names
+
+
+def names_from(model, name_column) -> Callable:
+    """A `register_target` namer reading `name_column` of `model` rows (which carry a tenant_id)."""
+
+    def names(session, tenant_id: int, ids) -> dict[int, str]:
+        rows = session.execute(
+            select(model.id, name_column).where(model.tenant_id == tenant_id, model.id.in_(sorted(ids)))
+        )
+        return {i: str(n) for i, n in rows}
+
+    return names
+
+
+class _RoleLabels(dict):
+    """Every role kind by its registered label (app/access.ROLE_KINDS, filled as areas set up), with the
+    grid assignment roles; looked up when a page is read, so roles registered later are named too."""
+
+    def get(self, key, default=None):
+        from app.access import ROLE_KINDS
+
+        kind = ROLE_KINDS.get(key) if isinstance(key, str) else None
+        return kind.label if kind is not None else super().get(key, default)
+
+    def __bool__(self) -> bool:
+        return True
 
 
 # --- shared keys of auth, people, places, demo -------------------------------------------------------------------
@@ -61,17 +99,13 @@ for _type, _label in {
 }.items():
     register_target(_type, _label)
 
-_ROLE_VALUES = {
-    "organiser": _l("Organiser"),
-    "grid_admin": _l("Grid administrator"),
-    "fund_manager": _l("Fund manager"),
-    "fund_approver": _l("Fund approver"),
-    "district_admin": _l("District administrator"),
-    "auditor": _l("Auditor"),
-    "party_member": _l("Responsible party member (包格联户)"),
-    "grid_worker": _l("Grid worker"),
-    "building_head": _l("Building head"),
-}
+_ROLE_VALUES = _RoleLabels(
+    {
+        "party_member": _l("Responsible party member (包格联户)"),
+        "grid_worker": _l("Grid worker"),
+        "building_head": _l("Building head"),
+    }
+)
 _STATUS_VALUES = {"active": _l("Active"), "suspended": _l("Suspended"), "left": _l("Left")}
 _YES_NO = {True: _l("Yes"), False: _l("No")}
 
@@ -85,7 +119,8 @@ register_detail("member_id", _l("Member"), refers_to="member")
 register_detail("assignment_id", _l("Assignment number"))
 register_detail("role", _l("Role"), values=_ROLE_VALUES)
 register_detail("status", _l("Status"), values=_STATUS_VALUES)
-register_detail("name", _l("Name"))
+register_detail("name", _l("Name (of a thing)"))  # a unit's, a site's, an outlet's, an item's
+register_detail("name", _l("Name"), action="member.update")  # a person's
 register_detail("mobile", _l("Mobile number"))
 register_detail("id_number", _l("ID number (身份证)"))
 register_detail("party_org", _l("Party organisation (党组织)"))

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.people.models import Member
-from app.places.models import OrgUnit
+from app.places.models import District, OrgUnit
 
-from .labels import detail_key
+from .labels import TARGET_NAMES, detail_key
 from .models import AuditEvent
 
 
@@ -32,14 +32,27 @@ class Names:
     users: dict[int, Person] = field(default_factory=dict)
     members: dict[int, Person] = field(default_factory=dict)
     units: dict[int, str] = field(default_factory=dict)  # id -> "street › community › grid"
+    things: dict[str, dict[int, str]] = field(default_factory=dict)  # target type -> id -> its name
 
     def of(self, kind: str | None, ident) -> str | None:
         if not isinstance(ident, int) or isinstance(ident, bool):
             return None
         if kind == "org_unit":
             return self.units.get(ident)
+        if kind in self.things:
+            return self.things[kind].get(ident)
         person = (self.users if kind == "user" else self.members if kind == "member" else {}).get(ident)
         return f"{person.name}（{person.place}）" if person and person.place else (person.name if person else None)
+
+
+def _district_names(session: Session, tenant_id: int, ids) -> dict[int, str]:
+    """A district names only itself (its id is the tenant's)."""
+    if tenant_id not in ids:
+        return {}
+    return {tenant_id: session.scalar(select(District.name).where(District.id == tenant_id)) or ""}
+
+
+TARGET_NAMES.setdefault("district", _district_names)
 
 
 def _refs(detail, out: dict[str, set[int]], action: str | None, key: str | None = None) -> None:
@@ -55,13 +68,18 @@ def _refs(detail, out: dict[str, set[int]], action: str | None, key: str | None 
 
 def names_for(session: Session, tenant_id: int, events: list[AuditEvent]) -> Names:
     ids: dict[str, set[int]] = {"user": set(), "member": set(), "org_unit": set()}
+    things: dict[str, set[int]] = {}
     for e in events:
         if e.actor_user_id:
             ids["user"].add(e.actor_user_id)
         if e.target_type in ids and e.target_id:
             ids[e.target_type].add(e.target_id)
+        elif e.target_type in TARGET_NAMES and e.target_id:
+            things.setdefault(e.target_type, set()).add(e.target_id)
         _refs(e.detail or {}, ids, e.action)
     names = Names()
+    for kind, wanted in things.items():  # one query per kind of object the page names
+        names.things[kind] = TARGET_NAMES[kind](session, tenant_id, wanted)
     people: list[tuple[str, int, int | None, int, str, int]] = []
     if ids["user"]:
         people += [

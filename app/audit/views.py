@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, time, timedelta, timezone
 
 from flask import current_app, render_template, request, url_for
@@ -63,7 +64,17 @@ def _value(key: str | None, value, names: reader.Names, action: str | None = Non
         return _("Yes") if value else _("No")
     if isinstance(value, list):
         return "、".join(_value(key, v, names, action) for v in value)
+    if isinstance(value, str) and _UTC_TIME.match(value):  # a time services stored (UTC): in Beijing time
+        try:
+            at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return beijing_time(at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at)
+        except ValueError:
+            pass
     return str(value)
+
+
+# "2026-12-06T22:40:44.708841", "2026-12-06T00:36", "…+00:00": a stored time (a bare date is left as it is)
+_UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _label(key: str, action: str | None) -> str:
@@ -87,10 +98,9 @@ def _present(e, names: reader.Names) -> dict:
     target = None
     if e.target_type:
         label = str(TARGET_LABELS.get(e.target_type, e.target_type))
-        target = (
-            label,
-            names.of(e.target_type, e.target_id) or (_("number %(n)s", n=e.target_id) if e.target_id else ""),
-        )
+        shown = names.of(e.target_type, e.target_id) or (_("number %(n)s", n=e.target_id) if e.target_id else "")
+        # An event about no one object ("members exported") names none, rather than an empty "Member:".
+        target = (label, shown) if shown else None
     return {
         "at": e.at,
         "action": e.action,

@@ -18,9 +18,13 @@ def _party_member() -> bool:
 
 def _setup(_app: Flask) -> None:
     """The words the audit log page shows for check-in sites' and visits' events."""
+    from app.audit.labels import names_from, register_target_names
+
     from .labels import register_audit_words
+    from .models import CheckinSite
 
     register_audit_words()
+    register_target_names("checkin_site", names_from(CheckinSite, CheckinSite.name))
 
 
 AREA = Area(

@@ -17,13 +17,16 @@ from app.area import Area, MenuLink, RoleDef
 def _setup(app: Flask) -> None:
     """The fund's pages (home panels, the `yuan` filter: page_setup.py) and the words of the notices a
     payee gets (app/fund/payees.py `tell`)."""
+    from app.audit.labels import names_from, register_target_names
     from app.notices.channels import register_kind
 
     from .labels import CHANNEL_LABELS, register_audit_words
+    from .models import Fund
     from .page_setup import setup_pages
 
     setup_pages(app)
     register_audit_words()
+    register_target_names("fund", names_from(Fund, Fund.name))
 
     register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
     register_kind(

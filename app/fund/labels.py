@@ -85,6 +85,7 @@ def register_audit_words() -> None:
     register_detail("batch_ref", _l("Batch list"), action="fund.proposed")
     register_detail("fund_id", _l("Fund number"))
     register_detail("source", _l("Source"), action="fund.income")
+    register_detail("kind", _l("Kind"), action="fund.income", values=INCOME_KIND_LABELS)
     register_detail("document_ref", _l("Document reference"), action="fund.income")
     register_detail("channel", _l("Paid by way of"), action="fund.paid", values=CHANNEL_LABELS)
     register_detail("reference", _l("Payment reference"), action="fund.paid")

@@ -37,5 +37,6 @@ def register_audit_words() -> None:
     register_detail("category", _l("Category"), action="gridreport.submit", values=CATEGORY_LABELS)
     register_detail("photos", _l("Photos"), action="gridreport.submit")
     register_detail("duplicate_of", _l("Repeats report number"), action="gridreport.triage")
+    register_detail("status", _l("Decision"), action="gridreport.triage", values=STATUS_LABELS)
     register_detail("triage_days", _l("Days to decide a report"))
     register_detail("was", _l("Before"))

@@ -31,9 +31,14 @@ _SUPERVISOR_ACTIONS = [
 
 def _setup(_app: Flask) -> None:
     """The words the audit log page shows for the outlets' events."""
+    from app.audit.labels import names_from, register_target_names
+
     from .labels import register_audit_words
+    from .models import Item, Outlet
 
     register_audit_words()
+    register_target_names("outlet", names_from(Outlet, Outlet.name))
+    register_target_names("outlet_item", names_from(Item, Item.name))
 
 
 AREA = Area(

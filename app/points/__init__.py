@@ -11,9 +11,13 @@ from app.area import Area, MenuLink
 
 def _setup(_app: Flask) -> None:
     """The words the audit log page shows for the points area's events."""
+    from app.audit.labels import names_from, register_target_names
+
     from .audit_words import register_audit_words
+    from .models import Award
 
     register_audit_words()
+    register_target_names("award", names_from(Award, Award.reason))
 
 
 AREA = Area(

@@ -17,7 +17,12 @@ def register_audit_words() -> None:
     register_target("award", _l("Award"))
     register_target("award_line", _l("Award line"))
     register_target("award_setting", _l("Award settings"))
-    register_detail("category", _l("Category"), action="points.rule_change", values=CATEGORY_LABELS)
+    register_detail(
+        "category",
+        _l("Category"),
+        action="points.rule_change",
+        values={**CATEGORY_LABELS, "default": _l("Every category (the default)")},
+    )
     register_detail("category", _l("Category"), action="points.award_proposed", values=CATEGORY_LABELS)
     register_detail("version", _l("Version"))
     register_detail("effective_from", _l("In force from"))
@@ -36,5 +41,7 @@ def register_audit_words() -> None:
     register_detail("months", _l("Months"), action="points.expiry_change")
     register_detail("pending", _l("Waiting for approval"), action="points.award_proposed")
     register_detail("threshold", _l("Approval needed above (points)"), action="points.award_proposed")
-    register_detail("total", _l("Points in total"), action="points.award_proposed")
+    for action in ("points.award_proposed", "points.award_approved", "points.award_rejected"):
+        register_detail("total", _l("Points in total"), action=action)
+    register_detail("award_id", _l("Award number"), action="points.award_reversed")
     register_detail("points", _l("Points"))

@@ -185,3 +185,36 @@ def test_the_auditors_home_page_shows_the_log_at_a_glance(app, client, town):
     volunteer = app.test_client()
     sign_in(volunteer, town, "volunteer")
     assert "/audit/?action=" not in volunteer.get("/").get_data(as_text=True)
+
+
+def test_objects_by_name_times_in_beijing_and_codes_in_words(app, client, town):
+    """What the walk-through found: an activity named by its title and the district by its name (not
+    "number 75"), a stored UTC time shown in Beijing time, every role kind and a grid report's decision in
+    words, a thing's name labelled 名称 (not 姓名), and an event about no one object naming none."""
+    from app.audit.services import record
+    from tests.web.test_volunteer_pages import make_activity
+
+    activity_id = make_activity(app, town, "河道清洁日")
+
+    def seed(s):
+        d = town.district.id
+        record(s, "attendance.manual_in", tenant_id=d, target_type="activity", target_id=activity_id,
+               detail={"at": "2026-12-06T00:36"})  # fmt: skip
+        record(s, "demo.load", tenant_id=d, target_type="district", target_id=d)
+        record(s, "role.grant", tenant_id=d, target_type="member", target_id=town.users["volunteer"][0].id,
+               detail={"role": "outlet_supervisor"})  # fmt: skip
+        record(s, "gridreport.triage", tenant_id=d, target_type="grid_report", target_id=41,
+               detail={"status": "verified"})  # fmt: skip
+        record(s, "org.create", tenant_id=d, target_type="org_unit", target_id=town.grid_a1.id,
+               detail={"name": "新网格"})  # fmt: skip
+        record(s, "member.export", tenant_id=d, target_type="member", detail={"rows": 3})
+
+    commit(app, seed)
+    sign_in(client, town, "auditor")
+    flat = re.sub(r"\s+", "", page_text(client.get("/audit/")))
+    assert "活动：河道清洁日" in flat and f"所属区：{town.district.name}" in flat
+    assert "时间：2026-12-0608:36" in flat and "2026-12-06T00:36" not in flat  # 00:36 UTC
+    assert "角色：爱心超市主管" in flat or "角色：超市主管" in flat, flat[:3000]
+    assert "处理结果：已核实" in flat and "verified" not in flat
+    assert "名称：新网格" in flat and "姓名：新网格" not in flat
+    assert "成员：行数" not in flat and "outlet_supervisor" not in flat
