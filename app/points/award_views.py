@@ -346,6 +346,8 @@ def corrections_page():
         found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile) if mobile else None
         if not form.validate():
             problem, status = _("The form expired. Try again."), 400
+        elif not name or not mobile:
+            problem, status = _("Enter both the member's name and their mobile number."), 422
         elif found is None:
             problem, status = _("No active member of this district has this mobile number."), 422
         elif found[1] != name:
@@ -362,6 +364,30 @@ def corrections_page():
     if request.method == "POST":
         if member is None:
             abort(404)
+        reason = (form.decision_reason.data or "").strip()
+        attendance = request.form.get("attendance", type=int) or 0
+        if form.validate() and reason and request.form.get("confirm") != "yes":  # asks first
+            line = next((x for x in awards.posted_hours(db, tenant, member[0]) if x.attendance_id == attendance), None)
+            if line is not None and not line.reversed:
+                here = url_for("points.corrections_page", member=member[0])
+                return render_template(
+                    "confirm.html",
+                    form=form,
+                    title=_("Take these points back?"),
+                    question=_(
+                        "Take %(n)d points back from %(name)s (“%(award)s”)?",
+                        n=line.points,
+                        name=member[1],
+                        award=line.title,
+                    ),
+                    consequence=_("A reversal posts the opposite entry and tells the member; it cannot be undone.")
+                    + " "
+                    + _("Reason: %(reason)s", reason=reason),
+                    action=here,
+                    button=_("Reverse %(n)s points", n=line.points),
+                    carried={"attendance": str(attendance), "decision_reason": reason},
+                    back=here,
+                )
         if form.validate():
             try:
                 taken = awards.reverse_hours(

@@ -226,6 +226,8 @@ def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town)
     sign_in(client, town, "district_admin")
     # Found by name and mobile sent in the body: the mobile never goes into an address (history, logs).
     token = csrf_from(client.get("/points/corrections").get_data(as_text=True))
+    empty = client.post("/points/corrections", data={"csrf_token": token, "action": "find", "name": "", "mobile": ""})
+    assert empty.status_code == 422 and "请输入成员的姓名和手机号" in empty.get_data(as_text=True)
     wrong = client.post(
         "/points/corrections", data={"csrf_token": token, "action": "find", "name": "别人", "mobile": mobile}
     )
@@ -243,7 +245,10 @@ def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town)
     assert f'action="/points/corrections?member={volunteer.id}"' in html
     r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": ""})
     assert r.status_code == 422 and _bal(app, volunteer.id) == 20
-    r = client.post(url, data={"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": "代签到"})
+    reversal = {"csrf_token": csrf_from(html), "attendance": attendance, "decision_reason": "代签到"}
+    r = client.post(url, data=reversal)  # asks first, with the points, the member and the reason
+    assert r.status_code == 200 and "代签到" in r.get_data(as_text=True) and _bal(app, volunteer.id) == 20
+    r = client.post(url, data={**reversal, "confirm": "yes"})
     assert r.status_code == 302 and _bal(app, volunteer.id) == 0
     assert 'name="attendance"' not in client.get(url).get_data(as_text=True)  # shown as reversed
 
