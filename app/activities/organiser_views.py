@@ -118,15 +118,19 @@ def organise_home():
     counts = services.live_counts(db, [a.id for a in today])
     waiting = services.waiting_review_count(db, tenant, path_filter(current_user, "attendance.review", OrgUnit.path))
     q = (request.args.get("q") or "").strip()[:100]
-    show = request.args.get("show") if request.args.get("show") in ("upcoming", "past") else "upcoming"
+    show = request.args.get("show") if request.args.get("show") in ("upcoming", "past", "review") else "upcoming"
     stmt = base
     if q:
         stmt = stmt.where(Activity.title.contains(q, autoescape=True))
     if show == "upcoming":
         stmt = stmt.where(Activity.ends_at > now).order_by(Activity.starts_at, Activity.id)
+    elif show == "review":  # where hours wait: each with its own link to the review
+        stmt = stmt.where(services.has_waiting_review()).order_by(Activity.starts_at.desc(), Activity.id.desc())
     else:
         stmt = stmt.where(Activity.ends_at <= now).order_by(Activity.starts_at.desc(), Activity.id.desc())
     page = paginate(db, stmt, size=20)
+    if show == "review":
+        counts = {**counts, **services.live_counts(db, [a.id for a in page.items])}
     return _render(
         "activities/manage/home.html",
         today=today,

@@ -1161,6 +1161,11 @@ def todays_activities(session: Session, tenant_id: int, scope_condition, now: da
     return list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id)))
 
 
+def has_waiting_review():
+    """A condition on Activity: some attendance of it waits for review (the organiser's "to review" list)."""
+    return Activity.id.in_(select(Attendance.activity_id).where(Attendance.status == TO_REVIEW))
+
+
 def waiting_review_count(session: Session, tenant_id: int, scope_condition) -> int:
     """Attendances waiting for review in activities the user may review (scope_condition on OrgUnit.path)."""
     return (

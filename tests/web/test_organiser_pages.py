@@ -487,6 +487,11 @@ def test_the_organisers_home_shows_todays_activities_and_the_review_queue(app, c
     assert "有 2 条签到记录等待您审核。" in html
     assert "待审核：2" in html
     assert "/organise/activities/" in html
+    # The notice on the activities page leads to where the hours wait, each activity with its review link.
+    home = client.get("/organise/").get_data(as_text=True)
+    assert 'href="/organise/?show=review"' in home
+    waiting = client.get("/organise/?show=review").get_data(as_text=True)
+    assert "今日垃圾分类" in waiting and re.search(r'href="/organise/activities/\d+/review">审核时长 \(2\)', waiting)
     client.post("/signout", data={"csrf_token": csrf_from(html)})
     sign_in(client, town, "volunteer")
     assert "今日垃圾分类" not in client.get("/").get_data(as_text=True)
