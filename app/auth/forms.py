@@ -31,11 +31,16 @@ class SignInForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=8, max=128, message=_l("Use 8 to 128 characters."))],
+        validators=[
+            DataRequired(_l("Choose a new password of 8 to 128 characters.")),
+            Length(min=8, max=128, message=_l("Use 8 to 128 characters.")),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -50,7 +55,10 @@ class SetPasswordForm(FlaskForm):
 
     new_password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=8, max=128, message=_l("Use 8 to 128 characters."))],
+        validators=[
+            DataRequired(_l("Choose a new password of 8 to 128 characters.")),
+            Length(min=8, max=128, message=_l("Use 8 to 128 characters.")),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
