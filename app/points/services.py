@@ -26,7 +26,7 @@ from ledger.schema import accounts, journals
 
 from . import caps, history
 from .accounts import hours_source_code, open_source, wallet_code
-from .labels import CATEGORIES, KIND_HOURS, MISSED_CHECKOUT
+from .labels import CATEGORIES, KIND_CHECKIN, KIND_HOURS, KIND_REPORT, MISSED_CHECKOUT
 from .models import PointsRule
 from .rules import Rule
 from .versioned_rules import refuse_problems
@@ -310,6 +310,15 @@ class PointsSummary:
     lines: list[PointsLine]
 
 
+def _own_title(kind: str, meta: dict, memo: str) -> str:
+    """A line of the points area's own kinds in words: what it was for, then the memo (the site or grid)."""
+    if kind == KIND_CHECKIN:
+        return str(_l("Check-in (报到) at %(place)s", place=memo))
+    if kind == KIND_REPORT:
+        return str(_l("Grid report verified (number %(n)s), %(place)s", n=meta.get("grid_report_id", "?"), place=memo))
+    return memo
+
+
 def member_points(session: Session, tenant_id: int, member_id: int, limit: int = 20) -> PointsSummary:
     """A member's points: available, pending (held for review), posted, and the latest lines in words."""
     book = Ledger(session, tenant=tenant_id)
@@ -343,7 +352,7 @@ def member_points(session: Session, tenant_id: int, member_id: int, limit: int =
                 phase=line.phase,
                 amount=line.amount,
                 pending_amount=line.pending_amount,
-                title=described.get(line.journal_id) or meta.get("title") or line.memo,
+                title=described.get(line.journal_id) or meta.get("title") or _own_title(line.kind, meta, line.memo),
                 minutes=meta.get("minutes"),
                 activity_id=meta.get("activity_id"),
                 attendance_id=meta.get("attendance_id"),

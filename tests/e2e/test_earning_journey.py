@@ -85,7 +85,13 @@ def test_organiser_publishes_volunteer_scans_in_and_out_and_earns_points(app, to
     assert "/organise/activities/" in org.url and org.url.rstrip("/").split("/")[-1].isdigit(), org.inner_text("main")
     activity_id = int(org.url.rstrip("/").split("/")[-1])
     with org.expect_navigation():
-        org.click("form[action$='/publish'] button")
+        org.click("a[href$='/publish']")
+    # Publishing asks first (it cannot go back to a draft); nothing changes before the answer.
+    assert "/publish" in org.url and org.locator("section.confirm").count() == 1
+    with unit_of_work(sm) as s:
+        assert s.get(Activity, activity_id).status == "draft"
+    with org.expect_navigation():
+        org.click("section.confirm button[type=submit]")
     _shot(org, "organise_activity_wide.png")
     with unit_of_work(sm) as s:
         a = s.get(Activity, activity_id)

@@ -5,6 +5,7 @@ household visits (log, my visits, the grid admin's queue), and the API."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -139,6 +140,8 @@ def test_party_member_signs_in_then_is_checked_in_and_sees_the_points(app, clien
     mine = client.get("/me/checkins").get_data(as_text=True)
     assert "凤凰社区" in mine and "+2" in mine and "2 of at most 20" in mine
     assert "My check-ins" in client.get("/").get_data(as_text=True)  # the menu shows party members the link
+    # The points history says what the points were for, not just the site's name.
+    assert re.search(r"Check-in \(报到\) at [^<]*凤凰社区", client.get("/me/points").get_data(as_text=True))
 
 
 def test_cap_is_shown_to_the_member(app, client, town):
