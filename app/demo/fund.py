@@ -236,7 +236,10 @@ def load_fund(
         actor_user_id=manager,
         now=_at(today - timedelta(days=1), 9),
     )
-    approvals.approve_payouts(session, tenant_id, [waiting[4].id], actor_user_id=first, now=_at(today, 8))
+    # Yesterday afternoon (today 08:00 Beijing is still ahead when the demo is loaded before then).
+    approvals.approve_payouts(
+        session, tenant_id, [waiting[4].id], actor_user_id=first, now=_at(today - timedelta(days=1), 17)
+    )
     session.flush()
     return count(session, tenant_id, life, volunteer)
 
