@@ -32,6 +32,8 @@ def tree():
     require(current_user, "org.view")
     db = get_session()
     q = (request.args.get("q") or "").strip()
+    scopes = [sc for sc in current_user.scopes if "org.view" in ROLE_KINDS[sc.role].actions]
+    whole = any(sc.path is None for sc in scopes)  # the heading: the district's grid, or the user's part of it
     stmt = select(OrgUnit).where(
         OrgUnit.tenant_id == current_user.tenant_id, path_filter(current_user, "org.view", OrgUnit.path)
     )
@@ -39,18 +41,23 @@ def tree():
         stmt = stmt.where(OrgUnit.name.contains(q, autoescape=True)).order_by(OrgUnit.depth, OrgUnit.name)
         page = paginate(db, stmt, size=30)
         return render_template(
-            "places/tree.html", page=page, q=q, roots=None, form=UnitForm(), paths=services.path_labels(db, page.items)
+            "places/tree.html",
+            page=page,
+            q=q,
+            roots=None,
+            form=UnitForm(),
+            paths=services.path_labels(db, page.items),
+            whole=whole,
         )
     # The tops of what the user may see: the streets for district-wide roles, else their scope units.
-    scopes = [sc for sc in current_user.scopes if "org.view" in ROLE_KINDS[sc.role].actions]
-    if any(sc.path is None for sc in scopes):
+    if whole:
         roots = services.children(db, current_user.tenant_id, None)
     else:
         paths = sorted({sc.path for sc in scopes}, key=len)
         tops = [p for i, p in enumerate(paths) if not any(p.startswith(q) for q in paths[:i])]
         ids = [int(p.strip("/").split("/")[-1]) for p in tops]
         roots = list(db.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)).order_by(OrgUnit.name)))
-    return render_template("places/tree.html", page=None, q=q, roots=roots, form=UnitForm())
+    return render_template("places/tree.html", page=None, q=q, roots=roots, form=UnitForm(), whole=whole)
 
 
 @login_required

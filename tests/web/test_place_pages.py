@@ -143,6 +143,15 @@ def test_search_results_show_where_each_unit_is(client, town, app):
     assert "凤凰街道 › 塘家社区 › 塘家第一片区网格" in html
 
 
+def test_the_heading_says_whose_grid_it_is(client, town):
+    sign_in(client, town, "district_admin")
+    assert "<h1>全区网格架构</h1>" in client.get("/org/").get_data(as_text=True)
+    client.get("/signout")
+    sign_in(client, town, "grid_admin")  # scoped to a community: not the district's whole grid
+    page = client.get("/org/").get_data(as_text=True)
+    assert "<h1>我负责的网格</h1>" in page and "全区网格架构" not in page
+
+
 def test_a_duplicate_name_is_shown_on_the_rename_field(client, town):
     sign_in(client, town, "grid_admin")
     page = client.get(f"/org/{town.grid_a2.id}").get_data(as_text=True)
