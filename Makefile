@@ -19,7 +19,7 @@ $(CATALOG).mo: $(CATALOG).po $(STAMP)
 
 # Re-extract the strings and merge them into the catalogue (then translate the new entries).
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_Hans_CN --no-fuzzy-matching
 
 install: $(STAMP) $(CATALOG).mo

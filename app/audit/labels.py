@@ -13,13 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 
 @dataclass(frozen=True)
 class DetailKey:
     label: object  # a lazy translated string
-    refers_to: str | None = None  # "member" | "org_unit" | "user": the value is that object's id
+    # "member" | "org_unit" | "user", or a target type an area names (register_target_names): the value
+    # is that object's id, shown by its name
+    refers_to: str | None = None
     values: dict = field(default_factory=dict)  # stored value -> lazy label
     format: Callable[[int], str] | None = None  # a stored whole number -> its text (fen -> "¥1,234.50")
 
@@ -119,7 +122,7 @@ register_detail("member_id", _l("Member"), refers_to="member")
 register_detail("assignment_id", _l("Assignment number"))
 register_detail("role", _l("Role"), values=_ROLE_VALUES)
 register_detail("status", _l("Status"), values=_STATUS_VALUES)
-register_detail("name", _l("Name (of a thing)"))  # a unit's, a site's, an outlet's, an item's
+register_detail("name", lazy_pgettext("a thing's", "Name"))  # a unit's, a site's, an outlet's: 名称, not 姓名
 register_detail("name", _l("Name"), action="member.update")  # a person's
 register_detail("mobile", _l("Mobile number"))
 register_detail("id_number", _l("ID number (身份证)"))
@@ -148,6 +151,9 @@ register_detail(
     },
 )
 register_detail("limit", _l("Limit"))
+register_detail("invitation_id", _l("Sign-in link number"))
+register_detail("expires_at", _l("Valid until"))
+register_detail("purpose", _l("Link for"), values={"activate": _l("First sign-in"), "reset": _l("Password reset")})
 register_detail("filename", _l("File"))
 register_detail("rows", _l("Rows"))
 register_detail("imported", _l("Imported"))

@@ -63,7 +63,7 @@ def _refs(detail, out: dict[str, set[int]], action: str | None, key: str | None 
             # {"from": x, "to": y} under a key: the values are of that key's kind.
             _refs(v, out, action, key if k in ("from", "to") and spec is not None else k)
     elif isinstance(detail, int) and not isinstance(detail, bool) and spec is not None and spec.refers_to:
-        out[spec.refers_to].add(detail)
+        out.setdefault(spec.refers_to, set()).add(detail)
 
 
 def names_for(session: Session, tenant_id: int, events: list[AuditEvent]) -> Names:
@@ -77,6 +77,10 @@ def names_for(session: Session, tenant_id: int, events: list[AuditEvent]) -> Nam
         elif e.target_type in TARGET_NAMES and e.target_id:
             things.setdefault(e.target_type, set()).add(e.target_id)
         _refs(e.detail or {}, ids, e.action)
+    for kind in [k for k in ids if k not in ("user", "member", "org_unit")]:  # details naming an area's object
+        wanted = ids.pop(kind)
+        if kind in TARGET_NAMES:
+            things.setdefault(kind, set()).update(wanted)
     names = Names()
     for kind, wanted in things.items():  # one query per kind of object the page names
         names.things[kind] = TARGET_NAMES[kind](session, tenant_id, wanted)

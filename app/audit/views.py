@@ -89,7 +89,9 @@ def _items(detail: dict, names: reader.Names, action: str | None = None) -> list
         if key == "changed" and isinstance(value, dict):
             items += [(_label(k, action), _value(k, v, names, action)) for k, v in value.items()]
         elif value not in (None, "", {}):
-            items.append((_label(key, action), _value(key, value, names, action)))
+            text = _value(key, value, names, action)
+            if text:  # a map of empty values (an export's empty filter) says nothing
+                items.append((_label(key, action), text))
     return items
 
 

@@ -83,7 +83,7 @@ def register_audit_words() -> None:
     register_detail("payee_member_id", _l("Payee"), refers_to="member")
     register_detail("reason_category", _l("Reason category"), values=REASON_LABELS)
     register_detail("batch_ref", _l("Batch list"), action="fund.proposed")
-    register_detail("fund_id", _l("Fund number"))
+    register_detail("fund_id", _l("Fund"), refers_to="fund")
     register_detail("source", _l("Source"), action="fund.income")
     register_detail("kind", _l("Kind"), action="fund.income", values=INCOME_KIND_LABELS)
     register_detail("document_ref", _l("Document reference"), action="fund.income")

@@ -60,7 +60,7 @@ def register_audit_words() -> None:
     register_target("outlet_redemption", _l("Redemption"))
     register_target("outlet_settings", _l("Outlet settings"))
     register_target("catalogue", _l("Catalogue"))
-    register_detail("outlet_id", _l("Outlet number"))
+    register_detail("outlet_id", _l("Outlet"), refers_to="outlet")
     register_detail("kind", _l("Movement"), action="outlet.stock_movement", values=MOVEMENT_LABELS)
     register_detail("movement_id", _l("Stock movement number"))
     register_detail("lines", _l("Lines"))

@@ -330,6 +330,7 @@ def count_page(outlet_id: int, count_id: int):
                             action=url_for("outlets.count_page", outlet_id=outlet.id, count_id=count.id),
                             button=_("Cancel this count"),
                             carried={"cancel": "yes"},
+                            back_label=_("Keep the count"),
                             back=url_for("outlets.count_page", outlet_id=outlet.id, count_id=count.id),
                         )
                     stock_services.cancel_count(db, count, current_user.user_id)

@@ -43,5 +43,5 @@ def register_audit_words() -> None:
     register_detail("threshold", _l("Approval needed above (points)"), action="points.award_proposed")
     for action in ("points.award_proposed", "points.award_approved", "points.award_rejected"):
         register_detail("total", _l("Points in total"), action=action)
-    register_detail("award_id", _l("Award number"), action="points.award_reversed")
+    register_detail("award_id", _l("Award"), action="points.award_reversed", refers_to="award")
     register_detail("points", _l("Points"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -245,10 +246,11 @@ def _confirm_decision(db, award, action: str, reason: str, line_id: int | None):
         consequence = _("A reversal posts the opposite entry and tells the member; it cannot be undone.")
     elif action == "approve":
         title, button = _("Approve this award?"), _("Approve and post")
-        question = _(
-            "Post %(total)d points to %(n)d members for “%(award)s”?",
+        question = ngettext(
+            "Post %(total)d points to %(num)d member for “%(award)s”?",
+            "Post %(total)d points to %(num)d members for “%(award)s”?",
+            award.member_count,
             total=award.total,
-            n=award.member_count,
             award=award.reason,
         )
         consequence = _("The points are posted and the members told at once. An approval cannot be undone.")

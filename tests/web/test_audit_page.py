@@ -207,7 +207,8 @@ def test_objects_by_name_times_in_beijing_and_codes_in_words(app, client, town):
                detail={"status": "verified"})  # fmt: skip
         record(s, "org.create", tenant_id=d, target_type="org_unit", target_id=town.grid_a1.id,
                detail={"name": "新网格"})  # fmt: skip
-        record(s, "member.export", tenant_id=d, target_type="member", detail={"rows": 3})
+        record(s, "member.export", tenant_id=d, target_type="member", detail={"rows": 3, "filter": {"q": ""}})
+        record(s, "invitation.use", tenant_id=d, target_type="user", detail={"invitation_id": 1, "purpose": "activate"})
 
     commit(app, seed)
     sign_in(client, town, "auditor")
@@ -218,3 +219,5 @@ def test_objects_by_name_times_in_beijing_and_codes_in_words(app, client, town):
     assert "处理结果：已核实" in flat and "verified" not in flat
     assert "名称：新网格" in flat and "姓名：新网格" not in flat
     assert "成员：行数" not in flat and "outlet_supervisor" not in flat
+    assert "筛选：" not in flat  # an export's empty filter says nothing
+    assert "链接用途：首次登录" in flat and "purpose" not in flat and "invitation_id" not in flat
