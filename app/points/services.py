@@ -327,10 +327,22 @@ def member_points(session: Session, tenant_id: int, member_id: int, limit: int =
     page = book.statement(code, limit=limit)
     ids = {line.journal_id for line in page.lines}
     metas: dict[int, dict] = {}
+    taken_back: dict[int, str] = {}  # a reversing journal -> what it reversed, in words
     if ids:
         rows = session.execute(
-            select(journals.c.id, journals.c.meta, journals.c.resolves_id).where(journals.c.id.in_(ids))
+            select(journals.c.id, journals.c.meta, journals.c.resolves_id, journals.c.reverses_id).where(
+                journals.c.id.in_(ids)
+            )
         ).all()
+        reversed_ids = {r.reverses_id for r in rows if r.reverses_id is not None}
+        if reversed_ids:
+            taken_back = {
+                r.id: (r.meta or {}).get("title") or r.memo
+                for r in session.execute(
+                    select(journals.c.id, journals.c.meta, journals.c.memo).where(journals.c.id.in_(reversed_ids))
+                )
+            }
+            taken_back = {r.id: taken_back.get(r.reverses_id, "") for r in rows if r.reverses_id is not None}
         originals = {r.resolves_id for r in rows if r.resolves_id is not None}
         orig_meta = {}
         if originals:
@@ -352,7 +364,14 @@ def member_points(session: Session, tenant_id: int, member_id: int, limit: int =
                 phase=line.phase,
                 amount=line.amount,
                 pending_amount=line.pending_amount,
-                title=described.get(line.journal_id) or meta.get("title") or _own_title(line.kind, meta, line.memo),
+                title=described.get(line.journal_id)
+                or (
+                    str(_l("Taken back: %(what)s (%(why)s)", what=taken_back[line.journal_id], why=line.memo))
+                    if line.journal_id in taken_back
+                    else None
+                )
+                or meta.get("title")
+                or _own_title(line.kind, meta, line.memo),
                 minutes=meta.get("minutes"),
                 activity_id=meta.get("activity_id"),
                 attendance_id=meta.get("attendance_id"),

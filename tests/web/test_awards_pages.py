@@ -187,7 +187,8 @@ def test_the_member_reads_the_award_and_its_reversal_in_words(app, client, town)
     sign_in(member, town, "volunteer")
     text = member.get("/notices").get_data(as_text=True)
     assert "30" in text and "创文表彰" in text and "重复" in text
-    assert "创文表彰" in member.get("/me/points").get_data(as_text=True)
+    points = member.get("/me/points").get_data(as_text=True)
+    assert "创文表彰" in points and "已收回：创文表彰（重复）" in points  # the reversal says what it took back
 
 
 def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town):
