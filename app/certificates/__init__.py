@@ -13,13 +13,13 @@ def _setup(app: Flask) -> None:
 
     # The activities and people pages link here only when this area is installed.
     app.context_processor(lambda: {"certificate_pages": True})
-    register_detail("certificate_id", _l("Certificate"))
+    register_detail("certificate_id", _l("Certificate number"))
     register_detail("code", _l("Verification code"), action="certificate.issue")
     register_detail("code", _l("Verification code"), action="certificate.download")
     register_detail("from", _l("From"), action="certificate.issue")
     register_detail("to", _l("To"), action="certificate.issue")
     register_detail("total_minutes", _l("Minutes in total"), action="certificate.issue")
-    register_detail("activities", _l("Activities"), action="certificate.issue")
+    register_detail("activities", _l("Number of activities"), action="certificate.issue")
     register_detail("issuer", _l("Issued by"), action="certificate.issue")
 
 
