@@ -62,11 +62,13 @@ class EndAssignmentForm(ConfirmForm):
 class GrantForm(FlaskForm):
     """Two steps: the choice, then (with confirm=yes, from templates/confirm.html) the grant."""
 
-    role = SelectField(_l("Role"), validators=[DataRequired(message=_l("Choose the role to grant."))])
-    confirm = HiddenField()
+    # Own ids (the names stay): the member's page holds the assignment form too, whose fields share names.
+    role = SelectField(_l("Role"), validators=[DataRequired(message=_l("Choose the role to grant."))], id="grant-role")
+    confirm = HiddenField(id="grant-confirm")
     org_unit_id = UnitPickField(
         _l("Scope (for organiser and grid administrator)"),
         action="role.grant",
         kinds=("street", "community", "grid", "building"),
         required=False,
+        id="grant-org_unit_id",
     )

@@ -214,6 +214,9 @@ def test_a_role_scope_is_picked_by_name(client, town, app):
     page = client.get(f"/members/{member_id}").get_data(as_text=True)
     token = csrf_from(page)
     # No role is chosen until one is picked: a bare submit grants nothing and says what to do.
+    # The grant form's fields have their own ids: its labels point at its own fields, not the assignment form's.
+    assert page.count('id="grant-role"') == 1 and 'for="grant-role"' in page and page.count('id="role"') == 1
+    assert page.count('id="grant-org_unit_id-text"') == 1
     grant_form = page[page.index('id="grant"') :]
     options = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', grant_form, re.S).group(1)
     assert re.match(r'\s*<option[^>]*value=""[^>]*>请选择角色…</option>', options), options[:200]
