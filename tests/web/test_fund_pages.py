@@ -500,3 +500,17 @@ def test_the_district_admin_sets_the_threshold_in_yuan_and_others_cannot(app, cl
     _sign_in_en(manager, town, "fund_manager")
     token = _token(manager, f"/fund/{fund_id}")
     assert manager.post(f"/fund/{fund_id}", data={**data, "csrf_token": token}).status_code == 403
+
+
+def test_withdrawing_a_payout_asks_first_with_the_reason(app, client, town):
+    fund_id = _fund(app, town)
+    payout = _propose(app, town, fund_id, 20_000)
+    _sign_in_en(client, town, "fund_manager")
+    url = f"/fund/payouts/{payout}"
+    data = {"csrf_token": _token(client, url), "action": "withdraw", "decision_reason": "重复提交"}
+    r = client.post(url, data=data)
+    question = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Withdraw ¥200.00 to" in question and "重复提交" in question
+    assert _status(app, payout) == "proposed"  # nothing before the answer
+    r = client.post(url, data={**data, "confirm": "yes"})
+    assert r.status_code == 302 and _status(app, payout) == "withdrawn"
