@@ -87,9 +87,6 @@ class _RoleLabels(dict):
         kind = ROLE_KINDS.get(key) if isinstance(key, str) else None
         return kind.label if kind is not None else super().get(key, default)
 
-    def __bool__(self) -> bool:
-        return True
-
 
 # --- shared keys of auth, people, places, demo -------------------------------------------------------------------
 

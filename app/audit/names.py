@@ -67,23 +67,19 @@ def _refs(detail, out: dict[str, set[int]], action: str | None, key: str | None 
 
 
 def names_for(session: Session, tenant_id: int, events: list[AuditEvent]) -> Names:
+    # Ids by kind: people and units, and the objects areas name (register_target_names), as targets or
+    # in details.
     ids: dict[str, set[int]] = {"user": set(), "member": set(), "org_unit": set()}
-    things: dict[str, set[int]] = {}
     for e in events:
         if e.actor_user_id:
             ids["user"].add(e.actor_user_id)
-        if e.target_type in ids and e.target_id:
-            ids[e.target_type].add(e.target_id)
-        elif e.target_type in TARGET_NAMES and e.target_id:
-            things.setdefault(e.target_type, set()).add(e.target_id)
+        if e.target_id and (e.target_type in ids or e.target_type in TARGET_NAMES):
+            ids.setdefault(e.target_type, set()).add(e.target_id)
         _refs(e.detail or {}, ids, e.action)
-    for kind in [k for k in ids if k not in ("user", "member", "org_unit")]:  # details naming an area's object
-        wanted = ids.pop(kind)
-        if kind in TARGET_NAMES:
-            things.setdefault(kind, set()).update(wanted)
     names = Names()
-    for kind, wanted in things.items():  # one query per kind of object the page names
-        names.things[kind] = TARGET_NAMES[kind](session, tenant_id, wanted)
+    for kind, wanted in ids.items():  # one query per kind of object the page names
+        if kind in TARGET_NAMES and wanted:
+            names.things[kind] = TARGET_NAMES[kind](session, tenant_id, wanted)
     people: list[tuple[str, int, int | None, int, str, int]] = []
     if ids["user"]:
         people += [

@@ -229,6 +229,35 @@ def award_upload_page():
 _ASKS = ("approve", "reject", "reverse")
 
 
+def _take_back_words(points: int, name: str, what: str) -> tuple[str, str, str, str]:
+    """Title, question, consequence and button before points are taken back (an award's line or hours)."""
+    return (
+        _("Take these points back?"),
+        _("Take %(n)d points back from %(name)s (“%(award)s”)?", n=points, name=name, award=what),
+        _("A reversal posts the opposite entry and tells the member; it cannot be undone."),
+        _("Reverse %(n)s points", n=points),
+    )
+
+
+def _ask(form, words: tuple[str, str, str, str], reason: str, here: str, carried: dict, danger: bool = True):
+    """The shared confirmation page (templates/confirm.html), answering back to `here`."""
+    title, question, consequence, button = words
+    if reason.strip():
+        consequence += " " + _("Reason: %(reason)s", reason=reason.strip())
+    return render_template(
+        "confirm.html",
+        form=form,
+        title=title,
+        question=question,
+        consequence=consequence,
+        action=here,
+        button=button,
+        button_class="danger" if danger else "",
+        carried=carried,
+        back=here,
+    )
+
+
 def _confirm_decision(db, award, action: str, reason: str, line_id: int | None):
     """The question before an award's decision, or None when the line to reverse is not the award's
     (the service then says so)."""
@@ -239,39 +268,29 @@ def _confirm_decision(db, award, action: str, reason: str, line_id: int | None):
             return None
         name = awards.member_names(db, award.tenant_id, [line.member_id]).get(line.member_id, "")
         carried["line"] = str(line.id)
-        title, button = _("Take these points back?"), _("Reverse %(n)s points", n=line.points)
-        question = _(
-            "Take %(n)d points back from %(name)s (“%(award)s”)?", n=line.points, name=name, award=award.reason
-        )
-        consequence = _("A reversal posts the opposite entry and tells the member; it cannot be undone.")
+        words = _take_back_words(line.points, name, award.reason)
     elif action == "approve":
-        title, button = _("Approve this award?"), _("Approve and post")
-        question = ngettext(
-            "Post %(total)d points to %(num)d member for “%(award)s”?",
-            "Post %(total)d points to %(num)d members for “%(award)s”?",
-            award.member_count,
-            total=award.total,
-            award=award.reason,
+        words = (
+            _("Approve this award?"),
+            ngettext(
+                "Post %(total)d points to %(num)d member for “%(award)s”?",
+                "Post %(total)d points to %(num)d members for “%(award)s”?",
+                award.member_count,
+                total=award.total,
+                award=award.reason,
+            ),
+            _("The points are posted and the members told at once. An approval cannot be undone."),
+            _("Approve and post"),
         )
-        consequence = _("The points are posted and the members told at once. An approval cannot be undone.")
     else:
-        title, button = _("Reject this award?"), _("Reject")
-        question = _("Reject “%(award)s” (%(total)d points)?", award=award.reason, total=award.total)
-        consequence = _("Nothing is posted; the proposer sees your reason.")
-    if reason.strip():
-        consequence += " " + _("Reason: %(reason)s", reason=reason.strip())
-    return render_template(
-        "confirm.html",
-        form=DecisionForm(formdata=None),
-        title=title,
-        question=question,
-        consequence=consequence,
-        action=url_for("points.award_page", award_id=award.id),
-        button=button,
-        button_class="" if action == "approve" else "danger",
-        carried=carried,
-        back=url_for("points.award_page", award_id=award.id),
-    )
+        words = (
+            _("Reject this award?"),
+            _("Reject “%(award)s” (%(total)d points)?", award=award.reason, total=award.total),
+            _("Nothing is posted; the proposer sees your reason."),
+            _("Reject"),
+        )
+    here = url_for("points.award_page", award_id=award.id)
+    return _ask(DecisionForm(formdata=None), words, reason, here, carried, danger=action != "approve")
 
 
 @login_required
@@ -372,24 +391,8 @@ def corrections_page():
             line = next((x for x in awards.posted_hours(db, tenant, member[0]) if x.attendance_id == attendance), None)
             if line is not None and not line.reversed:
                 here = url_for("points.corrections_page", member=member[0])
-                return render_template(
-                    "confirm.html",
-                    form=form,
-                    title=_("Take these points back?"),
-                    question=_(
-                        "Take %(n)d points back from %(name)s (“%(award)s”)?",
-                        n=line.points,
-                        name=member[1],
-                        award=line.title,
-                    ),
-                    consequence=_("A reversal posts the opposite entry and tells the member; it cannot be undone.")
-                    + " "
-                    + _("Reason: %(reason)s", reason=reason),
-                    action=here,
-                    button=_("Reverse %(n)s points", n=line.points),
-                    carried={"attendance": str(attendance), "decision_reason": reason},
-                    back=here,
-                )
+                words = _take_back_words(line.points, member[1], line.title)
+                return _ask(form, words, reason, here, {"attendance": str(attendance), "decision_reason": reason})
         if form.validate():
             try:
                 taken = awards.reverse_hours(
