@@ -24,7 +24,18 @@ def show_errors(form, e) -> None:
             form.form_errors.append(d["message"])
 
 
-class ConfirmForm(FlaskForm):
+class Form(FlaskForm):
+    """The base of every form in the app: a FlaskForm whose CSRF token renders without an id, so a page
+    with several forms (a member's page: assign and grant) has no two elements with one id."""
+
+    class Meta:
+        def render_field(self, field, render_kw):
+            if field.type == "CSRFTokenField":
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)
+
+
+class ConfirmForm(Form):
     """The second step of an irreversible action. Its page (templates/confirm.html) says what will
     happen; the action runs only when this form comes back with confirm=yes, so a stray or replayed
     POST from the first step only shows the question again."""

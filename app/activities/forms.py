@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -16,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms import InYears, choices
+from app.forms import Form, InYears, choices
 from app.people.labels import TAGS
 from app.places.fields import UnitPickField
 from app.points.labels import CATEGORY_LABELS
@@ -36,7 +35,7 @@ WHEN = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends (Beijing tim
 YEARS = InYears(MIN_YEAR, MAX_YEAR)  # as the API (schemas.py)
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Give the activity a title.")), Length(max=100)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     category = SelectField(_l("Category"), choices=choices(CATEGORY_LABELS.items()))
@@ -70,7 +69,7 @@ class ActivityForm(FlaskForm):
         self.eligible_tag.choices = choices([("", "—"), *((t, str(TAG_LABELS[t])) for t in TAGS)])
 
 
-class CancelActivityForm(FlaskForm):
+class CancelActivityForm(Form):
     confirm = HiddenField()
     reason = TextAreaField(
         _l("Reason (the volunteers signed up will read it)"),
@@ -78,7 +77,7 @@ class CancelActivityForm(FlaskForm):
     )
 
 
-class ByHandForm(FlaskForm):
+class ByHandForm(Form):
     member_id = HiddenField(validators=[DataRequired(_l("Find the person and choose them."))])
     direction = SelectField(
         _l("Record"), choices=choices([("in", _l("Check-in")), ("out", _l("Check-out"))]), default="in"
@@ -91,7 +90,7 @@ class ByHandForm(FlaskForm):
     )
 
 
-class PaperForm(FlaskForm):
+class PaperForm(Form):
     member_id = HiddenField(validators=[DataRequired(_l("Find the person and choose them."))])
     checked_in_at = DateTimeLocalField(
         _l("Checked in (Beijing time)"), format=WHEN, validators=[InputRequired(_l("Enter the check-in time.")), YEARS]
@@ -104,10 +103,10 @@ class PaperForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)], default="")
 
 
-class ScanForm(FlaskForm):
+class ScanForm(Form):
     lat = HiddenField()
     lng = HiddenField()
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     """The review queue's form: only its CSRF token is a field; the rows' choices are read by the view."""

@@ -1,16 +1,16 @@
 """Sign-in and password forms (WTForms through Flask-WTF, which also checks the CSRF token)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from app.forms import Form
 from app.people.identity import normalise_mobile
 
 MOBILE_RE = r"^1[3-9]\d{9}$"
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     district = SelectField(_l("District"), coerce=int)
     # "138 0013 8000" and "+86 13800138000" are the same number (the throttle reads it the same way).
     mobile = StringField(
@@ -29,7 +29,7 @@ class SignInForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(_l("Enter your current password."))],
@@ -50,7 +50,7 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     """A member sets their own password with a one-time link (invitation or reset)."""
 
     new_password = PasswordField(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -16,10 +15,11 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 
+from app.forms import Form
 from app.places.fields import UnitPickField
 
 
-class SiteForm(FlaskForm):
+class SiteForm(Form):
     unit = UnitPickField(_l("Community or area grid"), action="checkin.site.edit", kinds=("community", "grid"))
     name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
     lat = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
@@ -27,30 +27,30 @@ class SiteForm(FlaskForm):
     radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
 
 
-class SiteEditForm(FlaskForm):
+class SiteEditForm(Form):
     name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
     lat = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
     lng = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
     radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
 
 
-class SiteCloseForm(FlaskForm):
+class SiteCloseForm(Form):
     reason = StringField(
         _l("Why does the site close?"),
         validators=[InputRequired(_l("Say why the site closes; it is kept in the audit log.")), Length(max=200)],
     )
 
 
-class SiteReopenForm(FlaskForm):
+class SiteReopenForm(Form):
     pass
 
 
-class ScanForm(FlaskForm):
+class ScanForm(Form):
     lat = HiddenField()
     lng = HiddenField()
 
 
-class VisitForm(FlaskForm):
+class VisitForm(Form):
     grid = SelectField(_l("Grid"), coerce=int, validators=[InputRequired(_l("Choose one of your grids."))])
     visit_date = DateField(_l("Date of the visits"), validators=[InputRequired(_l("Give the date."))])
     households = IntegerField(
@@ -63,12 +63,12 @@ class VisitForm(FlaskForm):
     note = TextAreaField(_l("Short note"), validators=[Optional(), Length(max=200)])
 
 
-class DecideForm(FlaskForm):
+class DecideForm(Form):
     decision = StringField(validators=[AnyOf(("confirm", "reject"))])
     reason = StringField(_l("Reason (needed to reject)"), validators=[Optional(), Length(max=200)])
 
 
-class CheckinRuleForm(FlaskForm):
+class CheckinRuleForm(Form):
     points_per_checkin = IntegerField(
         _l("Points per check-in at the member's own community"),
         validators=[InputRequired(_l("Give the points.")), NumberRange(0, 1000)],

@@ -4,12 +4,11 @@ typing part of a name, the amount typed in yuan), the .xlsx list, decisions, bat
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app.forms import choices
+from app.forms import Form, choices
 
 from . import money
 from .errors import AmountInvalid
@@ -46,7 +45,7 @@ class YuanField(StringField):
             raise ValidationError(e.message) from None
 
 
-class IncomeForm(FlaskForm):
+class IncomeForm(Form):
     kind = SelectField(_l("What it is"))
     source = StringField(
         _l("Source"),
@@ -67,13 +66,13 @@ class IncomeForm(FlaskForm):
         self.kind.choices = choices(INCOME_KIND_LABELS.items())
 
 
-class BudgetForm(FlaskForm):
+class BudgetForm(Form):
     year = IntegerField(_l("Year"), validators=[InputRequired(_l("Enter the year.")), NumberRange(2000, 2100)])
     budget = YuanField(_l("Budget for the year (yuan)"), validators=[DataRequired(_l("Enter the budget in yuan."))])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 
-class RulesForm(FlaskForm):
+class RulesForm(Form):
     """The district's fund rules (district administrators: `fund.settings`)."""
 
     approval_threshold = YuanField(
@@ -90,7 +89,7 @@ class RulesForm(FlaskForm):
     rules_reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why.")), Length(max=200)])
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(Form):
     payee = PickField(
         _l("Payee"),
         search=search_members,
@@ -123,19 +122,19 @@ class ProposalForm(FlaskForm):
         self.reason_category.choices = choices(REASON_LABELS.items())
 
 
-class ListUploadForm(FlaskForm):
+class ListUploadForm(Form):
     file = FileField(_l("Excel (.xlsx) or CSV file"), validators=[FileRequired(_l("Choose a file to upload."))])
 
 
-class ListConfirmForm(FlaskForm):
+class ListConfirmForm(Form):
     rows = HiddenField()  # signed: the checked rows of the dry run
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision_reason = StringField(_l("Reason"), validators=[Length(max=200)])
 
 
-class BatchForm(FlaskForm):
+class BatchForm(Form):
     """Approve several at once: the ticked payouts (`payout` checkboxes), asked again on a confirmation
     step (`confirm=yes`)."""
 
@@ -143,7 +142,7 @@ class BatchForm(FlaskForm):
     decision_reason = StringField(_l("Note (optional)"), validators=[Length(max=200)])
 
 
-class OpenFundForm(FlaskForm):
+class OpenFundForm(Form):
     name = StringField(
         _l("Name of the fund"),
         validators=[DataRequired(_l("Give the fund a name.")), Length(max=100)],
@@ -151,7 +150,7 @@ class OpenFundForm(FlaskForm):
     )
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(Form):
     channel = SelectField(_l("Paid by (channel)"))
     reference = StringField(
         _l("Reference"),

@@ -284,8 +284,13 @@ def _confirm_decision(db, payout, action: str, reason: str, next_url: str | None
             _("Reject"),
         ),
         "withdraw": (
-            _("Withdraw this payout?"),
-            _("Withdraw %(amount)s to %(payee)s for “%(reason)s”?", amount=amount, payee=payee, reason=payout.reason),
+            _("Withdraw this proposal?"),
+            _(
+                "Withdraw the proposal to pay %(amount)s to %(payee)s for “%(reason)s”?",
+                amount=amount,
+                payee=payee,
+                reason=payout.reason,
+            ),
             _("The reserved money goes back to the fund. To pay it after all, propose it again."),
             _("Withdraw it"),
         ),
@@ -395,6 +400,7 @@ def payout_page(payout_id: int):
             evidence=_evidence(db, payout),
             state=approval_state(payout, approved_by, current_user) if can(current_user, "fund.approve") else None,
             form=form,
+            acted=request.form.get("action") if status == 422 else None,
             REASON_LABELS=REASON_LABELS,
             STATUS_LABELS=STATUS_LABELS,
             CHANNEL_LABELS=CHANNEL_LABELS,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import true
 from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 
 from app.db import get_session
-from app.forms import choices
+from app.forms import Form, choices
 from app.places.fields import UnitPickField
 from app.places.models import OrgUnit
 
@@ -50,7 +49,7 @@ class GridPickField(UnitPickField):
         return unit if unit.kind == "grid" else None
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     category = RadioField(
         _l("What kind of problem?"),
         choices=choices(CATEGORY_LABELS.items()),
@@ -70,14 +69,14 @@ class ReportForm(FlaskForm):
     lng = HiddenField()
 
 
-class TriageForm(FlaskForm):
+class TriageForm(Form):
     decision = StringField(validators=[AnyOf(("verify", "reject", "duplicate"))])
     reason = StringField(_l("Reason (the reporter reads it)"), validators=[Optional(), Length(max=200)])
     duplicate_of = SelectField(_l("Same problem as report"), coerce=int, validators=[Optional()], validate_choice=False)
     confirm = HiddenField()
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     triage_days = IntegerField(
         _l("Days a report may wait before it is overdue"),
         validators=[InputRequired(_l("Give the number of days.")), NumberRange(1, 60)],
@@ -90,7 +89,7 @@ class SettingsForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
 
-class SummaryForm(FlaskForm):
+class SummaryForm(Form):
     class Meta:
         csrf = False
 

@@ -13,14 +13,13 @@ from pathlib import Path
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.access import can, require
 from app.audit.services import record
 from app.db import get_session, utcnow
 from app.errors import AppError, ValidationFailed
-from app.forms import show_errors
+from app.forms import Form, show_errors
 from app.spreadsheets import XLSX_MIMETYPE, SpreadsheetError
 
 from . import catalogue as catalogue_services
@@ -244,7 +243,7 @@ def availability(outlet_id: int):
     rows = {r.item_id: r for r in db.scalars(select(OutletItem).where(OutletItem.outlet_id == outlet.id))}
     problems: list[str] = []
     if request.method == "POST":
-        if not FlaskForm().validate_on_submit():
+        if not Form().validate_on_submit():
             problems.append(_("The form expired. Reload the page and try again."))
         chosen = {int(v) for v in request.form.getlist("offer") if v.isdigit() and len(v) < 19}
         lows: dict[int, int] = {}
@@ -277,7 +276,7 @@ def availability(outlet_id: int):
         rows=rows,
         prices=current_prices(db, [i.id for i in items]),
         problems=problems,
-        form=FlaskForm(formdata=None),
+        form=Form(formdata=None),
     ), (422 if problems else 200)
 
 

@@ -5,12 +5,11 @@ and the choice of date for reports. Stock pages read their per-item quantities f
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from app.forms import choices
+from app.forms import Form, choices
 from app.places.fields import UnitPickField
 
 from . import OUTLET_STAFF, OUTLET_SUPERVISOR
@@ -19,7 +18,7 @@ from .labels import ITEM_KIND_LABELS, LIMIT_PERIOD_LABELS, WRITE_OFF_REASON_LABE
 OUTLET_KINDS = ("community", "street")
 
 
-class OutletForm(FlaskForm):
+class OutletForm(Form):
     unit = UnitPickField(_l("Community or street"), action="outlet.edit", kinds=OUTLET_KINDS)
     name = StringField(_l("Outlet name"), validators=[InputRequired(_l("Give the outlet a name.")), Length(max=100)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
@@ -27,7 +26,7 @@ class OutletForm(FlaskForm):
     active = BooleanField(_l("Open (redeems and takes stock)"), default=True)
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     member_id = StringField(validators=[InputRequired(_l("Find the person and choose them."))])
     role = SelectField(
         _l("Role"),
@@ -40,7 +39,7 @@ def _period_choices():
     return choices([("", _l("No limit"))] + list(LIMIT_PERIOD_LABELS.items()))
 
 
-class ItemForm(FlaskForm):
+class ItemForm(Form):
     name = StringField(_l("Item name"), validators=[InputRequired(_l("Give the item a name.")), Length(max=100)])
     category = StringField(_l("Category"), validators=[Optional(), Length(max=50)])
     kind = SelectField(_l("Goods or service"), choices=choices(ITEM_KIND_LABELS.items()), default="goods")
@@ -65,7 +64,7 @@ class ItemForm(FlaskForm):
     photo = FileField(_l("Photo"))
 
 
-class PriceForm(FlaskForm):
+class PriceForm(Form):
     points = IntegerField(
         _l("New price in points"),
         validators=[
@@ -76,11 +75,11 @@ class PriceForm(FlaskForm):
     reason = StringField(_l("Why it changes"), validators=[Optional(), Length(max=200)])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("Catalogue file (.xlsx)"))
 
 
-class MovementForm(FlaskForm):
+class MovementForm(Form):
     """Receiving, transferring or writing off: the lines come as qty-<item id> fields."""
 
     donor = StringField(_l("Donor (爱心企业 or person)"), validators=[Optional(), Length(max=100)])
@@ -91,11 +90,11 @@ class MovementForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
-class CountForm(FlaskForm):
+class CountForm(Form):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
-class DateForm(FlaskForm):
+class DateForm(Form):
     class Meta:
         csrf = False
 

@@ -12,13 +12,12 @@ from datetime import date
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 
 from app.access import can, require
 from app.db import get_session
 from app.errors import AppError, NotFound, ValidationFailed
-from app.forms import show_errors
+from app.forms import Form, show_errors
 from app.times import beijing
 
 from . import outlets as outlet_services
@@ -298,7 +297,7 @@ def count_page(outlet_id: int, count_id: int):
     db = get_session()
     outlet = outlet_for(outlet_id, "outlet.stock.view")
     count = _count(outlet, count_id)
-    form = FlaskForm()
+    form = Form()
     can_apply = can(current_user, "outlet.stock.adjust", outlet) and count.status == PENDING
     confirming = False
     status = 200

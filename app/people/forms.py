@@ -1,11 +1,10 @@
 """Member and assignment forms. Field rules live in schemas.MemberIn; these add CSRF and rendering."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.forms import ConfirmForm, choices
+from app.forms import ConfirmForm, Form, choices
 from app.places.fields import UnitPickField
 
 from .labels import STATUS_LABELS
@@ -18,7 +17,7 @@ ROLE_CHOICES = [
 ]
 
 
-class MemberForm(FlaskForm):
+class MemberForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the member's real name.")), Length(max=64)])
     mobile = StringField(
         _l("Mobile number"), validators=[DataRequired(_l("Enter a mobile number."))], render_kw={"inputmode": "numeric"}
@@ -43,7 +42,7 @@ class MemberForm(FlaskForm):
     is_building_head = BooleanField(_l("Building head (楼栋长)"))
 
 
-class AssignmentForm(FlaskForm):
+class AssignmentForm(Form):
     org_unit_id = UnitPickField(
         _l("Grid"),
         action="assignment.edit",
@@ -59,7 +58,7 @@ class EndAssignmentForm(ConfirmForm):
     effective_to = DateField(_l("Until"), validators=[DataRequired(_l("Choose the day the assignment ends."))])
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     """Two steps: the choice, then (with confirm=yes, from templates/confirm.html) the grant."""
 
     # Own ids (the names stay): the member's page holds the assignment form too, whose fields share names.

@@ -11,13 +11,13 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from app.access import path_filter, require
 from app.audit.services import record
 from app.db import get_session, unit_of_work
+from app.forms import Form
 from app.places.models import OrgUnit
 from app.spreadsheets import XLSX_MIMETYPE as XLSX
 from app.spreadsheets import SpreadsheetError
@@ -28,7 +28,7 @@ from .services import id_hash_key
 from .views import scoped_member_select
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     file = FileField(_l("Excel (.xlsx) or CSV file"), validators=[FileRequired(_l("Choose a file to upload."))])
 
 

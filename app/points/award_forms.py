@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from app.forms import choices
+from app.forms import Form, choices
 
 from .labels import CATEGORY_LABELS
 
 REASON = _l("Say why.")
 
 
-class ThresholdForm(FlaskForm):
+class ThresholdForm(Form):
     approval_threshold = IntegerField(
         _l("Approval threshold (points, an award's total)"),
         validators=[InputRequired(_l("Enter the threshold.")), NumberRange(0, 1_000_000)],
@@ -23,7 +22,7 @@ class ThresholdForm(FlaskForm):
     threshold_reason = StringField(_l("Reason"), validators=[DataRequired(REASON), Length(max=200)])
 
 
-class _AwardFields(FlaskForm):
+class _AwardFields(Form):
     category = SelectField(_l("Category"))
     reason = StringField(
         _l("Reason for the award"), validators=[DataRequired(_l("Say why the points are awarded.")), Length(max=200)]
@@ -58,5 +57,5 @@ class ListConfirmForm(_AwardFields):
     rows = HiddenField()  # signed: the checked rows of the dry run
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision_reason = StringField(_l("Reason"), validators=[Length(max=200)])

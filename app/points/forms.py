@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.forms import choices
+from app.forms import Form, choices
 
 from .expiry import MODE_LABELS
 from .labels import CATEGORY_LABELS, MISSED_CHECKOUT_LABELS
 
 
-class RuleForm(FlaskForm):
+class RuleForm(Form):
     category = SelectField(_l("Applies to"))
     points_per_hour = IntegerField(_l("Points per hour"), validators=[InputRequired(_l("Enter the points per hour."))])
     rounding_minutes = IntegerField(
@@ -42,7 +41,7 @@ class RuleForm(FlaskForm):
         )
 
 
-class ExpiryForm(FlaskForm):
+class ExpiryForm(Form):
     """A new version of the district's expiry setting (app/points/lots.change_expiry)."""
 
     mode = SelectField(_l("Points expire"))

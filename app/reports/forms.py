@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
+from app.forms import Form
 from app.places.fields import UnitPickField
 
 from .services import REPORT_KINDS
@@ -16,7 +16,7 @@ REPORTS = (
 )
 
 
-class PickForm(FlaskForm):
+class PickForm(Form):
     class Meta:
         csrf = False
 

@@ -510,7 +510,34 @@ def test_withdrawing_a_payout_asks_first_with_the_reason(app, client, town):
     data = {"csrf_token": _token(client, url), "action": "withdraw", "decision_reason": "重复提交"}
     r = client.post(url, data=data)
     question = r.get_data(as_text=True)
-    assert r.status_code == 200 and "Withdraw ¥200.00 to" in question and "重复提交" in question
+    assert r.status_code == 200 and "Withdraw the proposal to pay ¥200.00 to" in question and "重复提交" in question
     assert _status(app, payout) == "proposed"  # nothing before the answer
     r = client.post(url, data={**data, "confirm": "yes"})
     assert r.status_code == 302 and _status(app, payout) == "withdrawn"
+
+
+def test_a_refused_decision_says_why_once_under_the_form_that_was_sent(app, client, town):
+    # The district administrator may both decide (approve/reject) and withdraw: two forms on one page.
+    fund_id = _fund(app, town)
+    payout = _propose(app, town, fund_id, 20_000)
+    _sign_in_en(client, town, "district_admin")
+    url = f"/fund/payouts/{payout}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="decision_reason"' in page and 'id="end-decision_reason"' in page
+    assert 'for="end-decision_reason"' in page and re.search(r"<details>\s*<summary>Withdraw this proposal", page)
+    token = csrf_from(page)
+
+    def alerts(html: str) -> list[str]:
+        return re.findall(r'role="alert">([^<]+)<', html)
+
+    r = client.post(url, data={"csrf_token": token, "action": "reject", "decision_reason": ""})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and len(alerts(html)) == 1, alerts(html)
+    assert re.search(r"<details>\s*<summary>Withdraw this proposal", html)  # the other form stays closed
+    r = client.post(url, data={"csrf_token": token, "action": "withdraw", "decision_reason": ""})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and len(alerts(html)) == 1, alerts(html)
+    # The withdraw form stays open with its message under its own field; the decision form has none.
+    withdraw = html[html.index("Withdraw this proposal") :]
+    assert re.search(r"<details open>\s*<summary>Withdraw this proposal", html) and alerts(withdraw)
+    assert _status(app, payout) == "proposed"

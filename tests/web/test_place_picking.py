@@ -262,3 +262,19 @@ def test_suggestions_are_scoped_and_show_the_path(client, town, app):
     assert [i["id"] for i in got] == [town.community_a.id]
     got = client.get(f"/org/pick?q=凤凰&action=org.edit&exclude={town.community_a.id}").get_json()["items"]
     assert got == []
+
+
+def _duplicate_ids(html: str) -> list[str]:
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    return sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_pages_with_several_forms_have_no_two_elements_with_one_id(client, town, app):
+    # A member's page holds the assignment and the role grant forms; a unit's page its rename, move and
+    # add-below forms: each with its CSRF token, which renders without an id.
+    member_id = _member(app, town)
+    sign_in(client, town, "district_admin")
+    for url in (f"/members/{member_id}", f"/org/{town.community_a.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert page.count('name="csrf_token"') >= 2, url
+        assert _duplicate_ids(page) == [], url
