@@ -52,7 +52,10 @@ class ActivityForm(Form):
     )
     capacity = IntegerField(
         _l("Places"),
-        validators=[InputRequired(_l("Enter how many may sign up.")), NumberRange(1, 100_000)],
+        validators=[
+            InputRequired(_l("Enter how many may sign up.")),
+            NumberRange(1, 100_000, _l("Places must be a whole number from 1 to 100,000.")),
+        ],
         default=20,
     )
     signup_opens_at = DateTimeLocalField(_l("Sign-up opens (optional)"), format=WHEN, validators=[Optional(), YEARS])

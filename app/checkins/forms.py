@@ -22,15 +22,33 @@ from app.places.fields import UnitPickField
 class SiteForm(Form):
     unit = UnitPickField(_l("Community or area grid"), action="checkin.site.edit", kinds=("community", "grid"))
     name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
-    lat = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
-    lng = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
+    lat = FloatField(
+        _l("Latitude"),
+        validators=[Optional(), NumberRange(-90, 90, _l("A latitude is from -90 to 90 (in China about 18 to 54)."))],
+    )
+    lng = FloatField(
+        _l("Longitude"),
+        validators=[
+            Optional(),
+            NumberRange(-180, 180, _l("A longitude is from -180 to 180 (in China about 73 to 135).")),
+        ],
+    )
     radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
 
 
 class SiteEditForm(Form):
     name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
-    lat = FloatField(_l("Latitude"), validators=[Optional(), NumberRange(-90, 90)])
-    lng = FloatField(_l("Longitude"), validators=[Optional(), NumberRange(-180, 180)])
+    lat = FloatField(
+        _l("Latitude"),
+        validators=[Optional(), NumberRange(-90, 90, _l("A latitude is from -90 to 90 (in China about 18 to 54)."))],
+    )
+    lng = FloatField(
+        _l("Longitude"),
+        validators=[
+            Optional(),
+            NumberRange(-180, 180, _l("A longitude is from -180 to 180 (in China about 73 to 135).")),
+        ],
+    )
     radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
 
 
@@ -71,11 +89,17 @@ class DecideForm(Form):
 class CheckinRuleForm(Form):
     points_per_checkin = IntegerField(
         _l("Points per check-in at the member's own community"),
-        validators=[InputRequired(_l("Give the points.")), NumberRange(0, 1000)],
+        validators=[
+            InputRequired(_l("Give the points.")),
+            NumberRange(0, 1000, _l("Points must be a whole number from 0 to 1,000.")),
+        ],
     )
     other_site_points = IntegerField(
         _l("Points per check-in at another community's site"),
-        validators=[InputRequired(_l("Give the points.")), NumberRange(0, 1000)],
+        validators=[
+            InputRequired(_l("Give the points.")),
+            NumberRange(0, 1000, _l("Points must be a whole number from 0 to 1,000.")),
+        ],
     )
     monthly_cap = IntegerField(_l("Most check-in points a month (empty: no cap)"), validators=[Optional()])
     effective_from = DateTimeLocalField(

@@ -67,7 +67,13 @@ class IncomeForm(Form):
 
 
 class BudgetForm(Form):
-    year = IntegerField(_l("Year"), validators=[InputRequired(_l("Enter the year.")), NumberRange(2000, 2100)])
+    year = IntegerField(
+        _l("Year"),
+        validators=[
+            InputRequired(_l("Enter the year.")),
+            NumberRange(2000, 2100, _l("Give a year from 2000 to 2100.")),
+        ],
+    )
     budget = YuanField(_l("Budget for the year (yuan)"), validators=[DataRequired(_l("Enter the budget in yuan."))])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 

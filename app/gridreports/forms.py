@@ -79,11 +79,17 @@ class TriageForm(Form):
 class SettingsForm(Form):
     triage_days = IntegerField(
         _l("Days a report may wait before it is overdue"),
-        validators=[InputRequired(_l("Give the number of days.")), NumberRange(1, 60)],
+        validators=[
+            InputRequired(_l("Give the number of days.")),
+            NumberRange(1, 60, _l("Give a number of days from 1 to 60.")),
+        ],
     )
     points_per_report = IntegerField(
         _l("Points per verified report"),
-        validators=[InputRequired(_l("Give the points.")), NumberRange(0, 1000)],
+        validators=[
+            InputRequired(_l("Give the points.")),
+            NumberRange(0, 1000, _l("Points must be a whole number from 0 to 1,000.")),
+        ],
     )
     monthly_cap = IntegerField(_l("Most report points a month (empty: no cap)"), validators=[Optional()])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])

@@ -50,7 +50,9 @@ class AssignmentForm(Form):
         required_message=_l("Type part of the grid's name and choose it."),
     )
     role = SelectField(_l("Responsibility"), choices=choices(ROLE_CHOICES))
-    households = IntegerField(_l("Households"), validators=[Optional(), NumberRange(min=0)])
+    households = IntegerField(
+        _l("Households"), validators=[Optional(), NumberRange(min=0, message=_l("Households cannot be fewer than 0."))]
+    )
     effective_from = DateField(_l("From"), validators=[DataRequired(_l("Choose the day the assignment starts."))])
 
 

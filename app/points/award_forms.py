@@ -17,7 +17,10 @@ REASON = _l("Say why.")
 class ThresholdForm(Form):
     approval_threshold = IntegerField(
         _l("Approval threshold (points, an award's total)"),
-        validators=[InputRequired(_l("Enter the threshold.")), NumberRange(0, 1_000_000)],
+        validators=[
+            InputRequired(_l("Enter the threshold.")),
+            NumberRange(0, 1_000_000, _l("The threshold must be a whole number from 0 to 1,000,000.")),
+        ],
     )
     threshold_reason = StringField(_l("Reason"), validators=[DataRequired(REASON), Length(max=200)])
 

@@ -317,6 +317,7 @@ def test_district_admin_sets_a_new_checkin_rule_version(app, client, town):
         data={"csrf_token": csrf_from(html), "points_per_checkin": "5000", "other_site_points": "0", "reason": "x"},
     )
     assert bad.status_code == 422
+    assert "Points must be a whole number from 0 to 1,000." in bad.get_data(as_text=True)  # not a generic range
     # Only district admins change it; an organiser may not even open it.
     other = app.test_client()
     sign_in(other, town, "grid_admin")

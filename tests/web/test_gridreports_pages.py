@@ -257,6 +257,12 @@ def test_settings_change_triage_days_and_points(app, client, town):
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     page = client.get("/grid-reports/settings").get_data(as_text=True)
     assert 'value="5"' in page and 'value="8"' in page
+    # Out of range: the message says what to give, in the page's language.
+    r = client.post(
+        "/grid-reports/settings",
+        data={"csrf_token": csrf_from(page), "triage_days": "90", "points_per_report": "8", "reason": "x"},
+    )
+    assert r.status_code == 422 and "Give a number of days from 1 to 60." in r.get_data(as_text=True)
     g = app.test_client()
     sign_in(g, town, "grid_admin")
     assert g.get("/grid-reports/settings").status_code == 403
