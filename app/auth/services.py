@@ -361,10 +361,12 @@ def grant_role(
     role: str,
     org_unit: OrgUnit | None = None,
     scope_suffix: str | None = None,
+    scope_detail: dict | None = None,
 ) -> RoleGrant:
     """Give `member` the role `role`, scoped to `org_unit`'s subtree for scoped kinds. A kind scoped
     to a place below a unit (scope "outlet") needs `scope_suffix`, the place's segment under the unit,
-    which only the area owning the place passes (app/outlets)."""
+    which only the area owning the place passes (app/outlets), with `scope_detail`: what the log says
+    of that place instead of the raw segment ({"outlet_id": 21}, which the log shows by name)."""
     org_unit, scope_suffix = grant_scope(role, org_unit, scope_suffix)
     if org_unit is not None and org_unit.tenant_id != member.tenant_id:
         raise NotFound(_("No such org unit."))
@@ -407,7 +409,7 @@ def grant_role(
             "role": role,
             "org_unit_id": grant.org_unit_id,
             "member_id": member.id,
-            **({"scope": scope_suffix} if scope_suffix else {}),
+            **((scope_detail or {"scope": scope_suffix}) if scope_suffix else {}),
         },
     )
     return grant

@@ -181,7 +181,15 @@ def grant_outlet_role(db: Session, principal, outlet: Outlet, member: Member, ro
         raise OutletInvalid(str(_l("Choose outlet staff or outlet supervisor.")), field="role")
     if member.tenant_id != outlet.tenant_id:
         raise _not_found()
-    grant = auth.grant_role(db, principal, member, role, outlet.org_unit, scope_suffix=f"{OUTLET_SEGMENT}{outlet.id}/")
+    grant = auth.grant_role(
+        db,
+        principal,
+        member,
+        role,
+        outlet.org_unit,
+        scope_suffix=f"{OUTLET_SEGMENT}{outlet.id}/",
+        scope_detail={"outlet_id": outlet.id},
+    )
     record(
         db,
         "outlet.staff_grant",

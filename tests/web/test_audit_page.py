@@ -221,3 +221,17 @@ def test_objects_by_name_times_in_beijing_and_codes_in_words(app, client, town):
     assert "成员：行数" not in flat and "outlet_supervisor" not in flat
     assert "筛选：" not in flat  # an export's empty filter says nothing
     assert "链接用途：首次登录" in flat and "purpose" not in flat and "invitation_id" not in flat
+
+
+def test_an_outlet_role_grant_names_the_outlet_not_its_path_segment(app, client, town):
+    from app.outlets import OUTLET_SUPERVISOR
+    from tests.outlets_world import make_outlet, make_staff
+
+    def seed(s):
+        make_staff(s, town, make_outlet(s, town, "凤凰社区爱心超市"), "林主管", OUTLET_SUPERVISOR)
+
+    commit(app, seed)
+    sign_in(client, town, "auditor")
+    flat = re.sub(r"\s+", "", page_text(client.get("/audit/?action=role.grant")))
+    assert "爱心超市：凤凰社区爱心超市" in flat or "超市：凤凰社区爱心超市" in flat, flat[:2000]
+    assert not re.search(r"o\d+/", flat)
