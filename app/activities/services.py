@@ -67,6 +67,10 @@ CHECKIN_OPENS_BEFORE = timedelta(hours=1)  # the rotating code and the poster ac
 POSTER_CLOSES_AFTER = timedelta(minutes=30)  # the check-out poster stops working this long after the end
 PAPER_ENTRY_DAYS = 7  # 补录 from a paper sheet: up to 7 days after the end
 MAX_REVIEW = 20_000  # one review request may decide at most this many attendances
+# A full activity keeps a waiting list of up to three people per place (200 sign-ups for 50 places: 50
+# confirmed, 150 waiting in order); beyond that a sign-up is refused (activity_full): cancellations
+# rarely reach further down, and the organiser can add places.
+WAITLIST_PER_PLACE = 3
 
 
 @dataclass
@@ -419,7 +423,7 @@ def sign_up(session: Session, activity_id: int, member: Member, now: datetime | 
         waiting = session.scalar(
             select(func.count()).where(Signup.activity_id == activity.id, Signup.status == WAITLISTED)
         )
-        if (waiting or 0) >= activity.capacity:
+        if (waiting or 0) >= WAITLIST_PER_PLACE * activity.capacity:
             raise errors.ActivityFull(str(_l("This activity is full and so is its waiting list.")))
         status = WAITLISTED
     if signup is None:

@@ -195,12 +195,12 @@ def test_a_rule_cannot_take_effect_in_the_past(env):
 
 def test_capacity_waiting_list_and_promotion(env):
     a = env.activity(capacity=2)
-    people = [env.member(f"志愿者{i}") for i in range(5)]
+    people = [env.member(f"志愿者{i}") for i in range(9)]
     now = utcnow()
-    got = [act.sign_up(env.s, a.id, m, now=now + timedelta(seconds=i)).status for i, m in enumerate(people[:4])]
-    assert got == [CONFIRMED, CONFIRMED, WAITLISTED, WAITLISTED]
-    with pytest.raises(errors.ActivityFull):  # the waiting list is as long as the capacity
-        act.sign_up(env.s, a.id, people[4], now=now + timedelta(seconds=9))
+    got = [act.sign_up(env.s, a.id, m, now=now + timedelta(seconds=i)).status for i, m in enumerate(people[:8])]
+    assert got == [CONFIRMED, CONFIRMED] + [WAITLISTED] * 6
+    with pytest.raises(errors.ActivityFull):  # the waiting list holds three people per place
+        act.sign_up(env.s, a.id, people[8], now=now + timedelta(seconds=9))
     with pytest.raises(errors.AlreadySignedUp):
         act.sign_up(env.s, a.id, people[0], now=now + timedelta(seconds=9))
 

@@ -203,15 +203,28 @@ def test_sign_up_waiting_list_full_and_cancel(app, town):
     assert v.get(f"{A}/{activity_id}").get_json()["my_signup"] == "confirmed"
     s, stoken = _client(app, town, "second")
     assert post(s, url, {}, stoken).get_json()["status"] == "waitlisted"
-    t, ttoken = _client(app, town, "third")
-    assert _error(post(t, url, {}, ttoken), 409) == "activity_full"
+    # The waiting list holds three per place: the third and fourth wait too, the fifth is refused.
+    for key, name in (("third", "吴昊"), ("fourth", "郑爽"), ("fifth", "王磊")):
+        if key != "third":
+            _extra_user(app, town, key, name)
+        c_, token_ = _client(app, town, key)
+        r = post(c_, url, {}, token_)
+        if key == "fifth":
+            assert _error(r, 409) == "activity_full"
+        else:
+            assert (r.status_code, r.get_json()["status"]) == (201, "waitlisted")
 
     r = v.delete(f"{url}/me", headers={"X-CSRFToken": vtoken})
     assert (r.status_code, r.get_json()["status"]) == (200, "cancelled")
     assert _error(v.delete(f"{url}/me", headers={"X-CSRFToken": vtoken}), 409) == "not_signed_up"
     c, _token = _client(app, town, "organiser")
     listed = c.get(url).get_json()["items"]
-    assert [(x["member_name"], x["status"]) for x in listed] == [("周杰", "confirmed"), ("李娜", "cancelled")]
+    assert [(x["member_name"], x["status"]) for x in listed] == [
+        ("周杰", "confirmed"),
+        ("吴昊", "waitlisted"),
+        ("郑爽", "waitlisted"),
+        ("李娜", "cancelled"),
+    ]
     assert any("周杰" not in n["text"] for n in s.get("/api/v1/me/notices").get_json()["items"])
     assert s.get("/api/v1/me/notices").get_json()["unread"] == 1
 
