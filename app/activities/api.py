@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from app.access import can, path_filter, require
 from app.api.blueprints import page_of
-from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
+from app.api.openapi import WRITE_SECURITY, api, bulk, responses, write_responses
 from app.api.schemas import ErrorOut
 from app.db import get_session, utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
@@ -417,6 +417,7 @@ def list_attendances(activity_id: int):
     return page_of(stmt, query, AttendanceOut, AttendancePage)
 
 
+@bulk
 @api.validate(
     json=ReviewIn,
     resp=write_responses(HTTP_200=ReviewOut),

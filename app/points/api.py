@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import require, scopes_for
-from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
+from app.api.openapi import WRITE_SECURITY, api, bulk, responses, write_responses
 from app.api.schemas import ErrorOut
 from app.db import get_session, utcnow
 from app.errors import Forbidden
@@ -99,6 +99,7 @@ def _district_admin(action: str) -> None:
         raise Forbidden(_("Only a district administrator may award points or correct them."))
 
 
+@bulk
 @api.validate(
     json=AwardIn,
     resp=write_responses(HTTP_201=AwardOut, HTTP_422=(ErrorOut, "What to fix (code award_invalid)")),

@@ -328,6 +328,13 @@ def test_hand_and_paper_entries_review_and_the_volunteers_points(app, town):
     r = post(c, f"{url}/review", {"approve": [mine["id"], own]}, token)
     assert _error(r, 403) == "own_attendance"
     assert _error(post(c, f"{url}/review", {"approve": [1] * 20_001}, token), 422) == "validation_failed"
+    # A review names up to 20,000 attendances in one body, well over the 64 KB other writes take: read
+    # and checked (here refused whole: the ids are not this activity's), not turned away as too large.
+    big = {"approve": [*range(10**9, 10**9 + 15_000), own]}
+    assert len(json.dumps(big)) > 150_000
+    assert _error(post(c, f"{url}/review", big, token), 422) == "review_invalid"
+    too_big = {"name": "张三", "note": "长" * 30_000}
+    assert _error(post(c, "/api/v1/members", too_big, token), 413) == "too_large"
     r = post(c, f"{url}/review", {"reject": [{"id": own, "reason": ""}]}, token)
     assert _error(r, 422) == "validation_failed"
     r = post(c, f"{url}/review", {"approve": "all"}, token)
