@@ -20,6 +20,7 @@ from app.db import utcnow
 from app.errors import ValidationFailed
 from app.people.models import Member
 from app.places.models import District, OrgUnit
+from app.points.awards import reversed_attendances
 from app.times import to_beijing, to_utc
 
 from . import codes, pdf
@@ -51,10 +52,12 @@ def check_period(period_from: date, period_to: date, today: date) -> None:
 
 
 def approved_service(session: Session, member: Member, period_from: date, period_to: date) -> list[Attendance]:
-    """The member's approved and adjusted attendances checked in within the period (Beijing dates)."""
+    """The member's approved and adjusted attendances checked in within the period (Beijing dates),
+    without those whose points a correction reversed (the hours were taken back: their review stays as
+    it was, the ledger says they were reversed)."""
     start = to_utc(datetime.combine(period_from, time.min))
     end = to_utc(datetime.combine(period_to + timedelta(days=1), time.min))
-    return list(
+    found = list(
         session.scalars(
             select(Attendance)
             .join(Activity, Activity.id == Attendance.activity_id)
@@ -70,6 +73,8 @@ def approved_service(session: Session, member: Member, period_from: date, period
             .order_by(Attendance.checked_in_at, Attendance.id)
         )
     )
+    taken_back = reversed_attendances(session, member.tenant_id, [a.id for a in found])
+    return [a for a in found if a.id not in taken_back]
 
 
 def _content(cert: Certificate) -> pdf.Content:

@@ -279,3 +279,22 @@ def test_a_period_the_wrong_way_round_is_refused_with_a_clear_message(app, clien
     token = client.get("/api/v1/csrf-token").get_json()["csrf_token"]
     resp = client.post("/api/v1/certificates", json={"from": last, "to": first}, headers={"X-CSRFToken": token})
     assert resp.status_code == 422 and resp.get_json()["error"]["details"][0]["field"] == "to"
+
+
+def test_hours_whose_points_were_reversed_are_not_certified(app, client, town, served):
+    # A correction took back the 2 h (posted by mistake): the certificate counts the 45 minutes only.
+    from app.activities.models import Activity, Attendance
+    from app.points import awards
+
+    with _uow(app) as s:
+        attendance = s.scalar(
+            select(Attendance)
+            .join(Activity, Activity.id == Attendance.activity_id)
+            .where(Attendance.member_id == served.id, Activity.title == TITLES["approved"])
+        )
+        admin = user_for_member(s, town.users["district_admin"][0]).id
+        awards.reverse_hours(s, town.district.id, attendance.id, reason="误登记", actor_user_id=admin)
+    sign_in(client, town, "volunteer")
+    assert issue_on_page(client, "/me/certificates").status_code == 302
+    [cert] = certificates_of(app, served.id)
+    assert cert.total_minutes == 45 and [x["title"] for x in cert.lines] == [TITLES["adjusted"]]
