@@ -104,7 +104,7 @@ def int_arg(args, name: str, default: int | None = None) -> int | None:
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
         raise BadArgument(_("“%(name)s” must be a whole number from 1 to %(max)s.", name=name, max=MAX_ID), field=name)
     return int(raw)
 

@@ -422,7 +422,7 @@ def _find_members(text: str) -> list[Member]:
     if not text:
         return []
     db = get_session()
-    if text.isdigit():
+    if text.isdecimal():
         return services.find_by_mobile_tail(db, current_user.tenant_id, text)
     return list(
         db.scalars(
@@ -440,7 +440,7 @@ def _find_members(text: str) -> list[Member]:
 
 def _chosen_member(member_id) -> Member:
     raw = str(member_id or "")
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isdecimal() or len(raw) > 18:
         raise errors.ActivityInvalid(_("Find the person and choose them."), field="member_id")
     return people.get_member(get_session(), current_user.tenant_id, int(raw))
 
@@ -519,7 +519,7 @@ def paper(activity_id: int):
 
 def _int(raw) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
 
 
 def _decision_from(form, queue: list[Attendance]) -> services.Review:

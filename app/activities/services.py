@@ -1187,7 +1187,7 @@ def waiting_review_count(session: Session, tenant_id: int, scope_condition) -> i
 def find_by_mobile_tail(session: Session, tenant_id: int, tail: str, limit: int = 10) -> list[Member]:
     """Members whose mobile ends with `tail` (4 digits), for checking someone in by hand."""
     tail = (tail or "").strip()
-    if len(tail) != 4 or not tail.isdigit():
+    if len(tail) != 4 or not tail.isdecimal():
         return []
     return list(
         session.scalars(

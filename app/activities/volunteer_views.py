@@ -231,7 +231,7 @@ def points_lines(db, member_id: int, lines) -> list[dict]:
 def my_points():
     db = get_session()
     raw = (request.args.get("n") or "").strip()
-    n = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else POINTS_STEP
+    n = int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 6 else POINTS_STEP
     n = max(POINTS_STEP, min(n, POINTS_MAX))
     summary = points.member_points(db, current_user.tenant_id, current_user.member_id, limit=n + 1)
     lines = points_lines(db, current_user.member_id, summary.lines[:n])

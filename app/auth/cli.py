@@ -28,7 +28,7 @@ def invite(mobile: str, district: str, role: str | None) -> None:
 
     try:
         with unit_of_work(current_app.extensions["db_sessionmaker"]) as session:
-            by_id = District.id == int(district) if district.isdigit() and len(district) < 19 else false()
+            by_id = District.id == int(district) if district.isdecimal() and len(district) < 19 else false()
             d = session.scalar(select(District).where(or_(by_id, District.code == district)))
             if d is None:
                 raise click.ClickException(f"no district {district!r}")

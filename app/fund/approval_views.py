@@ -111,7 +111,7 @@ def approvals_page():
     confirming = None
     if request.method == "POST":
         require(current_user, "fund.approve")
-        ids = sorted({int(x) for x in request.form.getlist("payout") if x.isdigit() and len(x) < 19})
+        ids = sorted({int(x) for x in request.form.getlist("payout") if x.isdecimal() and len(x) < 19})
         if not form.validate():
             status = 422
         elif not ids:

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from .errors import AmountInvalid
 
 MAX_FEN = 100_000_000_00  # 100 million yuan: far above any fund; keeps typos like 1e12 out
-_YUAN = re.compile(r"^(\d{1,3}(,\d{3})+|\d+)(\.(\d{1,2}))?$")
+_YUAN = re.compile(r"^([0-9]{1,3}(,[0-9]{3}){1,4}|[0-9]{1,15})(\.([0-9]{1,2}))?$")  # ASCII digits only
 
 
 def parse_yuan(text: object, *, field: str = "amount", allow_zero: bool = False) -> int:
@@ -31,6 +31,8 @@ def parse_yuan(text: object, *, field: str = "amount", allow_zero: bool = False)
         raise AmountInvalid(str(_l("Type an amount in yuan, for example 1,234.50.")), field=field)
     if s.startswith("-"):
         raise AmountInvalid(str(_l("The amount cannot be negative.")), field=field)
+    if re.fullmatch(r"[0-9,]{16,}(\.[0-9]*)?", s):  # a whole part far over the limit: say so, not "not an amount"
+        raise AmountInvalid(str(_l("The amount is too large: at most 100,000,000 yuan.")), field=field)
     m = _YUAN.match(s)
     if m is None:
         raise AmountInvalid(

@@ -51,7 +51,7 @@ class PickField(Field):
         if formdata is not None and (self.name in formdata or f"{self.name}-text" in formdata):
             self.text = " ".join((formdata.get(f"{self.name}-text") or "").split())[:200]
             raw = formdata.get(self.name) or ""
-            self.posted_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
+            self.posted_id = int(raw) if raw.isdecimal() and len(raw) < 19 else None
             self.choosing = bool(formdata.get(f"{self.name}-choosing"))
             self.submitted = True
             self.data = None

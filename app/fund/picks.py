@@ -48,11 +48,11 @@ def search_members(session: Session, principal, text: str, *, limit: int = LIMIT
             path_filter(principal, "member.view", OrgUnit.path),
         )
     )
-    if term.isdigit() and len(term) == 4:
+    if term.isdecimal() and len(term) == 4:
         q = q.where(Member.mobile_tail == term)
     else:
         q = q.where(Member.name.contains(term, autoescape=True))
-    if len(parts) > 1 and parts[1].isdigit():
+    if len(parts) > 1 and parts[1].isdecimal():
         q = q.where(Member.mobile_tail == parts[1])
     exact = Member.name == literal(term)
     q = q.order_by(case((exact, 0), else_=1), func.length(Member.name), Member.name, Member.id).limit(limit)
@@ -137,7 +137,7 @@ def search_grid_reports(session: Session, principal, text: str, *, limit: int = 
         .join(Member, Member.id == GridReport.reporter_member_id)
         .where(GridReport.tenant_id == principal.tenant_id, GridReport.status == "verified")
     )
-    if term.isdigit() and len(term) < 19:
+    if term.isdecimal() and len(term) < 19:
         q = q.where(GridReport.id == int(term))
     else:
         q = q.where(GridReport.text.contains(term, autoescape=True) | Member.name.contains(term, autoescape=True))

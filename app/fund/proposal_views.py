@@ -240,7 +240,7 @@ def payouts_page():
     if q:  # part of the payee's name, or the last 4 digits of their mobile
         found = select(Member.id).where(
             Member.tenant_id == t,
-            (Member.mobile_tail == q) if q.isdigit() and len(q) == 4 else Member.name.contains(q, autoescape=True),
+            (Member.mobile_tail == q) if q.isdecimal() and len(q) == 4 else Member.name.contains(q, autoescape=True),
         )
         where = and_(where, FundPayout.payee_member_id.in_(found))
     rows = proposals.payouts(

@@ -417,7 +417,7 @@ def check_list(
             ok = False
             problem(number, "reason", _("Say why the reward is given."))
         raw_report = cell_text(cells.get("grid_report"))
-        report_id = int(raw_report) if raw_report.isdigit() else None
+        report_id = int(raw_report) if raw_report.isdecimal() and len(raw_report) < 19 else None
         if raw_report and report_id is None:
             ok = False
             problem(number, "grid_report", _("The grid report number must be a whole number."))

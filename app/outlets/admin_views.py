@@ -28,7 +28,9 @@ def find_members(text: str, tenant_id: int, limit: int = 10) -> list[Member]:
     if not text:
         return []
     cond = (
-        Member.mobile_tail == text if text.isdigit() and len(text) == 4 else Member.name.contains(text, autoescape=True)
+        Member.mobile_tail == text
+        if text.isdecimal() and len(text) == 4
+        else Member.name.contains(text, autoescape=True)
     )
     return list(
         get_session().scalars(
@@ -125,7 +127,7 @@ def outlet_staff(outlet_id: int):
         outlet = outlet_for(outlet_id, "outlet.edit")
         if form.validate_on_submit():
             raw = form.member_id.data or ""
-            member = db.get(Member, int(raw)) if raw.isdigit() and len(raw) < 19 else None
+            member = db.get(Member, int(raw)) if raw.isdecimal() and len(raw) < 19 else None
             try:
                 if member is None or member.tenant_id != outlet.tenant_id:
                     raise NotFound(_("Find the person and choose them."), field="member_id")

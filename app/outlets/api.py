@@ -308,7 +308,7 @@ def apply_count(count_id: int):
     _outlet(count.outlet_id, "outlet.stock.adjust")
     reasons = {}
     for k, v in data.reasons.items():
-        if not k.isdigit() or len(k) > 19:
+        if not k.isdecimal() or len(k) > 19:
             raise OutletInvalid(_("Reasons are given per item id."), field="reasons")
         reasons[int(k)] = v[:200]
     stock.apply_count(db, count, current_user.user_id, reasons=reasons)

@@ -245,15 +245,19 @@ def availability(outlet_id: int):
     if request.method == "POST":
         if not Form().validate_on_submit():
             problems.append(_("The form expired. Reload the page and try again."))
-        chosen = {int(v) for v in request.form.getlist("offer") if v.isdigit() and len(v) < 19}
+        chosen = {int(v) for v in request.form.getlist("offer") if v.isdecimal() and len(v) < 19}
         lows: dict[int, int] = {}
         for item in items:
             raw = (request.form.get(f"low-{item.id}") or "").strip()
-            if raw and (not raw.isdigit() or int(raw) > 100_000):
+            if raw and (not raw.isdecimal() or len(raw) > 6 or int(raw) > 100_000):
                 problems.append(
                     _("%(name)s: the low-stock level must be a whole number from 0 to 100,000.", name=item.name)
                 )
-            lows[item.id] = int(raw) if raw.isdigit() else (rows[item.id].low_stock_at if item.id in rows else 5)
+            lows[item.id] = (
+                int(raw)
+                if raw.isdecimal() and len(raw) <= 6
+                else (rows[item.id].low_stock_at if item.id in rows else 5)
+            )
         if not problems:
             changed = 0
             for item in items:

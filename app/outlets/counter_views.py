@@ -243,7 +243,7 @@ def _refund_lines(r: Redemption) -> list[tuple[int, int]]:
         raw = (request.form.get(f"qty-{line.id}") or "").strip()
         if not raw:
             continue
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 4:
+        if not raw.isascii() or not raw.isdecimal() or len(raw) > 4:
             raise ValidationFailed(
                 _("Type how many pieces of %(name)s to refund, as a whole number.", name=line.item_name),
                 field=f"qty-{line.id}",

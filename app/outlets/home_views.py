@@ -76,7 +76,7 @@ def _my_outlet_ids() -> list[int]:
     for s in getattr(current_user, "scopes", []):
         if s.role in (OUTLET_STAFF, OUTLET_SUPERVISOR) and s.path:
             last = s.path.rstrip("/").rsplit("/", 1)[-1]
-            if last.startswith("o") and last[1:].isdigit():
+            if last.startswith("o") and last[1:].isdecimal():
                 ids.append(int(last[1:]))
     return sorted(set(ids))
 

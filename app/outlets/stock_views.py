@@ -54,7 +54,7 @@ def _quantities(items, prefix: str = "qty", allow_zero: bool = False) -> tuple[l
         raw = (request.form.get(f"{prefix}-{item.id}") or "").strip()
         if raw == "":
             continue
-        if not raw.isdigit() or len(raw) > 7 or int(raw) > MAX_QTY:
+        if not raw.isdecimal() or len(raw) > 7 or int(raw) > MAX_QTY:
             problems.append(
                 _("%(name)s: write a whole number of pieces (it says “%(value)s”).", name=item.name, value=raw[:20])
             )

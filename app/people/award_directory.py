@@ -48,9 +48,9 @@ def search_members(session: Session, tenant_id: int, text: str, limit: int = 10)
         .join(OrgUnit, OrgUnit.id == Member.grid_id)
         .where(Member.tenant_id == tenant_id, Member.status == "active")
     )
-    if text.isdigit() and len(text) == 4:
+    if text.isdecimal() and len(text) == 4:
         q = q.where(Member.mobile_tail == text)
-    elif text.isdigit() and len(text) == 11:
+    elif text.isdecimal() and len(text) == 11:
         q = q.where(Member.mobile == text)
     else:
         q = q.where(Member.name.contains(text, autoescape=True))

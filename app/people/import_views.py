@@ -145,7 +145,7 @@ def export_members():
         out.close()
         raise
     text = (query.q or "").strip()
-    if text.isdigit() and len(text) == 11:
+    if text.isdecimal() and len(text) == 11:
         text = exporter.mask_mobile(text)  # a whole mobile number is personal data; the log keeps it masked
     # A GET's own transaction only reads (app.db.get_session): the record is its own unit of work.
     with unit_of_work(current_app.extensions["db_sessionmaker"]) as s:

@@ -169,7 +169,7 @@ class _Units:
     ) -> tuple[OrgUnit | None, str | None]:
         """(unit, None) or (None, "unknown" | "ambiguous")."""
         s = cell_text(value)
-        if s.isdigit():
+        if s.isdecimal() and len(s) < 19:
             unit = self.by_id.get(int(s))
             if unit is not None and unit.kind in kinds:
                 return unit, None

@@ -287,7 +287,11 @@ def _shape(query: MemberQuery) -> tuple[str | None, str | None, str | None]:
     match = None
     if text:
         match = (
-            "tail" if text.isdigit() and len(text) == 4 else "mobile" if text.isdigit() and len(text) == 11 else "name"
+            "tail"
+            if text.isdecimal() and len(text) == 4
+            else "mobile"
+            if text.isdecimal() and len(text) == 11
+            else "name"
         )
     tag = query.tag if query.tag in _TAGS else None
     status = query.status if query.status in STATUSES else None

@@ -64,7 +64,7 @@ class UnitPickField(Field):
         if formdata is not None and (self.name in formdata or f"{self.name}-text" in formdata):
             self.text = " ".join((formdata.get(f"{self.name}-text") or "").split())
             raw = formdata.get(self.name) or ""
-            self.posted_id = int(raw) if raw.isdigit() and len(raw) < 19 else None
+            self.posted_id = int(raw) if raw.isdecimal() and len(raw) < 19 else None
             self.choosing = bool(formdata.get(f"{self.name}-choosing"))  # the radio buttons of the matches
             self.data = None  # decided in pre_validate
             self.submitted = True

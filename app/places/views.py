@@ -139,7 +139,8 @@ def create(unit_id: int | None = None):
     form = UnitForm()
     if not form.validate_on_submit():
         flash(
-            _("Check the form: %(errors)s", errors="; ".join(e for errs in form.errors.values() for e in errs)), "error"
+            _("Check the form: %(errors)s", errors="; ".join(str(e) for errs in form.errors.values() for e in errs)),
+            "error",
         )
         return redirect(url_for("places.unit_page", unit_id=unit_id) if unit_id else url_for("places.tree"))
     try:

@@ -68,7 +68,7 @@ def check_list(session: Session, tenant_id: int, filename: str, content: bytes) 
             continue
         ok = True
         raw_points = cell_text(cells.get("points"))
-        points = int(raw_points) if raw_points.isdigit() else 0
+        points = int(raw_points) if raw_points.isdecimal() and len(raw_points) < 10 else 0
         if not 1 <= points <= MAX_POINTS:
             ok = False
             problem(number, "points", _("Points must be a whole number from 1 to 100,000."))

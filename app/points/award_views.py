@@ -105,12 +105,12 @@ def _picked_member(db, tenant: int, form: SingleAwardForm) -> dict | None:
     when nobody or several match (the several are listed to choose from)."""
     text = " ".join((form.member.data or "").split())
     raw = (form.member_id.data or "").strip()
-    if raw.isdigit() and len(raw) < 19:
+    if raw.isdecimal() and len(raw) < 19:
         card = awards.member_card(db, tenant, int(raw))
         if card is not None and text in (card["name"], _member_label(card)):
             return card
     found = awards.search_members(db, tenant, text, limit=10)
-    if raw.isdigit() and request.form.get(f"{form.member_id.name}-choosing"):
+    if raw.isdecimal() and request.form.get(f"{form.member_id.name}-choosing"):
         picked = [c for c in found if str(c["id"]) == raw]  # chosen from the matches the form listed
         if picked:
             return picked[0]

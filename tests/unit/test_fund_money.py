@@ -24,7 +24,10 @@ def test_yuan_are_read_as_fen(text, fen):
     assert parse_yuan(text) == fen
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1.234", "-5", "1,23", "1e3", "0", "0.00", "100,000,000.01", "12.3.4"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "1.234", "-5", "1,23", "1e3", "0", "0.00", "100,000,000.01", "12.3.4", "１２３", "١٢", "²", "9" * 5000],
+)
 def test_what_is_not_an_amount_is_refused_with_a_field(text):
     with pytest.raises(AmountInvalid) as e:
         parse_yuan(text, field="amount")
@@ -47,3 +50,9 @@ def test_zero_only_when_allowed():
 def test_fen_are_shown_in_yuan(fen, shown):
     assert format_yuan(fen) == shown
     assert yuan_text(fen) == shown.replace("¥", "")
+
+
+def test_a_very_long_number_is_too_large_not_a_crash():
+    # Python refuses to turn more than 4,300 digits into an int: the parser must say "too large" first.
+    with pytest.raises(AmountInvalid, match="too large"):
+        parse_yuan("9" * 5000)

@@ -244,6 +244,9 @@ def test_availability_per_outlet(app, client, town, shop):
     assert not rows[shop.oil.id].available
     bad = post(client, f"/outlets/{shop.a.id}/offer", {"offer": [str(shop.rice.id)], f"low-{shop.rice.id}": "x"})
     assert bad.status_code == 422 and "whole number" in text(bad)
+    for odd in ("²", "9" * 5000, "１２"):  # digits int() cannot read, or too many of them: a message, not a 500
+        bad = post(client, f"/outlets/{shop.a.id}/offer", {"offer": [str(shop.rice.id)], f"low-{shop.rice.id}": odd})
+        assert bad.status_code in (302, 422), odd
 
 
 # --- catalogue import and export --------------------------------------------------------------------

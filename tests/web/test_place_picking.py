@@ -278,3 +278,14 @@ def test_pages_with_several_forms_have_no_two_elements_with_one_id(client, town,
         page = client.get(url).get_data(as_text=True)
         assert page.count('name="csrf_token"') >= 2, url
         assert _duplicate_ids(page) == [], url
+
+
+def test_adding_a_unit_without_a_name_says_so(client, town):
+    sign_in(client, town, "grid_admin")
+    page = client.get(f"/org/{town.community_a.id}").get_data(as_text=True)
+    resp = client.post(
+        f"/org/{town.community_a.id}/children", data={"csrf_token": csrf_from(page), "name": "", "kind": "grid"}
+    )
+    assert resp.status_code == 302
+    shown = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "请检查填写的内容：请输入名称。" in shown, shown[:3000]
