@@ -213,7 +213,9 @@ def load_party(
                 party.confirmed += 1
 
     # Awards: a small one posts at once (the volunteer among them); a big one waits for a second admin.
-    visitors = sorted({r.member_id for r in rows})
+    # Neither district administrator is among those awarded (nobody awards or approves points to themselves).
+    admins = {admin.id} | ({second.id} if second is not None else set())
+    visitors = sorted({r.member_id for r in rows} - admins)
     small = [volunteer.id] + [i for i in rng.sample(visitors, min(3, len(visitors))) if i != volunteer.id]
     award = awards.propose(
         session,

@@ -3,6 +3,8 @@ the district's points rules."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -119,6 +121,7 @@ def create_award():
         category=data.category,
         reason=data.reason,
         actor_user_id=current_user.user_id,
+        actor_member_id=current_user.member_id,
     )
     return AwardOut.of(award, awards.lines_of(get_session(), award.id)), 201
 
@@ -164,8 +167,9 @@ def _decide_award(award_id, decide):
 
 @_award_decision("approveAward")
 def approve_award(award_id):
-    """Approve a pending award (another district administrator than its proposer: else 403 own_award)."""
-    return _decide_award(award_id, awards.approve)
+    """Approve a pending award (another district administrator than its proposer and than any member it
+    awards: else 403 own_award)."""
+    return _decide_award(award_id, partial(awards.approve, actor_member_id=current_user.member_id))
 
 
 @_award_decision("rejectAward")

@@ -72,6 +72,7 @@ def awards_page():
                         category=single.category.data or "",
                         reason=single.reason.data or "",
                         actor_user_id=current_user.user_id,
+                        actor_member_id=current_user.member_id,
                     )
                     flash(_posted_text(award), "success")
                     return redirect(url_for("points.award_page", award_id=award.id))
@@ -182,6 +183,7 @@ def award_upload_page():
                     category=confirm.category.data or "",
                     reason=confirm.reason.data or "",
                     actor_user_id=current_user.user_id,
+                    actor_member_id=current_user.member_id,
                 )
                 flash(_posted_text(award), "success")
                 return redirect(url_for("points.award_page", award_id=award.id))
@@ -315,7 +317,14 @@ def award_page(award_id: int):
                     return confirming
             try:
                 if action == "approve":
-                    awards.approve(db, tenant, award.id, actor_user_id=current_user.user_id, reason=reason)
+                    awards.approve(
+                        db,
+                        tenant,
+                        award.id,
+                        actor_user_id=current_user.user_id,
+                        actor_member_id=current_user.member_id,
+                        reason=reason,
+                    )
                     flash(_("Approved: the points are posted and the members told."), "success")
                 elif action == "reject":
                     awards.reject(db, tenant, award.id, actor_user_id=current_user.user_id, reason=reason)

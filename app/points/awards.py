@@ -149,12 +149,16 @@ def propose(
     category: str,
     reason: str,
     actor_user_id: int,
+    actor_member_id: int | None = None,
     now: datetime | None = None,
 ) -> Award:
     """Award points to one member or many (all or none). Posted at once when the total is at most the
-    district's threshold; otherwise pending until another district administrator approves it."""
+    district's threshold; otherwise pending until another district administrator approves it. Nobody
+    awards points to themselves (`actor_member_id` on a line: own_award), below the threshold or not."""
     now = now or utcnow()
     items = list(items)
+    if actor_member_id is not None and any(i.member_id == actor_member_id for i in items):
+        raise OwnAward(str(_l("You cannot award points to yourself; another district administrator must.")))
     reason = (reason or "").strip()
     problems: list[tuple[str, object]] = []
     if not items:
@@ -258,13 +262,23 @@ def _pending(session: Session, tenant_id: int, award_id: int) -> tuple[Award, li
 
 
 def approve(
-    session: Session, tenant_id: int, award_id: int, *, actor_user_id: int, reason: str = "", now=None
+    session: Session,
+    tenant_id: int,
+    award_id: int,
+    *,
+    actor_user_id: int,
+    actor_member_id: int | None = None,
+    reason: str = "",
+    now=None,
 ) -> Award:
-    """A second district administrator approves a pending award: every line posts (all or none)."""
+    """A second district administrator approves a pending award: every line posts (all or none). Neither
+    its proposer nor a member it awards (`actor_member_id`) may approve it."""
     now = now or utcnow()
     award, lines = _pending(session, tenant_id, award_id)
     if award.proposer_user_id == actor_user_id:
         raise OwnAward(str(_l("You proposed this award; another district administrator must approve it.")))
+    if actor_member_id is not None and any(line.member_id == actor_member_id for line in lines):
+        raise OwnAward(str(_l("This award includes you; another district administrator must approve it.")))
     award.approver_user_id, award.decided_at, award.decision_reason = actor_user_id, now, reason[:200] or None
     session.flush()
     _post(session, award, lines, now)

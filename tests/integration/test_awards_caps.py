@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.activities.labels import APPROVED
 from app.audit.models import AuditEvent
+from app.auth.models import User
 from app.auth.services import user_for_member
 from app.points import awards, caps
 from app.points.errors import AwardDecided, AwardInvalid, CorrectionRefused, OwnAward
@@ -348,4 +349,29 @@ def test_approved_hours_are_corrected_by_reversal(env):
     assert f"hours:{att.id}:post:reverse" in keys
     assert audit(env, "points.hours_reversed")[0].detail == {"points": 20, "reason": "代签到"}
     assert env.notices(volunteer, "points.reversed")[0].params["points"] == 20
+    env.verify()
+
+
+def test_nobody_awards_themselves_or_approves_an_award_that_pays_them(env):
+    # What an attack probe found: an administrator awarding themselves (posted at once under the
+    # threshold), and a recipient approving an award that pays them.
+    maker, checker = admins(env)
+    me = env.town.users["district_admin"][0]
+    other = env.member(name="李雷")
+    with pytest.raises(OwnAward):
+        awards.propose(
+            env.s, env.tenant, [awards.AwardItem(me.id, 10)], category="civic", reason="自己", actor_user_id=maker,
+            actor_member_id=me.id,
+        )  # fmt: skip
+    awards.set_threshold(env.s, env.tenant, 50, reason="从严", actor_user_id=maker)
+    checker_member = env.s.scalar(select(User.member_id).where(User.id == checker))
+    pays_checker = awards.propose(
+        env.s, env.tenant, [awards.AwardItem(other.id, 40), awards.AwardItem(checker_member, 40)],
+        category="civic", reason="表彰", actor_user_id=maker, actor_member_id=me.id,
+    )  # fmt: skip
+    assert pays_checker.status == "pending"
+    with pytest.raises(OwnAward) as refused:
+        awards.approve(env.s, env.tenant, pays_checker.id, actor_user_id=checker, actor_member_id=checker_member)
+    assert "includes you" in str(refused.value)
+    assert available(env, other) == 0
     env.verify()
