@@ -143,4 +143,8 @@ def decide_visit(visit_id: int):
     db = get_session()
     visit = services.get_visit(db, current_user.tenant_id, visit_id)
     require(current_user, "visit.confirm", visit)
-    return VisitOut.of(services.decide_visit(db, visit, current_user.user_id, data.confirm, data.reason))
+    return VisitOut.of(
+        services.decide_visit(
+            db, visit, current_user.user_id, data.confirm, data.reason, actor_member_id=current_user.member_id
+        )
+    )

@@ -43,5 +43,11 @@ class NotResponsible(Forbidden):
     code = "not_responsible"
 
 
+class OwnVisit(Forbidden):
+    """A grid administrator confirming their own household visit: another must."""
+
+    code = "own_visit"
+
+
 class AlreadyDecided(Conflict):
     code = "already_decided"

@@ -538,9 +538,18 @@ def get_visit(session: Session, tenant_id: int, visit_id: int) -> HouseholdVisit
 
 
 def decide_visit(
-    session: Session, visit: HouseholdVisit, actor_user_id: int | None, confirm: bool, reason: str = ""
+    session: Session,
+    visit: HouseholdVisit,
+    actor_user_id: int | None,
+    confirm: bool,
+    reason: str = "",
+    *,
+    actor_member_id: int | None = None,
 ) -> HouseholdVisit:
-    """The grid admin confirms the visit, or rejects it with a reason (the caller checked the permission)."""
+    """The grid admin confirms the visit, or rejects it with a reason (the caller checked the permission);
+    not their own visit (`actor_member_id`: own_visit)."""
+    if actor_member_id is not None and actor_member_id == visit.member_id:
+        raise errors.OwnVisit(str(_l("This is your own visit; another grid administrator must decide it.")))
     reason = (reason or "").strip()
     if not confirm and not reason:
         raise errors.VisitInvalid(str(_l("Say why the visit is rejected.")), "reason")

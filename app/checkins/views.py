@@ -368,7 +368,14 @@ def decide_visit(visit_id: int):
             form=DecideForm(formdata=None),
         )
     try:
-        services.decide_visit(db, visit, current_user.user_id, form.decision.data == "confirm", form.reason.data or "")
+        services.decide_visit(
+            db,
+            visit,
+            current_user.user_id,
+            form.decision.data == "confirm",
+            form.reason.data or "",
+            actor_member_id=current_user.member_id,
+        )
     except AppError as e:
         page = paginate(
             db,

@@ -106,7 +106,9 @@ def verify(report_id: int):
     """Verify a waiting report of a grid you admin; its reporter's points are credited once by the
     district's rule. Error: `already_triaged`."""
     report = _report(report_id, "gridreport.triage")
-    return ReportOut.of(services.verify_report(get_session(), report, current_user.user_id))
+    return ReportOut.of(
+        services.verify_report(get_session(), report, current_user.user_id, actor_member_id=current_user.member_id)
+    )
 
 
 @api.validate(

@@ -18,6 +18,13 @@ class GridRequired(AppError):
     status = 422
 
 
+class OwnReport(AppError):
+    """A grid administrator verifying their own report (its points would be theirs): another must."""
+
+    code = "own_report"
+    status = 403
+
+
 class AlreadyTriaged(Conflict):
     code = "already_triaged"
 

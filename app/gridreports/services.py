@@ -209,11 +209,19 @@ def _decided(session: Session, report: GridReport, actor_user_id: int | None, no
 
 
 def verify_report(
-    session: Session, report: GridReport, actor_user_id: int | None, now: datetime | None = None
+    session: Session,
+    report: GridReport,
+    actor_user_id: int | None,
+    now: datetime | None = None,
+    *,
+    actor_member_id: int | None = None,
 ) -> GridReport:
     """The grid admin confirms the problem is real: the report is verified and the reporter's points
-    are credited by the district's grid report rule (the caller checked the permission)."""
+    are credited by the district's grid report rule (the caller checked the permission). Not by the
+    reporter (`actor_member_id`): the points would be their own (own_report)."""
     now = (now or utcnow()).replace(tzinfo=None)
+    if actor_member_id is not None and actor_member_id == report.reporter_member_id:
+        raise errors.OwnReport(str(_l("You made this report; another grid administrator must verify it.")))
     locked = _lock_submitted(session, report)
     locked.status = VERIFIED
     locked.triaged_by_user_id = actor_user_id

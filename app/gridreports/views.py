@@ -210,7 +210,7 @@ def triage(report_id: int):
         )
     try:
         if decision == "verify":
-            services.verify_report(db, report, current_user.user_id)
+            services.verify_report(db, report, current_user.user_id, actor_member_id=current_user.member_id)
             flash(_("Report No. %(id)d verified.", id=report.id), "success")
         elif decision == "reject":
             services.reject_report(db, report, current_user.user_id, form.reason.data or "")

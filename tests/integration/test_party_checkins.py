@@ -219,6 +219,9 @@ def test_visits_confirmed_or_rejected_only_by_the_grids_admin(env, app):
 
     with pytest.raises(errors.VisitInvalid):
         chk.decide_visit(env.s, v2, 1, confirm=False, reason="")
+    with pytest.raises(errors.OwnVisit):  # the member who made the visit does not decide it
+        chk.decide_visit(env.s, v1, 1, confirm=True, actor_member_id=m.id)
+    assert v1.status == SUBMITTED
     assert chk.decide_visit(env.s, v1, None, confirm=True).status == CONFIRMED
     assert chk.decide_visit(env.s, v2, None, confirm=False, reason="日期不对").status == REJECTED
     with pytest.raises(errors.AlreadyDecided):

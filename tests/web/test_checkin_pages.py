@@ -213,10 +213,15 @@ def test_visits_logged_and_confirmed_by_the_grid_admin(app, client, town):
     assert ask.status_code == 200 and "Confirm this visit?" in asked and "cannot be undone" in asked
     assert member.name in asked and 'name="confirm" value="yes"' in asked
     assert commit(app, lambda s: s.get(HouseholdVisit, visit_id).status) == "submitted"
-    # Rejecting without a reason: the question says what is missing and offers no button to go on.
+    # Rejecting without a reason: the question says what is missing and asks for it there, with the
+    # button to reject (no dead end); nothing is decided yet.
     ask = admin.post(decide, data={"csrf_token": csrf_from(queue), "decision": "reject", "reason": ""})
-    assert "Say why the visit is rejected." in ask.get_data(as_text=True)
-    assert 'class="danger"' not in ask.get_data(as_text=True)
+    asked_reason = ask.get_data(as_text=True)
+    assert "Say why the visit is rejected." in asked_reason
+    assert re.search(r'<input id="visit-reason" name="reason"[^>]*required', asked_reason)
+    assert 'class="danger"' in asked_reason and commit(app, lambda s: s.get(HouseholdVisit, visit_id).status) == (
+        "submitted"
+    )
     resp = admin.post(
         decide, data={"csrf_token": csrf_from(asked), "decision": "confirm", "reason": "", "confirm": "yes"}
     )
