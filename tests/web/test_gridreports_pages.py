@@ -362,7 +362,8 @@ def test_a_grid_admin_cannot_verify_their_own_report(app, town):
     # Its points would be their own: another grid administrator verifies it (own_report).
     g = app.test_client()
     gt = signed_in(g, town, "grid_admin")
-    mine = post(g, "/api/v1/grid-reports", {"category": "facility", "text": "小区路灯一直不亮", "grid_id": town.grid_a1.id}, gt)
+    body = {"category": "facility", "text": "小区路灯一直不亮", "grid_id": town.grid_a1.id}
+    mine = post(g, "/api/v1/grid-reports", body, gt)
     assert mine.status_code == 201, mine.get_data(as_text=True)
     r = post(g, f"/api/v1/grid-reports/{mine.get_json()['id']}/verification", {}, gt)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "own_report"
