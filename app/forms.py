@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice
-from wtforms.validators import AnyOf, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -33,6 +35,41 @@ class Form(FlaskForm):
             if field.type == "CSRFTokenField":
                 render_kw = {"id": False, **render_kw}
             return super().render_field(field, render_kw)
+
+
+class OnceForm(Form):
+    """A form that creates something (a payout, an income, an award): a one-time key rides along, and
+    the view spends it (`spend_once`) in the transaction that does the work, so the same form sent
+    twice does it once."""
+
+    once = HiddenField(
+        default=lambda: secrets.token_urlsafe(24),
+        validators=[
+            DataRequired(_l("The form expired. Reload the page and try again.")),
+            Length(min=16, max=64, message=_l("The form expired. Reload the page and try again.")),
+        ],
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.once.errors:  # a hidden field: its message goes above the form
+            self.form_errors.extend(e for e in self.once.errors if e not in self.form_errors)
+        return ok
+
+
+def already_sent() -> str:
+    """What a form sent a second time says (nothing was done again)."""
+    return str(_l("This form was already sent: what it asked for was done once, not twice."))
+
+
+def spend_once(session, form: OnceForm) -> bool:
+    """Spend the form's key for the signed-in user: False when this form was sent before (say so and
+    do nothing)."""
+    from flask_login import current_user
+
+    from app.auth.services import spend_form_key
+
+    return spend_form_key(session, current_user.tenant_id, current_user.user_id, form.once.data or "")
 
 
 class ConfirmForm(Form):

@@ -172,6 +172,15 @@ def town(app):
     return t
 
 
+def once_from(html: str, prefix: str = "") -> str:
+    """A form's one-time key (app/forms.OnceForm) from the page that shows the form."""
+    import re
+
+    m = re.search(rf'name="{prefix}once" type="hidden" value="([^"]+)"', html)
+    assert m, "no one-time key on the page"
+    return m.group(1)
+
+
 def csrf_from(html: str) -> str:
     import re
 

@@ -102,3 +102,16 @@ class Invitation(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class FormKey(Base):
+    """A form's one-time key (app/forms.OnceForm), spent in the transaction of what the form did: the
+    same form sent twice — a double tap, a replayed POST, a confirmed list sent again — finds its key
+    spent and does nothing the second time. Kept as a record of what was sent when."""
+
+    __tablename__ = "form_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    spent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -9,6 +9,8 @@ from typing import cast
 
 from flask_babel import gettext as _
 from sqlalchemy import CursorResult, and_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -20,7 +22,7 @@ from app.people.labels import ACTIVE
 from app.people.models import Member
 from app.places.models import OrgUnit
 
-from .models import Invitation, RoleGrant, User, UserSession
+from .models import FormKey, Invitation, RoleGrant, User, UserSession
 from .passwords import hash_password, needs_rehash, password_problem, verify_password
 
 
@@ -559,3 +561,21 @@ def accept_invitation(
         detail={"invitation_id": inv.id, "purpose": inv.purpose},
     )
     return open_session(session, user.id, ip=ip, user_agent=user_agent)
+
+
+# ---- One-time form keys ----------------------------------------------------------------------------
+
+
+def spend_form_key(session: Session, tenant_id: int, user_id: int | None, key: str) -> bool:
+    """Spend a form's one-time key in the caller's transaction: True the first time, False when it was
+    spent already (the same form sent again). INSERT … ON CONFLICT DO NOTHING: of two sends at once,
+    the second waits for the first's commit and then finds the key taken; a send that fails rolls
+    back and leaves the key unspent, so the form can be sent again once fixed."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    spent = session.execute(
+        insert(FormKey)
+        .values(key=key[:64], tenant_id=tenant_id, user_id=user_id, spent_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[FormKey.key])
+        .returning(FormKey.key)
+    ).first()
+    return spent is not None

@@ -8,7 +8,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app.forms import Form, choices
+from app.forms import Form, OnceForm, choices
 
 from . import money
 from .errors import AmountInvalid
@@ -45,7 +45,7 @@ class YuanField(StringField):
             raise ValidationError(e.message) from None
 
 
-class IncomeForm(Form):
+class IncomeForm(OnceForm):
     kind = SelectField(_l("What it is"))
     source = StringField(
         _l("Source"),
@@ -95,7 +95,7 @@ class RulesForm(Form):
     rules_reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why.")), Length(max=200)])
 
 
-class ProposalForm(Form):
+class ProposalForm(OnceForm):
     payee = PickField(
         _l("Payee"),
         search=search_members,
@@ -132,7 +132,7 @@ class ListUploadForm(Form):
     file = FileField(_l("Excel (.xlsx) or CSV file"), validators=[FileRequired(_l("Choose a file to upload."))])
 
 
-class ListConfirmForm(Form):
+class ListConfirmForm(OnceForm):
     rows = HiddenField()  # signed: the checked rows of the dry run
 
 

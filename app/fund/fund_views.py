@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.access import can, require
 from app.db import get_session
 from app.errors import AppError
-from app.forms import show_errors
+from app.forms import already_sent, show_errors, spend_once
 
 from . import attachments, budget, money, picks, proposals
 from .forms import BudgetForm, IncomeForm, OpenFundForm, RulesForm
@@ -150,6 +150,9 @@ def incomes_page(fund_id: int):
     if request.method == "POST":
         require(current_user, "fund.manage", fund)
         if form.validate():
+            if not spend_once(db, form):
+                flash(already_sent(), "error")
+                return redirect(url_for("fund.incomes_page", fund_id=fund.id))
             try:
                 income = budget.record_income(
                     db,

@@ -13,7 +13,7 @@ from sqlalchemy import and_, select
 from app.access import can, path_filter, require, scopes_for
 from app.db import get_session
 from app.errors import AppError
-from app.forms import show_errors
+from app.forms import already_sent, show_errors, spend_once
 from app.gridreports.models import GridReport
 from app.gridreports.services import verified_reports_query
 from app.people.models import Member
@@ -78,6 +78,9 @@ def propose_page(fund_id: int):
     if request.method == "POST":
         form = ProposalForm()
         if form.validate():
+            if not spend_once(db, form):
+                flash(already_sent(), "error")
+                return redirect(url_for("fund.payouts_page", fund=fund.id, status="proposed"))
             try:
                 payout = proposals.propose_payout(
                     db,
@@ -169,7 +172,13 @@ def upload_page(fund_id: int):
         confirm = ListConfirmForm()
         if confirm.validate():
             try:
-                filename, rows = _signer().loads(confirm.rows.data or "")
+                # The checked list is signed with this form's one-time key: it is sent once, as checked.
+                filename, rows, once = _signer().loads(confirm.rows.data or "")
+                if once != confirm.once.data:
+                    raise BadSignature("another form's list")
+                if not spend_once(db, confirm):
+                    flash(already_sent(), "error")
+                    return redirect(url_for("fund.payouts_page", fund=fund.id, status="proposed"))
                 items = [
                     proposals.PayoutItem(int(m), int(a), str(c), str(r), grid_report_id=g) for m, a, c, r, g in rows
                 ]
@@ -204,8 +213,9 @@ def upload_page(fund_id: int):
                         [i.payee_member_id, i.amount, i.reason_category, i.reason, i.grid_report_id]
                         for i in check.items
                     ]
-                    confirm = ListConfirmForm(
-                        formdata=None, rows=_signer().dumps([(upload.filename or "list.xlsx")[:64], rows])
+                    confirm = ListConfirmForm(formdata=None)
+                    confirm.rows.data = _signer().dumps(
+                        [(upload.filename or "list.xlsx")[:64], rows, confirm.once.data]
                     )
         else:
             status = 422

@@ -7,7 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from app.forms import Form, choices
+from app.forms import Form, OnceForm, choices
 
 from .labels import CATEGORY_LABELS
 
@@ -36,7 +36,7 @@ class _AwardFields(Form):
         self.category.choices = choices(CATEGORY_LABELS.items())
 
 
-class SingleAwardForm(_AwardFields):
+class SingleAwardForm(_AwardFields, OnceForm):
     # Picked by typing part of the name (or the mobile's last 4 digits): static/js/pick.js fills
     # member_id from the suggestions; without it the view resolves the typed text.
     member = StringField(
@@ -56,7 +56,7 @@ class ListUploadForm(_AwardFields):
     file = FileField(_l("Excel (.xlsx) or CSV file"), validators=[FileRequired(_l("Choose a file to upload."))])
 
 
-class ListConfirmForm(_AwardFields):
+class ListConfirmForm(_AwardFields, OnceForm):
     rows = HiddenField()  # signed: the checked rows of the dry run
 
 

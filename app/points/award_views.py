@@ -14,7 +14,7 @@ from app.api.schemas import MAX_ID
 from app.audit.names import names_for_users
 from app.db import get_session
 from app.errors import AppError, Forbidden
-from app.forms import show_errors
+from app.forms import already_sent, show_errors, spend_once
 from app.spreadsheets import XLSX_MIMETYPE, SpreadsheetError
 
 from . import award_list, awards
@@ -63,6 +63,9 @@ def awards_page():
                 show_errors(limit, e)
         elif which == "single" and single.validate():
             found = _picked_member(db, tenant, single)
+            if found is not None and not spend_once(db, single):
+                flash(already_sent(), "error")
+                return redirect(url_for("points.awards_page"))
             if found is not None:
                 try:
                     award = awards.propose(
@@ -175,13 +178,19 @@ def award_upload_page():
         confirm = ListConfirmForm()
         if confirm.validate():
             try:
-                rows = _signer().loads(confirm.rows.data or "")
+                # The checked list is signed with this form's one-time key: it is sent once, as checked.
+                rows, category, reason, once = _signer().loads(confirm.rows.data or "")
+                if once != confirm.once.data:
+                    raise BadSignature("another form's list")
+                if not spend_once(db, confirm):
+                    flash(already_sent(), "error")
+                    return redirect(url_for("points.awards_page"))
                 award = awards.propose(
                     db,
                     tenant,
                     [awards.AwardItem(int(m), int(p)) for m, p in rows],
-                    category=confirm.category.data or "",
-                    reason=confirm.reason.data or "",
+                    category=category,
+                    reason=reason,
                     actor_user_id=current_user.user_id,
                     actor_member_id=current_user.member_id,
                 )
@@ -207,11 +216,14 @@ def award_upload_page():
                     if check.problems:
                         status = 422
                     else:
-                        confirm = ListConfirmForm(
-                            formdata=None,
-                            category=form.category.data,
-                            reason=form.reason.data,
-                            rows=_signer().dumps([[r.member_id, r.points] for r in check.rows]),
+                        confirm = ListConfirmForm(formdata=None, category=form.category.data, reason=form.reason.data)
+                        confirm.rows.data = _signer().dumps(
+                            [
+                                [[r.member_id, r.points] for r in check.rows],
+                                form.category.data or "",
+                                form.reason.data or "",
+                                confirm.once.data,
+                            ]
                         )
             else:
                 status = 422

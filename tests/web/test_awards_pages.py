@@ -8,7 +8,7 @@ import re
 
 from openpyxl import Workbook, load_workbook
 
-from tests.conftest import csrf_from, sign_in
+from tests.conftest import csrf_from, once_from, sign_in
 from tests.web.test_activities_api import _extra_user
 from tests.web.test_api import commit
 
@@ -42,6 +42,7 @@ def test_one_member_award_posts_and_the_list_dry_run_names_every_problem(app, cl
     volunteer, mobile, _pw = town.users["volunteer"]
     data = {
         "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "one-once": once_from(page.get_data(as_text=True), "one-"),
         "form": "single",
         "one-member": volunteer.name,
         "one-points": "30",
@@ -50,6 +51,9 @@ def test_one_member_award_posts_and_the_list_dry_run_names_every_problem(app, cl
     }
     r = client.post("/points/awards", data=data)
     assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    assert _bal(app, volunteer.id) == 30
+    again = client.post("/points/awards", data=data, follow_redirects=True)  # the same form sent twice
+    assert "already sent" in again.get_data(as_text=True) or "已经提交" in again.get_data(as_text=True)
     assert _bal(app, volunteer.id) == 30
     r = client.post("/points/awards", data={**data, "one-member": "别人"})
     assert r.status_code == 422 and "别人" in r.get_data(as_text=True)
@@ -94,11 +98,15 @@ def test_one_member_award_posts_and_the_list_dry_run_names_every_problem(app, cl
         "category": "civic",
         "reason": "表彰",
         "rows": rows.group(1),
+        "once": once_from(html),
     }
     r = client.post("/points/awards/upload", data={**confirm, "rows": rows.group(1)[:-2] + "xx"})
     assert r.status_code == 422 and _bal(app, organiser.id) == 0
     r = client.post("/points/awards/upload", data=confirm)
     assert r.status_code == 302, r.get_data(as_text=True)[:3000]
+    assert (_bal(app, volunteer.id), _bal(app, organiser.id)) == (50, 10)
+    # Sent again: awarded once. The category and reason are the checked ones, whatever the form says.
+    client.post("/points/awards/upload", data={**confirm, "reason": "改过的理由"})
     assert (_bal(app, volunteer.id), _bal(app, organiser.id)) == (50, 10)
 
 
@@ -109,6 +117,7 @@ def test_the_queue_the_proposer_cannot_approve_and_a_reversal(app, client, town)
     page = client.get("/points/awards")
     data = {
         "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "one-once": once_from(page.get_data(as_text=True), "one-"),
         "form": "single",
         "one-member": volunteer.name,
         "one-points": "500",

@@ -11,7 +11,7 @@ from datetime import date
 
 from openpyxl import Workbook, load_workbook
 
-from tests.conftest import csrf_from, sign_in
+from tests.conftest import csrf_from, once_from, sign_in
 from tests.web.test_activities_api import _extra_user
 from tests.web.test_api import commit
 
@@ -86,9 +86,11 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     assert r.status_code == 302
     fund_url = r.headers["Location"].replace("/income", "")
     income_url = r.headers["Location"]
-    token = _token(client, income_url)
+    income_page = client.get(income_url).get_data(as_text=True)
+    token = csrf_from(income_page)
     form = {
         "csrf_token": token,
+        "in-once": once_from(income_page, "in-"),
         "in-kind": "allocation",
         "in-source": "区财政局",
         "in-document_ref": "光财〔2026〕8号",
@@ -101,6 +103,9 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     assert bad.status_code == 422
     ok = client.post(income_url, data={**form, "in-amount": "1,000,000.00"})
     assert ok.status_code == 302, ok.get_data(as_text=True)[:3000]
+    # The same form sent again (a double tap, a replay): recorded once, and it says so.
+    again = client.post(income_url, data={**form, "in-amount": "1,000,000.00"}, follow_redirects=True)
+    assert "already sent" in again.get_data(as_text=True)
     home = client.get(fund_url)
     assert home.status_code == 200
     assert "¥1,000,000.00" in home.get_data(as_text=True)
@@ -108,9 +113,11 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     # Propose: the payee typed as part of the name, without the script (the server resolves it).
     volunteer = town.users["volunteer"][0]
     propose_url = fund_url + "/propose"
-    token = _token(client, propose_url)
+    propose_page = client.get(propose_url).get_data(as_text=True)
+    token = csrf_from(propose_page)
     data = {
         "csrf_token": token,
+        "once": once_from(propose_page),
         "payee-text": volunteer.name,
         "payee": "",
         "amount": "500.00",
@@ -127,6 +134,11 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     payout_url = r.headers["Location"]
     payout_id = int(payout_url.rstrip("/").split("/")[-1])
     assert _status(app, payout_id) == "proposed"
+    from app.fund.models import FundIncome, FundPayout
+
+    again = client.post(propose_url, data=data)
+    assert again.status_code == 302 and "payouts" in again.headers["Location"]
+    assert commit(app, lambda s: (s.query(FundPayout).count(), s.query(FundIncome).count())) == (1, 1)
     # The manager may not approve: the page offers no approval to them.
     page = client.get(payout_url).get_data(as_text=True)
     assert 'value="approve"' not in page
@@ -308,10 +320,17 @@ def test_the_list_upload_shows_every_row_then_proposes_all_or_none(app, client, 
         r'id="rows" name="rows" type="hidden" value="([^"]+)"', text
     )
     assert rows, text[:3000]
-    r = client.post(url, data={"csrf_token": token, "step": "confirm", "rows": rows.group(1)})
+    once = once_from(text)
+    r = client.post(url, data={"csrf_token": token, "step": "confirm", "rows": rows.group(1), "once": once})
     assert r.status_code == 302, r.get_data(as_text=True)[:3000]
     from app.fund.models import FundPayout
 
+    assert commit(app, lambda s: s.query(FundPayout).filter_by(fund_id=fund_id).count()) == 2
+    # The confirmed list sent again, or with another form's key: proposed once.
+    again = client.post(url, data={"csrf_token": token, "step": "confirm", "rows": rows.group(1), "once": once})
+    assert again.status_code == 302
+    other = client.post(url, data={"csrf_token": token, "step": "confirm", "rows": rows.group(1), "once": "x" * 32})
+    assert other.status_code == 422 and "upload the file again" in other.get_data(as_text=True)
     assert commit(app, lambda s: s.query(FundPayout).filter_by(fund_id=fund_id).count()) == 2
     tampered = client.post(url, data={"csrf_token": token, "step": "confirm", "rows": rows.group(1)[:-3] + "abc"})
     assert tampered.status_code == 422
