@@ -630,11 +630,12 @@ def check_in(
         existing = session.get(Attendance, attended_id)
         assert existing is not None  # just seen; attendances are never deleted
         return ScanResult(existing, CHECKIN, True, activity)
-    if source in (SCAN, POSTER) and signup_status != CONFIRMED:
-        if not activity.walk_ins:
+    if signup_status != CONFIRMED:
+        if source in (SCAN, POSTER) and not activity.walk_ins:
             raise errors.NotSignedUp(
                 str(_l("Only volunteers signed up for this activity may check in. Ask the organiser."))
             )
+        # By hand and from a paper sheet too: who may join is the activity's rule, whoever records it.
         problem = eligibility_problem(activity, member)
         if problem:
             raise errors.NotEligible(problem)
@@ -950,6 +951,20 @@ def review(
         raise errors.ReviewInvalid(str(_l("Review at most %(n)d attendances at once.", n=MAX_REVIEW)))
     # Lock the activity: two organisers reviewing the same queue at once take turns.
     activity = get_activity(session, activity.tenant_id, activity.id, lock=True)
+    # No one is credited longer than they could have been there: from when check-in opens (an hour
+    # before the start) to when the check-out poster closes (30 minutes after the end).
+    window = activity.ends_at + POSTER_CLOSES_AFTER - (activity.starts_at - CHECKIN_OPENS_BEFORE)
+    longest = int(window.total_seconds() // 60)
+    if any(minutes > longest for minutes, _reason in adjust.values()):
+        raise errors.ReviewInvalid(
+            str(
+                _l(
+                    "Credited minutes cannot be more than %(n)d: from when check-in opens to when check-out closes.",
+                    n=longest,
+                )
+            ),
+            field="adjust",
+        )
     where = [Attendance.activity_id == activity.id]
     if not wanted_all:
         where.append(Attendance.id.in_(named))

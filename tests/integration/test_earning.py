@@ -697,3 +697,20 @@ def test_no_check_in_by_hand_once_the_job_has_closed_the_activity(env):
     )
     assert (att.status, att.paper, att.points) == (TO_REVIEW, True, 20)
     env.verify()
+
+
+def test_by_hand_and_paper_entries_keep_to_who_may_join(env):
+    # What an attack probe found: an organiser recording (and so crediting) a member the activity is
+    # not open to. By hand and from paper, the activity's rule holds as it does for a scan.
+    a = env.activity(eligibility="community", eligible_unit_id=env.town.community_a.id)
+    outsider = env.member("外社区", grid=env.town.grid_b1)
+    with pytest.raises(errors.NotEligible):
+        act.record_by_hand(
+            env.s, a, outsider, direction=CHECKIN, at=env.at(0), reason="手机没电", actor_user_id=env.organiser_user
+        )
+    with pytest.raises(errors.NotEligible):
+        act.record_paper(
+            env.s, a, outsider, checked_in_at=env.at(0), checked_out_at=env.at(120), reason="纸质签到表",
+            actor_user_id=env.organiser_user, now=env.end,
+        )  # fmt: skip
+    env.verify()
