@@ -24,6 +24,7 @@ from . import outlets as outlet_services
 from . import redemption as counter
 from .errors import OutletInvalid
 from .labels import DONATION, PURCHASE, TRANSFER, WRITE_OFF
+from .limits import lookup_limit
 from .models import Item, Outlet, Redemption, StockMovement, StockMovementLine
 from .schemas import (
     ApplyCountIn,
@@ -340,6 +341,7 @@ def stock_report(outlet_id: int):
     security=WRITE_SECURITY,
     operation_id="lookupMemberAtCounter",
 )
+@lookup_limit
 def lookup_member(outlet_id: int):
     """Who a scanned QR code or a short code names (masked name) and their available points; consumes
     nothing. Errors: `token_expired`, `token_used`, `member_suspended`, `member_unknown`."""
@@ -358,6 +360,7 @@ def lookup_member(outlet_id: int):
     security=WRITE_SECURITY,
     operation_id="redeem",
 )
+@lookup_limit
 def redeem(outlet_id: int):
     """Redeem a cart for the member the QR token or short code names: one journal for points and
     goods; the same `key` again returns the same receipt. Errors: `insufficient_points` (details:

@@ -28,6 +28,7 @@ from app.times import beijing
 from . import catalogue, outlets, refunds
 from . import redemption as redeeming
 from .labels import LIMIT_PERIOD_LABELS
+from .limits import lookup_limit
 from .models import Item, Outlet, Redemption, Refund, RefundLine
 
 RECENT = timedelta(minutes=15)  # what the member's QR page shows as "just redeemed"
@@ -87,6 +88,7 @@ def counter(outlet_id: int):
 
 
 @login_required
+@lookup_limit
 def counter_member(outlet_id: int):
     """Who the code names (masked), their points, and what each limited item still allows them."""
     outlet = _outlet(outlet_id)
@@ -171,6 +173,7 @@ def _lines(raw) -> list[tuple[int, int]]:
 
 
 @login_required
+@lookup_limit
 def counter_redeem(outlet_id: int):
     """Redeem the cart: one journal; the same key again answers with the same receipt."""
     outlet = _outlet(outlet_id)

@@ -242,3 +242,18 @@ def test_the_district_keeps_the_catalogue_and_opens_outlets(app, client, town):
     r = post(client, "/api/v1/catalogue/items", {"name": "香皂", "points": 5}, csrf)
     assert r.status_code == 403
     assert shop.a.id
+
+
+def test_guessing_short_codes_is_throttled_per_staff_account(app, client, town):
+    # Only refused lookups count: 30 in 10 minutes, then 429 until the window passes (MEMBER_LOOKUP_LIMIT).
+    shop = _shop(app, town)
+    csrf = signed_in(client, town, "staff_a")
+    url = f"/api/v1/outlets/{shop.a.id}/member-lookup"
+    good = {"member_token": _token(app, town, town.users["volunteer"][0])}
+    assert post(client, url, good, csrf).status_code == 200  # a good scan does not count
+    answers = [post(client, url, {"member_code": f"ZZ{i:04d}"}, csrf).status_code for i in range(31)]
+    assert answers[:30] == [422] * 30 and answers[30] == 429
+    assert post(client, url, good, csrf).status_code == 429  # the account waits, whatever it sends
+    other = app.test_client()  # another staff account is not held up
+    other_csrf = signed_in(other, town, "supervisor_a")
+    assert post(other, url, good, other_csrf).status_code == 200
