@@ -305,6 +305,13 @@ def get_codes(activity_id: int):
 def _scan_message(result: services.ScanResult) -> str:
     a = result.attendance
     if result.direction == CHECKIN:
+        if result.already and a.checked_out_at is not None:
+            return _(
+                "You checked in at %(came)s and out at %(left)s (Beijing time); scanning again changes nothing. "
+                "If you are still here, ask the organiser to correct your times.",
+                came=beijing(a.checked_in_at, "%H:%M"),
+                left=beijing(a.checked_out_at, "%H:%M"),
+            )
         if result.already:
             return _("You were already checked in at %(time)s (Beijing time).", time=beijing(a.checked_in_at, "%H:%M"))
         return _("Checked in at %(time)s (Beijing time).", time=beijing(a.checked_in_at, "%H:%M"))

@@ -284,7 +284,9 @@ def _confirm_decision(db, payout, action: str, reason: str, next_url: str | None
         "approve": (
             _("Approve this payout?"),
             _("Approve %(amount)s to %(payee)s for “%(reason)s”?", amount=amount, payee=payee, reason=payout.reason),
-            _("An approval cannot be taken back. With enough approvals the payout can be paid."),
+            _("An approval cannot be taken back. The payout then still needs a second, different approver.")
+            if len(approvals.approvers_of(db, payout.id)) + 1 < payout.required_approvals
+            else _("An approval cannot be taken back. With it the payout can be paid."),
             _("Approve %(amount)s", amount=amount),
         ),
         "reject": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,15 +26,17 @@ def user_names(db: Session, ids) -> dict[int, str]:
 
 
 def payee_names(db: Session, ids) -> dict[int, str]:
+    """Each member's name with the last four digits of their mobile ("刘心怡（尾号 8008）"): a district
+    has several people of one name, and whoever approves or pays must know which one it is."""
     wanted = sorted({i for i in ids if i})
     out: dict[int, str] = {}
     for i in range(0, len(wanted), 1000):
         rows = db.execute(
-            select(Member.id, Member.name).where(
+            select(Member.id, Member.name, Member.mobile_tail).where(
                 Member.tenant_id == current_user.tenant_id, Member.id.in_(wanted[i : i + 1000])
             )
         )
-        out.update({r.id: r.name for r in rows})
+        out.update({r.id: _("%(name)s (mobile …%(tail)s)", name=r.name, tail=r.mobile_tail) for r in rows})
     return out
 
 

@@ -360,6 +360,15 @@ def assign(
     """Make a member responsible for a grid (包格联户) from a date. Earlier assignments stay as history."""
     if role not in ASSIGNMENT_ROLES:
         raise ValidationFailed(_("Choose the responsibility."), field="role")
+    if role == "party_member" and not member.is_party_member:
+        raise ValidationFailed(
+            _(
+                "%(name)s is not recorded as a party member. Mark them as one on their details first, or "
+                "choose another responsibility.",
+                name=member.name,
+            ),
+            field="role",
+        )
     if unit.tenant_id != member.tenant_id or unit.retired_at is not None:
         raise ValidationFailed(_("Choose an active grid of this district."), field="org_unit_id")
     if unit.kind not in ("grid", "building"):

@@ -74,7 +74,11 @@ def member_page(member_id: int):
 def _grant_form(fresh: bool = False) -> GrantForm:
     form = GrantForm(formdata=None) if fresh else GrantForm()
     # No role is chosen until the administrator picks one (the first would otherwise be granted).
-    form.role.choices = choices([("", _("Choose a role…"))] + [(k, str(v.label)) for k, v in ROLE_KINDS.items()])
+    # Roles held at one place below a unit (outlet staff) are granted on that place's page, not here.
+    form.role.choices = choices(
+        [("", _("Choose a role…"))]
+        + [(k, str(v.label)) for k, v in ROLE_KINDS.items() if v.scope in (None, "org_unit")]
+    )
     return form
 
 

@@ -118,7 +118,9 @@ def credit(
     present = max(0, _minutes((end - begin).total_seconds()))
     percent = (present * 100 // length) if length > 0 else 0
     if present == 0:
-        return Credit(0, 0, 0, percent, "no_overlap")
+        # Inside the activity's time but under a minute (checked out straight after checking in): too
+        # short to count, not "absent".
+        return Credit(0, 0, 0, percent, "below_unit" if end > begin else "no_overlap")
     if rule.presence_percent and present * 100 < rule.presence_percent * length:
         return Credit(present, 0, 0, percent, "below_threshold")
     credited = present - present % rule.rounding_minutes

@@ -404,3 +404,15 @@ def test_caps_take_under_concurrency(pg_app, pg_engine):
     assert sorted(results) == [0] * 25 + [2] + [7] * 14
     with Session(pg_engine) as s:
         assert caps.used(s, tenant, member_id, "hours", "2026-12-05") == 100
+
+
+def test_only_a_party_member_is_made_a_responsible_party_member(env):
+    # A volunteer given the 包格联户 duty would have no way to log visits (the menu is for party members).
+    from app.errors import ValidationFailed
+
+    volunteer = env.town.users["volunteer"][0]
+    assert not volunteer.is_party_member
+    with pytest.raises(ValidationFailed) as refused:
+        people.assign(env.s, volunteer, env.town.grid_a1, "party_member", effective_from=date(2026, 12, 1))
+    assert refused.value.field == "role"
+    people.assign(env.s, volunteer, env.town.grid_a1, "grid_worker", effective_from=date(2026, 12, 1))

@@ -40,6 +40,7 @@ CASES = [
     ("no overlap: left before the start", {}, at(-90), at(-10), (0, 0, 0, 0, "no_overlap")),
     ("no overlap: came after the end", {}, at(130), at(150), (0, 0, 0, 0, "no_overlap")),
     ("left at the start", {}, at(-30), at(0), (0, 0, 0, 0, "no_overlap")),
+    ("checked out within the same minute, during the activity", {}, at(10), at(10.5), (0, 0, 0, 0, "below_unit")),
     (
         "missed check-out, rule 'nothing'",
         {"missed_checkout": MISSED_NOTHING},

@@ -142,6 +142,8 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     # The manager may not approve: the page offers no approval to them.
     page = client.get(payout_url).get_data(as_text=True)
     assert 'value="approve"' not in page
+    # Which 刘心怡: the payee is named with the last four digits of their mobile.
+    assert f"{volunteer.name} (mobile …{volunteer.mobile[-4:]})" in page
 
     # An approver approves it (one approver: ¥500 is below the ¥3,000 threshold).
     approver = app.test_client()

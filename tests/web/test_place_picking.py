@@ -220,6 +220,9 @@ def test_a_role_scope_is_picked_by_name(client, town, app):
     grant_form = page[page.index('id="grant"') :]
     options = re.search(r'<select[^>]*name="role"[^>]*>(.*?)</select>', grant_form, re.S).group(1)
     assert re.match(r'\s*<option[^>]*value=""[^>]*>请选择角色…</option>', options), options[:200]
+    # Outlet roles are granted on the outlet's page: not offered here (choosing one only to be refused).
+    assert 'value="outlet_staff"' not in options and 'value="outlet_supervisor"' not in options
+    assert 'value="organiser"' in options
     resp = client.post(f"/members/{member_id}/roles", data={"csrf_token": token, "role": ""})
     assert resp.status_code == 422 and "请选择要授予的角色。" in resp.get_data(as_text=True)
     # The choice asks first, naming the member, the role and the picked scope; nothing is granted yet.
