@@ -18,7 +18,7 @@ from app.people.models import Member
 from app.places.services import path_label
 
 from . import outlets as outlet_services
-from .forms import OutletForm, StaffForm
+from .forms import OutletForm, SettingsForm, StaffForm
 from .models import Outlet
 
 
@@ -150,3 +150,27 @@ def outlet_staff(outlet_id: int):
         found=found,
         can_edit=can_edit,
     ), status
+
+
+@login_required
+def settings():
+    """The district's refund period (default 7 days): how long after a redemption a supervisor may refund it."""
+    require(current_user, "outlet.settings.edit")
+    db = get_session()
+    tenant = current_user.tenant_id
+    status = 200
+    if request.method == "POST":
+        form = SettingsForm()
+        if form.validate():
+            try:
+                outlet_services.change_settings(
+                    db, tenant, current_user.user_id, refund_days=form.refund_days.data or 0
+                )
+                flash(_("Outlet settings saved."), "success")
+                return redirect(url_for("outlets.settings"))
+            except AppError as e:
+                show_errors(form, e)
+        status = 422
+    else:
+        form = SettingsForm(formdata=None, refund_days=outlet_services.refund_days(db, tenant))
+    return render_template("outlets/settings.html", form=form), status

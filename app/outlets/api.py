@@ -52,6 +52,8 @@ from .schemas import (
     RefundIn,
     RefundOut,
     ReportQuery,
+    SettingsIn,
+    SettingsOut,
     StockReportOut,
     naive,
 )
@@ -69,6 +71,33 @@ def _district_wide(action: str) -> None:
     """Catalogue changes are the district's: a district-wide grant of `action` is needed."""
     if not any(s.path is None for s in access.scopes_for(current_user, action)):
         raise Forbidden(_("Only the district's administrators change the catalogue."))
+
+
+# --- the district's settings ---------------------------------------------------------------------------
+
+
+@api.validate(resp=responses(HTTP_200=SettingsOut), tags=TAGS, operation_id="getOutletSettings")
+def get_settings():
+    """The district's outlet settings: the refund period in days (anyone who sees outlets)."""
+    access.require(current_user, "outlet.view")
+    return SettingsOut(refund_days=outlet_services.refund_days(get_session(), current_user.tenant_id))
+
+
+@api.validate(
+    json=SettingsIn,
+    resp=write_responses(HTTP_200=SettingsOut, HTTP_422=UNPROCESSABLE),
+    tags=TAGS,
+    security=WRITE_SECURITY,
+    operation_id="changeOutletSettings",
+)
+def change_settings():
+    """Set the district's refund period (district administrators: `outlet.settings.edit`); audited."""
+    data: SettingsIn = request.context.json
+    access.require(current_user, "outlet.settings.edit")
+    row = outlet_services.change_settings(
+        get_session(), current_user.tenant_id, current_user.user_id, refund_days=data.refund_days
+    )
+    return SettingsOut(refund_days=row.refund_days)
 
 
 # --- outlets ------------------------------------------------------------------------------------------

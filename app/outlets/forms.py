@@ -99,3 +99,15 @@ class DateForm(Form):
         csrf = False
 
     at = DateField(_l("Date"), validators=[Optional()])
+
+
+class SettingsForm(Form):
+    """The district's outlet settings (district administrators: `outlet.settings.edit`)."""
+
+    refund_days = IntegerField(
+        _l("Refunds allowed for (days after the redemption; 0: no refunds)"),
+        validators=[
+            InputRequired(_l("Give a number of days.")),
+            NumberRange(0, 365, _l("The refund period must be from 0 to 365 days.")),
+        ],
+    )

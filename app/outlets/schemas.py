@@ -481,3 +481,11 @@ def naive(value: datetime | None, field: str = "at") -> datetime | None:
     if out is None or not 1900 <= out.year <= 9000:
         raise OutletInvalid(str(_l("Give a date between the years 1900 and 9000.")), field=field)
     return out
+
+
+class SettingsIn(_In):
+    refund_days: int = Field(ge=0, le=365, description="Days after a redemption a supervisor may refund it; 0: none")
+
+
+class SettingsOut(BaseModel):
+    refund_days: int = Field(description="Days after a redemption a supervisor may refund it (default 7)")

@@ -79,6 +79,8 @@ OPERATIONS = {
     ("/api/v1/me/rewards", "get"),
     ("/api/v1/outlets", "get"),
     ("/api/v1/outlets", "post"),
+    ("/api/v1/outlets/settings", "get"),
+    ("/api/v1/outlets/settings", "put"),
     ("/api/v1/outlets/{outlet_id}", "get"),
     ("/api/v1/outlets/{outlet_id}/catalogue", "get"),
     ("/api/v1/outlets/{outlet_id}/availability", "post"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from app.db import utcnow
 from app.tokens import make_token
+from tests.conftest import csrf_from
 from tests.factories import PASSWORD
 from tests.outlets_world import give_points, make_shop, member_with_points
 from tests.web.test_api import commit, post, signed_in
@@ -257,3 +258,37 @@ def test_guessing_short_codes_is_throttled_per_staff_account(app, client, town):
     other = app.test_client()  # another staff account is not held up
     other_csrf = signed_in(other, town, "supervisor_a")
     assert post(other, url, good, other_csrf).status_code == 200
+
+
+def test_the_district_sets_its_refund_period_and_refunds_keep_to_it(app, client, town):
+    # "Within a period set per district (default 7 days)": read by anyone who sees outlets, set by a
+    # district administrator (page and API), audited; a supervisor's refund after it is refused.
+    shop = _shop(app, town)
+    csrf = signed_in(client, town, "staff_a")
+    assert client.get("/api/v1/outlets/settings").get_json() == {"refund_days": 7}
+    r = client.put("/api/v1/outlets/settings", json={"refund_days": 1}, headers={"X-CSRFToken": csrf})
+    assert r.status_code == 403
+    admin = app.test_client()
+    admin_csrf = signed_in(admin, town, "district_admin")
+    for bad in (-1, 366, "seven"):
+        r = admin.put("/api/v1/outlets/settings", json={"refund_days": bad}, headers={"X-CSRFToken": admin_csrf})
+        assert r.status_code == 422, bad
+    r = admin.put("/api/v1/outlets/settings", json={"refund_days": 0}, headers={"X-CSRFToken": admin_csrf})
+    assert r.status_code == 200 and r.get_json() == {"refund_days": 0}
+    assert client.get("/api/v1/outlets/settings").get_json() == {"refund_days": 0}
+    # A redemption now, and its refund refused: no refunds in this district any more.
+    tok = _token(app, town, town.users["volunteer"][0])
+    body = {"member_token": tok, "lines": [{"item_id": shop.rice.id, "qty": 1}], "key": "cart-r"}
+    receipt = post(client, f"/api/v1/outlets/{shop.a.id}/redemptions", body, csrf).get_json()
+    supervisor = app.test_client()
+    sup_csrf = signed_in(supervisor, town, "supervisor_a")
+    r = post(supervisor, f"/api/v1/redemptions/{receipt['id']}/refund", {"reason": "退货"}, sup_csrf)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "refund_period_over", r.get_data(as_text=True)
+    # The page: the district administrator's form, a refusal with what to fix, and the saved value.
+    page = admin.get("/outlets/settings")
+    assert page.status_code == 200 and 'name="refund_days"' in page.get_data(as_text=True)
+    token = csrf_from(page.get_data(as_text=True))
+    assert admin.post("/outlets/settings", data={"csrf_token": token, "refund_days": "400"}).status_code == 422
+    assert admin.post("/outlets/settings", data={"csrf_token": token, "refund_days": "14"}).status_code == 302
+    assert client.get("/api/v1/outlets/settings").get_json() == {"refund_days": 14}
+    assert client.get("/outlets/settings").status_code == 403
