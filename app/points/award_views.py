@@ -386,10 +386,29 @@ def corrections_page():
     mobile = (request.form.get("mobile") or "").strip()
     if request.method == "POST" and request.form.get("action") == "find":
         found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile) if mobile else None
+        # The last 4 digits do (pages show mobiles masked): the name picks the member among those.
+        same = (
+            [c for c in awards.search_members(db, tenant, mobile, limit=50) if c["name"] == name]
+            if name and mobile.isascii() and mobile.isdecimal() and len(mobile) == 4
+            else []
+        )
         if not form.validate():
             problem, status = _("The form expired. Try again."), 400
         elif not name or not mobile:
-            problem, status = _("Enter both the member's name and their mobile number."), 422
+            problem, status = _("Enter the member's name and their mobile number, or its last 4 digits."), 422
+        elif len(same) == 1:
+            return redirect(url_for("points.corrections_page", member=same[0]["id"]))
+        elif len(same) > 1:
+            problem, status = (
+                _("Several members named %(name)s have a mobile ending in %(tail)s: type the whole number.",
+                  name=name, tail=mobile),
+                422,
+            )  # fmt: skip
+        elif len(mobile) == 4:
+            problem, status = (
+                _("No active member named %(name)s has a mobile ending in %(tail)s.", name=name, tail=mobile),
+                422,
+            )
         elif found is None:
             problem, status = _("No active member of this district has this mobile number."), 422
         elif found[1] != name:

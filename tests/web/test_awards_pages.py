@@ -238,6 +238,16 @@ def test_approved_hours_are_corrected_on_the_corrections_page(app, client, town)
     token = csrf_from(client.get("/points/corrections").get_data(as_text=True))
     empty = client.post("/points/corrections", data={"csrf_token": token, "action": "find", "name": "", "mobile": ""})
     assert empty.status_code == 422 and "请输入成员的姓名和手机号" in empty.get_data(as_text=True)
+    # The last 4 digits do, with the name (pages show mobiles masked).
+    by_tail = client.post(
+        "/points/corrections",
+        data={"csrf_token": token, "action": "find", "name": volunteer.name, "mobile": mobile[-4:]},
+    )
+    assert by_tail.status_code == 302 and by_tail.headers["Location"].endswith(f"?member={volunteer.id}")
+    nobody = client.post(
+        "/points/corrections", data={"csrf_token": token, "action": "find", "name": "别人", "mobile": mobile[-4:]}
+    )
+    assert nobody.status_code == 422
     wrong = client.post(
         "/points/corrections", data={"csrf_token": token, "action": "find", "name": "别人", "mobile": mobile}
     )
