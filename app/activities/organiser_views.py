@@ -718,6 +718,7 @@ def scan_page(token: str):
             seen = _seen_signer().dumps({"token": token, "t": int(time.time())})
         except TokenInvalid:
             pass  # not a genuine code now: nothing to remember; after sign-in the page says why
+        flash(_("Sign in to record your check-in; the scan is kept for 10 minutes."), "info")
         return redirect(url_for("auth.signin", next=url_for("activities.scan_page", token=token, seen=seen)))
     db = get_session()
     seen_at = _seen_at(token)

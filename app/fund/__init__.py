@@ -30,6 +30,9 @@ def _setup(app: Flask) -> None:
 
     register_kind("fund.approved", _l("Your reward of %(amount)s was approved: %(reason)s"))
     register_kind(
+        "fund.ready_to_pay", _l("Approved, ready to pay: %(amount)s to %(payee)s (%(reason)s). Record the payment.")
+    )
+    register_kind(
         "fund.paid",
         _l("Your reward of %(amount)s was paid (%(channel)s, %(paid_on)s): %(reason)s"),
         words={"channel": CHANNEL_LABELS},

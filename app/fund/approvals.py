@@ -33,7 +33,7 @@ from .errors import (
 )
 from .labels import APPROVED, OPEN_STATUSES, PROPOSED, REJECTED, RETURNED
 from .models import FundApproval, FundPayout
-from .payees import tell
+from .payees import tell, tell_proposers
 from .proposals import actor_member_id, get_payout
 
 MAX_BATCH = 2_000
@@ -135,6 +135,7 @@ def approve_payouts(
         ],
     )
     tell(session, "fund.approved", [p for p in rows if p.status == APPROVED])
+    tell_proposers(session, [p for p in rows if p.status == APPROVED])
     return rows
 
 

@@ -37,6 +37,35 @@ def tell(session: Session, kind: str, payouts: list[FundPayout], **params) -> No
         )
 
 
+def tell_proposers(session: Session, payouts: list[FundPayout]) -> None:
+    """Tell each approved payout's proposer (the fund manager) that it can now be paid (fund.ready_to_pay)."""
+    from app.auth.models import User
+    from app.notices.services import notify_many
+    from app.people.models import Member
+
+    if not payouts:
+        return
+    users = {p.proposer_user_id for p in payouts}
+    members = dict(session.execute(select(User.id, User.member_id).where(User.id.in_(users))).all())
+    payees = dict(
+        session.execute(select(Member.id, Member.name).where(Member.id.in_({p.payee_member_id for p in payouts}))).all()
+    )
+    notify_many(
+        session,
+        payouts[0].tenant_id,
+        [
+            (
+                members[p.proposer_user_id],
+                "fund.ready_to_pay",
+                {"amount": format_yuan(p.amount), "payee": payees.get(p.payee_member_id, ""), "reason": p.reason},
+                f"/fund/payouts/{p.id}",
+            )
+            for p in payouts
+            if p.proposer_user_id in members
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class RewardLine:
     """One reward as its payee sees it; `amount` in fen, `amount_text` like ¥1,234.50."""

@@ -159,6 +159,10 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
     )
     assert r.status_code == 302
     assert _status(app, payout_id) == "approved"
+    # The manager is told it can be paid now, with a link to it.
+    notices = client.get("/api/v1/me/notices").get_json()["items"]
+    ready = [n for n in notices if "ready to pay" in n["text"]]
+    assert len(ready) == 1 and "¥500.00" in ready[0]["text"] and ready[0]["link"] == f"/fund/payouts/{payout_id}"
 
     # The manager records the payment: checked, then confirmed.
     pay_url = payout_url + "/pay"

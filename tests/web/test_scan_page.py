@@ -117,6 +117,8 @@ def _signin_then_follow(client, town, location):
     assert urlsplit(location).path == "/signin"
     nxt = parse_qs(urlsplit(location).query)["next"][0]
     page = client.get(location)
+    shown = page.get_data(as_text=True)
+    assert "Sign in to record your check-in" in shown or "登录后即可记录签到" in shown  # why this page
     member, mobile, password = town.users["volunteer"]
     resp = client.post(
         location,
