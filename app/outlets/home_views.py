@@ -98,6 +98,14 @@ def _panel() -> dict | None:
     for o in outlets:
         redemptions = todays_redemptions(db, o, today, limit=500)
         low = [line for line in stock_lines(db, o) if line.low and line.available]
+        # A stock count waiting for a supervisor: said to whoever may apply it (the supervisor's nudge).
+        counts = (
+            db.scalars(
+                select(StockCount).where(StockCount.outlet_id == o.id, StockCount.status == PENDING).limit(5)
+            ).all()
+            if can(current_user, "outlet.stock.adjust", o)
+            else []
+        )
         shown.append(
             {
                 "outlet": o,
@@ -106,6 +114,7 @@ def _panel() -> dict | None:
                 "low": low[:5],
                 "low_count": len(low),
                 "counter": counter_url(o),
+                "pending_counts": counts,
             }
         )
     return {"outlets": shown}

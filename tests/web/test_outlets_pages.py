@@ -490,6 +490,12 @@ def test_a_pending_difference_shows_as_not_reconciled(app, client, town, shop):
 def test_cancelling_a_count_asks_first(app, client, town, shop):
     sign_in_as(client, town, shop.people["supervisor_a"])
     count_url = post(client, f"/outlets/{shop.a.id}/count", {f"counted-{shop.rice.id}": "19"}).headers["Location"]
+    # The supervisor's home page says a count waits for them (with a link); staff are not asked.
+    home = text(client.get("/"))
+    assert "A stock count waits for you" in home and count_url.split("http://localhost")[-1] in home
+    staff = app.test_client()
+    sign_in_as(staff, town, shop.people["staff_a"])
+    assert "A stock count waits for you" not in text(staff.get("/"))
     question = post(client, count_url, {"cancel": "yes"})
     assert question.status_code == 200 and "Cancel the count of" in text(question)
     assert 'name="cancel" value="yes"' in text(question)
