@@ -200,17 +200,19 @@ def points_lines(db, member_id: int, lines) -> list[dict]:
     """A member's points lines in words: what, how long, how much, and its state."""
     adjusted = volunteering.credited_minutes(db, member_id, [ln.attendance_id for ln in lines if ln.phase == "post"])
     cuts = volunteering.points_cut(db, member_id, [ln.attendance_id for ln in lines if ln.phase == "post"])
-    # A hold whose review is also listed (the approval or refusal, newer) is history, not still waiting:
-    # shown struck through as "reviewed", so the hold and its posting do not read as twice the points.
+    # A hold whose review is also listed (the approval or refusal, newer) is left out: the review's line
+    # says it all, and a hold beside its posting read as twice the points (a walk-through, twice). A
+    # refusal shows the points that were held, struck through, "not approved" (not as points taken).
     decided = {ln.attendance_id for ln in lines if ln.phase in ("post", "void") and ln.attendance_id is not None}
     out = []
     for ln in lines:
         minutes = adjusted.get(ln.attendance_id, ln.minutes) if ln.phase == "post" else ln.minutes
         if ln.phase == "pending":
-            state = "reviewed" if ln.attendance_id is not None and ln.attendance_id in decided else "pending"
-            amount = ln.pending_amount
+            if ln.attendance_id is not None and ln.attendance_id in decided:
+                continue
+            state, amount = "pending", ln.pending_amount
         elif ln.phase == "void":
-            state, amount = "void", -ln.pending_amount
+            state, amount = "void", abs(ln.pending_amount)
         else:
             state, amount = "posted", ln.amount
         out.append(

@@ -319,10 +319,9 @@ def test_my_points_pending_then_available_after_review(app, client, town):
     assert int(re.search(r'class="big">(\d+)<', html).group(1)) == pending
     assert int(re.search(r'class="big pending">(\d+)<', html).group(1)) == 0
     assert re.search(r'<li class="points-line posted">\s*<span class="pl-what">垃圾分类宣传 · served 2.5 hours', html)
-    # The hold stays in the history, marked as reviewed: no line still reads as waiting.
-    held = re.search(r'<li class="points-line reviewed">(.*?)</li>', html, re.S)
-    assert held and "Held for review, since reviewed" in held.group(1)
-    assert 'class="points-line pending"' not in html
+    # The hold is not listed beside its posting (it read as twice the points): one line, posted.
+    assert html.count("垃圾分类宣传 · served 2.5 hours") == 1
+    assert 'class="points-line pending"' not in html and 'class="points-line reviewed"' not in html
     assert f"+{pending}" in html
     mine = page(client, "/me/activities")
     assert "Approved" in mine and "2.5 hours credited" in mine
@@ -344,8 +343,9 @@ def test_adjusted_and_rejected_hours_in_words(app, client, town):
     html = page(client, "/me/points")
     # The adjusted line shows the credited time (from the attendance), not the time first held.
     assert "调整的活动 · served 1 hours" in html
-    assert re.search(r'<li class="points-line void">\s*<span class="pl-what">未通过的活动', html)
-    assert "Not approved" in html
+    void = re.search(r'<li class="points-line void">\s*<span class="pl-what">未通过的活动(.*?)</li>', html, re.S)
+    assert void and "Not approved" in void.group(1) and "+" in void.group(1)  # the held points, struck through
+    assert html.count("未通过的活动") == 1
     mine = page(client, "/me/activities")
     assert "Organiser: 提前离开" in mine and "Organiser: 未到场" in mine
     assert "Rejected" in mine and "Approved with adjusted time" in mine
