@@ -540,7 +540,9 @@ def _decision_from(form, queue: list[Attendance]) -> services.Review:
     return services.Review(approve=approve, adjust=adjust, reject=reject)
 
 
-def _review_page(activity: Activity, status: int = 200, problem: str | None = None):
+def _review_page(activity: Activity, status: int = 200, problem: str | None = None, sent=None):
+    """The review page; `sent`: the form as it came back refused, shown again as it was (ticks, changes,
+    minutes and reasons) with each row that lacks a reason marked, so nothing typed is lost."""
     queue = services.review_queue(get_session(), activity)
     return _render(
         "activities/manage/review.html",
@@ -549,6 +551,8 @@ def _review_page(activity: Activity, status: int = 200, problem: str | None = No
         queue=queue,
         form=ReviewForm(formdata=None),
         problem=problem,
+        sent=sent,
+        ticked=set(sent.getlist("approve")) if sent is not None else set(),
     )
 
 
@@ -578,7 +582,7 @@ def review(activity_id: int):
             db, activity, decision, actor_user_id=current_user.user_id, actor_member_id=current_user.member_id
         )
     except AppError as e:
-        return _review_page(activity, e.status, e.message)
+        return _review_page(activity, e.status, e.message, sent=request.form)
     flash(_outcome_message(out), "success")
     return redirect(url_for("activities.review", activity_id=activity.id))
 

@@ -268,9 +268,27 @@ def test_review_approve_adjust_reject_through_the_form(app, client, town):
     page = _text(client.get(url))
     assert "志愿者0" in page and "20" in page  # 2 hours at the default 10 points an hour
     # A rejection needs a reason: the whole review is refused and nothing changes.
-    resp = client.post(url, data={"csrf_token": csrf_from(page), "approve": [str(a0)], f"change-{a2}": "reject"})
+    resp = client.post(
+        url,
+        data={
+            "csrf_token": csrf_from(page),
+            "approve": [str(a0)],
+            f"change-{a1}": "adjust",
+            f"minutes-{a1}": "75",
+            f"reason-{a1}": "提前离开",
+            f"change-{a2}": "reject",
+        },
+    )
     assert resp.status_code == 422
     assert "reason" in _text(resp) or "理由" in _text(resp)
+    # What was sent is shown again as it was (nothing typed is lost), the row lacking its reason marked.
+    again = _text(resp)
+    assert f'name="approve" value="{a0}" checked' in again
+    assert f'name="change-{a1}" value="adjust" checked' in again and 'value="75"' in again
+    assert 'value="提前离开"' in again and f'name="change-{a2}" value="reject" checked' in again
+    assert again.count('<details class="review-change" open>') == 2
+    row = again[again.index(f'id="reason-{a2}"') :][:600]
+    assert 'class="error"' in row
     resp = client.post(
         url,
         data={
