@@ -91,7 +91,8 @@ def site_scan():
     message = _("Checked in at %(site)s: +%(points)d points", site=result.site.name, points=c.points)
     if c.points_cut:
         message += " " + _("(this month's check-in points reached the cap of %(cap)d)", cap=c.monthly_cap or 0)
-    return SiteScanOut(message=message, checkin=CheckinOut.of(c)), 201
+    code = "cap_reached" if c.points_cut else "checked_in"
+    return SiteScanOut(code=code, message=message, checkin=CheckinOut.of(c)), 201
 
 
 @api.validate(query=PageQuery, resp=responses(HTTP_200=CheckinPage), tags=TAGS, operation_id="myCheckins")

@@ -91,6 +91,9 @@ class CheckinOut(BaseModel):
 
 
 class SiteScanOut(BaseModel):
+    code: Literal["checked_in", "cap_reached"] = Field(
+        description="checked_in; cap_reached: recorded, but the monthly cap cut some or all of its points"
+    )
     message: str = Field(description="What happened, in the user's language")
     checkin: CheckinOut
 

@@ -260,7 +260,7 @@ def test_api_sites_scans_checkins_visits(app, town):
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "outside_radius"
     r = post(c, "/api/v1/site-scans", {"token": token, "lat": 22.7781, "lng": 113.936}, ct)
     assert r.status_code == 201, r.get_data(as_text=True)
-    assert r.get_json()["checkin"]["points"] == 2
+    assert r.get_json()["checkin"]["points"] == 2 and r.get_json()["code"] == "checked_in"
     r = post(c, "/api/v1/site-scans", {"token": token, "lat": 22.7781, "lng": 113.936}, ct)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "already_checked_in_today"
     mine = c.get("/api/v1/me/checkins").get_json()["items"]
@@ -378,3 +378,19 @@ def test_an_api_scan_reads_site_rule_and_community_once_and_takes_the_cap_in_one
     assert any("INSERT INTO ledger_accounts" in s for s in first)
     assert not any("INSERT INTO ledger_accounts" in s for s in second_scan)
     assert _checkins(app, member.id) == [(site_id, 2, 0), (other_id, 2, 0)]
+
+
+def test_a_scan_past_the_monthly_cap_is_recorded_and_says_cap_reached(app, town):
+    from app.points.checkin_rules import change_checkin_rule
+
+    _party(app, town)
+    first, second = _site(app, town), _site(app, town, town.grid_a1)
+    commit(app, lambda s: change_checkin_rule(s, town.district.id, None, points_per_checkin=15, monthly_cap=20))
+    c = app.test_client()
+    ct = signed_in(c, town, "party")
+    r = post(c, "/api/v1/site-scans", {"token": _poster_token(app, town, first)}, ct)
+    assert r.status_code == 201 and r.get_json()["code"] == "checked_in" and r.get_json()["checkin"]["points"] == 15
+    r = post(c, "/api/v1/site-scans", {"token": _poster_token(app, town, second)}, ct)
+    body = r.get_json()
+    assert r.status_code == 201 and body["code"] == "cap_reached"  # recorded; the cap cut 10 of its 15
+    assert (body["checkin"]["points"], body["checkin"]["points_cut"]) == (5, 10)
