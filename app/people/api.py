@@ -8,13 +8,13 @@ from flask_login import current_user
 from app.access import path_filter, require
 from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
 from app.api.schemas import ErrorOut
-from app.db import get_session
+from app.db import get_session, writes_on_get
 from app.places import services as places
 from app.places.api import unit_in_body
 from app.places.models import OrgUnit
 
 from . import services as people
-from .schemas import MemberIn, MemberOut, MemberPage, MemberPatch, MemberQuery
+from .schemas import MemberIn, MemberOut, MemberPage, MemberPatch, MemberQuery, MyQrOut
 
 # --- members ---------------------------------------------------------------------------------------
 
@@ -87,3 +87,19 @@ def update_member(member_id: int):
         unit_in_body(patch.grid_id, "grid_id", "member.edit")
     member = people.update_member(db, member, patch, actor=current_user)
     return MemberOut.of(member)
+
+
+# --- the member's own code ------------------------------------------------------------------------------
+
+
+@api.validate(resp=responses(HTTP_200=MyQrOut), tags=["members"], operation_id="myQrCode")
+@writes_on_get  # a new short code is issued when the last one was used or ran out
+def my_qr():
+    """Your live member QR token and short code, as /me/qr shows them (for an app that draws the code)."""
+    from app.tokens import PURPOSES
+
+    from .qr_views import live_code
+
+    token, refresh_in, short = live_code()
+    lifetime = PURPOSES["member"].step_seconds * (PURPOSES["member"].valid_steps + 1)
+    return MyQrOut(token=token, short_code=short, refresh_in=refresh_in, valid_for=lifetime)

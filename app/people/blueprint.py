@@ -32,6 +32,7 @@ bp.add_url_rule("/members/export.xlsx", view_func=import_views.export_members, m
 
 api_bp = api_blueprint("people_api", __name__)
 api_bp.add_url_rule("/members", view_func=api.list_members, methods=["GET"])
+api_bp.add_url_rule("/me/qr", view_func=api.my_qr, methods=["GET"])
 api_bp.add_url_rule(f"/members/<{ID}:member_id>", view_func=api.get_member, methods=["GET"])
 api_bp.add_url_rule("/members", view_func=api.create_member, methods=["POST"])
 api_bp.add_url_rule(f"/members/<{ID}:member_id>", view_func=api.update_member, methods=["PATCH"])

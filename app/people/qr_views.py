@@ -42,15 +42,22 @@ def qr_svg(token: str, title: str, **data: object) -> str:
     return ElementTree.tostring(svg, encoding="unicode")
 
 
-def _my_live_code():
+def live_code(member=None) -> tuple[str, int, str]:
+    """The signed-in member's QR token now, seconds until a fresh one is due, and their short code."""
     db = get_session()
-    member = services.get_member(db, current_user.tenant_id, current_user.member_id)
+    member = member or services.get_member(db, current_user.tenant_id, current_user.member_id)
     now = time.time()
     token = make_token("member", member.tenant_id, member.id, now)
     refresh_in = seconds_to_next_step("member", now)  # a fresh code is due when the next time step starts
     # The short code staff type when the camera cannot read the QR code: it lives longer than a QR
     # token and pays once, so each refresh shows the member's current one (a new one once it is used).
     short = member_codes.current_code(db, member.tenant_id, member.id, utcnow()).code
+    return token, refresh_in, short
+
+
+def _my_live_code():
+    member = services.get_member(get_session(), current_user.tenant_id, current_user.member_id)
+    token, refresh_in, short = live_code(member)
     svg = qr_svg(token, _("QR code of %(name)s", name=member.name), refresh_in=refresh_in, short_code=short)
     return member, token, svg, refresh_in, short
 

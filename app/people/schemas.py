@@ -148,3 +148,13 @@ class MemberOut(BaseModel):
 
 class MemberPage(Page):
     items: list[MemberOut]
+
+
+class MyQrOut(BaseModel):
+    """What the member shows at an outlet's counter: the QR code's token (a fresh one every step) and the
+    short code read out when a camera cannot scan."""
+
+    token: str = Field(description="The member QR token (AX1.M…); staff scan it, or send it as member_token")
+    short_code: str = Field(description="6–8 characters; staff type it, or send it as member_code; pays once")
+    refresh_in: int = Field(description="Seconds until a fresh token is due")
+    valid_for: int = Field(description="Seconds a token is accepted after it is made")

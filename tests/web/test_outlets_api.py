@@ -292,3 +292,19 @@ def test_the_district_sets_its_refund_period_and_refunds_keep_to_it(app, client,
     assert admin.post("/outlets/settings", data={"csrf_token": token, "refund_days": "14"}).status_code == 302
     assert client.get("/api/v1/outlets/settings").get_json() == {"refund_days": 14}
     assert client.get("/outlets/settings").status_code == 403
+
+
+def test_a_member_gets_their_code_from_the_api_and_the_counter_reads_it(app, client, town):
+    shop = _shop(app, town)
+    me = app.test_client()
+    signed_in(me, town, "volunteer")
+    r = me.get("/api/v1/me/qr")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    code = r.get_json()
+    assert code["token"].startswith("AX1.") and 6 <= len(code["short_code"]) <= 8
+    assert 0 < code["refresh_in"] <= code["valid_for"]
+    csrf = signed_in(client, town, "staff_a")
+    for body in ({"member_token": code["token"]}, {"member_code": code["short_code"]}):
+        r = post(client, f"/api/v1/outlets/{shop.a.id}/member-lookup", body, csrf)
+        assert r.status_code == 200 and r.get_json()["available_points"] == 200, body
+    assert app.test_client().get("/api/v1/me/qr").status_code == 401
