@@ -26,6 +26,8 @@ from .schemas import (
     ExpiringOut,
     ExpiryForecastOut,
     ForecastMonthOut,
+    MemberExpiryOut,
+    MemberExpiryQuery,
     PointsLineOut,
     PointsOut,
     ReversalOut,
@@ -230,4 +232,31 @@ def expiry_forecast():
         as_of=lots.today_in_beijing(now),
         months=[ForecastMonthOut(month=m.month, points=m.points, members=m.members) for m in forecast.months],
         wallets_behind=forecast.wallets_behind,
+    )
+
+
+@api.validate(
+    query=MemberExpiryQuery,
+    resp=responses(HTTP_200=MemberExpiryOut, HTTP_403=FORBIDDEN),
+    tags=["points"],
+    operation_id="getMemberExpiry",
+)
+def member_expiry(member_id: int):
+    """One member's expiry forecast: their points that expire within `days` (default a year), by last day.
+    For whoever may see the member (a grid administrator in their grids, district roles); the member
+    reads their own in `GET /me/points`."""
+    from app.people import services as people
+
+    query: MemberExpiryQuery = request.context.query  # type: ignore[attr-defined]
+    db = get_session()
+    member = people.get_member(db, current_user.tenant_id, member_id)
+    require(current_user, "member.view", member)  # 404 outside the reader's scope
+    now = utcnow()
+    found = lots.expiring_within(db, current_user.tenant_id, member.id, now, query.days)
+    return MemberExpiryOut(
+        member_id=member.id,
+        as_of=lots.today_in_beijing(now),
+        days=query.days,
+        total=sum(p for p, _d in found),
+        expiring=[ExpiringOut(points=p, expires_on=d) for p, d in found],
     )

@@ -771,10 +771,18 @@ def expiry_tenants(session: Session) -> list[int]:
 
 
 def expiring_soon(session: Session, tenant_id: int, member_id: int, now: datetime) -> list[tuple[int, date]]:
-    """Points that expire within NOTICE_DAYS (Beijing days), as [(points, last day)], soonest first.
-    Read from the cache when it is current, else derived in memory (never written by a reader)."""
+    """Points that expire within NOTICE_DAYS (Beijing days), as [(points, last day)], soonest first."""
+    return expiring_within(session, tenant_id, member_id, now, NOTICE_DAYS)
+
+
+def expiring_within(
+    session: Session, tenant_id: int, member_id: int, now: datetime, days: int
+) -> list[tuple[int, date]]:
+    """A member's points that expire within `days` Beijing days (their expiry forecast), as [(points,
+    last day)], soonest first. Read from the cache when it is current, else derived in memory (never
+    written by a reader)."""
     today = today_in_beijing(now)
-    horizon = today + timedelta(days=NOTICE_DAYS)
+    horizon = today + timedelta(days=days)
     acct = session.execute(
         select(accounts.c.id, accounts.c.entry_count).where(
             accounts.c.tenant_id == tenant_id, accounts.c.code == wallet_code(member_id)

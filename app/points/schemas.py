@@ -51,6 +51,18 @@ class ExpiringOut(BaseModel):
     expires_on: date = Field(description="The last day (Beijing) these points can be spent")
 
 
+class MemberExpiryQuery(BaseModel):
+    days: int = Field(default=365, ge=1, le=3660, description="How far ahead, in Beijing days")
+
+
+class MemberExpiryOut(BaseModel):
+    member_id: int
+    as_of: date = Field(description="Today in Beijing")
+    days: int = Field(description="How far ahead this looks, in days")
+    total: int = Field(description="Points expiring within that many days unless spent first")
+    expiring: list[ExpiringOut] = Field(description="By last day, soonest first")
+
+
 class ForecastMonthOut(BaseModel):
     month: str = Field(description="A Beijing month, YYYY-MM", examples=["2027-03"])
     points: int = Field(description="Open points whose last day falls in this month (this month: also any past due)")

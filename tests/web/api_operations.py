@@ -13,6 +13,7 @@ OPERATIONS = {
     ("/api/v1/members/{member_id}", "get"),
     ("/api/v1/members/{member_id}", "patch"),
     ("/api/v1/me/qr", "get"),
+    ("/api/v1/members/{member_id}/expiring-points", "get"),
     ("/api/v1/activities", "get"),
     ("/api/v1/activities", "post"),
     ("/api/v1/activities/{activity_id}", "get"),

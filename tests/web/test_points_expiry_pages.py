@@ -74,3 +74,27 @@ def test_a_member_sees_what_expires_within_30_days(app, client, town):
     assert day in _text(client.get("/"))
     body = client.get("/api/v1/me/points").get_json()
     assert body["available"] == 127 and body["expiring"] == [{"points": 120, "expires_on": day}]
+
+
+def test_an_administrator_reads_one_members_expiry_forecast(app, client, town):
+    # "API for … expiry forecast per member": whoever may see the member; outside their grids, 404.
+    from tests.outlets_world import give_points
+    from tests.web.test_api import commit, signed_in
+
+    from app.points import lots
+
+    volunteer = town.users["volunteer"][0]
+    commit(app, lambda s: lots.change_expiry(s, town.district.id, mode="months", months=12, reason="试行"))
+    commit(app, lambda s: give_points(s, town.district.id, volunteer.id, 40))
+    admin = app.test_client()
+    signed_in(admin, town, "district_admin")
+    r = admin.get(f"/api/v1/members/{volunteer.id}/expiring-points?days=3660")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert body["member_id"] == volunteer.id and body["days"] == 3660
+    assert body["total"] == 40 == sum(x["points"] for x in body["expiring"])
+    assert admin.get(f"/api/v1/members/{volunteer.id}/expiring-points?days=30").get_json()["total"] == 0
+    assert admin.get(f"/api/v1/members/{volunteer.id}/expiring-points?days=0").status_code == 422
+    outsider = app.test_client()
+    signed_in(outsider, town, "volunteer")
+    assert outsider.get(f"/api/v1/members/{town.users['organiser'][0].id}/expiring-points").status_code in (403, 404)
