@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -186,7 +186,24 @@ def propose(
         )
     limit = threshold(session, tenant_id)
     total = sum(i.points for i in items)
-    pending = total > limit
+    # Split awards are weighed together: what the same members were awarded in the last 24 hours
+    # (posted or waiting) counts toward the threshold, so three awards of 100 weigh as 300.
+    recent = 0
+    if total <= limit:
+        recent = (
+            session.scalar(
+                select(func.coalesce(func.sum(AwardLine.points), 0))
+                .join(Award, Award.id == AwardLine.award_id)
+                .where(
+                    AwardLine.tenant_id == tenant_id,
+                    AwardLine.member_id.in_([i.member_id for i in items]),
+                    AwardLine.status.in_(("posted", "pending")),
+                    Award.proposed_at >= now - timedelta(days=1),
+                )
+            )
+            or 0
+        )
+    pending = total + recent > limit
     award = Award(
         tenant_id=tenant_id,
         category=category,

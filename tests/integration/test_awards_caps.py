@@ -375,3 +375,20 @@ def test_nobody_awards_themselves_or_approves_an_award_that_pays_them(env):
     assert "includes you" in str(refused.value) or "包含您本人" in str(refused.value)
     assert available(env, other) == 0
     env.verify()
+
+
+def test_split_awards_to_one_member_are_weighed_together(env):
+    # Three awards of 40 to one member within a day weigh as 120 against a threshold of 100: the third
+    # waits for a second administrator (an attack probe split an award to dodge the threshold).
+    maker, _checker = admins(env)
+    member = env.member()
+    got = [
+        awards.propose(
+            env.s, env.tenant, [awards.AwardItem(member.id, 40)], category="civic", reason=f"第{i}次",
+            actor_user_id=maker,
+        ).status
+        for i in range(3)
+    ]  # fmt: skip
+    assert got == ["posted", "posted", "pending"]
+    assert available(env, member) == 80
+    env.verify()

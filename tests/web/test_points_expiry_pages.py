@@ -78,10 +78,9 @@ def test_a_member_sees_what_expires_within_30_days(app, client, town):
 
 def test_an_administrator_reads_one_members_expiry_forecast(app, client, town):
     # "API for … expiry forecast per member": whoever may see the member; outside their grids, 404.
+    from app.points import lots
     from tests.outlets_world import give_points
     from tests.web.test_api import commit, signed_in
-
-    from app.points import lots
 
     volunteer = town.users["volunteer"][0]
     commit(app, lambda s: lots.change_expiry(s, town.district.id, mode="months", months=12, reason="试行"))
