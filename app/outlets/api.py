@@ -76,7 +76,7 @@ def _district_wide(action: str) -> None:
 # --- the district's settings ---------------------------------------------------------------------------
 
 
-@api.validate(resp=responses(HTTP_200=SettingsOut), tags=TAGS, operation_id="getOutletSettings")
+@api.validate(resp=responses(HTTP_200=SettingsOut, HTTP_403=FORBIDDEN), tags=TAGS, operation_id="getOutletSettings")
 def get_settings():
     """The district's outlet settings: the refund period in days (anyone who sees outlets)."""
     access.require(current_user, "outlet.view")

@@ -108,7 +108,12 @@ def _render_member(
         )
     )
     if assign_form is None:
-        assign_form = AssignmentForm(formdata=None, effective_from=date.today())
+        # The 包格联户 duty is a party member's: for anyone else the list starts on a duty they may take.
+        assign_form = AssignmentForm(
+            formdata=None,
+            effective_from=date.today(),
+            role="party_member" if member.is_party_member else "grid_worker",
+        )
         if can(current_user, "assignment.edit", member.grid):
             assign_form.org_unit_id.set_unit(member.grid)
     return render_template(

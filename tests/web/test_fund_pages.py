@@ -138,7 +138,14 @@ def test_the_manager_records_income_proposes_by_typing_a_name_and_pays_and_the_p
 
     again = client.post(propose_url, data=data)
     assert again.status_code == 302 and "payouts" in again.headers["Location"]
-    assert commit(app, lambda s: (s.query(FundPayout).count(), s.query(FundIncome).count())) == (1, 1)
+    fund_id = int(fund_url.rstrip("/").split("/")[-1])
+    assert commit(
+        app,
+        lambda s: (
+            s.query(FundPayout).filter_by(fund_id=fund_id).count(),
+            s.query(FundIncome).filter_by(fund_id=fund_id).count(),
+        ),
+    ) == (1, 1)
     # The manager may not approve: the page offers no approval to them.
     page = client.get(payout_url).get_data(as_text=True)
     assert 'value="approve"' not in page
