@@ -1,6 +1,6 @@
 """Unbound Flask extensions, initialised in create_app()."""
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -12,6 +12,22 @@ csrf = CSRFProtect()
 babel = Babel()
 # Limits are declared on the routes that need them (sign-in); nothing is limited by default.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def per_user_limit(scope: str, default: str, setting: str, **kwargs):
+    """A limit counted per signed-in user (per address when signed out), shared by every route it
+    decorates (a page and its API twin), of `default` unless the `setting` config value overrides it
+    (Flask-Limiter's syntax). `kwargs` go to Flask-Limiter (methods, deduct_when)."""
+    from flask_login import current_user
+
+    def _limit() -> str:
+        return current_app.config.get(setting) or default
+
+    def _key() -> str:
+        user_id = getattr(current_user, "user_id", None)
+        return f"{scope}:user:{user_id}" if user_id else f"{scope}:ip:{request.remote_addr}"
+
+    return limiter.shared_limit(_limit, scope=scope, key_func=_key, **kwargs)
 
 
 def select_locale() -> str:

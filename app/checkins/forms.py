@@ -19,23 +19,6 @@ from app.forms import Form
 from app.places.fields import UnitPickField
 
 
-class SiteForm(Form):
-    unit = UnitPickField(_l("Community or area grid"), action="checkin.site.edit", kinds=("community", "grid"))
-    name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
-    lat = FloatField(
-        _l("Latitude"),
-        validators=[Optional(), NumberRange(-90, 90, _l("A latitude is from -90 to 90 (in China about 18 to 54)."))],
-    )
-    lng = FloatField(
-        _l("Longitude"),
-        validators=[
-            Optional(),
-            NumberRange(-180, 180, _l("A longitude is from -180 to 180 (in China about 73 to 135).")),
-        ],
-    )
-    radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
-
-
 class SiteEditForm(Form):
     name = StringField(_l("Site name (empty: the unit's name)"), validators=[Optional(), Length(max=100)])
     lat = FloatField(
@@ -50,6 +33,12 @@ class SiteEditForm(Form):
         ],
     )
     radius_m = IntegerField(_l("Radius in metres (empty: location not checked)"), validators=[Optional()])
+
+
+class SiteForm(SiteEditForm):
+    """A new site: the unit it stands for, then what an edit changes."""
+
+    unit = UnitPickField(_l("Community or area grid"), action="checkin.site.edit", kinds=("community", "grid"))
 
 
 class SiteCloseForm(Form):
