@@ -615,7 +615,10 @@ def review_all(activity_id: int):
             n=n,
             title=activity.title,
         ),
-        consequence=_("The volunteers get their points at once. An approval cannot be undone."),
+        consequence=_(
+            "The volunteers get their points at once. An approval cannot be undone: points approved by mistake "
+            "are taken back by a district administrator (Correct approved hours), with a reason."
+        ),
         action=url_for("activities.review_all", activity_id=activity.id),
         button=_("Approve all %(n)d", n=n),
         back=url_for("activities.review", activity_id=activity.id),
