@@ -62,8 +62,15 @@ def waiting_position(session: Session, signup: Signup) -> int | None:
 
 
 def my_upcoming_query(tenant_id: int, member_id: int, now: datetime | None = None):
-    """(Signup, Activity) rows of the member's live sign-ups for activities not yet ended, soonest first."""
+    """(Signup, Activity) rows of the member's live sign-ups for activities not yet ended, soonest first —
+    but not one the member has already served and checked out of (it is past service for them, listed
+    there, though the activity runs on)."""
     now = now or utcnow()
+    served = (
+        select(Attendance.id)
+        .where(Attendance.activity_id == Activity.id, Attendance.member_id == member_id, Attendance.status != IN)
+        .exists()
+    )
     return (
         select(Signup, Activity)
         .join(Activity, Activity.id == Signup.activity_id)
@@ -72,6 +79,7 @@ def my_upcoming_query(tenant_id: int, member_id: int, now: datetime | None = Non
             Signup.member_id == member_id,
             Signup.status.in_((CONFIRMED, WAITLISTED)),
             Activity.ends_at > now,
+            ~served,
         )
         .order_by(Activity.starts_at, Activity.id)
     )

@@ -364,3 +364,19 @@ def test_home_page_for_a_volunteer_without_anything_yet(app, client, town):
     assert "points available" in html
     assert 'href="/me/qr"' in html
     assert 'href="/activities/"' in html and 'href="/me/points"' in html and 'href="/notices"' in html
+
+
+def test_an_activity_served_and_checked_out_of_is_past_not_coming_up(app, client, town):
+    # The activity runs on, but the volunteer's part is done: one list, not both (a walk-through).
+    aid = make_activity(app, town, "社区义诊", starts_in=timedelta(hours=-1), minutes=150)
+    member = town.users["volunteer"][0]
+    with app.test_request_context(), _uow(app) as s:
+        activities.sign_up(s, aid, s.get(type(member), member.id))
+    sign_in(client, town, "volunteer")
+    english(client)
+    html = page(client, "/me/activities")
+    assert "社区义诊" in html.split("Past service")[0]  # signed up, not yet served: coming up
+    _serve(app, town, aid, member.id, 150)
+    html = page(client, "/me/activities")
+    coming, past = html.split("Past service", 1)
+    assert "社区义诊" not in coming and "社区义诊" in past
