@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.access import can, path_filter, require
+from app.access import can, path_filter, require, scopes_for
 from app.db import get_session, keep_changes_on_error, utcnow
 from app.errors import AppError, Forbidden
 from app.forms import ConfirmForm, show_errors
@@ -189,6 +189,15 @@ def new_activity():
             return redirect(url_for("activities.manage_activity", activity_id=activity.id))
         except AppError as e:
             show_errors(form, e)
+    if request.method == "GET":
+        # An organiser of one unit hosts there: the host starts filled in (they may type another).
+        scopes = scopes_for(current_user, "activity.edit")
+        if len(scopes) == 1 and scopes[0].path:
+            own = db.scalar(
+                select(OrgUnit).where(OrgUnit.tenant_id == current_user.tenant_id, OrgUnit.path == scopes[0].path)
+            )
+            if own is not None and own.retired_at is None:
+                form.host_unit_id.set_unit(own)
     status = 422 if request.method == "POST" else 200
     return _render("activities/manage/edit.html", status, form=form, activity=None)
 

@@ -513,3 +513,15 @@ def test_the_organisers_home_shows_todays_activities_and_the_review_queue(app, c
     client.post("/signout", data={"csrf_token": csrf_from(html)})
     sign_in(client, town, "volunteer")
     assert "今日垃圾分类" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_new_activity_starts_hosted_by_the_organisers_own_unit(client, town):
+    sign_in(client, town, "organiser")  # organiser of 凤凰社区 only
+    html = client.get("/organise/activities/new").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="host_unit_id-text"[^>]*>', html).group(0)
+    assert town.community_a.name in field, field
+    admin = client.application.test_client()
+    sign_in(admin, town, "district_admin")  # district-wide: nothing to guess
+    html = admin.get("/organise/activities/new").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="host_unit_id-text"[^>]*>', html).group(0)
+    assert 'value=""' in field or "value=" not in field, field
