@@ -34,8 +34,17 @@ BULK_BODY = 2 * 1024 * 1024
 def bulk(view):
     """Mark an API write that takes many items in one body: up to BULK_BODY instead of MAX_BODY. Put it
     above @api.validate (it marks the function the blueprint registers)."""
-    view.max_body = BULK_BODY
-    return view
+    return large_body(BULK_BODY)(view)
+
+
+def large_body(limit: int):
+    """Mark an API write that takes a body of up to `limit` bytes (photos sent as base64)."""
+
+    def mark(view):
+        view.max_body = limit
+        return view
+
+    return mark
 
 
 class MalformedJson(AppError):

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.access import path_filter, require
 from app.api.blueprints import page_of
-from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
+from app.api.openapi import WRITE_SECURITY, api, large_body, responses, write_responses
 from app.api.schemas import ErrorOut, PageQuery
 from app.db import get_session
 from app.pagination import paginate
@@ -19,10 +19,12 @@ from app.places.services import get_unit
 
 from . import services
 from .limits import submit_limit
+from .photos import upload_dir
 from .schemas import DuplicateIn, RejectIn, ReportIn, ReportOut, ReportPage, TriagePage, TriageQuery, VerifyIn
 
 TAGS = ["grid reports"]
 FORBIDDEN = (ErrorOut, "Not allowed")
+PHOTOS_BODY = 16 * 1024 * 1024  # a report with its photos (base64): three phone photos of about 4 MB
 
 
 def _me():
@@ -35,6 +37,7 @@ def _report(report_id: int, action: str):
     return report
 
 
+@large_body(PHOTOS_BODY)
 @api.validate(
     json=ReportIn,
     resp=write_responses(
@@ -53,7 +56,15 @@ def create_report():
     db = get_session()
     grid = get_unit(db, current_user.tenant_id, data.grid_id) if data.grid_id else None
     report = services.submit_report(
-        db, _me(), category=data.category, text=data.text, grid=grid, lat=data.lat, lng=data.lng
+        db,
+        _me(),
+        category=data.category,
+        text=data.text,
+        grid=grid,
+        lat=data.lat,
+        lng=data.lng,
+        photos=list(data.photos),
+        upload_dir=upload_dir(),
     )
     return ReportOut.of(report), 201, {"Location": url_for(".get_report", report_id=report.id)}
 

@@ -92,3 +92,10 @@ def store_photo(upload_dir: str | os.PathLike, data: bytes) -> StoredPhoto:
                 os.unlink(tmp)
             raise
     return StoredPhoto(digest, width, height, len(stored))
+
+
+def upload_dir() -> str:
+    """Where report photos are stored: UPLOAD_DIR, else the instance folder's uploads/."""
+    from flask import current_app
+
+    return current_app.config.get("UPLOAD_DIR") or os.path.join(current_app.instance_path, "uploads")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field
 
 from app.api.schemas import Id, Page, PageQuery, utc
 
@@ -22,6 +22,12 @@ class ReportIn(BaseModel):
     grid_id: Id | None = Field(default=None, description="The grid (empty: your own grid)")
     lat: Latitude | None = None
     lng: Longitude | None = None
+    photos: list[Base64Bytes] = Field(
+        default=[],
+        max_length=3,
+        description="Up to 3 photos (JPEG, PNG, WebP or HEIC), each base64-encoded; checked, shrunk and stored "
+        "as the page's are. The whole body is at most 16 MB.",
+    )
 
 
 class ReportOut(BaseModel):
@@ -34,7 +40,7 @@ class ReportOut(BaseModel):
     text: str
     lat: float | None
     lng: float | None
-    photos: int = Field(description="How many photos it has (sent from the report page)")
+    photos: int = Field(description="How many photos it has")
     status: Literal[STATUSES]  # type: ignore[valid-type]
     status_text: str = Field(description="The status in words, in the user's language")
     reason: str

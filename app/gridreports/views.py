@@ -5,7 +5,6 @@ a chart and .xlsx, the district's settings, and the home panels."""
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 from io import BytesIO
 
@@ -34,7 +33,7 @@ from .forms import ReportForm, SettingsForm, SummaryForm, TriageForm
 from .labels import CATEGORIES, CATEGORY_LABELS, REJECTED, STATUS_LABELS, STATUSES, SUBMITTED
 from .limits import submit_limit
 from .models import GridReport
-from .photos import photo_path
+from .photos import photo_path, upload_dir
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LABELS = {"category": CATEGORY_LABELS, "status": STATUS_LABELS}
@@ -44,11 +43,6 @@ PHOTO_MAX_AGE = 7 * 86400
 def _render(template: str, http_status: int = 200, /, **context):
     # Positional-only: a page's own `status` (a report's state) is template context, never the HTTP status.
     return render_template(template, L=LABELS, **context), http_status
-
-
-def upload_dir() -> str:
-    """Where report photos are stored: UPLOAD_DIR, else the instance folder's uploads/."""
-    return current_app.config.get("UPLOAD_DIR") or os.path.join(current_app.instance_path, "uploads")
 
 
 def _me():

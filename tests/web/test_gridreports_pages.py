@@ -6,6 +6,7 @@ a grid admin of another grid gets 404; the summary per grid and its .xlsx; the s
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from io import BytesIO
 
@@ -368,3 +369,26 @@ def test_a_grid_admin_cannot_verify_their_own_report(app, town):
     r = post(g, f"/api/v1/grid-reports/{mine.get_json()['id']}/verification", {}, gt)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "own_report"
     assert g.get(f"/api/v1/grid-reports/{mine.get_json()['id']}").get_json()["status"] == "submitted"
+
+
+def test_the_api_takes_photos_as_base64_and_serves_them_like_the_pages(app, town):
+    import base64
+
+    c = app.test_client()
+    ct = signed_in(c, town, "volunteer")
+    body = {"category": "hazard", "text": "井盖破损，夜里容易绊倒", "photos": [base64.b64encode(jpeg()).decode()]}
+    r = post(c, "/api/v1/grid-reports", body, ct)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    report = r.get_json()
+    assert report["photos"] == 1 and len(json.dumps(body)) > 64 * 1024  # over the usual limit, accepted
+    ph = c.get(f"/me/grid-reports/{report['id']}/photos/1")
+    assert ph.status_code == 200 and ph.mimetype.startswith("image/")
+    # Not base64, not an image, more than three: refused with what to fix, nothing recorded.
+    for bad, code in (
+        (["not base64!"], "validation_failed"),
+        ([base64.b64encode(b"plain text").decode()], "photo_invalid"),
+        ([base64.b64encode(jpeg(size=(20, 20))).decode()] * 4, "validation_failed"),
+    ):
+        r = post(c, "/api/v1/grid-reports", {**body, "photos": bad}, ct)
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == code, (code, r.get_data(as_text=True))
+    assert len(c.get("/api/v1/me/grid-reports").get_json()["items"]) == 1
