@@ -10,15 +10,17 @@ from flask import request, url_for
 from flask_login import current_user
 
 from app.access import path_filter, require
-from app.api.openapi import WRITE_SECURITY, api, responses, write_responses
+from app.api.openapi import WRITE_SECURITY, api, large_body, responses, write_responses
 from app.api.schemas import ErrorOut
 from app.db import get_session
 
-from . import approvals, budget, disbursement, payees, proposals
+from . import approvals, attachments, budget, disbursement, payees, proposals
 from .models import FundPayout
 from .money import decimal_text, parse_yuan
 from .proposals import PayoutItem
 from .schemas import (
+    AttachmentIn,
+    AttachmentOut,
     BatchApprovalIn,
     BudgetIn,
     DisbursementIn,
@@ -95,6 +97,31 @@ def list_funds():
     """The district's funds with their balance (allocated − reserved − paid = remaining) and budgets."""
     require(current_user, "fund.view")
     return FundList(items=[_fund_out(f) for f in budget.funds(get_session(), current_user.tenant_id)])
+
+
+@large_body(16 * 1024 * 1024)  # a 10 MB file, base64-encoded
+@api.validate(
+    json=AttachmentIn,
+    resp=write_responses(HTTP_201=AttachmentOut, HTTP_422=(ErrorOut, "Not a file the fund keeps (code fund_invalid)")),
+    tags=TAGS,
+    security=WRITE_SECURITY,
+    operation_id="uploadFundAttachment",
+)
+def upload_attachment():
+    """Keep a file as evidence (fund managers): its `id` goes into an income's or a payout's
+    `attachment_id`. Read back at `/fund/attachments/{id}` (signed in, fund readers)."""
+    data: AttachmentIn = request.context.json
+    require(current_user, "fund.manage")
+    row = attachments.store_attachment(
+        get_session(),
+        current_user.tenant_id,
+        filename=data.filename,
+        content=bytes(data.content),
+        actor_user_id=current_user.user_id,
+    )
+    return AttachmentOut(
+        id=row.id, filename=row.filename, content_type=row.content_type, size_bytes=row.size_bytes
+    ), 201
 
 
 @api.validate(

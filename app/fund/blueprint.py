@@ -47,6 +47,7 @@ api_bp = api_blueprint("fund_api", __name__)
 # --- JSON API (api) ------------------------------------------------------------------------------------------
 api_bp.add_url_rule("/fund/funds", view_func=api.list_funds, methods=["GET"])
 api_bp.add_url_rule("/fund/funds", view_func=api.create_fund, methods=["POST"])
+api_bp.add_url_rule("/fund/attachments", view_func=api.upload_attachment, methods=["POST"])
 api_bp.add_url_rule(f"/fund/funds/<{ID}:fund_id>", view_func=api.get_fund, methods=["GET"])
 api_bp.add_url_rule(
     f"/fund/funds/<{ID}:fund_id>/budgets/<int(min=2000,max=2200):year>", view_func=api.set_budget, methods=["PUT"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Base64Bytes, BaseModel, ConfigDict, Field
 
 from app.api.schemas import Day, Id, utc
 
@@ -86,6 +86,23 @@ class FundOut(BaseModel):
 
 class FundList(BaseModel):
     items: list[FundOut]
+
+
+class AttachmentIn(BaseModel):
+    """Evidence for an income or a payout: a PDF, JPEG, PNG or .xlsx of at most 10 MB, recognised by its
+    first bytes, base64-encoded; its `id` goes into an income's or a proposal's `attachment_id`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    filename: str = Field(min_length=1, max_length=200)
+    content: Base64Bytes = Field(description="The file, base64-encoded")
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    filename: str
+    content_type: str
+    size_bytes: int
 
 
 class FundIn(BaseModel):

@@ -78,6 +78,7 @@ OPERATIONS = {
     ("/api/v1/fund/payouts/{payout_id}/return", "post"),
     ("/api/v1/fund/rules", "get"),
     ("/api/v1/fund/rules", "put"),
+    ("/api/v1/fund/attachments", "post"),
     ("/api/v1/me/rewards", "get"),
     ("/api/v1/outlets", "get"),
     ("/api/v1/outlets", "post"),

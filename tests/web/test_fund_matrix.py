@@ -258,3 +258,42 @@ def test_the_fund_story_through_the_api(app, town):
         headers={"X-CSRFToken": token},
     )
     assert r.status_code == 403  # district administrators only
+
+
+def test_evidence_is_uploaded_through_the_api_and_attached_to_an_income(app, town, tmp_path):
+    import base64
+
+    app.config["FUND_UPLOAD_FOLDER"] = str(tmp_path / "fund")
+    client = app.test_client()
+    token = signed_in(client, town, "fund_manager")
+    fund = post(client, "/api/v1/fund/funds", {"name": "平安志愿者奖励基金"}, token).get_json()["id"]
+    pdf = b"%PDF-1.4\n% a district's allocation letter\n%%EOF\n"
+    r = post(
+        client,
+        "/api/v1/fund/attachments",
+        {"filename": "拨款通知.pdf", "content": base64.b64encode(pdf).decode()},
+        token,
+    )
+    assert r.status_code == 201, r.get_data(as_text=True)
+    att = r.get_json()
+    assert (att["filename"], att["content_type"], att["size_bytes"]) == ("拨款通知.pdf", "application/pdf", len(pdf))
+    income = {
+        "kind": "allocation",
+        "amount": "1,000.00",
+        "source": "区财政局",
+        "document_ref": "深财〔2026〕2号",
+        "received_on": "2026-01-05",
+        "attachment_id": att["id"],
+    }
+    r = post(client, f"/api/v1/fund/funds/{fund}/incomes", income, token)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert client.get(f"/fund/attachments/{att['id']}").data == pdf
+    # Not a file the fund keeps, and not a fund manager: refused.
+    r = post(
+        client, "/api/v1/fund/attachments", {"filename": "x.exe", "content": base64.b64encode(b"MZ..").decode()}, token
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "fund_invalid"
+    other = app.test_client()
+    vt = signed_in(other, town, "volunteer")
+    body = {"filename": "a.pdf", "content": base64.b64encode(pdf).decode()}
+    assert post(other, "/api/v1/fund/attachments", body, vt).status_code == 403
