@@ -388,7 +388,7 @@ def corrections_page():
         found = awards.lookup_mobiles(db, tenant, [mobile]).get(mobile) if mobile else None
         # The last 4 digits do (pages show mobiles masked): the name picks the member among those.
         same = (
-            [c for c in awards.search_members(db, tenant, mobile, limit=50) if c["name"] == name]
+            [c for c in awards.search_members(db, tenant, mobile, limit=500) if c["name"] == name]
             if name and mobile.isascii() and mobile.isdecimal() and len(mobile) == 4
             else []
         )
