@@ -141,7 +141,9 @@ def propose_for_report():
 
 
 def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="fund-list")
+    return URLSafeSerializer(
+        current_app.config["SECRET_KEY"], salt="fund-list-once"
+    )  # the rows with the form's one-time key
 
 
 @login_required
@@ -187,7 +189,7 @@ def upload_page(fund_id: int):
                 )
                 flash(proposed_text(payouts), "success")
                 return redirect(url_for("fund.payouts_page", fund=fund.id, status="proposed"))
-            except BadSignature:
+            except (BadSignature, ValueError, TypeError):  # changed, or not the shape this page signs
                 confirm.form_errors.append(_("The checked list was changed; upload the file again."))
             except AppError as e:
                 show_errors(confirm, e)

@@ -29,7 +29,9 @@ def _admin(action: str = "points.awards.edit") -> None:
 
 
 def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="award-list")
+    return URLSafeSerializer(
+        current_app.config["SECRET_KEY"], salt="award-list-once"
+    )  # rows, category, reason and the one-time key
 
 
 def _user_names(db, ids) -> dict[int, str]:
@@ -196,7 +198,7 @@ def award_upload_page():
                 )
                 flash(_posted_text(award), "success")
                 return redirect(url_for("points.award_page", award_id=award.id))
-            except BadSignature:
+            except (BadSignature, ValueError, TypeError):  # changed, or not the shape this page signs
                 confirm.form_errors.append(_("The checked list was changed; upload the file again."))
             except AppError as e:
                 show_errors(confirm, e)
