@@ -29,6 +29,8 @@ MAX_BODY = 64 * 1024  # a member is well under 2 KB; bulk work goes through impo
 # A write that carries many items in one call (`bulk`): a review of up to 20,000 attendances with
 # adjustments (about 50 bytes each), an award to up to 5,000 members.
 BULK_BODY = 2 * 1024 * 1024
+# A write that carries files as base64 (a grid report's photos, a fund attachment of up to 10 MB).
+FILE_BODY = 16 * 1024 * 1024
 
 
 def bulk(view):

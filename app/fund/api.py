@@ -10,7 +10,7 @@ from flask import request, url_for
 from flask_login import current_user
 
 from app.access import path_filter, require
-from app.api.openapi import WRITE_SECURITY, api, large_body, responses, write_responses
+from app.api.openapi import FILE_BODY, WRITE_SECURITY, api, large_body, responses, write_responses
 from app.api.schemas import ErrorOut
 from app.db import get_session
 
@@ -99,7 +99,7 @@ def list_funds():
     return FundList(items=[_fund_out(f) for f in budget.funds(get_session(), current_user.tenant_id)])
 
 
-@large_body(16 * 1024 * 1024)  # a 10 MB file, base64-encoded
+@large_body(FILE_BODY)
 @api.validate(
     json=AttachmentIn,
     resp=write_responses(HTTP_201=AttachmentOut, HTTP_422=(ErrorOut, "Not a file the fund keeps (code fund_invalid)")),

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from app.access import path_filter, require
 from app.api.blueprints import page_of
-from app.api.openapi import WRITE_SECURITY, api, large_body, responses, write_responses
+from app.api.openapi import FILE_BODY, WRITE_SECURITY, api, large_body, responses, write_responses
 from app.api.schemas import ErrorOut, PageQuery
 from app.db import get_session
 from app.pagination import paginate
@@ -24,7 +24,6 @@ from .schemas import DuplicateIn, RejectIn, ReportIn, ReportOut, ReportPage, Tri
 
 TAGS = ["grid reports"]
 FORBIDDEN = (ErrorOut, "Not allowed")
-PHOTOS_BODY = 16 * 1024 * 1024  # a report with its photos (base64): three phone photos of about 4 MB
 
 
 def _me():
@@ -37,7 +36,7 @@ def _report(report_id: int, action: str):
     return report
 
 
-@large_body(PHOTOS_BODY)
+@large_body(FILE_BODY)
 @api.validate(
     json=ReportIn,
     resp=write_responses(
