@@ -337,14 +337,18 @@ def scan():
     """Record the check-in or check-out a scanned code stands for, for you. A second scan changes
     nothing and says so (`already`)."""
     data: ScanIn = request.context.json
-    result = services.scan(get_session(), _me(), data.token, data.lat, data.lng)
+    # The member is read with the activity, in the scan's one read (no ORM member loaded on a first
+    # check-in); the answer names them as signed in.
+    result = services.scan_member(
+        get_session(), current_user.tenant_id, current_user.member_id, data.token, data.lat, data.lng
+    )
     return ScanOut(
         direction=result.direction,
         already=result.already,
         message=_scan_message(result),
         activity_id=result.activity.id,
         activity_title=result.activity.title,
-        attendance=AttendanceOut.of(result.attendance),
+        attendance=AttendanceOut.of(result.attendance, member_name=current_user.name),
     )
 
 

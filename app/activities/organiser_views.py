@@ -768,11 +768,11 @@ def scan_record(token: str):
             message=_("The form expired. Scan the code again."),
             token=token,
         )
-    member = people.get_member(db, current_user.tenant_id, current_user.member_id)
     try:
-        result = services.scan(
+        result = services.scan_member(
             db,
-            member,
+            current_user.tenant_id,
+            current_user.member_id,
             token,
             lat=coordinate(form.lat.data),
             lng=coordinate(form.lng.data),

@@ -296,12 +296,13 @@ class AttendanceOut(BaseModel):
     reviewed_at: AwareDatetime | None
 
     @classmethod
-    def of(cls, a) -> AttendanceOut:
+    def of(cls, a, member_name: str | None = None) -> AttendanceOut:
+        """`a`: an Attendance, or a scan's RecordedAttendance with the member's name given."""
         return cls(
             id=a.id,
             activity_id=a.activity_id,
             member_id=a.member_id,
-            member_name=a.member.name,
+            member_name=a.member.name if member_name is None else member_name,
             status=a.status,
             checked_in_at=utc(a.checked_in_at),
             checkin_source=a.checkin_source,

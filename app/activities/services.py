@@ -11,23 +11,25 @@ check-in relies on the unique (activity, member) key, so fifty simultaneous scan
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select, tuple_
+from sqlalchemy import Table, bindparam, case, func, literal, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from app.audit.services import record
-from app.db import starts_with, utcnow
+from app.db import FixedStatement, starts_with, utcnow
 from app.errors import NotFound
 from app.geo import distance_m
 from app.notices.services import notify, notify_many
 from app.people.labels import TAGS
 from app.people.models import Member
+from app.people.services import get_member
 from app.places.models import OrgUnit
 from app.points import caps
 from app.points import rules as points_rules
@@ -530,27 +532,7 @@ def scan(
         token, member.tenant_id, token_time.replace(tzinfo=UTC).timestamp()
     )
     activity = get_activity(session, member.tenant_id, activity_id)
-    distance = None
-    if activity.radius_m is not None:
-        if lat is None or lng is None:
-            raise errors.LocationRequired(
-                str(_l("This activity checks where you are. Allow the page to use your location, then try again."))
-            )
-        assert activity.lat is not None and activity.lng is not None  # a radius needs them (CHECK)
-        distance = int(distance_m(lat, lng, activity.lat, activity.lng))
-        if distance > activity.radius_m:
-            _log_scan(session, activity, member.id, direction, source, now, "outside_radius", distance)
-            raise errors.OutsideRadius(
-                str(
-                    _l(
-                        "You are about %(d)d m from the activity's place; scans count within %(r)d m. "
-                        "Go to %(place)s and scan again.",
-                        d=distance,
-                        r=activity.radius_m,
-                        place=activity.place,
-                    )
-                )
-            )
+    distance = _distance_checked(session, activity, member.id, direction, source, now, lat, lng)
     if direction == CHECKIN:
         result = check_in(session, activity, member, now, source, poster=source == POSTER)
     else:
@@ -559,6 +541,187 @@ def scan(
         session, activity, member.id, direction, source, now, "already" if result.already else "recorded", distance
     )
     return result
+
+
+def _distance_checked(session, activity, member_id, direction, source, now, lat, lng) -> int | None:
+    """The scan's distance from the activity's place (None when it has no radius); a scan outside the
+    radius is logged as refused and raises."""
+    if activity.radius_m is None:
+        return None
+    if lat is None or lng is None:
+        raise errors.LocationRequired(
+            str(_l("This activity checks where you are. Allow the page to use your location, then try again."))
+        )
+    assert activity.lat is not None and activity.lng is not None  # a radius needs them (CHECK)
+    distance = int(distance_m(lat, lng, activity.lat, activity.lng))
+    if distance > activity.radius_m:
+        _log_scan(session, activity, member_id, direction, source, now, "outside_radius", distance)
+        raise errors.OutsideRadius(
+            str(
+                _l(
+                    "You are about %(d)d m from the activity's place; scans count within %(r)d m. "
+                    "Go to %(place)s and scan again.",
+                    d=distance,
+                    r=activity.radius_m,
+                    place=activity.place,
+                )
+            )
+        )
+    return distance
+
+
+@dataclass(frozen=True)
+class ScannedActivity:
+    """What a check-in scan reads of its activity (the columns its checks and answer use)."""
+
+    id: int
+    tenant_id: int
+    title: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    lat: float | None
+    lng: float | None
+    radius_m: int | None
+
+
+@dataclass(frozen=True)
+class RecordedAttendance:
+    """A check-in as a scan wrote it: the attendances row's values (not an object in the session; a
+    later read loads the row afresh). Has the attributes of an `Attendance` an answer shows."""
+
+    id: int
+    tenant_id: int
+    activity_id: int
+    member_id: int
+    checked_in_at: datetime
+    checkin_source: str
+    status: str = IN
+    checked_out_at: datetime | None = None
+    checkout_source: str | None = None
+    paper: bool = False
+    manual_reason: str | None = None
+    present_minutes: int = 0
+    presence_percent: int = 0
+    credited_minutes: int = 0
+    points: int = 0
+    points_cut: int = 0
+    zero_reason: str | None = None
+    review_reason: str | None = None
+    reviewed_at: datetime | None = None
+
+
+def scan_member(
+    session: Session,
+    tenant_id: int,
+    member_id: int,
+    token: str,
+    lat: float | None = None,
+    lng: float | None = None,
+    now: datetime | None = None,
+    seen_at: datetime | None = None,
+) -> ScanResult:
+    """`scan` for the signed-in member by id. The scan of a check-in burst — a signed-up volunteer's
+    first check-in — is one read (the activity, the member's attendance and sign-up) and two inserts
+    of plain columns, with the same checks in the same order as `scan`; anything else (a check-out, a
+    second scan, a walk-in, a refusal by `scan`'s later checks) is `scan` with the member loaded."""
+    now = now or utcnow()
+    token_time = (seen_at or now).replace(tzinfo=None)
+    activity_id, direction, source, _t = read_scan_token(token, tenant_id, token_time.replace(tzinfo=UTC).timestamp())
+    if direction == CHECKIN:
+        session.flush()  # the Core statements below see the caller's pending ORM changes
+        conn = session.connection()
+        found = _CHECKIN_READ.first(conn, {"r_activity": activity_id, "r_tenant": tenant_id, "r_member": member_id})
+        if found is not None and found.attendance_id is None and found.signup_status == CONFIRMED:
+            activity = ScannedActivity(*found[: len(_ACTIVITY_COLUMNS)])
+            distance = _distance_checked(session, activity, member_id, direction, source, now, lat, lng)
+            _open_for_checkin(activity, now, source == POSTER)
+            at = now.replace(tzinfo=None)
+            row = {"tenant_id": tenant_id, "activity_id": activity.id, "member_id": member_id}
+            inserted = _insert_attendance(conn.dialect.name).first(
+                conn, {"a_checked_in_at": at, "a_checkin_source": source, "a_created_at": utcnow(), **_keyed("a", row)}
+            )
+            if inserted is not None:
+                _LOG_SCAN.rows(
+                    conn,
+                    {
+                        **_keyed("s", row),
+                        "s_direction": CHECKIN,
+                        "s_source": source,
+                        "s_at": at,
+                        "s_outcome": "recorded",
+                        "s_distance_m": distance,
+                    },
+                )
+                return ScanResult(
+                    RecordedAttendance(inserted.id, checked_in_at=at, checkin_source=source, **row),  # type: ignore[arg-type]
+                    CHECKIN,
+                    False,
+                    activity,  # type: ignore[arg-type]
+                )
+            # A simultaneous scan of the same member made the row first: `scan` answers "already".
+    return scan(session, get_member(session, tenant_id, member_id), token, lat, lng, now, seen_at)
+
+
+def _keyed(prefix: str, values: dict) -> dict:
+    return {f"{prefix}_{k}": v for k, v in values.items()}
+
+
+_activities = cast(Table, Activity.__table__)
+_attendances = cast(Table, Attendance.__table__)
+_signups = cast(Table, Signup.__table__)
+_scans = cast(Table, Scan.__table__)
+_ACTIVITY_COLUMNS = tuple(f.name for f in fields(ScannedActivity))
+# The activity (by id, in the member's district), with the member's attendance and sign-up status
+# (NULL when there is none): every question of a first check-in, in one statement compiled once.
+_CHECKIN_READ = FixedStatement(
+    select(
+        *(_activities.c[c] for c in _ACTIVITY_COLUMNS),
+        _attendances.c.id.label("attendance_id"),
+        _signups.c.status.label("signup_status"),
+    )
+    .select_from(
+        _activities.outerjoin(
+            _attendances,
+            (_attendances.c.activity_id == _activities.c.id) & (_attendances.c.member_id == bindparam("r_member")),
+        ).outerjoin(
+            _signups, (_signups.c.activity_id == _activities.c.id) & (_signups.c.member_id == bindparam("r_member"))
+        )
+    )
+    .where(_activities.c.id == bindparam("r_activity"), _activities.c.tenant_id == bindparam("r_tenant"))
+)
+_NEW_ATTENDANCE = ("tenant_id", "activity_id", "member_id", "checked_in_at", "checkin_source", "created_at")
+_LOG_SCAN = FixedStatement(
+    _scans.insert().values(
+        **{
+            c: bindparam(f"s_{c}")
+            for c in ("tenant_id", "activity_id", "member_id", "direction", "source", "at", "outcome", "distance_m")
+        }
+    )
+)
+
+
+@lru_cache(maxsize=4)
+def _insert_attendance(dialect: str) -> FixedStatement:
+    """A check-in's attendance row, built and compiled once per dialect: INSERT … ON CONFLICT DO
+    NOTHING RETURNING id, as `check_in` does (of simultaneous scans, one makes the row)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return FixedStatement(
+        insert(_attendances)
+        .values(
+            **{c: bindparam(f"a_{c}") for c in _NEW_ATTENDANCE},
+            status=literal(IN),
+            paper=literal(False),
+            present_minutes=literal_column("0"),
+            presence_percent=literal_column("0"),
+            credited_minutes=literal_column("0"),
+            points=literal_column("0"),
+            points_cut=literal_column("0"),
+        )
+        .on_conflict_do_nothing(index_elements=["activity_id", "member_id"])
+        .returning(_attendances.c.id)
+    )
 
 
 def _log_scan(session, activity, member_id, direction, source, at, outcome, distance=None) -> None:
@@ -577,7 +740,7 @@ def _log_scan(session, activity, member_id, direction, source, at, outcome, dist
     session.flush()
 
 
-def _open_for_checkin(activity: Activity, now: datetime, poster: bool) -> None:
+def _open_for_checkin(activity: Activity | ScannedActivity, now: datetime, poster: bool) -> None:
     if activity.status != PUBLISHED:
         raise errors.NotOpen(
             str(

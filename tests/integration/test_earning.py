@@ -84,7 +84,8 @@ class Env:
     def scan(self, member, purpose, activity, minutes, made=None, **kw):
         when = self.at(minutes)
         token = make_token(purpose, self.tenant, activity.id, self.at(made if made is not None else minutes))
-        return act.scan(self.s, member, token, now=when, **kw)
+        # As the API and the scan page do: the member by id (a first check-in is written without ORM objects).
+        return act.scan_member(self.s, member.tenant_id, member.id, token, now=when, **kw)
 
     def attend(self, member, activity, minutes_in, minutes_out):
         """Scan the rotating codes in and out."""
@@ -357,6 +358,56 @@ def test_signing_in_first_keeps_the_time_the_code_was_opened(env):
         act.scan(env.s, v, token, now=env.at(5))
     r = act.scan(env.s, v, token, now=env.at(5), seen_at=env.at(0))  # but it was opened while valid
     assert (r.already, r.attendance.checked_in_at) == (False, env.at(5))
+
+
+def test_a_first_check_in_by_id_writes_what_the_loaded_member_path_writes(env):
+    """`scan_member` writes a signed-up volunteer's first check-in with plain statements; `scan` (a
+    loaded member, ORM objects) writes the same attendance and scan log, column for column."""
+    a = env.activity(lat=PLACE[0], lng=PLACE[1], radius_m=200)
+    fast, slow = env.member("甲"), env.member("乙")
+    for v in (fast, slow):
+        act.sign_up(env.s, a.id, v)
+    token = make_token("poster_checkin", env.tenant, a.id, env.at(-5))
+    near = {"lat": PLACE[0] + 0.0005, "lng": PLACE[1]}
+    by_id = act.scan_member(env.s, env.tenant, fast.id, token, now=env.at(-5), **near)
+    loaded = act.scan(env.s, slow, token, now=env.at(-5), **near)
+    assert (by_id.direction, by_id.already, by_id.activity.title) == (CHECKIN, False, "垃圾分类宣传")
+    env.s.expire_all()
+
+    def row(model, member):
+        obj = env.s.scalars(select(model).where(model.activity_id == a.id, model.member_id == member.id)).one()
+        assert getattr(obj, "created_at", True) is not None
+        skip = ("id", "member_id", "created_at")  # created_at: each path's own clock reading
+        return {c.key: getattr(obj, c.key) for c in model.__table__.columns if c.key not in skip}
+
+    written = row(Attendance, fast)
+    assert written == row(Attendance, slow)
+    assert (written["status"], written["checkin_source"], written["checked_in_at"]) == (IN, POSTER, env.at(-5))
+    assert by_id.attendance.id == loaded.attendance.id - 1  # the answer carries the row's id
+    assert row(Scan, fast) == row(Scan, slow)
+    assert row(Scan, fast)["outcome"] == "recorded" and row(Scan, fast)["distance_m"] == 55
+    # The same refusals, in the same order, as the loaded member's path.
+    late = env.member("丙")
+    act.sign_up(env.s, a.id, late)
+    with pytest.raises(errors.OutsideRadius):
+        act.scan_member(env.s, env.tenant, late.id, token, now=env.at(-5), lat=PLACE[0] + 0.01, lng=PLACE[1])
+    assert env.s.scalars(select(Scan.outcome).where(Scan.member_id == late.id)).all() == ["outside_radius"]
+    with pytest.raises(errors.NotOpen):
+        act.scan_member(env.s, env.tenant, late.id, token, now=env.at(121), **near)
+    walk_in = env.member("丁")  # not signed up: `scan` with the loaded member takes them (walk-ins welcome)
+    came = act.scan_member(env.s, env.tenant, walk_in.id, token, now=env.at(-5), **near)
+    assert (came.already, came.attendance.member.name) == (False, "丁")
+    closed = env.activity(walk_ins=False)
+    with pytest.raises(errors.NotSignedUp):
+        act.scan_member(
+            env.s,
+            env.tenant,
+            walk_in.id,
+            make_token("poster_checkin", env.tenant, closed.id, env.at(-5)),
+            now=env.at(-5),
+        )
+    assert act.scan_member(env.s, env.tenant, fast.id, token, now=env.at(-4), **near).already
+    env.verify()
 
 
 def test_a_code_of_another_district_is_refused(env):
