@@ -11,7 +11,7 @@ check-in relies on the unique (activity, member) key, so fifty simultaneous scan
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
@@ -488,6 +488,8 @@ def _promote(session: Session, activity: Activity) -> list[int]:
 
 @dataclass(frozen=True)
 class ScanResult:
+    # From `scan_member`'s own writes: a RecordedAttendance and a ScannedActivity, with the attributes
+    # an answer reads (values, not objects in the session).
     attendance: Attendance
     direction: str  # in | out
     already: bool  # the scan changed nothing (a second scan)
@@ -584,11 +586,13 @@ class ScannedActivity:
     lat: float | None
     lng: float | None
     radius_m: int | None
+    category: str
+    host_unit_id: int
 
 
 @dataclass(frozen=True)
 class RecordedAttendance:
-    """A check-in as a scan wrote it: the attendances row's values (not an object in the session; a
+    """An attendance as a scan wrote it: the attendances row's values (not an object in the session; a
     later read loads the row afresh). Has the attributes of an `Attendance` an answer shows."""
 
     id: int
@@ -610,6 +614,9 @@ class RecordedAttendance:
     zero_reason: str | None = None
     review_reason: str | None = None
     reviewed_at: datetime | None = None
+    rule_id: int | None = None
+    rule_version: int | None = None
+    journal_id: int | None = None
 
 
 def scan_member(
@@ -622,46 +629,116 @@ def scan_member(
     now: datetime | None = None,
     seen_at: datetime | None = None,
 ) -> ScanResult:
-    """`scan` for the signed-in member by id. The scan of a check-in burst — a signed-up volunteer's
-    first check-in — is one read (the activity, the member's attendance and sign-up) and two inserts
-    of plain columns, with the same checks in the same order as `scan`; anything else (a check-out, a
-    second scan, a walk-in, a refusal by `scan`'s later checks) is `scan` with the member loaded."""
+    """`scan` for the signed-in member by id. The scans of a burst — a signed-up volunteer's first
+    check-in, and the check-out of an open attendance — are one read (the activity, the member's
+    attendance and sign-up) and a few statements of plain columns (no ORM objects), with the same
+    checks in the same order as `scan`. Anything else (a second scan, a walk-in, a refusal by one of
+    `scan`'s later checks, a scan that lost a race) is `scan` with the member loaded, which answers it."""
     now = now or utcnow()
     token_time = (seen_at or now).replace(tzinfo=None)
     activity_id, direction, source, _t = read_scan_token(token, tenant_id, token_time.replace(tzinfo=UTC).timestamp())
-    if direction == CHECKIN:
-        session.flush()  # the Core statements below see the caller's pending ORM changes
-        conn = session.connection()
-        found = _CHECKIN_READ.first(conn, {"r_activity": activity_id, "r_tenant": tenant_id, "r_member": member_id})
-        if found is not None and found.attendance_id is None and found.signup_status == CONFIRMED:
-            activity = ScannedActivity(*found[: len(_ACTIVITY_COLUMNS)])
-            distance = _distance_checked(session, activity, member_id, direction, source, now, lat, lng)
-            _open_for_checkin(activity, now, source == POSTER)
-            at = now.replace(tzinfo=None)
-            row = {"tenant_id": tenant_id, "activity_id": activity.id, "member_id": member_id}
-            inserted = _insert_attendance(conn.dialect.name).first(
-                conn, {"a_checked_in_at": at, "a_checkin_source": source, "a_created_at": utcnow(), **_keyed("a", row)}
-            )
-            if inserted is not None:
-                _LOG_SCAN.rows(
-                    conn,
-                    {
-                        **_keyed("s", row),
-                        "s_direction": CHECKIN,
-                        "s_source": source,
-                        "s_at": at,
-                        "s_outcome": "recorded",
-                        "s_distance_m": distance,
-                    },
-                )
-                return ScanResult(
-                    RecordedAttendance(inserted.id, checked_in_at=at, checkin_source=source, **row),  # type: ignore[arg-type]
-                    CHECKIN,
-                    False,
-                    activity,  # type: ignore[arg-type]
-                )
-            # A simultaneous scan of the same member made the row first: `scan` answers "already".
-    return scan(session, get_member(session, tenant_id, member_id), token, lat, lng, now, seen_at)
+    session.flush()  # the Core statements below see the caller's pending ORM changes
+    conn = session.connection()
+    found = _SCAN_READ.first(conn, {"r_activity": activity_id, "r_tenant": tenant_id, "r_member": member_id})
+    at = now.replace(tzinfo=None)
+    done = None
+    if found is None:
+        pass
+    elif direction == CHECKIN and found.attendance_id is None and found.signup_status == CONFIRMED:
+        activity = ScannedActivity(*found[: len(_ACTIVITY_COLUMNS)])
+        distance = _distance_checked(session, activity, member_id, direction, source, now, lat, lng)
+        _open_for_checkin(activity, now, source == POSTER)
+        done = _first_check_in(conn, activity, member_id, at, source)
+    elif (
+        direction == CHECKOUT
+        and found.attendance_status == IN
+        and found.checked_out_at is None
+        and found.status == PUBLISHED
+        and not (source == POSTER and at > found.ends_at + POSTER_CLOSES_AFTER)
+        and at >= found.checked_in_at
+    ):
+        activity = ScannedActivity(*found[: len(_ACTIVITY_COLUMNS)])
+        distance = _distance_checked(session, activity, member_id, direction, source, now, lat, lng)
+        done = _open_check_out(session, conn, activity, found, member_id, at, source)
+    if done is None:  # not a burst's scan, or a simultaneous scan of the same member came first
+        return scan(session, get_member(session, tenant_id, member_id), token, lat, lng, now, seen_at)
+    _LOG_SCAN.rows(
+        conn,
+        {
+            "s_tenant_id": tenant_id,
+            "s_activity_id": activity.id,
+            "s_member_id": member_id,
+            "s_direction": direction,
+            "s_source": source,
+            "s_at": at,
+            "s_outcome": "recorded",
+            "s_distance_m": distance,
+        },
+    )
+    return ScanResult(done, direction, False, activity)  # type: ignore[arg-type]
+
+
+def _first_check_in(conn, activity: ScannedActivity, member_id: int, at: datetime, source: str):
+    """The attendance row of a first check-in, or None when a simultaneous scan made it first."""
+    row: dict[str, Any] = {"tenant_id": activity.tenant_id, "activity_id": activity.id, "member_id": member_id}
+    inserted = _insert_attendance(conn.dialect.name).first(
+        conn, {"a_checked_in_at": at, "a_checkin_source": source, "a_created_at": utcnow(), **_keyed("a", row)}
+    )
+    if inserted is None:
+        return None
+    return RecordedAttendance(inserted.id, checked_in_at=at, checkin_source=source, **row)
+
+
+def _open_check_out(
+    session: Session, conn, activity: ScannedActivity, found, member_id: int, at: datetime, source: str
+):
+    """Close an open attendance at `at` and price it, as `check_out` and `_price` do: the rule in force
+    at the start, the credit, and the points held as a pending journal. The attendance is closed by
+    a conditional UPDATE (still open, not checked out): of simultaneous check-outs one closes it, and
+    None tells the others to answer through `scan`."""
+    rule = points_rules.rule_for(session, activity.tenant_id, activity.category, activity.starts_at)
+    c = points_rules.credit(rule, activity.starts_at, activity.ends_at, found.checked_in_at, at)
+    closed: dict[str, Any] = {
+        "status": TO_REVIEW,
+        "checked_out_at": at,
+        "checkout_source": source,
+        "present_minutes": c.present_minutes,
+        "presence_percent": c.presence_percent,
+        "credited_minutes": c.credited_minutes,
+        "points": c.points,
+        "zero_reason": c.zero_reason,
+        "points_cut": c.points_cut,
+        "rule_id": rule.id,
+        "rule_version": rule.version,
+    }
+    if _CLOSE_ATTENDANCE.first(conn, {"o_id": found.attendance_id, **_keyed("o", closed)}) is None:
+        return None
+    attendance = RecordedAttendance(
+        found.attendance_id,
+        activity.tenant_id,
+        activity.id,
+        member_id,
+        checked_in_at=found.checked_in_at,
+        checkin_source=found.checkin_source,
+        paper=bool(found.paper),
+        manual_reason=found.manual_reason,
+        **closed,
+    )
+    claim = points.HoursClaim(
+        attendance_id=attendance.id,
+        activity_id=activity.id,
+        member_id=member_id,
+        host_unit_id=activity.host_unit_id,
+        title=activity.title,
+        minutes=c.credited_minutes,
+        points=c.points,
+        rule=rule,
+    )
+    journal = points.hold_hours(session, activity.tenant_id, claim)
+    if journal is None:
+        return attendance
+    _SET_JOURNAL.rows(conn, {"j_id": attendance.id, "j_journal_id": journal.id})
+    return replace(attendance, journal_id=journal.id)
 
 
 def _keyed(prefix: str, values: dict) -> dict:
@@ -674,11 +751,18 @@ _signups = cast(Table, Signup.__table__)
 _scans = cast(Table, Scan.__table__)
 _ACTIVITY_COLUMNS = tuple(f.name for f in fields(ScannedActivity))
 # The activity (by id, in the member's district), with the member's attendance and sign-up status
-# (NULL when there is none): every question of a first check-in, in one statement compiled once.
-_CHECKIN_READ = FixedStatement(
+# (NULL when there is none): every question of a first check-in or a check-out, in one statement
+# compiled once.
+_SCAN_READ = FixedStatement(
     select(
         *(_activities.c[c] for c in _ACTIVITY_COLUMNS),
         _attendances.c.id.label("attendance_id"),
+        _attendances.c.status.label("attendance_status"),
+        _attendances.c.checked_in_at,
+        _attendances.c.checkin_source,
+        _attendances.c.checked_out_at,
+        _attendances.c.paper,
+        _attendances.c.manual_reason,
         _signups.c.status.label("signup_status"),
     )
     .select_from(
@@ -692,6 +776,33 @@ _CHECKIN_READ = FixedStatement(
     .where(_activities.c.id == bindparam("r_activity"), _activities.c.tenant_id == bindparam("r_tenant"))
 )
 _NEW_ATTENDANCE = ("tenant_id", "activity_id", "member_id", "checked_in_at", "checkin_source", "created_at")
+_CLOSED_COLUMNS = (
+    "status",
+    "checked_out_at",
+    "checkout_source",
+    "present_minutes",
+    "presence_percent",
+    "credited_minutes",
+    "points",
+    "zero_reason",
+    "points_cut",
+    "rule_id",
+    "rule_version",
+)
+# Close an attendance still open (checked in, not out): RETURNING its id when this statement did it.
+_CLOSE_ATTENDANCE = FixedStatement(
+    _attendances.update()
+    .where(
+        _attendances.c.id == bindparam("o_id"),
+        _attendances.c.status == literal(IN),
+        _attendances.c.checked_out_at.is_(None),
+    )
+    .values(**{c: bindparam(f"o_{c}") for c in _CLOSED_COLUMNS})
+    .returning(_attendances.c.id)
+)
+_SET_JOURNAL = FixedStatement(
+    _attendances.update().where(_attendances.c.id == bindparam("j_id")).values(journal_id=bindparam("j_journal_id"))
+)
 _LOG_SCAN = FixedStatement(
     _scans.insert().values(
         **{
@@ -761,7 +872,9 @@ def _attendance(session: Session, activity: Activity, member_id: int, lock: bool
     stmt = select(Attendance).where(Attendance.activity_id == activity.id, Attendance.member_id == member_id)
     if lock:
         stmt = stmt.with_for_update()
-    return session.scalars(stmt).first()
+    # populate_existing: the row as it is now, also when the session holds it from before a scan wrote
+    # it with plain statements (`scan_member`), which do not touch the session's objects.
+    return session.scalars(stmt.execution_options(populate_existing=True)).first()
 
 
 def check_in(
@@ -790,7 +903,7 @@ def check_in(
         )
     ).one()
     if attended_id is not None:
-        existing = session.get(Attendance, attended_id)
+        existing = session.get(Attendance, attended_id, populate_existing=True)  # as now (see _attendance)
         assert existing is not None  # just seen; attendances are never deleted
         return ScanResult(existing, CHECKIN, True, activity)
     if signup_status != CONFIRMED:

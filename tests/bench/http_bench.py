@@ -214,7 +214,10 @@ def _time_scans(ctx: Context, target: Target, client, path: str, scans: list, st
         f"{c_floor * 1000:.2f} / {c_scan * 1000:.2f} ms ({c_scan / c_floor:.2f}×)",
     )
     ctx.report.goal(
-        f"in-process: a scan-sized write <= 2x /healthz ({path})", target.name, m_scan / floor, m_scan / floor <= 2.0
+        f"in-process: a scan-sized write <= 2x /healthz ({label.split(' POST')[0]})",
+        target.name,
+        m_scan / floor,
+        m_scan / floor <= 2.0,
     )
 
 
@@ -231,7 +234,7 @@ def _activity_scan_write(ctx: Context, target: Target, app, district: int, round
 
     from app.activities import services as activities
     from app.activities.labels import CONFIRMED
-    from app.activities.models import Signup
+    from app.activities.models import Attendance, Signup
     from app.auth import services as auth
     from app.db import unit_of_work, utcnow
     from app.people.models import Member
@@ -277,11 +280,48 @@ def _activity_scan_write(ctx: Context, target: Target, app, district: int, round
             ],
         )
         activity.confirmed_count = len(members)
+        # And one ending in 5 minutes that they all checked in to at its start, 2 hours ago (in bulk):
+        # the check-out burst at its end.
+        ending = activities.create_activity(
+            s,
+            district,
+            activities.ActivityData(
+                title="签退基准：河道清洁",
+                category="environment",
+                host_unit_id=community.id,
+                place="茅洲河碧道",
+                starts_at=now - timedelta(hours=2),
+                ends_at=now + timedelta(minutes=5),
+                capacity=len(members),
+            ),
+            actor_user_id=None,
+        )
+        activities.publish_activity(s, ending, actor_user_id=None)
+        s.execute(
+            insert(Attendance),
+            [
+                dict(
+                    tenant_id=district,
+                    activity_id=ending.id,
+                    member_id=m,
+                    status="in",
+                    checked_in_at=ending.starts_at,
+                    checkin_source="poster",
+                    created_at=now,
+                )
+                for m in members
+            ],
+        )
         principals = {m: auth.open_session(s, auth.user_for_member(s, s.get(Member, m)).id) for m in members}
         poster = make_token("poster_checkin", district, activity.id)
+        leave = make_token("poster_checkout", district, ending.id)
     client, headers = _signed_in_clients(app, principals)
     scans = [(headers[m], {"token": poster}) for m in members]
     _time_scans(ctx, target, client, ACTIVITY_SCAN, scans, 200, "activity check-in scan POST (attendance and scan log)")
+    scans = [(headers[m], {"token": leave}) for m in members]
+    _time_scans(
+        ctx, target, client, ACTIVITY_SCAN, scans, 200, "activity check-out scan POST (priced, points held pending)"
+    )
 
 
 # -- under make serve ------------------------------------------------------------------------------
@@ -453,7 +493,9 @@ and /healthz does not). Each member's session is made as if signed in on the pho
 test client's address and User-Agent), as a phone keeps the cookie it signed in with. **The volunteer's
 scan at an event** the same way: 600 demo members signed up (in bulk) for one running activity each scan
 its check-in poster once (`POST /api/v1/scans`, the check-in burst's call: the attendance row and the
-scan log, committed once; the points come at check-out and review).
+scan log, committed once; the points come at check-out and review), then check out of another activity
+that they checked in to (in bulk) at its start 2 hours ago and that ends in 5 minutes (the attendance
+closed and priced, the points held as a pending journal, the scan log).
 **Under `make serve`** (PostgreSQL): the real target — gunicorn with `AIXIN_ENV=production`, workers
 from `WEB_CONCURRENCY` or cores + 1, migrations first, bound to 127.0.0.1 on a free port, stopped
 when done — and `wrk -t2 -c{CONNECTIONS} --latency` for 15 s per path (after 2 s of warm-up) with the

@@ -90,7 +90,9 @@ class Env:
     def attend(self, member, activity, minutes_in, minutes_out):
         """Scan the rotating codes in and out."""
         self.scan(member, "activity_checkin", activity, minutes_in)
-        return self.scan(member, "activity_checkout", activity, minutes_out).attendance
+        done = self.scan(member, "activity_checkout", activity, minutes_out).attendance
+        # The row as the session's object (a scan answers with what it wrote; the review changes the row).
+        return self.s.get(Attendance, done.id, populate_existing=True)
 
     def review(self, activity, actor=None, **decision):
         actor = actor or self.organiser
@@ -374,6 +376,9 @@ def test_a_first_check_in_by_id_writes_what_the_loaded_member_path_writes(env):
     assert (by_id.direction, by_id.already, by_id.activity.title) == (CHECKIN, False, "垃圾分类宣传")
     env.s.expire_all()
 
+    def row_id(model, member):
+        return env.s.scalar(select(model.id).where(model.activity_id == a.id, model.member_id == member.id))
+
     def row(model, member):
         obj = env.s.scalars(select(model).where(model.activity_id == a.id, model.member_id == member.id)).one()
         assert getattr(obj, "created_at", True) is not None
@@ -407,6 +412,40 @@ def test_a_first_check_in_by_id_writes_what_the_loaded_member_path_writes(env):
             now=env.at(-5),
         )
     assert act.scan_member(env.s, env.tenant, fast.id, token, now=env.at(-4), **near).already
+
+    # Check-out: the attendance closed and priced, the points held, the scan logged, as `scan` does.
+    leave = make_token("poster_checkout", env.tenant, a.id, env.at(100))
+    closed = act.scan_member(env.s, env.tenant, fast.id, leave, now=env.at(100), **near)
+    act.scan(env.s, slow, leave, now=env.at(100), **near)
+    assert (closed.direction, closed.already, closed.attendance.status, closed.attendance.points) == (
+        CHECKOUT,
+        False,
+        TO_REVIEW,
+        15,
+    )
+    env.s.expire_all()
+    written = row(Attendance, fast)
+    assert {**written, "journal_id": None} == {**row(Attendance, slow), "journal_id": None}
+    assert (written["credited_minutes"], written["checkout_source"], closed.attendance.journal_id) == (
+        90,
+        POSTER,
+        written["journal_id"],
+    )
+    fast_journal, slow_journal = (
+        env.s.execute(
+            select(journals.c.pending, journals.c.memo, journals.c.meta).where(journals.c.id == x["journal_id"])
+        ).one()
+        for x in (written, row(Attendance, slow))
+    )
+    for j, who in ((fast_journal, fast), (slow_journal, slow)):
+        assert (j.pending, j.memo) == (True, "垃圾分类宣传")
+        assert j.meta["attendance_id"] == row_id(Attendance, who)
+    assert {**fast_journal.meta, "attendance_id": 0} == {**slow_journal.meta, "attendance_id": 0}
+    assert (env.points(fast).pending, env.points(slow).pending) == (15, 15)
+    outcomes = env.s.scalars(select(Scan.direction).where(Scan.member_id == fast.id, Scan.outcome == "recorded"))
+    assert sorted(outcomes) == [CHECKIN, CHECKOUT]
+    again = act.scan_member(env.s, env.tenant, fast.id, leave, now=env.at(101), **near)
+    assert (again.already, again.attendance.checked_out_at) == (True, env.at(100))  # through `scan`
     env.verify()
 
 
