@@ -377,3 +377,55 @@ def test_points_rules_read_by_organisers_changed_by_district_admins(app, town):
     assert [x["version"] for x in c.get("/api/v1/points/rules").get_json()["items"]] == [1]
     v, _vt = _client(app, town, "volunteer")
     assert _error(v.get("/api/v1/points/rules"), 403) == "forbidden"
+
+
+def test_a_signed_up_volunteers_scans_are_one_read_and_a_few_plain_writes(app, town):
+    """The scans of a burst (`scan_member`): a first check-in is the principal, one read of the activity
+    with the member's attendance and sign-up, the attendance row and the scan log — no ORM load of the
+    member or the activity; a check-out reads the same, the rule in force, closes the attendance in one
+    statement and logs the scan. A second scan of either is answered by the loaded-member path."""
+    from sqlalchemy import event
+
+    activity_id = _published(app, town, starts_at=_iso(utcnow() + timedelta(minutes=30)))
+    v, vtoken = _client(app, town, "volunteer")
+    assert post(v, f"{A}/{activity_id}/signups", {}, vtoken).get_json()["status"] == "confirmed"
+    codes = _client(app, town, "organiser")[0].get(f"{A}/{activity_id}/codes").get_json()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    def scan(token: str) -> tuple[dict, list[str]]:
+        statements.clear()
+        r = post(v, "/api/v1/scans", {"token": token}, vtoken)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return r.get_json(), [
+            s.split(" (")[0] if s.startswith("INSERT") else s[:28]
+            for s in statements
+            if "ledger_" not in s and s.split(None, 1)[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
+        ]
+
+    engine = app.extensions["db_sessionmaker"]().get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        came, came_sql = scan(codes["checkin"]["token"])
+        again, _sql = scan(codes["checkin"]["token"])
+        left, left_sql = scan(codes["checkout"]["token"])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert (came["already"], came["attendance"]["status"], came["attendance"]["member_name"]) == (False, "in", "李娜")
+    # The principal, the one read, the row and the log.
+    assert came_sql[1:] == ["SELECT activities.id, activi", "INSERT INTO attendances", "INSERT INTO activity_scans"], (
+        came_sql
+    )
+    assert again["already"] is True and again["attendance"]["id"] == came["attendance"]["id"]
+    assert (left["direction"], left["already"], left["attendance"]["status"]) == ("out", False, "to_review")
+    # The principal, the one read, the rule in force (the category's, then the district's), the close, the log.
+    assert left_sql[1:] == [
+        "SELECT activities.id, activi",
+        "SELECT points_rules.id, poin",
+        "SELECT points_rules.id, poin",
+        "UPDATE attendances SET statu",
+        "INSERT INTO activity_scans",
+    ], left_sql
+    assert not [s for s in left_sql if s.startswith(("SELECT members", "SELECT attendances"))], left_sql
