@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from .labels import MISSED_NOTHING
@@ -67,20 +67,23 @@ DEFAULT_RULE = Rule(None, 0, "", **DEFAULT)  # type: ignore[arg-type]
 def rule_for(session: Session, tenant_id: int, category: str, at: datetime) -> Rule:
     """The rule in force at `at` (UTC) for `category`: the category's own newest version effective by
     then, else the district default's, else the built-in default."""
-    for cat in (category, "") if category else ("",):
-        row = session.scalars(
-            select(PointsRule)
-            .where(
-                PointsRule.tenant_id == tenant_id,
-                PointsRule.category == cat,
-                PointsRule.effective_from <= at,
-            )
-            .order_by(PointsRule.effective_from.desc(), PointsRule.version.desc())
-            .limit(1)
-        ).first()
-        if row is not None:
-            return Rule.of(row)
-    return DEFAULT_RULE
+    # One statement for both: the category's own versions sort before the district default's.
+    cats = (category, "") if category else ("",)
+    row = session.scalars(
+        select(PointsRule)
+        .where(
+            PointsRule.tenant_id == tenant_id,
+            PointsRule.category.in_(cats),
+            PointsRule.effective_from <= at,
+        )
+        .order_by(
+            case((PointsRule.category == "", 1), else_=0),
+            PointsRule.effective_from.desc(),
+            PointsRule.version.desc(),
+        )
+        .limit(1)
+    ).first()
+    return DEFAULT_RULE if row is None else Rule.of(row)
 
 
 @dataclass(frozen=True)

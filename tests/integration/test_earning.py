@@ -153,6 +153,24 @@ def change_rule(env, **kw):
 # --- rules, versioned -----------------------------------------------------------------------------------
 
 
+def test_the_rule_in_force_is_the_categorys_own_else_the_districts_else_the_built_in(env):
+    from app.points.rules import DEFAULT_RULE, rule_for
+
+    assert rule_for(env.s, env.tenant, "elderly", env.at(0)) == DEFAULT_RULE
+    district_v1 = change_rule(env, points_per_hour=11, effective_from=env.at(-600))
+    elderly = change_rule(env, category="elderly", points_per_hour=30, effective_from=env.at(-300))
+    district_v2 = change_rule(env, points_per_hour=12, effective_from=env.at(-60))  # newer than the category's
+    later = change_rule(env, category="elderly", points_per_hour=40, effective_from=env.at(60))
+
+    def in_force(category, minutes):
+        return rule_for(env.s, env.tenant, category, env.at(minutes)).points_per_hour
+
+    assert [in_force("elderly", m) for m in (-700, -400, -200, 0, 90)] == [10, 11, 30, 30, 40]
+    assert [in_force("environment", m) for m in (-700, -400, 0)] == [10, 11, 12]
+    assert [in_force("", m) for m in (-400, 0, 90)] == [11, 12, 12]
+    assert (district_v1.version, district_v2.version, elderly.version, later.version) == (1, 2, 1, 2)
+
+
 def test_the_rule_in_force_at_the_start_prices_the_service(env):
     a = env.activity()
     volunteer = env.member()

@@ -420,10 +420,10 @@ def test_a_signed_up_volunteers_scans_are_one_read_and_a_few_plain_writes(app, t
     )
     assert again["already"] is True and again["attendance"]["id"] == came["attendance"]["id"]
     assert (left["direction"], left["already"], left["attendance"]["status"]) == ("out", False, "to_review")
-    # The principal, the one read, the rule in force (the category's, then the district's), the close, the log.
+    # The principal, the one read, the rule in force (the category's, else the district's: one statement),
+    # the close, the log.
     assert left_sql[1:] == [
         "SELECT activities.id, activi",
-        "SELECT points_rules.id, poin",
         "SELECT points_rules.id, poin",
         "UPDATE attendances SET statu",
         "INSERT INTO activity_scans",
