@@ -429,37 +429,46 @@ def _under_serve(ctx: Context, target: Target, district: int) -> None:
     if shutil.which("wrk") is None:
         ctx.report.note("HTTP under make serve not measured: wrk is not installed (apt-get install wrk).")
         return
-    seconds = ctx.size(15, 4)
+    seconds = ctx.size(5, 4)
     # The in-process part signed in hundreds of party members (new users and sessions) after the demo's
     # ANALYZE; autovacuum would analyze them within a minute or so, but not necessarily before this
     # starts, and with the old counts PostgreSQL plans the principal's join as a scan of all users.
     with target.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     workdir = temp_dir()
+    rounds = ctx.size(3, 1)
     try:
         with _Server(target.url, workdir) as server:
             cookie = _sign_in_over_http(server.base, district)
-            results = {}
-            for p, label in PATHS:
+            for p, _label in PATHS:
                 _wrk(server.base + p, 2, cookie if p != "/healthz" else None)  # warm every worker
-                r = results[p] = _wrk(server.base + p, seconds, cookie if p != "/healthz" else None)
-                shown = f"{r['rps']:,.0f} req/s, p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms"
-                if r["bad"]:
-                    shown += f", {r['bad']:.0f} errors"
+            # In rounds, each path in turn: drift in the machine's speed (a shared machine's neighbours,
+            # the database's background work) then reaches every path alike, as in-process above.
+            runs: dict[str, list[dict[str, float]]] = {p: [] for p, _ in PATHS}
+            for _ in range(rounds):
+                for p, _label in PATHS:
+                    runs[p].append(_wrk(server.base + p, seconds, cookie if p != "/healthz" else None))
+            for p, label in PATHS:
+                rps = [r["rps"] for r in runs[p]]
+                shown = (
+                    f"{statistics.median(rps):,.0f} req/s (rounds {' / '.join(f'{x:,.0f}' for x in rps)}), "
+                    f"p50 {statistics.median(r['p50'] for r in runs[p]):.0f} ms, "
+                    f"p99 {max(r['p99'] for r in runs[p]):.0f} ms (worst round)"
+                )
+                bad = sum(r["bad"] for r in runs[p])
+                if bad:
+                    shown += f", {bad:.0f} errors"
                 ctx.report.add(
                     TITLE, f"make serve ({server.workers} workers), wrk {CONNECTIONS} conn: {label}", target.name, shown
                 )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    floor = results["/healthz"]["rps"]
-    api = results["/api/v1/members?q=1286"]
-    ctx.report.goal(
-        "make serve: signed-in members API >= 0.5x /healthz req/s",
-        target.name,
-        api["rps"] / floor,
-        api["rps"] >= 0.5 * floor,
-    )
-    ctx.report.goal("make serve: signed-in members API p99 < 150 ms", target.name, api["p99"], api["p99"] < 150)
+    api = "/api/v1/members?q=1286"
+    # Each round's ratio is of two runs seconds apart; the median of the rounds' ratios.
+    ratio = statistics.median(a["rps"] / h["rps"] for a, h in zip(runs[api], runs["/healthz"], strict=True))
+    worst_p99 = max(r["p99"] for r in runs[api])
+    ctx.report.goal("make serve: signed-in members API >= 0.5x /healthz req/s", target.name, ratio, ratio >= 0.5)
+    ctx.report.goal("make serve: signed-in members API p99 < 150 ms", target.name, worst_p99, worst_p99 < 150)
 
 
 def bench_signed_in(ctx: Context) -> None:
@@ -498,8 +507,11 @@ that they checked in to (in bulk) at its start 2 hours ago and that ends in 5 mi
 closed and priced, the points held as a pending journal, the scan log).
 **Under `make serve`** (PostgreSQL): the real target — gunicorn with `AIXIN_ENV=production`, workers
 from `WEB_CONCURRENCY` or cores + 1, migrations first, bound to 127.0.0.1 on a free port, stopped
-when done — and `wrk -t2 -c{CONNECTIONS} --latency` for 15 s per path (after 2 s of warm-up) with the
-signed-in cookie; requests per second and the 50th and 99th latency percentiles. The load generator
+when done — and `wrk -t2 -c{CONNECTIONS} --latency` with the signed-in cookie, after 2 s of warm-up per path: three
+rounds of 5 s per path, the paths in turn, so that drift in the machine's speed reaches every path
+alike; per path the median of the rounds' requests per second (each round's shown), the median 50th
+latency percentile and the worst round's 99th; the throughput goal takes the median of the rounds'
+ratios (members API to /healthz in the same round), the latency goal the worst round. The load generator
 shares the machine's cores with the server and the database.""",
     )
 ]
