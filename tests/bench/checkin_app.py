@@ -60,10 +60,15 @@ def _floor():
     return {"ok": True}
 
 
-def create() -> Flask:
-    app = create_app()
+def with_bench_routes(app: Flask) -> Flask:
+    """`app` (before its first request) with the two bench-only routes; section 9 times the floor
+    in-process on it."""
     bp = api_blueprint("bench_api", __name__)
     bp.add_url_rule("/bench/scans", "scan", _scan, methods=["POST"])
     bp.add_url_rule("/bench/floor", "floor", _floor, methods=["POST"])
     app.register_blueprint(bp)
     return app
+
+
+def create() -> Flask:
+    return with_bench_routes(create_app())

@@ -69,8 +69,8 @@ def _csrf(html: str) -> str:
 
 
 # -- in-process ------------------------------------------------------------------------------------
-def _in_process(ctx: Context, target: Target, district: int) -> None:
-    app = create_app(
+def _app(target: Target):
+    return create_app(
         {
             "ENV": "test",
             "SECRET_KEY": "bench-secret-" + "x" * 32,
@@ -79,6 +79,10 @@ def _in_process(ctx: Context, target: Target, district: int) -> None:
             "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
+
+
+def _in_process(ctx: Context, target: Target, district: int) -> None:
+    app = _app(target)
     client = app.test_client()
     page = client.get("/signin").get_data(as_text=True)
     resp = client.post(
@@ -171,9 +175,11 @@ def _signed_in_clients(app, principals: dict) -> tuple:
     return client, headers
 
 
-def _time_scans(ctx: Context, target: Target, client, path: str, scans: list, status: int, label: str) -> None:
+def _time_scans(
+    ctx: Context, target: Target, client, path: str, scans: list, status: int, label: str, goal: bool = True
+) -> None:
     """Each (headers, body) of `scans` POSTed to `path` once, interleaved with /healthz; the medians
-    after 20 warm-up pairs, in wall and in CPU time, and the goal."""
+    after 20 warm-up pairs, in wall and in CPU time, and (with `goal`) the goal."""
     times: dict[str, list[float]] = {"/healthz": [], path: []}
     cpu: dict[str, list[float]] = {"/healthz": [], path: []}
     for i, (headers, body) in enumerate(scans):
@@ -213,12 +219,13 @@ def _time_scans(ctx: Context, target: Target, client, path: str, scans: list, st
         target.name,
         f"{c_floor * 1000:.2f} / {c_scan * 1000:.2f} ms ({c_scan / c_floor:.2f}×)",
     )
-    ctx.report.goal(
-        f"in-process: a scan-sized write <= 2x /healthz ({label.split(' POST')[0]})",
-        target.name,
-        m_scan / floor,
-        m_scan / floor <= 2.0,
-    )
+    if goal:
+        ctx.report.goal(
+            f"in-process: a scan-sized write <= 2x /healthz ({label.split(' POST')[0]})",
+            target.name,
+            m_scan / floor,
+            m_scan / floor <= 2.0,
+        )
 
 
 ACTIVITY_SCAN = "/api/v1/scans"
@@ -321,6 +328,16 @@ def _activity_scan_write(ctx: Context, target: Target, app, district: int, round
     scans = [(headers[m], {"token": leave}) for m in members]
     _time_scans(
         ctx, target, client, ACTIVITY_SCAN, scans, 200, "activity check-out scan POST (priced, points held pending)"
+    )
+    # The floor of a signed-in write (section 13's, tests/bench/checkin_app.py) on a twin of the app: the
+    # same session cookie, principal, CSRF and JSON checks, one INSERT and the commit, and nothing else.
+    # What a scan costs above it is the scan's own work.
+    from .checkin_app import FLOOR, with_bench_routes
+
+    floor_client, floor_headers = _signed_in_clients(with_bench_routes(_app(target)), principals)
+    scans = [(floor_headers[m], {"activity_id": activity.id}) for m in members]
+    _time_scans(
+        ctx, target, floor_client, FLOOR, scans, 200, "floor write POST (signed in, CSRF, one insert)", goal=False
     )
 
 
