@@ -1,6 +1,6 @@
 """The app the check-in burst benchmark serves with gunicorn: the real app (configured from the
 environment, as in production) plus two bench-only API routes that exist only in this factory, never in
-`create_app()`:
+`create_app()` (section 9 also adds them to its in-process app with `with_bench_routes`, to time the floor):
 
 - POST /api/v1/bench/scans — {"token", "lat"?, "lng"?}: what POST /api/v1/scans does (the signed-in
   member scans a check-in code through app.activities.services.scan). Used only while the real route

@@ -330,7 +330,8 @@ def _activity_scan_write(ctx: Context, target: Target, app, district: int, round
         ctx, target, client, ACTIVITY_SCAN, scans, 200, "activity check-out scan POST (priced, points held pending)"
     )
     # The floor of a signed-in write (section 13's, tests/bench/checkin_app.py) on a twin of the app: the
-    # same session cookie, principal, CSRF and JSON checks, one INSERT and the commit, and nothing else.
+    # same server-side sessions (a cookie signed afresh for each), the principal, CSRF and JSON checks,
+    # one INSERT and the commit, and nothing else.
     # What a scan costs above it is the scan's own work.
     from .checkin_app import FLOOR, with_bench_routes
 
@@ -521,7 +522,10 @@ scan at an event** the same way: 600 demo members signed up (in bulk) for one ru
 its check-in poster once (`POST /api/v1/scans`, the check-in burst's call: the attendance row and the
 scan log, committed once; the points come at check-out and review), then check out of another activity
 that they checked in to (in bulk) at its start 2 hours ago and that ends in 5 minutes (the attendance
-closed and priced, the points held as a pending journal, the scan log).
+closed and priced, the points held as a pending journal, the scan log). Beside them, with no goal of its
+own, **the floor of a signed-in write**: the same members post to section 13's floor route
+(`POST /api/v1/bench/floor`, added by tests/bench/checkin_app.py to a twin of the app): the session cookie,
+the principal, the API's CSRF and JSON checks, one INSERT of a scan row and the commit, nothing else.
 **Under `make serve`** (PostgreSQL): the real target — gunicorn with `AIXIN_ENV=production`, workers
 from `WEB_CONCURRENCY` or cores + 1, migrations first, bound to 127.0.0.1 on a free port, stopped
 when done — and `wrk -t2 -c{CONNECTIONS} --latency` with the signed-in cookie, after 2 s of warm-up per path: three
