@@ -92,42 +92,8 @@ def _prepare(target: Target, keys: dict[str, str], n: int, warm: int, work: Path
             now = utcnow()
             s.execute(insert(User), [dict(tenant_id=t, member_id=m, created_at=now) for m in member_ids])
             warm_ids, member_ids = member_ids[:warm], member_ids[warm:]
-            warm_up = activities.create_activity(
-                s,
-                t,
-                activities.ActivityData(
-                    title="签到预热：社区义诊",
-                    category="civic",
-                    host_unit_id=community.id,
-                    place="光明区体育中心",
-                    starts_at=now - timedelta(minutes=10),
-                    ends_at=now + timedelta(hours=3),
-                    capacity=warm,
-                    lat=LAT,
-                    lng=LNG,
-                    radius_m=300,
-                ),
-                actor_user_id=None,
-            )
-            activities.publish_activity(s, warm_up, actor_user_id=None)
-            activity = activities.create_activity(
-                s,
-                t,
-                activities.ActivityData(
-                    title="万人健步走志愿服务",
-                    category="civic",
-                    host_unit_id=community.id,
-                    place="光明区体育中心",
-                    starts_at=now - timedelta(minutes=10),
-                    ends_at=now + timedelta(hours=3),
-                    capacity=n,
-                    lat=LAT,
-                    lng=LNG,
-                    radius_m=300,
-                ),
-                actor_user_id=None,
-            )
-            activities.publish_activity(s, activity, actor_user_id=None)
+            warm_up = _running_activity(s, t, community.id, "签到预热：社区义诊", warm, now)
+            activity = _running_activity(s, t, community.id, "万人健步走志愿服务", n, now)
             # Everyone signed up (bulk: the benchmark measures the scans, not 10,000 sign-ups).
             s.execute(
                 insert(Signup),
@@ -167,6 +133,29 @@ def _prepare(target: Target, keys: dict[str, str], n: int, warm: int, work: Path
         flush=True,
     )
     return t, activity_id, poster, warm_poster
+
+
+def _running_activity(s, tenant_id: int, host_unit_id: int, title: str, capacity: int, now) -> Activity:
+    """A published activity under way (started 10 minutes ago, 3 hours to go) at LAT, LNG, radius 300 m."""
+    activity = activities.create_activity(
+        s,
+        tenant_id,
+        activities.ActivityData(
+            title=title,
+            category="civic",
+            host_unit_id=host_unit_id,
+            place="光明区体育中心",
+            starts_at=now - timedelta(minutes=10),
+            ends_at=now + timedelta(hours=3),
+            capacity=capacity,
+            lat=LAT,
+            lng=LNG,
+            radius_m=300,
+        ),
+        actor_user_id=None,
+    )
+    activities.publish_activity(s, activity, actor_user_id=None)
+    return activity
 
 
 class Server:
