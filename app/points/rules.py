@@ -7,11 +7,14 @@ earns nothing extra — rounded down to the rule's unit; below the presence thre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import case, select
+from sqlalchemy import Table, bindparam, case, literal_column, select
 from sqlalchemy.orm import Session
+
+from app.db import FixedStatement
 
 from .labels import MISSED_NOTHING
 from .models import PointsRule
@@ -64,26 +67,34 @@ class Rule:
 DEFAULT_RULE = Rule(None, 0, "", **DEFAULT)  # type: ignore[arg-type]
 
 
+_rules = cast(Table, PointsRule.__table__)
+# One statement for both: the category's own versions sort before the district default's (category "").
+# Every check-out prices with it, so it is compiled once and run on the cursor (app/db.FixedStatement):
+# built and loaded through the ORM it cost as much as the points journal the check-out then posts.
+_RULE_FOR = FixedStatement(
+    select(*(_rules.c[f.name] for f in fields(Rule)))
+    .where(
+        _rules.c.tenant_id == bindparam("r_tenant"),
+        _rules.c.category.in_([bindparam("r_category"), bindparam("r_district")]),
+        _rules.c.effective_from <= bindparam("r_at"),
+    )
+    .order_by(
+        case((_rules.c.category == bindparam("r_district"), literal_column("1")), else_=literal_column("0")),
+        _rules.c.effective_from.desc(),
+        _rules.c.version.desc(),
+    )
+    .limit(1)
+)
+
+
 def rule_for(session: Session, tenant_id: int, category: str, at: datetime) -> Rule:
     """The rule in force at `at` (UTC) for `category`: the category's own newest version effective by
     then, else the district default's, else the built-in default."""
-    # One statement for both: the category's own versions sort before the district default's.
-    cats = (category, "") if category else ("",)
-    row = session.scalars(
-        select(PointsRule)
-        .where(
-            PointsRule.tenant_id == tenant_id,
-            PointsRule.category.in_(cats),
-            PointsRule.effective_from <= at,
-        )
-        .order_by(
-            case((PointsRule.category == "", 1), else_=0),
-            PointsRule.effective_from.desc(),
-            PointsRule.version.desc(),
-        )
-        .limit(1)
-    ).first()
-    return DEFAULT_RULE if row is None else Rule.of(row)
+    session.flush()  # as the ORM query did (autoflush): a rule added in this transaction counts
+    row = _RULE_FOR.first(
+        session.connection(), {"r_tenant": tenant_id, "r_category": category, "r_district": "", "r_at": at}
+    )
+    return DEFAULT_RULE if row is None else Rule(*row)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from app.notices.models import Notice
 from app.points import services as points
 from app.points.errors import RuleInvalid
 from app.points.labels import MISSED_NOTHING, MISSED_UNTIL_END
+from app.points.models import PointsRule
 from app.tokens import TokenExpired, TokenWrongDistrict, make_token
 from ledger import Ledger
 from ledger.schema import journals
@@ -169,6 +170,33 @@ def test_the_rule_in_force_is_the_categorys_own_else_the_districts_else_the_buil
     assert [in_force("environment", m) for m in (-700, -400, 0)] == [10, 11, 12]
     assert [in_force("", m) for m in (-400, 0, 90)] == [11, 12, 12]
     assert (district_v1.version, district_v2.version, elderly.version, later.version) == (1, 2, 1, 2)
+    # All of it read back whole (every value of the version, not the rate alone), and a version added in
+    # the same transaction but not yet flushed counts, as it did when the lookup went through the ORM.
+    got = rule_for(env.s, env.tenant, "elderly", env.at(0))
+    assert (got.id, got.version, got.category, got.rounding_minutes, got.presence_percent) == (
+        elderly.id,
+        1,
+        "elderly",
+        elderly.rounding_minutes,
+        elderly.presence_percent,
+    )
+    env.s.add(
+        PointsRule(
+            tenant_id=env.tenant,
+            category="elderly",
+            version=3,
+            effective_from=env.at(-10),
+            points_per_hour=35,
+            rounding_minutes=15,
+            presence_percent=50,
+            missed_checkout=elderly.missed_checkout,
+            grace_minutes=elderly.grace_minutes,
+            monthly_points_cap=500,
+            created_at=env.at(-10),
+        )
+    )
+    got = rule_for(env.s, env.tenant, "elderly", env.at(0))
+    assert (got.points_per_hour, got.rounding_minutes, got.monthly_points_cap) == (35, 15, 500)
 
 
 def test_the_rule_in_force_at_the_start_prices_the_service(env):
