@@ -50,6 +50,10 @@ _ACCOUNTS_BY_CODE = (
     .where(accounts.c.tenant_id == bindparam("tenant"), accounts.c.code.in_(bindparam("codes", expanding=True)))
     .order_by(accounts.c.code)
 )
+# The settings of the accounts `open_accounts` is asked for (built once: a check-out opens its source each time).
+_SETTINGS_BY_CODE = select(accounts.c.code, accounts.c.unit, accounts.c.normal, accounts.c.no_overdraft).where(
+    accounts.c.tenant_id == bindparam("tenant"), accounts.c.code.in_(bindparam("codes", expanding=True))
+)
 _KEY_USED = select(journals.c.id, journals.c.request_hash).where(
     journals.c.tenant_id == bindparam("tenant"), journals.c.key == bindparam("key")
 )
@@ -932,11 +936,7 @@ class Ledger:
         conn = self._conn
         existing = {}
         for i in range(0, len(codes), _CHUNK):
-            for row in conn.execute(
-                select(accounts.c.code, accounts.c.unit, accounts.c.normal, accounts.c.no_overdraft).where(
-                    accounts.c.tenant_id == self.tenant, accounts.c.code.in_(codes[i : i + _CHUNK])
-                )
-            ):
+            for row in conn.execute(_SETTINGS_BY_CODE, {"tenant": self.tenant, "codes": codes[i : i + _CHUNK]}):
                 existing[row.code] = row
         for code, row in existing.items():
             if (row.unit, row.normal, row.no_overdraft) != (unit, normal, bool(no_overdraft)):
